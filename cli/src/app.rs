@@ -1,0 +1,110 @@
+//! What every command needs: paths, configuration, output, the chain.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use cybedefend_core::chain::{Chain, Resolution};
+use cybedefend_core::config::{ConfigSources, Endpoints, FlagValues, LoadedConfig};
+use cybedefend_core::error::Result;
+use cybedefend_core::http::{DEFAULT_TIMEOUT, Http};
+use cybedefend_core::paths::Home;
+use cybedefend_core::provider::ResolveContext;
+use cybedefend_core::region::Region;
+use cybedefend_core::{env, store};
+
+use crate::args::GlobalArgs;
+use crate::output::Printer;
+
+pub(crate) struct App {
+    pub(crate) global: GlobalArgs,
+    pub(crate) home: Home,
+    pub(crate) config: LoadedConfig,
+    pub(crate) out: Printer,
+    pub(crate) http: Http,
+}
+
+impl App {
+    /// Loads configuration and prints its warnings. Errors are configuration errors.
+    pub(crate) fn load(global: GlobalArgs, out: Printer) -> Result<Self> {
+        let home = Home::from_env()?;
+        let sources = ConfigSources::standard(home.clone(), global.config.clone())?;
+        let flags = FlagValues {
+            api_url: global.api_url.clone(),
+            auth_endpoint: global.auth_endpoint.clone(),
+            region: global.region.clone(),
+            ci: global.ci.then_some(true),
+            debug: global.debug.then_some(true),
+            project_id: None,
+            api_key_given: global.api_key.is_some(),
+        };
+        let config = LoadedConfig::load(&sources, &flags)?;
+        let out = if config.ci() { Printer::new(true) } else { out };
+        for w in &config.warnings {
+            out.warn(w);
+        }
+        for f in &config.files {
+            tracing::debug!("config: read {}", f.display());
+        }
+        let timeout = config
+            .settings
+            .http_timeout
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_TIMEOUT);
+        Ok(Self {
+            global,
+            home,
+            config,
+            out,
+            http: Http::new(timeout),
+        })
+    }
+
+    /// Whether a person can answer a prompt.
+    pub(crate) fn interactive(&self) -> bool {
+        let ci_env = std::env::var_os(env::CI).is_some_and(|v| !v.is_empty());
+        let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        !self.config.ci() && tty && !ci_env
+    }
+
+    pub(crate) fn resolve_context(&self) -> ResolveContext {
+        let config_pat = self.config.settings.pat.clone().map(|p| {
+            let origin = self.config.origin("pat").unwrap_or_else(|| "config".into());
+            (p, origin)
+        });
+        ResolveContext {
+            flag_pat: self.global.pat.clone(),
+            config_pat,
+            home: self.home.clone(),
+            interactive: self.interactive(),
+        }
+    }
+
+    pub(crate) fn chain(&self) -> Result<Chain> {
+        Chain::from_config(&self.config)
+    }
+
+    /// The region remembered at login, if credentials.json can be read.
+    pub(crate) fn stored_region(&self) -> Option<Region> {
+        store::load(&self.home).ok().flatten().map(|l| l.region)
+    }
+
+    pub(crate) fn endpoints(&self) -> Result<Endpoints> {
+        Endpoints::resolve(&self.config, self.stored_region())
+    }
+
+    /// Runs the chain and logs its trace at debug level.
+    pub(crate) async fn resolve(&self, chain: &Chain, ctx: &ResolveContext) -> Resolution {
+        let res = chain.resolve(ctx).await;
+        for t in &res.trace {
+            tracing::debug!(
+                "chain: {} ({}) {} {:.3} ms {}",
+                t.provider,
+                t.kind,
+                t.outcome.label(),
+                t.elapsed_ms,
+                t.detail
+            );
+        }
+        res
+    }
+}

@@ -1,0 +1,136 @@
+//! Command-line arguments (clap derive). Doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Credentials are looked up in this order (first match wins):
+  1. --pat flag            2. CYBEDEFEND_PAT environment variable
+  3. `pat:` in config.yaml 4. stored login (cybedefend login)
+`cybedefend auth status` shows which one answered and why the others did not.
+
+Exit codes: 0 success, 1 operation failed, 2 usage or configuration error,
+4 authentication required or rejected.
+
+Examples:
+  cybedefend login --pat \"$PAT\" --region eu
+  printf '%s' \"$PAT\" | cybedefend login --with-token --region eu
+  CYBEDEFEND_PAT=... cybedefend auth status --json
+  cybedefend config show --origin";
+
+/// Command-line client for the CybeDefend application-security platform.
+#[derive(Debug, Parser)]
+#[command(name = "cybedefend", version, after_help = AFTER_HELP, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct GlobalArgs {
+    /// Personal Access Token (highest priority). Prefer CYBEDEFEND_PAT or `login --with-token`:
+    /// arguments are visible to other users in process listings
+    #[arg(long, global = true, value_name = "PAT", hide_env_values = true)]
+    pub(crate) pat: Option<String>,
+
+    /// Platform region: us or eu [default: the region stored at login, else us]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub(crate) region: Option<String>,
+
+    /// API base URL, overriding the region's (self-hosted or test platforms)
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) api_url: Option<String>,
+
+    /// Auth server base URL, overriding the region's (self-hosted)
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) auth_endpoint: Option<String>,
+
+    /// Read this config file instead of the system, user and working-directory files
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// CI mode: plain output, nothing waits for a person
+    #[arg(long, global = true)]
+    pub(crate) ci: bool,
+
+    /// Log the credential chain and every HTTP call to stderr (secrets are never logged)
+    #[arg(long, global = true)]
+    pub(crate) debug: bool,
+
+    /// Deprecated: API keys are rejected; use --pat
+    #[arg(long, global = true, hide = true, value_name = "KEY")]
+    pub(crate) api_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Log in with a Personal Access Token (validated, then stored) or in the browser
+    Login(LoginArgs),
+    /// Remove the stored login
+    Logout,
+    /// Inspect credentials: which source answers, and tokens for scripts
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Show or check the configuration and where each value comes from
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the version
+    Version,
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completion {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `login`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+With --pat or --with-token, the PAT is checked with one token exchange and then saved to
+~/.cybedefend/credentials.json together with the region, which later commands remember.
+
+Examples:
+  cybedefend login --pat \"$PAT\" --region eu
+  cybedefend login --with-token < pat.txt")]
+pub(crate) struct LoginArgs {
+    /// Read the PAT from standard input (keeps it out of argv and shell history)
+    #[arg(long, conflicts_with = "pat")]
+    pub(crate) with_token: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// Show which credential is used, where it came from, and the whole lookup chain
+    Status {
+        /// Do not contact the server (no token exchange)
+        #[arg(long)]
+        offline: bool,
+        /// Print one JSON object on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an access token for the current credential (for scripts)
+    Token,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print the effective configuration
+    Show {
+        /// Also say where each value comes from (file, environment variable, flag)
+        #[arg(long)]
+        origin: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a config file (or the effective configuration): syntax, types, keys, chain
+    Validate {
+        /// The file to check [default: every layer in effect]
+        file: Option<PathBuf>,
+    },
+}

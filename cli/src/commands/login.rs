@@ -1,0 +1,152 @@
+//! `login` and `logout`.
+
+use std::io::{IsTerminal, Read};
+
+use cybedefend_core::credential::Credential;
+use cybedefend_core::env;
+use cybedefend_core::error::{Error, Result};
+use cybedefend_core::exchange::{self, Exchanger};
+use cybedefend_core::paths::display;
+use cybedefend_core::provider::{ProviderInit, factory};
+use cybedefend_core::secret::{Secret, normalize_pat};
+
+use crate::app::App;
+use crate::args::{GlobalArgs, LoginArgs};
+use crate::output::Printer;
+
+fn read_token_from_stdin() -> Result<Secret> {
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::usage("--with-token reads the PAT from standard input, which is a terminal")
+            .with_hint("pipe it in: `cybedefend login --with-token < pat.txt` or `printf '%s' \"$PAT\" | cybedefend login --with-token`"));
+    }
+    let mut text = String::new();
+    stdin
+        .by_ref()
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::usage(format!("cannot read the PAT from standard input: {e}")))?;
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    match normalize_pat(first) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(Error::usage("standard input held no PAT").with_hint(
+            "pipe the token in: `printf '%s' \"$PAT\" | cybedefend login --with-token`",
+        )),
+        Err(e) => Err(Error::usage(format!(
+            "the PAT read from standard input {e}"
+        ))),
+    }
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let pat = if args.with_token {
+        Some(read_token_from_stdin()?)
+    } else {
+        match app.global.pat.as_deref().map(normalize_pat) {
+            None => None,
+            Some(Ok(Some(p))) => Some(p),
+            Some(Ok(None)) => {
+                return Err(Error::usage("--pat is empty")
+                    .with_hint("pass the token: `cybedefend login --pat PAT`, or pipe it to `cybedefend login --with-token`"));
+            }
+            Some(Err(e)) => return Err(Error::usage(format!("the PAT given with --pat {e}"))),
+        }
+    };
+    let endpoints = app.endpoints()?;
+    let Some(pat) = pat else {
+        let mut hint = format!(
+            "create a PAT at {} and run `cybedefend login --pat PAT --region {}`",
+            endpoints.region.pat_page(),
+            endpoints.region
+        );
+        if env::non_empty(env::CYBEDEFEND_PAT).is_some() {
+            hint.push_str("; CYBEDEFEND_PAT is set, and commands already use it without a login");
+        }
+        if !app.interactive() {
+            return Err(Error::usage(
+                "no PAT given, and browser login needs a person at a terminal (CI mode or no terminal)",
+            )
+            .with_hint(hint));
+        }
+        return Err(
+            Error::usage("browser login is not available in this version yet").with_hint(hint),
+        );
+    };
+
+    app.out.info(&format!(
+        "Validating PAT {} with {} ...",
+        pat.fingerprint(),
+        endpoints.auth_endpoint
+    ));
+    let exchanger = Exchanger::new(&app.http, &endpoints, &app.home);
+    exchanger.access_token(&pat, true).await.map_err(|mut e| {
+        e.message = format!("login failed, nothing was stored: {}", e.message);
+        e
+    })?;
+
+    let f = factory("stored")
+        .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
+    let stored = (f.create)(&ProviderInit {
+        id: "stored",
+        spec: None,
+        origin: "built-in",
+    })?;
+    let ctx = app.resolve_context();
+    let fingerprint = pat.fingerprint();
+    stored
+        .store(&ctx, &Credential::Pat(pat), endpoints.region)
+        .await?;
+    app.out.success(&format!(
+        "Logged in to region {} with PAT {fingerprint}; saved to {}",
+        endpoints.region,
+        display(&app.home.credentials_file())
+    ));
+    if let Some(env_pat) = env::non_empty(env::CYBEDEFEND_PAT)
+        && normalize_pat(&env_pat)
+            .ok()
+            .flatten()
+            .map(|p| p.fingerprint())
+            != Some(fingerprint)
+    {
+        app.out.warn("CYBEDEFEND_PAT is set in this environment and takes priority over the stored login; unset it to use the login");
+    }
+    Ok(0)
+}
+
+pub(crate) async fn logout(global: GlobalArgs, out: Printer) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let f = factory("stored")
+        .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
+    let stored = (f.create)(&ProviderInit {
+        id: "stored",
+        spec: None,
+        origin: "built-in",
+    })?;
+    let ctx = app.resolve_context();
+    let erased = stored.erase(&ctx).await?;
+    if let Some(fp) = &erased.pat_fingerprint {
+        match exchange::forget(&app.home, fp) {
+            Ok(n) if n > 0 => tracing::debug!("token cache: removed {n} access token(s)"),
+            Ok(_) => {}
+            Err(e) => app.out.warn(&format!(
+                "cached access tokens were not removed: {}",
+                e.message
+            )),
+        }
+    }
+    if erased.removed {
+        app.out
+            .success(&format!("Logged out: removed {}", erased.detail));
+    } else {
+        app.out.info(&format!(
+            "Not logged in: nothing to remove ({} does not exist)",
+            erased.detail
+        ));
+    }
+    if env::non_empty(env::CYBEDEFEND_PAT).is_some() {
+        app.out
+            .warn("CYBEDEFEND_PAT is still set in this environment; commands keep using it");
+    }
+    Ok(0)
+}

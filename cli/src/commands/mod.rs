@@ -1,0 +1,6 @@
+//! One module per command group.
+
+pub(crate) mod auth;
+pub(crate) mod config;
+pub(crate) mod login;
+pub(crate) mod version;
