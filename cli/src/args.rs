@@ -115,6 +115,12 @@ pub(crate) enum AuthCommand {
     },
     /// Print an access token for the current credential (for scripts)
     Token,
+    /// List the credential provider types this build knows, and the default chain
+    Providers {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,10 +14,14 @@ use crate::args::{AuthCommand, GlobalArgs};
 use crate::output::Printer;
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: AuthCommand) -> Result<u8> {
+    if let AuthCommand::Providers { json } = cmd {
+        return providers(out, json);
+    }
     let app = App::load(global, out)?;
     match cmd {
         AuthCommand::Status { offline, json } => status(&app, offline, json).await,
         AuthCommand::Token => token(&app).await,
+        AuthCommand::Providers { .. } => Ok(0),
     }
 }
 
@@ -171,12 +175,6 @@ async fn status(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             .map(|t| t.provider.len())
             .max()
             .unwrap_or(6);
-        let dwidth = res
-            .trace
-            .iter()
-            .map(|t| t.detail.chars().count())
-            .max()
-            .unwrap_or(0);
         for t in &res.trace {
             let mark = match t.outcome {
                 Outcome::Found => "✓",
@@ -187,10 +185,10 @@ async fn status(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             let time = if t.outcome == Outcome::NotReached {
                 String::new()
             } else {
-                format!("  {:.2} ms", t.elapsed_ms)
+                format!("{:.2} ms", t.elapsed_ms)
             };
             let line = format!(
-                "  {mark} {:width$}  {:11}  {:dwidth$}{time}",
+                "  {mark} {:width$}  {:11}  {time:>9}  {}",
                 t.provider,
                 t.outcome.label(),
                 t.detail,
@@ -230,5 +228,26 @@ async fn token(app: &App) -> Result<u8> {
     };
     let token = access_token(app, &endpoints, &w.found.credential).await?;
     app.out.data(token.expose());
+    Ok(0)
+}
+
+fn providers(out: Printer, as_json: bool) -> Result<u8> {
+    let all = cybedefend_core::provider::factories();
+    let default = cybedefend_core::provider::default_chain();
+    if as_json {
+        let value = json!({
+            "types": all.iter().map(|f| json!({"type": f.kind, "summary": f.summary, "in_default_chain": f.default_position.is_some()})).collect::<Vec<_>>(),
+            "default_chain": default,
+        });
+        out.data(&value.to_string());
+    } else {
+        let width = all.iter().map(|f| f.kind.len()).max().unwrap_or(0);
+        let mut s = String::from("Credential provider types:\n");
+        for f in &all {
+            s.push_str(&format!("  {:width$}  {}\n", f.kind, f.summary));
+        }
+        s.push_str(&format!("Default chain: {}", default.join(", ")));
+        out.data(&s);
+    }
     Ok(0)
 }

@@ -1,1 +1,412 @@
+//! A local test double of the CybeDefend platform: the API (`/client-apps`, later the scan
+//! and results endpoints) and the auth server's token endpoint (`/oidc/token`), on one
+//! loopback port. It records every request so tests can assert what the CLI sent, and it can
+//! be switched into failure modes (rejections, HTML, slowness, missing fields).
+//!
+//! Response bodies follow `openapi.json` of the platform; the token endpoint follows RFC 8693
+//! as the platform's auth server (Logto) implements it.
 
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The CLI client id the double's `/client-apps` announces.
+pub const CLI_APP_ID: &str = "double-cli-app";
+
+/// How the token endpoint behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenMode {
+    /// Known PATs get a token; unknown ones `400 invalid_grant`.
+    Normal,
+    /// Every exchange gets `401`.
+    Unauthorized,
+    /// Every exchange gets `400 {"error":"invalid_grant"}`.
+    InvalidGrant,
+    /// `400` with `token_exchange_not_allowed`.
+    NotAllowed,
+    /// `200 {}` with no access token.
+    NoAccessToken,
+    /// `200` with an HTML page.
+    Html,
+    /// `500`.
+    ServerError,
+    /// Answers normally after this delay.
+    Slow(Duration),
+    /// Echoes the subject token back in an error body (a misbehaving server), `401`.
+    EchoSecret,
+}
+
+/// One request as the double received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// HTTP method.
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// Query parameters (repeated keys keep every value).
+    pub query: Vec<(String, String)>,
+    /// Headers, lower-case names.
+    pub headers: BTreeMap<String, String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The body parsed as an HTML form.
+    pub fn form(&self) -> BTreeMap<String, String> {
+        url_decode_pairs(&String::from_utf8_lossy(&self.body))
+            .into_iter()
+            .collect()
+    }
+}
+
+struct State {
+    token_mode: TokenMode,
+    pats: HashSet<String>,
+    expires_in: u64,
+    requests: Vec<Recorded>,
+    client_apps_ok: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    counter: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// A running double. Dropping it stops the server.
+pub struct Double {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Double {
+    /// Starts the double on `127.0.0.1` and a free port.
+    pub fn start() -> Self {
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// Starts the double on the given address.
+    pub fn start_on(bind: &str) -> Self {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                token_mode: TokenMode::Normal,
+                pats: HashSet::new(),
+                expires_in: 600,
+                requests: Vec::new(),
+                client_apps_ok: true,
+            }),
+            counter: AtomicU64::new(0),
+        });
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let bind = bind.to_owned();
+        let for_thread = shared.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("test double runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&bind)
+                    .await
+                    .expect("test double bind");
+                let _ = addr_tx.send(listener.local_addr().expect("local addr"));
+                let app = Router::new().fallback(move |req: Request<Body>| {
+                    let shared = for_thread.clone();
+                    async move { handle(shared, req).await }
+                });
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+            });
+        });
+        let addr = addr_rx.recv().expect("test double address");
+        Self {
+            addr,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`: both API and auth endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Accepts this PAT at the token endpoint.
+    pub fn add_pat(&self, pat: &str) {
+        self.shared.lock().pats.insert(pat.to_owned());
+    }
+
+    /// Changes the token endpoint's behaviour.
+    pub fn set_token_mode(&self, mode: TokenMode) {
+        self.shared.lock().token_mode = mode;
+    }
+
+    /// Lifetime of issued access tokens, in seconds.
+    pub fn set_expires_in(&self, seconds: u64) {
+        self.shared.lock().expires_in = seconds;
+    }
+
+    /// Makes `/client-apps` answer 503 (the CLI must fall back to the region's id).
+    pub fn set_client_apps_ok(&self, ok: bool) {
+        self.shared.lock().client_apps_ok = ok;
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Requests to one path.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+
+    /// Forgets recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+}
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn url_decode_pairs(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (url_decode(k), url_decode(v)),
+            None => (url_decode(p), String::new()),
+        })
+        .collect()
+}
+
+fn json_response(status: StatusCode, value: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = to_bytes(body, 1 << 30).await.unwrap_or_default().to_vec();
+    let headers: BTreeMap<String, String> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let recorded = Recorded {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(url_decode_pairs).unwrap_or_default(),
+        headers,
+        body,
+    };
+    shared.lock().requests.push(recorded.clone());
+    route(&shared, &parts.method, &parts.headers, &recorded).await
+}
+
+async fn route(shared: &Shared, method: &Method, _headers: &HeaderMap, req: &Recorded) -> Response {
+    match (method.as_str(), req.path.as_str()) {
+        ("GET", "/client-apps") => client_apps(shared),
+        ("GET", "/__double/stats") => {
+            let s = shared.lock();
+            let exchanges = s
+                .requests
+                .iter()
+                .filter(|r| r.path == "/oidc/token")
+                .count();
+            json_response(
+                StatusCode::OK,
+                json!({"requests": s.requests.len(), "token_exchanges": exchanges}),
+            )
+        }
+        ("POST", "/oidc/token") => token(shared, req).await,
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"message": format!("Cannot {} {}", req.method, req.path), "error": "Not Found", "statusCode": 404}),
+        ),
+    }
+}
+
+fn client_apps(shared: &Shared) -> Response {
+    if !shared.lock().client_apps_ok {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"message": "unavailable"}),
+        );
+    }
+    // ClientAppsResponseDto: {cli*:{appId*}, vscode*:{appId*}, intellij*:{appId*}}
+    json_response(
+        StatusCode::OK,
+        json!({
+            "cli": {"appId": CLI_APP_ID},
+            "vscode": {"appId": "double-vscode-app"},
+            "intellij": {"appId": "double-intellij-app"}
+        }),
+    )
+}
+
+async fn token(shared: &Shared, req: &Recorded) -> Response {
+    let form = req.form();
+    let (mode, expires_in) = {
+        let s = shared.lock();
+        (s.token_mode.clone(), s.expires_in)
+    };
+    if let TokenMode::Slow(d) = &mode {
+        tokio::time::sleep(*d).await;
+    }
+    match mode {
+        TokenMode::Unauthorized => {
+            return json_response(StatusCode::UNAUTHORIZED, json!({"error": "invalid_client"}));
+        }
+        TokenMode::InvalidGrant => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_grant", "error_description": "grant request is invalid"}),
+            );
+        }
+        TokenMode::NotAllowed => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_request", "error_description": "token_exchange_not_allowed"}),
+            );
+        }
+        TokenMode::NoAccessToken => {
+            return json_response(
+                StatusCode::OK,
+                json!({"token_type": "Bearer", "expires_in": 600}),
+            );
+        }
+        TokenMode::Html => {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<!doctype html><html><body>Sign in</body></html>",
+            )
+                .into_response();
+        }
+        TokenMode::ServerError => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "upstream failure").into_response();
+        }
+        TokenMode::EchoSecret => {
+            let subject = form.get("subject_token").cloned().unwrap_or_default();
+            return json_response(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "invalid_token", "error_description": format!("token {subject} is revoked")}),
+            );
+        }
+        TokenMode::Normal | TokenMode::Slow(_) => {}
+    }
+    let grant = form.get("grant_type").map(String::as_str);
+    if grant != Some("urn:ietf:params:oauth:grant-type:token-exchange") {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "unsupported_grant_type"}),
+        );
+    }
+    if form.get("subject_token_type").map(String::as_str)
+        != Some("urn:logto:token-type:personal_access_token")
+        || form.get("client_id").is_none_or(|c| c.is_empty())
+    {
+        return json_response(StatusCode::BAD_REQUEST, json!({"error": "invalid_request"}));
+    }
+    let subject = form.get("subject_token").cloned().unwrap_or_default();
+    if !shared.lock().pats.contains(&subject) {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_grant", "error_description": "grant request is invalid"}),
+        );
+    }
+    let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
+    json_response(
+        StatusCode::OK,
+        json!({
+            "access_token": format!("double-access-token-{n:06}"),
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "scope": ""
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_forms() {
+        let pairs = url_decode_pairs("a=1+2&b=%2Fx%3D&c");
+        assert_eq!(
+            pairs,
+            vec![
+                ("a".into(), "1 2".into()),
+                ("b".into(), "/x=".into()),
+                ("c".into(), String::new())
+            ]
+        );
+    }
+}

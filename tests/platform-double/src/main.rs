@@ -1,1 +1,16 @@
-fn main() {}
+//! Runs the platform double by itself, for trying the CLI by hand:
+//! `cargo run -p cybedefend-platform-double -- [PAT ...]`, then point the CLI at the printed
+//! URL with `--api-url URL --auth-endpoint URL`.
+#![allow(clippy::print_stdout)]
+
+fn main() {
+    let bind = std::env::var("DOUBLE_BIND").unwrap_or_else(|_| "127.0.0.1:0".into());
+    let double = cybedefend_platform_double::Double::start_on(&bind);
+    for pat in std::env::args().skip(1) {
+        double.add_pat(&pat);
+    }
+    println!("READY {}", double.url());
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,273 @@
+use std::fs;
+
+use crate::common::*;
+
+fn stored(env: &Env, pat: &str, region: &str) {
+    env.write(
+        &env.creds(),
+        &format!("{{\"type\":\"pat\",\"region\":\"{region}\",\"pat\":\"{pat}\"}}"),
+    );
+}
+
+#[test]
+fn status_json_has_the_contract_shape() {
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "cdp_env_pat_000001");
+    let out = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let j = out.json();
+    assert_eq!(j["authenticated"], true);
+    assert_eq!(j["source"], "env");
+    assert_eq!(j["credential_type"], "pat");
+    assert_eq!(j["fingerprint"], fingerprint("cdp_env_pat_000001"));
+    assert_eq!(j["region"], "us");
+    assert_eq!(j["api_url"], "https://api-us.cybedefend.com");
+    assert_eq!(j["auth_endpoint"], "https://auth-us.cybedefend.com");
+    assert_eq!(j["storage"], Value::Null);
+    let chain = j["chain"].as_array().unwrap();
+    let outcomes: Vec<(&str, &str)> = chain
+        .iter()
+        .map(|e| {
+            (
+                e["provider"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("flag", "not_found"),
+            ("env", "found"),
+            ("config", "not_reached"),
+            ("stored", "not_reached")
+        ]
+    );
+    for e in chain {
+        assert!(e["elapsed_ms"].is_number() && e["type"].is_string() && e["detail"].is_string());
+    }
+    assert!(j["warnings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn documented_priority_flag_env_config_stored() {
+    let mut env = Env::new();
+    stored(&env, "cdp_stored_pat_01", "us");
+    env.write(&env.dot().join("config.yaml"), "pat: cdp_config_pat_01\n");
+    env.set("CYBEDEFEND_PAT", "cdp_env_pat_00001");
+
+    let source = |env: &Env, args: &[&str]| {
+        let mut a = vec!["auth", "status", "--offline", "--json"];
+        a.extend_from_slice(args);
+        let out = env.run(&a);
+        assert_eq!(out.code, 0, "{out:?}");
+        let j = out.json();
+        (
+            j["source"].as_str().unwrap().to_owned(),
+            j["fingerprint"].as_str().unwrap().to_owned(),
+            j["warnings"].clone(),
+        )
+    };
+
+    let (src, fp, warnings) = source(&env, &["--pat", "cdp_flag_pat_0001"]);
+    assert_eq!(
+        (src.as_str(), fp),
+        ("flag", fingerprint("cdp_flag_pat_0001"))
+    );
+    // every hidden credential is named
+    let w = warnings.to_string();
+    assert!(
+        w.contains("`env`") && w.contains("`config`") && w.contains("`stored`"),
+        "{w}"
+    );
+    assert!(w.contains(&fingerprint("cdp_stored_pat_01")), "{w}");
+
+    let (src, _, _) = source(&env, &[]);
+    assert_eq!(src, "env");
+
+    env.vars.clear();
+    let (src, fp, warnings) = source(&env, &[]);
+    assert_eq!(
+        (src.as_str(), fp),
+        ("config", fingerprint("cdp_config_pat_01"))
+    );
+    assert!(warnings.to_string().contains("`stored`"));
+
+    fs::remove_file(env.dot().join("config.yaml")).unwrap();
+    let (src, _, warnings) = source(&env, &[]);
+    assert_eq!(src, "stored");
+    assert!(warnings.as_array().unwrap().is_empty());
+}
+
+#[test]
+fn same_credential_in_two_places_is_not_a_warning() {
+    let mut env = Env::new();
+    stored(&env, "cdp_same_pat_0001", "us");
+    env.set("CYBEDEFEND_PAT", "cdp_same_pat_0001");
+    let j = env.run(&["auth", "status", "--offline", "--json"]).json();
+    assert!(j["warnings"].as_array().unwrap().is_empty(), "{j}");
+}
+
+#[test]
+fn no_credential_is_exit_4_with_null_source_and_a_remedy() {
+    let env = Env::new();
+    let out = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    let j = out.json();
+    assert_eq!(j["authenticated"], false);
+    assert_eq!(j["source"], Value::Null);
+    assert!(
+        j["chain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["outcome"] == "not_found")
+    );
+
+    let human = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(human.code, 4);
+    assert!(human.stdout.contains("Not authenticated"));
+    assert!(human.stderr.contains("cybedefend login --pat"), "{human:?}");
+}
+
+#[test]
+fn empty_env_pat_is_treated_as_unset_and_whitespace_is_trimmed() {
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "");
+    let out = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(out.code, 4);
+    assert_eq!(out.json()["chain"][1]["detail"], "CYBEDEFEND_PAT is empty");
+
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "  cdp_padded_pat_01\n");
+    let out = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.json()["fingerprint"], fingerprint("cdp_padded_pat_01"));
+    assert!(!out.all().contains("cdp_padded_pat_01"));
+
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "cdp_two words");
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("CYBEDEFEND_PAT"), "{out:?}");
+    assert!(!out.all().contains("cdp_two"), "{out:?}");
+}
+
+#[test]
+fn corrupt_truncated_or_unknown_credentials_are_explained_and_left_alone() {
+    for (content, needle) in [
+        (
+            "{\"type\":\"pat\",\"region\":\"eu\",\"pat\":\"cdp_trunc",
+            "not valid JSON",
+        ),
+        ("not json at all", "not valid JSON"),
+        ("", "empty"),
+        (
+            "{\"type\":\"saml\",\"region\":\"eu\"}",
+            "unknown type `saml`",
+        ),
+        (
+            "{\"type\":\"pat\",\"region\":\"mars\",\"pat\":\"cdp_x123456\"}",
+            "unknown region `mars`",
+        ),
+    ] {
+        let env = Env::new();
+        env.write(&env.creds(), content);
+        let out = env.run(&["auth", "status", "--offline", "--json"]);
+        assert_eq!(out.code, 4, "{content:?}: {out:?}");
+        let j = out.json();
+        assert_eq!(j["authenticated"], false);
+        assert!(
+            j["error"].as_str().unwrap().contains(needle),
+            "{content:?}: {j}"
+        );
+        let stored = &j["chain"][3];
+        assert_eq!(stored["outcome"], "error");
+
+        let human = env.run(&["auth", "token"]);
+        assert_eq!(human.code, 4, "{human:?}");
+        assert!(human.stderr.contains("credentials.json"), "{human:?}");
+        assert!(human.stderr.contains("cybedefend login"), "{human:?}");
+        assert!(!human.all().contains("cdp_trunc"));
+        assert_eq!(
+            fs::read_to_string(env.creds()).unwrap(),
+            content,
+            "file must be untouched"
+        );
+    }
+}
+
+#[test]
+fn online_status_checks_the_credential_with_one_exchange() {
+    let d = Double::start();
+    d.add_pat("cdp_good_pat_0001");
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", "cdp_good_pat_0001");
+    let out = env.run(&["auth", "status", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["checked_with_server"], true);
+    assert_eq!(d.requests_to("/oidc/token").len(), 1);
+
+    env.vars.retain(|(k, _)| k != "CYBEDEFEND_PAT");
+    env.set("CYBEDEFEND_PAT", "cdp_revoked_pat_1");
+    let out = env.run(&["auth", "status", "--json"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    let j = out.json();
+    assert_eq!(j["authenticated"], false);
+    assert_eq!(j["source"], "env");
+    assert!(j["error"].as_str().unwrap().contains("invalid_grant"));
+
+    let offline = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(offline.code, 0);
+    assert_eq!(
+        d.requests_to("/oidc/token").len(),
+        2,
+        "--offline makes no request"
+    );
+}
+
+#[test]
+fn stored_oauth_session_reports_expiry() {
+    let env = Env::new();
+    env.write(
+        &env.creds(),
+        r#"{"type":"oauth","region":"eu","access_token":"at_valid_123456","refresh_token":"rt_valid_123456","token_expiry":"2099-01-01T00:00:00Z"}"#,
+    );
+    let j = env.run(&["auth", "status", "--json"]).json();
+    assert_eq!(j["credential_type"], "oauth");
+    assert_eq!(j["expires_at"], "2099-01-01T00:00:00Z");
+    assert_eq!(j["authenticated"], true);
+
+    env.write(
+        &env.creds(),
+        r#"{"type":"oauth","region":"eu","access_token":"at_old_1234567","token_expiry":"2001-01-01T00:00:00Z"}"#,
+    );
+    let out = env.run(&["auth", "status", "--json"]);
+    assert_eq!(out.code, 4);
+    assert!(out.json()["error"].as_str().unwrap().contains("expired"));
+}
+
+#[test]
+fn binary_registers_every_built_in_provider_type() {
+    let env = Env::new();
+    let out = env.run(&["auth", "providers", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let j = out.json();
+    let types: Vec<&str> = j["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["type"].as_str().unwrap())
+        .collect();
+    for t in cybedefend_providers::BUILT_IN_TYPES {
+        assert!(
+            types.contains(t),
+            "{t} not registered in the binary: {types:?}"
+        );
+    }
+    assert_eq!(
+        j["default_chain"],
+        serde_json::json!(["flag", "env", "config", "stored"])
+    );
+}

@@ -1,0 +1,362 @@
+use std::path::Path;
+
+use crate::common::*;
+
+#[test]
+fn show_origin_names_file_env_variable_and_flag() {
+    let mut env = Env::new();
+    env.write(
+        &env.dot().join("config.yaml"),
+        "project_id: from-user-file\nbranch: develop\n",
+    );
+    env.set("CYBEDEFEND_REGION", "eu");
+    let out = env.run(&[
+        "config",
+        "show",
+        "--origin",
+        "--json",
+        "--api-url",
+        "https://api.example.test",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let j = out.json();
+    assert_eq!(j["region"]["value"], "eu");
+    assert_eq!(j["region"]["origin"], "CYBEDEFEND_REGION");
+    assert_eq!(j["api_url"]["value"], "https://api.example.test");
+    assert_eq!(j["api_url"]["origin"], "--api-url");
+    assert_eq!(
+        j["auth_endpoint"]["value"],
+        "https://auth-eu.cybedefend.com"
+    );
+    assert_eq!(j["project_id"]["value"], "from-user-file");
+    let user_file = env.dot().join("config.yaml");
+    assert!(
+        j["project_id"]["origin"]
+            .as_str()
+            .unwrap()
+            .ends_with(".cybedefend/config.yaml"),
+        "{} vs {}",
+        j["project_id"]["origin"],
+        user_file.display()
+    );
+    let plain = env.run(&["config", "show", "--json"]).json();
+    assert_eq!(plain["branch"], "develop");
+}
+
+#[test]
+fn flags_beat_env_beat_files() {
+    let mut env = Env::new();
+    env.write(&env.system_config(), "region: us\nbranch: system\n");
+    env.write(&env.dot().join("config.yaml"), "region: eu\n");
+    let j = env.run(&["config", "show", "--origin", "--json"]).json();
+    assert_eq!(j["region"]["value"], "eu");
+    assert_eq!(j["branch"]["value"], "system");
+    assert!(
+        j["branch"]["origin"]
+            .as_str()
+            .unwrap()
+            .ends_with("etc/config.yaml")
+    );
+    env.set("CYBEDEFEND_REGION", "us");
+    assert_eq!(
+        env.run(&["config", "show", "--json"]).json()["region"],
+        "us"
+    );
+    assert_eq!(
+        env.run(&["config", "show", "--json", "--region", "EU"])
+            .json()["region"],
+        "eu"
+    );
+}
+
+#[test]
+fn yaml_syntax_error_names_file_and_line() {
+    let env = Env::new();
+    env.write(
+        &env.dot().join("config.yaml"),
+        "region: eu\nbranch: [main\nproject_id: x\n",
+    );
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains(".cybedefend/config.yaml"), "{out:?}");
+    assert!(out.stderr.contains("line"), "{out:?}");
+    assert_eq!(
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{out:?}"
+    );
+}
+
+#[test]
+fn wrong_type_names_key_and_file() {
+    let env = Env::new();
+    env.write(&env.dot().join("config.yaml"), "region: 5\n");
+    let out = env.run(&["config", "show"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("`region`"), "{out:?}");
+    assert!(out.stderr.contains("config.yaml"), "{out:?}");
+
+    env.write(&env.dot().join("config.yaml"), "region: mars\n");
+    let out = env.run(&["config", "show"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("`us`, `eu`"), "{out:?}");
+    assert!(out.stderr.contains("config.yaml"), "{out:?}");
+}
+
+#[test]
+fn unknown_region_flag_lists_valid_regions() {
+    let env = Env::new();
+    let out = env.run(&["--region", "mars", "auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("unknown region `mars`"), "{out:?}");
+    assert!(
+        out.stderr.contains("`us`, `eu`") && out.stderr.contains("--region"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn working_directory_config_cannot_redirect_tokens_unless_trusted() {
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "cdp_env_pat_trust1");
+    env.write(
+        &env.work().join("config.yaml"),
+        "project_id: repo-project\napi_url: https://attacker.example\nauth_endpoint: https://attacker.example\npat: cdp_planted_pat_1\ncredentials:\n  chain: [config]\n",
+    );
+    let out = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let j = out.json();
+    assert_eq!(j["api_url"], "https://api-us.cybedefend.com");
+    assert_eq!(j["source"], "env", "the planted chain and pat are ignored");
+    let warnings = out.stderr.clone() + &j["warnings"].to_string();
+    for key in ["api_url", "auth_endpoint", "pat", "credentials"] {
+        assert!(
+            warnings.contains(&format!("ignoring `{key}`")),
+            "{key}: {warnings}"
+        );
+    }
+    let shown = env.run(&["config", "show", "--json"]).json();
+    assert_eq!(
+        shown["project_id"], "repo-project",
+        "harmless keys still apply"
+    );
+
+    // explicitly trusted with --config
+    let out = env.run(&[
+        "--config",
+        "config.yaml",
+        "auth",
+        "status",
+        "--offline",
+        "--json",
+    ]);
+    assert_eq!(out.json()["api_url"], "https://attacker.example");
+
+    // or through trusted_directories in the user's file
+    env.write(
+        &env.dot().join("config.yaml"),
+        &format!("trusted_directories:\n  - {}\n", env.work().display()),
+    );
+    let out = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(out.json()["source"], "config");
+}
+
+#[test]
+fn explicit_config_replaces_file_layers_and_must_exist() {
+    let env = Env::new();
+    env.write(&env.dot().join("config.yaml"), "branch: user\n");
+    env.write(&env.work().join("team.yaml"), "region: eu\n");
+    let j = env
+        .run(&["--config", "team.yaml", "config", "show", "--json"])
+        .json();
+    assert_eq!(j["region"], "eu");
+    assert!(j.get("branch").is_none(), "user file is replaced: {j}");
+    let out = env.run(&["--config", "missing.yaml", "config", "show"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("missing.yaml") && out.stderr.contains("does not exist"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn plain_http_is_refused_except_on_loopback() {
+    let env = Env::new();
+    let out = env.run(&[
+        "--api-url",
+        "http://api.example.com",
+        "auth",
+        "status",
+        "--offline",
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("plain http") && out.stderr.contains("--api-url"),
+        "{out:?}"
+    );
+    let ok = env.run(&[
+        "--api-url",
+        "http://127.0.0.1:9",
+        "config",
+        "show",
+        "--json",
+    ]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    let out = env.run(&["--auth-endpoint", "http://10.0.0.1", "config", "show"]);
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+#[test]
+fn deprecated_api_key_fails_with_migration_steps_wherever_it_is() {
+    let check = |out: Out| {
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr.contains("API keys are no longer accepted"),
+            "{out:?}"
+        );
+        assert!(
+            out.stderr.contains("CYBEDEFEND_PAT") && out.stderr.contains("`pat:`"),
+            "{out:?}"
+        );
+        assert!(!out.all().contains("old_key_value"), "{out:?}");
+    };
+    let env = Env::new();
+    check(env.run(&["--api-key", "old_key_value", "auth", "status"]));
+    let mut env2 = Env::new();
+    env2.set("CYBEDEFEND_API_KEY", "");
+    check(env2.run(&["auth", "status"]));
+    let env3 = Env::new();
+    env3.write(&env3.dot().join("config.yaml"), "api_key: old_key_value\n");
+    let out = env3.run(&["auth", "status"]);
+    assert!(out.stderr.contains("config.yaml"), "{out:?}");
+    check(out);
+}
+
+#[test]
+fn unknown_keys_warn_with_a_suggestion() {
+    let env = Env::new();
+    env.write(&env.dot().join("config.yaml"), "regoin: eu\n");
+    let out = env.run(&["config", "show"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("unknown key `regoin`") && out.stderr.contains("did you mean `region`"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn chain_config_errors_list_valid_names_and_origin() {
+    let env = Env::new();
+    env.write(
+        &env.dot().join("config.yaml"),
+        "credentials:\n  chain: [flag, envv]\n",
+    );
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("unknown provider `envv`"), "{out:?}");
+    assert!(out.stderr.contains("did you mean `env`"), "{out:?}");
+    assert!(out.stderr.contains("flag, env, config, stored"), "{out:?}");
+    assert!(out.stderr.contains(".cybedefend/config.yaml"), "{out:?}");
+
+    env.write(
+        &env.dot().join("config.yaml"),
+        "credentials:\n  providers:\n    team:\n      type: nosuchtype\n",
+    );
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("unknown type `nosuchtype`") && out.stderr.contains("valid types"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn chain_can_be_reordered_and_custom_env_variables_used() {
+    let mut env = Env::new();
+    env.write(
+        &env.dot().join("config.yaml"),
+        "credentials:\n  chain: [team-env, stored, env]\n  providers:\n    team-env:\n      type: env\n      variable: TEAM_PAT\n",
+    );
+    env.write(
+        &env.creds(),
+        "{\"type\":\"pat\",\"region\":\"us\",\"pat\":\"cdp_stored_0001\"}",
+    );
+    env.set("CYBEDEFEND_PAT", "cdp_env_pat_00001");
+    let j = env.run(&["auth", "status", "--offline", "--json"]).json();
+    assert_eq!(
+        j["source"], "stored",
+        "stored comes before env in this chain: {j}"
+    );
+    env.set("TEAM_PAT", "cdp_team_pat_0001");
+    let j = env.run(&["auth", "status", "--offline", "--json"]).json();
+    assert_eq!(j["source"], "team-env");
+    assert_eq!(j["chain"][0]["type"], "env");
+    assert_eq!(j["chain"][0]["detail"], "TEAM_PAT");
+}
+
+fn validate(env: &Env, file: &Path) -> Out {
+    env.run(&["config", "validate", file.to_str().unwrap()])
+}
+
+#[test]
+fn validate_reports_ok_and_errors_with_exit_codes() {
+    let env = Env::new();
+    let good = env.work().join("good.yaml");
+    env.write(&good, "region: eu\nproject_id: p\n");
+    let out = validate(&env, &good);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("is valid"), "{out:?}");
+
+    let bad = env.work().join("bad.yaml");
+    env.write(&bad, "api_url: http://example.com\n");
+    assert_eq!(validate(&env, &bad).code, 2);
+    env.write(&bad, "region: [\n");
+    let out = validate(&env, &bad);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("bad.yaml"), "{out:?}");
+}
+
+#[test]
+fn every_config_example_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config-examples");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            continue;
+        }
+        let env = Env::new();
+        let out = validate(&env, &path);
+        assert_eq!(out.code, 0, "{}: {out:?}", path.display());
+        assert!(
+            !out.stderr.contains("warning"),
+            "{}: {out:?}",
+            path.display()
+        );
+        count += 1;
+    }
+    assert!(count >= 3, "config-examples has {count} files");
+}
+
+#[test]
+fn version_help_and_completion() {
+    let env = Env::new();
+    let v = env.run(&["--version"]);
+    assert_eq!(v.code, 0);
+    assert!(v.stdout.starts_with("cybedefend "));
+    let v = env.run(&["version"]);
+    assert!(v.stdout.contains(env!("CARGO_PKG_VERSION")));
+    let h = env.run(&["--help"]);
+    assert!(h.stdout.contains("first match wins") && h.stdout.contains("Exit codes"));
+    let c = env.run(&["completion", "bash"]);
+    assert_eq!(c.code, 0);
+    assert!(c.stdout.contains("_cybedefend") && c.stdout.contains("login"));
+    let bad = env.run(&["frobnicate"]);
+    assert_eq!(bad.code, 2);
+}

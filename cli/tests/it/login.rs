@@ -1,0 +1,232 @@
+use std::fs;
+
+use crate::common::*;
+
+const PAT: &str = "cdp_login_pat_0001";
+
+#[test]
+fn pat_login_validates_once_stores_official_format_privately_and_remembers_region() {
+    let d = Double::start();
+    d.add_pat(PAT);
+    let mut env = Env::new();
+    env.use_double(&d);
+
+    let out = env.run(&["login", "--pat", PAT, "--region", "eu"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("Logged in to region eu"), "{out:?}");
+    assert!(out.stdout.is_empty(), "login prints no data: {out:?}");
+
+    // exactly one exchange, with the fields of the platform's token exchange
+    let exchanges = d.requests_to("/oidc/token");
+    assert_eq!(exchanges.len(), 1);
+    let form = exchanges[0].form();
+    assert_eq!(
+        form["grant_type"],
+        "urn:ietf:params:oauth:grant-type:token-exchange"
+    );
+    assert_eq!(
+        form["subject_token_type"],
+        "urn:logto:token-type:personal_access_token"
+    );
+    assert_eq!(form["subject_token"], PAT);
+    assert_eq!(
+        form["client_id"], "double-cli-app",
+        "client id comes from /client-apps"
+    );
+    assert_eq!(form["resource"], d.url());
+
+    let text = fs::read_to_string(env.creds()).unwrap();
+    let stored: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        stored,
+        serde_json::json!({"type": "pat", "region": "eu", "pat": PAT})
+    );
+    assert!(
+        text.starts_with("{\n  \"type\""),
+        "2-space indented like the official CLI"
+    );
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&env.creds()), 0o600);
+        assert_eq!(mode(&env.dot()), 0o700);
+    }
+
+    // the region is remembered: no --region, and status says where it came from
+    let mut env2 = Env {
+        tmp: env.tmp,
+        vars: vec![],
+    };
+    env2.set("CYBEDEFEND_AUTH_ENDPOINT", &d.url());
+    let status = env2.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    let j = status.json();
+    assert_eq!(j["region"], "eu");
+    assert_eq!(j["api_url"], "https://api-eu.cybedefend.com");
+    assert_eq!(j["source"], "stored");
+    assert_eq!(j["storage"], "file");
+    assert_eq!(j["fingerprint"], fingerprint(PAT));
+}
+
+#[test]
+fn with_token_reads_stdin_and_trims_whitespace() {
+    let d = Double::start();
+    d.add_pat(PAT);
+    let mut env = Env::new();
+    env.use_double(&d);
+    let out = env.run_stdin(&["login", "--with-token"], Some(&format!("  {PAT}  \n\n")));
+    assert_eq!(out.code, 0, "{out:?}");
+    let stored: Value = serde_json::from_str(&fs::read_to_string(env.creds()).unwrap()).unwrap();
+    assert_eq!(stored["pat"], PAT);
+    assert_eq!(stored["region"], "us");
+    assert!(!out.all().contains(PAT));
+
+    let empty = env.run_stdin(&["login", "--with-token"], Some("\n"));
+    assert_eq!(empty.code, 2, "{empty:?}");
+    assert!(empty.stderr.contains("no PAT"), "{empty:?}");
+}
+
+#[test]
+fn logout_removes_the_session_and_says_so_when_there_is_none() {
+    let d = Double::start();
+    d.add_pat(PAT);
+    let mut env = Env::new();
+    env.use_double(&d);
+    assert_eq!(env.run(&["login", "--pat", PAT]).code, 0);
+    // the exchanged token was cached; logout forgets it too
+    let cache = env.dot().join("token-cache.json");
+    assert!(
+        fs::read_to_string(&cache)
+            .unwrap()
+            .contains("double-access-token")
+    );
+
+    let out = env.run(&["logout"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("Logged out"), "{out:?}");
+    assert!(!env.creds().exists());
+    assert!(
+        !fs::read_to_string(&cache)
+            .unwrap()
+            .contains("double-access-token")
+    );
+
+    let again = env.run(&["logout"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stderr.contains("Not logged in"), "{again:?}");
+
+    let status = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(status.code, 4);
+    assert_eq!(status.json()["authenticated"], false);
+}
+
+#[test]
+fn logout_removes_a_corrupt_file_which_is_the_remedy() {
+    let env = Env::new();
+    env.write(&env.creds(), "{\"type\": \"pat\", \"pat\": \"cdp_trunc");
+    let out = env.run(&["logout"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!env.creds().exists());
+}
+
+fn assert_login_fails_and_keeps_session(mode: TokenMode, code: i32, needle: &str) {
+    let d = Double::start();
+    d.add_pat(PAT);
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_HTTP_TIMEOUT", "1");
+    let before =
+        "{\n  \"type\": \"pat\",\n  \"region\": \"eu\",\n  \"pat\": \"cdp_previous_login\"\n}";
+    env.write(&env.creds(), before);
+    d.set_token_mode(mode.clone());
+    let out = env.run(&["login", "--pat", PAT]);
+    assert_eq!(out.code, code, "{mode:?}: {out:?}");
+    assert!(out.stderr.contains(needle), "{mode:?}: {out:?}");
+    assert!(
+        out.stderr.contains("nothing was stored"),
+        "{mode:?}: {out:?}"
+    );
+    let error_lines = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .count();
+    assert_eq!(error_lines, 1, "one error line: {out:?}");
+    assert!(out.stderr.contains("hint:"), "says what to do: {out:?}");
+    assert_eq!(
+        fs::read_to_string(env.creds()).unwrap(),
+        before,
+        "{mode:?} touched the session"
+    );
+    assert!(!out.all().contains(PAT), "{mode:?} leaked the PAT");
+}
+
+#[test]
+fn token_endpoint_failures_give_one_line_errors_and_keep_the_stored_session() {
+    assert_login_fails_and_keeps_session(TokenMode::Unauthorized, 4, "rejected the PAT");
+    assert_login_fails_and_keeps_session(TokenMode::InvalidGrant, 4, "invalid_grant");
+    assert_login_fails_and_keeps_session(TokenMode::NoAccessToken, 1, "without an access token");
+    assert_login_fails_and_keeps_session(TokenMode::Html, 1, "HTML page");
+    assert_login_fails_and_keeps_session(TokenMode::ServerError, 1, "HTTP 500");
+    assert_login_fails_and_keeps_session(TokenMode::NotAllowed, 1, "does not allow token exchange");
+    assert_login_fails_and_keeps_session(
+        TokenMode::Slow(std::time::Duration::from_secs(4)),
+        1,
+        "did not answer within 1 s",
+    );
+}
+
+#[test]
+fn unreachable_auth_server_is_explained() {
+    // a port that was free a moment ago: nothing listens there
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_API_URL", &url)
+        .set("CYBEDEFEND_AUTH_ENDPOINT", &url);
+    let out = env.run(&["login", "--pat", PAT]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("cannot connect to 127.0.0.1"),
+        "{out:?}"
+    );
+    assert!(!env.creds().exists());
+}
+
+#[test]
+fn client_apps_outage_falls_back_to_the_region_client_id() {
+    let d = Double::start();
+    d.add_pat(PAT);
+    d.set_client_apps_ok(false);
+    let mut env = Env::new();
+    env.use_double(&d);
+    let out = env.run(&["login", "--pat", PAT, "--region", "eu"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let form = d.requests_to("/oidc/token")[0].form();
+    assert_eq!(form["client_id"], "fm90ay05zohu8fk2q45ms");
+}
+
+#[test]
+fn login_without_pat_in_ci_refuses_with_the_remedy() {
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "cdp_env_value_1");
+    let out = env.run(&["login", "--ci"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--pat"), "{out:?}");
+    assert!(out.stderr.contains("CYBEDEFEND_PAT is set"), "{out:?}");
+}
+
+#[test]
+fn login_warns_when_env_pat_will_shadow_the_new_login() {
+    let d = Double::start();
+    d.add_pat(PAT);
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", "cdp_other_env_pat");
+    let out = env.run(&["login", "--pat", PAT]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("CYBEDEFEND_PAT is set"), "{out:?}");
+}

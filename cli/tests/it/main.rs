@@ -1,0 +1,11 @@
+#![allow(unreachable_pub)]
+//! Integration tests: the built `cybedefend` binary with a temporary HOME, real files, and the
+//! platform test double on loopback.
+
+mod common;
+
+mod auth_status;
+mod config;
+mod login;
+mod secrets;
+mod token;

@@ -1,0 +1,96 @@
+use crate::common::*;
+
+#[test]
+fn ten_token_calls_cost_one_exchange_across_processes() {
+    let d = Double::start();
+    d.add_pat("cdp_cached_pat_01");
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", "cdp_cached_pat_01");
+    let mut tokens = Vec::new();
+    for _ in 0..10 {
+        let out = env.run(&["auth", "token"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        tokens.push(out.stdout.trim().to_owned());
+    }
+    assert_eq!(d.requests_to("/oidc/token").len(), 1);
+    assert!(
+        tokens.iter().all(|t| t == "double-access-token-000001"),
+        "{tokens:?}"
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(&env.dot().join("token-cache.json")), 0o600);
+    let cache = std::fs::read_to_string(env.dot().join("token-cache.json")).unwrap();
+    assert!(
+        !cache.contains("cdp_cached_pat_01"),
+        "the cache must not hold the PAT"
+    );
+}
+
+#[test]
+fn parallel_processes_share_one_exchange() {
+    let d = Double::start();
+    d.add_pat("cdp_parallel_pat1");
+    d.set_token_mode(TokenMode::Slow(std::time::Duration::from_millis(300)));
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", "cdp_parallel_pat1");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            env.command(&["auth", "token"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "double-access-token-000001"
+        );
+    }
+    assert_eq!(d.requests_to("/oidc/token").len(), 1);
+}
+
+#[test]
+fn short_lived_tokens_are_not_reused_past_expiry_margin() {
+    let d = Double::start();
+    d.add_pat("cdp_short_pat_001");
+    d.set_expires_in(30); // below the 60 s margin: never served from cache
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", "cdp_short_pat_001");
+    assert_eq!(env.run(&["auth", "token"]).code, 0);
+    assert_eq!(env.run(&["auth", "token"]).code, 0);
+    assert_eq!(d.requests_to("/oidc/token").len(), 2);
+}
+
+#[test]
+fn a_different_pat_or_endpoint_gets_its_own_token() {
+    let d = Double::start();
+    d.add_pat("cdp_first_pat_001");
+    d.add_pat("cdp_second_pat_01");
+    let mut env = Env::new();
+    env.use_double(&d);
+    let a = env.run(&["auth", "token", "--pat", "cdp_first_pat_001"]);
+    let b = env.run(&["auth", "token", "--pat", "cdp_second_pat_01"]);
+    assert_eq!((a.code, b.code), (0, 0));
+    assert_ne!(a.stdout, b.stdout);
+    assert_eq!(d.requests_to("/oidc/token").len(), 2);
+}
+
+#[test]
+fn token_without_credential_is_exit_4() {
+    let env = Env::new();
+    let out = env.run(&["auth", "token"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert!(out.stderr.contains("no credential found"));
+}

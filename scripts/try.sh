@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the CLI and shows its main job without an account or network: the effective
+# configuration with the origin of each value, and the credential chain (which sources were
+# tried, and what each said).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p cybedefend
+bin=target/release/cybedefend
+echo "\$ cybedefend config show --origin"
+"$bin" config show --origin
+echo
+echo "\$ cybedefend auth status --offline"
+set +e
+"$bin" auth status --offline
+code=$?
+set -e
+if [ "$code" -eq 4 ]; then
+  echo
+  echo "(exit 4: no credential yet. Log in with \`cybedefend login --pat PAT --region eu\`, or set CYBEDEFEND_PAT.)"
+  exit 0
+fi
+exit "$code"
