@@ -68,6 +68,8 @@ pub(crate) struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Package a folder (or take a zip), upload it, wait for the scan and apply the gates
+    Scan(ScanArgs),
     /// Log in with a Personal Access Token (validated, then stored) or in the browser
     Login(LoginArgs),
     /// Remove the stored login
@@ -85,6 +87,74 @@ pub(crate) enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+const SCAN_HELP: &str = "\
+The folder is zipped without .git/ and without what .gitignore/.ignore exclude (--no-ignore keeps
+everything); .cybedefend at the root is always included. Symbolic links never lead out of it.
+
+Exit codes: 0 scan done and no gate tripped (or --wait=false), 1 a gate tripped (--break-on-fail,
+--break-on-severity, a blocking policy violation) or the scan could not be run, 2 usage error,
+4 no credential or access denied, 130 interrupted.
+
+Examples:
+  cybedefend scan --dir . --dry-run                   # what would be uploaded; no account needed
+  cybedefend scan --dir . --project-id ID --break-on-severity high
+  CYBEDEFEND_PAT=... cybedefend scan --dir . --project-id ID --ci
+  cybedefend scan --file build/source.zip --project-id ID --wait=false";
+
+/// `scan`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = SCAN_HELP)]
+pub(crate) struct ScanArgs {
+    /// Folder to package and scan
+    #[arg(short, long, value_name = "FOLDER")]
+    pub(crate) dir: Option<PathBuf>,
+    /// Existing zip archive to upload instead of a folder
+    #[arg(short, long, value_name = "ZIP")]
+    pub(crate) file: Option<PathBuf>,
+    /// Project to scan [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
+    #[arg(long, value_name = "ID")]
+    pub(crate) project_id: Option<String>,
+    /// Branch the scan belongs to [default: `branch:` in config, else main]
+    #[arg(short, long, value_name = "NAME")]
+    pub(crate) branch: Option<String>,
+    /// Wait for the scan to finish (--wait=false prints the scan id and exits)
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) wait: bool,
+    /// Seconds between status checks
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub(crate) interval: f64,
+    /// Give up waiting after this long (the scan goes on on the platform)
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub(crate) timeout: String,
+    /// Exit 1 if the scan fails
+    #[arg(long)]
+    pub(crate) break_on_fail: bool,
+    /// Exit 1 if an open finding has this severity or above: critical, high, medium, low, none
+    #[arg(long, value_name = "SEVERITY")]
+    pub(crate) break_on_severity: Option<String>,
+    /// Evaluate the project's policies after the scan (exit 1 on a blocking violation)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) policy_check: bool,
+    /// Seconds to wait for the policy evaluation
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub(crate) policy_timeout: f64,
+    /// List up to 5 findings per policy violation
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) show_policy_vulns: bool,
+    /// List every finding per policy violation
+    #[arg(long)]
+    pub(crate) show_all_policy_vulns: bool,
+    /// Keep files that .gitignore/.ignore exclude (.git/ is still left out)
+    #[arg(long)]
+    pub(crate) no_ignore: bool,
+    /// Show what would be uploaded (files, sizes, what the ignore rules removed); no network
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Also write the archive to this file
+    #[arg(long, value_name = "FILE")]
+    pub(crate) archive_out: Option<PathBuf>,
 }
 
 /// `login`.

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, printer: Printer) -> Result<u8, Error> {
     match cli.command {
+        Command::Scan(args) => commands::scan::run(cli.global, printer, args).await,
         Command::Version => commands::version::run(printer),
         Command::Completion { shell } => commands::version::completion(shell),
         Command::Login(args) => commands::login::run(cli.global, printer, args).await,

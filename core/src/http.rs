@@ -47,6 +47,7 @@ pub fn loggable(url: &url::Url) -> String {
 pub struct Http {
     timeout: Duration,
     client: OnceLock<reqwest::Client>,
+    upload: OnceLock<reqwest::Client>,
 }
 
 impl Http {
@@ -55,6 +56,7 @@ impl Http {
         Self {
             timeout,
             client: OnceLock::new(),
+            upload: OnceLock::new(),
         }
     }
 
@@ -77,6 +79,21 @@ impl Http {
             .build()
             .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
         Ok(self.client.get_or_init(|| client))
+    }
+
+    /// A client for long uploads: no overall limit, but connect and idle (read) limits.
+    pub fn upload_client(&self) -> Result<&reqwest::Client> {
+        if let Some(c) = self.upload.get() {
+            return Ok(c);
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("cybedefend-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .read_timeout(self.timeout.max(Duration::from_secs(60)))
+            .build()
+            .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(self.upload.get_or_init(|| client))
     }
 
     /// Sends a request, logging method, URL (query values hidden), status and time at debug

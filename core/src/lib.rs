@@ -8,6 +8,8 @@
 //! Internal, unstable API.
 #![warn(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
+pub mod api;
+pub mod archive;
 pub mod chain;
 pub mod config;
 pub mod credential;
@@ -17,6 +19,7 @@ pub mod exchange;
 pub mod fsutil;
 pub mod http;
 pub mod paths;
+pub mod platform;
 pub mod provider;
 pub mod redact;
 pub mod region;

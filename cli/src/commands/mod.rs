@@ -3,4 +3,5 @@
 pub(crate) mod auth;
 pub(crate) mod config;
 pub(crate) mod login;
+pub(crate) mod scan;
 pub(crate) mod version;

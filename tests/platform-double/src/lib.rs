@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -74,6 +74,63 @@ struct State {
     expires_in: u64,
     requests: Vec<Recorded>,
     client_apps_ok: bool,
+    issued: HashSet<String>,
+    projects: BTreeMap<String, Project>,
+    forbidden: HashSet<String>,
+    scans: BTreeMap<String, Scan>,
+    scan_mode: ScanMode,
+    upload_mode: UploadMode,
+    evaluation: EvaluationMode,
+    api_failures: Vec<u16>,
+    malformed_status: bool,
+    base_url: String,
+}
+
+/// A project and its findings by result type.
+#[derive(Debug, Clone)]
+struct Project {
+    name: String,
+    findings: BTreeMap<String, Vec<serde_json::Value>>,
+}
+
+#[derive(Debug, Clone)]
+struct Scan {
+    project: String,
+    polls: u32,
+    uploaded: Option<Vec<u8>>,
+}
+
+/// How scans progress.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScanMode {
+    /// `queued`, then `running`, then this final state, one status call each.
+    Finishes(&'static str),
+    /// Always `running`.
+    NeverFinishes,
+}
+
+/// How the pre-signed upload URL answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UploadMode {
+    /// 200.
+    Ok,
+    /// 403, as an expired signature.
+    Expired,
+    /// 503 this many times, then 200.
+    FailTimes(u32),
+}
+
+/// What the policy evaluation says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvaluationMode {
+    /// `NOT_STARTED`: no policies.
+    NotStarted,
+    /// `IN_PROGRESS` once, then `COMPLETED` with these violations.
+    Completed(Vec<serde_json::Value>),
+    /// `FAILED`.
+    Failed,
+    /// `IN_PROGRESS` forever.
+    Stuck,
 }
 
 struct Shared {
@@ -113,6 +170,16 @@ impl Double {
                 expires_in: 600,
                 requests: Vec::new(),
                 client_apps_ok: true,
+                issued: HashSet::new(),
+                projects: BTreeMap::new(),
+                forbidden: HashSet::new(),
+                scans: BTreeMap::new(),
+                scan_mode: ScanMode::Finishes("completed"),
+                upload_mode: UploadMode::Ok,
+                evaluation: EvaluationMode::NotStarted,
+                api_failures: Vec::new(),
+                malformed_status: false,
+                base_url: String::new(),
             }),
             counter: AtomicU64::new(0),
         });
@@ -143,6 +210,7 @@ impl Double {
             });
         });
         let addr = addr_rx.recv().expect("test double address");
+        shared.lock().base_url = format!("http://{addr}");
         Self {
             addr,
             shared,
@@ -187,6 +255,126 @@ impl Double {
             .into_iter()
             .filter(|r| r.path == path)
             .collect()
+    }
+
+    /// Adds a project with the sample findings of [`sample_findings`].
+    pub fn add_project(&self, id: &str, name: &str) {
+        let findings = RESULT_TYPES
+            .iter()
+            .map(|t| ((*t).to_owned(), sample_findings(t)))
+            .collect();
+        self.shared.lock().projects.insert(
+            id.to_owned(),
+            Project {
+                name: name.to_owned(),
+                findings,
+            },
+        );
+    }
+
+    /// Replaces the findings of one type.
+    pub fn set_findings(&self, project: &str, kind: &str, items: Vec<serde_json::Value>) {
+        if let Some(p) = self.shared.lock().projects.get_mut(project) {
+            p.findings.insert(kind.to_owned(), items);
+        }
+    }
+
+    /// Makes every API call on this project answer 403.
+    pub fn forbid(&self, project: &str) {
+        self.shared.lock().forbidden.insert(project.to_owned());
+    }
+
+    /// How scans progress.
+    pub fn set_scan_mode(&self, mode: ScanMode) {
+        self.shared.lock().scan_mode = mode;
+    }
+
+    /// How the upload URL answers.
+    pub fn set_upload_mode(&self, mode: UploadMode) {
+        self.shared.lock().upload_mode = mode;
+    }
+
+    /// What the policy evaluation says.
+    pub fn set_evaluation(&self, mode: EvaluationMode) {
+        self.shared.lock().evaluation = mode;
+    }
+
+    /// The next API calls answer these statuses, one each, before normal service (e.g. 429, 503).
+    pub fn fail_next_api_calls(&self, statuses: &[u16]) {
+        self.shared.lock().api_failures = statuses.to_vec();
+    }
+
+    /// Makes scan status answer with malformed JSON.
+    pub fn set_malformed_status(&self, on: bool) {
+        self.shared.lock().malformed_status = on;
+    }
+
+    /// Invalidates every access token issued so far (the API then answers 401 to them).
+    pub fn revoke_tokens(&self) {
+        self.shared.lock().issued.clear();
+    }
+
+    /// The archive uploaded for a scan.
+    pub fn uploaded(&self, scan_id: &str) -> Option<Vec<u8>> {
+        self.shared
+            .lock()
+            .scans
+            .get(scan_id)
+            .and_then(|s| s.uploaded.clone())
+    }
+
+    /// Ids of every started scan, in order.
+    pub fn scan_ids(&self) -> Vec<String> {
+        self.shared.lock().scans.keys().cloned().collect()
+    }
+
+    /// Answers a request in-process through the same routing as the server (for validating
+    /// response bodies against the OpenAPI spec without a network client).
+    pub fn respond(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        bearer: Option<&str>,
+    ) -> (u16, Vec<u8>) {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p.to_owned(), url_decode_pairs(q)),
+            None => (path_and_query.to_owned(), Vec::new()),
+        };
+        let mut headers = BTreeMap::new();
+        headers.insert("content-length".to_owned(), body.len().to_string());
+        if let Some(b) = bearer {
+            headers.insert("authorization".to_owned(), format!("Bearer {b}"));
+        }
+        let rec = Recorded {
+            method: method.to_owned(),
+            path,
+            query,
+            headers,
+            body: body.to_vec(),
+        };
+        let shared = self.shared.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let resp = route(&shared, &rec).await;
+            let status = resp.status().as_u16();
+            let bytes = to_bytes(resp.into_body(), 1 << 30)
+                .await
+                .unwrap_or_default()
+                .to_vec();
+            (status, bytes)
+        })
+    }
+
+    /// Issues an access token directly (for [`Double::respond`]).
+    pub fn issue_token(&self) -> String {
+        let n = self.shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let t = format!("double-access-token-{n:06}");
+        self.shared.lock().issued.insert(t.clone());
+        t
     }
 
     /// Forgets recorded requests.
@@ -265,11 +453,24 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response {
         body,
     };
     shared.lock().requests.push(recorded.clone());
-    route(&shared, &parts.method, &parts.headers, &recorded).await
+    route(&shared, &recorded).await
 }
 
-async fn route(shared: &Shared, method: &Method, _headers: &HeaderMap, req: &Recorded) -> Response {
-    match (method.as_str(), req.path.as_str()) {
+async fn route(shared: &Shared, req: &Recorded) -> Response {
+    if req.path.starts_with("/__upload/") {
+        return upload(shared, req);
+    }
+    let public = matches!(
+        req.path.as_str(),
+        "/client-apps" | "/__double/stats" | "/oidc/token"
+    );
+    if !public {
+        if let Some(r) = api_gate(shared, req) {
+            return r;
+        }
+        return platform(shared, req);
+    }
+    match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/client-apps") => client_apps(shared),
         ("GET", "/__double/stats") => {
             let s = shared.lock();
@@ -381,10 +582,12 @@ async fn token(shared: &Shared, req: &Recorded) -> Response {
         );
     }
     let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
+    let token = format!("double-access-token-{n:06}");
+    shared.lock().issued.insert(token.clone());
     json_response(
         StatusCode::OK,
         json!({
-            "access_token": format!("double-access-token-{n:06}"),
+            "access_token": token,
             "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
             "token_type": "Bearer",
             "expires_in": expires_in,
@@ -392,6 +595,11 @@ async fn token(shared: &Shared, req: &Recorded) -> Response {
         }),
     )
 }
+
+mod platform;
+
+pub use platform::{RESULT_TYPES, sample_finding, sample_findings, sample_violation};
+use platform::{api_gate, platform, upload};
 
 #[cfg(test)]
 mod tests {

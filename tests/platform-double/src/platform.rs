@@ -1,0 +1,367 @@
+//! The platform API part of the double: projects, scans, uploads, results, policies.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{EvaluationMode, Recorded, Scan, ScanMode, Shared, UploadMode, json_response};
+
+/// Result types of the platform.
+pub const RESULT_TYPES: &[&str] = &["sast", "sca", "iac", "secret", "cicd", "container"];
+
+fn uuid(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// One finding as the results endpoints return it: the `base` wrapper the live API uses.
+pub fn sample_finding(kind: &str, n: u64, severity: &str, state: &str) -> serde_json::Value {
+    let mut v = json!({
+        "base": {
+            "id": uuid(0x1000 + n),
+            "currentSeverity": severity,
+            "currentState": state,
+            "currentPriority": "urgent",
+            "language": if kind == "sca" { "npm" } else { "javascript" },
+            "path": format!("src/{kind}/file{n}.js"),
+            "vulnerableStartLine": 10 + n,
+            "vulnerableEndLine": 12 + n,
+            "branch": "main",
+            "vulnerability": {
+                "name": format!("{kind} issue {n} <script>&"),
+                "description": format!("**Bold** description of {kind} issue {n}.\n\nSee `code`."),
+                "severity": severity.to_ascii_uppercase(),
+                "howToPrevent": "Validate input.\n\n```js\nescape(x)\n```",
+                "cwe": ["CWE-79"],
+                "owaspTop10": ["A03:2021"],
+                "vulnerabilityType": kind
+            }
+        }
+    });
+    if kind == "sca" {
+        v["base"]["vulnerability"]["name"] = json!("");
+        v["metadata"] = json!({"ghsaId": format!("GHSA-{n:04}"), "summary": format!("Prototype pollution {n}"), "details": "Upgrade.", "cwes": [{"cweId": "CWE-1321"}]});
+        v["library"] = json!({"packageName": "lodash", "packageVersion": "4.17.20", "ecosystem": "npm", "path": ["package.json"]});
+        v["autofixRecords"] = json!([{"vulnerablePackage": "lodash", "recommendedProposedVersion": "4.17.21", "hasFixAvailable": true}]);
+    }
+    v
+}
+
+/// The default findings of a new project: sast has one of each severity plus a resolved
+/// critical; the other types one medium or low each; cicd none.
+pub fn sample_findings(kind: &str) -> Vec<serde_json::Value> {
+    match kind {
+        "sast" => vec![
+            sample_finding(kind, 1, "critical", "to_verify"),
+            sample_finding(kind, 2, "high", "confirmed"),
+            sample_finding(kind, 3, "medium", "to_verify"),
+            sample_finding(kind, 4, "low", "to_verify"),
+            sample_finding(kind, 5, "critical", "resolved"),
+        ],
+        "sca" => vec![sample_finding(kind, 6, "medium", "to_verify")],
+        "iac" => vec![sample_finding(kind, 7, "low", "to_verify")],
+        "secret" => vec![sample_finding(kind, 8, "medium", "to_verify")],
+        "container" => vec![sample_finding(kind, 9, "low", "to_verify")],
+        _ => Vec::new(),
+    }
+}
+
+/// A policy violation as the API returns it.
+pub fn sample_violation(
+    project: &str,
+    scan: &str,
+    action: &str,
+    acknowledged: bool,
+) -> serde_json::Value {
+    json!({
+        "id": uuid(0x2000),
+        "policyId": uuid(0x2001),
+        "projectId": project,
+        "scanId": scan,
+        "organizationId": uuid(0x2002),
+        "actionTaken": action,
+        "affectedVulnerabilitiesCount": 2,
+        "rule": {"id": uuid(0x2003), "name": "No critical findings", "description": "Critical findings block the build", "type": "severity", "value": {"min": "critical"}, "action": action, "operator": "gte"},
+        "affectedVulnerabilities": [
+            {"id": uuid(0x1001), "name": "sast issue 1", "severity": "critical", "vulnerabilityType": "sast", "filePath": "src/sast/file1.js", "startLine": 11, "endLine": 13},
+            {"id": uuid(0x1006), "name": "Prototype pollution", "severity": "critical", "vulnerabilityType": "sca", "packageName": "lodash", "packageVersion": "4.17.20"}
+        ],
+        "acknowledged": acknowledged,
+        "acknowledgementReason": if acknowledged { "accepted risk" } else { "" },
+        "createdAt": "2026-01-15T10:30:00Z",
+        "updatedAt": "2026-01-15T10:30:00Z"
+    })
+}
+
+fn error_body(status: StatusCode, message: &str) -> Response {
+    json_response(
+        status,
+        json!({"message": message, "statusCode": status.as_u16(), "timestamp": "2026-01-01T00:00:00.000Z", "path": "/"}),
+    )
+}
+
+/// Bearer check and injected failures for every API route.
+pub(super) fn api_gate(shared: &Shared, req: &Recorded) -> Option<Response> {
+    let mut s = shared.lock();
+    if !s.api_failures.is_empty() {
+        let code = s.api_failures.remove(0);
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = error_body(status, "injected failure");
+        if code == 429 {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("0"));
+        }
+        return Some(resp);
+    }
+    let token = req
+        .headers
+        .get("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !s.issued.contains(token) {
+        return Some(error_body(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    }
+    None
+}
+
+pub(super) fn upload(shared: &Shared, req: &Recorded) -> Response {
+    if req.method != "PUT" {
+        return error_body(StatusCode::METHOD_NOT_ALLOWED, "PUT only");
+    }
+    if req.headers.contains_key("authorization") {
+        return (StatusCode::BAD_REQUEST, "<Error><Code>InvalidArgument</Code><Message>Authorization header not allowed with a signed URL</Message></Error>").into_response();
+    }
+    if !req.query.iter().any(|(k, _)| k == "X-Goog-Signature") {
+        return (
+            StatusCode::FORBIDDEN,
+            "<Error><Code>AccessDenied</Code></Error>",
+        )
+            .into_response();
+    }
+    let mut s = shared.lock();
+    match s.upload_mode.clone() {
+        UploadMode::Expired => {
+            return (StatusCode::FORBIDDEN, "<Error><Code>ExpiredToken</Code><Message>Invalid argument: expired</Message></Error>").into_response();
+        }
+        UploadMode::FailTimes(n) if n > 0 => {
+            s.upload_mode = UploadMode::FailTimes(n - 1);
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+        }
+        _ => {}
+    }
+    let declared = req
+        .headers
+        .get("content-length")
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared != Some(req.body.len()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "<Error><Code>MissingContentLength</Code></Error>",
+        )
+            .into_response();
+    }
+    let sid = req.path.trim_start_matches("/__upload/").to_owned();
+    match s.scans.get_mut(&sid) {
+        Some(scan) => {
+            scan.uploaded = Some(req.body.clone());
+            (StatusCode::OK, "").into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            "<Error><Code>NoSuchUpload</Code></Error>",
+        )
+            .into_response(),
+    }
+}
+
+fn query_all<'a>(req: &'a Recorded, key: &str) -> Vec<&'a str> {
+    req.query
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn query_num(req: &Recorded, keys: &[&str], default: u64) -> u64 {
+    keys.iter()
+        .find_map(|k| query_all(req, k).first().and_then(|v| v.parse().ok()))
+        .unwrap_or(default)
+}
+
+pub(super) fn platform(shared: &Shared, req: &Recorded) -> Response {
+    let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    let project_id = match parts.as_slice() {
+        ["project" | "projects", pid, ..] => (*pid).to_owned(),
+        _ => {
+            return error_body(
+                StatusCode::NOT_FOUND,
+                &format!("Cannot {} {}", req.method, req.path),
+            );
+        }
+    };
+    let mut s = shared.lock();
+    if s.forbidden.contains(&project_id) {
+        return error_body(StatusCode::FORBIDDEN, "Forbidden resource");
+    }
+    let Some(project) = s.projects.get(&project_id).cloned() else {
+        return error_body(StatusCode::NOT_FOUND, "Project not found");
+    };
+    match (req.method.as_str(), parts.as_slice()) {
+        ("POST", ["project", _, "scan", "start"]) => {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+            if body.get("sourceType").is_some_and(|t| {
+                !["manual", "cli", "github", "gitlab", "jetbrains", "vscode"]
+                    .contains(&t.as_str().unwrap_or(""))
+            }) {
+                return error_body(
+                    StatusCode::BAD_REQUEST,
+                    "sourceType must be one of the allowed values",
+                );
+            }
+            let n = s.scans.len() as u64 + 1;
+            let sid = uuid(0x5000 + n);
+            s.scans.insert(
+                sid.clone(),
+                Scan {
+                    project: project_id.clone(),
+                    polls: 0,
+                    uploaded: None,
+                },
+            );
+            let url = format!(
+                "{}/__upload/{sid}?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=deadbeef&X-Goog-Expires=900",
+                s.base_url
+            );
+            json_response(
+                StatusCode::OK,
+                json!({"success": true, "message": "Scan started", "scanId": sid, "detectedLanguages": ["javascript"], "url": url}),
+            )
+        }
+        ("GET", ["project", _, "scan", sid]) => {
+            if s.malformed_status {
+                return (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{\"state\": \"running\", ",
+                )
+                    .into_response();
+            }
+            let mode = s.scan_mode.clone();
+            let Some(scan) = s.scans.get_mut(*sid).filter(|sc| sc.project == project_id) else {
+                return error_body(StatusCode::NOT_FOUND, "Scan not found");
+            };
+            scan.polls += 1;
+            let (state, progress, step) = match (&mode, scan.polls, scan.uploaded.is_some()) {
+                (_, _, false) | (_, 1, _) => ("queued", 0, "waiting for upload"),
+                (ScanMode::NeverFinishes, _, _) | (_, 2, _) => ("running", 50, "analysing"),
+                (ScanMode::Finishes(state), _, _) => (*state, 100, "done"),
+            };
+            let mut v = json!({
+                "id": sid, "name": "cli scan", "state": state, "language": ["javascript"],
+                "projectId": project_id, "private": false, "createAt": "2026-01-01T00:00:00.000Z",
+                "updatedAt": "2026-01-01T00:00:10.000Z", "containers": [], "progress": progress,
+                "step": step, "scanType": "sast"
+            });
+            if state != "queued" && state != "running" {
+                let n: usize = project.findings.values().map(Vec::len).sum();
+                v["vulnerabilityDetected"] = json!(n);
+            }
+            if state == "failed" {
+                v["errorMessage"] = json!("analysis crashed");
+                v["errorCode"] = json!(500);
+                v["errorCategory"] = json!("internal");
+            }
+            json_response(StatusCode::OK, v)
+        }
+        ("GET", ["project", _, "results", kind]) if RESULT_TYPES.contains(kind) => {
+            let all = project.findings.get(*kind).cloned().unwrap_or_default();
+            let sevs = query_all(req, "severity[]");
+            let states = query_all(req, "status[]");
+            let branch = query_all(req, "branch");
+            let kept: Vec<serde_json::Value> = all
+                .into_iter()
+                .filter(|f| {
+                    let b = &f["base"];
+                    (sevs.is_empty() || sevs.contains(&b["currentSeverity"].as_str().unwrap_or("")))
+                        && (states.is_empty()
+                            || states.contains(&b["currentState"].as_str().unwrap_or("")))
+                        && (branch.is_empty()
+                            || branch.contains(&b["branch"].as_str().unwrap_or("")))
+                })
+                .collect();
+            let page_keys: &[&str] = if matches!(*kind, "container" | "sca") {
+                &["page", "pageNumber"]
+            } else {
+                &["pageNumber"]
+            };
+            let size_keys: &[&str] = if matches!(*kind, "container" | "sca") {
+                &["limit", "pageSizeNumber"]
+            } else {
+                &["pageSizeNumber"]
+            };
+            let page = query_num(req, page_keys, 1).max(1);
+            // The spec caps page size at 25.
+            let limit = query_num(req, size_keys, 20).clamp(10, 25);
+            let total = kept.len() as u64;
+            let total_pages = total.div_ceil(limit);
+            let items: Vec<serde_json::Value> = kept
+                .into_iter()
+                .skip(((page - 1) * limit) as usize)
+                .take(limit as usize)
+                .collect();
+            json_response(
+                StatusCode::OK,
+                json!({
+                    "projectId": project_id, "projectName": project.name, "page": page, "limit": limit,
+                    "totalPages": total_pages, "sort": "currentSeverity", "order": "asc",
+                    "severity": if sevs.is_empty() { vec!["critical", "high", "medium", "low"] } else { sevs.clone() },
+                    "status": states, "priority": query_all(req, "priority[]"),
+                    "vulnerabilities": items, "total": total
+                }),
+            )
+        }
+        ("GET", ["projects", _, "scans", sid, "evaluation-status"]) => {
+            let Some(scan) = s.scans.get(*sid).cloned() else {
+                return error_body(StatusCode::NOT_FOUND, "Scan not found");
+            };
+            let polls = s.requests.iter().filter(|r| r.path == req.path).count();
+            let (status, progress, message) = match &s.evaluation {
+                EvaluationMode::NotStarted => ("NOT_STARTED", 0, "No policies configured"),
+                EvaluationMode::Failed => ("FAILED", 100, "policy engine error"),
+                EvaluationMode::Stuck => ("IN_PROGRESS", 40, "evaluating"),
+                EvaluationMode::Completed(_) if polls <= 1 => ("IN_PROGRESS", 50, "evaluating"),
+                EvaluationMode::Completed(_) => ("COMPLETED", 100, "done"),
+            };
+            let _ = scan;
+            json_response(
+                StatusCode::OK,
+                json!({"hasEvaluation": true, "evaluationId": uuid(0x3000), "status": status, "progress": progress,
+                       "message": message, "startedAt": "2026-01-01T00:00:00Z"}),
+            )
+        }
+        ("GET", ["projects", _, "scans", sid, "violations"]) => {
+            if !s.scans.contains_key(*sid) {
+                return error_body(StatusCode::NOT_FOUND, "Scan not found");
+            }
+            let all = match &s.evaluation {
+                EvaluationMode::Completed(v) => v.clone(),
+                _ => Vec::new(),
+            };
+            let page = query_num(req, &["page"], 1).max(1);
+            let limit = query_num(req, &["limit"], 50).clamp(1, 50);
+            let items: Vec<serde_json::Value> = all
+                .iter()
+                .skip(((page - 1) * limit) as usize)
+                .take(limit as usize)
+                .cloned()
+                .collect();
+            json_response(
+                StatusCode::OK,
+                json!({"violations": items, "total": all.len(), "page": page, "limit": limit}),
+            )
+        }
+        _ => error_body(
+            StatusCode::NOT_FOUND,
+            &format!("Cannot {} {}", req.method, req.path),
+        ),
+    }
+}
