@@ -8,6 +8,20 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 jobs="${CARGO_BUILD_JOBS:-2}"
 
+echo "== test tools"
+# The official SARIF 2.1.0 schema, from the npm package that ships it (tarball only, no install).
+schema=".tools/sarif/package/lib/schemas/sarif-2.1.0-rtm.5.json"
+if [ ! -f "$schema" ]; then
+  if command -v npm >/dev/null; then
+    mkdir -p .tools/sarif
+    (cd .tools/sarif && npm pack --silent @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null && tar -xzf microsoft-jest-sarif-*.tgz) \
+      || echo "WARNING: could not fetch the SARIF schema from npm; SARIF output is checked structurally only" >&2
+  else
+    echo "WARNING: npm is not installed; SARIF output is checked structurally only" >&2
+  fi
+fi
+if [ -f "$schema" ]; then export SARIF_SCHEMA="$PWD/$schema"; echo "SARIF schema: $schema"; fi
+
 echo "== formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --jobs "$jobs" -- -D warnings

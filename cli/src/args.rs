@@ -70,6 +70,8 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Command {
     /// Package a folder (or take a zip), upload it, wait for the scan and apply the gates
     Scan(ScanArgs),
+    /// Fetch a project's findings and write a report (json, sarif, markdown, html)
+    Results(ResultsArgs),
     /// Log in with a Personal Access Token (validated, then stored) or in the browser
     Login(LoginArgs),
     /// Remove the stored login
@@ -155,6 +157,58 @@ pub(crate) struct ScanArgs {
     /// Also write the archive to this file
     #[arg(long, value_name = "FILE")]
     pub(crate) archive_out: Option<PathBuf>,
+}
+
+/// Report formats of `results`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// The official CLI's JSON
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning, IDEs)
+    Sarif,
+    /// Markdown
+    Markdown,
+    /// A self-contained HTML page (works offline)
+    Html,
+}
+
+/// `results`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Open findings (to verify, confirmed) are fetched; with --type all (default) every type, every page.
+
+Examples:
+  cybedefend results --project-id ID -o sarif                # results.sarif in this folder
+  cybedefend results --project-id ID -t sast --all=false -p 2
+  cybedefend results --project-id ID -t sca --grouped")]
+pub(crate) struct ResultsArgs {
+    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
+    #[arg(long, value_name = "ID")]
+    pub(crate) project_id: Option<String>,
+    /// all, sast, sca, iac, secret, cicd, container
+    #[arg(short = 't', long = "type", default_value = "all", value_name = "TYPE")]
+    pub(crate) kind: String,
+    /// Page to fetch with --all=false (20 findings a page)
+    #[arg(short, long, default_value_t = 1)]
+    pub(crate) page: u64,
+    /// Fetch every page
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) all: bool,
+    /// Report format
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Json)]
+    pub(crate) output: OutputFormat,
+    /// File name [default: results.<format extension>]
+    #[arg(short, long, value_name = "NAME")]
+    pub(crate) filename: Option<String>,
+    /// Folder for the file (created if missing)
+    #[arg(long, default_value = ".", value_name = "FOLDER")]
+    pub(crate) filepath: PathBuf,
+    /// Only this branch [default: all branches]
+    #[arg(short, long, value_name = "NAME")]
+    pub(crate) branch: Option<String>,
+    /// Group findings by rule or package (JSON only)
+    #[arg(short, long)]
+    pub(crate) grouped: bool,
 }
 
 /// `login`.

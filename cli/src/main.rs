@@ -4,6 +4,7 @@ mod app;
 mod args;
 mod commands;
 mod output;
+mod report;
 
 use std::process::ExitCode;
 
@@ -71,6 +72,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, printer: Printer) -> Result<u8, Error> {
     match cli.command {
         Command::Scan(args) => commands::scan::run(cli.global, printer, args).await,
+        Command::Results(args) => commands::results::run(cli.global, printer, args).await,
         Command::Version => commands::version::run(printer),
         Command::Completion { shell } => commands::version::completion(shell),
         Command::Login(args) => commands::login::run(cli.global, printer, args).await,

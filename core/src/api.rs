@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+pub use reqwest::Method;
+use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::config::Endpoints;

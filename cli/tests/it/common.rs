@@ -84,10 +84,37 @@ impl Env {
         fs::write(path, content).unwrap();
     }
 
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.tmp.path().join("tmp")
+    }
+
+    /// Files left in this environment's TMPDIR.
+    pub fn leftovers(&self) -> Vec<String> {
+        fs::read_dir(self.tmp_dir())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cybedefend"));
+        self.command_with(env!("CARGO_BIN_EXE_cybedefend"), &[], args)
+    }
+
+    /// Runs `prefix... cybedefend args...` (e.g. a privilege-dropping wrapper).
+    pub fn command_with(&self, bin: &str, prefix: &[&str], args: &[&str]) -> Command {
+        let (program, rest): (&str, Vec<&str>) = match prefix.split_first() {
+            Some((p, more)) => (p, more.iter().copied().chain([bin]).collect()),
+            None => (bin, Vec::new()),
+        };
+        fs::create_dir_all(self.tmp_dir()).unwrap();
+        let mut c = Command::new(program);
+        c.args(rest);
         c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TMPDIR", self.tmp_dir())
             .env("HOME", self.home())
             .env("CYBEDEFEND_SYSTEM_CONFIG", self.system_config())
             .current_dir(self.work())
@@ -103,7 +130,11 @@ impl Env {
     }
 
     pub fn run_stdin(&self, args: &[&str], input: Option<&str>) -> Out {
-        let mut c = self.command(args);
+        let c = self.command(args);
+        Self::output_of(c, input)
+    }
+
+    pub fn output_of(mut c: Command, input: Option<&str>) -> Out {
         c.stdin(if input.is_some() {
             Stdio::piped()
         } else {

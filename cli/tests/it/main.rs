@@ -7,5 +7,7 @@ mod common;
 mod auth_status;
 mod config;
 mod login;
+mod results;
+mod scan;
 mod secrets;
 mod token;

@@ -252,7 +252,25 @@ fn every_response_the_double_serves_matches_the_spec() {
         }
     }
 
+    for kind in ["sast", "iac", "secret", "cicd"] {
+        let v = call(
+            &d,
+            &mut c,
+            &token,
+            "GET",
+            &format!(
+                "/project/{PROJECT}/results/{kind}/grouped?page=1&perPage=2&order=DESC&sort=occurrenceCount"
+            ),
+            Value::Null,
+        );
+        assert!(v["groupedVulnerabilities"].is_array());
+    }
+
     let expected: BTreeSet<String> = [
+        "GET /project/{projectId}/results/sast/grouped",
+        "GET /project/{projectId}/results/iac/grouped",
+        "GET /project/{projectId}/results/secret/grouped",
+        "GET /project/{projectId}/results/cicd/grouped",
         "GET /client-apps",
         "POST /project/{projectId}/scan/start",
         "GET /project/{projectId}/scan/{scanId}",

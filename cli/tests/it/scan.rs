@@ -1,0 +1,471 @@
+use std::fs;
+use std::io::Read;
+
+use cybedefend_platform_double::{
+    EvaluationMode, ScanMode, UploadMode, sample_finding, sample_violation,
+};
+
+use crate::common::*;
+
+const PROJECT: &str = "22222222-2222-4222-8222-222222222222";
+const PAT: &str = "cdp_scan_pat_000001";
+
+fn setup() -> (Double, Env) {
+    let d = Double::start();
+    d.add_pat(PAT);
+    d.add_project(PROJECT, "demo");
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", PAT);
+    let src = env.work().join("repo");
+    env.write(&src.join("src/app.js"), "console.log(1)\n");
+    env.write(&src.join("src/util/helpers.js"), "export const x = 1\n");
+    env.write(&src.join(".git/config"), "[core]\n");
+    env.write(
+        &src.join("node_modules/left-pad/index.js"),
+        "module.exports = 1\n",
+    );
+    env.write(&src.join(".gitignore"), "node_modules/\n");
+    env.write(&src.join(".cybedefend"), "tests/\n");
+    env.write(&src.join(".env"), "API=1\n");
+    (d, env)
+}
+
+fn scan(env: &Env, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "scan",
+        "--dir",
+        "repo",
+        "--project-id",
+        PROJECT,
+        "--interval",
+        "0.2",
+        "--ci",
+    ];
+    args.extend_from_slice(extra);
+    env.run(&args)
+}
+
+fn zip_names(bytes: &[u8]) -> Vec<String> {
+    // Central directory file names, read without a zip crate: signature PK\x01\x02.
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i + 46 <= bytes.len() {
+        if &bytes[i..i + 4] == b"PK\x01\x02" {
+            let n = u16::from_le_bytes([bytes[i + 28], bytes[i + 29]]) as usize;
+            let m = u16::from_le_bytes([bytes[i + 30], bytes[i + 31]]) as usize;
+            let k = u16::from_le_bytes([bytes[i + 32], bytes[i + 33]]) as usize;
+            names.push(String::from_utf8_lossy(&bytes[i + 46..i + 46 + n]).into_owned());
+            i += 46 + n + m + k;
+        } else {
+            i += 1;
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn scan_uploads_the_right_archive_waits_and_summarises() {
+    let (d, env) = setup();
+    let out = scan(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let ids = d.scan_ids();
+    assert_eq!(ids.len(), 1);
+    let zip = d.uploaded(&ids[0]).expect("archive uploaded");
+    assert_eq!(
+        zip_names(&zip),
+        vec![
+            ".cybedefend",
+            ".env",
+            ".gitignore",
+            "src/app.js",
+            "src/util/helpers.js"
+        ],
+        ".git/ and ignored node_modules/ stay out; .cybedefend and dotfiles go in"
+    );
+
+    let start = &d.requests_to(&format!("/project/{PROJECT}/scan/start"))[0];
+    let body: Value = serde_json::from_slice(&start.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"sourceType": "cli", "branch": "main"})
+    );
+    assert!(start.headers["authorization"].starts_with("Bearer double-access-token-"));
+
+    let put = d
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT")
+        .unwrap();
+    assert!(
+        !put.headers.contains_key("authorization"),
+        "no bearer token on the pre-signed URL"
+    );
+    assert_eq!(put.headers["content-type"], "application/zip");
+    assert_eq!(put.headers["content-length"], zip.len().to_string());
+
+    // critical 1 (the resolved one is not counted), high 1, medium 3, low 3
+    for line in ["critical  1", "high      1", "medium    3", "low       3"] {
+        assert!(out.stdout.contains(line), "{line}: {out:?}");
+    }
+    assert!(
+        out.stderr.contains("Upload progress") || out.stderr.contains("Scan started"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("No policies configured"), "{out:?}");
+    assert!(
+        env.leftovers().is_empty(),
+        "temp files left: {:?}",
+        env.leftovers()
+    );
+    assert!(!out.all().contains(PAT));
+}
+
+#[test]
+fn severity_gate_counts_every_type_and_ignores_closed_findings() {
+    let (d, env) = setup();
+    let out = scan(&env, &["--break-on-severity", "high"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("2 open finding(s) of severity high or above"),
+        "{out:?}"
+    );
+
+    // only a resolved critical and a medium, as top-level items (no `base` wrapper)
+    let mut resolved = sample_finding("sast", 1, "critical", "resolved")["base"].clone();
+    resolved["currentState"] = "resolved".into();
+    let medium = sample_finding("sast", 2, "medium", "to_verify")["base"].clone();
+    d.set_findings(PROJECT, "sast", vec![resolved, medium]);
+    for t in ["sca", "iac", "secret", "container"] {
+        d.set_findings(PROJECT, t, vec![]);
+    }
+    let out = scan(&env, &["--break-on-severity", "critical"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = scan(&env, &["--break-on-severity", "medium"]);
+    assert_eq!(out.code, 1, "top-level items are read too: {out:?}");
+}
+
+#[test]
+fn wait_false_prints_the_scan_id_and_does_not_poll() {
+    let (d, env) = setup();
+    let out = scan(&env, &["--wait=false"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let ids = d.scan_ids();
+    assert_eq!(out.stdout.trim(), ids[0]);
+    assert!(
+        d.requests_to(&format!("/project/{PROJECT}/scan/{}", ids[0]))
+            .is_empty()
+    );
+}
+
+#[test]
+fn blocking_policy_violations_fail_the_build_and_acknowledged_ones_do_not() {
+    let (d, env) = setup();
+    d.set_evaluation(EvaluationMode::Completed(vec![sample_violation(
+        PROJECT, "s", "BLOCK", false,
+    )]));
+    let out = scan(&env, &[]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout.contains("Blocking policy violations (1)"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("No critical findings"), "{out:?}");
+    assert!(out.stdout.contains("lodash@4.17.20"), "{out:?}");
+    assert!(
+        out.stdout.contains(&format!(
+            "https://us.cybedefend.com/project/{PROJECT}/sast/issue/"
+        )),
+        "{out:?}"
+    );
+
+    d.set_evaluation(EvaluationMode::Completed(vec![
+        sample_violation(PROJECT, "s", "BLOCK", true),
+        sample_violation(PROJECT, "s", "WARN", false),
+    ]));
+    let out = scan(&env, &["--show-policy-vulns=false"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("Acknowledged policy violations (1)")
+            && out.stdout.contains("accepted risk"),
+        "{out:?}"
+    );
+    assert!(
+        !out.stdout.contains("lodash@4.17.20"),
+        "--show-policy-vulns=false hides findings: {out:?}"
+    );
+
+    d.set_evaluation(EvaluationMode::Failed);
+    assert_eq!(scan(&env, &[]).code, 1);
+    d.set_evaluation(EvaluationMode::Stuck);
+    let out = scan(&env, &["--policy-timeout", "1"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("policy evaluation did not finish"),
+        "{out:?}"
+    );
+    let out = scan(&env, &["--policy-check=false"]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn failed_scans_break_only_with_break_on_fail() {
+    let (d, env) = setup();
+    d.set_scan_mode(ScanMode::Finishes("failed"));
+    let out = scan(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("analysis crashed"), "{out:?}");
+    let out = scan(&env, &["--break-on-fail"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    d.set_scan_mode(ScanMode::Finishes("completed_degraded"));
+    assert_eq!(scan(&env, &["--break-on-fail"]).code, 0);
+}
+
+#[test]
+fn a_scan_that_never_finishes_hits_the_overall_timeout() {
+    let (d, env) = setup();
+    d.set_scan_mode(ScanMode::NeverFinishes);
+    let out = scan(&env, &["--timeout", "2s"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("did not finish within 2s"), "{out:?}");
+    assert!(
+        out.stderr.contains(&d.scan_ids()[0]),
+        "names the scan: {out:?}"
+    );
+    assert!(env.leftovers().is_empty());
+}
+
+#[test]
+fn github_step_summary_is_written_in_ci() {
+    let (_d, mut env) = setup();
+    let summary = env.work().join("summary.md");
+    env.set("GITHUB_STEP_SUMMARY", summary.to_str().unwrap());
+    let out = scan(&env, &["--break-on-severity", "critical"]);
+    assert_eq!(out.code, 1);
+    let md = fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("# CybeDefend scan")
+            && md.contains("FAILED")
+            && md.contains("| critical | 1 |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn transient_errors_are_retried_and_a_revoked_token_is_renewed_once() {
+    let (d, env) = setup();
+    // warm the token cache, then revoke: the API answers 401 to the cached token
+    assert_eq!(env.run(&["auth", "token"]).code, 0);
+    d.revoke_tokens();
+    d.fail_next_api_calls(&[]);
+    let out = scan(&env, &["--wait=false"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        d.requests_to("/oidc/token").len(),
+        2,
+        "one fresh exchange after the 401"
+    );
+
+    d.fail_next_api_calls(&[503, 429]);
+    let out = scan(&env, &["--wait=false"]);
+    assert_eq!(out.code, 0, "{out:?}");
+
+    d.set_upload_mode(UploadMode::FailTimes(1));
+    let out = scan(&env, &["--wait=false"]);
+    assert_eq!(out.code, 0, "upload retried after a 503: {out:?}");
+}
+
+#[test]
+fn bad_input_gives_clear_errors_and_leaves_no_temp_file() {
+    let (d, env) = setup();
+    let check = |out: Out, code: i32, needle: &str| {
+        assert_eq!(out.code, code, "{needle}: {out:?}");
+        assert!(out.stderr.contains(needle), "{needle}: {out:?}");
+        assert!(
+            env.leftovers().is_empty(),
+            "{needle}: temp files left {:?}",
+            env.leftovers()
+        );
+    };
+    check(
+        env.run(&["scan", "--project-id", PROJECT]),
+        2,
+        "give --dir FOLDER or --file",
+    );
+    check(
+        env.run(&[
+            "scan",
+            "--dir",
+            "repo",
+            "--file",
+            "x.zip",
+            "--project-id",
+            PROJECT,
+        ]),
+        2,
+        "not both",
+    );
+    check(
+        env.run(&[
+            "scan",
+            "--dir",
+            "repo",
+            "--project-id",
+            PROJECT,
+            "--break-on-severity",
+            "urgent",
+        ]),
+        2,
+        "expected one of critical",
+    );
+    check(
+        env.run(&["scan", "--dir", "repo"]),
+        2,
+        "--project-id is required",
+    );
+
+    fs::create_dir_all(env.work().join("empty")).unwrap();
+    check(
+        env.run(&["scan", "--dir", "empty", "--project-id", PROJECT]),
+        2,
+        "nothing to upload",
+    );
+    env.write(&env.work().join("zero.zip"), "");
+    check(
+        env.run(&["scan", "--file", "zero.zip", "--project-id", PROJECT]),
+        2,
+        "is empty",
+    );
+    env.write(&env.work().join("text.zip"), "hello, not a zip");
+    check(
+        env.run(&["scan", "--file", "text.zip", "--project-id", PROJECT]),
+        2,
+        "not a zip archive",
+    );
+
+    check(
+        scan_project(&env, "33333333-3333-4333-8333-333333333333"),
+        1,
+        "not found (HTTP 404)",
+    );
+    d.forbid(PROJECT);
+    check(scan(&env, &[]), 4, "no access to the project");
+
+    let (d, env) = setup();
+    d.set_upload_mode(UploadMode::Expired);
+    let out = scan(&env, &[]);
+    assert!(out.stderr.contains("may have expired"), "{out:?}");
+    check(out, 1, "upload failed");
+
+    let (d, env) = setup();
+    d.set_malformed_status(true);
+    check(scan(&env, &[]), 1, "malformed JSON");
+
+    let env = Env::new();
+    check(
+        env.run(&["scan", "--dir", ".", "--project-id", PROJECT, "--ci"]),
+        4,
+        "no credential found",
+    );
+}
+
+fn scan_project(env: &Env, project: &str) -> Out {
+    env.run(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--project-id",
+        project,
+        "--interval",
+        "0.2",
+        "--ci",
+    ])
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_file_is_named() {
+    let (_d, env) = setup();
+    let secret = env.work().join("repo/src/locked.js");
+    env.write(&secret, "x");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).unwrap();
+    let is_root = fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    let out = if is_root {
+        // root reads anything: run the CLI as `nobody` so the permission bites
+        if std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("SKIPPED an_unreadable_file_is_named: running as root without setpriv");
+            return;
+        }
+        fs::create_dir_all(env.tmp_dir()).unwrap();
+        for dir in [
+            env.tmp.path().to_path_buf(),
+            env.home(),
+            env.work(),
+            env.work().join("repo"),
+            env.tmp_dir(),
+        ] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let c = env.command_with(
+            env!("CARGO_BIN_EXE_cybedefend"),
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+            ],
+            &["scan", "--dir", "repo", "--project-id", PROJECT, "--ci"],
+        );
+        Env::output_of(c, None)
+    } else {
+        scan(&env, &[])
+    };
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("locked.js") && out.stderr.contains("permission denied"),
+        "{out:?}"
+    );
+    assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
+}
+
+#[test]
+fn dry_run_needs_no_account_and_makes_no_request() {
+    let (d, mut env) = setup();
+    env.vars.retain(|(k, _)| k != "CYBEDEFEND_PAT");
+    let out = env.run(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--dry-run",
+        "--archive-out",
+        "kept.zip",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("Would upload 5 files"), "{out:?}");
+    assert!(
+        out.stdout.contains("node_modules/"),
+        "the ignore rules' removals are listed: {out:?}"
+    );
+    assert!(d.requests().is_empty(), "no network call");
+    let mut bytes = Vec::new();
+    fs::File::open(env.work().join("kept.zip"))
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    assert_eq!(zip_names(&bytes).len(), 5);
+    let all = env.run(&["scan", "--dir", "repo", "--dry-run", "--no-ignore"]);
+    assert!(all.stdout.contains("Would upload 6 files"), "{all:?}");
+}
