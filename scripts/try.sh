@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds the CLI and shows its main job without an account or network: the effective
-# configuration with the origin of each value, and the credential chain (which sources were
-# tried, and what each said).
+# Builds the CLI and shows its main job without an account or network: what a scan of this
+# folder would upload (a dry run), the effective configuration with the origin of each value,
+# and the credential chain (which sources were tried, and what each said).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p cybedefend
 bin=target/release/cybedefend
+echo "\$ cybedefend scan --dir . --dry-run"
+"$bin" scan --dir . --dry-run
+echo
 echo "\$ cybedefend config show --origin"
 "$bin" config show --origin
 echo
