@@ -22,6 +22,17 @@ if [ ! -f "$schema" ]; then
 fi
 if [ -f "$schema" ]; then export SARIF_SCHEMA="$PWD/$schema"; echo "SARIF schema: $schema"; fi
 
+# A real OpenID Connect server (oidc-provider) for the login tests.
+if command -v npm >/dev/null && command -v node >/dev/null; then
+  if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
+    (cd tests/oidc && npm ci --no-audit --no-fund --silent)
+  fi
+  export CYBEDEFEND_TEST_OIDC=1
+  echo "OpenID Connect server: tests/oidc (oidc-provider $(node -p "require('./tests/oidc/node_modules/oidc-provider/package.json').version"))"
+else
+  echo "WARNING: node/npm are not installed; the browser-login tests against a real OpenID Connect server are SKIPPED" >&2
+fi
+
 echo "== formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --jobs "$jobs" -- -D warnings

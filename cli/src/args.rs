@@ -216,14 +216,29 @@ pub(crate) struct ResultsArgs {
 #[command(after_help = "\
 With --pat or --with-token, the PAT is checked with one token exchange and then saved to
 ~/.cybedefend/credentials.json together with the region, which later commands remember.
+Without them, the browser opens at the region's sign-in page ($BROWSER is honoured; if no
+browser opens, open the printed URL yourself). The session is refreshed transparently.
+In CI (--ci, or CI set without a terminal) browser login is refused: use a PAT.
 
 Examples:
   cybedefend login --pat \"$PAT\" --region eu
-  cybedefend login --with-token < pat.txt")]
+  cybedefend login --with-token < pat.txt
+  cybedefend login --region eu                 # browser
+  cybedefend login --no-browser                # print the URL, e.g. over SSH")]
 pub(crate) struct LoginArgs {
     /// Read the PAT from standard input (keeps it out of argv and shell history)
     #[arg(long, conflicts_with = "pat")]
     pub(crate) with_token: bool,
+    /// Browser login: local port for the callback (0 picks a free one, for auth servers that
+    /// accept any loopback port)
+    #[arg(long, default_value_t = cybedefend_core::oauth::DEFAULT_CALLBACK_PORT, value_name = "PORT")]
+    pub(crate) callback_port: u16,
+    /// Browser login: print the URL instead of opening a browser
+    #[arg(long)]
+    pub(crate) no_browser: bool,
+    /// Browser login: how long to wait for the sign-in
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub(crate) login_timeout: String,
 }
 
 #[derive(Debug, Subcommand)]

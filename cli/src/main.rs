@@ -39,12 +39,19 @@ fn main() -> ExitCode {
         })
         .unwrap_or(false);
     if cli.global.debug || env_debug {
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_target(false)
-            .without_time()
-            .with_ansi(false)
-            .with_writer(RedactingStderr::new)
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        // Our own events only: the HTTP stack's internals are noise here.
+        let ours = tracing_subscriber::filter::filter_fn(|m| m.target().starts_with("cybedefend"));
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .without_time()
+                    .with_ansi(false)
+                    .with_writer(RedactingStderr::new),
+            )
+            .with(ours)
             .init();
     }
     let printer = Printer::new(cli.global.ci);

@@ -18,6 +18,7 @@ pub mod error;
 pub mod exchange;
 pub mod fsutil;
 pub mod http;
+pub mod oauth;
 pub mod paths;
 pub mod platform;
 pub mod provider;

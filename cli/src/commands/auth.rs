@@ -5,6 +5,7 @@ use cybedefend_core::config::Endpoints;
 use cybedefend_core::credential::Credential;
 use cybedefend_core::error::{Error, Result};
 use cybedefend_core::exchange::Exchanger;
+use cybedefend_core::oauth;
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -35,10 +36,6 @@ pub(crate) fn no_credential(endpoints: &Endpoints) -> Error {
         ))
 }
 
-fn expired(expires_at: Option<OffsetDateTime>) -> bool {
-    expires_at.is_none_or(|t| t - time::Duration::seconds(30) <= OffsetDateTime::now_utc())
-}
-
 /// A bearer token for API calls from the resolved credential.
 pub(crate) async fn access_token(
     app: &App,
@@ -51,11 +48,11 @@ pub(crate) async fn access_token(
             Ok(exchanger.access_token(pat, false).await?.token)
         }
         Credential::OAuth(session) => {
-            if expired(session.expires_at) {
-                Err(
-                    Error::auth("the browser-login session has expired").with_hint(
-                        "run `cybedefend login` again, or use a PAT (`cybedefend login --pat PAT`)",
-                    ),
+            if oauth::needs_refresh(session.expires_at) {
+                Ok(
+                    oauth::session_access_token(&app.http, endpoints, &app.home, false)
+                        .await?
+                        .0,
                 )
             } else {
                 Ok(session.access_token.clone())
@@ -78,12 +75,25 @@ async fn status(app: &App, offline: bool, as_json: bool) -> Result<u8> {
         match &w.found.credential {
             Credential::OAuth(s) => {
                 expires_at = s.expires_at;
-                if expired(s.expires_at) {
-                    authenticated = false;
-                    failure = Some(
-                        Error::auth("the browser-login session has expired")
-                            .with_hint("run `cybedefend login` again"),
-                    );
+                if oauth::needs_refresh(s.expires_at) {
+                    if offline {
+                        authenticated = false;
+                        failure = Some(
+                            Error::auth("the browser-login session's access token has expired (not refreshed: --offline)")
+                                .with_hint("run `cybedefend auth status` without --offline to refresh it, or `cybedefend login`"),
+                        );
+                    } else {
+                        checked = true;
+                        match oauth::session_access_token(&app.http, &endpoints, &app.home, false)
+                            .await
+                        {
+                            Ok((_, t)) => expires_at = t,
+                            Err(e) => {
+                                authenticated = false;
+                                failure = Some(e);
+                            }
+                        }
+                    }
                 }
             }
             Credential::Pat(pat) if !offline => {

@@ -2,10 +2,12 @@
 
 use std::io::{IsTerminal, Read};
 
+use cybedefend_core::chain::parse_duration;
 use cybedefend_core::credential::Credential;
 use cybedefend_core::env;
 use cybedefend_core::error::{Error, Result};
 use cybedefend_core::exchange::{self, Exchanger};
+use cybedefend_core::oauth;
 use cybedefend_core::paths::display;
 use cybedefend_core::provider::{ProviderInit, factory};
 use cybedefend_core::secret::{Secret, normalize_pat};
@@ -63,15 +65,16 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
         if env::non_empty(env::CYBEDEFEND_PAT).is_some() {
             hint.push_str("; CYBEDEFEND_PAT is set, and commands already use it without a login");
         }
-        if !app.interactive() {
+        let ci_env = std::env::var_os(env::CI).is_some_and(|v| !v.is_empty());
+        if app.config.ci() || (ci_env && !std::io::stdin().is_terminal()) {
             return Err(Error::usage(
-                "no PAT given, and browser login needs a person at a terminal (CI mode or no terminal)",
+                "browser login needs a person, and this is CI (--ci, or CI set without a terminal)",
             )
-            .with_hint(hint));
+            .with_hint(format!(
+                "use a PAT: `cybedefend login --pat PAT` or set CYBEDEFEND_PAT; {hint}"
+            )));
         }
-        return Err(
-            Error::usage("browser login is not available in this version yet").with_hint(hint),
-        );
+        return browser_login(&app, &args, &endpoints).await;
     };
 
     app.out.info(&format!(
@@ -114,6 +117,70 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
     Ok(0)
 }
 
+async fn browser_login(
+    app: &App,
+    args: &LoginArgs,
+    endpoints: &cybedefend_core::config::Endpoints,
+) -> Result<u8> {
+    let timeout = parse_duration(&args.login_timeout).ok_or_else(|| {
+        Error::usage(format!(
+            "--login-timeout `{}` is not a duration such as `5m` or `90s`",
+            args.login_timeout
+        ))
+    })?;
+    let pending = oauth::prepare_login(&app.http, endpoints, &app.home, args.callback_port).await?;
+    let url = pending.authorize_url.clone();
+    if args.no_browser {
+        app.out.info(&format!(
+            "Open this URL in a browser to log in:\n\n  {url}\n"
+        ));
+    } else {
+        app.out.info(&format!(
+            "Opening the browser to log in. If it does not open, visit:\n\n  {url}\n"
+        ));
+        let out = app.out;
+        // A detached thread: some browsers block until closed, and the login must not wait.
+        std::thread::spawn(move || {
+            if let Err(e) = webbrowser::open(&url) {
+                out.warn(&format!(
+                    "could not open a browser ({e}); open the URL above yourself"
+                ));
+            }
+        });
+    }
+    app.out.info(&format!(
+        "Waiting for the sign-in (up to {}) ...",
+        args.login_timeout
+    ));
+    let (code, verifier) = pending.wait_for_code(timeout).await?;
+    let session = oauth::exchange_code(&app.http, endpoints, &code, &verifier).await?;
+    let has_refresh = session.refresh_token.is_some();
+    let f = factory("stored")
+        .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
+    let stored = (f.create)(&ProviderInit {
+        id: "stored",
+        spec: None,
+        origin: "built-in",
+    })?;
+    let credential = Credential::OAuth(session);
+    let fingerprint = credential.fingerprint();
+    stored
+        .store(&app.resolve_context(), &credential, endpoints.region)
+        .await?;
+    app.out.success(&format!(
+        "Logged in to region {} in the browser (session {fingerprint}); saved to {}",
+        endpoints.region,
+        display(&app.home.credentials_file())
+    ));
+    if !has_refresh {
+        app.out.warn("the auth server gave no refresh token, so you will have to log in again when the session expires (the client needs `offline_access`)");
+    }
+    if env::non_empty(env::CYBEDEFEND_PAT).is_some() {
+        app.out.warn("CYBEDEFEND_PAT is set in this environment and takes priority over the stored login; unset it to use the login");
+    }
+    Ok(0)
+}
+
 pub(crate) async fn logout(global: GlobalArgs, out: Printer) -> Result<u8> {
     let app = App::load(global, out)?;
     let f = factory("stored")
@@ -124,6 +191,32 @@ pub(crate) async fn logout(global: GlobalArgs, out: Printer) -> Result<u8> {
         origin: "built-in",
     })?;
     let ctx = app.resolve_context();
+    // Revoke a browser session's refresh token first, when the server offers revocation.
+    if let Ok(Some(cybedefend_core::store::StoredLogin {
+        credential: Some(Credential::OAuth(session)),
+        ..
+    })) = cybedefend_core::store::load(&app.home)
+        && let Some(refresh) = &session.refresh_token
+    {
+        match app.endpoints() {
+            Ok(endpoints) => match oauth::revoke(&app.http, &endpoints, &app.home, refresh).await {
+                Ok(true) => app
+                    .out
+                    .info("Revoked the session's refresh token at the auth server"),
+                Ok(false) => app.out.info(
+                    "The auth server offers no revocation; the session is removed locally only",
+                ),
+                Err(e) => app.out.warn(&format!(
+                    "could not revoke the session at the auth server ({}); removing it locally",
+                    e.message
+                )),
+            },
+            Err(e) => app.out.warn(&format!(
+                "could not revoke the session ({}); removing it locally",
+                e.message
+            )),
+        }
+    }
     let erased = stored.erase(&ctx).await?;
     if let Some(fp) = &erased.pat_fingerprint {
         match exchange::forget(&app.home, fp) {

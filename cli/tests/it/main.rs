@@ -7,6 +7,7 @@ mod common;
 mod auth_status;
 mod config;
 mod login;
+mod oauth;
 mod results;
 mod scan;
 mod secrets;

@@ -1,0 +1,515 @@
+//! Browser login: OAuth 2.0 Authorization Code with PKCE (S256) against the platform's auth
+//! server, a loopback-only callback listener, transparent refresh and revocation.
+//!
+//! Refresh is safe across processes: a process that finds the access token expired takes the
+//! credentials lock, reads the session again, and refreshes only if no other process did so in
+//! the meantime. Rotated refresh tokens are therefore used once, never twice (a reused one
+//! revokes the whole grant on servers that detect reuse).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::config::Endpoints;
+use crate::credential::{Credential, OAuthSession};
+use crate::error::{Error, Result};
+use crate::exchange::Exchanger;
+use crate::fsutil::FileLock;
+use crate::http::Http;
+use crate::paths::Home;
+use crate::secret::Secret;
+use crate::store;
+
+/// The callback port registered for the platform's CLI client.
+pub const DEFAULT_CALLBACK_PORT: u16 = 9877;
+/// Access tokens are refreshed this long before they expire.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
+
+fn random_b64(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|e| Error::failure(format!("no randomness available: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Whether an access token expiring at `t` must be refreshed now.
+pub fn needs_refresh(t: Option<OffsetDateTime>) -> bool {
+    t.is_none_or(|t| t - REFRESH_MARGIN <= OffsetDateTime::now_utc())
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    expires_in: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// A login in progress: the listener is bound, the URL is ready.
+pub struct PendingLogin {
+    listeners: Vec<TcpListener>,
+    verifier: String,
+    state: String,
+    /// The redirect URI sent to the server.
+    pub redirect_uri: String,
+    /// Where the user signs in.
+    pub authorize_url: String,
+    client_id: String,
+}
+
+/// Binds the callback listener on loopback only (127.0.0.1 and, when available, ::1) and builds
+/// the authorization URL. `port` 0 picks a free port (for servers that accept any loopback port,
+/// RFC 8252).
+pub async fn prepare_login(
+    http: &Http,
+    endpoints: &Endpoints,
+    home: &Home,
+    port: u16,
+) -> Result<PendingLogin> {
+    let v4 = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+        .await
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Error::failure(format!("cannot listen for the login callback: port {port} is in use"))
+                    .with_hint("another login may be running; stop it, or pass --callback-port 0 if your auth server accepts any loopback port")
+            } else {
+                Error::failure(format!("cannot listen for the login callback on 127.0.0.1:{port}: {e}"))
+            }
+        })?;
+    let bound = v4
+        .local_addr()
+        .map_err(|e| Error::failure(format!("cannot read the callback address: {e}")))?
+        .port();
+    let mut listeners = vec![v4];
+    // `localhost` may resolve to ::1 first in the browser; listen there too when we can.
+    if let Ok(v6) = TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), bound)).await
+    {
+        listeners.push(v6);
+    }
+    let verifier = random_b64(32)?;
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let state = random_b64(16)?;
+    let redirect_uri = format!("http://localhost:{bound}/callback");
+    let client_id = Exchanger::new(http, endpoints, home).client_id().await;
+    let mut url = url::Url::parse(&format!("{}/oidc/auth", endpoints.auth_endpoint))
+        .map_err(|e| Error::usage(format!("auth endpoint is not a URL: {e}")))?;
+    url.query_pairs_mut()
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid offline_access")
+        .append_pair("state", &state)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("prompt", "consent")
+        .append_pair("resource", &endpoints.resource);
+    Ok(PendingLogin {
+        listeners,
+        verifier,
+        state,
+        redirect_uri,
+        authorize_url: url.into(),
+        client_id,
+    })
+}
+
+const PAGE_STYLE: &str = "font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:2rem;border-radius:.75rem;background:#f8fafc;border:1px solid #e2e8f0";
+
+fn page(title: &str, text: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head><body><div style=\"{PAGE_STYLE}\"><h1>{}</h1><p>{}</p></div></body></html>",
+        esc(title),
+        esc(title),
+        esc(text)
+    )
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, body: &str) {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+async fn read_request_target(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = vec![0u8; 8192];
+    let mut len = 0;
+    let read = async {
+        while len < buf.len() {
+            let n = stream.read(&mut buf[len..]).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            len += n;
+            if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        Some(())
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .ok()??;
+    let text = String::from_utf8_lossy(&buf[..len]);
+    let line = text.lines().next()?;
+    let mut parts = line.split_whitespace();
+    (parts.next()? == "GET").then_some(())?;
+    parts.next().map(str::to_owned)
+}
+
+impl PendingLogin {
+    /// Waits for the one callback that decides the login. Other paths get 404 and are ignored;
+    /// the listeners close when this returns, on every path.
+    pub async fn wait_for_code(self, timeout: Duration) -> Result<(String, CodeVerifier)> {
+        let PendingLogin {
+            listeners,
+            verifier,
+            state,
+            redirect_uri,
+            client_id,
+            ..
+        } = self;
+        let accept_any = async {
+            loop {
+                let accepted = match listeners.as_slice() {
+                    [a] => a.accept().await,
+                    [a, b, ..] => tokio::select! { r = a.accept() => r, r = b.accept() => r },
+                    [] => return Err(Error::failure("no callback listener")),
+                };
+                let Ok((mut stream, _)) = accepted else {
+                    continue;
+                };
+                let Some(target) = read_request_target(&mut stream).await else {
+                    continue;
+                };
+                let Ok(url) = url::Url::parse(&format!("http://localhost{target}")) else {
+                    continue;
+                };
+                if url.path() != "/callback" {
+                    respond(
+                        &mut stream,
+                        "404 Not Found",
+                        &page(
+                            "Not found",
+                            "This address only receives the cybedefend login callback.",
+                        ),
+                    )
+                    .await;
+                    continue;
+                }
+                let q: std::collections::HashMap<String, String> =
+                    url.query_pairs().into_owned().collect();
+                if let Some(err) = q.get("error") {
+                    let desc = q.get("error_description").cloned().unwrap_or_default();
+                    respond(
+                        &mut stream,
+                        "400 Bad Request",
+                        &page(
+                            "Login failed",
+                            &format!("{err}: {desc}. You can close this tab."),
+                        ),
+                    )
+                    .await;
+                    let mut e = Error::auth(format!(
+                        "the auth server refused the login: {err}{}",
+                        if desc.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({desc})")
+                        }
+                    ));
+                    if err == "access_denied" {
+                        e = e.with_hint("the sign-in or consent was declined; run `cybedefend login` again to retry");
+                    }
+                    return Err(e);
+                }
+                if q.get("state") != Some(&state) {
+                    respond(&mut stream, "400 Bad Request", &page("Login failed", "This callback does not belong to the login in progress. You can close this tab.")).await;
+                    return Err(Error::auth("login callback with a wrong `state`: it did not come from this login, so it was refused")
+                        .with_hint("run `cybedefend login` again; if this repeats, something else is sending requests to the callback port"));
+                }
+                let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
+                    respond(
+                        &mut stream,
+                        "400 Bad Request",
+                        &page(
+                            "Login failed",
+                            "The callback carried no authorization code.",
+                        ),
+                    )
+                    .await;
+                    return Err(Error::auth("login callback without an authorization code"));
+                };
+                crate::redact::register(code);
+                respond(&mut stream, "200 OK", &page("Logged in", "cybedefend is logged in. You can close this tab and return to the terminal.")).await;
+                return Ok(code.clone());
+            }
+        };
+        match tokio::time::timeout(timeout, accept_any).await {
+            Ok(Ok(code)) => Ok((
+                code,
+                CodeVerifier {
+                    verifier,
+                    redirect_uri,
+                    client_id,
+                },
+            )),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::auth(format!(
+                "login timed out after {}: no callback came back from the browser",
+                humantime(timeout)
+            ))
+            .with_hint("run `cybedefend login` again and finish signing in, or use a PAT: `cybedefend login --pat PAT`")),
+        }
+    }
+}
+
+fn humantime(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 60.0 && (s % 60.0).abs() < f64::EPSILON {
+        format!("{} min", s as u64 / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// What the code exchange needs besides the code.
+pub struct CodeVerifier {
+    verifier: String,
+    redirect_uri: String,
+    client_id: String,
+}
+
+async fn token_request(
+    http: &Http,
+    endpoints: &Endpoints,
+    what: &str,
+    form: &[(&str, &str)],
+) -> Result<TokenAnswer> {
+    let url = format!("{}/oidc/token", endpoints.auth_endpoint);
+    let resp = http
+        .send(what, http.client()?.post(&url).form(form))
+        .await?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| Error::failure(format!("{what}: cannot read the answer: {e}")))?;
+    if status != 200 {
+        let err: ErrorAnswer = serde_json::from_str(&body).unwrap_or(ErrorAnswer {
+            error: None,
+            error_description: None,
+        });
+        let code = err.error.unwrap_or_default();
+        if code == "invalid_grant" {
+            return Err(Error::auth(format!(
+                "{what}: the session has expired or was revoked (invalid_grant)"
+            ))
+            .with_hint("run `cybedefend login` to log in again"));
+        }
+        let desc = err
+            .error_description
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        return Err(Error::failure(format!(
+            "{what} failed: {} answered HTTP {status} {code}{desc}",
+            endpoints.auth_endpoint
+        )));
+    }
+    serde_json::from_str(&body).map_err(|_| {
+        Error::failure(format!(
+            "{what}: the auth server answered with something that is not JSON"
+        ))
+    })
+}
+
+fn expiry(v: Option<serde_json::Value>) -> Option<OffsetDateTime> {
+    let secs = v.and_then(|v| match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    })?;
+    (secs.is_finite() && secs > 0.0)
+        .then(|| OffsetDateTime::now_utc() + Duration::from_secs_f64(secs))
+}
+
+/// Exchanges the authorization code for a session.
+pub async fn exchange_code(
+    http: &Http,
+    endpoints: &Endpoints,
+    code: &str,
+    v: &CodeVerifier,
+) -> Result<OAuthSession> {
+    let answer = token_request(
+        http,
+        endpoints,
+        "login code exchange",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &v.redirect_uri),
+            ("code_verifier", &v.verifier),
+            ("client_id", &v.client_id),
+            ("resource", &endpoints.resource),
+        ],
+    )
+    .await?;
+    let access = answer
+        .access_token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            Error::failure("login code exchange: the auth server answered without an access token")
+        })?;
+    Ok(OAuthSession {
+        access_token: Secret::new(access),
+        refresh_token: answer
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(Secret::new),
+        expires_at: expiry(answer.expires_in),
+    })
+}
+
+/// A valid access token of the stored browser-login session, refreshed if it expires within
+/// [`REFRESH_MARGIN`] (or if `force`, after the API refused it). Never refreshes twice across
+/// processes, and on `invalid_grant` leaves the stored session as it was.
+pub async fn session_access_token(
+    http: &Http,
+    endpoints: &Endpoints,
+    home: &Home,
+    force: bool,
+) -> Result<(Secret, Option<OffsetDateTime>)> {
+    let current = stored_session(home)?;
+    if !force && !needs_refresh(current.expires_at) {
+        return Ok((current.access_token, current.expires_at));
+    }
+    let lock = FileLock::acquire(&home.credentials_lock(), store::LOCK_WAIT)?;
+    let region = store::load(home)?
+        .map(|l| l.region)
+        .unwrap_or(endpoints.region);
+    let latest = stored_session(home)?;
+    // Another process refreshed while this one waited for the lock.
+    if latest.access_token != current.access_token && !needs_refresh(latest.expires_at) {
+        tracing::debug!("oauth: another process refreshed the session");
+        return Ok((latest.access_token, latest.expires_at));
+    }
+    let Some(refresh) = latest.refresh_token.clone() else {
+        return Err(
+            Error::auth("the browser-login session has expired and has no refresh token")
+                .with_hint("run `cybedefend login` again"),
+        );
+    };
+    let client_id = Exchanger::new(http, endpoints, home).client_id().await;
+    let answer = token_request(
+        http,
+        endpoints,
+        "session refresh",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.expose()),
+            ("client_id", &client_id),
+            ("resource", &endpoints.resource),
+        ],
+    )
+    .await?;
+    let access = answer
+        .access_token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            Error::failure("session refresh: the auth server answered without an access token")
+        })?;
+    let session = OAuthSession {
+        access_token: Secret::new(access),
+        // Servers that do not rotate keep the old refresh token valid.
+        refresh_token: answer
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
+            .or(Some(refresh)),
+        expires_at: expiry(answer.expires_in),
+    };
+    store::save_locked(home, region, &Credential::OAuth(session.clone()), None)?;
+    drop(lock);
+    tracing::debug!("oauth: session refreshed");
+    Ok((session.access_token, session.expires_at))
+}
+
+fn stored_session(home: &Home) -> Result<OAuthSession> {
+    match store::load(home)? {
+        Some(store::StoredLogin {
+            credential: Some(Credential::OAuth(s)),
+            ..
+        }) => Ok(s),
+        _ => {
+            Err(Error::auth("no browser-login session is stored")
+                .with_hint("run `cybedefend login`"))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    revocation_endpoint: Option<String>,
+}
+
+/// Revokes a refresh token when the server's discovery document offers revocation. Returns
+/// whether it was revoked.
+pub async fn revoke(
+    http: &Http,
+    endpoints: &Endpoints,
+    home: &Home,
+    refresh_token: &Secret,
+) -> Result<bool> {
+    let url = format!(
+        "{}/oidc/.well-known/openid-configuration",
+        endpoints.auth_endpoint
+    );
+    let resp = http.send("discovery", http.client()?.get(&url)).await?;
+    if !resp.status().is_success() {
+        return Ok(false);
+    }
+    let Ok(d) = resp.json::<Discovery>().await else {
+        return Ok(false);
+    };
+    let Some(endpoint) = d.revocation_endpoint else {
+        return Ok(false);
+    };
+    crate::config::check_url(
+        "revocation_endpoint",
+        &endpoint,
+        "the auth server's discovery document",
+    )?;
+    let client_id = Exchanger::new(http, endpoints, home).client_id().await;
+    let form = [
+        ("token", refresh_token.expose()),
+        ("token_type_hint", "refresh_token"),
+        ("client_id", client_id.as_str()),
+    ];
+    let resp = http
+        .send(
+            "token revocation",
+            http.client()?.post(&endpoint).form(&form),
+        )
+        .await?;
+    Ok(resp.status().is_success())
+}
