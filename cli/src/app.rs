@@ -76,6 +76,7 @@ impl App {
             config_pat,
             home: self.home.clone(),
             interactive: self.interactive(),
+            peek: false,
         }
     }
 

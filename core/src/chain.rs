@@ -92,6 +92,7 @@ struct Entry {
 /// An ordered list of providers.
 pub struct Chain {
     entries: Vec<Entry>,
+    policy: crate::config::Policy,
 }
 
 impl std::fmt::Debug for Chain {
@@ -158,7 +159,7 @@ impl Chain {
                     .with_hint(format!("valid types: {}", valid_types.join(", ")))
                 })?;
                 let timeout = match &spec.timeout {
-                    None => None,
+                    None => f.default_timeout,
                     Some(t) => Some(parse_duration(t).ok_or_else(|| {
                         Error::usage(format!(
                             "provider `{name}`: timeout `{t}` (from {origin}) is not a duration such as `10s` or `500ms`"
@@ -182,7 +183,7 @@ impl Chain {
                         origin: "built-in",
                     })?,
                     on_error: OnError::Fail,
-                    timeout: None,
+                    timeout: f.default_timeout,
                 }
             } else {
                 let mut valid: Vec<String> =
@@ -205,7 +206,10 @@ impl Chain {
             };
             entries.push(entry);
         }
-        Ok(Self { entries })
+        Ok(Self {
+            entries,
+            policy: config.policy.clone(),
+        })
     }
 
     /// Provider names in order.
@@ -239,6 +243,22 @@ impl Chain {
                 });
                 continue;
             }
+            if !self.policy.allowed_providers.is_empty()
+                && !self.policy.allowed_providers.iter().any(|t| t == p.kind())
+            {
+                trace.push(TraceEntry {
+                    provider: p.id().to_owned(),
+                    kind: p.kind().to_owned(),
+                    outcome: Outcome::NotFound,
+                    detail: format!(
+                        "skipped: type `{}` is not in allowed_providers (policy of {})",
+                        p.kind(),
+                        self.policy.origin
+                    ),
+                    elapsed_ms: 0.0,
+                });
+                continue;
+            }
             let start = Instant::now();
             let result = match entry.timeout {
                 Some(limit) => match tokio::time::timeout(limit, p.resolve(ctx)).await {
@@ -252,8 +272,23 @@ impl Chain {
             };
             let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
             let (outcome, detail) = match result {
+                Ok(Lookup::Found(found))
+                    if self.policy.require_secure_storage && found.plaintext =>
+                {
+                    let why = format!(
+                        "refused: {} keeps the PAT in plaintext, and require_secure_storage is set (policy of {})",
+                        found.detail, self.policy.origin
+                    );
+                    warnings.push(format!(
+                        "{why}; move it to the keyring with `cybedefend auth migrate --to keyring`, or use a secrets manager provider"
+                    ));
+                    (Outcome::NotFound, why)
+                }
                 Ok(Lookup::Found(found)) => {
                     let detail = found.detail.clone();
+                    if let Some(w) = &found.warning {
+                        warnings.push(format!("`{}`: {w}", p.id()));
+                    }
                     winner = Some(Winner {
                         provider: p.id().to_owned(),
                         kind: p.kind().to_owned(),
@@ -294,8 +329,10 @@ impl Chain {
                 .iter()
                 .skip_while(|e| e.provider.id() != w.provider)
                 .skip(1);
+            let mut peek_ctx = ctx.clone();
+            peek_ctx.peek = true;
             for entry in after.filter(|e| e.provider.peekable()) {
-                if let Ok(Lookup::Found(other)) = entry.provider.resolve(ctx).await {
+                if let Ok(Lookup::Found(other)) = entry.provider.resolve(&peek_ctx).await {
                     let ofp = other.credential.fingerprint();
                     if ofp != fp {
                         warnings.push(format!(

@@ -208,9 +208,23 @@ impl ConfigSources {
     }
 }
 
+/// Machine policy from the system configuration file. Lower layers may tighten it (require
+/// secure storage, narrow the allowed types) but never loosen it.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Plaintext sources (credentials.json, `pat:` in a config file) are refused.
+    pub require_secure_storage: bool,
+    /// Provider types that may be used; empty means all.
+    pub allowed_providers: Vec<String>,
+    /// Where the policy came from, for messages.
+    pub origin: String,
+}
+
 /// The merged configuration with its origins.
 #[derive(Debug)]
 pub struct LoadedConfig {
+    /// Machine policy (system file, tightened by other layers).
+    pub policy: Policy,
     figment: Figment,
     /// Typed settings.
     pub settings: Settings,
@@ -524,7 +538,62 @@ impl LoadedConfig {
             .extract()
             .map_err(|e| Error::usage(describe_figment_error(&e)))?;
 
+        // Policy: the system file's, tightened (never loosened) by the rest.
+        let mut policy = Policy::default();
+        if let Some(p) = first_existing(&sources.system, &mut Vec::new()) {
+            let sys = Figment::from(yaml_file(&p));
+            policy.require_secure_storage = sys
+                .extract_inner::<bool>("credentials.require_secure_storage")
+                .unwrap_or(false);
+            policy.allowed_providers = sys
+                .extract_inner::<Vec<String>>("credentials.allowed_providers")
+                .unwrap_or_default();
+            policy.origin = display(&p);
+        }
+        if settings.credentials.require_secure_storage == Some(true)
+            && !policy.require_secure_storage
+        {
+            policy.require_secure_storage = true;
+            policy.origin = figment
+                .find_metadata("credentials.require_secure_storage")
+                .map(origin_of_metadata)
+                .unwrap_or_default();
+        }
+        if let Some(user) = settings
+            .credentials
+            .allowed_providers
+            .as_ref()
+            .filter(|l| !l.is_empty())
+        {
+            if policy.allowed_providers.is_empty() {
+                policy.allowed_providers = user.clone();
+            } else {
+                let narrowed: Vec<String> = policy
+                    .allowed_providers
+                    .iter()
+                    .filter(|t| user.contains(t))
+                    .cloned()
+                    .collect();
+                if narrowed.len() < user.len() {
+                    warnings.push(format!(
+                        "`credentials.allowed_providers` cannot add types the system policy ({}) does not allow; using {:?}",
+                        policy.origin, narrowed
+                    ));
+                }
+                policy.allowed_providers = narrowed;
+            }
+        }
+        if policy.require_secure_storage
+            && settings.credentials.require_secure_storage == Some(false)
+        {
+            warnings.push(format!(
+                "`credentials.require_secure_storage: false` is ignored: the system policy ({}) requires secure storage",
+                policy.origin
+            ));
+        }
+
         let loaded = Self {
+            policy,
             figment,
             settings,
             warnings,

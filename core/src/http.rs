@@ -42,6 +42,16 @@ pub fn loggable(url: &url::Url) -> String {
     out
 }
 
+/// A reqwest client builder with the CLI's TLS provider and user agent, for clients that need
+/// their own settings (a provider's CA file).
+pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("cybedefend-cli/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
+}
+
 /// A lazily built reqwest client with the CLI's timeouts and user agent.
 #[derive(Debug)]
 pub struct Http {

@@ -24,6 +24,9 @@ pub struct ResolveContext {
     /// Whether a person can answer a prompt (false under `--ci`, with `CI` set and no
     /// terminal, or without a terminal). Providers must not wait for a person when false.
     pub interactive: bool,
+    /// A silent look after the winner (for shadow warnings): no prompts, no commands, no
+    /// network; references such as `op://` are not followed.
+    pub peek: bool,
 }
 
 /// A credential a provider found, with what the trace should say about it.
@@ -37,6 +40,10 @@ pub struct Found {
     pub region: Option<Region>,
     /// Where the secret is kept when it is a stored login (`file`, `keyring`).
     pub storage: Option<String>,
+    /// The secret sits in a plaintext file (credentials.json, a config file).
+    pub plaintext: bool,
+    /// Something the user should know about this source (e.g. a secret file others can read).
+    pub warning: Option<String>,
 }
 
 /// The answer of one provider.
@@ -110,6 +117,27 @@ pub struct ProviderInit<'a> {
     pub origin: &'a str,
 }
 
+impl ProviderInit<'_> {
+    /// The type-specific options as a typed struct; unknown or mistyped options are
+    /// configuration errors naming the provider and the origin.
+    pub fn options<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T> {
+        let Some(spec) = self.spec else {
+            return Ok(T::default());
+        };
+        let map: serde_json::Map<String, serde_json::Value> = spec
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
+            Error::usage(format!(
+                "provider `{}` (type `{}`, from {}): {e}",
+                self.id, spec.kind, self.origin
+            ))
+        })
+    }
+}
+
 /// A registered provider type.
 #[derive(Debug)]
 pub struct ProviderFactory {
@@ -119,6 +147,9 @@ pub struct ProviderFactory {
     pub summary: &'static str,
     /// Position in the default chain, for built-ins that take part in it (lower first).
     pub default_position: Option<u32>,
+    /// Time limit when the configuration sets none (providers that run commands or call
+    /// servers must never hang the CLI).
+    pub default_timeout: Option<std::time::Duration>,
     /// Builds a provider.
     pub create: fn(&ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>>,
 }

@@ -25,6 +25,13 @@ pub fn register(value: &str) {
     }
 }
 
+/// Forgets a value that turned out not to be a secret (a reference such as `op://...`).
+pub fn unregister(value: &str) {
+    if let Ok(mut known) = KNOWN.lock() {
+        known.retain(|k| k.expose_secret() != value);
+    }
+}
+
 /// Replaces every registered secret in `text` with `[REDACTED]`.
 pub fn redact(text: &str) -> String {
     let Ok(known) = KNOWN.lock() else {

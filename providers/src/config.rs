@@ -27,12 +27,26 @@ impl CredentialProvider for ConfigProvider {
 
     async fn resolve(&self, ctx: &ResolveContext) -> Result<Lookup> {
         match &ctx.config_pat {
-            Some((pat, origin)) => Ok(Lookup::Found(Found {
-                credential: Credential::Pat(pat.clone()),
-                detail: format!("`pat` in {origin}"),
-                region: None,
-                storage: None,
-            })),
+            Some((pat, origin)) => {
+                let (pat, via_op) = if ctx.peek {
+                    (pat.clone(), false)
+                } else {
+                    crate::onepassword::resolve_if_reference(pat.clone(), ctx).await?
+                };
+                Ok(Lookup::Found(Found {
+                    credential: Credential::Pat(pat),
+                    detail: if via_op {
+                        format!("`pat` in {origin} (1Password reference)")
+                    } else {
+                        format!("`pat` in {origin}")
+                    },
+                    region: None,
+                    storage: None,
+                    // A reference is not a plaintext secret.
+                    plaintext: !via_op,
+                    warning: None,
+                }))
+            }
             None => Ok(Lookup::NotFound("no `pat` in any config file".into())),
         }
     }
@@ -48,6 +62,7 @@ inventory::submit! {
     ProviderFactory {
         kind: "config",
         summary: "`pat:` in a config file",
+        default_timeout: None,
         default_position: Some(30),
         create,
     }

@@ -30,7 +30,7 @@ impl CredentialProvider for EnvProvider {
         true
     }
 
-    async fn resolve(&self, _ctx: &ResolveContext) -> Result<Lookup> {
+    async fn resolve(&self, ctx: &ResolveContext) -> Result<Lookup> {
         let var = &self.variable;
         let raw = match std::env::var(var) {
             Ok(v) => v,
@@ -42,12 +42,26 @@ impl CredentialProvider for EnvProvider {
             }
         };
         match normalize_pat(&raw) {
-            Ok(Some(pat)) => Ok(Lookup::Found(Found {
-                credential: Credential::Pat(pat),
-                detail: var.clone(),
-                region: None,
-                storage: None,
-            })),
+            Ok(Some(pat)) => {
+                let (pat, via_op) = if ctx.peek {
+                    (pat, false)
+                } else {
+                    crate::onepassword::resolve_if_reference(pat, ctx).await?
+                };
+                let base: String = var.clone();
+                Ok(Lookup::Found(Found {
+                    credential: Credential::Pat(pat),
+                    detail: if via_op {
+                        format!("{base} (1Password reference)")
+                    } else {
+                        base
+                    },
+                    region: None,
+                    storage: None,
+                    plaintext: false,
+                    warning: None,
+                }))
+            }
             Ok(None) => Ok(Lookup::NotFound(format!("{var} is empty"))),
             Err(e) => Err(Error::usage(format!("the PAT in {var} {e}"))),
         }
@@ -75,6 +89,7 @@ inventory::submit! {
     ProviderFactory {
         kind: "env",
         summary: "an environment variable (CYBEDEFEND_PAT unless `variable` says otherwise)",
+        default_timeout: None,
         default_position: Some(20),
         create,
     }

@@ -32,12 +32,26 @@ impl CredentialProvider for FlagProvider {
             return Ok(Lookup::NotFound("--pat not given".into()));
         };
         match normalize_pat(raw) {
-            Ok(Some(pat)) => Ok(Lookup::Found(Found {
-                credential: Credential::Pat(pat),
-                detail: "--pat".into(),
-                region: None,
-                storage: None,
-            })),
+            Ok(Some(pat)) => {
+                let (pat, via_op) = if ctx.peek {
+                    (pat, false)
+                } else {
+                    crate::onepassword::resolve_if_reference(pat, ctx).await?
+                };
+                let base: String = "--pat".into();
+                Ok(Lookup::Found(Found {
+                    credential: Credential::Pat(pat),
+                    detail: if via_op {
+                        format!("{base} (1Password reference)")
+                    } else {
+                        base
+                    },
+                    region: None,
+                    storage: None,
+                    plaintext: false,
+                    warning: None,
+                }))
+            }
             Ok(None) => Ok(Lookup::NotFound("--pat is empty".into())),
             Err(e) => Err(Error::usage(format!("the PAT given with --pat {e}"))),
         }
@@ -54,6 +68,7 @@ inventory::submit! {
     ProviderFactory {
         kind: "flag",
         summary: "the --pat command-line flag",
+        default_timeout: None,
         default_position: Some(10),
         create,
     }

@@ -9,11 +9,24 @@
 
 mod config;
 mod env;
+mod exec;
+mod file;
 mod flag;
+mod onepassword;
+mod process;
 mod stored;
+mod vault;
 
 /// Every provider type this crate registers, for the registration test.
-pub const BUILT_IN_TYPES: &[&str] = &["config", "env", "flag", "stored"];
+pub const BUILT_IN_TYPES: &[&str] = &[
+    "config",
+    "env",
+    "exec",
+    "file",
+    "flag",
+    "onepassword",
+    "stored",
+];
 
 /// Keeps this crate (and so its `inventory` registrations) in the final binary.
 #[inline(never)]

@@ -38,6 +38,8 @@ impl CredentialProvider for StoredProvider {
                     credential,
                     detail: path,
                     region: Some(login.region),
+                    plaintext: login.storage == "file",
+                    warning: None,
                     storage: Some(login.storage),
                 })),
                 None => Ok(Lookup::NotFound(format!(
@@ -84,6 +86,7 @@ inventory::submit! {
     ProviderFactory {
         kind: "stored",
         summary: "the login saved by `cybedefend login` (credentials.json)",
+        default_timeout: None,
         default_position: Some(40),
         create,
     }

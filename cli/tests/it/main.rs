@@ -8,6 +8,7 @@ mod auth_status;
 mod config;
 mod login;
 mod oauth;
+mod providers;
 mod results;
 mod scan;
 mod secrets;
