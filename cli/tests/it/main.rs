@@ -13,3 +13,4 @@ mod results;
 mod scan;
 mod secrets;
 mod token;
+mod vault;
