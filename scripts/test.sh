@@ -75,6 +75,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 command -v pass >/dev/null && command -v gpg >/dev/null && export CYBEDEFEND_TEST_PASS=1
+command -v gnome-keyring-daemon >/dev/null && command -v dbus-daemon >/dev/null && export CYBEDEFEND_TEST_KEYRING=1
 
 echo "== formatting and lints"
 cargo fmt --all -- --check

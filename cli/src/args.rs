@@ -229,6 +229,11 @@ pub(crate) struct LoginArgs {
     /// Read the PAT from standard input (keeps it out of argv and shell history)
     #[arg(long, conflicts_with = "pat")]
     pub(crate) with_token: bool,
+    /// Where to keep the PAT: `file` (credentials.json, 0600) or `keyring` (the OS keyring;
+    /// credentials.json then keeps only the region) [default: file, or keyring when the system
+    /// policy requires secure storage]
+    #[arg(long, value_name = "WHERE", value_parser = ["file", "keyring"])]
+    pub(crate) store: Option<String>,
     /// Browser login: local port for the callback (0 picks a free one, for auth servers that
     /// accept any loopback port)
     #[arg(long, default_value_t = cybedefend_core::oauth::DEFAULT_CALLBACK_PORT, value_name = "PORT")]
@@ -254,6 +259,13 @@ pub(crate) enum AuthCommand {
     },
     /// Print an access token for the current credential (for scripts)
     Token,
+    /// Move the stored PAT into the OS keyring (read back and verified before the file copy
+    /// is removed)
+    Migrate {
+        /// Destination: keyring
+        #[arg(long, value_parser = ["keyring"], default_value = "keyring")]
+        to: String,
+    },
     /// List the credential provider types this build knows, and the default chain
     Providers {
         /// Print JSON

@@ -12,6 +12,7 @@ mod env;
 mod exec;
 mod file;
 mod flag;
+mod keyring;
 mod onepassword;
 mod process;
 mod stored;
@@ -27,6 +28,8 @@ pub const BUILT_IN_TYPES: &[&str] = &[
     "onepassword",
     "stored",
 ];
+
+pub use keyring::api as keyring_store;
 
 /// Keeps this crate (and so its `inventory` registrations) in the final binary.
 #[inline(never)]
@@ -47,7 +50,7 @@ mod tests {
         }
         assert_eq!(
             cybedefend_core::provider::default_chain(),
-            vec!["flag", "env", "config", "stored"]
+            vec!["flag", "env", "config", "stored", "keyring"]
         );
     }
 }

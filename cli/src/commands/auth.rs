@@ -15,13 +15,15 @@ use crate::args::{AuthCommand, GlobalArgs};
 use crate::output::Printer;
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: AuthCommand) -> Result<u8> {
-    if let AuthCommand::Providers { json } = cmd {
+    if let AuthCommand::Providers { json } = &cmd {
+        let json = *json;
         return providers(out, json);
     }
     let app = App::load(global, out)?;
     match cmd {
         AuthCommand::Status { offline, json } => status(&app, offline, json).await,
         AuthCommand::Token => token(&app).await,
+        AuthCommand::Migrate { .. } => migrate(&app).await,
         AuthCommand::Providers { .. } => Ok(0),
     }
 }
@@ -114,6 +116,15 @@ async fn status(app: &App, offline: bool, as_json: bool) -> Result<u8> {
         failure = Some(no_credential(&endpoints));
     }
 
+    let mut extra_warnings: Vec<String> = Vec::new();
+    if let Some(w) = res.winner.as_ref().filter(|w| w.found.plaintext)
+        && cybedefend_providers::keyring_store::is_available().await
+    {
+        extra_warnings.push(format!(
+                "the PAT in {} is stored in plaintext although this machine has a keyring; `cybedefend auth migrate --to keyring` moves it",
+                w.found.detail
+            ));
+    }
     let winner = res.winner.as_ref();
     if as_json {
         let value = json!({
@@ -129,7 +140,7 @@ async fn status(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             "checked_with_server": checked,
             "error": failure.as_ref().map(|e| e.message.clone()),
             "chain": res.trace,
-            "warnings": res.warnings.iter().chain(app.config.warnings.iter()).collect::<Vec<_>>(),
+            "warnings": res.warnings.iter().chain(extra_warnings.iter()).chain(app.config.warnings.iter()).collect::<Vec<_>>(),
         });
         let text = serde_json::to_string_pretty(&value)
             .map_err(|e| Error::failure(format!("cannot render JSON: {e}")))?;
@@ -207,7 +218,7 @@ async fn status(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             s.push('\n');
         }
         app.out.data(s.trim_end());
-        for w in &res.warnings {
+        for w in res.warnings.iter().chain(extra_warnings.iter()) {
             app.out.warn(w);
         }
     }
@@ -259,5 +270,30 @@ fn providers(out: Printer, as_json: bool) -> Result<u8> {
         s.push_str(&format!("Default chain: {}", default.join(", ")));
         out.data(&s);
     }
+    Ok(0)
+}
+
+async fn migrate(app: &App) -> Result<u8> {
+    let path = cybedefend_core::paths::display(&app.home.credentials_file());
+    let login = cybedefend_core::store::load(&app.home)?.ok_or_else(|| {
+        Error::usage(format!("nothing to migrate: {path} does not exist"))
+            .with_hint("log in with `cybedefend login --pat PAT --store keyring`")
+    })?;
+    if login.storage == "keyring" {
+        app.out.info("The PAT is already in the OS keyring");
+        return Ok(0);
+    }
+    let Some(Credential::Pat(pat)) = login.credential else {
+        return Err(Error::usage(
+            "only a PAT login can move to the keyring (a browser session refreshes itself in credentials.json)",
+        ));
+    };
+    let ctx = app.resolve_context();
+    // Written, read back and compared before credentials.json loses its copy.
+    cybedefend_providers::keyring_store::store_login(&ctx, &pat, login.region).await?;
+    app.out.success(&format!(
+        "Moved PAT {} into the OS keyring; {path} now keeps only the region",
+        pat.fingerprint()
+    ));
     Ok(0)
 }

@@ -77,6 +77,21 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
         return browser_login(&app, &args, &endpoints).await;
     };
 
+    let store_in = match (
+        args.store.as_deref(),
+        app.config.policy.require_secure_storage,
+    ) {
+        (Some("file"), true) => {
+            return Err(Error::usage(format!(
+                "--store file is refused: the system policy ({}) requires secure storage",
+                app.config.policy.origin
+            ))
+            .with_hint("use `--store keyring`, or a secrets manager provider"));
+        }
+        (Some(s), _) => s.to_owned(),
+        (None, true) => "keyring".to_owned(),
+        (None, false) => "file".to_owned(),
+    };
     app.out.info(&format!(
         "Validating PAT {} with {} ...",
         pat.fingerprint(),
@@ -88,23 +103,37 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
         e
     })?;
 
-    let f = factory("stored")
-        .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
-    let stored = (f.create)(&ProviderInit {
-        id: "stored",
-        spec: None,
-        origin: "built-in",
-    })?;
     let ctx = app.resolve_context();
     let fingerprint = pat.fingerprint();
-    stored
-        .store(&ctx, &Credential::Pat(pat), endpoints.region)
-        .await?;
-    app.out.success(&format!(
-        "Logged in to region {} with PAT {fingerprint}; saved to {}",
-        endpoints.region,
-        display(&app.home.credentials_file())
-    ));
+    if store_in == "keyring" {
+        cybedefend_providers::keyring_store::store_login(&ctx, &pat, endpoints.region).await?;
+        app.out.success(&format!(
+            "Logged in to region {} with PAT {fingerprint}; the PAT is in the OS keyring, the region in {}",
+            endpoints.region,
+            display(&app.home.credentials_file())
+        ));
+    } else {
+        let f = factory("stored")
+            .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
+        let stored = (f.create)(&ProviderInit {
+            id: "stored",
+            spec: None,
+            origin: "built-in",
+        })?;
+        stored
+            .store(&ctx, &Credential::Pat(pat), endpoints.region)
+            .await?;
+        // A previous keyring login would otherwise linger.
+        let _ = cybedefend_providers::keyring_store::erase().await;
+        app.out.success(&format!(
+            "Logged in to region {} with PAT {fingerprint}; saved to {}",
+            endpoints.region,
+            display(&app.home.credentials_file())
+        ));
+        if cybedefend_providers::keyring_store::is_available().await {
+            app.out.warn("the PAT is stored in plaintext although this machine has a keyring; `cybedefend auth migrate --to keyring` moves it");
+        }
+    }
     if let Some(env_pat) = env::non_empty(env::CYBEDEFEND_PAT)
         && normalize_pat(&env_pat)
             .ok()
@@ -218,6 +247,9 @@ pub(crate) async fn logout(global: GlobalArgs, out: Printer) -> Result<u8> {
         }
     }
     let erased = stored.erase(&ctx).await?;
+    if cybedefend_providers::keyring_store::erase().await? {
+        app.out.success("Removed the PAT from the OS keyring");
+    }
     if let Some(fp) = &erased.pat_fingerprint {
         match exchange::forget(&app.home, fp) {
             Ok(n) if n > 0 => tracing::debug!("token cache: removed {n} access token(s)"),

@@ -40,7 +40,8 @@ fn status_json_has_the_contract_shape() {
             ("flag", "not_found"),
             ("env", "found"),
             ("config", "not_reached"),
-            ("stored", "not_reached")
+            ("stored", "not_reached"),
+            ("keyring", "not_reached")
         ]
     );
     for e in chain {
@@ -268,6 +269,6 @@ fn binary_registers_every_built_in_provider_type() {
     }
     assert_eq!(
         j["default_chain"],
-        serde_json::json!(["flag", "env", "config", "stored"])
+        serde_json::json!(["flag", "env", "config", "stored", "keyring"])
     );
 }

@@ -6,6 +6,7 @@ mod common;
 
 mod auth_status;
 mod config;
+mod keyring;
 mod login;
 mod oauth;
 mod providers;
