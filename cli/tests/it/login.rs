@@ -230,3 +230,20 @@ fn login_warns_when_env_pat_will_shadow_the_new_login() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("CYBEDEFEND_PAT is set"), "{out:?}");
 }
+
+#[test]
+fn cybedefend_home_moves_the_folder() {
+    let d = Double::start();
+    d.add_pat(PAT);
+    let mut env = Env::new();
+    env.use_double(&d);
+    let home = env.tmp.path().join("elsewhere");
+    env.set("CYBEDEFEND_HOME", home.to_str().unwrap());
+    let out = env.run(&["login", "--pat", PAT]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(home.join("credentials.json").exists());
+    assert!(!env.creds().exists(), "~/.cybedefend is not used");
+    env.write(&home.join("config.yaml"), "branch: from-moved-home\n");
+    let j = env.run(&["config", "show", "--json"]).json();
+    assert_eq!(j["branch"], "from-moved-home");
+}

@@ -118,6 +118,8 @@ pub enum UploadMode {
     Expired,
     /// 503 this many times, then 200.
     FailTimes(u32),
+    /// Answers only after this long (to interrupt a client mid-upload).
+    Stall(std::time::Duration),
 }
 
 /// What the policy evaluation says.
@@ -458,6 +460,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response {
 
 async fn route(shared: &Shared, req: &Recorded) -> Response {
     if req.path.starts_with("/__upload/") {
+        let stall = match shared.lock().upload_mode {
+            UploadMode::Stall(d) => Some(d),
+            _ => None,
+        };
+        if let Some(d) = stall {
+            tokio::time::sleep(d).await;
+        }
         return upload(shared, req);
     }
     let public = matches!(

@@ -146,7 +146,7 @@ pub(super) fn upload(shared: &Shared, req: &Recorded) -> Response {
             s.upload_mode = UploadMode::FailTimes(n - 1);
             return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
         }
-        _ => {}
+        UploadMode::Ok | UploadMode::FailTimes(_) | UploadMode::Stall(_) => {}
     }
     let declared = req
         .headers
