@@ -79,8 +79,14 @@ impl Bao {
 
     /// Runs `bao ARGS` as root, with optional stdin; returns stdout.
     fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
+        self.cli_in("", args, stdin)
+    }
+
+    /// The same, inside a namespace (`""` for the root).
+    fn cli_in(&self, namespace: &str, args: &[&str], stdin: Option<&str>) -> String {
         let mut c = Command::new(&self.bin);
         c.args(args)
+            .env("BAO_NAMESPACE", namespace)
             .env("BAO_ADDR", &self.addr)
             .env("BAO_TOKEN", "root")
             .env("HOME", self.home.path())
@@ -464,4 +470,45 @@ fn every_command_gets_the_pat_from_vault() {
     assert_eq!(out.stdout.trim(), "double-access-token-000001");
     let form = d.requests_to("/oidc/token")[0].form();
     assert_eq!(form["subject_token"], "cdp_vault_pat_0001");
+}
+
+#[test]
+fn namespaces_from_config_or_vault_namespace() {
+    let Some(bao) = Bao::start() else { return };
+    bao.cli(&["namespace", "create", "team-a"], None);
+    bao.cli_in(
+        "team-a",
+        &["secrets", "enable", "-path=secret", "kv-v2"],
+        None,
+    );
+    bao.cli_in(
+        "team-a",
+        &["kv", "put", "secret/cybedefend", "pat=cdp_namespaced_pat_1"],
+        None,
+    );
+    let mut env = Env::new();
+    env.set("VAULT_TOKEN", "root");
+    provider(
+        &env,
+        &format!(
+            "      address: {}\n      namespace: team-a\n      path: cybedefend\n",
+            bao.addr
+        ),
+        "ci-vault",
+    );
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["fingerprint"], fingerprint("cdp_namespaced_pat_1"));
+    // the root namespace has no such secret
+    provider(
+        &env,
+        &format!("      address: {}\n      path: cybedefend\n", bao.addr),
+        "ci-vault",
+    );
+    let (out, _) = status(&env);
+    assert_eq!(out.code, 4, "{out:?}");
+    env.set("VAULT_NAMESPACE", "team-a");
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["fingerprint"], fingerprint("cdp_namespaced_pat_1"));
 }
