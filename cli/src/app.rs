@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use cybedefend_core::chain::{Chain, Resolution};
+use cybedefend_core::chain::{Chain, Resolution, Winner};
 use cybedefend_core::config::{ConfigSources, Endpoints, FlagValues, LoadedConfig};
 use cybedefend_core::error::Result;
 use cybedefend_core::http::{DEFAULT_TIMEOUT, Http};
@@ -91,6 +91,24 @@ impl App {
 
     pub(crate) fn endpoints(&self) -> Result<Endpoints> {
         Endpoints::resolve(&self.config, self.stored_region())
+    }
+
+    /// Endpoints and the chain's winner for commands that need a credential: warnings are
+    /// printed; a chain error or no credential at all is the error.
+    pub(crate) async fn credential(&self) -> Result<(Endpoints, Winner)> {
+        let endpoints = self.endpoints()?;
+        let chain = self.chain()?;
+        let res = self.resolve(&chain, &self.resolve_context()).await;
+        for w in &res.warnings {
+            self.out.warn(w);
+        }
+        if let Some(e) = res.error {
+            return Err(e);
+        }
+        let winner = res
+            .winner
+            .ok_or_else(|| crate::commands::auth::no_credential(&endpoints))?;
+        Ok((endpoints, winner))
     }
 
     /// Runs the chain and logs its trace at debug level.

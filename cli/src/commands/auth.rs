@@ -234,19 +234,7 @@ async fn status(app: &App, offline: bool, as_json: bool) -> Result<u8> {
 }
 
 async fn token(app: &App) -> Result<u8> {
-    let endpoints = app.endpoints()?;
-    let chain = app.chain()?;
-    let ctx = app.resolve_context();
-    let res = app.resolve(&chain, &ctx).await;
-    for w in &res.warnings {
-        app.out.warn(w);
-    }
-    if let Some(e) = res.error {
-        return Err(e);
-    }
-    let Some(w) = res.winner else {
-        return Err(no_credential(&endpoints));
-    };
+    let (endpoints, w) = app.credential().await?;
     let token = access_token(app, &endpoints, &w.found.credential).await?;
     app.out.data(token.expose());
     Ok(0)

@@ -16,6 +16,18 @@ use crate::app::App;
 use crate::args::{GlobalArgs, LoginArgs};
 use crate::output::Printer;
 
+/// The built-in `stored` provider (credentials.json), which login and logout write to
+/// whatever the chain looks like.
+fn stored_provider() -> Result<Box<dyn cybedefend_core::provider::CredentialProvider>> {
+    let f = factory("stored")
+        .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
+    (f.create)(&ProviderInit {
+        id: "stored",
+        spec: None,
+        origin: "built-in",
+    })
+}
+
 fn read_token_from_stdin() -> Result<Secret> {
     let mut stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -113,13 +125,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
             display(&app.home.credentials_file())
         ));
     } else {
-        let f = factory("stored")
-            .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
-        let stored = (f.create)(&ProviderInit {
-            id: "stored",
-            spec: None,
-            origin: "built-in",
-        })?;
+        let stored = stored_provider()?;
         stored
             .store(&ctx, &Credential::Pat(pat), endpoints.region)
             .await?;
@@ -184,13 +190,7 @@ async fn browser_login(
     let (code, verifier) = pending.wait_for_code(timeout).await?;
     let session = oauth::exchange_code(&app.http, endpoints, &code, &verifier).await?;
     let has_refresh = session.refresh_token.is_some();
-    let f = factory("stored")
-        .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
-    let stored = (f.create)(&ProviderInit {
-        id: "stored",
-        spec: None,
-        origin: "built-in",
-    })?;
+    let stored = stored_provider()?;
     let credential = Credential::OAuth(session);
     let fingerprint = credential.fingerprint();
     stored
@@ -212,13 +212,7 @@ async fn browser_login(
 
 pub(crate) async fn logout(global: GlobalArgs, out: Printer) -> Result<u8> {
     let app = App::load(global, out)?;
-    let f = factory("stored")
-        .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
-    let stored = (f.create)(&ProviderInit {
-        id: "stored",
-        spec: None,
-        origin: "built-in",
-    })?;
+    let stored = stored_provider()?;
     let ctx = app.resolve_context();
     // Revoke a browser session's refresh token first, when the server offers revocation.
     if let Ok(Some(cybedefend_core::store::StoredLogin {

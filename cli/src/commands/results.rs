@@ -94,19 +94,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
                 "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
             )
         })?;
-    let endpoints = app.endpoints()?;
-    let chain = app.chain()?;
-    let ctx = app.resolve_context();
-    let res = app.resolve(&chain, &ctx).await;
-    for w in &res.warnings {
-        app.out.warn(w);
-    }
-    if let Some(e) = res.error {
-        return Err(e);
-    }
-    let winner = res
-        .winner
-        .ok_or_else(|| super::auth::no_credential(&endpoints))?;
+    let (endpoints, winner) = app.credential().await?;
     let api = Api::new(
         &app.http,
         &endpoints,

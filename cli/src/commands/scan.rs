@@ -302,19 +302,7 @@ async fn scan(
         .clone()
         .or_else(|| app.config.settings.branch.clone())
         .unwrap_or_else(|| "main".into());
-    let endpoints = app.endpoints()?;
-    let chain = app.chain()?;
-    let ctx = app.resolve_context();
-    let res = app.resolve(&chain, &ctx).await;
-    for w in &res.warnings {
-        app.out.warn(w);
-    }
-    if let Some(e) = res.error {
-        return Err(e);
-    }
-    let winner = res
-        .winner
-        .ok_or_else(|| super::auth::no_credential(&endpoints))?;
+    let (endpoints, winner) = app.credential().await?;
     let api = Api::new(
         &app.http,
         &endpoints,
