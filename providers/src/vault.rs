@@ -164,7 +164,19 @@ impl VaultProvider {
     ) -> Result<(u16, Value)> {
         let resp = r.send().await.map_err(|e| {
             if e.is_timeout() {
-                Error::failure(format!("Vault at {addr} did not answer ({what})"))
+                return Error::failure(format!("Vault at {addr} did not answer ({what})"));
+            }
+            let mut cause: Option<&dyn std::error::Error> = Some(&e);
+            let mut text = String::new();
+            while let Some(c) = cause {
+                text = c.to_string();
+                cause = c.source();
+            }
+            if text.to_ascii_lowercase().contains("certificate") {
+                Error::failure(format!(
+                    "cannot verify Vault's TLS certificate at {addr} ({text})"
+                ))
+                .with_hint("give the CA that signed it with `ca_cert` or VAULT_CACERT")
             } else {
                 Error::failure(format!("cannot connect to Vault at {addr} ({what})"))
                     .with_hint("check `address` / VAULT_ADDR and the network")

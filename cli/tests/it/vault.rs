@@ -16,6 +16,11 @@ struct Bao {
 
 impl Bao {
     fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// With `tls`, the dev server serves HTTPS with its own CA in `<home>/tls/vault-ca.pem`.
+    fn start_with(tls: bool) -> Option<Self> {
         let bin = match std::env::var("CYBEDEFEND_TEST_BAO") {
             Ok(p) => PathBuf::from(p),
             Err(_) => {
@@ -35,20 +40,28 @@ impl Bao {
             .unwrap()
             .port();
         let home = tempfile::tempdir().unwrap();
+        let tls_dir = home.path().join("tls");
+        std::fs::create_dir_all(&tls_dir).unwrap();
+        let mut args = vec![
+            "server".to_owned(),
+            "-dev".to_owned(),
+            "-dev-root-token-id=root".to_owned(),
+            format!("-dev-listen-address=127.0.0.1:{port}"),
+            "-dev-no-store-token".to_owned(),
+        ];
+        if tls {
+            args.push("-dev-tls".into());
+            args.push(format!("-dev-tls-cert-dir={}", tls_dir.display()));
+        }
         let child = Command::new(&bin)
-            .args([
-                "server",
-                "-dev",
-                "-dev-root-token-id=root",
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-                "-dev-no-store-token",
-            ])
+            .args(&args)
             .env("HOME", home.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let addr = format!("http://127.0.0.1:{port}");
+        let scheme = if tls { "https" } else { "http" };
+        let addr = format!("{scheme}://127.0.0.1:{port}");
         let bao = Self {
             child,
             bin,
@@ -56,12 +69,27 @@ impl Bao {
             home,
         };
         for _ in 0..200 {
-            if bao.health() == Some(200) {
+            let ready = if tls {
+                bao.ca().exists()
+                    && Command::new(&bao.bin)
+                        .arg("status")
+                        .env("BAO_ADDR", &bao.addr)
+                        .env("BAO_CACERT", bao.ca())
+                        .output()
+                        .is_ok_and(|o| o.status.success())
+            } else {
+                bao.health() == Some(200)
+            };
+            if ready {
                 return Some(bao);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("OpenBao did not start");
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.home.path().join("tls/vault-ca.pem")
     }
 
     fn health(&self) -> Option<u16> {
@@ -87,6 +115,14 @@ impl Bao {
         let mut c = Command::new(&self.bin);
         c.args(args)
             .env("BAO_NAMESPACE", namespace)
+            .env(
+                "BAO_CACERT",
+                if self.ca().exists() {
+                    self.ca().display().to_string()
+                } else {
+                    String::new()
+                },
+            )
             .env("BAO_ADDR", &self.addr)
             .env("BAO_TOKEN", "root")
             .env("HOME", self.home.path())
@@ -511,4 +547,49 @@ fn namespaces_from_config_or_vault_namespace() {
     let (out, j) = status(&env);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(j["fingerprint"], fingerprint("cdp_namespaced_pat_1"));
+}
+
+#[test]
+fn tls_with_a_private_ca_from_config_or_vault_cacert() {
+    let Some(bao) = Bao::start_with(true) else {
+        return;
+    };
+    bao.cli(
+        &["kv", "put", "secret/cybedefend", "pat=cdp_vault_tls_pat_1"],
+        None,
+    );
+    let mut env = Env::new();
+    env.set("VAULT_TOKEN", "root");
+    provider(
+        &env,
+        &format!("      address: {}\n      path: cybedefend\n", bao.addr),
+        "ci-vault",
+    );
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("cannot verify Vault's TLS certificate")
+            && out.stderr.contains("ca_cert"),
+        "{out:?}"
+    );
+    provider(
+        &env,
+        &format!(
+            "      address: {}\n      ca_cert: {}\n      path: cybedefend\n",
+            bao.addr,
+            bao.ca().display()
+        ),
+        "ci-vault",
+    );
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["fingerprint"], fingerprint("cdp_vault_tls_pat_1"));
+    provider(
+        &env,
+        &format!("      address: {}\n      path: cybedefend\n", bao.addr),
+        "ci-vault",
+    );
+    env.set("VAULT_CACERT", bao.ca().to_str().unwrap());
+    let (out, _) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
 }
