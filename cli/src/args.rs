@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 const AFTER_HELP: &str = "\
 Credentials are looked up in this order (first match wins):
   1. --pat flag            2. CYBEDEFEND_PAT environment variable
-  3. `pat:` in config.yaml 4. stored login (cybedefend login)
+  3. `pat:` in config.yaml 4. stored login (cybedefend login)   5. OS keyring
+Teams reorder the chain and add Vault, 1Password, exec and file providers in config
+(`credentials.chain`, `credentials.providers`; see `cybedefend auth providers`).
 `cybedefend auth status` shows which one answered and why the others did not.
 
 Exit codes: 0 success, 1 operation failed, 2 usage or configuration error,
