@@ -93,6 +93,19 @@ impl App {
         Endpoints::resolve(&self.config, self.stored_region())
     }
 
+    /// The project: `--project-id`, else `project_id` from the environment or config.
+    pub(crate) fn project_id(&self, flag: Option<&str>) -> Result<String> {
+        flag.map(str::to_owned)
+            .or_else(|| self.config.settings.project_id.clone())
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| {
+                cybedefend_core::Error::usage("--project-id is required").with_hint(
+                    "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
+                )
+            })
+    }
+
     /// Endpoints and the chain's winner for commands that need a credential: warnings are
     /// printed; a chain error or no credential at all is the error.
     pub(crate) async fn credential(&self) -> Result<(Endpoints, Winner)> {

@@ -51,6 +51,30 @@ struct TokenAnswer {
     expires_in: Option<serde_json::Value>,
 }
 
+impl TokenAnswer {
+    /// The answer as a session; an empty access token is an error (the official CLI accepts it).
+    fn into_session(self, what: &str, old_refresh: Option<Secret>) -> Result<OAuthSession> {
+        let access = self
+            .access_token
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                Error::failure(format!(
+                    "{what}: the auth server answered without an access token"
+                ))
+            })?;
+        Ok(OAuthSession {
+            access_token: Secret::new(access),
+            // Servers that do not rotate keep the old refresh token valid.
+            refresh_token: self
+                .refresh_token
+                .filter(|t| !t.is_empty())
+                .map(Secret::new)
+                .or(old_refresh),
+            expires_at: expiry(self.expires_in),
+        })
+    }
+}
+
 #[derive(Deserialize)]
 struct ErrorAnswer {
     error: Option<String>,
@@ -374,20 +398,7 @@ pub async fn exchange_code(
         ],
     )
     .await?;
-    let access = answer
-        .access_token
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| {
-            Error::failure("login code exchange: the auth server answered without an access token")
-        })?;
-    Ok(OAuthSession {
-        access_token: Secret::new(access),
-        refresh_token: answer
-            .refresh_token
-            .filter(|t| !t.is_empty())
-            .map(Secret::new),
-        expires_at: expiry(answer.expires_in),
-    })
+    answer.into_session("login code exchange", None)
 }
 
 /// A valid access token of the stored browser-login session, refreshed if it expires within
@@ -432,22 +443,7 @@ pub async fn session_access_token(
         ],
     )
     .await?;
-    let access = answer
-        .access_token
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| {
-            Error::failure("session refresh: the auth server answered without an access token")
-        })?;
-    let session = OAuthSession {
-        access_token: Secret::new(access),
-        // Servers that do not rotate keep the old refresh token valid.
-        refresh_token: answer
-            .refresh_token
-            .filter(|t| !t.is_empty())
-            .map(Secret::new)
-            .or(Some(refresh)),
-        expires_at: expiry(answer.expires_in),
-    };
+    let session = answer.into_session("session refresh", Some(refresh))?;
     store::save_locked(home, region, &Credential::OAuth(session.clone()), None)?;
     drop(lock);
     tracing::debug!("oauth: session refreshed");

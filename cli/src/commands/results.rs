@@ -83,17 +83,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
             .with_hint("drop --output or use --output json"));
     }
     let app = App::load(global, out)?;
-    let project = args
-        .project_id
-        .clone()
-        .or_else(|| app.config.settings.project_id.clone())
-        .map(|p| p.trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| {
-            Error::usage("--project-id is required").with_hint(
-                "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
-            )
-        })?;
+    let project = app.project_id(args.project_id.as_deref())?;
     let (endpoints, winner) = app.credential().await?;
     let api = Api::new(
         &app.http,

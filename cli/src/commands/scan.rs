@@ -286,17 +286,7 @@ async fn scan(
     }
 
     // Everything that can fail without work comes first: credential, project, endpoints.
-    let project = args
-        .project_id
-        .clone()
-        .or_else(|| app.config.settings.project_id.clone())
-        .map(|p| p.trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| {
-            Error::usage("--project-id is required").with_hint(
-                "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
-            )
-        })?;
+    let project = app.project_id(args.project_id.as_deref())?;
     let branch = args
         .branch
         .clone()
