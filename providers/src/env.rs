@@ -3,11 +3,10 @@
 
 use async_trait::async_trait;
 use cybedefend_core::Error;
-use cybedefend_core::credential::Credential;
 use cybedefend_core::env::CYBEDEFEND_PAT;
 use cybedefend_core::error::Result;
 use cybedefend_core::provider::{
-    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
+    CredentialProvider, Lookup, ProviderFactory, ProviderInit, ResolveContext,
 };
 use cybedefend_core::secret::normalize_pat;
 
@@ -42,26 +41,7 @@ impl CredentialProvider for EnvProvider {
             }
         };
         match normalize_pat(&raw) {
-            Ok(Some(pat)) => {
-                let (pat, via_op) = if ctx.peek {
-                    (pat, false)
-                } else {
-                    crate::onepassword::resolve_if_reference(pat, ctx).await?
-                };
-                let base: String = var.clone();
-                Ok(Lookup::Found(Found {
-                    credential: Credential::Pat(pat),
-                    detail: if via_op {
-                        format!("{base} (1Password reference)")
-                    } else {
-                        base
-                    },
-                    region: None,
-                    storage: None,
-                    plaintext: false,
-                    warning: None,
-                }))
-            }
+            Ok(Some(pat)) => crate::onepassword::found_pat(pat, var.clone(), false, ctx).await,
             Ok(None) => Ok(Lookup::NotFound(format!("{var} is empty"))),
             Err(e) => Err(Error::usage(format!("the PAT in {var} {e}"))),
         }

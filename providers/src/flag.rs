@@ -2,10 +2,9 @@
 
 use async_trait::async_trait;
 use cybedefend_core::Error;
-use cybedefend_core::credential::Credential;
 use cybedefend_core::error::Result;
 use cybedefend_core::provider::{
-    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
+    CredentialProvider, Lookup, ProviderFactory, ProviderInit, ResolveContext,
 };
 use cybedefend_core::secret::normalize_pat;
 
@@ -32,26 +31,7 @@ impl CredentialProvider for FlagProvider {
             return Ok(Lookup::NotFound("--pat not given".into()));
         };
         match normalize_pat(raw) {
-            Ok(Some(pat)) => {
-                let (pat, via_op) = if ctx.peek {
-                    (pat, false)
-                } else {
-                    crate::onepassword::resolve_if_reference(pat, ctx).await?
-                };
-                let base: String = "--pat".into();
-                Ok(Lookup::Found(Found {
-                    credential: Credential::Pat(pat),
-                    detail: if via_op {
-                        format!("{base} (1Password reference)")
-                    } else {
-                        base
-                    },
-                    region: None,
-                    storage: None,
-                    plaintext: false,
-                    warning: None,
-                }))
-            }
+            Ok(Some(pat)) => crate::onepassword::found_pat(pat, "--pat".into(), false, ctx).await,
             Ok(None) => Ok(Lookup::NotFound("--pat is empty".into())),
             Err(e) => Err(Error::usage(format!("the PAT given with --pat {e}"))),
         }

@@ -181,3 +181,31 @@ pub(crate) async fn resolve_if_reference(
         Ok((value, false))
     }
 }
+
+/// A PAT from a flag, variable or config value: an `op://` reference is read through `op`
+/// (except when peeking), and the trace says so.
+pub(crate) async fn found_pat(
+    pat: Secret,
+    detail: String,
+    plaintext: bool,
+    ctx: &ResolveContext,
+) -> Result<Lookup> {
+    let (pat, via_op) = if ctx.peek {
+        (pat, false)
+    } else {
+        resolve_if_reference(pat, ctx).await?
+    };
+    Ok(Lookup::Found(Found {
+        credential: Credential::Pat(pat),
+        detail: if via_op {
+            format!("{detail} (1Password reference)")
+        } else {
+            detail
+        },
+        region: None,
+        storage: None,
+        // A reference is not a plaintext secret.
+        plaintext: plaintext && !via_op,
+        warning: None,
+    }))
+}
