@@ -229,3 +229,28 @@ fn errors_are_clear() {
         "nothing written on failure"
     );
 }
+
+#[test]
+fn a_stored_browser_session_is_used_for_api_calls() {
+    let d = Double::start();
+    d.add_project(PROJECT, "demo");
+    d.accept_token("oauth_access_token_123456");
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.write(
+        &env.creds(),
+        r#"{"type":"oauth","region":"us","access_token":"oauth_access_token_123456","refresh_token":"rt_1234567","token_expiry":"2099-01-01T00:00:00Z"}"#,
+    );
+    let out = results(&env, &["-t", "sast"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let reqs = d.requests_to(&format!("/project/{PROJECT}/results/sast"));
+    assert_eq!(
+        reqs[0].headers["authorization"],
+        "Bearer oauth_access_token_123456"
+    );
+    assert!(
+        d.requests_to("/oidc/token").is_empty(),
+        "no exchange for a session"
+    );
+    assert!(!out.all().contains("oauth_access_token_123456"));
+}

@@ -371,6 +371,11 @@ impl Double {
         })
     }
 
+    /// Accepts an access token issued elsewhere (e.g. a browser-login session's).
+    pub fn accept_token(&self, token: &str) {
+        self.shared.lock().issued.insert(token.to_owned());
+    }
+
     /// Issues an access token directly (for [`Double::respond`]).
     pub fn issue_token(&self) -> String {
         let n = self.shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
