@@ -295,6 +295,7 @@ const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sa
 main{max-width:60rem;margin:auto}h1{margin:0 0 1rem}table{border-collapse:collapse;margin:1rem 0}td,th{padding:.3rem .8rem;border:1px solid #334155;text-align:left}\
 .card{background:#1e293b;border-radius:.5rem;padding:1rem 1.2rem;margin:1rem 0;border-left:.4rem solid #64748b}\
 .critical{border-color:#dc2626}.high{border-color:#ea580c}.medium{border-color:#ca8a04}.low{border-color:#2563eb}\
+.critical .badge{background:#dc2626}.high .badge{background:#ea580c}.medium .badge{background:#a16207}.low .badge{background:#2563eb}\
 .badge{display:inline-block;padding:.1rem .5rem;border-radius:.3rem;font-size:.8rem;font-weight:700;background:#334155;margin-right:.5rem}\
 .loc{color:#94a3b8;font-family:ui-monospace,monospace;font-size:.9rem}pre{background:#0b1220;padding:.8rem;overflow:auto;border-radius:.3rem}\
 code{font-family:ui-monospace,monospace}.chip{display:inline-block;background:#334155;border-radius:1rem;padding:.1rem .6rem;margin:.2rem .2rem 0 0;font-size:.8rem}\

@@ -155,7 +155,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         app.out.info("No results");
     }
 
-    let generated = OffsetDateTime::now_utc()
+    let now = OffsetDateTime::now_utc();
+    let generated = now
+        .replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&Rfc3339)
         .unwrap_or_default();
     let report = Report {

@@ -1,6 +1,7 @@
 //! Runs the platform double by itself, for trying the CLI by hand:
-//! `cargo run -p cybedefend-platform-double -- [PAT ...]`, then point the CLI at the printed
-//! URL with `--api-url URL --auth-endpoint URL`.
+//! `DOUBLE_PROJECTS=ID,... cargo run -p cybedefend-platform-double -- [PAT ...]`, then point the
+//! CLI at the printed URL with `--api-url URL --auth-endpoint URL`. Each project gets the
+//! sample findings.
 #![allow(clippy::print_stdout)]
 
 fn main() {
@@ -8,6 +9,13 @@ fn main() {
     let double = cybedefend_platform_double::Double::start_on(&bind);
     for pat in std::env::args().skip(1) {
         double.add_pat(&pat);
+    }
+    for project in std::env::var("DOUBLE_PROJECTS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
+        double.add_project(project, "demo");
     }
     println!("READY {}", double.url());
     loop {
