@@ -141,6 +141,9 @@ impl<'a> Api<'a> {
         body: Option<&Value>,
     ) -> Result<Value> {
         let url = format!("{}{path}", self.endpoints.api_url);
+        // A POST that may have reached the server (timeout, 500) is not repeated: it could
+        // start a second scan. 429 and 503 say the request was not processed.
+        let idempotent = method != Method::POST && method != Method::PATCH;
         let mut fresh_token = false;
         let mut refreshed = false;
         let mut attempt = 0;
@@ -161,7 +164,9 @@ impl<'a> Api<'a> {
             }
             let resp = match self.http.send(what, req).await {
                 Ok(r) => r,
-                Err(e) if attempt < ATTEMPTS && e.category == ErrorCategory::Failure => {
+                Err(e)
+                    if idempotent && attempt < ATTEMPTS && e.category == ErrorCategory::Failure =>
+                {
                     let wait = backoff(self.backoff_base, attempt);
                     tracing::debug!(
                         "{what}: {} ; retrying in {:.1} s",
@@ -185,9 +190,10 @@ impl<'a> Api<'a> {
                 continue;
             }
             fresh_token = false;
-            if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
-                && attempt < ATTEMPTS
-            {
+            let transient = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE
+                || (idempotent && status.is_server_error());
+            if transient && attempt < ATTEMPTS {
                 let wait = retry_after(&resp)
                     .unwrap_or_else(|| backoff(self.backoff_base, attempt))
                     .min(MAX_BACKOFF);

@@ -272,6 +272,17 @@ fn transient_errors_are_retried_and_a_revoked_token_is_renewed_once() {
     let out = scan(&env, &["--wait=false"]);
     assert_eq!(out.code, 0, "{out:?}");
 
+    // a 500 on scan start is not repeated (it may have started a scan); GETs are retried
+    let before = d.scan_ids().len();
+    d.fail_next_api_calls(&[500]);
+    let out = scan(&env, &["--wait=false"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("HTTP 500"), "{out:?}");
+    assert_eq!(d.scan_ids().len(), before);
+    d.fail_next_api_calls(&[500, 502]);
+    let out = env.run(&["results", "--project-id", PROJECT, "-t", "sast"]);
+    assert_eq!(out.code, 0, "GETs are retried after 5xx: {out:?}");
+
     d.set_upload_mode(UploadMode::FailTimes(1));
     let out = scan(&env, &["--wait=false"]);
     assert_eq!(out.code, 0, "upload retried after a 503: {out:?}");
