@@ -429,8 +429,12 @@ fn an_unreadable_file_is_named() {
         ] {
             fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
         }
+        // The checkout may sit in a folder `nobody` cannot enter: run a copy of the binary.
+        let bin = env.tmp.path().join("cybedefend");
+        fs::copy(env!("CARGO_BIN_EXE_cybedefend"), &bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
         let c = env.command_with(
-            env!("CARGO_BIN_EXE_cybedefend"),
+            bin.to_str().unwrap(),
             &[
                 "setpriv",
                 "--reuid=65534",
