@@ -187,6 +187,34 @@ fn query_num(req: &Recorded, keys: &[&str], default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Findings whose severity, state and branch are among the requested ones (an empty filter
+/// keeps everything). Items may carry the `base` wrapper or not.
+fn matching(
+    findings: Option<&Vec<serde_json::Value>>,
+    severities: &[&str],
+    states: &[&str],
+    branches: &[&str],
+) -> Vec<serde_json::Value> {
+    let keep = |filter: &[&str], v: &serde_json::Value| {
+        filter.is_empty() || filter.contains(&v.as_str().unwrap_or(""))
+    };
+    findings
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            let b = if f.get("base").is_some() {
+                &f["base"]
+            } else {
+                f
+            };
+            keep(severities, &b["currentSeverity"])
+                && keep(states, &b["currentState"])
+                && keep(branches, &b["branch"])
+        })
+        .cloned()
+        .collect()
+}
+
 pub(super) fn platform(shared: &Shared, req: &Recorded) -> Response {
     let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let project_id = match parts.as_slice() {
@@ -278,23 +306,7 @@ pub(super) fn platform(shared: &Shared, req: &Recorded) -> Response {
         {
             let sevs = query_all(req, "severityFilter[]");
             let states = query_all(req, "statusFilter[]");
-            let all: Vec<serde_json::Value> = project
-                .findings
-                .get(*kind)
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|f| {
-                    let b = if f.get("base").is_some() {
-                        &f["base"]
-                    } else {
-                        f
-                    };
-                    (sevs.is_empty() || sevs.contains(&b["currentSeverity"].as_str().unwrap_or("")))
-                        && (states.is_empty()
-                            || states.contains(&b["currentState"].as_str().unwrap_or("")))
-                })
-                .collect();
+            let all = matching(project.findings.get(*kind), &sevs, &states, &[]);
             let mut groups: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
             for f in all {
                 let name = f["base"]["vulnerability"]["name"]
@@ -346,25 +358,10 @@ pub(super) fn platform(shared: &Shared, req: &Recorded) -> Response {
             )
         }
         ("GET", ["project", _, "results", kind]) if RESULT_TYPES.contains(kind) => {
-            let all = project.findings.get(*kind).cloned().unwrap_or_default();
             let sevs = query_all(req, "severity[]");
             let states = query_all(req, "status[]");
             let branch = query_all(req, "branch");
-            let kept: Vec<serde_json::Value> = all
-                .into_iter()
-                .filter(|f| {
-                    let b = if f.get("base").is_some() {
-                        &f["base"]
-                    } else {
-                        f
-                    };
-                    (sevs.is_empty() || sevs.contains(&b["currentSeverity"].as_str().unwrap_or("")))
-                        && (states.is_empty()
-                            || states.contains(&b["currentState"].as_str().unwrap_or("")))
-                        && (branch.is_empty()
-                            || branch.contains(&b["branch"].as_str().unwrap_or("")))
-                })
-                .collect();
+            let kept = matching(project.findings.get(*kind), &sevs, &states, &branch);
             let page_keys: &[&str] = if matches!(*kind, "container" | "sca") {
                 &["page", "pageNumber"]
             } else {
