@@ -1,16 +1,17 @@
-//! What every command needs: paths, configuration, output, the chain.
+//! What every command needs: paths, configuration, output, the chain, and for API commands
+//! the credential and a client ([`App::connect`], [`App::api`]).
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use cybedefend_core::chain::{Chain, Resolution, Winner};
-use cybedefend_core::config::{ConfigSources, Endpoints, FlagValues, LoadedConfig};
-use cybedefend_core::error::Result;
-use cybedefend_core::http::{DEFAULT_TIMEOUT, Http};
-use cybedefend_core::paths::Home;
-use cybedefend_core::provider::ResolveContext;
-use cybedefend_core::region::Region;
-use cybedefend_core::{env, store};
+use cybedefend_core::config::{ConfigSources, LoadedConfig, TokenCacheMode};
+use cybedefend_core::credentials::{Chain, Home, Resolution, ResolveContext, Winner, store};
+use cybedefend_core::platform::exchange::token_store_backend;
+use cybedefend_core::platform::{
+    Api, Bearer, DEFAULT_TIMEOUT, Endpoints, FileTokenStore, Http, NoTokenStore, Region, TokenStore,
+};
+use cybedefend_core::{Error, Result, env};
 
 use crate::args::GlobalArgs;
 use crate::output::Printer;
@@ -21,6 +22,14 @@ pub(crate) struct App {
     pub(crate) config: LoadedConfig,
     pub(crate) out: Printer,
     pub(crate) http: Http,
+    token_store: OnceLock<Box<dyn TokenStore>>,
+    notice: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+/// A credential for API calls, with the endpoints it is for.
+pub(crate) struct Connected {
+    pub(crate) endpoints: Endpoints,
+    pub(crate) winner: Winner,
 }
 
 impl App {
@@ -28,18 +37,9 @@ impl App {
     pub(crate) fn load(global: GlobalArgs, out: Printer) -> Result<Self> {
         let home = Home::from_env()?;
         let sources = ConfigSources::standard(home.clone(), global.config.clone())?;
-        let flags = FlagValues {
-            api_url: global.api_url.clone(),
-            auth_endpoint: global.auth_endpoint.clone(),
-            region: global.region.clone(),
-            ci: global.ci.then_some(true),
-            debug: global.debug.then_some(true),
-            project_id: None,
-            api_key_given: global.api_key.is_some(),
-        };
-        let config = LoadedConfig::load(&sources, &flags)?;
+        let config = LoadedConfig::load(&sources, &global.keys)?;
         let out = if config.ci() { Printer::new(true) } else { out };
-        for w in &config.warnings {
+        for w in config.warnings.iter().chain(&config.unknown) {
             out.warn(w);
         }
         for f in &config.files {
@@ -48,25 +48,30 @@ impl App {
         let timeout = config
             .settings
             .http_timeout
-            .map(Duration::from_secs_f64)
-            .unwrap_or(DEFAULT_TIMEOUT);
+            .map_or(DEFAULT_TIMEOUT, Duration::from);
         Ok(Self {
             global,
             home,
             config,
             out,
             http: Http::new(timeout),
+            token_store: OnceLock::new(),
+            notice: Box::new(move |m: &str| out.info(m)),
         })
     }
 
     /// Whether a person can answer a prompt.
     pub(crate) fn interactive(&self) -> bool {
-        let ci_env = std::env::var_os(env::CI).is_some_and(|v| !v.is_empty());
         let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        !self.config.ci() && tty && !ci_env
+        !self.config.ci() && tty && !env::is_set(env::CI)
     }
 
-    pub(crate) fn resolve_context(&self) -> ResolveContext {
+    /// Whether this is CI: `--ci`/`ci:`, or `CI` set without a terminal.
+    pub(crate) fn in_ci(&self) -> bool {
+        self.config.ci() || (env::is_set(env::CI) && !std::io::stdin().is_terminal())
+    }
+
+    pub(crate) fn resolve_context(&self, endpoints: &Endpoints) -> ResolveContext {
         let config_pat = self.config.settings.pat.clone().map(|p| {
             let origin = self.config.origin("pat").unwrap_or_else(|| "config".into());
             (p, origin)
@@ -77,11 +82,19 @@ impl App {
             home: self.home.clone(),
             interactive: self.interactive(),
             peek: false,
+            region: endpoints.region,
+            api_url: endpoints.api_url.clone(),
         }
     }
 
     pub(crate) fn chain(&self) -> Result<Chain> {
-        Chain::from_config(&self.config)
+        let chain = Chain::from_config(&self.config)?;
+        for name in chain.unused(&self.config) {
+            self.out.warn(&format!(
+                "provider `{name}` is defined under `credentials.providers` but not in `credentials.chain`, so it is never consulted"
+            ));
+        }
+        Ok(chain)
     }
 
     /// The region remembered at login, if credentials.json can be read.
@@ -95,33 +108,28 @@ impl App {
 
     /// The project: `--project-id`, else `project_id` from the environment or config.
     pub(crate) fn project_id(&self, flag: Option<&str>) -> Result<String> {
-        flag.map(str::to_owned)
-            .or_else(|| self.config.settings.project_id.clone())
-            .map(|p| p.trim().to_owned())
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| {
-                cybedefend_core::Error::usage("--project-id is required").with_hint(
-                    "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
-                )
-            })
+        project_id(flag, self.config.settings.project_id.as_deref())
     }
 
-    /// Endpoints and the chain's winner for commands that need a credential: warnings are
-    /// printed; a chain error or no credential at all is the error.
-    pub(crate) async fn credential(&self) -> Result<(Endpoints, Winner)> {
-        let endpoints = self.endpoints()?;
-        let chain = self.chain()?;
-        let res = self.resolve(&chain, &self.resolve_context()).await;
-        for w in &res.warnings {
-            self.out.warn(w);
-        }
-        if let Some(e) = res.error {
-            return Err(e);
-        }
-        let winner = res
-            .winner
-            .ok_or_else(|| crate::commands::auth::no_credential(&endpoints))?;
-        Ok((endpoints, winner))
+    /// Where exchanged access tokens are cached (`credentials.token_cache`): the file, the
+    /// keyring (falling back to no cache, with a note, when there is none here), or nothing.
+    pub(crate) fn token_store(&self) -> &dyn TokenStore {
+        self.token_store
+            .get_or_init(|| match self.config.token_cache() {
+                TokenCacheMode::File => Box::new(FileTokenStore::new(&self.home)),
+                TokenCacheMode::Off => Box::new(NoTokenStore),
+                TokenCacheMode::Keyring => {
+                    match token_store_backend("keyring").map(|b| (b.open)(&self.home)) {
+                        Some(Ok(store)) => store,
+                        Some(Err(why)) => {
+                            tracing::debug!("token cache: keyring not usable ({why}); not caching");
+                            Box::new(NoTokenStore)
+                        }
+                        None => Box::new(NoTokenStore),
+                    }
+                }
+            })
+            .as_ref()
     }
 
     /// Runs the chain and logs its trace at debug level.
@@ -139,4 +147,59 @@ impl App {
         }
         res
     }
+
+    /// Endpoints and the chain's winner for commands that need a credential: warnings are
+    /// printed; a chain error or no credential at all is the error.
+    pub(crate) async fn connect(&self) -> Result<Connected> {
+        let endpoints = self.endpoints()?;
+        let chain = self.chain()?;
+        let res = self
+            .resolve(&chain, &self.resolve_context(&endpoints))
+            .await;
+        for w in &res.warnings {
+            self.out.warn(w);
+        }
+        if let Some(e) = res.error {
+            return Err(e);
+        }
+        let winner = res.winner.ok_or_else(|| no_credential(&endpoints))?;
+        Ok(Connected { endpoints, winner })
+    }
+
+    /// The bearer path for a connected credential.
+    pub(crate) fn bearer<'a>(&'a self, c: &'a Connected) -> Bearer<'a> {
+        Bearer::new(
+            &self.http,
+            &c.endpoints,
+            &self.home,
+            self.token_store(),
+            c.winner.found.credential.clone(),
+        )
+    }
+
+    /// An API client for a connected credential; waits (rate limits) are announced.
+    pub(crate) fn api<'a>(&'a self, c: &'a Connected) -> Api<'a> {
+        Api::new(&self.http, &c.endpoints, self.bearer(c)).with_notices(&*self.notice)
+    }
+}
+
+/// `--project-id`, else the configured one; trimmed, not empty.
+pub(crate) fn project_id(flag: Option<&str>, configured: Option<&str>) -> Result<String> {
+    flag.or(configured)
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            Error::usage("--project-id is required").with_hint(
+                "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
+            )
+        })
+}
+
+/// The error when no provider had a credential.
+pub(crate) fn no_credential(endpoints: &Endpoints) -> Error {
+    Error::auth("no credential found: not logged in, and no PAT given").with_hint(format!(
+        "run `cybedefend login --pat PAT --region {}`, or set CYBEDEFEND_PAT (create a PAT at {}); `cybedefend auth status` shows where cybedefend looked",
+        endpoints.region,
+        endpoints.region.pat_page()
+    ))
 }

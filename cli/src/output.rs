@@ -1,72 +1,188 @@
-//! Output: data on stdout, messages on stderr. Everything written to stderr passes through
-//! the redactor, so a secret that slipped into a message is masked.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! Output: data on stdout, messages on stderr, nothing else.
+//!
+//! Every byte passes through the redactor (every secret the process handled is masked) and has
+//! its control characters neutralised, so that no text a server, a repository or a helper
+//! provided can reach the terminal raw. Colour comes from anstream/anstyle: off without a
+//! terminal, with `NO_COLOR`, and in CI mode; meaning is never carried by colour alone.
+#![expect(clippy::print_stderr, reason = "the one place that writes to stderr")]
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
+use anstyle::{AnsiColor, Style};
 use cybedefend_core::Error;
-use cybedefend_core::redact::redact;
+use cybedefend_core::credentials::redact::{RedactingWriter, redact};
+use cybedefend_core::text::neutralize;
 
 /// Writes messages and data.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Printer {
-    color: bool,
+    color: anstream::ColorChoice,
 }
 
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+const HINT: Style = AnsiColor::Cyan.on_default().bold();
+const SUCCESS: Style = AnsiColor::Green.on_default().bold();
+
 impl Printer {
-    /// Colour only on a terminal, without `NO_COLOR`, outside CI mode.
+    /// Colour as the terminal and `NO_COLOR` allow; never in CI mode.
     pub(crate) fn new(ci: bool) -> Self {
-        let no_color =
-            std::env::var_os(cybedefend_core::env::NO_COLOR).is_some_and(|v| !v.is_empty());
         Self {
-            color: !ci && !no_color && std::io::stderr().is_terminal(),
+            color: if ci {
+                anstream::ColorChoice::Never
+            } else {
+                anstream::ColorChoice::Auto
+            },
         }
     }
 
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
+    fn stderr(&self) -> anstream::AutoStream<std::io::Stderr> {
+        anstream::AutoStream::new(std::io::stderr(), self.color)
+    }
+
+    fn message(&self, style: Style, label: &str, text: &str) {
+        let text = redact(&neutralize(text));
+        let mut err = self.stderr().lock();
+        if label.is_empty() {
+            let _ = writeln!(err, "{text}");
         } else {
-            text.to_owned()
+            let _ = writeln!(err, "{style}{label}{style:#} {text}");
         }
-    }
-
-    fn line(&self, text: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", redact(text));
     }
 
     pub(crate) fn error(&self, e: &Error) {
-        self.line(&format!("{} {}", self.paint("1;31", "error:"), e.message));
-        if let Some(h) = &e.hint {
-            self.line(&format!("  {} {h}", self.paint("1;36", "hint:")));
+        self.message(ERROR, "error:", e.message());
+        if let Some(h) = e.hint() {
+            self.message(HINT, "  hint:", h);
         }
     }
 
     pub(crate) fn warn(&self, text: &str) {
-        self.line(&format!("{} {text}", self.paint("1;33", "warning:")));
+        self.message(WARNING, "warning:", text);
     }
 
     pub(crate) fn info(&self, text: &str) {
-        self.line(text);
+        self.message(Style::new(), "", text);
     }
 
     pub(crate) fn success(&self, text: &str) {
-        self.line(&format!("{} {text}", self.paint("1;32", "✓")));
+        self.message(SUCCESS, "✓", text);
     }
 
-    /// Data for stdout (one write; ignores a closed pipe).
+    /// Human data for stdout (one write; a closed pipe is not an error).
     pub(crate) fn data(&self, text: &str) {
+        let mut text = redact(&neutralize(text));
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
-        if !text.ends_with('\n') {
-            let _ = out.write_all(b"\n");
-        }
         let _ = out.flush();
+    }
+
+    /// A JSON value for stdout, pretty-printed: secrets masked, and characters a terminal
+    /// would act on (DEL, C1 controls, bidirectional overrides) written as `\u` escapes, which
+    /// keeps the JSON valid.
+    pub(crate) fn json(&self, value: &impl serde::Serialize) -> cybedefend_core::Result<()> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| Error::failure(format!("cannot render JSON: {e}")))?;
+        self.data(&json_safe(&text));
+        Ok(())
+    }
+
+    /// A secret the user asked for (`auth token`): the only unredacted write. The value has
+    /// been checked to be visible ASCII.
+    pub(crate) fn secret(&self, value: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(value.as_bytes());
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+    }
+
+    /// A redacting writer over stdout (reports written with `-f -`).
+    pub(crate) fn stdout_stream(&self) -> RedactingWriter<std::io::Stdout> {
+        RedactingWriter::new(std::io::stdout())
     }
 }
 
-/// A stderr writer for debug logs that redacts each record before it is written.
+/// JSON text with every character a terminal would act on escaped as `\uXXXX`. Valid because
+/// serde_json writes such characters only inside strings, and `neutralize` then has nothing
+/// left to change.
+pub(crate) fn json_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c != '\n' && c != '\t' && neutralize(c.encode_utf8(&mut [0; 4])) != c.to_string() {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A writer for stdout that neutralises what a terminal would act on: for JSON as `\u`
+/// escapes (the JSON stays valid), for text as visible escapes ([`neutralize`]).
+pub(crate) struct TerminalSafe<W: Write> {
+    inner: W,
+    json: bool,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> TerminalSafe<W> {
+    pub(crate) fn new(inner: W, json: bool) -> Self {
+        Self {
+            inner,
+            json,
+            pending: Vec::new(),
+        }
+    }
+
+    fn convert(&self, text: &str) -> String {
+        if self.json {
+            json_safe(text)
+        } else {
+            neutralize(text).into_owned()
+        }
+    }
+
+    /// Writes what is held back (an incomplete character) and returns the inner writer.
+    pub(crate) fn finish(mut self) -> std::io::Result<W> {
+        let rest = String::from_utf8_lossy(&self.pending).into_owned();
+        let converted = self.convert(&rest);
+        self.inner.write_all(converted.as_bytes())?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for TerminalSafe<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(data);
+        // Convert the longest prefix of whole characters; keep an incomplete one for later.
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => e.valid_up_to() + e.error_len().unwrap_or(1),
+        };
+        let chunk: Vec<u8> = self.pending.drain(..valid).collect();
+        let converted = self.convert(&String::from_utf8_lossy(&chunk));
+        self.inner.write_all(converted.as_bytes())?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Sizes as people read them, in one unit system (decimal: kB, MB, GB), the same as the
+/// progress bars'.
+pub(crate) fn size(bytes: u64) -> String {
+    indicatif::DecimalBytes(bytes).to_string()
+}
+
+/// A stderr writer for debug logs that redacts and neutralises each record before it is
+/// written.
 pub(crate) struct RedactingStderr {
     buf: Vec<u8>,
 }
@@ -85,7 +201,7 @@ impl Write for RedactingStderr {
 
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
-            let text = redact(&String::from_utf8_lossy(&self.buf));
+            let text = redact(&neutralize(&String::from_utf8_lossy(&self.buf)));
             self.buf.clear();
             std::io::stderr().lock().write_all(text.as_bytes())?;
         }
@@ -96,5 +212,45 @@ impl Write for RedactingStderr {
 impl Drop for RedactingStderr {
     fn drop(&mut self) {
         let _ = self.flush();
+    }
+}
+
+/// Prints a panic through the redactor (installed first thing in `main`).
+pub(crate) fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let text = redact(&neutralize(&format!(
+            "error: internal error at {location}: {payload}\n  hint: this is a bug in cybedefend; please report it with the command you ran"
+        )));
+        eprintln!("{text}");
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_stays_valid_and_terminal_safe() {
+        let v = serde_json::json!({"m": "a\u{7f}b\u{9b}c\u{202e}d\u{1b}e"});
+        let text = json_safe(&serde_json::to_string(&v).unwrap());
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn sizes_use_one_unit_system() {
+        assert_eq!(size(404_500_000), "404.50 MB");
+        assert_eq!(size(999), "999 B");
     }
 }

@@ -1,10 +1,24 @@
-//! Every environment variable the CLI reads, in one place.
+//! Every environment variable the CLI reads, and the only place that reads them (`clippy.toml`
+//! forbids `std::env::var*` elsewhere). Config keys set by `CYBEDEFEND_<KEY>` are listed in the
+//! key table ([`crate::config::KEYS`]); the variables here are the others.
+//!
+//! A variable that is set but not valid UTF-8 is an error naming it, never silently "unset":
+//! falling back to the production URL or another home folder would surprise.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "this module is the one place that reads the environment"
+)]
+
+use std::ffi::OsString;
+
+use crate::error::{Error, Result};
 
 /// Personal Access Token used by the `env` provider (documented priority 2).
 pub const CYBEDEFEND_PAT: &str = "CYBEDEFEND_PAT";
 /// Moves the `~/.cybedefend` folder (credentials, user config, token cache).
 pub const CYBEDEFEND_HOME: &str = "CYBEDEFEND_HOME";
-/// Replaces the system configuration file (`/etc/cybedefend/config.yaml`).
+/// A test system configuration file, read *in addition to* `/etc/cybedefend/config.yaml` (it
+/// can tighten the machine policy, never loosen it).
 pub const CYBEDEFEND_SYSTEM_CONFIG: &str = "CYBEDEFEND_SYSTEM_CONFIG";
 /// Deprecated API key of the official CLI: its presence is an error with migration steps.
 pub const CYBEDEFEND_API_KEY: &str = "CYBEDEFEND_API_KEY";
@@ -12,29 +26,76 @@ pub const CYBEDEFEND_API_KEY: &str = "CYBEDEFEND_API_KEY";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Set by most CI systems; with no terminal it means nobody can answer a prompt.
 pub const CI: &str = "CI";
-
-/// Config keys that the environment may set, as `CYBEDEFEND_<KEY>`.
-pub const CONFIG_ENV_KEYS: &[&str] = &[
-    "api_url",
-    "auth_endpoint",
-    "region",
-    "project_id",
-    "branch",
-    "app_url",
-    "ci",
-    "debug",
-    "http_timeout",
-];
+/// The user's home folder.
+pub const HOME: &str = "HOME";
+/// GitHub Actions' job summary file (`scan` appends its summary there in CI).
+pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 
 /// The environment variable that sets a config key.
 pub fn var_for_key(key: &str) -> String {
     format!("CYBEDEFEND_{}", key.to_ascii_uppercase())
 }
 
-/// Reads a variable, treating an empty value as unset (as the official CLI does).
-pub fn non_empty(name: &str) -> Option<String> {
+/// A variable's value; `Ok(None)` when unset, an error naming it when it is not UTF-8.
+pub fn var(name: &str) -> Result<Option<String>> {
     match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Some(v),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::usage(format!(
+            "the environment variable {name} is not valid UTF-8"
+        ))
+        .with_hint(format!("set {name} to a UTF-8 value, or unset it"))),
+    }
+}
+
+/// A variable's value, trimmed, with an empty value treated as unset (as the official CLI
+/// does); an error when it is not UTF-8.
+pub fn non_empty(name: &str) -> Result<Option<String>> {
+    Ok(var(name)?
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty()))
+}
+
+/// Whether a variable is set to anything non-empty (a flag such as `CI` or `NO_COLOR`).
+pub fn is_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+/// Whether a variable is present at all, even empty (the deprecated API key).
+pub fn is_present(name: &str) -> bool {
+    std::env::var_os(name).is_some()
+}
+
+/// A variable as an OS string (paths such as `HOME`); `None` when unset or empty.
+pub fn path_var(name: &str) -> Option<OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+/// A boolean variable: `1/true/yes/on` or `0/false/no/off` (any case); unset or empty is
+/// `None`; anything else an error naming the variable.
+pub fn bool_var(name: &str) -> Result<Option<bool>> {
+    match non_empty(name)? {
+        None => Ok(None),
+        Some(v) => parse_bool(&v)
+            .map(Some)
+            .ok_or_else(|| Error::usage(format!("{name} must be true or false, not `{v}`"))),
+    }
+}
+
+/// `1/true/yes/on` or `0/false/no/off`, any case.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
         _ => None,
     }
+}
+
+/// Names of every variable set in this process (for the 1Password session check and for
+/// keeping `CYBEDEFEND_*` secrets out of helpers' environments).
+pub fn names() -> Vec<String> {
+    std::env::vars_os()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .collect()
 }

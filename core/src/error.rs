@@ -1,73 +1,238 @@
-//! The crate's error type, classified once into the CLI's exit codes.
+//! The crate's error type: a kind that says what the caller does with the error, a one-line
+//! message and an optional hint.
+//!
+//! Callers decide by [`ErrorKind`] (through the `is_*` query methods), never by reading the
+//! message. The chain moves on after [`ErrorKind::NotFound`] and [`ErrorKind::Unsupported`],
+//! and stops on anything else; the CLI maps each kind to one exit code
+//! ([`ErrorKind::exit_code`]); the plugin protocol maps its outcomes onto the same kinds.
 
-/// What kind of failure an error is; the CLI maps it to an exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCategory {
-    /// The operation failed (network, server, file system): exit 1.
-    Failure,
-    /// Bad usage or configuration: exit 2.
+use std::fmt;
+
+/// What kind of failure an error is, and so what the caller does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Nothing there: a provider has no credential, the API has no such object (HTTP 404).
+    /// The credential chain moves on to the next provider. Exit 1 when it ends a command.
+    NotFound,
+    /// The operation is not offered (a provider that cannot store, a plugin that does not
+    /// erase). The chain moves on; as the end of a command it is a usage error (exit 2).
+    Unsupported,
+    /// Bad usage or configuration, found before any work (exit 2).
     Usage,
-    /// No credential, or the credential was rejected: exit 4.
+    /// No credential, or the credential was rejected, or access was denied (exit 4).
     Auth,
+    /// The server could not be reached, did not answer in time, or answered 5xx: nothing was
+    /// decided about the credential or the request (exit 3). Retrying later may work.
+    Network,
+    /// The user interrupted the command (exit 130).
+    Cancelled,
+    /// Anything else that failed: a server answer that makes no sense, a file that cannot be
+    /// written, a scan that failed (exit 1).
+    Failed,
 }
 
-impl ErrorCategory {
-    /// The process exit code for this category.
-    pub fn exit_code(self) -> i32 {
+impl ErrorKind {
+    /// The process exit code for this kind.
+    pub fn exit_code(self) -> u8 {
         match self {
-            ErrorCategory::Failure => 1,
-            ErrorCategory::Usage => 2,
-            ErrorCategory::Auth => 4,
+            ErrorKind::NotFound | ErrorKind::Failed => 1,
+            ErrorKind::Usage | ErrorKind::Unsupported => 2,
+            ErrorKind::Network => 3,
+            ErrorKind::Auth => 4,
+            ErrorKind::Cancelled => 130,
+        }
+    }
+
+    /// The kind's name in JSON output and the plugin protocol (`not-found`, `unsupported`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Usage => "usage",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Network => "network",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Failed => "failed",
         }
     }
 }
 
-/// An error with a one-line message, an optional hint that says what to do, and a category.
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error: its kind, a one-line message (no trailing period) and a hint that says what to do.
 ///
 /// Messages never contain secrets: they are built from fingerprints, paths, provider ids and
-/// server status codes only.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
+/// server status codes. Text that a server or a helper provides is cut to one line and has its
+/// control characters neutralised ([`crate::text::one_line`]) before it is put in a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
-    /// What went wrong, one line, no trailing period.
-    pub message: String,
-    /// What to do about it.
-    pub hint: Option<String>,
-    /// Exit-code class.
-    pub category: ErrorCategory,
+    kind: ErrorKind,
+    message: String,
+    hint: Option<String>,
+}
+
+impl std::error::Error for Error {}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 impl Error {
-    /// A failure (exit 1).
-    pub fn failure(message: impl Into<String>) -> Self {
-        Self::new(ErrorCategory::Failure, message)
-    }
-
-    /// A usage or configuration error (exit 2).
-    pub fn usage(message: impl Into<String>) -> Self {
-        Self::new(ErrorCategory::Usage, message)
-    }
-
-    /// An authentication error (exit 4).
-    pub fn auth(message: impl Into<String>) -> Self {
-        Self::new(ErrorCategory::Auth, message)
-    }
-
-    fn new(category: ErrorCategory, message: impl Into<String>) -> Self {
+    /// An error of this kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
+            kind,
             message: message.into(),
             hint: None,
-            category,
         }
     }
 
-    /// Adds the hint line.
+    /// [`ErrorKind::Failed`] (exit 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Failed, message)
+    }
+
+    /// [`ErrorKind::Usage`] (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// [`ErrorKind::Auth`] (exit 4).
+    pub fn auth(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Auth, message)
+    }
+
+    /// [`ErrorKind::Network`] (exit 3).
+    pub fn network(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Network, message)
+    }
+
+    /// [`ErrorKind::NotFound`].
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    /// [`ErrorKind::Unsupported`].
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unsupported, message)
+    }
+
+    /// [`ErrorKind::Cancelled`] (exit 130).
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Cancelled, message)
+    }
+
+    /// Adds (or replaces) the hint line.
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
+
+    /// Puts `context` in front of the message: `context: message`.
+    #[must_use]
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
+    /// The same error with another kind (a not-found that is a failure for this caller).
+    #[must_use]
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, one line.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The hint, if any.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
+    }
+
+    /// Nothing there: the chain moves on.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+
+    /// The operation is not offered.
+    pub fn is_unsupported(&self) -> bool {
+        self.kind == ErrorKind::Unsupported
+    }
+
+    /// Bad usage or configuration.
+    pub fn is_usage(&self) -> bool {
+        self.kind == ErrorKind::Usage
+    }
+
+    /// No credential, rejected, or access denied.
+    pub fn is_auth(&self) -> bool {
+        self.kind == ErrorKind::Auth
+    }
+
+    /// The server could not be reached or failed: nothing was decided.
+    pub fn is_network(&self) -> bool {
+        self.kind == ErrorKind::Network
+    }
+
+    /// Interrupted by the user.
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == ErrorKind::Cancelled
+    }
+
+    /// Whether the credential chain moves on past this error (not found, unsupported).
+    pub fn chain_moves_on(&self) -> bool {
+        matches!(self.kind, ErrorKind::NotFound | ErrorKind::Unsupported)
+    }
 }
 
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_map_to_documented_exit_codes() {
+        assert_eq!(Error::failure("x").exit_code(), 1);
+        assert_eq!(Error::not_found("x").exit_code(), 1);
+        assert_eq!(Error::usage("x").exit_code(), 2);
+        assert_eq!(Error::unsupported("x").exit_code(), 2);
+        assert_eq!(Error::network("x").exit_code(), 3);
+        assert_eq!(Error::auth("x").exit_code(), 4);
+        assert_eq!(Error::cancelled("x").exit_code(), 130);
+    }
+
+    #[test]
+    fn context_prefixes_and_keeps_kind_and_hint() {
+        let e = Error::network("timed out")
+            .with_hint("retry")
+            .context("token exchange");
+        assert_eq!(e.message(), "token exchange: timed out");
+        assert_eq!(e.hint(), Some("retry"));
+        assert!(e.is_network() && !e.chain_moves_on());
+        assert!(Error::not_found("x").chain_moves_on());
+        assert!(Error::unsupported("x").chain_moves_on());
+    }
+}

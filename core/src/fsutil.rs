@@ -1,102 +1,370 @@
-//! Private files: 0600 in a 0700 folder, written atomically, under an exclusive lock.
+//! Files the CLI reads and writes safely.
+//!
+//! - Private files: 0600 in a 0700 folder, written atomically (temp file + rename, so a link at
+//!   the final name is replaced, never written through), under an exclusive lock.
+//! - The private folder itself is refused when it is shared: owned by another user, writable
+//!   by others, or sticky (`/tmp`). It is made 0700 only when it is a real folder of ours, never
+//!   through a symbolic link.
+//! - Reads of files that a user, a repository or a mounted secret provides take regular files
+//!   only, opened so that the open itself cannot block (a FIFO), and are capped in size (a link
+//!   to `/dev/zero`).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::credentials::display;
 use crate::error::{Error, Result};
-use crate::paths::display;
 
-/// Creates `dir` (and parents) if needed and makes it private (0700 on Unix).
-pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| io_error("cannot create folder", dir, &e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir)
-            .map_err(|e| io_error("cannot read folder", dir, &e))?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode != 0o700 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| io_error("cannot make folder private (0700)", dir, &e))?;
+/// Largest credentials.json, secret file or token read from a file.
+pub const SECRET_FILE_CAP: u64 = 64 * 1024;
+
+/// Why [`read_capped`] refused a file.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file does not exist.
+    NotFound,
+    /// It is a FIFO, a socket, a device or a folder.
+    NotRegular(&'static str),
+    /// It is larger than the cap.
+    TooLarge(u64),
+    /// It is a symbolic link, and links are not followed here.
+    Symlink,
+    /// Any other I/O error.
+    Io(io::Error),
+}
+
+impl ReadError {
+    /// The error for a message that names `path`.
+    pub fn into_error(self, what: &str, path: &Path) -> Error {
+        match self {
+            ReadError::NotFound => Error::not_found(format!("{} does not exist", display(path))),
+            ReadError::NotRegular(kind) => Error::failure(format!(
+                "{what} {} is a {kind}, not a regular file",
+                display(path)
+            ))
+            .with_hint("replace it with a regular file"),
+            ReadError::TooLarge(cap) => Error::failure(format!(
+                "{what} {} is larger than {} KiB, which no such file is",
+                display(path),
+                cap / 1024
+            )),
+            ReadError::Symlink => Error::failure(format!(
+                "{what} {} is a symbolic link, which is not followed here",
+                display(path)
+            ))
+            .with_hint("replace the link with the file itself"),
+            ReadError::Io(e) => io_error(&format!("cannot read {what}"), path, &e),
         }
     }
-    Ok(())
 }
 
-/// Writes `bytes` to `path` atomically: a 0600 temp file in the same folder, fsync, rename.
-/// Readers see the old content or the new, never a half-written file; on error the old file
-/// is untouched and the temp file removed.
-pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::failure(format!("{} has no parent folder", display(path))))?;
-    ensure_private_dir(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> io::Result<()> {
-        let mut file = open_private(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_error("cannot write", path, &e));
+#[cfg(unix)]
+fn file_kind(ft: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "device"
+    } else if ft.is_dir() {
+        "folder"
+    } else {
+        "special file"
     }
-    Ok(())
 }
 
-fn open_private(path: &Path) -> io::Result<File> {
+#[cfg(not(unix))]
+fn file_kind(ft: &fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "folder"
+    } else {
+        "special file"
+    }
+}
+
+/// Opens a file for reading without blocking on a FIFO and checks that it is a regular file.
+/// `follow` says whether a symbolic link at `path` is followed.
+pub fn open_regular(path: &Path, follow: bool) -> std::result::Result<File, ReadError> {
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        let mut flags = rustix::fs::OFlags::NONBLOCK;
+        if !follow {
+            flags |= rustix::fs::OFlags::NOFOLLOW;
+        }
+        options.custom_flags(flags.bits() as i32);
     }
-    let file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        // The temp name may have existed with other bits; make sure.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadError::NotFound),
+        Err(e) if !follow && is_symlink_error(&e, path) => return Err(ReadError::Symlink),
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::NotRegular(file_kind(&meta.file_type())));
     }
     Ok(file)
 }
 
+fn is_symlink_error(e: &io::Error, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+            return fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        }
+    }
+    let _ = (e, path);
+    false
+}
+
+/// Reads a whole regular file of at most `cap` bytes (see [`open_regular`]).
+pub fn read_capped(path: &Path, cap: u64, follow: bool) -> std::result::Result<Vec<u8>, ReadError> {
+    let file = open_regular(path, follow)?;
+    let mut out = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(ReadError::Io)?;
+    if out.len() as u64 > cap {
+        return Err(ReadError::TooLarge(cap));
+    }
+    Ok(out)
+}
+
+/// [`read_capped`] off the async runtime, so that a slow file system cannot stall it and a
+/// caller's time limit still applies.
+pub async fn read_capped_async(
+    path: PathBuf,
+    cap: u64,
+    follow: bool,
+) -> std::result::Result<Vec<u8>, ReadError> {
+    match tokio::task::spawn_blocking(move || read_capped(&path, cap, follow)).await {
+        Ok(r) => r,
+        Err(e) => Err(ReadError::Io(io::Error::other(e.to_string()))),
+    }
+}
+
+/// Mode bits a file's group or others may use (0 on systems without them).
+pub fn shared_mode(meta: &fs::Metadata) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o077
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        0
+    }
+}
+
+/// Creates `dir` (and parents) if needed and makes sure it is private (0700 on Unix).
+///
+/// An existing folder is refused when another user owns it, when others can write to it, or
+/// when it is sticky (a shared folder such as `/tmp`): secrets would be exposed there or could
+/// be swapped. A real folder of ours is tightened to 0700; a symbolic link is followed but its
+/// target is never changed.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    let link = match fs::symlink_metadata(dir) {
+        Ok(m) => m.file_type().is_symlink(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            create_private_dir(dir)?;
+            false
+        }
+        Err(e) => return Err(io_error("cannot read folder", dir, &e)),
+    };
+    let meta = fs::metadata(dir).map_err(|e| io_error("cannot read folder", dir, &e))?;
+    if !meta.is_dir() {
+        return Err(Error::usage(format!(
+            "{} is not a folder",
+            display(dir)
+        ))
+        .with_hint("cybedefend keeps its files in a folder; remove or rename what is there, or set CYBEDEFEND_HOME"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let refuse = |why: String| {
+            Error::usage(format!(
+                "refusing to keep credentials in {}: {why}",
+                display(dir)
+            ))
+            .with_hint("use a folder of your own (mode 0700), e.g. unset CYBEDEFEND_HOME to use ~/.cybedefend")
+        };
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(refuse(format!(
+                "it belongs to another user (uid {})",
+                meta.uid()
+            )));
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o1000 != 0 {
+            return Err(refuse(format!(
+                "it is a sticky shared folder (mode {mode:o})"
+            )));
+        }
+        if mode & 0o022 != 0 {
+            return Err(refuse(format!(
+                "other users can write to it (mode {mode:o})"
+            )));
+        }
+        if mode & 0o077 != 0 && !link {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(|e| io_error("cannot make folder private (0700)", dir, &e))?;
+        }
+    }
+    let _ = link;
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| io_error("cannot create folder", dir, &e))
+}
+
+/// Writes `bytes` to `path` atomically: a 0600 temp file in the same folder, fsync, rename.
+/// Readers see the old content or the new, never a half-written file; a symbolic link at
+/// `path` is replaced, not written through; on error the old file is untouched and the temp
+/// file removed.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_of(path);
+    ensure_private_dir(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".cybedefend-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| io_error("cannot write in", dir, &e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| io_error("cannot write", path, &e))?;
+    tmp.persist(path)
+        .map_err(|e| io_error("cannot write", path, &e.error))?;
+    Ok(())
+}
+
+/// The folder of `path` (`.` for a bare file name).
+pub fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// A file being written under a temporary name next to its final one; it appears under the
+/// final name only when [`AtomicFile::commit`] succeeds (a link there is replaced, never
+/// followed), and is removed if it is dropped before (an error, Ctrl-C).
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts a file that will become `path`, creating its folder if needed.
+    pub fn create(path: &Path) -> Result<Self> {
+        let dir = parent_of(path);
+        fs::create_dir_all(dir).map_err(|e| io_error("cannot create folder", dir, &e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".part")
+            .tempfile_in(dir)
+            .map_err(|e| io_error("cannot write in", dir, &e))?;
+        Ok(Self {
+            tmp,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Where the data goes until the commit.
+    pub fn temp_path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The final name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open temporary file.
+    pub fn file(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
+    /// Flushes and moves the file to its final name (default permissions: 0644 less umask).
+    pub fn commit(self) -> Result<()> {
+        let AtomicFile { tmp, path } = self;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| io_error("cannot write", &path, &e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Reports and archives are ordinary files, readable like any other the user makes.
+            let umask = current_umask();
+            let _ = tmp
+                .as_file()
+                .set_permissions(fs::Permissions::from_mode(0o666 & !umask));
+        }
+        tmp.persist(&path)
+            .map_err(|e| io_error("cannot write", &path, &e.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn current_umask() -> u32 {
+    // The umask cannot be read without setting it; 022 is what nearly every system uses, and a
+    // stricter one only makes the file more private.
+    0o022
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tmp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tmp.flush()
+    }
+}
+
 /// An exclusive advisory lock on a lock file; released on drop (and by the OS if the process
-/// dies, so a crashed process never leaves a stale lock).
+/// dies, so a crashed process never leaves a stale lock). The lock file is opened without
+/// following a symbolic link, so a link planted there cannot make the CLI create its target.
 #[derive(Debug)]
 pub struct FileLock {
     file: File,
-    path: PathBuf,
 }
 
 impl FileLock {
     /// Waits up to `wait` for the lock.
     pub fn acquire(path: &Path, wait: Duration) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            ensure_private_dir(dir)?;
-        }
-        let file = open_lock_file(path).map_err(|e| io_error("cannot open lock file", path, &e))?;
+        ensure_private_dir(parent_of(path))?;
+        let file = open_lock_file(path).map_err(|e| match e {
+            ReadError::Io(e) => io_error("cannot open lock file", path, &e),
+            other => other.into_error("lock file", path),
+        })?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
             match file.try_lock() {
-                Ok(()) => {
-                    return Ok(Self {
-                        file,
-                        path: path.to_owned(),
-                    });
-                }
+                Ok(()) => return Ok(Self { file }),
                 Err(fs::TryLockError::WouldBlock) => {
                     if start.elapsed() >= wait {
                         return Err(Error::failure(format!(
@@ -115,11 +383,6 @@ impl FileLock {
             }
         }
     }
-
-    /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for FileLock {
@@ -128,15 +391,27 @@ impl Drop for FileLock {
     }
 }
 
-fn open_lock_file(path: &Path) -> io::Result<File> {
+fn open_lock_file(path: &Path) -> std::result::Result<File, ReadError> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
+        options.custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+        );
     }
-    options.open(path)
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if is_symlink_error(&e, path) => return Err(ReadError::Symlink),
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::NotRegular(file_kind(&meta.file_type())));
+    }
+    Ok(file)
 }
 
 /// An I/O error naming the file, as a failure (exit 1).
@@ -179,12 +454,25 @@ mod tests {
         let fmode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(fmode, 0o600);
         assert_eq!(fs::read_to_string(&file).unwrap(), "{\"a\":1}");
-        let leftovers: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-            .collect();
-        assert!(leftovers.is_empty());
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temp file left");
+    }
+
+    #[test]
+    fn atomic_write_replaces_a_link_instead_of_writing_through_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("home");
+        fs::create_dir(&dir).unwrap();
+        let victim = tmp.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("token-cache.json")).unwrap();
+        write_private_atomic(&dir.join("token-cache.json"), b"new").unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(
+            !fs::symlink_metadata(dir.join("token-cache.json"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
     }
 
     #[test]
@@ -193,8 +481,96 @@ mod tests {
         let path = tmp.path().join(".x.lock");
         let held = FileLock::acquire(&path, Duration::from_secs(1)).unwrap();
         let err = FileLock::acquire(&path, Duration::from_millis(50)).unwrap_err();
-        assert!(err.message.contains("another cybedefend process"), "{err}");
+        assert!(
+            err.message().contains("another cybedefend process"),
+            "{err}"
+        );
         drop(held);
         FileLock::acquire(&path, Duration::from_millis(50)).unwrap();
+    }
+
+    #[test]
+    fn a_dangling_link_as_lock_file_creates_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("created-by-attacker");
+        let lock = tmp.path().join(".credentials.lock");
+        std::os::unix::fs::symlink(&target, &lock).unwrap();
+        let err = FileLock::acquire(&lock, Duration::from_millis(50)).unwrap_err();
+        assert!(err.message().contains("symbolic link"), "{err}");
+        assert!(!target.exists());
+    }
+
+    #[test]
+    fn reads_refuse_fifos_devices_and_oversized_files_without_blocking() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        assert!(matches!(
+            read_capped(&fifo, 10, true),
+            Err(ReadError::NotRegular("FIFO"))
+        ));
+        assert!(matches!(
+            read_capped(Path::new("/dev/zero"), 10, true),
+            Err(ReadError::NotRegular("device"))
+        ));
+        let big = tmp.path().join("big");
+        fs::write(&big, vec![b'a'; 11]).unwrap();
+        assert!(matches!(
+            read_capped(&big, 10, true),
+            Err(ReadError::TooLarge(10))
+        ));
+        assert_eq!(read_capped(&big, 11, true).unwrap().len(), 11);
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&big, &link).unwrap();
+        assert!(matches!(
+            read_capped(&link, 20, false),
+            Err(ReadError::Symlink)
+        ));
+        assert!(read_capped(&link, 20, true).is_ok());
+    }
+
+    #[test]
+    fn shared_or_foreign_folders_are_refused_and_links_not_chmodded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = tmp.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        let err = ensure_private_dir(&shared).unwrap_err();
+        assert!(err.message().contains("sticky"), "{err}");
+        assert_eq!(
+            fs::metadata(&shared).unwrap().permissions().mode() & 0o7777,
+            0o1777
+        );
+
+        let open = tmp.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(
+            ensure_private_dir(&open)
+                .unwrap_err()
+                .message()
+                .contains("write")
+        );
+
+        let mine = tmp.path().join("mine");
+        fs::create_dir(&mine).unwrap();
+        fs::set_permissions(&mine, fs::Permissions::from_mode(0o755)).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&mine, &link).unwrap();
+        ensure_private_dir(&link).unwrap();
+        assert_eq!(
+            fs::metadata(&mine).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        ensure_private_dir(&mine).unwrap();
+        assert_eq!(
+            fs::metadata(&mine).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 }

@@ -1,31 +1,31 @@
-//! `cybedefend-core`: the credential model, the provider chain, layered configuration, the
-//! credential store and the auth flows of the `cybedefend` CLI.
+//! `cybedefend-core`: the engine of the `cybedefend` CLI, in three parts.
 //!
-//! This crate prints nothing and knows no command-line parser: the CLI crate turns its
-//! results into output. It knows no concrete provider either: those live in
-//! `cybedefend-providers` and register a [`provider::ProviderFactory`] with `inventory`.
+//! - [`credentials`]: what a credential is, the provider trait and registry, the chain with its
+//!   trace, the stored login, redaction of secrets.
+//! - [`config`]: layered configuration with an origin for every value, trust of the working
+//!   directory, machine policy, the key table.
+//! - [`platform`]: regions and endpoints, HTTP with its safety rules, PAT exchange and browser
+//!   login, the one bearer path, the typed API by resource.
+//! - [`archive`]: the scan archive.
+//!
+//! Shared by all: [`Error`] with its [`ErrorKind`], [`duration`], [`text`] (safe printing of
+//! outside text), [`fsutil`] (private and atomic files, safe reads), [`env`].
+//!
+//! This crate prints nothing and knows no command-line parser, and no concrete provider
+//! (those live in `cybedefend-providers` and register with `inventory`).
 //!
 //! Internal, unstable API.
 #![warn(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
-pub mod api;
 pub mod archive;
-pub mod chain;
 pub mod config;
-pub mod credential;
+pub mod credentials;
+pub mod duration;
 pub mod env;
-pub mod error;
-pub mod exchange;
+mod error;
 pub mod fsutil;
-pub mod http;
-pub mod oauth;
-pub mod paths;
 pub mod platform;
-pub mod provider;
-pub mod redact;
-pub mod region;
-pub mod secret;
-pub mod store;
+pub mod text;
 
-pub use error::{Error, ErrorCategory};
-pub use secret::Secret;
+pub use credentials::Secret;
+pub use error::{Error, ErrorKind, Result};

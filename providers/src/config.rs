@@ -1,25 +1,15 @@
 //! `config`: `pat:` in the merged configuration files (documented priority 3).
 
 use async_trait::async_trait;
-use cybedefend_core::error::Result;
-use cybedefend_core::provider::{
+use cybedefend_core::Result;
+use cybedefend_core::credentials::{
     CredentialProvider, Lookup, ProviderFactory, ProviderInit, ResolveContext,
 };
 
-struct ConfigProvider {
-    id: String,
-}
+struct ConfigProvider;
 
 #[async_trait]
 impl CredentialProvider for ConfigProvider {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "config"
-    }
-
     fn peekable(&self) -> bool {
         true
     }
@@ -30,23 +20,15 @@ impl CredentialProvider for ConfigProvider {
                 crate::onepassword::found_pat(pat.clone(), format!("`pat` in {origin}"), true, ctx)
                     .await
             }
-            None => Ok(Lookup::NotFound("no `pat` in any config file".into())),
+            None => Lookup::not_found("no `pat` in any config file"),
         }
     }
 }
 
-fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
-    Ok(Box::new(ConfigProvider {
-        id: init.id.to_owned(),
-    }))
+fn create(_: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
+    Ok(Box::new(ConfigProvider))
 }
 
 inventory::submit! {
-    ProviderFactory {
-        kind: "config",
-        summary: "`pat:` in a config file",
-        default_timeout: None,
-        default_position: Some(30),
-        create,
-    }
+    ProviderFactory::new("config", "`pat:` in a config file", create).in_default_chain(30)
 }

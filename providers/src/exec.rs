@@ -5,18 +5,17 @@
 //! pass: {type: exec, command: [pass, show, cybedefend/pat], timeout: 10s}
 //! ```
 //! No shell unless `shell: true` (then `command` is one string). A non-zero exit is an error
-//! quoting the last lines of stderr; empty output is "not found".
+//! quoting the last lines of stderr (redacted); empty output is "not found". The helper does
+//! not see `CYBEDEFEND_PAT` unless `pass_env: [CYBEDEFEND_PAT]` says so.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use cybedefend_core::Error;
-use cybedefend_core::credential::Credential;
-use cybedefend_core::error::Result;
-use cybedefend_core::provider::{
+use cybedefend_core::credentials::{
     CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
+    normalize_pat, redact,
 };
-use cybedefend_core::secret::normalize_pat;
+use cybedefend_core::{Error, Result};
 use serde::Deserialize;
 
 use crate::process;
@@ -29,7 +28,9 @@ struct Options {
     #[serde(default)]
     shell: bool,
     #[serde(default)]
-    env: std::collections::BTreeMap<String, String>,
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    pass_env: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,25 +41,30 @@ enum Command {
 }
 
 struct ExecProvider {
-    id: String,
     argv: Vec<String>,
     shell: bool,
     env: Vec<(String, String)>,
+    pass_env: Vec<String>,
 }
 
 #[async_trait]
 impl CredentialProvider for ExecProvider {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "exec"
-    }
-
     async fn resolve(&self, _ctx: &ResolveContext) -> Result<Lookup> {
-        let shown = self.argv.first().cloned().unwrap_or_default();
-        let out = process::run(&self.argv, self.shell, &self.env).await?;
+        let shown =
+            cybedefend_core::text::one_line(self.argv.first().map_or("", String::as_str), 80);
+        let out = process::run(process::Spec {
+            argv: &self.argv,
+            shell: self.shell,
+            env: &self.env,
+            pass_env: &self.pass_env,
+            stdin: None,
+        })
+        .await?;
+        let first = process::first_line(&out.stdout);
+        if let Some(line) = first {
+            // Whatever it printed is treated as a secret from here on.
+            redact::register(line);
+        }
         if out.code != Some(0) {
             let code = out
                 .code
@@ -72,16 +78,14 @@ impl CredentialProvider for ExecProvider {
                 "`{shown}` failed with {code}{tail}"
             )));
         }
-        match process::first_line(&out.stdout).map(normalize_pat) {
-            None | Some(Ok(None)) => Ok(Lookup::NotFound(format!("`{shown}` printed nothing"))),
-            Some(Ok(Some(pat))) => Ok(Lookup::Found(Found {
-                credential: Credential::Pat(pat),
-                detail: format!("`{shown}`"),
-                region: None,
-                storage: None,
-                plaintext: false,
-                warning: None,
-            })),
+        if out.stdout_truncated && first.is_none() {
+            return Err(Error::failure(format!(
+                "`{shown}` printed more than 64 KiB without a line; a PAT is one short line"
+            )));
+        }
+        match first.map(normalize_pat) {
+            None | Some(Ok(None)) => Lookup::not_found(format!("`{shown}` printed nothing")),
+            Some(Ok(Some(pat))) => Found::pat(pat, format!("`{shown}`")).into_lookup(),
             Some(Err(e)) => Err(Error::failure(format!("the PAT printed by `{shown}` {e}"))),
         }
     }
@@ -93,32 +97,40 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
         Some(Command::Argv(v)) if !v.is_empty() && !v[0].trim().is_empty() => v,
         Some(Command::Line(s)) if o.shell && !s.trim().is_empty() => vec![s],
         Some(Command::Line(s)) if !s.trim().is_empty() => {
-            return Err(Error::usage(format!(
-                "provider `{}` (from {}): `command` is a string; give a list such as [pass, show, cybedefend/pat], or set `shell: true`",
-                init.id, init.origin
-            )));
+            return Err(init.error(
+                "`command` is a string; give a list such as [pass, show, cybedefend/pat], or set `shell: true`",
+            ));
         }
         _ => {
-            return Err(Error::usage(format!(
-                "provider `{}` (from {}) needs `command`, e.g. [pass, show, cybedefend/pat]",
-                init.id, init.origin
-            )));
+            return Err(init.error("needs `command`, e.g. [pass, show, cybedefend/pat]"));
         }
     };
+    for var in &o.pass_env {
+        if !process::CLI_SECRET_VARS.contains(&var.as_str()) {
+            return Err(init.error(format!(
+                "`pass_env` lists `{var}`; only {} are kept from helpers, every other variable reaches them anyway",
+                process::CLI_SECRET_VARS.join(", ")
+            )));
+        }
+    }
+    for (k, v) in &o.env {
+        if redact::is_secret_name(k) {
+            redact::register(v);
+        }
+    }
     Ok(Box::new(ExecProvider {
-        id: init.id.to_owned(),
         argv,
         shell: o.shell,
         env: o.env.into_iter().collect(),
+        pass_env: o.pass_env,
     }))
 }
 
 inventory::submit! {
-    ProviderFactory {
-        kind: "exec",
-        summary: "a command whose first line of output is the PAT (pass, op, vault, secret-tool, ...)",
-        default_position: None,
-        default_timeout: Some(Duration::from_secs(10)),
+    ProviderFactory::new(
+        "exec",
+        "a command whose first line of output is the PAT (pass, op, vault, secret-tool, ...)",
         create,
-    }
+    )
+    .timeout_secs(10)
 }

@@ -5,18 +5,20 @@
 //! k8s: {type: file, path: /run/secrets/cybedefend_pat}
 //! systemd: {type: file, credential: cybedefend_pat}    # $CREDENTIALS_DIRECTORY/cybedefend_pat
 //! ```
+//! Only a regular file of at most 64 KiB is read, opened so that a FIFO cannot block it, off
+//! the async runtime so that the provider's time limit holds. A UTF-8 byte-order mark is
+//! dropped. A file that other users can read is a warning, and counts as plaintext storage
+//! under `require_secure_storage`.
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use cybedefend_core::Error;
-use cybedefend_core::credential::Credential;
-use cybedefend_core::error::Result;
-use cybedefend_core::paths::display;
-use cybedefend_core::provider::{
-    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
+use cybedefend_core::credentials::{
+    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext, display,
+    normalize_pat, strip_bom,
 };
-use cybedefend_core::secret::normalize_pat;
+use cybedefend_core::fsutil::{self, ReadError};
+use cybedefend_core::{Error, Result};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,69 +36,62 @@ enum Source {
 }
 
 struct FileProvider {
-    id: String,
     source: Source,
 }
 
 #[async_trait]
 impl CredentialProvider for FileProvider {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "file"
-    }
-
     async fn resolve(&self, _ctx: &ResolveContext) -> Result<Lookup> {
         let path = match &self.source {
             Source::Path(p) => p.clone(),
-            Source::Credential(name) => match std::env::var_os("CREDENTIALS_DIRECTORY") {
-                Some(dir) => PathBuf::from(dir).join(name),
-                None => {
-                    return Ok(Lookup::NotFound(
-                        "CREDENTIALS_DIRECTORY is not set (not running under systemd credentials)"
-                            .into(),
-                    ));
-                }
-            },
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Lookup::NotFound(format!(
-                    "{} does not exist",
-                    display(&path)
-                )));
-            }
-            Err(e) => return Err(cybedefend_core::fsutil::io_error("cannot read", &path, &e)),
-        };
-        #[allow(unused_mut)]
-        let mut warning = None;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if let Ok(m) = std::fs::metadata(&path) {
-                let mode = m.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
-                    warning = Some(format!(
-                        "{} can be read by other users (mode {mode:o}); restrict it with `chmod 600`",
-                        display(&path)
-                    ));
+            Source::Credential(name) => {
+                match cybedefend_core::env::path_var("CREDENTIALS_DIRECTORY") {
+                    Some(dir) => PathBuf::from(dir).join(name),
+                    None => {
+                        return Lookup::not_found(
+                            "CREDENTIALS_DIRECTORY is not set (not running under systemd credentials)",
+                        );
+                    }
                 }
             }
+        };
+        let bytes =
+            match fsutil::read_capped_async(path.clone(), fsutil::SECRET_FILE_CAP, true).await {
+                Ok(b) => b,
+                Err(ReadError::NotFound) => {
+                    return Lookup::not_found(format!("{} does not exist", display(&path)));
+                }
+                Err(e) => return Err(e.into_error("secret file", &path)),
+            };
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::failure(format!(
+                "the secret file {} is not UTF-8 text",
+                display(&path)
+            ))
+        })?;
+        let (text, bom) = strip_bom(&text);
+        if bom {
+            let shown = display(&path);
+            tracing::debug!(
+                "file provider: dropped a UTF-8 byte-order mark at the start of {shown}"
+            );
         }
+        let shared = std::fs::metadata(&path)
+            .map(|m| fsutil::shared_mode(&m))
+            .unwrap_or(0);
+        let warning = (shared & 0o044 != 0).then(|| {
+            format!(
+                "{} can be read by other users; restrict it with `chmod 600`",
+                display(&path)
+            )
+        });
         let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         match normalize_pat(first) {
-            Ok(Some(pat)) => Ok(Lookup::Found(Found {
-                credential: Credential::Pat(pat),
-                detail: display(&path),
-                region: None,
-                storage: None,
-                plaintext: false,
-                warning,
-            })),
-            Ok(None) => Ok(Lookup::NotFound(format!("{} is empty", display(&path)))),
+            Ok(Some(pat)) => Found::pat(pat, display(&path))
+                .plaintext(warning.is_some())
+                .with_warning(warning)
+                .into_lookup(),
+            Ok(None) => Lookup::not_found(format!("{} is empty", display(&path))),
             Err(e) => Err(Error::failure(format!("the PAT in {} {e}", display(&path)))),
         }
     }
@@ -107,25 +102,16 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
     let source = match (o.path, o.credential) {
         (Some(p), None) => Source::Path(p),
         (None, Some(c)) if !c.trim().is_empty() => Source::Credential(c),
-        _ => {
-            return Err(Error::usage(format!(
-                "provider `{}` (from {}) needs exactly one of `path` or `credential`",
-                init.id, init.origin
-            )));
-        }
+        _ => return Err(init.error("needs exactly one of `path` or `credential`")),
     };
-    Ok(Box::new(FileProvider {
-        id: init.id.to_owned(),
-        source,
-    }))
+    Ok(Box::new(FileProvider { source }))
 }
 
 inventory::submit! {
-    ProviderFactory {
-        kind: "file",
-        summary: "a mounted secret file (Kubernetes/Docker secrets, $CREDENTIALS_DIRECTORY)",
-        default_position: None,
-        default_timeout: None,
+    ProviderFactory::new(
+        "file",
+        "a mounted secret file (Kubernetes/Docker secrets, $CREDENTIALS_DIRECTORY)",
         create,
-    }
+    )
+    .timeout_secs(10)
 }

@@ -5,19 +5,21 @@
 //! Every keyring call runs on its own thread under a time limit: a locked or missing keyring
 //! is "not found" with the reason, never a hang, and nothing here waits for an unlock prompt.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cybedefend_core::credential::Credential;
-use cybedefend_core::error::{Error, Result};
-use cybedefend_core::fsutil::FileLock;
-use cybedefend_core::provider::{
-    CredentialProvider, Erased, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
+use cybedefend_core::credentials::store;
+use cybedefend_core::credentials::{
+    Credential, CredentialProvider, Erased, Found, Lookup, ProviderFactory, ProviderInit,
+    ResolveContext, Secret, normalize_pat,
 };
-use cybedefend_core::region::Region;
-use cybedefend_core::secret::{Secret, normalize_pat};
-use cybedefend_core::store;
+use cybedefend_core::fsutil::FileLock;
+use cybedefend_core::platform::{Region, TokenStore, TokenStoreBackend};
+use cybedefend_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 /// Service name of the keyring entry.
 pub(crate) const SERVICE: &str = "cybedefend-cli";
@@ -28,9 +30,7 @@ const CALL_LIMIT: Duration = Duration::from_secs(5);
 
 /// Why the keyring cannot be used on this machine, if it obviously cannot.
 pub(crate) fn unavailable_reason() -> Option<String> {
-    if cfg!(target_os = "linux")
-        && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|v| v.is_empty())
-    {
+    if cfg!(target_os = "linux") && !cybedefend_core::env::is_set("DBUS_SESSION_BUS_ADDRESS") {
         return Some("no Secret Service on this machine (no D-Bus session bus)".into());
     }
     None
@@ -45,6 +45,8 @@ enum Outcome<T> {
 /// Runs a keyring call on a detached thread (a hung D-Bus call must not keep the process
 /// alive) and waits at most [`CALL_LIMIT`].
 fn call<T: Send + 'static>(
+    service: &'static str,
+    account: String,
     f: impl FnOnce(&keyring::Entry) -> keyring::Result<T> + Send + 'static,
 ) -> Outcome<T> {
     if let Some(why) = unavailable_reason() {
@@ -52,7 +54,7 @@ fn call<T: Send + 'static>(
     }
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let r = keyring::Entry::new(SERVICE, ACCOUNT).and_then(|e| f(&e));
+        let r = keyring::Entry::new(service, &account).and_then(|e| f(&e));
         let _ = tx.send(r);
     });
     match rx.recv_timeout(CALL_LIMIT) {
@@ -82,7 +84,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Reads the PAT from the keyring.
 pub(crate) async fn read() -> Result<std::result::Result<Secret, String>> {
-    match blocking(|| call(|e| e.get_password())).await {
+    match blocking(|| call(SERVICE, ACCOUNT.into(), |e| e.get_password())).await {
         Outcome::Done(p) => match normalize_pat(&p) {
             Ok(Some(s)) => Ok(Ok(s)),
             Ok(None) => Ok(Err("the keyring entry is empty".into())),
@@ -96,7 +98,7 @@ pub(crate) async fn read() -> Result<std::result::Result<Secret, String>> {
 /// Writes the PAT to the keyring and reads it back to verify.
 pub(crate) async fn write(pat: &Secret) -> Result<()> {
     let value = pat.expose().to_owned();
-    match blocking(move || call(move |e| e.set_password(&value))).await {
+    match blocking(move || call(SERVICE, ACCOUNT.into(), move |e| e.set_password(&value))).await {
         Outcome::Done(()) => {}
         Outcome::Missing => return Err(Error::failure("the keyring refused the entry")),
         Outcome::Unavailable(why) => {
@@ -118,56 +120,48 @@ pub(crate) async fn write(pat: &Secret) -> Result<()> {
     }
 }
 
-/// Deletes the keyring entry; `Ok(false)` when there was none or no keyring.
+/// Deletes the keyring entry: `Ok(false)` when there was none; an error when the keyring
+/// cannot be reached (the entry may still be there).
 pub(crate) async fn delete() -> Result<bool> {
-    match blocking(|| call(|e| e.delete_credential())).await {
+    match blocking(|| call(SERVICE, ACCOUNT.into(), |e| e.delete_credential())).await {
         Outcome::Done(()) => Ok(true),
-        Outcome::Missing | Outcome::Unavailable(_) => Ok(false),
+        Outcome::Missing => Ok(false),
+        Outcome::Unavailable(why) => Err(Error::failure(format!(
+            "the PAT in the OS keyring could not be erased: {why}"
+        ))
+        .with_hint(
+            "unlock or start the keyring (Secret Service), then run `cybedefend logout` again",
+        )),
     }
 }
 
 /// Whether a keyring answers on this machine (for the plaintext warning).
 pub(crate) async fn available() -> bool {
     matches!(
-        blocking(|| call(|e| e.get_password())).await,
+        blocking(|| call(SERVICE, ACCOUNT.into(), |e| e.get_password())).await,
         Outcome::Done(_) | Outcome::Missing
     )
 }
 
-struct KeyringProvider {
-    id: String,
-}
+struct KeyringProvider;
 
 #[async_trait]
 impl CredentialProvider for KeyringProvider {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "keyring"
-    }
-
     async fn resolve(&self, ctx: &ResolveContext) -> Result<Lookup> {
         if ctx.peek {
-            return Ok(Lookup::NotFound("not consulted".into()));
+            return Lookup::not_found("not consulted");
         }
         // Only a login stored with --store keyring says where the region is; without it the
         // keyring is not consulted (no D-Bus call on machines that never used it).
         let login = store::load(&ctx.home).ok().flatten();
         let Some(login) = login.filter(|l| l.storage == "keyring") else {
-            return Ok(Lookup::NotFound("no login stored in the keyring".into()));
+            return Lookup::not_found("no login stored in the keyring");
         };
         match read().await? {
-            Ok(pat) => Ok(Lookup::Found(Found {
-                credential: Credential::Pat(pat),
-                detail: format!("OS keyring ({SERVICE})"),
-                region: Some(login.region),
-                storage: Some("keyring".into()),
-                plaintext: false,
-                warning: None,
-            })),
-            Err(why) => Ok(Lookup::NotFound(why)),
+            Ok(pat) => Found::pat(pat, format!("OS keyring ({SERVICE})"))
+                .stored(login.region, "keyring")
+                .into_lookup(),
+            Err(why) => Lookup::not_found(why),
         }
     }
 
@@ -187,51 +181,125 @@ impl CredentialProvider for KeyringProvider {
     }
 
     async fn erase(&self, _ctx: &ResolveContext) -> Result<Erased> {
+        // The PAT's fingerprint first, so that its cached access tokens can go too.
+        let pat_fingerprint = match read().await? {
+            Ok(pat) => Some(pat.fingerprint()),
+            Err(_) => None,
+        };
         let removed = delete().await?;
         Ok(Erased {
             removed,
             detail: format!("the OS keyring entry ({SERVICE})"),
-            pat_fingerprint: None,
+            pat_fingerprint,
         })
+    }
+
+    async fn can_store(&self, _ctx: &ResolveContext) -> bool {
+        available().await
     }
 }
 
-fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
-    Ok(Box::new(KeyringProvider {
-        id: init.id.to_owned(),
-    }))
+fn create(_: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
+    Ok(Box::new(KeyringProvider))
 }
 
 inventory::submit! {
-    ProviderFactory {
-        kind: "keyring",
-        summary: "the OS keyring (Secret Service, Keychain, Credential Manager), written by `login --store keyring`",
-        default_position: Some(50),
-        default_timeout: Some(Duration::from_secs(10)),
+    ProviderFactory::new(
+        "keyring",
+        "the OS keyring (Secret Service, Keychain, Credential Manager), written by `login --store keyring`",
         create,
+    )
+    .in_default_chain(50)
+    .timeout_secs(10)
+}
+
+/// Service name of the token cache entries (`credentials.token_cache: keyring`).
+const TOKEN_SERVICE: &str = "cybedefend-cli-token-cache";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct TokenEntries(BTreeMap<String, TokenEntry>);
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TokenEntry {
+    access_token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+/// Exchanged access tokens in the keyring: one entry per PAT (named by its fingerprint)
+/// holding its tokens by cache key, so logout can remove them all.
+struct KeyringTokenStore;
+
+async fn token_entries(fp: &str) -> TokenEntries {
+    let account = fp.to_owned();
+    match blocking(move || call(TOKEN_SERVICE, account, |e| e.get_password())).await {
+        Outcome::Done(text) => serde_json::from_str(&text).unwrap_or_default(),
+        _ => TokenEntries::default(),
     }
 }
 
-/// Helpers for `login --store keyring`, `logout`, `auth migrate` and `auth status`.
-pub mod api {
-    use super::*;
+#[async_trait]
+impl TokenStore for KeyringTokenStore {
+    async fn get(&self, key: &str, pat_fingerprint: &str) -> Option<(Secret, OffsetDateTime)> {
+        let entries = token_entries(pat_fingerprint).await;
+        let e = entries.0.get(key)?;
+        let fresh = e.expires_at - cybedefend_core::platform::exchange::EXPIRY_MARGIN
+            > OffsetDateTime::now_utc();
+        (fresh && cybedefend_core::text::is_visible_ascii(&e.access_token))
+            .then(|| (Secret::new(e.access_token.clone()), e.expires_at))
+    }
 
-    /// Stores a PAT in the keyring (verified by reading it back) and records the login.
-    pub async fn store_login(ctx: &ResolveContext, pat: &Secret, region: Region) -> Result<()> {
-        KeyringProvider {
-            id: "keyring".into(),
+    async fn put(
+        &self,
+        key: &str,
+        pat_fingerprint: &str,
+        token: &Secret,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        let mut entries = token_entries(pat_fingerprint).await;
+        let now = OffsetDateTime::now_utc();
+        entries.0.retain(|_, e| e.expires_at > now);
+        entries.0.insert(
+            key.to_owned(),
+            TokenEntry {
+                access_token: token.expose().to_owned(),
+                expires_at,
+            },
+        );
+        let text = serde_json::to_string(&entries)
+            .map_err(|e| Error::failure(format!("cannot serialise the token cache: {e}")))?;
+        let account = pat_fingerprint.to_owned();
+        match blocking(move || call(TOKEN_SERVICE, account, move |e| e.set_password(&text))).await {
+            Outcome::Done(()) => Ok(()),
+            Outcome::Missing => Err(Error::failure("the keyring refused the token cache entry")),
+            Outcome::Unavailable(why) => Err(Error::failure(format!(
+                "the token cache could not be written to the keyring: {why}"
+            ))),
         }
-        .store(ctx, &Credential::Pat(pat.clone()), region)
-        .await
     }
 
-    /// Deletes the keyring entry.
-    pub async fn erase() -> Result<bool> {
-        delete().await
+    async fn forget(&self, pat_fingerprint: &str) -> Result<usize> {
+        let n = token_entries(pat_fingerprint).await.0.len();
+        let account = pat_fingerprint.to_owned();
+        match blocking(move || call(TOKEN_SERVICE, account, |e| e.delete_credential())).await {
+            Outcome::Done(()) => Ok(n),
+            Outcome::Missing => Ok(0),
+            Outcome::Unavailable(why) => Err(Error::failure(format!(
+                "cached access tokens in the keyring could not be removed: {why}"
+            ))),
+        }
     }
+}
 
-    /// Whether a keyring answers here.
-    pub async fn is_available() -> bool {
-        available().await
+fn open_token_store(
+    _home: &cybedefend_core::credentials::Home,
+) -> std::result::Result<Box<dyn TokenStore>, String> {
+    match unavailable_reason() {
+        Some(why) => Err(why),
+        None => Ok(Box::new(KeyringTokenStore)),
     }
+}
+
+inventory::submit! {
+    TokenStoreBackend { name: "keyring", open: open_token_store }
 }

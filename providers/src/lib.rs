@@ -1,8 +1,9 @@
-//! Built-in credential providers of the `cybedefend` CLI. Each module registers its type with
-//! `inventory::submit!`; nothing else refers to them by name.
+//! Built-in credential providers of the `cybedefend` CLI. Each module is one provider type and
+//! registers it with `inventory::submit!`; nothing else refers to them by name.
 //!
 //! A crate whose only use is `inventory::submit!` can be dropped by the linker, so the binary
-//! calls [`link`] once, and a test checks that every type here is registered.
+//! calls [`link`] once, and a test checks that exactly the types of [`BUILT_IN_TYPES`] are
+//! registered (keep the two in sync: a new provider is a new module and a new name here).
 //!
 //! Internal, unstable API.
 #![warn(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
@@ -18,18 +19,18 @@ mod process;
 mod stored;
 mod vault;
 
-/// Every provider type this crate registers, for the registration test.
+/// Every provider type this crate registers, sorted.
 pub const BUILT_IN_TYPES: &[&str] = &[
     "config",
     "env",
     "exec",
     "file",
     "flag",
+    "keyring",
     "onepassword",
     "stored",
+    "vault",
 ];
-
-pub use keyring::api as keyring_store;
 
 /// Keeps this crate (and so its `inventory` registrations) in the final binary.
 #[inline(never)]
@@ -40,17 +41,19 @@ pub fn link() -> usize {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_built_in_type_is_registered() {
-        let kinds: Vec<&str> = cybedefend_core::provider::factories()
+    fn exactly_the_built_in_types_are_registered() {
+        let kinds: Vec<&str> = cybedefend_core::credentials::factories()
             .iter()
             .map(|f| f.kind)
             .collect();
-        for t in super::BUILT_IN_TYPES {
-            assert!(kinds.contains(t), "{t} missing from {kinds:?}");
-        }
+        assert_eq!(kinds, super::BUILT_IN_TYPES);
         assert_eq!(
-            cybedefend_core::provider::default_chain(),
+            cybedefend_core::credentials::default_chain(),
             vec!["flag", "env", "config", "stored", "keyring"]
+        );
+        assert!(
+            cybedefend_core::platform::exchange::token_store_backend("keyring").is_some(),
+            "the keyring token cache is registered"
         );
     }
 }

@@ -7,15 +7,13 @@
 //! A PAT given anywhere (flag, env, config) as an `op://` reference is resolved the same way,
 //! like `op run` does.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use cybedefend_core::credential::Credential;
-use cybedefend_core::error::{Error, Result};
-use cybedefend_core::provider::{
-    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
+use cybedefend_core::credentials::{
+    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext, Secret,
+    normalize_pat, redact,
 };
-use cybedefend_core::secret::{Secret, normalize_pat};
+use cybedefend_core::env;
+use cybedefend_core::{Error, Result};
 use serde::Deserialize;
 
 use crate::process;
@@ -30,18 +28,25 @@ struct Options {
 }
 
 /// Whether `op` can answer without a person: a service account, a Connect server or an
-/// existing CLI session in the environment.
+/// existing CLI session in the environment. Their values are registered as secrets.
 fn has_headless_session() -> bool {
-    std::env::vars_os().any(|(k, v)| {
-        let k = k.to_string_lossy();
-        !v.is_empty()
-            && (k == "OP_SERVICE_ACCOUNT_TOKEN"
-                || k == "OP_CONNECT_TOKEN"
-                || k.starts_with("OP_SESSION_"))
-    })
+    let mut found = false;
+    for name in env::names() {
+        if name == "OP_SERVICE_ACCOUNT_TOKEN"
+            || name == "OP_CONNECT_TOKEN"
+            || name.starts_with("OP_SESSION_")
+        {
+            if let Ok(Some(v)) = env::non_empty(&name) {
+                redact::register(&v);
+            }
+            found = true;
+        }
+    }
+    found
 }
 
-/// Reads a secret reference with `op read`.
+/// Reads a secret reference with `op read`. Whether `op` is installed is checked first, so the
+/// diagnosis is the same with or without a terminal.
 pub(crate) async fn read_reference(
     reference: &str,
     account: Option<&str>,
@@ -49,10 +54,16 @@ pub(crate) async fn read_reference(
 ) -> Result<Option<Secret>> {
     if !reference.starts_with("op://") {
         return Err(Error::usage(format!(
-            "`{reference}` is not a 1Password secret reference (op://vault/item/field)"
+            "`{}` is not a 1Password secret reference (op://vault/item/field)",
+            cybedefend_core::text::one_line(reference, 100)
         )));
     }
-    if !interactive && !has_headless_session() {
+    if !process::on_path("op") {
+        return Err(Error::usage("the 1Password CLI (`op`) is not installed (not on PATH)")
+            .with_hint("install it from 1Password's site, or remove the `onepassword` provider / op:// reference"));
+    }
+    let headless = has_headless_session();
+    if !interactive && !headless {
         return Err(Error::auth(
             "1Password needs the desktop app's approval, and nobody can give it here (CI or no terminal)",
         )
@@ -68,15 +79,17 @@ pub(crate) async fn read_reference(
         argv.push(a.into());
     }
     argv.push(reference.into());
-    let out = match process::run(&argv, false, &[]).await {
-        Ok(o) => o,
-        Err(e) if e.message.contains("was not found on PATH") => {
-            return Err(Error::usage("the 1Password CLI (`op`) is not installed")
-                .with_hint("install it from 1Password's site, or remove the `onepassword` provider / op:// reference"));
-        }
-        Err(e) => return Err(e),
-    };
+    let out = process::run(process::Spec {
+        argv: &argv,
+        ..process::Spec::default()
+    })
+    .await?;
+    if let Some(line) = process::first_line(&out.stdout) {
+        redact::register(line);
+    }
     if out.code != Some(0) {
+        // `op` says why only in words; these are its messages for the two cases that are not
+        // failures of ours.
         let text = out.stderr_tail.to_ascii_lowercase();
         if text.contains("not currently signed in")
             || text.contains("not signed in")
@@ -101,35 +114,16 @@ pub(crate) async fn read_reference(
 }
 
 struct OnePasswordProvider {
-    id: String,
     reference: String,
     account: Option<String>,
 }
 
 #[async_trait]
 impl CredentialProvider for OnePasswordProvider {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "onepassword"
-    }
-
     async fn resolve(&self, ctx: &ResolveContext) -> Result<Lookup> {
         match read_reference(&self.reference, self.account.as_deref(), ctx.interactive).await? {
-            Some(pat) => Ok(Lookup::Found(Found {
-                credential: Credential::Pat(pat),
-                detail: self.reference.clone(),
-                region: None,
-                storage: None,
-                plaintext: false,
-                warning: None,
-            })),
-            None => Ok(Lookup::NotFound(format!(
-                "{} does not exist",
-                self.reference
-            ))),
+            Some(pat) => Found::pat(pat, self.reference.clone()).into_lookup(),
+            None => Lookup::not_found(format!("{} does not exist", self.reference)),
         }
     }
 }
@@ -139,27 +133,20 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
     let reference = o
         .reference
         .filter(|r| r.starts_with("op://"))
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "provider `{}` (from {}) needs `reference: op://vault/item/field`",
-                init.id, init.origin
-            ))
-        })?;
+        .ok_or_else(|| init.error("needs `reference: op://vault/item/field`"))?;
     Ok(Box::new(OnePasswordProvider {
-        id: init.id.to_owned(),
         reference,
         account: o.account,
     }))
 }
 
 inventory::submit! {
-    ProviderFactory {
-        kind: "onepassword",
-        summary: "1Password: `op read op://vault/item/field` (service account or desktop app)",
-        default_position: None,
-        default_timeout: Some(Duration::from_secs(15)),
+    ProviderFactory::new(
+        "onepassword",
+        "1Password: `op read op://vault/item/field` (service account or desktop app)",
         create,
-    }
+    )
+    .timeout_secs(15)
 }
 
 /// A PAT value that is an `op://` reference is read through `op`; any other value is kept.
@@ -170,7 +157,7 @@ pub(crate) async fn resolve_if_reference(
     if value.expose().starts_with("op://") {
         let reference = value.expose().to_owned();
         // A reference names a secret; it is not one, and messages should show it.
-        cybedefend_core::redact::unregister(&reference);
+        redact::unregister(&reference);
         match read_reference(&reference, None, ctx.interactive).await? {
             Some(s) => Ok((s, true)),
             None => Err(Error::failure(format!(
@@ -195,17 +182,13 @@ pub(crate) async fn found_pat(
     } else {
         resolve_if_reference(pat, ctx).await?
     };
-    Ok(Lookup::Found(Found {
-        credential: Credential::Pat(pat),
-        detail: if via_op {
-            format!("{detail} (1Password reference)")
-        } else {
-            detail
-        },
-        region: None,
-        storage: None,
-        // A reference is not a plaintext secret.
-        plaintext: plaintext && !via_op,
-        warning: None,
-    }))
+    let detail = if via_op {
+        format!("{detail} (1Password reference)")
+    } else {
+        detail
+    };
+    // A reference is not a plaintext secret.
+    Found::pat(pat, detail)
+        .plaintext(plaintext && !via_op)
+        .into_lookup()
 }

@@ -1,77 +1,237 @@
-//! Running a command that prints a secret: argv without a shell (unless asked), the parent's
-//! environment, stdin closed (nothing can wait for a person), the first line of stdout as the
-//! secret, the last lines of stderr (redacted) in errors, and the process killed when the
-//! chain's time limit drops the future.
+//! Running a helper command that prints a secret (`pass`, `op`, an exec provider).
+//!
+//! - argv without a shell (unless asked); stdin closed (nothing can wait for a person);
+//! - the parent's environment without the CLI's own secrets (`CYBEDEFEND_PAT`,
+//!   `CYBEDEFEND_API_KEY`) unless the provider's config passes them by name;
+//! - its own process group: when the chain's time limit drops the future, the whole group is
+//!   killed, so no grandchild outlives the CLI;
+//! - output read until the helper exits (a grandchild that keeps the pipe open cannot make it
+//!   hang), and capped: 64 KiB of stdout, the last 64 KiB of stderr;
+//! - the stderr quoted in errors is one line, redacted of every secret the process knows, of
+//!   well-known secret variables in its environment and of the helper's own stdout.
 
 use std::process::Stdio;
+use std::time::Duration;
 
-use cybedefend_core::Error;
-use cybedefend_core::error::Result;
-use cybedefend_core::redact::redact;
-use tokio::io::AsyncReadExt;
+use cybedefend_core::credentials::redact;
+use cybedefend_core::{Error, Result};
+use cybedefend_core::{env, text};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// Output of a secret command.
+/// Most stdout kept from a helper.
+const STDOUT_CAP: usize = 64 * 1024;
+/// Most stderr kept from a helper (its end).
+const STDERR_CAP: usize = 64 * 1024;
+/// After the helper exits, how long its pipes are still read.
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
+
+/// Variables of the CLI that hold secrets, kept from helpers unless passed by name.
+pub(crate) const CLI_SECRET_VARS: &[&str] = &[env::CYBEDEFEND_PAT, env::CYBEDEFEND_API_KEY];
+
+/// Variables that commonly hold secrets: their values are masked in a helper's quoted stderr.
+const KNOWN_SECRET_VARS: &[&str] = &[
+    "CYBEDEFEND_PAT",
+    "CYBEDEFEND_API_KEY",
+    "OP_SERVICE_ACCOUNT_TOKEN",
+    "OP_CONNECT_TOKEN",
+    "VAULT_TOKEN",
+    "VAULT_SECRET_ID",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+];
+
+/// What to run.
+#[derive(Debug, Default)]
+pub(crate) struct Spec<'a> {
+    /// The program and its arguments; with `shell`, one command line.
+    pub(crate) argv: &'a [String],
+    /// Run `argv` through `sh -c`.
+    pub(crate) shell: bool,
+    /// Variables to set for the helper (from the provider's config).
+    pub(crate) env: &'a [(String, String)],
+    /// CLI secret variables to pass through anyway (`pass_env: [CYBEDEFEND_PAT]`).
+    pub(crate) pass_env: &'a [String],
+    /// Bytes for stdin (the plugin protocol); `None` closes stdin.
+    pub(crate) stdin: Option<Vec<u8>>,
+}
+
+/// Output of a helper.
 pub(crate) struct Output {
     /// Exit code (None when killed by a signal).
     pub(crate) code: Option<i32>,
-    /// Standard output.
+    /// Standard output (at most 64 KiB).
     pub(crate) stdout: String,
-    /// Last lines of standard error, redacted.
+    /// Whether stdout was longer than the cap.
+    pub(crate) stdout_truncated: bool,
+    /// Last lines of standard error, one line, redacted and safe to print.
     pub(crate) stderr_tail: String,
 }
 
-/// Starts `argv` (or `sh -c argv[0]` with `shell`) and collects its output.
-pub(crate) async fn run(argv: &[String], shell: bool, env: &[(String, String)]) -> Result<Output> {
-    let (program, args): (String, Vec<String>) = if shell {
-        ("sh".into(), vec!["-c".into(), argv.join(" ")])
+/// Kills the helper's process group unless disarmed (the helper was reaped).
+struct GroupGuard(Option<rustix::process::Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+/// Whether `program` can be started: a path that exists, or a name found on `PATH`.
+pub(crate) fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).is_file();
+    }
+    env::path_var("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+async fn read_capped<R: AsyncRead + Unpin>(
+    mut r: R,
+    cap: usize,
+    keep_tail: bool,
+) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut truncated = false;
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.len() > cap {
+                    truncated = true;
+                    if keep_tail {
+                        let cut = out.len() - cap;
+                        out.drain(..cut);
+                    } else {
+                        out.truncate(cap);
+                        // Keep reading (and dropping) so the helper is not blocked on a full pipe.
+                    }
+                }
+            }
+        }
+    }
+    (out, truncated)
+}
+
+/// Starts the helper and collects its output; see the module documentation.
+pub(crate) async fn run(spec: Spec<'_>) -> Result<Output> {
+    let (program, args): (String, Vec<String>) = if spec.shell {
+        ("sh".into(), vec!["-c".into(), spec.argv.join(" ")])
     } else {
-        match argv.split_first() {
+        match spec.argv.split_first() {
             Some((p, rest)) => (p.clone(), rest.to_vec()),
             None => return Err(Error::usage("the command is empty")),
         }
     };
+    let shown = text::one_line(&program, 80);
     let mut cmd = tokio::process::Command::new(&program);
     cmd.args(&args)
-        .stdin(Stdio::null())
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
-    for (k, v) in env {
+    for var in CLI_SECRET_VARS {
+        if !spec.pass_env.iter().any(|p| p == var) {
+            cmd.env_remove(var);
+        }
+    }
+    for (k, v) in spec.env {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::usage(format!("`{program}` was not found on PATH")).with_hint(
-                "install it, or give its full path in the provider's `command`".to_string(),
-            )
+            Error::usage(format!("`{shown}` was not found on PATH"))
+                .with_hint("install it, or give its full path in the provider's `command`")
         } else {
-            Error::failure(format!("cannot start `{program}`: {e}"))
+            Error::failure(format!("cannot start `{shown}`: {e}"))
         }
     })?;
-    let mut out = String::new();
-    let mut err = String::new();
-    let mut so = child
+    let mut guard = GroupGuard(
+        child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32)),
+    );
+    if let (Some(input), Some(mut stdin)) = (spec.stdin, child.stdin.take()) {
+        use tokio::io::AsyncWriteExt;
+        // A helper that does not read its stdin must not block us: write in the background.
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&input).await;
+            let _ = stdin.shutdown().await;
+        });
+    }
+    let so = child
         .stdout
         .take()
         .ok_or_else(|| Error::failure("no stdout"))?;
-    let mut se = child
+    let se = child
         .stderr
         .take()
         .ok_or_else(|| Error::failure("no stderr"))?;
-    let (r1, r2) = tokio::join!(so.read_to_string(&mut out), se.read_to_string(&mut err));
-    r1.map_err(|e| Error::failure(format!("`{program}`: cannot read its output: {e}")))?;
-    let _ = r2;
+    let mut out_task = tokio::spawn(read_capped(so, STDOUT_CAP, false));
+    let mut err_task = tokio::spawn(read_capped(se, STDERR_CAP, true));
     let status = child
         .wait()
         .await
-        .map_err(|e| Error::failure(format!("`{program}`: {e}")))?;
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+        .map_err(|e| Error::failure(format!("`{shown}`: {e}")))?;
+    // Reaped: the pid is no longer ours to signal (it could be reused).
+    guard.0 = None;
+    let grace = |task| async move {
+        match tokio::time::timeout(DRAIN_GRACE, task).await {
+            Ok(Ok(r)) => r,
+            _ => (Vec::new(), false),
+        }
+    };
+    let (stdout, stdout_truncated) = grace(&mut out_task).await;
+    let (stderr, _) = grace(&mut err_task).await;
+    out_task.abort();
+    err_task.abort();
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
     Ok(Output {
         code: status.code(),
-        stdout: out,
-        stderr_tail: redact(&tail),
+        stderr_tail: quote_stderr(&String::from_utf8_lossy(&stderr), &stdout, spec.env),
+        stdout,
+        stdout_truncated,
     })
+}
+
+/// The last lines of a helper's stderr as one safe line: every known secret masked (the
+/// process's registry, well-known secret variables, the helper's env and its own stdout).
+fn quote_stderr(stderr: &str, stdout: &str, helper_env: &[(String, String)]) -> String {
+    let mut masks: Vec<String> = Vec::new();
+    for var in KNOWN_SECRET_VARS {
+        if let Ok(Some(v)) = env::non_empty(var) {
+            masks.push(v);
+        }
+    }
+    for name in env::names()
+        .into_iter()
+        .filter(|n| n.starts_with("OP_SESSION_"))
+    {
+        if let Ok(Some(v)) = env::non_empty(&name) {
+            masks.push(v);
+        }
+    }
+    masks.extend(helper_env.iter().map(|(_, v)| v.trim().to_owned()));
+    masks.extend(stdout.lines().map(|l| l.trim().to_owned()));
+    let mut text = redact::redact(stderr);
+    for m in masks.iter().filter(|m| m.len() >= 6) {
+        text = text.replace(m.as_str(), redact::MASK);
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+    text::one_line(&tail, 400)
 }
 
 /// The first non-empty line of stdout.

@@ -2,51 +2,37 @@
 //! priority 4). Supports `store` (login) and `erase` (logout).
 
 use async_trait::async_trait;
-use cybedefend_core::credential::Credential;
-use cybedefend_core::error::Result;
-use cybedefend_core::paths::display;
-use cybedefend_core::provider::{
-    CredentialProvider, Erased, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
+use cybedefend_core::Result;
+use cybedefend_core::credentials::store::{self, Removed};
+use cybedefend_core::credentials::{
+    Credential, CredentialProvider, Erased, Found, Lookup, ProviderFactory, ProviderInit,
+    ResolveContext, display,
 };
-use cybedefend_core::region::Region;
-use cybedefend_core::store::{self, Removed};
+use cybedefend_core::platform::Region;
 
-struct StoredProvider {
-    id: String,
-}
+struct StoredProvider;
 
 #[async_trait]
 impl CredentialProvider for StoredProvider {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "stored"
-    }
-
     fn peekable(&self) -> bool {
         true
     }
 
     async fn resolve(&self, ctx: &ResolveContext) -> Result<Lookup> {
         let path = display(&ctx.home.credentials_file());
-        match store::load(&ctx.home)? {
-            None => Ok(Lookup::NotFound(format!("no {path} (not logged in)"))),
-            Some(login) => match login.credential {
-                Some(credential) => Ok(Lookup::Found(Found {
-                    credential,
-                    detail: path,
-                    region: Some(login.region),
-                    plaintext: login.storage == "file",
-                    warning: None,
-                    storage: Some(login.storage),
-                })),
-                None => Ok(Lookup::NotFound(format!(
-                    "{path} says the secret is kept in `{}`, which this provider does not read",
-                    login.storage
-                ))),
-            },
+        let Some(login) = store::load(&ctx.home)? else {
+            return Lookup::not_found(format!("no {path} (not logged in)"));
+        };
+        match login.credential {
+            Some(credential) => Found::new(credential, path)
+                .plaintext(login.storage == "file")
+                .with_warning(login.warning)
+                .stored(login.region, login.storage)
+                .into_lookup(),
+            None => Lookup::not_found(format!(
+                "{path} says the secret is kept in `{}`, which this provider does not read",
+                login.storage
+            )),
         }
     }
 
@@ -74,20 +60,21 @@ impl CredentialProvider for StoredProvider {
             },
         })
     }
+
+    async fn can_store(&self, _ctx: &ResolveContext) -> bool {
+        true
+    }
 }
 
-fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
-    Ok(Box::new(StoredProvider {
-        id: init.id.to_owned(),
-    }))
+fn create(_: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
+    Ok(Box::new(StoredProvider))
 }
 
 inventory::submit! {
-    ProviderFactory {
-        kind: "stored",
-        summary: "the login saved by `cybedefend login` (credentials.json)",
-        default_timeout: None,
-        default_position: Some(40),
+    ProviderFactory::new(
+        "stored",
+        "the login saved by `cybedefend login` (credentials.json)",
         create,
-    }
+    )
+    .in_default_chain(40)
 }

@@ -3,9 +3,13 @@
 // requests the loopback callback, as a person in a browser would.
 //
 // Env: DRIVER_MODE = login (default) | deny (answers the consent with access_denied) |
-//      wrong-state (tampers with `state` on the way back) | none (does nothing);
+//      wrong-state (tampers with `state` on the way back) | forged-first (before the real
+//      callback: an idle connection that sends nothing, a callback with a forged `state`, and an
+//      `error=access_denied` with a forged `state`, as any local process or web page could) |
+//      none (does nothing);
 //      DRIVER_LOG = a file that receives the URLs visited (for assertions).
 import fs from 'node:fs';
+import net from 'node:net';
 
 const start = process.argv[2];
 const mode = process.env.DRIVER_MODE || 'login';
@@ -77,6 +81,21 @@ if (mode === 'wrong-state') {
   const u = new URL(callback);
   u.searchParams.set('state', 'forged-state');
   callback = u.href;
+}
+if (mode === 'forged-first') {
+  const cb = new URL(callback);
+  // An idle local connection that never sends a request.
+  const idle = net.connect(Number(cb.port), cb.hostname === 'localhost' ? '127.0.0.1' : cb.hostname);
+  idle.on('error', () => {});
+  await new Promise((r) => setTimeout(r, 100));
+  const forged = new URL(callback);
+  forged.searchParams.set('state', 'forged-state');
+  log(`forged-status ${(await fetch(forged.href)).status}`);
+  const denied = new URL(cb.origin + cb.pathname);
+  denied.searchParams.set('error', 'access_denied');
+  denied.searchParams.set('state', 'forged-state');
+  log(`forged-status ${(await fetch(denied.href)).status}`);
+  setTimeout(() => idle.destroy(), 20000).unref();
 }
 log(`callback ${callback.replace(/code=[^&]+/, 'code=…')}`);
 const res = await fetch(callback);

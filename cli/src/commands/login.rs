@@ -1,31 +1,69 @@
-//! `login` and `logout`.
+//! `login`: a PAT (validated with one token exchange, then stored in credentials.json or the
+//! OS keyring) or a browser login (OAuth 2.0 + PKCE).
 
 use std::io::{IsTerminal, Read};
 
-use cybedefend_core::chain::parse_duration;
-use cybedefend_core::credential::Credential;
-use cybedefend_core::env;
-use cybedefend_core::error::{Error, Result};
-use cybedefend_core::exchange::{self, Exchanger};
-use cybedefend_core::oauth;
-use cybedefend_core::paths::display;
-use cybedefend_core::provider::{ProviderInit, factory};
-use cybedefend_core::secret::{Secret, normalize_pat};
+use clap::{Args, ValueEnum};
+use cybedefend_core::credentials::{
+    Credential, CredentialProvider, Secret, display, factory, normalize_pat,
+};
+use cybedefend_core::duration::Span;
+use cybedefend_core::platform::{Bearer, Endpoints, oauth};
+use cybedefend_core::{Error, Result, env};
 
 use crate::app::App;
-use crate::args::{GlobalArgs, LoginArgs};
+use crate::args::GlobalArgs;
 use crate::output::Printer;
 
-/// The built-in `stored` provider (credentials.json), which login and logout write to
-/// whatever the chain looks like.
-fn stored_provider() -> Result<Box<dyn cybedefend_core::provider::CredentialProvider>> {
-    let f = factory("stored")
-        .ok_or_else(|| Error::failure("the `stored` provider is not registered"))?;
-    (f.create)(&ProviderInit {
-        id: "stored",
-        spec: None,
-        origin: "built-in",
-    })
+/// Where `login` keeps a PAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StoreIn {
+    /// credentials.json (0600), readable by the official CLI too
+    File,
+    /// The OS keyring; credentials.json then keeps only the region
+    Keyring,
+}
+
+/// `login`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+With --pat or --with-token, the PAT is checked with one token exchange and then saved to
+~/.cybedefend/credentials.json together with the region, which later commands remember.
+Without them, the browser opens at the region's sign-in page ($BROWSER is honoured; if no
+browser opens, open the printed URL yourself). The session is refreshed transparently.
+In CI (--ci, or CI set without a terminal) browser login is refused: use a PAT.
+
+Examples:
+  cybedefend login --pat \"$PAT\" --region eu
+  cybedefend login --with-token < pat.txt
+  cybedefend login --pat \"$PAT\" --store keyring
+  cybedefend login --region eu                 # browser
+  cybedefend login --no-browser                # print the URL, e.g. over SSH")]
+pub(crate) struct LoginArgs {
+    /// Read the PAT from standard input (keeps it out of argv and shell history)
+    #[arg(long, conflicts_with = "pat")]
+    pub(crate) with_token: bool,
+    /// Where to keep the PAT [default: file, or keyring when the system policy requires secure
+    /// storage]
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub(crate) store: Option<StoreIn>,
+    /// Browser login: local port for the callback (0 picks a free one, for auth servers that
+    /// accept any loopback port)
+    #[arg(long, default_value_t = oauth::DEFAULT_CALLBACK_PORT, value_name = "PORT")]
+    pub(crate) callback_port: u16,
+    /// Browser login: print the URL instead of opening a browser
+    #[arg(long)]
+    pub(crate) no_browser: bool,
+    /// Browser login: how long to wait for the sign-in
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub(crate) login_timeout: Span,
+}
+
+/// A built-in provider by type (the stored login, the keyring), whatever the chain says.
+pub(crate) fn builtin(kind: &str) -> Result<Box<dyn CredentialProvider>> {
+    factory(kind)
+        .ok_or_else(|| Error::failure(format!("the `{kind}` provider is not registered")))?
+        .build(kind)
 }
 
 fn read_token_from_stdin() -> Result<Secret> {
@@ -34,12 +72,15 @@ fn read_token_from_stdin() -> Result<Secret> {
         return Err(Error::usage("--with-token reads the PAT from standard input, which is a terminal")
             .with_hint("pipe it in: `cybedefend login --with-token < pat.txt` or `printf '%s' \"$PAT\" | cybedefend login --with-token`"));
     }
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     stdin
         .by_ref()
         .take(64 * 1024)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(|e| Error::usage(format!("cannot read the PAT from standard input: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| Error::usage("standard input is not UTF-8 text"))?;
+    let (text, _) = cybedefend_core::credentials::strip_bom(&text);
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     match normalize_pat(first) {
         Ok(Some(p)) => Ok(p),
@@ -68,102 +109,111 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
         }
     };
     let endpoints = app.endpoints()?;
-    let Some(pat) = pat else {
-        let mut hint = format!(
-            "create a PAT at {} and run `cybedefend login --pat PAT --region {}`",
-            endpoints.region.pat_page(),
-            endpoints.region
-        );
-        if env::non_empty(env::CYBEDEFEND_PAT).is_some() {
-            hint.push_str("; CYBEDEFEND_PAT is set, and commands already use it without a login");
+    match pat {
+        Some(pat) => pat_login(&app, &args, &endpoints, pat).await,
+        None => {
+            let mut hint = format!(
+                "create a PAT at {} and run `cybedefend login --pat PAT --region {}`",
+                endpoints.region.pat_page(),
+                endpoints.region
+            );
+            if env::non_empty(env::CYBEDEFEND_PAT)?.is_some() {
+                hint.push_str(
+                    "; CYBEDEFEND_PAT is set, and commands already use it without a login",
+                );
+            }
+            if app.in_ci() {
+                return Err(Error::usage(
+                    "browser login needs a person, and this is CI (--ci, or CI set without a terminal)",
+                )
+                .with_hint(format!(
+                    "use a PAT: `cybedefend login --pat PAT` or set CYBEDEFEND_PAT; {hint}"
+                )));
+            }
+            browser_login(&app, &args, &endpoints).await
         }
-        let ci_env = std::env::var_os(env::CI).is_some_and(|v| !v.is_empty());
-        if app.config.ci() || (ci_env && !std::io::stdin().is_terminal()) {
-            return Err(Error::usage(
-                "browser login needs a person, and this is CI (--ci, or CI set without a terminal)",
-            )
-            .with_hint(format!(
-                "use a PAT: `cybedefend login --pat PAT` or set CYBEDEFEND_PAT; {hint}"
-            )));
-        }
-        return browser_login(&app, &args, &endpoints).await;
-    };
+    }
+}
 
-    let store_in = match (
-        args.store.as_deref(),
-        app.config.policy.require_secure_storage,
-    ) {
-        (Some("file"), true) => {
+async fn pat_login(app: &App, args: &LoginArgs, endpoints: &Endpoints, pat: Secret) -> Result<u8> {
+    let policy = &app.config.policy;
+    let store_in = match (args.store, policy.require_secure_storage) {
+        (Some(StoreIn::File), true) => {
             return Err(Error::usage(format!(
                 "--store file is refused: the system policy ({}) requires secure storage",
-                app.config.policy.origin
+                policy.origin
             ))
             .with_hint("use `--store keyring`, or a secrets manager provider"));
         }
-        (Some(s), _) => s.to_owned(),
-        (None, true) => "keyring".to_owned(),
-        (None, false) => "file".to_owned(),
+        (Some(s), _) => s,
+        (None, true) => StoreIn::Keyring,
+        (None, false) => StoreIn::File,
     };
     app.out.info(&format!(
         "Validating PAT {} with {} ...",
         pat.fingerprint(),
         endpoints.auth_endpoint
     ));
-    let exchanger = Exchanger::new(&app.http, &endpoints, &app.home);
-    exchanger.access_token(&pat, true).await.map_err(|mut e| {
-        e.message = format!("login failed, nothing was stored: {}", e.message);
-        e
-    })?;
+    let credential = Credential::Pat(pat);
+    Bearer::new(
+        &app.http,
+        endpoints,
+        &app.home,
+        app.token_store(),
+        credential.clone(),
+    )
+    .check()
+    .await
+    .map_err(|e| e.context("login failed, nothing was stored"))?;
 
-    let ctx = app.resolve_context();
-    let fingerprint = pat.fingerprint();
-    if store_in == "keyring" {
-        cybedefend_providers::keyring_store::store_login(&ctx, &pat, endpoints.region).await?;
+    let ctx = app.resolve_context(endpoints);
+    let fingerprint = credential.fingerprint();
+    let keyring = builtin("keyring")?;
+    let saved = display(&app.home.credentials_file());
+    if store_in == StoreIn::Keyring {
+        keyring.store(&ctx, &credential, endpoints.region).await?;
         app.out.success(&format!(
-            "Logged in to region {} with PAT {fingerprint}; the PAT is in the OS keyring, the region in {}",
-            endpoints.region,
-            display(&app.home.credentials_file())
+            "Logged in to region {} with PAT {fingerprint}; the PAT is in the OS keyring, the region in {saved}",
+            endpoints.region
         ));
     } else {
-        let stored = stored_provider()?;
-        stored
-            .store(&ctx, &Credential::Pat(pat), endpoints.region)
+        builtin("stored")?
+            .store(&ctx, &credential, endpoints.region)
             .await?;
         // A previous keyring login would otherwise linger.
-        let _ = cybedefend_providers::keyring_store::erase().await;
+        if let Err(e) = keyring.erase(&ctx).await {
+            tracing::debug!("keyring: previous login not removed: {}", e.message());
+        }
         app.out.success(&format!(
-            "Logged in to region {} with PAT {fingerprint}; saved to {}",
-            endpoints.region,
-            display(&app.home.credentials_file())
+            "Logged in to region {} with PAT {fingerprint}; saved to {saved}",
+            endpoints.region
         ));
-        if cybedefend_providers::keyring_store::is_available().await {
+        if keyring.can_store(&ctx).await {
             app.out.warn("the PAT is stored in plaintext although this machine has a keyring; `cybedefend auth migrate --to keyring` moves it");
         }
     }
-    if let Some(env_pat) = env::non_empty(env::CYBEDEFEND_PAT)
-        && normalize_pat(&env_pat)
-            .ok()
-            .flatten()
-            .map(|p| p.fingerprint())
-            != Some(fingerprint)
-    {
-        app.out.warn("CYBEDEFEND_PAT is set in this environment and takes priority over the stored login; unset it to use the login");
-    }
+    warn_if_env_pat_differs(app, Some(&fingerprint))?;
     Ok(0)
 }
 
-async fn browser_login(
-    app: &App,
-    args: &LoginArgs,
-    endpoints: &cybedefend_core::config::Endpoints,
-) -> Result<u8> {
-    let timeout = parse_duration(&args.login_timeout).ok_or_else(|| {
-        Error::usage(format!(
-            "--login-timeout `{}` is not a duration such as `5m` or `90s`",
-            args.login_timeout
-        ))
-    })?;
-    let pending = oauth::prepare_login(&app.http, endpoints, &app.home, args.callback_port).await?;
+/// `CYBEDEFEND_PAT` takes priority over any login: say so when it holds another credential.
+pub(crate) fn warn_if_env_pat_differs(app: &App, stored: Option<&str>) -> Result<()> {
+    if let Some(env_pat) = env::non_empty(env::CYBEDEFEND_PAT)? {
+        let same = normalize_pat(&env_pat)
+            .ok()
+            .flatten()
+            .map(|p| p.fingerprint())
+            .as_deref()
+            == stored;
+        if !same {
+            app.out.warn("CYBEDEFEND_PAT is set in this environment and takes priority over the stored login; unset it to use the login");
+        }
+    }
+    Ok(())
+}
+
+async fn browser_login(app: &App, args: &LoginArgs, endpoints: &Endpoints) -> Result<u8> {
+    let pending = oauth::prepare_login(&app.http, endpoints, args.callback_port).await?;
     let url = pending.authorize_url.clone();
     if args.no_browser {
         app.out.info(&format!(
@@ -187,14 +237,17 @@ async fn browser_login(
         "Waiting for the sign-in (up to {}) ...",
         args.login_timeout
     ));
-    let (code, verifier) = pending.wait_for_code(timeout).await?;
+    let (code, verifier) = pending.wait_for_code(args.login_timeout.get()).await?;
     let session = oauth::exchange_code(&app.http, endpoints, &code, &verifier).await?;
     let has_refresh = session.refresh_token.is_some();
-    let stored = stored_provider()?;
     let credential = Credential::OAuth(session);
     let fingerprint = credential.fingerprint();
-    stored
-        .store(&app.resolve_context(), &credential, endpoints.region)
+    builtin("stored")?
+        .store(
+            &app.resolve_context(endpoints),
+            &credential,
+            endpoints.region,
+        )
         .await?;
     app.out.success(&format!(
         "Logged in to region {} in the browser (session {fingerprint}); saved to {}",
@@ -204,68 +257,6 @@ async fn browser_login(
     if !has_refresh {
         app.out.warn("the auth server gave no refresh token, so you will have to log in again when the session expires (the client needs `offline_access`)");
     }
-    if env::non_empty(env::CYBEDEFEND_PAT).is_some() {
-        app.out.warn("CYBEDEFEND_PAT is set in this environment and takes priority over the stored login; unset it to use the login");
-    }
-    Ok(0)
-}
-
-pub(crate) async fn logout(global: GlobalArgs, out: Printer) -> Result<u8> {
-    let app = App::load(global, out)?;
-    let stored = stored_provider()?;
-    let ctx = app.resolve_context();
-    // Revoke a browser session's refresh token first, when the server offers revocation.
-    if let Ok(Some(cybedefend_core::store::StoredLogin {
-        credential: Some(Credential::OAuth(session)),
-        ..
-    })) = cybedefend_core::store::load(&app.home)
-        && let Some(refresh) = &session.refresh_token
-    {
-        match app.endpoints() {
-            Ok(endpoints) => match oauth::revoke(&app.http, &endpoints, &app.home, refresh).await {
-                Ok(true) => app
-                    .out
-                    .info("Revoked the session's refresh token at the auth server"),
-                Ok(false) => app.out.info(
-                    "The auth server offers no revocation; the session is removed locally only",
-                ),
-                Err(e) => app.out.warn(&format!(
-                    "could not revoke the session at the auth server ({}); removing it locally",
-                    e.message
-                )),
-            },
-            Err(e) => app.out.warn(&format!(
-                "could not revoke the session ({}); removing it locally",
-                e.message
-            )),
-        }
-    }
-    let erased = stored.erase(&ctx).await?;
-    if cybedefend_providers::keyring_store::erase().await? {
-        app.out.success("Removed the PAT from the OS keyring");
-    }
-    if let Some(fp) = &erased.pat_fingerprint {
-        match exchange::forget(&app.home, fp) {
-            Ok(n) if n > 0 => tracing::debug!("token cache: removed {n} access token(s)"),
-            Ok(_) => {}
-            Err(e) => app.out.warn(&format!(
-                "cached access tokens were not removed: {}",
-                e.message
-            )),
-        }
-    }
-    if erased.removed {
-        app.out
-            .success(&format!("Logged out: removed {}", erased.detail));
-    } else {
-        app.out.info(&format!(
-            "Not logged in: nothing to remove ({} does not exist)",
-            erased.detail
-        ));
-    }
-    if env::non_empty(env::CYBEDEFEND_PAT).is_some() {
-        app.out
-            .warn("CYBEDEFEND_PAT is still set in this environment; commands keep using it");
-    }
+    warn_if_env_pat_differs(app, None)?;
     Ok(0)
 }

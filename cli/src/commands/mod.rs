@@ -1,8 +1,70 @@
-//! One module per command group.
+//! One module per command; a group is a folder with one file per verb.
+//!
+//! A command is `run(global, printer, args) -> Result<u8>`: `Ok` carries the exit code of a
+//! command that ran (a gate may set 1), `Err` an error printed by `main` with its kind's code.
 
 pub(crate) mod auth;
+pub(crate) mod completion;
 pub(crate) mod config;
 pub(crate) mod login;
+pub(crate) mod logout;
 pub(crate) mod results;
 pub(crate) mod scan;
 pub(crate) mod version;
+
+use cybedefend_core::{Error, Result, env};
+
+use crate::args::{Cli, Command};
+use crate::output::{Printer, RedactingStderr};
+
+/// Sets up logging and the runtime, and runs the command.
+pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
+    if cli.global.debug || env::bool_var("CYBEDEFEND_DEBUG").ok().flatten() == Some(true) {
+        init_debug_log();
+    }
+    match cli.command {
+        Command::Version => return version::run(printer),
+        Command::Completion { shell } => return completion::run(shell),
+        Command::Auth(auth::AuthCommand::Providers { json }) => {
+            return auth::providers::run(printer, json);
+        }
+        _ => {}
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
+    let global = cli.global;
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Scan(args) => scan::run(global, printer, args).await,
+            Command::Results(args) => results::run(global, printer, args).await,
+            Command::Login(args) => login::run(global, printer, args).await,
+            Command::Logout => logout::run(global, printer).await,
+            Command::Auth(cmd) => auth::run(global, printer, cmd).await,
+            Command::Config(cmd) => config::run(global, printer, cmd),
+            Command::Version | Command::Completion { .. } => Ok(0),
+        }
+    });
+    // Work still running off the runtime (a blocked file read, a keyring call) must not keep
+    // the process alive.
+    runtime.shutdown_background();
+    result
+}
+
+fn init_debug_log() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // Our own events only: the HTTP stack's internals are noise here.
+    let ours = tracing_subscriber::filter::filter_fn(|m| m.target().starts_with("cybedefend"));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .without_time()
+                .with_ansi(false)
+                .with_writer(RedactingStderr::new),
+        )
+        .with(ours)
+        .init();
+}

@@ -7,6 +7,9 @@ fn stored(env: &Env, pat: &str, region: &str) {
         &env.creds(),
         &format!("{{\"type\":\"pat\",\"region\":\"{region}\",\"pat\":\"{pat}\"}}"),
     );
+    // as `login` writes it
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(env.creds(), fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 #[test]

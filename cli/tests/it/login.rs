@@ -166,12 +166,13 @@ fn token_endpoint_failures_give_one_line_errors_and_keep_the_stored_session() {
     assert_login_fails_and_keeps_session(TokenMode::InvalidGrant, 4, "invalid_grant");
     assert_login_fails_and_keeps_session(TokenMode::NoAccessToken, 1, "without an access token");
     assert_login_fails_and_keeps_session(TokenMode::Html, 1, "HTML page");
-    assert_login_fails_and_keeps_session(TokenMode::ServerError, 1, "HTTP 500");
+    // the server failed or did not answer: exit 3, nothing decided about the PAT
+    assert_login_fails_and_keeps_session(TokenMode::ServerError, 3, "HTTP 500");
     assert_login_fails_and_keeps_session(TokenMode::NotAllowed, 1, "does not allow token exchange");
     assert_login_fails_and_keeps_session(
         TokenMode::Slow(std::time::Duration::from_secs(4)),
-        1,
-        "did not answer within 1 s",
+        3,
+        "did not answer within 1s",
     );
 }
 
@@ -188,7 +189,8 @@ fn unreachable_auth_server_is_explained() {
     env.set("CYBEDEFEND_API_URL", &url)
         .set("CYBEDEFEND_AUTH_ENDPOINT", &url);
     let out = env.run(&["login", "--pat", PAT]);
-    assert_eq!(out.code, 1, "{out:?}");
+    // exit 3: the server could not be reached, nothing was decided about the PAT
+    assert_eq!(out.code, 3, "{out:?}");
     assert!(
         out.stderr.contains("cannot connect to 127.0.0.1"),
         "{out:?}"

@@ -1,4 +1,8 @@
 #![allow(unreachable_pub)]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read the test harness's own variables"
+)]
 //! Integration tests: the built `cybedefend` binary with a temporary HOME, real files, and the
 //! platform test double on loopback.
 

@@ -192,10 +192,12 @@ fn wrong_state_access_denied_and_no_callback_fail_cleanly() {
     let d = Double::start();
     let mut env = setup(&oidc, &d);
 
+    // A callback with a forged `state` is answered 400 and ignored: the login keeps waiting
+    // (here until its time limit, since no real callback comes).
     env.set("DRIVER_MODE", "wrong-state");
-    let out = login(&env, &[]);
+    let out = env.run(&["login", "--callback-port", "0", "--login-timeout", "4s"]);
     assert_eq!(out.code, 4, "{out:?}");
-    assert!(out.stderr.contains("wrong `state`"), "{out:?}");
+    assert!(out.stderr.contains("timed out after 4s"), "{out:?}");
     assert!(
         wait_for_log(&env, "callback-status").contains("callback-status 400"),
         "{}",
@@ -215,9 +217,27 @@ fn wrong_state_access_denied_and_no_callback_fail_cleanly() {
     let start = std::time::Instant::now();
     let out = env.run(&["login", "--callback-port", "0", "--login-timeout", "2s"]);
     assert_eq!(out.code, 4, "{out:?}");
-    assert!(out.stderr.contains("timed out after 2 s"), "{out:?}");
+    assert!(out.stderr.contains("timed out after 2s"), "{out:?}");
     assert!(start.elapsed().as_secs() < 20);
     assert!(!env.creds().exists());
+}
+
+#[test]
+fn forged_callbacks_and_idle_connections_do_not_end_or_delay_the_login() {
+    // issue 15: one callback with a wrong `state` ended the pending login, and an idle local
+    // connection delayed the real callback by 30 s.
+    let Some(oidc) = Oidc::start(&[]) else { return };
+    let d = Double::start();
+    let mut env = setup(&oidc, &d);
+    env.set("DRIVER_MODE", "forged-first");
+    let start = std::time::Instant::now();
+    let out = login(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}\n{}", driver_log(&env));
+    assert!(start.elapsed().as_secs() < 15, "took {:?}", start.elapsed());
+    let log = driver_log(&env);
+    assert_eq!(log.matches("forged-status 400").count(), 2, "{log}");
+    assert!(log.contains("callback-status 200"), "{log}");
+    assert_eq!(stored(&env)["type"], "oauth");
 }
 
 #[test]

@@ -84,7 +84,7 @@ fn exec_is_killed_at_its_timeout_and_on_error_continue_moves_on() {
         j["chain"][0]["detail"]
             .as_str()
             .unwrap()
-            .contains("timed out after 0.5 s")
+            .contains("timed out after 500ms")
     );
     assert!(j["warnings"].to_string().contains("on_error: continue"));
     std::thread::sleep(std::time::Duration::from_millis(200));

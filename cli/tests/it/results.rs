@@ -191,15 +191,41 @@ fn markdown_groups_by_severity() {
 }
 
 #[test]
-fn filename_extension_follows_the_format_like_the_official_cli() {
+fn the_file_name_given_is_honoured_and_dash_is_stdout() {
+    // issue 9: `-f myreport` (also `-f report.sarif` with json, and `-f -`) wrote ./results.json
     let (_d, env) = setup();
-    let out = results(&env, &["-o", "sarif", "-f", "report.txt"]);
+    fs::write(env.work().join("results.json"), "keep me").unwrap();
+
+    let out = results(&env, &["-f", "myreport"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        out.stderr.contains("writing results.sarif instead"),
+        out.stderr
+            .contains("has no extension; writing myreport.json"),
         "{out:?}"
     );
-    assert!(env.work().join("results.sarif").exists());
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(env.work().join("myreport.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["projectId"], PROJECT);
+
+    let out = results(&env, &["-o", "json", "-f", "out/report.sarif"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("writing it there as asked"), "{out:?}");
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(env.work().join("out/report.sarif")).unwrap())
+            .unwrap();
+    assert!(v["sast"].is_array(), "JSON, as asked with -o json");
+
+    let out = results(&env, &["-o", "sarif", "-f", "-"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+
+    assert_eq!(
+        fs::read_to_string(env.work().join("results.json")).unwrap(),
+        "keep me",
+        "./results.json is never written in place of the name given"
+    );
 }
 
 #[test]

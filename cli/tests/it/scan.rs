@@ -274,9 +274,10 @@ fn transient_errors_are_retried_and_a_revoked_token_is_renewed_once() {
 
     // a 500 on scan start is not repeated (it may have started a scan); GETs are retried
     let before = d.scan_ids().len();
-    d.fail_next_api_calls(&[500]);
+    // the project check (a GET) passes, scan start (a POST) gets the 500
+    d.fail_next_api_calls(&[200, 500]);
     let out = scan(&env, &["--wait=false"]);
-    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains("HTTP 500"), "{out:?}");
     assert_eq!(d.scan_ids().len(), before);
     d.fail_next_api_calls(&[500, 502]);
@@ -316,7 +317,7 @@ fn bad_input_gives_clear_errors_and_leaves_no_temp_file() {
             PROJECT,
         ]),
         2,
-        "not both",
+        "cannot be used with",
     );
     check(
         env.run(&[
@@ -329,7 +330,7 @@ fn bad_input_gives_clear_errors_and_leaves_no_temp_file() {
             "urgent",
         ]),
         2,
-        "expected one of critical",
+        "possible values: critical, high, medium, low, none",
     );
     check(
         env.run(&["scan", "--dir", "repo"]),
@@ -359,10 +360,10 @@ fn bad_input_gives_clear_errors_and_leaves_no_temp_file() {
     check(
         scan_project(&env, "33333333-3333-4333-8333-333333333333"),
         1,
-        "not found (HTTP 404)",
+        "was not found",
     );
     d.forbid(PROJECT);
-    check(scan(&env, &[]), 4, "no access to the project");
+    check(scan(&env, &[]), 4, "no access to that project");
 
     let (d, env) = setup();
     d.set_upload_mode(UploadMode::Expired);
@@ -372,7 +373,7 @@ fn bad_input_gives_clear_errors_and_leaves_no_temp_file() {
 
     let (d, env) = setup();
     d.set_malformed_status(true);
-    check(scan(&env, &[]), 1, "malformed JSON");
+    check(scan(&env, &[]), 1, "cannot read");
 
     let env = Env::new();
     check(

@@ -399,7 +399,7 @@ fn jwt_auth_with_a_token_signed_by_the_test() {
     let out = env.run(&["auth", "status", "--offline"]);
     assert_eq!(out.code, 4, "{out:?}");
     assert!(
-        out.stderr.contains("Vault refused the Jwt login"),
+        out.stderr.contains("Vault refused the JWT login"),
         "{out:?}"
     );
 }
@@ -470,7 +470,8 @@ fn denied_missing_and_unreachable_are_told_apart() {
     assert_eq!(env.run(&["auth", "status", "--offline"]).code, 0);
     bao.stop();
     let out = env.run(&["auth", "status", "--offline"]);
-    assert_eq!(out.code, 1, "{out:?}");
+    // exit 3: Vault could not be reached; nothing was decided about the credential
+    assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains("cannot connect to Vault"), "{out:?}");
     provider(
         &env,
@@ -566,7 +567,7 @@ fn tls_with_a_private_ca_from_config_or_vault_cacert() {
         "ci-vault",
     );
     let out = env.run(&["auth", "status", "--offline"]);
-    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.code, 3, "{out:?}");
     assert!(
         out.stderr.contains("cannot verify Vault's TLS certificate")
             && out.stderr.contains("ca_cert"),

@@ -301,7 +301,8 @@ impl Double {
         self.shared.lock().evaluation = mode;
     }
 
-    /// The next API calls answer these statuses, one each, before normal service (e.g. 429, 503).
+    /// The next API calls answer these statuses, one each, before normal service (e.g. 429,
+    /// 503); a 200 lets that call through.
     pub fn fail_next_api_calls(&self, statuses: &[u16]) {
         self.shared.lock().api_failures = statuses.to_vec();
     }

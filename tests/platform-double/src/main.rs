@@ -1,3 +1,7 @@
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a test tool reads its own settings"
+)]
 //! Runs the platform double by itself, for trying the CLI by hand:
 //! `DOUBLE_PROJECTS=ID,... cargo run -p cybedefend-platform-double -- [PAT ...]`, then point the
 //! CLI at the printed URL with `--api-url URL --auth-endpoint URL`. Each project gets the

@@ -102,7 +102,10 @@ fn error_body(status: StatusCode, message: &str) -> Response {
 /// Bearer check and injected failures for every API route.
 pub(super) fn api_gate(shared: &Shared, req: &Recorded) -> Option<Response> {
     let mut s = shared.lock();
-    if !s.api_failures.is_empty() {
+    if !s.api_failures.is_empty() && s.api_failures[0] == 200 {
+        // 200: this call passes; the next entries fail the calls after it.
+        s.api_failures.remove(0);
+    } else if !s.api_failures.is_empty() {
         let code = s.api_failures.remove(0);
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = error_body(status, "injected failure");
@@ -234,6 +237,25 @@ pub(super) fn platform(shared: &Shared, req: &Recorded) -> Response {
         return error_body(StatusCode::NOT_FOUND, "Project not found");
     };
     match (req.method.as_str(), parts.as_slice()) {
+        ("GET", ["project", pid]) => json_response(
+            StatusCode::OK,
+            // ProjectInformationsResponseDto
+            json!({
+                "projectId": pid,
+                "teamId": uuid(0x7000),
+                "teamName": "Double team",
+                "name": project.name,
+                "createdAt": "2026-01-01T00:00:00.000Z",
+                "updatedAt": "2026-01-02T00:00:00.000Z",
+                "riskScore": 42,
+                "riskLevel": "medium",
+                "applicationType": "web_application",
+                "analysisFrequency": "never",
+                "sastEnabled": true,
+                "scaEnabled": true,
+                "sastSeverities": ["critical", "high", "medium", "low"]
+            }),
+        ),
         ("POST", ["project", _, "scan", "start"]) => {
             let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
             if body.get("sourceType").is_some_and(|t| {

@@ -169,6 +169,15 @@ fn every_response_the_double_serves_matches_the_spec() {
 
     let (status, body) = d.respond("GET", "/client-apps", &[], None);
     c.check("GET", "/client-apps", status, &body);
+    let p = call(
+        &d,
+        &mut c,
+        &token,
+        "GET",
+        &format!("/project/{PROJECT}"),
+        Value::Null,
+    );
+    assert_eq!(p["projectId"], PROJECT);
 
     for final_state in ["completed", "failed"] {
         d.set_scan_mode(ScanMode::Finishes(final_state));
@@ -272,6 +281,7 @@ fn every_response_the_double_serves_matches_the_spec() {
         "GET /project/{projectId}/results/secret/grouped",
         "GET /project/{projectId}/results/cicd/grouped",
         "GET /client-apps",
+        "GET /project/{projectId}",
         "POST /project/{projectId}/scan/start",
         "GET /project/{projectId}/scan/{scanId}",
         "GET /projects/{projectId}/scans/{scanId}/evaluation-status",

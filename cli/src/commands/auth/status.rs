@@ -1,0 +1,222 @@
+//! `auth status`: which credential is used, where it came from, what the server says about it,
+//! and every provider of the chain with its outcome.
+//!
+//! The server check has four outcomes, in text and in JSON (`server_check`): `accepted`,
+//! `rejected` (the auth server refused the credential: exit 4), `unreachable` (no answer, a
+//! timeout or a 5xx: nothing was decided about the credential, exit 3) and `skipped`
+//! (`--offline`, or no credential).
+
+use std::fmt::Write as _;
+
+use cybedefend_core::credentials::{Credential, Outcome, Winner};
+use cybedefend_core::platform::{Endpoints, oauth};
+use cybedefend_core::{Error, Result};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::app::{App, Connected, no_credential};
+use crate::commands::login::builtin;
+
+/// What the server said about the credential.
+enum Check {
+    Skipped,
+    Accepted,
+    Rejected(Error),
+    Unreachable(Error),
+}
+
+impl Check {
+    fn name(&self) -> &'static str {
+        match self {
+            Check::Skipped => "skipped",
+            Check::Accepted => "accepted",
+            Check::Rejected(_) => "rejected",
+            Check::Unreachable(_) => "unreachable",
+        }
+    }
+}
+
+pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
+    let endpoints = app.endpoints()?;
+    let chain = app.chain()?;
+    let ctx = app.resolve_context(&endpoints);
+    let res = app.resolve(&chain, &ctx).await;
+
+    let mut failure: Option<Error> = res.error.clone();
+    let mut check = Check::Skipped;
+    let mut expires_at: Option<OffsetDateTime> = None;
+    if let Some(w) = &res.winner {
+        if let Credential::OAuth(s) = &w.found.credential {
+            expires_at = s.expires_at;
+        }
+        let expired_session = matches!(&w.found.credential, Credential::OAuth(s) if oauth::needs_refresh(s.expires_at));
+        if offline && expired_session {
+            failure = Some(
+                Error::auth("the browser-login session's access token has expired (not refreshed: --offline)")
+                    .with_hint("run `cybedefend auth status` without --offline to refresh it, or `cybedefend login`"),
+            );
+        } else if !offline && (expired_session || matches!(w.found.credential, Credential::Pat(_)))
+        {
+            let connected = Connected {
+                endpoints: endpoints.clone(),
+                winner: w.clone(),
+            };
+            check = match app.bearer(&connected).check().await {
+                Ok(t) => {
+                    expires_at = t.expires_at.or(expires_at);
+                    Check::Accepted
+                }
+                Err(e) if e.is_network() => Check::Unreachable(e),
+                Err(e) => Check::Rejected(e),
+            };
+        }
+    }
+    if let Check::Rejected(e) | Check::Unreachable(e) = &check {
+        failure.get_or_insert_with(|| e.clone());
+    }
+    if res.winner.is_none() && failure.is_none() {
+        failure = Some(no_credential(&endpoints));
+    }
+
+    let mut warnings: Vec<String> = res.warnings.clone();
+    if let Some(w) = res.winner.as_ref().filter(|w| w.found.plaintext)
+        && builtin("keyring")?.can_store(&ctx).await
+    {
+        warnings.push(format!(
+            "the PAT in {} is stored in plaintext although this machine has a keyring; `cybedefend auth migrate --to keyring` moves it",
+            w.found.detail
+        ));
+    }
+    let winner = res.winner.as_ref();
+    let authenticated =
+        winner.is_some() && failure.is_none() && matches!(check, Check::Accepted | Check::Skipped);
+    if as_json {
+        let mut all_warnings = warnings.clone();
+        all_warnings.extend(app.config.warnings.iter().cloned());
+        all_warnings.extend(app.config.unknown.iter().cloned());
+        app.out.json(&json!({
+            "authenticated": authenticated,
+            "source": winner.map(|w| w.provider.clone()),
+            "credential_type": winner.map(|w| w.found.credential.type_name()),
+            "fingerprint": winner.map(|w| w.found.credential.fingerprint()),
+            "region": endpoints.region.as_str(),
+            "api_url": endpoints.api_url,
+            "auth_endpoint": endpoints.auth_endpoint,
+            "storage": winner.and_then(|w| w.found.storage.clone()),
+            "expires_at": expires_at.and_then(|t| t.format(&Rfc3339).ok()),
+            "checked_with_server": matches!(check, Check::Accepted | Check::Rejected(_)),
+            "server_check": check.name(),
+            "error": failure.as_ref().map(|e| e.message().to_owned()),
+            "error_kind": failure.as_ref().map(|e| e.kind().as_str()),
+            "chain": res.trace,
+            "warnings": all_warnings,
+        }))?;
+    } else {
+        app.out.data(&text(
+            winner,
+            &check,
+            offline,
+            authenticated,
+            &endpoints,
+            expires_at,
+            &res.trace,
+        ));
+        for w in &warnings {
+            app.out.warn(w);
+        }
+    }
+    match failure {
+        None => Ok(0),
+        Some(e) => {
+            if !as_json {
+                app.out.error(&e);
+            }
+            Ok(e.exit_code())
+        }
+    }
+}
+
+fn text(
+    winner: Option<&Winner>,
+    check: &Check,
+    offline: bool,
+    authenticated: bool,
+    endpoints: &Endpoints,
+    expires_at: Option<OffsetDateTime>,
+    trace: &[cybedefend_core::credentials::TraceEntry],
+) -> String {
+    let mut s = String::new();
+    if let Some(w) = winner {
+        let what = format!(
+            "{} {} from `{}` ({})",
+            w.found.credential.type_name().to_uppercase(),
+            w.found.credential.fingerprint(),
+            w.provider,
+            w.found.detail
+        );
+        let _ = match check {
+            Check::Accepted => writeln!(s, "Authenticated with {what}, accepted by the server"),
+            Check::Rejected(_) => {
+                writeln!(s, "Not authenticated: {what} was rejected by the server")
+            }
+            Check::Unreachable(_) => writeln!(
+                s,
+                "Not checked: {what} was found, but the server could not be reached"
+            ),
+            Check::Skipped if offline && authenticated => writeln!(
+                s,
+                "Authenticated with {what}, not checked with the server (--offline)"
+            ),
+            Check::Skipped if authenticated => writeln!(s, "Authenticated with {what}"),
+            Check::Skipped => writeln!(s, "Not authenticated: {what} cannot be used"),
+        };
+    } else {
+        s.push_str("Not authenticated\n");
+    }
+    let _ = writeln!(
+        s,
+        "  region:        {} ({})",
+        endpoints.region, endpoints.region_origin
+    );
+    let _ = writeln!(
+        s,
+        "  api_url:       {} ({})",
+        endpoints.api_url, endpoints.api_url_origin
+    );
+    let _ = writeln!(
+        s,
+        "  auth_endpoint: {} ({})",
+        endpoints.auth_endpoint, endpoints.auth_endpoint_origin
+    );
+    if let Some(storage) = winner.and_then(|w| w.found.storage.clone()) {
+        let _ = writeln!(s, "  storage:       {storage}");
+    }
+    if let Some(t) = expires_at.and_then(|t| t.format(&Rfc3339).ok()) {
+        let _ = writeln!(s, "  expires:       {t}");
+    }
+    s.push_str("Credential chain (first match wins):\n");
+    let width = trace.iter().map(|t| t.provider.len()).max().unwrap_or(6);
+    for t in trace {
+        let mark = match t.outcome {
+            Outcome::Found => "✓",
+            Outcome::NotFound => "-",
+            Outcome::Error => "✗",
+            Outcome::NotReached => " ",
+        };
+        let time = if t.outcome == Outcome::NotReached {
+            String::new()
+        } else {
+            format!("{:.2} ms", t.elapsed_ms)
+        };
+        let line = format!(
+            "  {mark} {:width$}  {:11}  {time:>9}  {}",
+            t.provider,
+            t.outcome.label(),
+            t.detail,
+        );
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s.trim_end().to_owned()
+}

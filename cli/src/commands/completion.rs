@@ -1,0 +1,12 @@
+//! `completion SHELL`: a completion script on stdout (hidden options are left out).
+
+use clap::CommandFactory;
+use cybedefend_core::Result;
+
+use crate::args::Cli;
+
+pub(crate) fn run(shell: clap_complete::Shell) -> Result<u8> {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "cybedefend", &mut std::io::stdout());
+    Ok(0)
+}

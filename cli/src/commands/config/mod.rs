@@ -1,0 +1,38 @@
+//! `config`: the effective configuration with origins, and checks of config files.
+
+pub(crate) mod show;
+pub(crate) mod validate;
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use cybedefend_core::Result;
+
+use crate::args::GlobalArgs;
+use crate::output::Printer;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print the effective configuration
+    Show {
+        /// Also say where each value comes from (file, environment variable, flag)
+        #[arg(long)]
+        origin: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a config file (or the effective configuration): syntax, types, keys, chain.
+    /// Unknown keys are errors here (exit 2)
+    Validate {
+        /// The file to check on its own [default: every layer in effect]
+        file: Option<PathBuf>,
+    },
+}
+
+pub(crate) fn run(global: GlobalArgs, out: Printer, cmd: ConfigCommand) -> Result<u8> {
+    match cmd {
+        ConfigCommand::Show { origin, json } => show::run(global, out, origin, json),
+        ConfigCommand::Validate { file } => validate::run(global, out, file),
+    }
+}

@@ -1,0 +1,89 @@
+//! `config show`: every key that is in effect, with its value and (with `--origin`) the file,
+//! variable or flag it came from. Keys that have no effect (unknown, or ignored in an untrusted
+//! project file) are not listed; their warnings say why.
+
+use cybedefend_core::Result;
+use serde_json::{Map, Value, json};
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::output::Printer;
+
+pub(crate) fn run(
+    global: GlobalArgs,
+    out: Printer,
+    with_origin: bool,
+    as_json: bool,
+) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let endpoints = app.endpoints()?;
+    let chain = app.chain()?;
+    let mut rows: Vec<(String, Value, String)> = vec![
+        (
+            "region".into(),
+            json!(endpoints.region.as_str()),
+            endpoints.region_origin.clone(),
+        ),
+        (
+            "api_url".into(),
+            json!(endpoints.api_url),
+            endpoints.api_url_origin.clone(),
+        ),
+        (
+            "auth_endpoint".into(),
+            json!(endpoints.auth_endpoint),
+            endpoints.auth_endpoint_origin.clone(),
+        ),
+    ];
+    for (key, value, origin) in app.config.entries() {
+        if !rows.iter().any(|(k, _, _)| *k == key) {
+            rows.push((key, value, origin));
+        }
+    }
+    if !rows.iter().any(|(k, _, _)| k == "credentials.chain") {
+        rows.push((
+            "credentials.chain".into(),
+            json!(chain.ids()),
+            "default".into(),
+        ));
+    }
+    if !rows.iter().any(|(k, _, _)| k == "credentials.token_cache") {
+        rows.push((
+            "credentials.token_cache".into(),
+            json!(app.config.token_cache()),
+            if app.config.policy.require_secure_storage {
+                format!("default under the policy of {}", app.config.policy.origin)
+            } else {
+                "default".into()
+            },
+        ));
+    }
+    if as_json {
+        let mut map = Map::new();
+        for (k, v, o) in rows {
+            let entry = if with_origin {
+                json!({"value": v, "origin": o})
+            } else {
+                v
+            };
+            map.insert(k, entry);
+        }
+        app.out.json(&Value::Object(map))?;
+    } else {
+        let width = rows.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
+        let mut s = String::new();
+        for (k, v, o) in rows {
+            let shown = match &v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if with_origin {
+                s.push_str(&format!("{k:width$} = {shown}  ({o})\n"));
+            } else {
+                s.push_str(&format!("{k:width$} = {shown}\n"));
+            }
+        }
+        app.out.data(s.trim_end());
+    }
+    Ok(0)
+}

@@ -1,0 +1,72 @@
+//! `config validate [FILE]`: syntax, types, keys and the credential chain. Unknown keys are
+//! errors here (they are warnings for other commands).
+
+use std::path::PathBuf;
+
+use cybedefend_core::config::{ConfigSources, LoadedConfig};
+use cybedefend_core::credentials::{Chain, display};
+use cybedefend_core::platform::Endpoints;
+use cybedefend_core::{Error, Result};
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::output::Printer;
+
+fn unknown_keys_error(unknown: &[String]) -> Error {
+    Error::usage(format!(
+        "{} unknown key{}: {}",
+        unknown.len(),
+        if unknown.len() == 1 { "" } else { "s" },
+        unknown.join("; ")
+    ))
+    .with_hint("fix the key names; `cybedefend config show` lists what is in effect")
+}
+
+pub(crate) fn run(global: GlobalArgs, out: Printer, file: Option<PathBuf>) -> Result<u8> {
+    match file {
+        Some(file) => validate_file(file, out),
+        None => {
+            let app = App::load(global, out)?;
+            app.endpoints()?;
+            let chain = app.chain()?;
+            if !app.config.unknown.is_empty() {
+                return Err(unknown_keys_error(&app.config.unknown));
+            }
+            if app.config.files.is_empty() {
+                app.out.info(
+                    "No config file found; built-in defaults, environment and flags are valid",
+                );
+            }
+            for f in &app.config.files {
+                app.out.success(&format!("{} is valid", display(f)));
+            }
+            app.out
+                .info(&format!("credential chain: {}", chain.ids().join(", ")));
+            Ok(0)
+        }
+    }
+}
+
+fn validate_file(file: PathBuf, out: Printer) -> Result<u8> {
+    // The file alone, trusted, with no environment, flags or other files mixed in.
+    let shown = display(&file);
+    if !file.is_file() {
+        return Err(Error::usage(format!(
+            "{shown} does not exist or is not a regular file"
+        )));
+    }
+    let config = LoadedConfig::load(&ConfigSources::only(file), &Default::default())?;
+    for w in &config.warnings {
+        out.warn(w);
+    }
+    if !config.unknown.is_empty() {
+        return Err(unknown_keys_error(&config.unknown));
+    }
+    Endpoints::resolve(&config, None)?;
+    let chain = Chain::from_config(&config)?;
+    out.success(&format!(
+        "{shown} is valid (credential chain: {})",
+        chain.ids().join(", ")
+    ));
+    Ok(0)
+}

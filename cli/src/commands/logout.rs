@@ -1,0 +1,108 @@
+//! `logout`: revokes a browser session at the auth server (when it offers revocation), removes
+//! the stored login from the keyring and from credentials.json, and removes the cached access
+//! tokens of every PAT it removed.
+//!
+//! When the login is in the keyring and the keyring cannot be reached, nothing is removed and
+//! the command fails: credentials.json still says where the PAT is, so `logout` can be retried.
+
+use cybedefend_core::credentials::{Credential, store};
+use cybedefend_core::platform::{Endpoints, FileTokenStore, Region, oauth};
+use cybedefend_core::{Result, env};
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::commands::login::builtin;
+use crate::output::Printer;
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
+    let app = App::load(global, out)?;
+    // Logging out must work even when the configuration names no valid endpoint.
+    let endpoints = app.endpoints();
+    let ctx = app.resolve_context(
+        endpoints
+            .as_ref()
+            .unwrap_or(&Endpoints::of_region(Region::default())),
+    );
+    let login = store::load(&app.home).ok().flatten();
+
+    // Revoke a browser session's refresh token first, when the server offers revocation.
+    if let Some(store::StoredLogin {
+        credential: Some(Credential::OAuth(session)),
+        ..
+    }) = &login
+        && let Some(refresh) = &session.refresh_token
+    {
+        match &endpoints {
+            Ok(endpoints) => match oauth::revoke(&app.http, endpoints, refresh).await {
+                Ok(true) => app
+                    .out
+                    .info("Revoked the session's refresh token at the auth server"),
+                Ok(false) => app.out.info(
+                    "The auth server offers no revocation; the session is removed locally only",
+                ),
+                Err(e) => app.out.warn(&format!(
+                    "could not revoke the session at the auth server ({}); removing it locally",
+                    e.message()
+                )),
+            },
+            Err(e) => app.out.warn(&format!(
+                "could not revoke the session ({}); removing it locally",
+                e.message()
+            )),
+        }
+    }
+
+    let mut fingerprints = Vec::new();
+    let keyring = builtin("keyring")?;
+    let in_keyring = login.as_ref().is_some_and(|l| l.storage == "keyring");
+    match keyring.erase(&ctx).await {
+        Ok(erased) => {
+            if erased.removed {
+                app.out.success("Removed the PAT from the OS keyring");
+            }
+            fingerprints.extend(erased.pat_fingerprint);
+        }
+        // The login is there: keep credentials.json, which says so, for the retry.
+        Err(e) if in_keyring => return Err(e),
+        Err(e) => tracing::debug!("keyring: {}", e.message()),
+    }
+
+    let erased = builtin("stored")?.erase(&ctx).await?;
+    fingerprints.extend(erased.pat_fingerprint.clone());
+    forget_tokens(&app, &fingerprints).await;
+    if erased.removed {
+        app.out
+            .success(&format!("Logged out: removed {}", erased.detail));
+    } else if !in_keyring {
+        app.out.info(&format!(
+            "Not logged in: nothing to remove ({} does not exist)",
+            erased.detail
+        ));
+    }
+    if env::non_empty(env::CYBEDEFEND_PAT)?.is_some() {
+        app.out
+            .warn("CYBEDEFEND_PAT is still set in this environment; commands keep using it");
+    }
+    Ok(0)
+}
+
+/// Removes the cached access tokens of the removed PATs, from the configured cache and from
+/// the file cache (a cache setting may have changed since the login).
+async fn forget_tokens(app: &App, fingerprints: &[String]) {
+    let file = FileTokenStore::new(&app.home);
+    for fp in fingerprints {
+        for store in [
+            app.token_store(),
+            &file as &dyn cybedefend_core::platform::TokenStore,
+        ] {
+            match store.forget(fp).await {
+                Ok(n) if n > 0 => tracing::debug!("token cache: removed {n} access token(s)"),
+                Ok(_) => {}
+                Err(e) => app.out.warn(&format!(
+                    "cached access tokens were not removed: {}",
+                    e.message()
+                )),
+            }
+        }
+    }
+}

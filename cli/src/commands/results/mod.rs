@@ -1,0 +1,340 @@
+//! `results`: fetch findings and write a report (json, sarif, markdown, html).
+//!
+//! The report is streamed to its file under a temporary name and renamed when complete (so a
+//! CI job never uploads half a report), or to stdout with `-f -`. When some result types
+//! cannot be fetched, the report says what it has, the command warns and exits 5 (partial);
+//! when none can, no report is written.
+
+mod grouped;
+mod report;
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use cybedefend_core::credentials::display;
+use cybedefend_core::fsutil::AtomicFile;
+use cybedefend_core::platform::results::{self, Budget, Finding, RESULT_TYPES, ResultsQuery};
+use cybedefend_core::{Error, Result};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::output::Printer;
+use report::Report;
+
+/// Exit code of a report that lacks some result types.
+pub(crate) const PARTIAL: u8 = 5;
+
+/// Report formats of `results`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// The official CLI's JSON
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning, IDEs)
+    Sarif,
+    /// Markdown
+    Markdown,
+    /// A self-contained HTML page (works offline)
+    Html,
+}
+
+impl OutputFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Json => "json",
+            OutputFormat::Sarif => "sarif",
+            OutputFormat::Markdown => "md",
+            OutputFormat::Html => "html",
+        }
+    }
+}
+
+/// Result types of `--type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ResultType {
+    /// Every type
+    All,
+    /// Static analysis
+    Sast,
+    /// Dependencies
+    Sca,
+    /// Infrastructure as code
+    Iac,
+    /// Secrets
+    Secret,
+    /// CI/CD pipelines
+    Cicd,
+    /// Container images
+    Container,
+}
+
+impl ResultType {
+    fn name(self) -> &'static str {
+        match self {
+            ResultType::All => "all",
+            ResultType::Sast => "sast",
+            ResultType::Sca => "sca",
+            ResultType::Iac => "iac",
+            ResultType::Secret => "secret",
+            ResultType::Cicd => "cicd",
+            ResultType::Container => "container",
+        }
+    }
+}
+
+/// `results`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Open findings (to verify, confirmed) are fetched; with --type all (default) every type, every page.
+
+Exit codes: 0 report written, 5 report written without some result types (each is named in a
+warning), 1 nothing could be fetched (no report), 2 usage, 3 platform unreachable, 4 access denied.
+
+Examples:
+  cybedefend results --project-id ID -o sarif                # results.sarif in this folder
+  cybedefend results --project-id ID -o sarif -f -           # SARIF on stdout
+  cybedefend results --project-id ID -t sast --all=false -p 2
+  cybedefend results --project-id ID -t sca --grouped")]
+pub(crate) struct ResultsArgs {
+    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
+    #[arg(long, value_name = "ID")]
+    pub(crate) project_id: Option<String>,
+    /// Result type
+    #[arg(
+        short = 't',
+        long = "type",
+        value_enum,
+        default_value = "all",
+        ignore_case = true,
+        value_name = "TYPE"
+    )]
+    pub(crate) kind: ResultType,
+    /// Page to fetch with --all=false (20 findings a page)
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub(crate) page: u64,
+    /// Fetch every page
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) all: bool,
+    /// Report format
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Json)]
+    pub(crate) output: OutputFormat,
+    /// File name: `-` for stdout; the format's extension is added when the name has none
+    /// [default: results.<format extension>]
+    #[arg(short, long, value_name = "NAME")]
+    pub(crate) filename: Option<String>,
+    /// Folder for the file (created if missing)
+    #[arg(long, default_value = ".", value_name = "FOLDER")]
+    pub(crate) filepath: PathBuf,
+    /// Only this branch [default: all branches]
+    #[arg(short, long, value_name = "NAME")]
+    pub(crate) branch: Option<String>,
+    /// Group findings by rule or package (JSON only)
+    #[arg(short, long)]
+    pub(crate) grouped: bool,
+}
+
+/// Where the report goes.
+pub(crate) enum Target {
+    Stdout,
+    File(PathBuf),
+}
+
+/// `--filepath` joined with `--filename` (absolute names win); the format's extension is added
+/// to a name that has none (and said), any other name is honoured as given.
+fn target(args: &ResultsArgs, out: &Printer) -> Target {
+    let ext = args.output.extension();
+    let name = match args.filename.as_deref() {
+        Some("-") => return Target::Stdout,
+        None => PathBuf::from(format!("results.{ext}")),
+        Some(n) => {
+            let p = PathBuf::from(n);
+            match p.extension().and_then(|e| e.to_str()) {
+                None => {
+                    let with = p.with_extension(ext);
+                    out.info(&format!(
+                        "--filename {n} has no extension; writing {}",
+                        with.display()
+                    ));
+                    with
+                }
+                Some(e) if e != ext => {
+                    out.warn(&format!(
+                        "--filename {n} ends in .{e}, but the report is {}; writing it there as asked",
+                        args.output.extension()
+                    ));
+                    p
+                }
+                Some(_) => p,
+            }
+        }
+    };
+    Target::File(if name.is_absolute() {
+        name
+    } else {
+        args.filepath.join(name)
+    })
+}
+
+/// Writes a report: to stdout through the redactor, or to a file that appears only when
+/// complete.
+pub(crate) fn write_report(
+    out: &Printer,
+    target: &Target,
+    json: bool,
+    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    match target {
+        Target::Stdout => {
+            let mut w = crate::output::TerminalSafe::new(out.stdout_stream(), json);
+            body(&mut w)
+                .and_then(|()| w.finish())
+                .and_then(|inner| inner.finish())
+                .map(drop)
+                .map_err(|e| Error::failure(format!("cannot write the report: {e}")))
+        }
+        Target::File(path) => {
+            let mut file = AtomicFile::create(path)?;
+            let result = {
+                let mut w = cybedefend_core::credentials::redact::RedactingWriter::new(
+                    BufWriter::new(file.file()),
+                );
+                body(&mut w)
+                    .and_then(|()| w.finish())
+                    .and_then(|mut b| b.flush())
+            };
+            result.map_err(|e| cybedefend_core::fsutil::io_error("cannot write", path, &e))?;
+            file.commit()
+        }
+    }
+}
+
+fn describe(target: &Target) -> String {
+    match target {
+        Target::Stdout => "standard output".into(),
+        Target::File(p) => display(p),
+    }
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> Result<u8> {
+    let kind = args.kind.name();
+    if args.grouped && args.output != OutputFormat::Json {
+        return Err(Error::usage("--grouped writes JSON only")
+            .with_hint("drop --output or use --output json"));
+    }
+    if args.grouped && args.kind == ResultType::All {
+        return Err(Error::usage(
+            "--grouped needs one --type (sast, sca, iac, secret, cicd or container)",
+        ));
+    }
+    let app = App::load(global, out)?;
+    let project = app.project_id(args.project_id.as_deref())?;
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    let target = target(&args, &app.out);
+    let q = ResultsQuery {
+        branch: args.branch.clone(),
+        severities: Vec::new(),
+        open_only: true,
+    };
+
+    if args.grouped {
+        let value = grouped::fetch(&api, &project, kind, &args).await?;
+        write_report(&app.out, &target, true, |w| {
+            serde_json::to_writer_pretty(&mut *w, &value).map_err(std::io::Error::other)?;
+            w.write_all(b"\n")
+        })?;
+        if let Target::File(_) = target {
+            app.out
+                .success(&format!("Grouped results saved to {}", describe(&target)));
+        }
+        return Ok(0);
+    }
+
+    let mut name = String::new();
+    let mut by_type: Vec<(&str, Vec<Finding>)> = Vec::new();
+    let mut page_info = (1u64, 1u64, 0u64);
+    let mut failed: Vec<(&str, Error)> = Vec::new();
+    let mut budget = Budget::default();
+    if args.kind == ResultType::All {
+        for t in RESULT_TYPES {
+            match results::all(&api, &project, t, &q, &mut budget).await {
+                Ok((n, f)) => {
+                    if name.is_empty() {
+                        name = n;
+                    }
+                    by_type.push((t, f));
+                }
+                // The project or the credential is wrong: no type can succeed.
+                Err(e) if e.is_auth() || e.is_not_found() => return Err(e),
+                Err(e) => {
+                    app.out
+                        .warn(&format!("{} ({t} left out of the report)", e.message()));
+                    by_type.push((t, Vec::new()));
+                    failed.push((t, e));
+                }
+            }
+        }
+        if failed.len() == RESULT_TYPES.len() {
+            let (_, first) = failed.swap_remove(0);
+            return Err(first.context("no result type could be fetched, so no report was written"));
+        }
+    } else if args.all {
+        let (n, f) = results::all(&api, &project, kind, &q, &mut budget).await?;
+        name = n;
+        page_info = (1, 1, f.len() as u64);
+        by_type.push((kind, f));
+    } else {
+        let mut p = results::page(&api, &project, kind, args.page, 20, &q).await?;
+        if p.total_pages > 0 && args.page > p.total_pages {
+            app.out.warn(&format!(
+                "page {} is past the last page ({}); showing the last one",
+                args.page, p.total_pages
+            ));
+            p = results::page(&api, &project, kind, p.total_pages, 20, &q).await?;
+        }
+        name = p.project_name.clone();
+        page_info = (p.page, p.total_pages.max(1), p.total);
+        by_type.push((kind, p.findings));
+    }
+
+    let now = OffsetDateTime::now_utc();
+    let generated = now
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    let report = Report {
+        project_id: &project,
+        project_name: &name,
+        kind,
+        by_type: &by_type,
+        page: page_info,
+    };
+    let count = report.count();
+    if count == 0 && failed.is_empty() {
+        app.out.info("No results");
+    }
+    let json = matches!(args.output, OutputFormat::Json | OutputFormat::Sarif);
+    write_report(&app.out, &target, json, |w| match args.output {
+        OutputFormat::Json => report::json(&report, w),
+        OutputFormat::Sarif => report::sarif(&report, w),
+        OutputFormat::Markdown => report::markdown(&report, &generated, w),
+        OutputFormat::Html => report::html(&report, &generated, w),
+    })?;
+    if !failed.is_empty() {
+        let missing: Vec<&str> = failed.iter().map(|(t, _)| *t).collect();
+        app.out.warn(&format!(
+            "the report in {} is partial: {} could not be fetched (exit code {PARTIAL})",
+            describe(&target),
+            missing.join(", ")
+        ));
+        return Ok(PARTIAL);
+    }
+    if let Target::File(_) = target {
+        app.out
+            .success(&format!("{count} findings saved to {}", describe(&target)));
+    }
+    Ok(0)
+}

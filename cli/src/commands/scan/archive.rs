@@ -1,0 +1,168 @@
+//! Packaging the folder: the walk and the compression run off the async runtime, with a
+//! progress bar on a terminal. Every file written appears under its final name only when
+//! complete; Ctrl-C stops the compressors, which remove their temporary files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cybedefend_core::archive::{self, Plan};
+use cybedefend_core::credentials::display;
+use cybedefend_core::fsutil::AtomicFile;
+use cybedefend_core::{Error, Result};
+
+use super::{ScanArgs, describe_written, files};
+use crate::app::App;
+use crate::output::size;
+
+/// Compression level, as `zip -6`.
+const LEVEL: i64 = 6;
+
+/// The archive work in flight: a cancel flag for the compressors, and a count of blocking
+/// tasks that have not finished (Ctrl-C waits for them to clean up).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Running {
+    pub(crate) cancel: Arc<AtomicBool>,
+    active: Arc<AtomicUsize>,
+}
+
+impl Running {
+    /// Waits until no archive task runs, at most `limit`.
+    pub(crate) async fn wait_idle(&self, limit: Duration) {
+        let start = Instant::now();
+        while self.active.load(Ordering::SeqCst) > 0 && start.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Runs `f` off the runtime, counted as active until it returns.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        struct Done(Arc<AtomicUsize>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.active.fetch_add(1, Ordering::SeqCst);
+        let done = Done(self.active.clone());
+        tokio::task::spawn_blocking(move || {
+            let _done = done;
+            f()
+        })
+        .await
+        .map_err(|e| Error::failure(format!("archive task failed: {e}")))?
+    }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// Plans the archive of `dir` (off the runtime).
+pub(crate) async fn plan(running: &Running, dir: &Path, respect_ignore: bool) -> Result<Plan> {
+    let dir = dir.to_owned();
+    running
+        .blocking(move || archive::plan(&dir, respect_ignore))
+        .await
+}
+
+/// Writes the archive of `plan` to `target` with a progress bar.
+pub(crate) async fn write(
+    app: &App,
+    running: &Running,
+    plan: Arc<Plan>,
+    target: PathBuf,
+) -> Result<archive::Written> {
+    let progress = Arc::new(AtomicU64::new(0));
+    let bar = progress_bar(app, plan.total_bytes, "Packaging");
+    let (p2, c2) = (progress.clone(), running.cancel.clone());
+    let task = running.blocking(move || archive::write(&plan, &target, LEVEL, threads(), &p2, &c2));
+    tokio::pin!(task);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let result = loop {
+        tokio::select! {
+            r = &mut task => break r,
+            _ = tick.tick() => if let Some(b) = &bar { b.set_position(progress.load(Ordering::Relaxed)); },
+        }
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    result
+}
+
+/// Writes the archive straight to `target` (`--archive-out` of a dry run): under a temporary
+/// name next to it, renamed when complete.
+pub(crate) async fn write_to(
+    app: &App,
+    running: &Running,
+    plan: Plan,
+    target: &Path,
+) -> Result<()> {
+    let start = Instant::now();
+    let out = AtomicFile::create(target)?;
+    let w = write(app, running, Arc::new(plan), out.temp_path().to_owned()).await?;
+    out.commit()?;
+    app.out.success(&format!(
+        "Wrote {} in {:.2} s",
+        describe_written(target, &w),
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// Packages the folder for upload into a temporary file (removed when the guard drops), and
+/// copies it to `--archive-out` when asked.
+pub(crate) async fn package(
+    app: &App,
+    args: &ScanArgs,
+    dir: &Path,
+    running: &Running,
+) -> Result<(PathBuf, tempfile::TempPath)> {
+    let plan = plan(running, dir, !args.no_ignore).await?;
+    let tmp = tempfile::Builder::new()
+        .prefix("cybedefend-scan-")
+        .suffix(".zip")
+        .tempfile()
+        .map_err(|e| Error::failure(format!("cannot create a temp file: {e}")))?
+        .into_temp_path();
+    let path = tmp.to_path_buf();
+    app.out.info(&format!(
+        "Packaging {} ({}) from {}",
+        files(plan.files.len()),
+        size(plan.total_bytes),
+        display(&plan.root)
+    ));
+    let w = write(app, running, Arc::new(plan), path.clone()).await?;
+    app.out
+        .info(&format!("Archive ready: {}", size(w.bytes_out)));
+    if let Some(keep) = &args.archive_out {
+        let mut out = AtomicFile::create(keep)?;
+        let mut src = std::fs::File::open(&path)
+            .map_err(|e| cybedefend_core::fsutil::io_error("cannot read", &path, &e))?;
+        std::io::copy(&mut src, out.file())
+            .map_err(|e| cybedefend_core::fsutil::io_error("cannot write", keep, &e))?;
+        out.commit()?;
+    }
+    Ok((path, tmp))
+}
+
+pub(crate) fn progress_bar(app: &App, total: u64, label: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if app.config.ci() || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{label} [{{bar:30}}] {{decimal_bytes}}/{{decimal_total_bytes}} {{decimal_bytes_per_sec}} {{eta}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    Some(bar)
+}

@@ -1,0 +1,276 @@
+//! After the scan: the summary by severity, `--break-on-fail`, `--break-on-severity`, the
+//! policy evaluation, and the job summary for GitHub Actions.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use cybedefend_core::platform::results::{self, Budget, RESULT_TYPES, ResultsQuery, SEVERITIES};
+use cybedefend_core::platform::scan::ScanStatus;
+use cybedefend_core::platform::{Api, policies};
+use cybedefend_core::{Error, Result, env};
+
+use super::ScanArgs;
+use crate::app::App;
+
+/// The Markdown summary for `$GITHUB_STEP_SUMMARY`.
+pub(crate) struct Summary {
+    md: String,
+}
+
+impl Summary {
+    pub(crate) fn new(scan_id: &str, project: &str, branch: &str) -> Self {
+        let mut md = String::from("# CybeDefend scan\n\n| | |\n|---|---|\n");
+        let _ = writeln!(md, "| Scan ID | `{scan_id}` |");
+        let _ = writeln!(md, "| Project ID | `{project}` |");
+        if !branch.is_empty() {
+            let _ = writeln!(md, "| Branch | `{}` |", branch.replace('`', "'"));
+        }
+        md.push('\n');
+        Self { md }
+    }
+
+    /// Appends the result and writes the summary file (GitHub Actions only).
+    pub(crate) fn write(&mut self, passed: bool, message: &str) {
+        let _ = writeln!(
+            self.md,
+            "\n---\n## Result: {}\n\n{message}\n",
+            if passed { "PASSED ✅" } else { "FAILED ❌" }
+        );
+        let Some(path) = env::path_var(env::GITHUB_STEP_SUMMARY) else {
+            return;
+        };
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            let _ = f.write_all(cybedefend_core::credentials::redact::redact(&self.md).as_bytes());
+        }
+    }
+}
+
+/// Applies every gate to a finished scan; the exit code.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply(
+    app: &App,
+    api: &Api<'_>,
+    project: &str,
+    scan_id: &str,
+    branch: &str,
+    args: &ScanArgs,
+    status: ScanStatus,
+    summary: &mut Summary,
+) -> Result<u8> {
+    let _ = writeln!(
+        summary.md,
+        "## Scan status: {}\n",
+        status.state.to_ascii_uppercase()
+    );
+    if status.state == "failed" {
+        let why = status
+            .error_message
+            .clone()
+            .unwrap_or_else(|| "no reason given".into());
+        if args.break_on_fail {
+            summary.write(false, &format!("The scan failed: {why}"));
+            return Err(Error::failure(format!("the scan failed: {why}")));
+        }
+        app.out.warn(&format!(
+            "the scan failed ({why}); exit code 0 because --break-on-fail is not set"
+        ));
+        summary.write(true, "The scan failed; --break-on-fail is not set.");
+        return Ok(0);
+    }
+
+    // Open findings by severity, over every result type and page.
+    let q = ResultsQuery {
+        branch: Some(branch.to_owned()),
+        severities: Vec::new(),
+        open_only: true,
+    };
+    let threshold = args
+        .break_on_severity
+        .and_then(|t| t.rank().map(|r| (t, r)));
+    let mut counts = [0u64; 4];
+    let mut other = 0u64;
+    let mut budget = Budget::default();
+    for kind in RESULT_TYPES {
+        match results::all(api, project, kind, &q, &mut budget).await {
+            Ok((_, findings)) => {
+                for f in findings.iter().filter(|f| f.is_open()) {
+                    match SEVERITIES.iter().position(|s| *s == f.severity) {
+                        Some(i) => counts[i] += 1,
+                        None => other += 1,
+                    }
+                }
+            }
+            // A gate cannot be decided on a partial count.
+            Err(e) if threshold.is_some() => return Err(e),
+            Err(e) => app
+                .out
+                .warn(&format!("{} (left out of the summary)", e.message())),
+        }
+    }
+    let mut table = String::from("Open findings by severity:\n");
+    let _ = writeln!(summary.md, "| Severity | Open findings |\n|---|---|");
+    for (i, s) in SEVERITIES.iter().enumerate() {
+        let _ = writeln!(table, "  {s:<9} {}", counts[i]);
+        let _ = writeln!(summary.md, "| {s} | {} |", counts[i]);
+    }
+    if other > 0 {
+        let _ = writeln!(table, "  {:<9} {other}", "other");
+    }
+    app.out.data(table.trim_end());
+
+    if let Some((t, rank)) = threshold {
+        let name = t.name();
+        let hits: u64 = counts[..=rank].iter().sum();
+        if hits > 0 {
+            let msg = format!("{hits} open finding(s) of severity {name} or above");
+            summary.write(false, &msg);
+            app.out.error(&Error::failure(format!(
+                "gate: {msg} (--break-on-severity {name})"
+            )));
+            return Ok(1);
+        }
+        app.out
+            .success(&format!("No open finding of severity {name} or above"));
+    }
+
+    if !args.policy_check {
+        summary.write(true, "Policy evaluation disabled.");
+        return Ok(0);
+    }
+    policy_gate(app, api, project, scan_id, args, summary).await
+}
+
+async fn policy_gate(
+    app: &App,
+    api: &Api<'_>,
+    project: &str,
+    scan: &str,
+    args: &ScanArgs,
+    summary: &mut Summary,
+) -> Result<u8> {
+    let start = Instant::now();
+    let limit = args.policy_timeout.get();
+    let eval = loop {
+        if start.elapsed() > limit {
+            summary.write(false, "Policy evaluation timed out.");
+            return Err(Error::failure(format!(
+                "policy evaluation did not finish within {}",
+                args.policy_timeout
+            ))
+            .with_hint("raise --policy-timeout, or skip it with --policy-check=false"));
+        }
+        let e = policies::evaluation_status(api, project, scan).await?;
+        if e.has_evaluation == Some(false) {
+            app.out.info("No policy evaluation available for this scan");
+            summary.write(true, "No policy evaluation available.");
+            return Ok(0);
+        }
+        match e.status.as_str() {
+            "COMPLETED" | "FAILED" | "NOT_STARTED" => break e,
+            "IN_PROGRESS" => tracing::debug!(
+                "policy evaluation: {:.0}%",
+                e.progress.unwrap_or(0.0).clamp(0.0, 100.0)
+            ),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_secs(2).min(limit / 4)).await;
+    };
+    match eval.status.as_str() {
+        "NOT_STARTED" => {
+            app.out.info("No policies configured for this project");
+            summary.write(true, "No policies configured.");
+            return Ok(0);
+        }
+        "FAILED" => {
+            summary.write(false, "Policy evaluation failed.");
+            return Err(Error::failure(format!(
+                "policy evaluation failed: {}",
+                eval.message
+            )));
+        }
+        _ => {}
+    }
+    let violations = policies::violations(api, project, scan).await?;
+    let blocking: Vec<_> = violations.iter().filter(|v| v.is_blocking()).collect();
+    let acknowledged: Vec<_> = violations
+        .iter()
+        .filter(|v| v.action == "BLOCK" && v.acknowledged)
+        .collect();
+    let warnings: Vec<_> = violations.iter().filter(|v| v.action != "BLOCK").collect();
+    let _ = writeln!(
+        summary.md,
+        "\n## Policy evaluation\n\n| Blocking | Warnings | Acknowledged |\n|---|---|---|\n| {} | {} | {} |",
+        blocking.len(),
+        warnings.len(),
+        acknowledged.len()
+    );
+    if violations.is_empty() {
+        app.out.success("Policy check passed: no violations");
+        summary.write(true, "No policy violations.");
+        return Ok(0);
+    }
+    let shown = if args.show_all_policy_vulns {
+        usize::MAX
+    } else if args.show_policy_vulns {
+        5
+    } else {
+        0
+    };
+    let app_url = app.endpoints().map(|e| e.app_url).unwrap_or_default();
+    let mut text = String::new();
+    for (label, list) in [
+        ("Blocking", &blocking),
+        ("Acknowledged", &acknowledged),
+        ("Warning", &warnings),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "{label} policy violations ({}):", list.len());
+        for v in list.iter() {
+            let _ = writeln!(
+                text,
+                "  - {}: {} ({} finding(s))",
+                v.rule, v.description, v.affected_count
+            );
+            if v.acknowledged && !v.acknowledgement_reason.is_empty() {
+                let _ = writeln!(text, "    acknowledged: {}", v.acknowledgement_reason);
+            }
+            for a in v.affected.iter().take(shown) {
+                let _ = writeln!(text, "    → [{}] {} - {}", a.severity, a.name, a.location);
+                let pid = if v.project_id.is_empty() {
+                    project
+                } else {
+                    v.project_id.as_str()
+                };
+                let _ = writeln!(
+                    text,
+                    "      {app_url}/project/{}/{}/issue/{}",
+                    cybedefend_core::platform::seg(pid),
+                    cybedefend_core::platform::seg(&a.kind),
+                    cybedefend_core::platform::seg(&a.id)
+                );
+            }
+            if v.affected.len() > shown && shown > 0 {
+                let _ = writeln!(text, "    ... and {} more", v.affected.len() - shown);
+            }
+        }
+    }
+    app.out.data(text.trim_end());
+    if blocking.is_empty() {
+        app.out
+            .success("Policy check passed: no blocking violation");
+        summary.write(true, "No blocking policy violation.");
+        Ok(0)
+    } else {
+        let msg = format!("{} blocking policy violation(s)", blocking.len());
+        app.out.error(&Error::failure(format!("gate: {msg}")));
+        summary.write(false, &msg);
+        Ok(1)
+    }
+}

@@ -1,0 +1,278 @@
+//! `scan`: plan, archive, upload, wait, gates.
+//!
+//! Cheap checks come before expensive work: flags and the folder (usage errors) first, then the
+//! credential, a token and the project (one API call), and only then the archive.
+
+mod archive;
+mod gates;
+mod plan;
+mod upload;
+mod wait;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use clap::{Args, ValueEnum};
+use cybedefend_core::credentials::display;
+use cybedefend_core::duration::Span;
+use cybedefend_core::platform::{Api, seg};
+use cybedefend_core::{Error, Result};
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::output::{Printer, size};
+
+pub(crate) use archive::Running;
+
+const SCAN_HELP: &str = "\
+The folder is zipped without .git/ and without what .gitignore/.ignore exclude (--no-ignore keeps
+everything); .cybedefend at the root is always included. Symbolic links never lead out of it.
+Before anything is packaged, the credential and the project are checked with the platform.
+
+Exit codes: 0 scan done and no gate tripped (or --wait=false), 1 a gate tripped (--break-on-fail,
+--break-on-severity, a blocking policy violation) or the scan could not be run, 2 usage error,
+3 the platform could not be reached, 4 no credential or access denied, 130 interrupted.
+
+Examples:
+  cybedefend scan --dir . --dry-run                   # what would be uploaded; no account needed
+  cybedefend scan --dir . --dry-run --list            # every file, one a line
+  cybedefend scan --dir . --project-id ID --break-on-severity high
+  CYBEDEFEND_PAT=... cybedefend scan --dir . --project-id ID --ci
+  cybedefend scan --file build/source.zip --project-id ID --wait=false";
+
+/// Severity threshold of `--break-on-severity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Threshold {
+    /// Critical findings
+    Critical,
+    /// High and above
+    High,
+    /// Medium and above
+    Medium,
+    /// Any severity
+    Low,
+    /// Never break
+    None,
+}
+
+impl Threshold {
+    /// Index into `SEVERITIES` (most severe first), or `None` for `none`.
+    fn rank(self) -> Option<usize> {
+        match self {
+            Threshold::Critical => Some(0),
+            Threshold::High => Some(1),
+            Threshold::Medium => Some(2),
+            Threshold::Low => Some(3),
+            Threshold::None => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Threshold::Critical => "critical",
+            Threshold::High => "high",
+            Threshold::Medium => "medium",
+            Threshold::Low => "low",
+            Threshold::None => "none",
+        }
+    }
+}
+
+/// `scan`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = SCAN_HELP)]
+pub(crate) struct ScanArgs {
+    /// Folder to package and scan
+    #[arg(short, long, value_name = "FOLDER", conflicts_with = "file")]
+    pub(crate) dir: Option<PathBuf>,
+    /// Existing zip archive to upload instead of a folder
+    #[arg(short, long, value_name = "ZIP")]
+    pub(crate) file: Option<PathBuf>,
+    /// Project to scan [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
+    #[arg(long, value_name = "ID")]
+    pub(crate) project_id: Option<String>,
+    /// Branch the scan belongs to [default: `branch:` in config, else main]
+    #[arg(short, long, value_name = "NAME")]
+    pub(crate) branch: Option<String>,
+    /// Wait for the scan to finish (--wait=false prints the scan id and exits)
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) wait: bool,
+    /// Time between status checks
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub(crate) interval: Span,
+    /// Give up waiting after this long (the scan goes on on the platform)
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub(crate) timeout: Span,
+    /// Exit 1 if the scan fails
+    #[arg(long)]
+    pub(crate) break_on_fail: bool,
+    /// Exit 1 if an open finding has this severity or above
+    #[arg(long, value_enum, ignore_case = true, value_name = "SEVERITY")]
+    pub(crate) break_on_severity: Option<Threshold>,
+    /// Evaluate the project's policies after the scan (exit 1 on a blocking violation)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) policy_check: bool,
+    /// How long to wait for the policy evaluation
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub(crate) policy_timeout: Span,
+    /// List up to 5 findings per policy violation
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) show_policy_vulns: bool,
+    /// List every finding per policy violation
+    #[arg(long)]
+    pub(crate) show_all_policy_vulns: bool,
+    /// Keep files that .gitignore/.ignore exclude (.git/ is still left out)
+    #[arg(long)]
+    pub(crate) no_ignore: bool,
+    /// Show what would be uploaded (files, sizes, secrets-looking files, what the ignore rules
+    /// removed); no account and no network needed
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// With --dry-run: list every file that would be uploaded, one a line
+    #[arg(long, requires = "dry_run")]
+    pub(crate) list: bool,
+    /// With --dry-run: print the whole plan as JSON
+    #[arg(long, requires = "dry_run", conflicts_with = "list")]
+    pub(crate) json: bool,
+    /// Also write the archive to this file (written under a temporary name, renamed when
+    /// complete)
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    pub(crate) archive_out: Option<PathBuf>,
+}
+
+/// Checks what can be checked without any work: the folder or zip, the project id.
+fn check_args(args: &ScanArgs, configured_project: Option<&str>) -> Result<Option<String>> {
+    if args.dir.is_none() && args.file.is_none() {
+        return Err(
+            Error::usage("nothing to scan: give --dir FOLDER or --file ARCHIVE.zip")
+                .with_hint("for the current folder: `cybedefend scan --dir . --project-id ID`"),
+        );
+    }
+    if let Some(dir) = &args.dir {
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::usage(format!("{} is not a folder", display(dir)))
+                    .with_hint("--dir takes a folder; use --file for a zip archive"));
+            }
+            Err(_) => {
+                return Err(Error::usage(format!("{} does not exist", display(dir)))
+                    .with_hint("give the folder to scan with --dir"));
+            }
+        }
+    }
+    if let Some(file) = &args.file {
+        upload::check_zip(file)?;
+    }
+    if args.dry_run {
+        return Ok(None);
+    }
+    crate::app::project_id(args.project_id.as_deref(), configured_project).map(Some)
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ScanArgs) -> Result<u8> {
+    let running = Running::default();
+    let cancel = running.cancel.clone();
+    let watch = running.clone();
+    tokio::select! {
+        r = scan(global, out, args, running) => r,
+        _ = tokio::signal::ctrl_c() => {
+            // Stop the compressors and wait (briefly) for them to remove their temp files;
+            // dropping the scan future removes the archive and any partial --archive-out file.
+            cancel.store(true, Ordering::Relaxed);
+            watch.wait_idle(std::time::Duration::from_secs(3)).await;
+            Err(Error::cancelled("interrupted; nothing partial was left behind (temporary archives removed)"))
+        }
+    }
+}
+
+async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let project = check_args(&args, app.config.settings.project_id.as_deref())?;
+
+    let Some(project) = project else {
+        // --dry-run: no account, no network.
+        let Some(dir) = args.dir.clone() else {
+            return Err(Error::usage("--dry-run works with --dir only"));
+        };
+        return plan::dry_run(&app, &args, dir, running).await;
+    };
+
+    // Credential, token and project before any packaging.
+    let branch = args
+        .branch
+        .clone()
+        .or_else(|| app.config.settings.branch.clone())
+        .unwrap_or_else(|| "main".into());
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    check_project(&api, &project).await?;
+
+    // The archive: a temp file removed on every path (the guard's drop).
+    let (archive_path, _guard): (PathBuf, Option<tempfile::TempPath>) =
+        match (&args.dir, &args.file) {
+            (Some(dir), _) => {
+                let (path, guard) = archive::package(&app, &args, dir, &running).await?;
+                (path, Some(guard))
+            }
+            (None, Some(file)) => (file.clone(), None),
+            (None, None) => return Err(Error::usage("give --dir FOLDER or --file ARCHIVE.zip")),
+        };
+    let scan_id = upload::start_and_upload(&app, &api, &project, &branch, &archive_path).await?;
+    drop(_guard);
+
+    let mut summary = gates::Summary::new(&scan_id, &project, &branch);
+    if !args.wait {
+        app.out.data(&scan_id);
+        summary.write(true, "Scan started; not waiting for it (`--wait=false`).");
+        return Ok(0);
+    }
+    let status = wait::until_done(&app, &api, &project, &scan_id, &args, &mut summary).await?;
+    gates::apply(
+        &app,
+        &api,
+        &project,
+        &scan_id,
+        &branch,
+        &args,
+        status,
+        &mut summary,
+    )
+    .await
+}
+
+/// `GET /project/{id}`: a wrong id or missing access is found before any packaging.
+async fn check_project(api: &Api<'_>, project: &str) -> Result<()> {
+    let path = format!("/project/{}", seg(project));
+    let _: serde_json::Value = api
+        .get("project check", &path, &[])
+        .await
+        .map_err(|e| {
+            if e.is_not_found() {
+                Error::not_found(format!("project `{project}` was not found on {}", api.base()))
+                    .with_hint("check --project-id (or CYBEDEFEND_PROJECT_ID) and --region; nothing was packaged or uploaded")
+            } else {
+                e
+            }
+        })?;
+    Ok(())
+}
+
+/// "1 file", "2 files".
+pub(crate) fn files(n: usize) -> String {
+    if n == 1 {
+        "1 file".into()
+    } else {
+        format!("{n} files")
+    }
+}
+
+pub(crate) fn describe_written(target: &Path, w: &cybedefend_core::archive::Written) -> String {
+    format!(
+        "{} ({}, {} → {})",
+        display(target),
+        files(w.files as usize),
+        size(w.bytes_in),
+        size(w.bytes_out)
+    )
+}

@@ -1,0 +1,139 @@
+//! `scan --dry-run`: what would be uploaded, without an account or network. Files that look
+//! like secrets (`.env`, keys, keystores, credential files) are always named, since they are
+//! the first thing a user of a security tool must know about.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use cybedefend_core::Result;
+use cybedefend_core::archive::{self, IgnoredGroup, Plan, looks_like_secret};
+use cybedefend_core::credentials::display;
+use serde_json::json;
+
+use super::{Running, ScanArgs, archive as pack, files};
+use crate::app::App;
+use crate::output::size;
+
+/// Folders with at most this many files are listed whole; larger ones show the largest files.
+const LIST_ALL_UP_TO: usize = 50;
+
+pub(crate) async fn dry_run(
+    app: &App,
+    args: &ScanArgs,
+    dir: PathBuf,
+    running: Running,
+) -> Result<u8> {
+    let respect = !args.no_ignore;
+    let plan = pack::plan(&running, &dir, respect).await?;
+    let ignored = if respect {
+        let p = plan.clone();
+        running.blocking(move || archive::ignored(&p)).await?
+    } else {
+        Vec::new()
+    };
+    let secrets: Vec<(&str, &str)> = plan
+        .files
+        .iter()
+        .filter_map(|f| looks_like_secret(&f.name).map(|why| (f.name.as_str(), why)))
+        .collect();
+    if args.json {
+        app.out.json(&plan_json(&plan, &ignored, respect))?;
+    } else if args.list {
+        let mut s = String::new();
+        for f in &plan.files {
+            let _ = writeln!(s, "{:>10}  {}", size(f.size), f.name);
+        }
+        app.out.data(s.trim_end());
+    } else {
+        app.out.data(&summary(&plan, &ignored, respect));
+    }
+    for (name, why) in &secrets {
+        app.out.warn(&format!(
+            "{name} looks like a secret ({why}) and would be uploaded; exclude it with a .gitignore, .ignore or .cybedefend rule if it should not leave this machine"
+        ));
+    }
+    if let Some(target) = &args.archive_out {
+        pack::write_to(app, &running, plan, target).await?;
+    }
+    app.out
+        .info("Dry run: nothing was uploaded and no network call was made");
+    Ok(0)
+}
+
+fn plan_json(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> serde_json::Value {
+    json!({
+        "root": display(&plan.root),
+        "ignore_rules": respect,
+        "files": plan.files.iter().map(|f| json!({
+            "path": f.name,
+            "size": f.size,
+            "looks_like_secret": looks_like_secret(&f.name),
+        })).collect::<Vec<_>>(),
+        "total_files": plan.files.len(),
+        "total_bytes": plan.total_bytes,
+        "ignored": ignored.iter().map(|g| json!({"path": g.path, "files": g.files, "bytes": g.bytes})).collect::<Vec<_>>(),
+        "skipped": plan.skipped.iter().map(|s| json!({"path": s.name, "reason": s.reason})).collect::<Vec<_>>(),
+    })
+}
+
+fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Would upload {}, {} from {}{}",
+        files(plan.files.len()),
+        size(plan.total_bytes),
+        display(&plan.root),
+        if respect {
+            " (after .gitignore and .ignore rules; .git/ is never uploaded)"
+        } else {
+            " (--no-ignore; .git/ is never uploaded)"
+        }
+    );
+    if plan.files.len() <= LIST_ALL_UP_TO {
+        if !plan.files.is_empty() {
+            let _ = writeln!(s, "Files:");
+        }
+        for f in &plan.files {
+            let _ = writeln!(s, "  {:>10}  {}", size(f.size), f.name);
+        }
+    } else {
+        let mut largest: Vec<&archive::PlannedFile> = plan.files.iter().collect();
+        largest.sort_by(|a, b| b.size.cmp(&a.size).then(a.name.cmp(&b.name)));
+        let _ = writeln!(s, "Largest files (--list shows all {}):", plan.files.len());
+        for f in largest.iter().take(10) {
+            let _ = writeln!(s, "  {:>10}  {}", size(f.size), f.name);
+        }
+    }
+    if !ignored.is_empty() {
+        let count: u64 = ignored.iter().map(|g| g.files).sum();
+        let bytes: u64 = ignored.iter().map(|g| g.bytes).sum();
+        let _ = writeln!(
+            s,
+            "Left out by ignore rules: {count} files, {} (--no-ignore keeps them):",
+            size(bytes)
+        );
+        for g in ignored.iter().take(15) {
+            let _ = writeln!(
+                s,
+                "  {:>10}  {:>7} files  {}",
+                size(g.bytes),
+                g.files,
+                g.path
+            );
+        }
+        if ignored.len() > 15 {
+            let _ = writeln!(s, "  ... and {} more", ignored.len() - 15);
+        }
+    }
+    if !plan.skipped.is_empty() {
+        let _ = writeln!(s, "Skipped:");
+        for k in plan.skipped.iter().take(15) {
+            let _ = writeln!(s, "  {}  ({})", k.name, k.reason);
+        }
+        if plan.skipped.len() > 15 {
+            let _ = writeln!(s, "  ... and {} more", plan.skipped.len() - 15);
+        }
+    }
+    s.trim_end().to_owned()
+}

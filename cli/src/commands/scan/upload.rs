@@ -1,0 +1,71 @@
+//! Starting the scan and uploading the archive to the pre-signed URL, with progress.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cybedefend_core::credentials::display;
+use cybedefend_core::platform::{Api, scan};
+use cybedefend_core::{Error, Result};
+
+use super::archive::progress_bar;
+use crate::app::App;
+use crate::output::size;
+
+/// A `--file` must be a non-empty zip archive.
+pub(crate) fn check_zip(path: &Path) -> Result<()> {
+    let mut f = cybedefend_core::fsutil::open_regular(path, true).map_err(|e| {
+        e.into_error("archive", path)
+            .with_kind(cybedefend_core::ErrorKind::Usage)
+            .with_hint("--file takes a zip archive of the source code")
+    })?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return Err(Error::usage(format!("{} is empty", display(path)))
+            .with_hint("--file takes a zip archive of the source code"));
+    }
+    let mut magic = [0u8; 4];
+    let n = f.read(&mut magic).unwrap_or(0);
+    if n < 4 || !(magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06") {
+        return Err(
+            Error::usage(format!("{} is not a zip archive", display(path)))
+                .with_hint("--file takes a zip archive; use --dir to package a folder"),
+        );
+    }
+    Ok(())
+}
+
+/// Starts the scan and uploads the archive; returns the scan id.
+pub(crate) async fn start_and_upload(
+    app: &App,
+    api: &Api<'_>,
+    project: &str,
+    branch: &str,
+    archive: &Path,
+) -> Result<String> {
+    let started = scan::start(api, project, Some(branch)).await?;
+    tracing::debug!("scan start: scan id {}", started.scan_id);
+    let total = std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0);
+    app.out.info(&format!("Uploading {} ...", size(total)));
+    let bar = progress_bar(app, total, "Uploading");
+    let plain = bar.is_none();
+    let last_decile = AtomicU64::new(0);
+    let out = app.out;
+    let report = |sent: u64| {
+        if let Some(b) = &bar {
+            b.set_position(sent);
+        } else if plain && total > 0 {
+            let decile = sent * 10 / total;
+            if decile > last_decile.swap(decile, Ordering::Relaxed) && decile < 10 {
+                out.info(&format!("Upload progress: {}%", decile * 10));
+            }
+        }
+    };
+    api.upload(&started.upload_url, archive, &report).await?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    app.out
+        .success(&format!("Scan started: {}", started.scan_id));
+    Ok(started.scan_id)
+}

@@ -1,0 +1,45 @@
+//! Waiting for the scan: status every `--interval`, up to `--timeout`.
+
+use std::time::Instant;
+
+use cybedefend_core::platform::Api;
+use cybedefend_core::platform::scan::{self, ScanStatus};
+use cybedefend_core::{Error, Result};
+
+use super::ScanArgs;
+use super::gates::Summary;
+use crate::app::App;
+
+pub(crate) async fn until_done(
+    app: &App,
+    api: &Api<'_>,
+    project: &str,
+    scan_id: &str,
+    args: &ScanArgs,
+    summary: &mut Summary,
+) -> Result<ScanStatus> {
+    let interval = args.interval.get();
+    let limit = args.timeout.get();
+    let start = Instant::now();
+    let mut last_line = String::new();
+    loop {
+        let s = scan::status(api, project, scan_id).await?;
+        let line = format!("Scan {}: {:.0}% {}", s.state, s.percent(), s.step);
+        if line != last_line {
+            app.out.info(line.trim_end());
+            last_line = line;
+        }
+        if s.is_terminal() {
+            return Ok(s);
+        }
+        if start.elapsed() + interval > limit {
+            summary.write(false, "The scan did not finish in time.");
+            return Err(Error::failure(format!(
+                "the scan did not finish within {} (state `{}`); it goes on on the platform as {scan_id}",
+                args.timeout, s.state
+            ))
+            .with_hint("raise --timeout, or use --wait=false and fetch results later with `cybedefend results`"));
+        }
+        tokio::time::sleep(interval).await;
+    }
+}

@@ -1,0 +1,25 @@
+//! The scan archive: a zip of the source tree.
+//!
+//! What goes in: every file under the folder, except `.git/` (always) and what `.gitignore`,
+//! `.ignore` and `.git/info/exclude` exclude (unless `respect_ignore` is off). Hidden files are
+//! kept (the platform scans `.env` files and CI configs), and so is `.cybedefend` at the root,
+//! which the platform reads, even when an ignore rule names it. Symbolic links are never
+//! followed out of the folder: a link to a file inside it is stored as that file, anything else
+//! is skipped and reported.
+//!
+//! How: the file list is split into batches; both cores deflate batches into small partial
+//! archives, which are appended in order to the output with raw copies (no second
+//! compression). Batches are processed in bounded windows and large files are spilled to a
+//! temp file, so memory stays flat however large the tree is.
+
+mod plan;
+mod write;
+
+pub use plan::{
+    IgnoredGroup, PLATFORM_IGNORE_FILE, Plan, PlannedFile, Skipped, ignored, looks_like_secret,
+    plan,
+};
+pub use write::{Written, write};
+
+#[cfg(test)]
+mod tests;

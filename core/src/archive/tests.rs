@@ -1,0 +1,152 @@
+//! Archive tests: what is planned and what is written.
+use super::write::LARGE_FILE;
+use super::*;
+use std::fs::{self, File};
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use zip::ZipArchive;
+
+fn tree() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    fs::create_dir_all(r.join(".git/objects")).unwrap();
+    fs::write(r.join(".git/config"), "x").unwrap();
+    fs::create_dir_all(r.join("src/gen")).unwrap();
+    fs::create_dir_all(r.join("node_modules/pkg")).unwrap();
+    fs::write(r.join("src/main.rs"), "fn main() {}\n".repeat(1000)).unwrap();
+    fs::write(r.join("src/gen/out.js"), "x").unwrap();
+    fs::write(r.join("node_modules/pkg/index.js"), "y".repeat(5000)).unwrap();
+    fs::write(
+        r.join(".gitignore"),
+        "node_modules/\nsrc/gen/\n.cybedefend\n",
+    )
+    .unwrap();
+    fs::write(r.join(".env"), "A=1").unwrap();
+    fs::write(r.join(".cybedefend"), "tests/\n").unwrap();
+    t
+}
+
+fn names(p: &Plan) -> Vec<&str> {
+    let mut v: Vec<&str> = p.files.iter().map(|f| f.name.as_str()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn plan_skips_git_respects_ignores_keeps_dotfiles_and_marker() {
+    let t = tree();
+    let p = plan(t.path(), true).unwrap();
+    assert_eq!(
+        names(&p),
+        vec![".cybedefend", ".env", ".gitignore", "src/main.rs"]
+    );
+    let ig = ignored(&p).unwrap();
+    let paths: Vec<&str> = ig.iter().map(|g| g.path.as_str()).collect();
+    assert_eq!(paths, vec!["node_modules/", "src/gen/"]);
+    let all = plan(t.path(), false).unwrap();
+    assert!(names(&all).contains(&"node_modules/pkg/index.js"));
+    assert!(!names(&all).iter().any(|n| n.starts_with(".git/")));
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_not_followed_out_of_the_tree() {
+    let t = tree();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("secret.txt"), "s").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), t.path().join("leak.txt"))
+        .unwrap();
+    std::os::unix::fs::symlink(outside.path(), t.path().join("leakdir")).unwrap();
+    std::os::unix::fs::symlink(t.path().join("src/main.rs"), t.path().join("alias.rs")).unwrap();
+    let p = plan(t.path(), true).unwrap();
+    assert!(names(&p).contains(&"alias.rs"));
+    assert!(!names(&p).contains(&"leak.txt"));
+    let skipped: Vec<&str> = p.skipped.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        skipped.contains(&"leak.txt") && skipped.contains(&"leakdir"),
+        "{skipped:?}"
+    );
+}
+
+#[test]
+fn written_archive_round_trips() {
+    let t = tree();
+    fs::write(
+        t.path().join("big.bin"),
+        vec![7u8; (LARGE_FILE + 10) as usize],
+    )
+    .unwrap();
+    let p = plan(t.path(), true).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("a.zip");
+    let progress = AtomicU64::new(0);
+    let w = write(&p, &path, 6, 2, &progress, &AtomicBool::new(false)).unwrap();
+    assert_eq!(w.files, 5);
+    assert_eq!(w.bytes_in, p.total_bytes);
+    let mut z = ZipArchive::new(File::open(&path).unwrap()).unwrap();
+    let mut s = String::new();
+    z.by_name("src/main.rs")
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
+    assert_eq!(s, "fn main() {}\n".repeat(1000));
+    assert_eq!(z.by_name("big.bin").unwrap().size(), LARGE_FILE + 10);
+    // only the output remains in the folder: spilled partials are gone
+    assert_eq!(fs::read_dir(out.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn empty_folder_is_an_error_naming_it() {
+    let t = tempfile::tempdir().unwrap();
+    let p = plan(t.path(), true).unwrap();
+    let out = t.path().join("x.zip");
+    let err = write(&p, &out, 6, 2, &AtomicU64::new(0), &AtomicBool::new(false)).unwrap_err();
+    assert!(err.message().contains("nothing to upload"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_ignore_file_is_an_error_not_a_hang() {
+    let t = tree();
+    fs::create_dir_all(t.path().join("sub")).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        t.path().join("sub/.gitignore"),
+        rustix::fs::Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+    let err = plan(t.path(), true).unwrap_err();
+    assert!(err.is_usage(), "{err}");
+    assert!(
+        err.message()
+            .contains("sub/.gitignore is not a regular file"),
+        "{err}"
+    );
+    // without ignore rules nothing reads it, and the FIFO itself is skipped, not archived
+    let p = plan(t.path(), false).unwrap();
+    assert!(p.skipped.iter().any(|s| s.name == "sub/.gitignore"));
+}
+
+#[test]
+fn secret_looking_names_are_recognised() {
+    for name in [
+        ".env",
+        "app/.env.production",
+        "certs/server.pem",
+        "id_rsa",
+        "keys/client.p12",
+        "credentials.json",
+        ".npmrc",
+    ] {
+        assert!(looks_like_secret(name).is_some(), "{name}");
+    }
+    for name in [
+        ".env.example",
+        "src/main.rs",
+        "README.md",
+        "environment.ts",
+        "keyboard.js",
+    ] {
+        assert!(looks_like_secret(name).is_none(), "{name}");
+    }
+}

@@ -1,0 +1,250 @@
+//! Building the figment: files, environment variables and flags, each value tagged with the
+//! file, the real variable name or the flag that set it.
+
+use std::path::{Path, PathBuf};
+
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+
+use super::keys::{self, Key, KeyType};
+use super::{ConfigSources, FlagValues, Policy, origin_of_metadata, trust, yaml};
+use crate::credentials::display;
+use crate::duration::Span;
+use crate::env;
+use crate::error::{Error, Result};
+use crate::platform::Region;
+
+/// What [`build`] made.
+pub(super) struct Built {
+    pub(super) figment: Figment,
+    pub(super) policy: Policy,
+    pub(super) warnings: Vec<String>,
+    pub(super) unknown: Vec<String>,
+    pub(super) files: Vec<PathBuf>,
+}
+
+/// A provider of one value with its own origin name (an environment variable or a flag), so
+/// that messages and `config show --origin` name `CYBEDEFEND_REGION` or `--region` exactly.
+struct Single {
+    origin: String,
+    key: &'static str,
+    value: Value,
+}
+
+impl Provider for Single {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.origin.clone())
+    }
+
+    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
+        let mut dict = Dict::new();
+        dict.insert(self.key.to_owned(), self.value.clone());
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Renders a figment error as one line naming the file (or variable, or flag) and the key.
+pub fn describe_figment_error(err: &figment::Error) -> String {
+    let origin = err
+        .metadata
+        .as_ref()
+        .map(origin_of_metadata)
+        .unwrap_or_else(|| "configuration".to_owned());
+    let key = err
+        .path
+        .iter()
+        .filter(|p| p.as_str() != "default")
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(".");
+    let kind = crate::text::one_line(&err.kind.to_string(), 300);
+    if key.is_empty() {
+        format!("invalid configuration in {origin}: {kind}")
+    } else {
+        format!("invalid configuration in {origin}: `{key}`: {kind}")
+    }
+}
+
+fn first_existing(candidates: &[PathBuf], warnings: &mut Vec<String>) -> Option<PathBuf> {
+    let existing: Vec<&PathBuf> = candidates.iter().filter(|p| p.is_file()).collect();
+    if existing.len() > 1 {
+        warnings.push(format!(
+            "both {} and {} exist; only the first is read",
+            display(existing[0]),
+            display(existing[1])
+        ));
+    }
+    existing.first().map(|p| (*p).clone())
+}
+
+fn parse_file(path: &Path) -> Result<Figment> {
+    let f = Figment::from(yaml::file(path));
+    f.extract::<Dict>()
+        .map_err(|e| Error::usage(describe_figment_error(&e)))?;
+    Ok(f)
+}
+
+/// A value from a variable or a flag, read by the key's type; errors name `origin`.
+fn typed_value(key: &Key, origin: &str, raw: &str) -> Result<Value> {
+    let raw = raw.trim();
+    match key.ty {
+        KeyType::Bool => env::parse_bool(raw)
+            .map(Value::from)
+            .ok_or_else(|| Error::usage(format!("{origin} must be true or false, not `{raw}`"))),
+        KeyType::Duration => raw
+            .parse::<Span>()
+            .map(|s| Value::from(s.to_string()))
+            .map_err(|e| Error::usage(format!("{origin}: {e}"))),
+        KeyType::Region => raw
+            .parse::<Region>()
+            .map(|r| Value::from(r.as_str()))
+            .map_err(|e| Error::usage(format!("{origin}: {e}"))),
+        _ => Ok(Value::from(raw.to_owned())),
+    }
+}
+
+fn deprecated_api_key(origin: &str, region: Option<Region>) -> Error {
+    let page = region.unwrap_or_default().pat_page();
+    Error::usage(format!(
+        "API keys are no longer accepted by the platform (HTTP 410), and one is set by {origin}"
+    ))
+    .with_hint(format!(
+        "switch to a Personal Access Token: `--api-key` becomes `--pat`, CYBEDEFEND_API_KEY \
+         becomes CYBEDEFEND_PAT, `api_key:` becomes `pat:` (or run `cybedefend login --pat`); \
+         create one at {page}"
+    ))
+}
+
+/// Builds the layers (see the module documentation of [`super`]).
+pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built> {
+    let mut warnings = Vec::new();
+    let mut unknown = Vec::new();
+    let mut files = Vec::new();
+    let mut figment = Figment::new();
+    let mut policy = Policy::default();
+
+    // System layers: the machine's file, then a test override; both only tighten the policy.
+    let system = first_existing(&sources.system, &mut warnings);
+    for path in system.iter().chain(sources.system_extra.iter()) {
+        if !path.is_file() {
+            continue;
+        }
+        let layer = parse_file(path)?;
+        policy.tighten_with(&layer, &display(path));
+        figment = figment.merge(yaml::file(path));
+        files.push(path.clone());
+    }
+
+    if let Some(path) = &sources.explicit {
+        if !path.is_file() {
+            return Err(Error::usage(format!(
+                "config file {} (from --config) does not exist or is not a regular file",
+                display(path)
+            )));
+        }
+        parse_file(path)?;
+        figment = figment.merge(yaml::file(path));
+        files.push(path.clone());
+    } else {
+        if let Some(p) = first_existing(&sources.home.user_config_candidates(), &mut warnings) {
+            parse_file(&p)?;
+            figment = figment.merge(yaml::file(&p));
+            files.push(p);
+        }
+        let cwd_candidates = [
+            sources.cwd.join("config.yaml"),
+            sources.cwd.join("config.yml"),
+        ];
+        if let Some(p) = first_existing(&cwd_candidates, &mut warnings)
+            // The same file may already be the user's (cwd = ~/.cybedefend).
+            && !files.iter().any(|f| same_file(f, &p))
+        {
+            let trusted_dirs: Vec<PathBuf> = figment
+                .extract_inner::<Vec<PathBuf>>("trusted_directories")
+                .unwrap_or_default();
+            let trusted = trusted_dirs.iter().any(|d| is_under(&sources.cwd, d));
+            let layer = trust::project_layer(&p, trusted, &mut warnings, &mut unknown)?;
+            figment = figment.merge(layer);
+            files.push(p);
+        }
+    }
+
+    // The deprecated API key, anywhere.
+    let early_region = flags
+        .get("region")
+        .and_then(|r| r.parse().ok())
+        .or_else(|| {
+            env::non_empty("CYBEDEFEND_REGION")
+                .ok()
+                .flatten()
+                .and_then(|r| r.parse().ok())
+        });
+    if flags.api_key_given {
+        return Err(deprecated_api_key("the --api-key flag", early_region));
+    }
+    if sources.use_env && env::is_present(env::CYBEDEFEND_API_KEY) {
+        return Err(deprecated_api_key(
+            "the CYBEDEFEND_API_KEY environment variable",
+            early_region,
+        ));
+    }
+    if figment.find_value("api_key").is_ok() {
+        let origin = figment
+            .find_metadata("api_key")
+            .map(origin_of_metadata)
+            .unwrap_or_else(|| "a config file".into());
+        return Err(deprecated_api_key(
+            &format!("`api_key:` in {origin}"),
+            early_region,
+        ));
+    }
+
+    // Environment.
+    if sources.use_env {
+        for key in keys::KEYS {
+            let Some(var) = key.env_var() else { continue };
+            if let Some(raw) = env::non_empty(&var)? {
+                let value = typed_value(key, &var, &raw)?;
+                figment = figment.merge(Single {
+                    origin: var,
+                    key: key.name,
+                    value,
+                });
+            }
+        }
+    }
+
+    // Flags.
+    for key in keys::KEYS {
+        let (Some(flag), Some(raw)) = (key.flag, flags.get(key.name)) else {
+            continue;
+        };
+        let origin = format!("--{flag}");
+        let value = typed_value(key, &origin, raw)?;
+        figment = figment.merge(Single {
+            origin,
+            key: key.name,
+            value,
+        });
+    }
+
+    Ok(Built {
+        figment,
+        policy,
+        warnings,
+        unknown,
+        files,
+    })
+}
+
+fn is_under(dir: &Path, root: &Path) -> bool {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
+    canon(dir).starts_with(canon(root))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}

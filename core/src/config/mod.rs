@@ -1,0 +1,580 @@
+//! Layered configuration with an origin for every value.
+//!
+//! Layers, lowest first: the system file (`/etc/cybedefend/config.yaml`; a test may add a
+//! second one with `$CYBEDEFEND_SYSTEM_CONFIG`); the user file (`~/.cybedefend/config.yaml`);
+//! the working directory's `./config.yaml` (official CLI compatibility, **untrusted**, see
+//! [`trust`]); `CYBEDEFEND_*` environment variables; command-line flags. `--config FILE`
+//! replaces the user and working-directory files with that one file, which is then trusted
+//! (the system file, and so the machine policy, stays).
+//!
+//! Which keys exist, which variable and flag set each one, and which the working directory may
+//! set, is one table: [`KEYS`].
+
+mod keys;
+mod layers;
+mod policy;
+mod trust;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use figment::value::{Dict, Value};
+use figment::{Figment, Metadata, Source};
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::{Home, Secret, display, normalize_pat};
+use crate::duration::Span;
+use crate::error::{Error, Result};
+use crate::platform::Region;
+
+pub use keys::{CREDENTIAL_KEYS, KEYS, Key, KeyType, find as key};
+pub use layers::describe_figment_error;
+pub use policy::Policy;
+
+/// What to do when a provider fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Stop the chain with the provider's error (default).
+    #[default]
+    Fail,
+    /// Record the error in the trace and try the next provider.
+    Continue,
+}
+
+/// Where exchanged access tokens are cached between commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenCacheMode {
+    /// `token-cache.json` (0600) in the cybedefend home: the default.
+    File,
+    /// The OS keyring: no bearer token in a plaintext file (the default under
+    /// `require_secure_storage`).
+    Keyring,
+    /// No cache: every command exchanges its PAT again.
+    Off,
+}
+
+/// One entry of `credentials.providers`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderSpec {
+    /// Registered provider type (`env`, `vault`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `fail` (default) or `continue`.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// Per-provider time limit (`10s`, `500ms`, or seconds).
+    #[serde(default)]
+    pub timeout: Option<Span>,
+    /// Type-specific options.
+    #[serde(flatten)]
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+/// `credentials:` settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CredentialsSettings {
+    /// Provider names in the order they are consulted; absent = the default chain.
+    #[serde(default)]
+    pub chain: Option<Vec<String>>,
+    /// Named providers.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSpec>,
+    /// Policy: refuse plaintext sources.
+    #[serde(default)]
+    pub require_secure_storage: Option<bool>,
+    /// Policy: provider types allowed (empty = all).
+    #[serde(default)]
+    pub allowed_providers: Option<Vec<String>>,
+    /// Where exchanged access tokens are cached.
+    #[serde(default)]
+    pub token_cache: Option<TokenCacheMode>,
+}
+
+fn deserialize_pat<'de, D>(d: D) -> std::result::Result<Option<Secret>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw: Option<String> = Option::deserialize(d)?;
+    match raw {
+        None => Ok(None),
+        Some(s) => normalize_pat(&s).map_err(|e| serde::de::Error::custom(format!("the PAT {e}"))),
+    }
+}
+
+/// The merged settings. Every field is a key of [`KEYS`] (a test checks it).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Settings {
+    /// API base URL override.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Auth server override (self-hosted).
+    #[serde(default)]
+    pub auth_endpoint: Option<String>,
+    /// Web-app base for links.
+    #[serde(default)]
+    pub app_url: Option<String>,
+    /// `pat:` from a config file (documented priority 3).
+    #[serde(default, deserialize_with = "deserialize_pat")]
+    pub pat: Option<Secret>,
+    /// Default project for every `--project-id`.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Default branch for `scan`.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// `us` or `eu`.
+    #[serde(default)]
+    pub region: Option<Region>,
+    /// CI mode: plain output, nothing waits for a person.
+    #[serde(default)]
+    pub ci: Option<bool>,
+    /// Debug logging to stderr (secrets redacted).
+    #[serde(default)]
+    pub debug: Option<bool>,
+    /// Time limit for each HTTP request (default 30 s).
+    #[serde(default)]
+    pub http_timeout: Option<Span>,
+    /// Credential chain and providers.
+    #[serde(default)]
+    pub credentials: CredentialsSettings,
+    /// Folders whose `./config.yaml` is trusted (system and user files only).
+    #[serde(default)]
+    pub trusted_directories: Vec<PathBuf>,
+}
+
+/// Values given on the command line for keys that have a global flag, with the flag's name.
+#[derive(Debug, Clone, Default)]
+pub struct FlagValues {
+    values: Vec<(&'static Key, String)>,
+    /// `--api-key` was given (deprecated; always an error).
+    pub api_key_given: bool,
+}
+
+impl FlagValues {
+    /// Records a flag's value for its key (booleans as `true`).
+    pub fn set(&mut self, key: &'static Key, value: impl Into<String>) {
+        self.values.retain(|(k, _)| k.name != key.name);
+        self.values.push((key, value.into()));
+    }
+
+    /// The value given for a key.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Where to look for configuration.
+#[derive(Debug, Clone)]
+pub struct ConfigSources {
+    /// The system file candidates (`/etc/cybedefend/config.yaml|yml`); the first that exists.
+    pub system: Vec<PathBuf>,
+    /// A second system file (`$CYBEDEFEND_SYSTEM_CONFIG`, for tests and images): it can tighten
+    /// the policy of the first, never loosen it.
+    pub system_extra: Option<PathBuf>,
+    /// The cybedefend home (user file).
+    pub home: Home,
+    /// The working directory (`./config.yaml|yml`).
+    pub cwd: PathBuf,
+    /// `--config FILE`: replaces the user and working-directory files.
+    pub explicit: Option<PathBuf>,
+    /// Whether `CYBEDEFEND_*` variables apply (not for `config validate FILE`).
+    pub use_env: bool,
+}
+
+impl ConfigSources {
+    /// The standard locations for this process.
+    pub fn standard(home: Home, explicit: Option<PathBuf>) -> Result<Self> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::failure(format!("cannot read the working directory: {e}")))?;
+        Ok(Self {
+            system: vec![
+                PathBuf::from("/etc/cybedefend/config.yaml"),
+                PathBuf::from("/etc/cybedefend/config.yml"),
+            ],
+            system_extra: crate::env::non_empty(crate::env::CYBEDEFEND_SYSTEM_CONFIG)?
+                .map(PathBuf::from),
+            home,
+            cwd,
+            explicit,
+            use_env: true,
+        })
+    }
+
+    /// One file on its own, trusted, without environment or other files (`config validate
+    /// FILE`): the machine policy of this host does not apply either.
+    pub fn only(file: PathBuf) -> Self {
+        let nowhere =
+            std::env::temp_dir().join(format!("cybedefend-no-such-folder-{}", std::process::id()));
+        Self {
+            system: Vec::new(),
+            system_extra: None,
+            home: Home::at(nowhere.join("home")),
+            cwd: nowhere,
+            explicit: Some(file),
+            use_env: false,
+        }
+    }
+}
+
+/// The merged configuration with its origins.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    /// Machine policy (system files, tightened by other layers).
+    pub policy: Policy,
+    figment: Figment,
+    /// Typed settings.
+    pub settings: Settings,
+    /// Things the user should know (ignored keys, shadowed files, loosening refused).
+    pub warnings: Vec<String>,
+    /// Keys that no layer may set, with where they were and a suggestion: warnings for
+    /// commands, errors for `config validate`.
+    pub unknown: Vec<String>,
+    /// Files that were read, lowest layer first.
+    pub files: Vec<PathBuf>,
+}
+
+impl LoadedConfig {
+    /// Loads every layer. Errors name the file, variable or flag at fault.
+    pub fn load(sources: &ConfigSources, flags: &FlagValues) -> Result<Self> {
+        let built = layers::build(sources, flags)?;
+        let settings: Settings = built
+            .figment
+            .extract()
+            .map_err(|e| Error::usage(describe_figment_error(&e)))?;
+        let mut loaded = Self {
+            policy: built.policy,
+            figment: built.figment,
+            settings,
+            warnings: built.warnings,
+            unknown: built.unknown,
+            files: built.files,
+        };
+        loaded.apply_user_policy();
+        loaded.find_unknown_keys();
+        Ok(loaded)
+    }
+
+    /// Lower layers may tighten the system policy, never loosen it.
+    fn apply_user_policy(&mut self) {
+        let creds = &self.settings.credentials;
+        if creds.require_secure_storage == Some(true) && !self.policy.require_secure_storage {
+            self.policy.require_secure_storage = true;
+            self.policy.origin = self
+                .origin("credentials.require_secure_storage")
+                .unwrap_or_default();
+        }
+        if self.policy.require_secure_storage && creds.require_secure_storage == Some(false) {
+            self.warnings.push(format!(
+                "`credentials.require_secure_storage: false` is ignored: the system policy ({}) requires secure storage",
+                self.policy.origin
+            ));
+        }
+        if let Some(list) = creds.allowed_providers.clone().filter(|l| !l.is_empty()) {
+            let refused = self.policy.narrow(&list);
+            if !refused.is_empty() {
+                self.warnings.push(format!(
+                    "`credentials.allowed_providers` cannot add types the system policy ({}) does not allow ({}); using {:?}",
+                    self.policy.origin,
+                    refused.join(", "),
+                    self.policy.allowed_providers
+                ));
+            }
+        }
+        if self.policy.require_secure_storage
+            && self.settings.credentials.token_cache == Some(TokenCacheMode::File)
+        {
+            self.warnings.push(format!(
+                "`credentials.token_cache: file` is ignored: the system policy ({}) keeps access tokens out of plaintext files",
+                self.policy.origin
+            ));
+            self.settings.credentials.token_cache = Some(TokenCacheMode::Keyring);
+        }
+    }
+
+    /// Where exchanged access tokens are cached: the setting, else `keyring` under
+    /// `require_secure_storage`, else `file`.
+    pub fn token_cache(&self) -> TokenCacheMode {
+        self.settings
+            .credentials
+            .token_cache
+            .unwrap_or(if self.policy.require_secure_storage {
+                TokenCacheMode::Keyring
+            } else {
+                TokenCacheMode::File
+            })
+    }
+
+    /// Where a key's value came from: a file path, an environment variable, a flag, or `None`
+    /// when the key is not set.
+    pub fn origin(&self, key: &str) -> Option<String> {
+        self.figment.find_value(key).ok()?;
+        self.figment.find_metadata(key).map(origin_of_metadata)
+    }
+
+    /// Every set value of a known key, as dotted key, JSON value and origin. `pat` is shown as
+    /// its fingerprint, and provider options that look like secrets are masked.
+    pub fn entries(&self) -> Vec<(String, serde_json::Value, String)> {
+        let mut out = Vec::new();
+        let Ok(dict) = self.figment.extract::<Dict>() else {
+            return out;
+        };
+        for key in KEYS {
+            let Some(value) = dict.get(key.name) else {
+                continue;
+            };
+            if key.ty == KeyType::Section {
+                if let Value::Dict(_, sub) = value {
+                    for (k, v) in sub {
+                        if key.name == "credentials" && !CREDENTIAL_KEYS.contains(&k.as_str()) {
+                            continue;
+                        }
+                        out.push(self.entry(&format!("{}.{k}", key.name), v));
+                    }
+                }
+                continue;
+            }
+            out.push(self.entry(key.name, value));
+        }
+        out
+    }
+
+    fn entry(&self, key: &str, value: &Value) -> (String, serde_json::Value, String) {
+        let origin = self
+            .figment
+            .get_metadata(value.tag())
+            .map(origin_of_metadata)
+            .unwrap_or_else(|| "default".into());
+        let json = if key == "pat" {
+            match &self.settings.pat {
+                Some(p) => serde_json::Value::from(format!("<redacted {}>", p.fingerprint())),
+                None => serde_json::Value::Null,
+            }
+        } else {
+            let mut v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+            mask_secrets(&mut v, false);
+            v
+        };
+        (key.to_owned(), json, origin)
+    }
+
+    fn find_unknown_keys(&mut self) {
+        let Ok(dict) = self.figment.extract::<Dict>() else {
+            return;
+        };
+        let known = keys::names();
+        for (key, value) in &dict {
+            if keys::find(key).is_none() {
+                let msg = self.unknown_message(key, value, &known, "");
+                self.unknown.push(msg);
+            }
+            if key == "credentials"
+                && let Value::Dict(_, sub) = value
+            {
+                for (k, v) in sub {
+                    if !CREDENTIAL_KEYS.contains(&k.as_str()) {
+                        let msg = self.unknown_message(k, v, CREDENTIAL_KEYS, "credentials.");
+                        self.unknown.push(msg);
+                    }
+                }
+            }
+        }
+    }
+
+    fn unknown_message(&self, key: &str, value: &Value, known: &[&str], prefix: &str) -> String {
+        let origin = self
+            .figment
+            .get_metadata(value.tag())
+            .map(origin_of_metadata)
+            .unwrap_or_else(|| "configuration".into());
+        unknown_key_message(&format!("{prefix}{key}"), &origin, known, prefix)
+    }
+
+    /// Whether the effective config turns CI mode on.
+    pub fn ci(&self) -> bool {
+        self.settings.ci.unwrap_or(false)
+    }
+}
+
+/// "unknown key `regoin` in FILE is ignored; did you mean `region`?"
+pub(crate) fn unknown_key_message(key: &str, origin: &str, known: &[&str], prefix: &str) -> String {
+    let short = key.strip_prefix(prefix).unwrap_or(key);
+    let mut msg = format!("unknown key `{key}` in {origin} is ignored");
+    if let Some(s) = suggest(short, known) {
+        msg.push_str(&format!("; did you mean `{prefix}{s}`?"));
+    }
+    msg
+}
+
+/// Masks values that look like secrets in provider options: everything under `env:` and
+/// string values of keys named like a token, secret, password or key.
+fn mask_secrets(v: &mut serde_json::Value, under_env: bool) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                let lower = k.to_ascii_lowercase();
+                let secret_name = crate::credentials::redact::is_secret_name(&lower);
+                if under_env || (secret_name && child.is_string()) {
+                    if child.is_string() || child.is_number() {
+                        *child = serde_json::Value::from("<masked>");
+                    } else {
+                        mask_secrets(child, true);
+                    }
+                } else {
+                    mask_secrets(child, lower == "env");
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|c| mask_secrets(c, under_env)),
+        _ => {}
+    }
+}
+
+pub(crate) fn origin_of_metadata(md: &Metadata) -> String {
+    match &md.source {
+        Some(Source::File(p)) => display(p),
+        Some(Source::Custom(s)) => s.clone(),
+        _ => md.name.to_string(),
+    }
+}
+
+/// The known word closest to `word`, if it is close enough to be a typo.
+pub fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(word, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::path::Path;
+
+    fn sources(dir: &Path) -> ConfigSources {
+        ConfigSources {
+            system: vec![dir.join("etc/config.yaml")],
+            system_extra: None,
+            home: Home::at(dir.join("home")),
+            cwd: dir.join("work"),
+            explicit: None,
+            use_env: false,
+        }
+    }
+
+    #[test]
+    fn layers_merge_with_origins_and_cwd_is_untrusted() {
+        let t = tempfile::tempdir().unwrap();
+        let s = sources(t.path());
+        fs::create_dir_all(t.path().join("etc")).unwrap();
+        fs::create_dir_all(t.path().join("home")).unwrap();
+        fs::create_dir_all(t.path().join("work")).unwrap();
+        fs::write(
+            t.path().join("etc/config.yaml"),
+            "region: eu\nbranch: sys\n",
+        )
+        .unwrap();
+        fs::write(t.path().join("home/config.yaml"), "branch: user\n").unwrap();
+        fs::write(
+            t.path().join("work/config.yaml"),
+            "project_id: p1\napi_url: https://evil.example\npat: cdp_evil_token\nregoin: us\n",
+        )
+        .unwrap();
+        let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
+        assert_eq!(c.settings.region, Some(Region::Eu));
+        assert_eq!(c.settings.branch.as_deref(), Some("user"));
+        assert_eq!(c.settings.project_id.as_deref(), Some("p1"));
+        assert!(c.settings.api_url.is_none());
+        assert!(c.settings.pat.is_none());
+        assert!(c.origin("branch").unwrap().ends_with("home/config.yaml"));
+        assert_eq!(
+            c.warnings.iter().filter(|w| w.contains("ignoring")).count(),
+            2,
+            "{:?}",
+            c.warnings
+        );
+        // the typo is an unknown key with a suggestion, not a trust warning
+        assert_eq!(c.unknown.len(), 1, "{:?}", c.unknown);
+        assert!(
+            c.unknown[0].contains("did you mean `region`"),
+            "{:?}",
+            c.unknown
+        );
+        assert!(!c.entries().iter().any(|(k, _, _)| k == "regoin"));
+
+        // trusted once the user lists the folder
+        fs::write(
+            t.path().join("home/config.yaml"),
+            format!(
+                "trusted_directories: [{}]\n",
+                t.path().join("work").display()
+            ),
+        )
+        .unwrap();
+        let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
+        assert_eq!(c.settings.api_url.as_deref(), Some("https://evil.example"));
+    }
+
+    #[test]
+    fn flags_beat_files_and_name_themselves() {
+        let t = tempfile::tempdir().unwrap();
+        let s = sources(t.path());
+        let mut flags = FlagValues::default();
+        flags.set(keys::find("region").unwrap(), "eu");
+        let c = LoadedConfig::load(&s, &flags).unwrap();
+        assert_eq!(c.origin("region").as_deref(), Some("--region"));
+        assert_eq!(c.origin("api_url"), None);
+    }
+
+    #[test]
+    fn suggestions_catch_typos() {
+        assert_eq!(suggest("regoin", &keys::names()), Some("region"));
+        assert_eq!(suggest("zzzzzz", &keys::names()), None);
+    }
+
+    #[test]
+    fn every_settings_field_is_a_key_and_every_key_a_field() {
+        // A Settings with every field set, serialised through the same names serde reads.
+        let yaml = "api_url: https://a\nauth_endpoint: https://b\napp_url: https://c\npat: cdp_xyzxyz\n\
+                    project_id: p\nbranch: b\nregion: eu\nci: true\ndebug: true\nhttp_timeout: 5s\n\
+                    credentials: {}\ntrusted_directories: []\n";
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("c.yaml");
+        fs::write(&f, yaml).unwrap();
+        let c = LoadedConfig::load(&ConfigSources::only(f), &FlagValues::default()).unwrap();
+        assert!(c.unknown.is_empty(), "{:?}", c.unknown);
+        let fields: Vec<&str> = yaml.lines().map(|l| l.split(':').next().unwrap()).collect();
+        for k in KEYS.iter().filter(|k| k.ty != KeyType::Deprecated) {
+            assert!(
+                fields.contains(&k.name),
+                "key `{}` has no Settings field here",
+                k.name
+            );
+        }
+        assert_eq!(fields.len(), KEYS.len() - 1);
+    }
+
+    #[test]
+    fn provider_secrets_are_masked_in_entries() {
+        let mut v = serde_json::json!({"op": {"type": "exec", "command": ["op"], "env": {"OP_SERVICE_ACCOUNT_TOKEN": "ops_abc"},
+            "auth": {"role_id_env": "X", "secret_id": "s3cr3t", "token_file": "/t"}}});
+        mask_secrets(&mut v, false);
+        let text = v.to_string();
+        assert!(
+            !text.contains("ops_abc") && !text.contains("s3cr3t"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"role_id_env\":\"X\"") && text.contains("/t"),
+            "{text}"
+        );
+    }
+}

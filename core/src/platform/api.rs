@@ -1,0 +1,527 @@
+//! The platform API client: typed `get`/`post`/`put`/`patch`/`delete` and a streaming
+//! `download`, over one bearer path ([`Bearer`]).
+//!
+//! Every call: a time limit per request; retries with backoff on 429/503 (any method) and on
+//! other 5xx and transport failures (GET, PUT, DELETE only: a POST that may have reached the
+//! server is never repeated), honouring `Retry-After` up to [`MAX_BACKOFF`] and saying how long
+//! it waits; one fresh token on 401; redirects followed to the same origin only; answers read
+//! with a size cap; clear errors for 403, 404 and malformed answers.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+pub use reqwest::Method;
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::platform::Endpoints;
+use crate::platform::bearer::Bearer;
+use crate::platform::http::{self, Http};
+
+/// Attempts for one call (the first plus retries).
+pub const ATTEMPTS: u32 = 4;
+/// Longest wait between attempts, whatever `Retry-After` says.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Largest download (reports).
+pub(crate) const DOWNLOAD_CAP: u64 = 2 << 30;
+
+/// Something the user should see while a call waits (a retry after a rate limit).
+pub type Notice<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+/// An authenticated client for one platform.
+pub struct Api<'a> {
+    http: &'a Http,
+    endpoints: &'a Endpoints,
+    bearer: Bearer<'a>,
+    backoff_base: Duration,
+    notice: Option<Notice<'a>>,
+}
+
+/// A path parameter, percent-encoded.
+pub fn seg(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Query parameters (repeated keys for lists).
+pub type Query = [(String, String)];
+
+/// `Retry-After` in seconds, range-checked: absent, negative, not a number or not finite is
+/// `None`; anything longer than [`MAX_BACKOFF`] is cut to it.
+pub fn retry_after(value: Option<&str>) -> Option<Duration> {
+    let secs: f64 = value?.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs.min(MAX_BACKOFF.as_secs_f64())))
+}
+
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+        .min(MAX_BACKOFF)
+}
+
+/// A short, safe excerpt of an error body: its `message` field if it is JSON, else the first
+/// line, cut and with control characters neutralised; HTML pages are named as such.
+pub fn body_excerpt(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct WithMessage {
+        message: serde_json::Value,
+    }
+    if let Ok(v) = serde_json::from_slice::<WithMessage>(body) {
+        let text = match v.message {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Array(a) => a
+                .iter()
+                .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        };
+        return crate::text::one_line(&crate::credentials::redact::redact(&text), 200);
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let t = text.trim_start();
+    if t.starts_with('<') {
+        return "an HTML page".into();
+    }
+    let line = t.lines().next().unwrap_or("");
+    crate::text::one_line(&crate::credentials::redact::redact(line), 200)
+}
+
+impl<'a> Api<'a> {
+    /// A client sending `bearer`'s tokens to `endpoints.api_url`.
+    pub fn new(http: &'a Http, endpoints: &'a Endpoints, bearer: Bearer<'a>) -> Self {
+        Self {
+            http,
+            endpoints,
+            bearer,
+            backoff_base: Duration::from_millis(500),
+            notice: None,
+        }
+    }
+
+    /// Shortens waits between retries (tests).
+    #[must_use]
+    pub fn with_backoff_base(mut self, base: Duration) -> Self {
+        self.backoff_base = base;
+        self
+    }
+
+    /// Tells the user about waits (rate limits) through `notice`.
+    #[must_use]
+    pub fn with_notices(mut self, notice: Notice<'a>) -> Self {
+        self.notice = Some(notice);
+        self
+    }
+
+    /// The API base URL.
+    pub fn base(&self) -> &str {
+        &self.endpoints.api_url
+    }
+
+    /// The endpoints this client talks to.
+    pub fn endpoints(&self) -> &Endpoints {
+        self.endpoints
+    }
+
+    /// The bearer path (for `auth token` and `auth status`).
+    pub fn bearer(&self) -> &Bearer<'a> {
+        &self.bearer
+    }
+
+    /// `GET path?query`, the answer as `T`.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        query: &Query,
+    ) -> Result<T> {
+        let bytes = self.call(what, Method::GET, path, query, None).await?;
+        parse(what, &bytes)
+    }
+
+    /// `POST path` with a JSON body, the answer as `T`.
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let body = to_json(what, body)?;
+        let bytes = self.call(what, Method::POST, path, &[], Some(body)).await?;
+        parse(what, &bytes)
+    }
+
+    /// `PUT path` with a JSON body, the answer as `T`.
+    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let body = to_json(what, body)?;
+        let bytes = self.call(what, Method::PUT, path, &[], Some(body)).await?;
+        parse(what, &bytes)
+    }
+
+    /// `PATCH path` with a JSON body, the answer as `T`.
+    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let body = to_json(what, body)?;
+        let bytes = self
+            .call(what, Method::PATCH, path, &[], Some(body))
+            .await?;
+        parse(what, &bytes)
+    }
+
+    /// `DELETE path`, the answer as `T` (`serde_json::Value` for none).
+    pub async fn delete<T: DeserializeOwned>(&self, what: &str, path: &str) -> Result<T> {
+        let bytes = self.call(what, Method::DELETE, path, &[], None).await?;
+        parse(what, &bytes)
+    }
+
+    /// Streams the answer of `GET path?query` into `out` (a report file), at most
+    /// [`DOWNLOAD_CAP`] bytes; returns the bytes written. Retries happen before the first byte.
+    pub async fn download(
+        &self,
+        what: &str,
+        path: &str,
+        query: &Query,
+        out: &mut (dyn Write + Send),
+    ) -> Result<u64> {
+        let mut resp = self.response(what, Method::GET, path, query, None).await?;
+        let mut written = 0u64;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    written += chunk.len() as u64;
+                    if written > DOWNLOAD_CAP {
+                        return Err(Error::failure(format!(
+                            "{what}: the download is larger than {} GiB; refused",
+                            DOWNLOAD_CAP >> 30
+                        )));
+                    }
+                    out.write_all(&chunk).map_err(|e| {
+                        Error::failure(format!("{what}: cannot write the file: {e}"))
+                    })?;
+                }
+                Ok(None) => return Ok(written),
+                Err(e) => {
+                    return Err(Error::network(format!(
+                        "{what}: the download broke off after {written} bytes ({})",
+                        crate::text::one_line(&e.to_string(), 200)
+                    )));
+                }
+            }
+        }
+    }
+
+    /// The bytes of a successful answer (empty for 204).
+    pub async fn call(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        query: &Query,
+        body: Option<serde_json::Value>,
+    ) -> Result<Vec<u8>> {
+        let resp = self.response(what, method, path, query, body).await?;
+        http::read_body(what, resp, http::JSON_BODY_CAP).await
+    }
+
+    /// Sends a request until it succeeds (2xx) or fails for good; see the module docs.
+    async fn response(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        query: &Query,
+        body: Option<serde_json::Value>,
+    ) -> Result<reqwest::Response> {
+        let url = format!("{}{path}", self.endpoints.api_url);
+        // A POST or PATCH that may have reached the server (timeout, 500) is not repeated: it
+        // could start a second scan. 429 and 503 say the request was not processed.
+        let idempotent = method != Method::POST && method != Method::PATCH;
+        let mut token = self.bearer.token().await?;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = self
+                .http
+                .client()?
+                .request(method.clone(), &url)
+                .bearer_auth(token.expose())
+                .header(reqwest::header::ACCEPT, "application/json");
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            let resp = match self.http.send(what, req).await {
+                Ok(r) => r,
+                Err(e) if idempotent && attempt < ATTEMPTS && e.is_network() => {
+                    let wait = backoff(self.backoff_base, attempt);
+                    self.wait(what, e.message(), wait).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
+                tracing::debug!("{what}: HTTP 401; getting a fresh token once");
+                refreshed = true;
+                token = self.bearer.after_rejection(&token).await?;
+                attempt -= 1;
+                continue;
+            }
+            if status.is_success() {
+                return Ok(resp);
+            }
+            if status.is_redirection() {
+                return Err(http::redirect_error(what, &resp));
+            }
+            let transient = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE
+                || (idempotent && status.is_server_error());
+            if transient && attempt < ATTEMPTS {
+                let header = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok());
+                let wait =
+                    retry_after(header).unwrap_or_else(|| backoff(self.backoff_base, attempt));
+                self.wait(what, &format!("HTTP {}", status.as_u16()), wait)
+                    .await;
+                continue;
+            }
+            let text = http::read_body(what, resp, http::SMALL_BODY_CAP)
+                .await
+                .unwrap_or_default();
+            return Err(self.status_error(what, status, &text));
+        }
+    }
+
+    async fn wait(&self, what: &str, why: &str, wait: Duration) {
+        let text = format!(
+            "{what}: {why}; retrying in {}",
+            crate::duration::format(wait)
+        );
+        match self.notice {
+            Some(n) if wait >= Duration::from_secs(2) => n(&text),
+            _ => tracing::debug!("{text}"),
+        }
+        tokio::time::sleep(wait).await;
+    }
+
+    fn status_error(&self, what: &str, status: StatusCode, text: &[u8]) -> Error {
+        let code = status.as_u16();
+        match code {
+            401 => Error::auth(format!("{what}: the API rejected the credential (HTTP 401)"))
+                .with_hint("run `cybedefend auth status` to see which credential is used; log in again or use another PAT"),
+            403 => Error::auth(format!(
+                "{what}: access denied (HTTP 403): this account has no access to that project, organisation or operation"
+            ))
+            .with_hint("check the id, and that the PAT's user is a member of the project's team (`cybedefend auth status` shows the account)"),
+            404 => Error::not_found(format!("{what}: not found (HTTP 404): {}", body_excerpt(text)))
+                .with_hint("check the id and the region (`--region`)"),
+            429 => Error::network(format!("{what}: rate limited (HTTP 429) after {ATTEMPTS} attempts"))
+                .with_hint("wait a minute and retry"),
+            500..=599 => Error::network(format!(
+                "{what}: the API answered HTTP {code}: {}",
+                body_excerpt(text)
+            ))
+            .with_hint("the platform had a problem; retry later"),
+            _ => Error::failure(format!(
+                "{what}: the API answered HTTP {code}: {}",
+                body_excerpt(text)
+            )),
+        }
+    }
+
+    /// Uploads a file to a pre-signed URL; see [`upload`].
+    pub async fn upload(
+        &self,
+        url: &str,
+        file: &Path,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<()> {
+        upload_file(self.http, url, file, progress, self.backoff_base).await
+    }
+}
+
+fn to_json<B: Serialize + ?Sized>(what: &str, body: &B) -> Result<serde_json::Value> {
+    serde_json::to_value(body)
+        .map_err(|e| Error::failure(format!("{what}: cannot build the request: {e}")))
+}
+
+/// Parses an answer as `T`; an empty body reads as JSON `null`.
+pub fn parse<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"null"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| {
+        let detail =
+            crate::text::one_line(&crate::credentials::redact::redact(&e.to_string()), 200);
+        Error::new(
+            ErrorKind::Failed,
+            format!("{what}: the API answered with something this CLI cannot read ({detail})"),
+        )
+        .with_hint("retry; if it persists, check `--api-url` and report it to CybeDefend support")
+    })
+}
+
+/// Uploads a file to a pre-signed URL: PUT, streamed from disk with `Content-Length`, no
+/// Authorization header, Google Cloud Storage create-only headers when the URL is GCS.
+/// Retries 5xx and connection failures. `progress` gets the bytes sent so far.
+async fn upload_file(
+    http: &Http,
+    url: &str,
+    file: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+    backoff_base: Duration,
+) -> Result<()> {
+    use futures_util::StreamExt;
+
+    let parsed = url::Url::parse(url)
+        .map_err(|_| Error::failure("scan start: the upload URL in the answer is not a URL"))?;
+    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && http::is_loopback(&parsed)) {
+        return Err(Error::failure(format!(
+            "scan start: refusing to upload to {} (not https)",
+            http::loggable(&parsed)
+        )));
+    }
+    let size = std::fs::metadata(file)
+        .map_err(|e| crate::fsutil::io_error("cannot read", file, &e))?
+        .len();
+    let gcs = parsed
+        .host_str()
+        .is_some_and(|h| h.ends_with("storage.googleapis.com"));
+    // The upload may take long: no overall timeout, but connect and idle limits.
+    let client = http.upload_client()?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let f = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| crate::fsutil::io_error("cannot read", file, &e))?;
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).map(move |chunk| {
+            if let Ok(c) = &chunk {
+                counter.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            chunk
+        });
+        let mut req = client
+            .put(parsed.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/zip")
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .body(reqwest::Body::wrap_stream(stream));
+        if gcs {
+            req = req
+                .header("x-goog-if-generation-match", "0")
+                .header("x-goog-content-length-range", "0,5368709120");
+        }
+        let request = req
+            .build()
+            .map_err(|e| Error::failure(format!("cannot build the upload request: {e}")))?;
+        let fut = http.execute("upload", client, request);
+        tokio::pin!(fut);
+        let mut ticker = tokio::time::interval(Duration::from_millis(200));
+        let result = loop {
+            tokio::select! {
+                r = &mut fut => break r,
+                _ = ticker.tick() => progress(sent.load(std::sync::atomic::Ordering::Relaxed)),
+            }
+        };
+        match result {
+            Ok(resp) if resp.status().is_success() => {
+                progress(size);
+                return Ok(());
+            }
+            Ok(resp) if resp.status().is_server_error() && attempt < ATTEMPTS => {
+                let wait = backoff(backoff_base, attempt);
+                tracing::debug!(
+                    "upload: HTTP {}; retrying in {}",
+                    resp.status().as_u16(),
+                    crate::duration::format(wait)
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Ok(resp) => {
+                let code = resp.status().as_u16();
+                let body = http::read_body("upload", resp, http::SMALL_BODY_CAP)
+                    .await
+                    .unwrap_or_default();
+                let mut e = Error::failure(format!(
+                    "upload failed: the storage answered HTTP {code}: {}",
+                    body_excerpt(&body)
+                ));
+                if code >= 500 {
+                    e = e.with_kind(ErrorKind::Network);
+                }
+                if code == 403 {
+                    e = e.with_hint("the pre-signed upload URL was refused (it may have expired); run the scan again");
+                }
+                return Err(e);
+            }
+            Err(e) if attempt < ATTEMPTS => {
+                let wait = backoff(backoff_base, attempt);
+                tracing::debug!(
+                    "upload: {}; retrying in {}",
+                    e.message(),
+                    crate::duration::format(wait)
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e.context("upload failed")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_range_checked_and_capped() {
+        assert_eq!(retry_after(Some("2")), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(Some("1e30")), Some(MAX_BACKOFF));
+        assert_eq!(retry_after(Some("18446744073709551615")), Some(MAX_BACKOFF));
+        assert_eq!(retry_after(Some("-1")), None);
+        assert_eq!(retry_after(Some("NaN")), None);
+        assert_eq!(retry_after(Some("inf")), None);
+        assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(retry_after(None), None);
+        assert_eq!(backoff(Duration::from_secs(1), 200), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn excerpts_are_one_safe_line() {
+        assert_eq!(
+            body_excerpt(br#"{"message":"no\nway\u001b[2J"}"#),
+            "no way\\x1b[2J"
+        );
+        assert_eq!(body_excerpt(b"<html>"), "an HTML page");
+        assert_eq!(body_excerpt(br#"{"message":["a","b"]}"#), "a; b");
+    }
+
+    #[test]
+    fn unreadable_answers_are_failures_that_name_the_call() {
+        let e = parse::<Vec<u32>>("scan status", b"{\"x\":1}").unwrap_err();
+        assert!(e.message().starts_with("scan status: "), "{e}");
+        let v: serde_json::Value = parse("x", b"  ").unwrap();
+        assert!(v.is_null());
+    }
+}

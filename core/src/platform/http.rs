@@ -1,0 +1,406 @@
+//! The HTTP client, built only when a request is about to go out (TLS set-up costs a few
+//! milliseconds, which `auth status --offline` must not pay), and the rules every request
+//! follows:
+//!
+//! - URLs: `https://` anywhere, plain `http://` on loopback addresses only ([`check_url`]).
+//! - Redirects: followed only to the same origin (scheme, host and port), at most five hops,
+//!   each logged; a redirect to another origin or a weaker scheme is not followed, so no PAT,
+//!   bearer token or form is ever re-sent elsewhere.
+//! - Bodies: read with a size cap ([`read_body`]).
+//! - Failures: an unreachable server, a timeout or a TLS failure is [`ErrorKind::Network`].
+
+use std::net::IpAddr;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Default time limit for one request.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest JSON answer read from the platform or an auth server.
+pub const JSON_BODY_CAP: usize = 16 << 20;
+/// Largest answer read from a token endpoint, Vault or a discovery document.
+pub const SMALL_BODY_CAP: usize = 1 << 20;
+/// Redirect hops followed (same origin only).
+const MAX_REDIRECTS: usize = 5;
+
+/// Whether a URL's host is a loopback address (`localhost`, `127.0.0.0/8`, `::1`).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Accepts `https://` anywhere and `http://` on loopback hosts only. `key` and `origin` name
+/// the setting in the error.
+pub fn check_url(key: &str, value: &str, origin: &str) -> Result<url::Url> {
+    let shown = crate::text::one_line(value, 200);
+    let url = url::Url::parse(value).map_err(|e| {
+        Error::usage(format!(
+            "`{key}` {shown} (from {origin}) is not a valid URL: {e}"
+        ))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::usage(format!(
+            "`{key}` (from {origin}) has a user name or password in it; credentials never go in URLs"
+        )));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(Error::usage(format!(
+            "`{key}` {shown} (from {origin}) uses plain http: tokens would travel unencrypted"
+        ))
+        .with_hint("use an https:// URL; plain http is accepted only for loopback addresses (localhost, 127.0.0.1, ::1)")),
+        other => Err(Error::usage(format!(
+            "`{key}` {shown} (from {origin}) has scheme `{other}`; expected https"
+        ))),
+    }
+}
+
+/// A URL for logs and messages: scheme, host, port and path; the query shows its keys only
+/// (pre-signed URLs carry signatures there); control characters are neutralised.
+pub fn loggable(url: &url::Url) -> String {
+    let mut out = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    out.push_str(url.path());
+    let keys: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    if !keys.is_empty() {
+        out.push('?');
+        out.push_str(
+            &keys
+                .iter()
+                .map(|k| format!("{k}=…"))
+                .collect::<Vec<_>>()
+                .join("&"),
+        );
+    }
+    crate::text::one_line(&out, 300)
+}
+
+fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Follows a redirect only to the same origin, at most five times, logging each hop.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(previous) = attempt.previous().last() else {
+            return attempt.stop();
+        };
+        let from = loggable(previous);
+        let to = loggable(attempt.url());
+        if attempt.previous().len() > MAX_REDIRECTS {
+            tracing::debug!(
+                "http: redirect {from} -> {to} not followed: more than {MAX_REDIRECTS} hops"
+            );
+            return attempt.stop();
+        }
+        if same_origin(previous, attempt.url()) {
+            tracing::debug!("http: redirect {from} -> {to} (same origin, followed)");
+            attempt.follow()
+        } else {
+            tracing::debug!("http: redirect {from} -> {to} not followed: another origin");
+            attempt.stop()
+        }
+    })
+}
+
+/// The error for a redirect that was not followed: `what` was answered with a redirect to
+/// another origin (or too many hops).
+pub fn redirect_error(what: &str, resp: &reqwest::Response) -> Error {
+    let target = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| resp.url().join(l).ok())
+        .map_or_else(|| "an unknown place".to_owned(), |u| loggable(&u));
+    Error::failure(format!(
+        "{what}: {} answered HTTP {} redirecting to {target}; not followed: credentials are never re-sent to another origin or over a weaker scheme",
+        loggable(resp.url()),
+        resp.status().as_u16()
+    ))
+    .with_hint("point the URL setting at the final address (`--api-url`, `--auth-endpoint`, a provider's `address`)")
+}
+
+/// A reqwest client builder with the CLI's TLS provider, user agent, time limits and redirect
+/// rule, for clients that need their own settings (a provider's CA file).
+pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    // reqwest is built without a default crypto provider; ring is ours.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("cybedefend-cli/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
+        .redirect(redirect_policy())
+}
+
+/// Reads a response body of at most `cap` bytes.
+pub async fn read_body(what: &str, mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>> {
+    if let Some(len) = resp.content_length()
+        && len > cap as u64
+    {
+        return Err(too_large(what, cap));
+    }
+    let mut out = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if out.len() + chunk.len() > cap {
+                    return Err(too_large(what, cap));
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => {
+                return Err(Error::network(format!(
+                    "{what}: the answer broke off: {}",
+                    innermost(&e)
+                )));
+            }
+        }
+    }
+}
+
+fn too_large(what: &str, cap: usize) -> Error {
+    Error::failure(format!(
+        "{what}: the answer is larger than {} MiB, far more than such an answer can be; refused",
+        cap >> 20
+    ))
+}
+
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut text = String::new();
+    while let Some(s) = source {
+        text = s.to_string();
+        source = s.source();
+    }
+    crate::text::one_line(&text, 200)
+}
+
+/// The TLS failure in an error chain, if there is one (as rustls reported it).
+pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    rustls_error(err).map(|t| crate::text::one_line(&t.to_string(), 200))
+}
+
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        // An io::Error's `source()` skips the error it wraps: look inside it too.
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(t) = rustls_error(inner)
+        {
+            return Some(t);
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// A lazily built reqwest client with the CLI's timeouts and user agent.
+#[derive(Debug)]
+pub struct Http {
+    timeout: Duration,
+    client: OnceLock<reqwest::Client>,
+    upload: OnceLock<reqwest::Client>,
+}
+
+impl Http {
+    /// A client whose requests each time out after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            client: OnceLock::new(),
+            upload: OnceLock::new(),
+        }
+    }
+
+    /// The per-request time limit.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Builds the client on first use.
+    pub fn client(&self) -> Result<&reqwest::Client> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let client = client_builder(self.timeout)
+            .build()
+            .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(self.client.get_or_init(|| client))
+    }
+
+    /// A client for long uploads: no overall limit, but connect and idle (read) limits, and no
+    /// redirects at all (a streamed body cannot be sent twice).
+    pub fn upload_client(&self) -> Result<&reqwest::Client> {
+        if let Some(c) = self.upload.get() {
+            return Ok(c);
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("cybedefend-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .read_timeout(self.timeout.max(Duration::from_secs(60)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(self.upload.get_or_init(|| client))
+    }
+
+    /// Sends a request, logging method, URL (query values hidden), status and time at debug
+    /// level. Bodies and headers are never logged.
+    pub async fn send(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let request = request
+            .build()
+            .map_err(|e| Error::failure(format!("cannot build the {what} request: {e}")))?;
+        self.execute(what, self.client()?, request).await
+    }
+
+    /// Sends a request built for `client` (see [`Http::send`]).
+    pub async fn execute(
+        &self,
+        what: &str,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response> {
+        let method = request.method().clone();
+        let url = request.url().clone();
+        let shown = loggable(&url);
+        let start = Instant::now();
+        tracing::debug!("http: {method} {shown}");
+        let result = client.execute(request).await;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(resp) => {
+                tracing::debug!(
+                    "http: {method} {shown} -> {} in {ms:.1} ms",
+                    resp.status().as_u16()
+                );
+                Ok(resp)
+            }
+            Err(e) => {
+                tracing::debug!("http: {method} {shown} failed after {ms:.1} ms");
+                Err(transport_error(what, &url, &e, self.timeout))
+            }
+        }
+    }
+}
+
+/// A one-line explanation of a transport failure ([`ErrorKind::Network`]).
+pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: Duration) -> Error {
+    let host = url.host_str().unwrap_or("?");
+    let place = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    };
+    if let Some(tls) = tls_failure(err) {
+        return Error::new(
+            ErrorKind::Network,
+            format!("{what}: the TLS connection to {place} failed: {tls}"),
+        )
+        .with_hint("if a company proxy or a private CA signs this server's certificate, give its CA file to the setting for this server");
+    }
+    if err.is_timeout() {
+        return Error::network(format!(
+            "{what}: {place} did not answer within {}",
+            crate::duration::format(limit)
+        ))
+        .with_hint("check your network or proxy; raise `http_timeout` (config) or CYBEDEFEND_HTTP_TIMEOUT if the server is slow");
+    }
+    if err.is_connect() {
+        return Error::network(format!("{what}: cannot connect to {place}")).with_hint(
+            "check your network and the URL (`--api-url`, `--auth-endpoint`, `--region`)",
+        );
+    }
+    Error::network(format!(
+        "{what}: request to {place} failed: {}",
+        innermost(err)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_hidden_in_logs() {
+        let u = url::Url::parse("https://storage.example/b/o?X-Goog-Signature=abc&x=1").unwrap();
+        assert_eq!(
+            loggable(&u),
+            "https://storage.example/b/o?X-Goog-Signature=…&x=…"
+        );
+    }
+
+    #[test]
+    fn http_only_on_loopback_and_no_userinfo() {
+        assert!(check_url("api_url", "http://127.0.0.1:8080", "x").is_ok());
+        assert!(check_url("api_url", "http://localhost:1", "x").is_ok());
+        assert!(check_url("api_url", "http://[::1]:1", "x").is_ok());
+        assert!(check_url("api_url", "http://api.example.com", "x").is_err());
+        assert!(check_url("api_url", "ftp://x", "x").is_err());
+        let e = check_url("api_url", "https://u:p@x.example", "x").unwrap_err();
+        assert!(!e.message().contains("u:p"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_tls_failure_is_recognised_through_the_error_chain() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            if let Some(Ok(mut s)) = l.incoming().next() {
+                let mut b = [0u8; 512];
+                let _ = s.read(&mut b);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\nplain text, not TLS");
+            }
+        });
+        let c = client_builder(Duration::from_secs(5)).build().unwrap();
+        let e = c
+            .get(format!("https://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(tls_failure(&e).is_some(), "{e:?}");
+        let url = url::Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+        let err = transport_error("probe", &url, &e, DEFAULT_TIMEOUT);
+        assert!(err.message().contains("TLS connection"), "{err}");
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let a = url::Url::parse("https://x.example/a").unwrap();
+        assert!(same_origin(
+            &a,
+            &url::Url::parse("https://x.example:443/b").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &url::Url::parse("http://x.example/b").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &url::Url::parse("https://y.example/b").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &url::Url::parse("https://x.example:8443/b").unwrap()
+        ));
+    }
+}

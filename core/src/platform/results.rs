@@ -1,0 +1,497 @@
+//! Findings: one page, every page of a type (paging that does not trust the server), and the
+//! normalised [`Finding`] every report is built from.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::platform::api::{Api, seg};
+use crate::platform::de;
+
+/// Result types in the order reports list them.
+pub const RESULT_TYPES: &[&str] = &["sast", "sca", "iac", "secret", "cicd", "container"];
+
+/// Severities from most to least severe.
+pub const SEVERITIES: &[&str] = &["critical", "high", "medium", "low"];
+
+/// States that no longer count as open findings.
+pub const CLOSED_STATES: &[&str] = &["resolved", "not_exploitable", "ignored"];
+
+/// Most pages read for one result type.
+pub const MAX_PAGES: u64 = 5_000;
+/// Most findings held for one command, over every type.
+pub const MAX_FINDINGS: usize = 500_000;
+/// Most bytes of finding text held for one command.
+pub const MAX_FINDING_BYTES: usize = 512 << 20;
+
+/// One finding, normalised across result types and response shapes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Finding id.
+    pub id: String,
+    /// Result type (`sast`, `sca`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Rule or vulnerability name.
+    pub name: String,
+    /// Description (markdown).
+    pub description: String,
+    /// `critical`, `high`, `medium`, `low` or what the API said, lower-case.
+    pub severity: String,
+    /// `to_verify`, `confirmed`, ...
+    pub state: String,
+    /// Language or ecosystem.
+    pub language: String,
+    /// File path, or `package@version` for dependencies.
+    pub path: String,
+    /// First line.
+    pub start_line: Option<u64>,
+    /// Last line.
+    pub end_line: Option<u64>,
+    /// Branch.
+    pub branch: String,
+    /// How to fix (markdown).
+    pub how_to_prevent: String,
+    /// CWE ids.
+    pub cwe: Vec<String>,
+    /// OWASP Top 10 tags.
+    pub owasp_top10: Vec<String>,
+}
+
+impl Finding {
+    /// Whether the finding is still open.
+    pub fn is_open(&self) -> bool {
+        !CLOSED_STATES.contains(&self.state.as_str())
+    }
+
+    /// Bytes of text it holds (for the memory budget).
+    fn weight(&self) -> usize {
+        self.id.len()
+            + self.name.len()
+            + self.description.len()
+            + self.severity.len()
+            + self.state.len()
+            + self.language.len()
+            + self.path.len()
+            + self.branch.len()
+            + self.how_to_prevent.len()
+            + self
+                .cwe
+                .iter()
+                .chain(&self.owasp_top10)
+                .map(String::len)
+                .sum::<usize>()
+            + 256
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Vulnerability {
+    #[serde(deserialize_with = "de::text")]
+    name: Option<String>,
+    #[serde(deserialize_with = "de::text")]
+    description: Option<String>,
+    #[serde(deserialize_with = "de::text")]
+    severity: Option<String>,
+    #[serde(rename = "howToPrevent", deserialize_with = "de::text")]
+    how_to_prevent: Option<String>,
+    #[serde(deserialize_with = "de::texts")]
+    cwe: Vec<String>,
+    #[serde(rename = "owaspTop10", deserialize_with = "de::texts")]
+    owasp_top10: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Base {
+    #[serde(deserialize_with = "de::text")]
+    id: Option<String>,
+    #[serde(rename = "currentSeverity", deserialize_with = "de::text")]
+    current_severity: Option<String>,
+    #[serde(rename = "currentState", deserialize_with = "de::text")]
+    current_state: Option<String>,
+    #[serde(deserialize_with = "de::text")]
+    language: Option<String>,
+    #[serde(deserialize_with = "de::text")]
+    path: Option<String>,
+    #[serde(rename = "vulnerableStartLine", deserialize_with = "de::count")]
+    start_line: Option<u64>,
+    #[serde(rename = "vulnerableEndLine", deserialize_with = "de::count")]
+    end_line: Option<u64>,
+    #[serde(deserialize_with = "de::text")]
+    branch: Option<String>,
+    #[serde(deserialize_with = "lenient_vulnerability")]
+    vulnerability: Vulnerability,
+}
+
+fn lenient_vulnerability<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vulnerability, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).unwrap_or_default())
+}
+
+fn lenient_base<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Base>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.is_object()
+        .then(|| serde_json::from_value(v).ok())
+        .flatten())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Cwe {
+    #[serde(rename = "cweId", deserialize_with = "de::text")]
+    cwe_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Metadata {
+    #[serde(deserialize_with = "de::text")]
+    summary: Option<String>,
+    #[serde(rename = "ghsaId", deserialize_with = "de::text")]
+    ghsa_id: Option<String>,
+    #[serde(deserialize_with = "de::text")]
+    details: Option<String>,
+    #[serde(deserialize_with = "de::lenient_list")]
+    cwes: Vec<Cwe>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Library {
+    #[serde(rename = "packageName", deserialize_with = "de::text")]
+    package_name: Option<String>,
+    #[serde(rename = "packageVersion", deserialize_with = "de::text")]
+    package_version: Option<String>,
+    #[serde(deserialize_with = "de::text")]
+    ecosystem: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Autofix {
+    #[serde(rename = "installCommand", deserialize_with = "de::text")]
+    install_command: Option<String>,
+    #[serde(rename = "vulnerablePackage", deserialize_with = "de::text")]
+    vulnerable_package: Option<String>,
+    #[serde(rename = "recommendedProposedVersion", deserialize_with = "de::text")]
+    recommended_version: Option<String>,
+}
+
+/// One item of a results page: `{base: {...}, metadata, library, autofixRecords}` (the live
+/// API) or the base fields at the top level (the spec).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Item {
+    #[serde(deserialize_with = "lenient_base")]
+    base: Option<Base>,
+    #[serde(flatten)]
+    top: Base,
+    #[serde(deserialize_with = "lenient_object")]
+    metadata: Option<Metadata>,
+    #[serde(deserialize_with = "lenient_object")]
+    library: Option<Library>,
+    #[serde(rename = "autofixRecords", deserialize_with = "de::lenient_list")]
+    autofix: Vec<Autofix>,
+}
+
+fn lenient_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.is_object()
+        .then(|| serde_json::from_value(v).ok())
+        .flatten())
+}
+
+impl Item {
+    fn into_finding(self, kind: &str) -> Finding {
+        let base = self.base.unwrap_or(self.top);
+        let v = base.vulnerability;
+        let mut f = Finding {
+            id: base.id.unwrap_or_default(),
+            kind: kind.to_owned(),
+            name: v.name.unwrap_or_default(),
+            description: v.description.unwrap_or_default(),
+            severity: base
+                .current_severity
+                .or(v.severity)
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            state: base.current_state.unwrap_or_default().to_ascii_lowercase(),
+            language: base.language.unwrap_or_default(),
+            path: base.path.unwrap_or_default(),
+            start_line: base.start_line,
+            end_line: base.end_line,
+            branch: base.branch.unwrap_or_default(),
+            how_to_prevent: v.how_to_prevent.unwrap_or_default(),
+            cwe: v.cwe,
+            owasp_top10: v.owasp_top10,
+        };
+        // Dependency findings: the name and fix live in `metadata`, `library`, `autofixRecords`.
+        if let Some(meta) = self.metadata {
+            if f.name.is_empty() {
+                f.name = meta.summary.or(meta.ghsa_id).unwrap_or_default();
+            }
+            if f.description.is_empty() {
+                f.description = meta.details.unwrap_or_default();
+            }
+            if f.cwe.is_empty() {
+                f.cwe = meta.cwes.into_iter().filter_map(|c| c.cwe_id).collect();
+            }
+        }
+        if let Some(lib) = self.library {
+            if let (Some(p), Some(v)) = (lib.package_name, lib.package_version) {
+                f.path = format!("{p}@{v}");
+            }
+            if let Some(eco) = lib.ecosystem {
+                f.language = eco;
+            }
+        }
+        if f.how_to_prevent.is_empty()
+            && let Some(first) = self.autofix.into_iter().next()
+        {
+            if let Some(cmd) = first.install_command {
+                f.how_to_prevent = format!("Run: `{cmd}`");
+            } else if let (Some(p), Some(v)) = (first.vulnerable_package, first.recommended_version)
+            {
+                f.how_to_prevent = format!("Update {p} to version {v} or later.");
+            }
+        }
+        f
+    }
+}
+
+/// Normalises one item of a results page.
+pub fn finding(kind: &str, item: &serde_json::Value) -> Finding {
+    Item::deserialize(item)
+        .unwrap_or_default()
+        .into_finding(kind)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawPage {
+    #[serde(rename = "projectName", deserialize_with = "de::text")]
+    project_name: Option<String>,
+    #[serde(deserialize_with = "de::count")]
+    page: Option<u64>,
+    #[serde(rename = "totalPages", deserialize_with = "de::count")]
+    total_pages: Option<u64>,
+    #[serde(deserialize_with = "de::count")]
+    total: Option<u64>,
+    vulnerabilities: Option<Vec<serde_json::Value>>,
+}
+
+/// The spec declares an array of pages; the API answers one page object.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PageAnswer {
+    One(RawPage),
+    Many(Vec<RawPage>),
+}
+
+/// One page of flat results.
+#[derive(Debug, Clone)]
+pub struct ResultsPage {
+    /// Project name.
+    pub project_name: String,
+    /// This page (1-based).
+    pub page: u64,
+    /// Pages in all (0 when the server did not say).
+    pub total_pages: u64,
+    /// Findings in all.
+    pub total: u64,
+    /// The findings.
+    pub findings: Vec<Finding>,
+}
+
+/// Filters of a results query.
+#[derive(Debug, Clone, Default)]
+pub struct ResultsQuery {
+    /// Only this branch.
+    pub branch: Option<String>,
+    /// Only these severities (empty: all four).
+    pub severities: Vec<String>,
+    /// Only open findings (`to_verify`, `confirmed`); otherwise every state.
+    pub open_only: bool,
+}
+
+/// `GET /project/{id}/results/{type}` for one page.
+pub async fn page(
+    api: &Api<'_>,
+    project: &str,
+    kind: &str,
+    page: u64,
+    per_page: u64,
+    q: &ResultsQuery,
+) -> Result<ResultsPage> {
+    let mut query: Vec<(String, String)> = vec![
+        ("order".into(), "asc".into()),
+        ("sort".into(), "currentSeverity".into()),
+        ("pageNumber".into(), page.to_string()),
+        ("pageSizeNumber".into(), per_page.to_string()),
+    ];
+    if matches!(kind, "container" | "sca") {
+        // The spec names these two endpoints' paging `page` / `limit`.
+        query.push(("page".into(), page.to_string()));
+        query.push(("limit".into(), per_page.to_string()));
+    }
+    let sevs: Vec<String> = if q.severities.is_empty() {
+        SEVERITIES.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        q.severities.clone()
+    };
+    for s in sevs {
+        query.push(("severity[]".into(), s));
+    }
+    for p in ["critical_urgent", "urgent", "normal", "low", "very_low"] {
+        query.push(("priority[]".into(), p.into()));
+    }
+    if q.open_only {
+        query.push(("status[]".into(), "to_verify".into()));
+        query.push(("status[]".into(), "confirmed".into()));
+    }
+    if let Some(b) = q.branch.as_deref().filter(|b| !b.is_empty()) {
+        query.push(("branch".into(), b.to_owned()));
+    }
+    let path = format!("/project/{}/results/{kind}", seg(project));
+    let what = format!("{kind} results");
+    let answer: Option<PageAnswer> = api.get(&what, &path, &query).await?;
+    let raw = match answer {
+        Some(PageAnswer::One(p)) => p,
+        Some(PageAnswer::Many(mut v)) if !v.is_empty() => v.swap_remove(0),
+        _ => RawPage::default(),
+    };
+    let items = raw.vulnerabilities.unwrap_or_default();
+    Ok(ResultsPage {
+        project_name: crate::text::one_line(&raw.project_name.unwrap_or_default(), 200),
+        page: raw.page.unwrap_or(page),
+        total_pages: raw.total_pages.unwrap_or(0),
+        total: raw.total.unwrap_or(items.len() as u64),
+        findings: items.iter().map(|i| finding(kind, i)).collect(),
+    })
+}
+
+/// What [`all`] counts across result types, so that caps hold for the whole command.
+#[derive(Debug, Default)]
+pub struct Budget {
+    findings: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    fn take(&mut self, what: &str, findings: &[Finding]) -> Result<()> {
+        self.findings += findings.len();
+        self.bytes += findings.iter().map(Finding::weight).sum::<usize>();
+        if self.findings > MAX_FINDINGS || self.bytes > MAX_FINDING_BYTES {
+            return Err(Error::failure(format!(
+                "{what}: the server sent more than {MAX_FINDINGS} findings or {} MiB of them; stopped",
+                MAX_FINDING_BYTES >> 20
+            ))
+            .with_hint("narrow the query (`--type`, `--branch`), or fetch pages one at a time with `--all=false --page N`"));
+        }
+        Ok(())
+    }
+}
+
+/// Every page of one type. Paging stops at the last page the server announces, at an empty
+/// page, or at a page that repeats the previous one (a server that ignores the page number);
+/// more than [`MAX_PAGES`] pages, or more findings than the [`Budget`] allows, is an error.
+pub async fn all(
+    api: &Api<'_>,
+    project: &str,
+    kind: &str,
+    q: &ResultsQuery,
+    budget: &mut Budget,
+) -> Result<(String, Vec<Finding>)> {
+    let what = format!("{kind} results");
+    let mut number = 1;
+    let mut out = Vec::new();
+    let mut name = String::new();
+    let mut previous_ids: Vec<String> = Vec::new();
+    loop {
+        let p = page(api, project, kind, number, 100, q).await?;
+        if name.is_empty() {
+            name = p.project_name.clone();
+        }
+        if p.findings.is_empty() {
+            break;
+        }
+        let ids: Vec<String> = p.findings.iter().map(|f| f.id.clone()).collect();
+        if ids == previous_ids {
+            tracing::debug!(
+                "{what}: page {number} repeats page {}; stopping",
+                number - 1
+            );
+            break;
+        }
+        budget.take(&what, &p.findings)?;
+        previous_ids = ids;
+        out.extend(p.findings);
+        if number >= p.total_pages {
+            break;
+        }
+        if number >= MAX_PAGES {
+            return Err(Error::failure(format!(
+                "{what}: the server announced {} pages; stopped after {MAX_PAGES}",
+                p.total_pages
+            )));
+        }
+        number += 1;
+    }
+    Ok((name, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn findings_read_base_wrapper_and_top_level() {
+        let wrapped = json!({"base": {"id": "1", "currentSeverity": "HIGH", "currentState": "to_verify", "path": "a.js",
+            "vulnerableStartLine": "3", "vulnerability": {"name": "XSS", "cwe": ["CWE-79"]}}});
+        let flat = json!({"id": "1", "currentSeverity": "HIGH", "currentState": "to_verify", "path": "a.js",
+            "vulnerableStartLine": 3, "vulnerability": {"name": "XSS", "cwe": ["CWE-79"]}});
+        assert_eq!(finding("sast", &wrapped), finding("sast", &flat));
+        assert_eq!(finding("sast", &flat).severity, "high");
+        assert_eq!(finding("sast", &flat).start_line, Some(3));
+    }
+
+    #[test]
+    fn dependency_findings_take_name_path_and_fix_from_metadata() {
+        let item = json!({"base": {"id": "9", "currentSeverity": "critical", "vulnerability": {}},
+            "metadata": {"summary": "Prototype pollution", "cwes": [{"cweId": "CWE-1321"}]},
+            "library": {"packageName": "lodash", "packageVersion": "4.17.20", "ecosystem": "npm"},
+            "autofixRecords": [{"vulnerablePackage": "lodash", "recommendedProposedVersion": "4.17.21"}]});
+        let f = finding("sca", &item);
+        assert_eq!(f.name, "Prototype pollution");
+        assert_eq!(f.path, "lodash@4.17.20");
+        assert_eq!(f.language, "npm");
+        assert_eq!(f.cwe, vec!["CWE-1321"]);
+        assert_eq!(
+            f.how_to_prevent,
+            "Update lodash to version 4.17.21 or later."
+        );
+    }
+
+    #[test]
+    fn hostile_items_never_fail_or_overflow() {
+        for item in [
+            json!([]),
+            json!("x"),
+            json!(5),
+            json!({"base": "x", "vulnerableStartLine": 1e30, "vulnerability": 7}),
+            json!({"metadata": [], "library": 3, "autofixRecords": {}}),
+        ] {
+            let f = finding("sast", &item);
+            assert_eq!(f.start_line, None, "{item}");
+        }
+    }
+}

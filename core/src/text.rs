@@ -1,0 +1,107 @@
+//! Text from outside (a server, a repository, a helper command) made safe to print: control
+//! characters and bidirectional overrides are shown as escapes, so that nothing a server says
+//! can move the cursor, recolour the terminal, set its title or forge a line of output.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Whether `c` must not reach a terminal raw: C0 controls (except newline and tab), DEL, C1
+/// controls, and the Unicode bidirectional overrides and isolates.
+fn is_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape(c: char, out: &mut String) {
+    let n = u32::from(c);
+    if n < 0x80 {
+        let _ = write!(out, "\\x{n:02x}");
+    } else {
+        let _ = write!(out, "\\u{{{n:x}}}");
+    }
+}
+
+/// `text` with control characters (other than newline and tab) shown as `\x1b`, `\u{202e}`, ...
+pub fn neutralize(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            escape(c, &mut out);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Server- or helper-provided text for a one-line message: newlines and tabs become spaces,
+/// other control characters escapes, runs of spaces one, and the result at most `max`
+/// characters (cut with `…`).
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max * 4));
+    let mut count = 0;
+    let mut last_space = true;
+    for c in text.trim().chars() {
+        if count >= max {
+            out.push('…');
+            break;
+        }
+        if c == '\n' || c == '\r' || c == '\t' || c == ' ' {
+            if !last_space {
+                out.push(' ');
+                count += 1;
+            }
+            last_space = true;
+            continue;
+        }
+        last_space = false;
+        if is_unsafe(c) {
+            escape(c, &mut out);
+        } else {
+            out.push(c);
+        }
+        count += 1;
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+/// Whether a token is visible ASCII only (as PATs and access tokens are): nothing that could
+/// break a header, a file or a terminal.
+pub fn is_visible_ascii(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls_but_keeps_lines() {
+        assert_eq!(neutralize("plain"), "plain");
+        assert_eq!(
+            neutralize("a\x1b[31mred\x07\nnext\u{202e}"),
+            "a\\x1b[31mred\\x07\nnext\\u{202e}"
+        );
+        assert_eq!(neutralize("\u{9b}"), "\\u{9b}");
+    }
+
+    #[test]
+    fn one_line_flattens_cuts_and_escapes() {
+        assert_eq!(one_line("  a\n\n b\r\tc ", 100), "a b c");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("x\x1b]0;title\x07", 100), "x\\x1b]0;title\\x07");
+    }
+
+    #[test]
+    fn tokens_are_visible_ascii() {
+        assert!(is_visible_ascii("eyJ.abc-_~+/="));
+        assert!(!is_visible_ascii("a b"));
+        assert!(!is_visible_ascii("a\x1bb"));
+        assert!(!is_visible_ascii("é"));
+        assert!(!is_visible_ascii(""));
+    }
+}
