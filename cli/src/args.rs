@@ -64,6 +64,11 @@ pub(crate) struct Cli {
 
 const GLOBAL: &str = "Global options";
 
+/// Set while a completion script is generated: options that exist only to be refused (the
+/// deprecated `--api-key`) are left out of it.
+pub(crate) static FOR_COMPLETION: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Options every command accepts: `--pat`, `--config`, and one per config key with a flag.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GlobalArgs {
@@ -99,7 +104,9 @@ impl Args for GlobalArgs {
                     .help_heading(GLOBAL)
                     .help("Read this config file instead of the user and working-directory files (the system file and its policy still apply)"),
             )
-            .arg(
+            ;
+        if !FOR_COMPLETION.load(std::sync::atomic::Ordering::Relaxed) {
+            cmd = cmd.arg(
                 Arg::new("api-key")
                     .long("api-key")
                     .global(true)
@@ -107,6 +114,7 @@ impl Args for GlobalArgs {
                     .value_name("KEY")
                     .help("Deprecated: API keys are rejected; use --pat"),
             );
+        }
         for key in KEYS {
             let Some(flag) = key.flag else { continue };
             let mut arg = Arg::new(key.name)

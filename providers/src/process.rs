@@ -110,8 +110,9 @@ async fn read_capped<R: AsyncRead + Unpin>(
                         let cut = out.len() - cap;
                         out.drain(..cut);
                     } else {
+                        // Too much: stop here; the caller stops the helper.
                         out.truncate(cap);
-                        // Keep reading (and dropping) so the helper is not blocked on a full pipe.
+                        break;
                     }
                 }
             }
@@ -181,10 +182,27 @@ pub(crate) async fn run(spec: Spec<'_>) -> Result<Output> {
         .ok_or_else(|| Error::failure("no stderr"))?;
     let mut out_task = tokio::spawn(read_capped(so, STDOUT_CAP, false));
     let mut err_task = tokio::spawn(read_capped(se, STDERR_CAP, true));
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| Error::failure(format!("`{shown}`: {e}")))?;
+    // The helper's exit decides, not the end of its output (a grandchild may hold the pipe);
+    // output beyond the cap stops the helper at once.
+    let mut early_stdout: Option<(Vec<u8>, bool)> = None;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => {
+                break status.map_err(|e| Error::failure(format!("`{shown}`: {e}")))?;
+            }
+            done = &mut out_task, if early_stdout.is_none() => {
+                let done = done.unwrap_or_default();
+                if done.1 {
+                    drop(guard);
+                    return Err(Error::failure(format!(
+                        "`{shown}` printed more than {} KiB; a secret is one short line, so it was stopped",
+                        STDOUT_CAP / 1024
+                    )));
+                }
+                early_stdout = Some(done);
+            }
+        }
+    };
     // Reaped: the pid is no longer ours to signal (it could be reused).
     guard.0 = None;
     let grace = |task| async move {
@@ -193,7 +211,10 @@ pub(crate) async fn run(spec: Spec<'_>) -> Result<Output> {
             _ => (Vec::new(), false),
         }
     };
-    let (stdout, stdout_truncated) = grace(&mut out_task).await;
+    let (stdout, stdout_truncated) = match early_stdout {
+        Some(r) => r,
+        None => grace(&mut out_task).await,
+    };
     let (stderr, _) = grace(&mut err_task).await;
     out_task.abort();
     err_task.abort();

@@ -6,6 +6,7 @@ use cybedefend_core::Result;
 use crate::args::Cli;
 
 pub(crate) fn run(shell: clap_complete::Shell) -> Result<u8> {
+    crate::args::FOR_COMPLETION.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut cmd = Cli::command();
     clap_complete::generate(shell, &mut cmd, "cybedefend", &mut std::io::stdout());
     Ok(0)

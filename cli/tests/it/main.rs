@@ -12,6 +12,7 @@ mod auth_status;
 mod config;
 mod keyring;
 mod login;
+mod newuser;
 mod oauth;
 mod providers;
 mod results;

@@ -3,8 +3,8 @@
 //!
 //! Every call: a time limit per request; retries with backoff on 429/503 (any method) and on
 //! other 5xx and transport failures (GET, PUT, DELETE only: a POST that may have reached the
-//! server is never repeated), honouring `Retry-After` up to [`MAX_BACKOFF`] and saying how long
-//! it waits; one fresh token on 401; redirects followed to the same origin only; answers read
+//! server is never repeated), honouring `Retry-After` up to [`MAX_BACKOFF`] and the per-request
+//! time limit, and saying how long it waits; one fresh token on 401; redirects followed to the same origin only; answers read
 //! with a size cap; clear errors for 403, 404 and malformed answers.
 
 use std::io::Write;

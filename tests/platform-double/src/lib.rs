@@ -42,6 +42,25 @@ pub enum TokenMode {
     Slow(Duration),
     /// Echoes the subject token back in an error body (a misbehaving server), `401`.
     EchoSecret,
+    /// Echoes the subject token back in the OAuth `error` code itself, `400`.
+    EchoSecretInCode,
+    /// `307` to this URL (another origin, or plain http).
+    Redirect(String),
+    /// `200` with this raw `expires_in` value (a number out of range, a string, ...).
+    ExpiresIn(serde_json::Value),
+    /// `200` with an access token that holds terminal escape sequences.
+    ControlToken,
+}
+
+/// A canned answer for one method and path, served before anything else.
+#[derive(Debug, Clone)]
+pub struct Canned {
+    /// HTTP status.
+    pub status: u16,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
 /// One request as the double received it.
@@ -84,6 +103,8 @@ struct State {
     api_failures: Vec<u16>,
     malformed_status: bool,
     base_url: String,
+    canned: BTreeMap<(String, String), Canned>,
+    retry_after: String,
 }
 
 /// A project and its findings by result type.
@@ -182,6 +203,8 @@ impl Double {
                 api_failures: Vec::new(),
                 malformed_status: false,
                 base_url: String::new(),
+                canned: BTreeMap::new(),
+                retry_after: "0".into(),
             }),
             counter: AtomicU64::new(0),
         });
@@ -385,6 +408,20 @@ impl Double {
         t
     }
 
+    /// Serves `canned` for `method path` (no query) from now on, whatever else is set: for
+    /// answers the platform should never send.
+    pub fn can(&self, method: &str, path: &str, canned: Canned) {
+        self.shared
+            .lock()
+            .canned
+            .insert((method.to_owned(), path.to_owned()), canned);
+    }
+
+    /// The `Retry-After` header sent with injected 429s (default `0`).
+    pub fn set_retry_after(&self, value: &str) {
+        self.shared.lock().retry_after = value.to_owned();
+    }
+
     /// Forgets recorded requests.
     pub fn clear_requests(&self) {
         self.shared.lock().requests.clear();
@@ -465,6 +502,27 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response {
 }
 
 async fn route(shared: &Shared, req: &Recorded) -> Response {
+    let canned = shared
+        .lock()
+        .canned
+        .get(&(req.method.clone(), req.path.clone()))
+        .cloned();
+    if let Some(c) = canned {
+        let mut resp = (
+            StatusCode::from_u16(c.status).unwrap_or(StatusCode::OK),
+            c.body,
+        )
+            .into_response();
+        for (k, v) in c.headers {
+            if let (Ok(k), Ok(v)) = (
+                header::HeaderName::from_bytes(k.as_bytes()),
+                header::HeaderValue::from_str(&v),
+            ) {
+                resp.headers_mut().insert(k, v);
+            }
+        }
+        return resp;
+    }
     if req.path.starts_with("/__upload/") {
         let stall = match shared.lock().upload_mode {
             UploadMode::Stall(d) => Some(d),
@@ -574,7 +632,23 @@ async fn token(shared: &Shared, req: &Recorded) -> Response {
                 json!({"error": "invalid_token", "error_description": format!("token {subject} is revoked")}),
             );
         }
-        TokenMode::Normal | TokenMode::Slow(_) => {}
+        TokenMode::EchoSecretInCode => {
+            let subject = form.get("subject_token").cloned().unwrap_or_default();
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("bad_{subject}"), "error_description": format!("token {subject} is revoked")}),
+            );
+        }
+        TokenMode::Redirect(to) => {
+            return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)], "").into_response();
+        }
+        TokenMode::ControlToken => {
+            return json_response(
+                StatusCode::OK,
+                json!({"access_token": "abc\u{1b}]0;pwned\u{7}def\nX-Injected: 1", "token_type": "Bearer", "expires_in": 600}),
+            );
+        }
+        TokenMode::ExpiresIn(_) | TokenMode::Normal | TokenMode::Slow(_) => {}
     }
     let grant = form.get("grant_type").map(String::as_str);
     if grant != Some("urn:ietf:params:oauth:grant-type:token-exchange") {
@@ -599,6 +673,10 @@ async fn token(shared: &Shared, req: &Recorded) -> Response {
     let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
     let token = format!("double-access-token-{n:06}");
     shared.lock().issued.insert(token.clone());
+    let expires_in = match mode {
+        TokenMode::ExpiresIn(v) => v,
+        _ => json!(expires_in),
+    };
     json_response(
         StatusCode::OK,
         json!({
