@@ -109,10 +109,10 @@ pub(super) fn api_gate(shared: &Shared, req: &Recorded) -> Option<Response> {
         let code = s.api_failures.remove(0);
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = error_body(status, "injected failure");
-        if code == 429 {
-            if let Ok(v) = header::HeaderValue::from_str(&s.retry_after) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if code == 429
+            && let Ok(v) = header::HeaderValue::from_str(&s.retry_after)
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return Some(resp);
     }
