@@ -10,6 +10,7 @@ mod common;
 
 mod auth_status;
 mod config;
+mod hostile;
 mod keyring;
 mod login;
 mod newuser;

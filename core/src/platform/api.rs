@@ -297,8 +297,10 @@ impl<'a> Api<'a> {
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok());
-                let wait =
-                    retry_after(header).unwrap_or_else(|| backoff(self.backoff_base, attempt));
+                // Never longer than a request's own time limit (nor 30 s).
+                let wait = retry_after(header)
+                    .unwrap_or_else(|| backoff(self.backoff_base, attempt))
+                    .min(self.http.timeout());
                 self.wait(what, &format!("HTTP {}", status.as_u16()), wait)
                     .await;
                 continue;
