@@ -4,8 +4,10 @@
 # and the credential chain (which sources were tried, and what each said).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p cybedefend
+echo "== building target/release/cybedefend (the first build takes a few minutes; cargo shows its progress)"
+cargo build --release -p cybedefend
 bin=target/release/cybedefend
+echo
 echo "\$ cybedefend scan --dir . --dry-run"
 "$bin" scan --dir . --dry-run
 echo
@@ -19,7 +21,8 @@ code=$?
 set -e
 if [ "$code" -eq 4 ]; then
   echo
-  echo "(exit 4: no credential yet. Log in with \`cybedefend login --pat PAT --region eu\`, or set CYBEDEFEND_PAT.)"
+  echo "(exit 4: no credential yet; the hint above says how to log in. To run \`cybedefend\` by name,"
+  echo " put it on your PATH: \`cargo install --path cli\`, or use $bin.)"
   exit 0
 fi
 exit "$code"

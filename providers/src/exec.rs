@@ -78,11 +78,6 @@ impl CredentialProvider for ExecProvider {
                 "`{shown}` failed with {code}{tail}"
             )));
         }
-        if out.stdout_truncated && first.is_none() {
-            return Err(Error::failure(format!(
-                "`{shown}` printed more than 64 KiB without a line; a PAT is one short line"
-            )));
-        }
         match first.map(normalize_pat) {
             None | Some(Ok(None)) => Lookup::not_found(format!("`{shown}` printed nothing")),
             Some(Ok(Some(pat))) => Found::pat(pat, format!("`{shown}`")).into_lookup(),

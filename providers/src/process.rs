@@ -65,8 +65,6 @@ pub(crate) struct Output {
     pub(crate) code: Option<i32>,
     /// Standard output (at most 64 KiB).
     pub(crate) stdout: String,
-    /// Whether stdout was longer than the cap.
-    pub(crate) stdout_truncated: bool,
     /// Last lines of standard error, one line, redacted and safe to print.
     pub(crate) stderr_tail: String,
 }
@@ -91,34 +89,52 @@ pub(crate) fn on_path(program: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
+/// Output read so far, shared with the reading task: what was read is kept even when the
+/// pipe never closes (a grandchild holds it).
+type Collected = std::sync::Arc<std::sync::Mutex<(Vec<u8>, bool)>>;
+
+fn take(c: &Collected) -> (Vec<u8>, bool) {
+    c.lock()
+        .map(|mut g| std::mem::take(&mut *g))
+        .unwrap_or_default()
+}
+
+/// Reads into `into` until end of file or, for stdout (`keep_tail` false), the cap; for
+/// stderr only the last `cap` bytes are kept. Returns whether the cap was passed.
 async fn read_capped<R: AsyncRead + Unpin>(
     mut r: R,
     cap: usize,
     keep_tail: bool,
-) -> (Vec<u8>, bool) {
-    let mut out = Vec::new();
+    into: Collected,
+) -> bool {
     let mut buf = [0u8; 8192];
-    let mut truncated = false;
     loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                out.extend_from_slice(&buf[..n]);
-                if out.len() > cap {
-                    truncated = true;
-                    if keep_tail {
-                        let cut = out.len() - cap;
-                        out.drain(..cut);
-                    } else {
-                        // Too much: stop here; the caller stops the helper.
-                        out.truncate(cap);
-                        break;
-                    }
-                }
+        let n = match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        let Ok(mut g) = into.lock() else { return false };
+        let (out, truncated) = &mut *g;
+        out.extend_from_slice(&buf[..n]);
+        if out.len() > cap {
+            *truncated = true;
+            if keep_tail {
+                let cut = out.len() - cap;
+                out.drain(..cut);
+            } else {
+                // Too much: stop here; the caller stops the helper.
+                out.truncate(cap);
+                return true;
             }
         }
     }
-    (out, truncated)
+}
+
+fn too_much(shown: &str) -> Error {
+    Error::failure(format!(
+        "`{shown}` printed more than {} KiB; a secret is one short line, so it was stopped",
+        STDOUT_CAP / 1024
+    ))
 }
 
 /// Starts the helper and collects its output; see the module documentation.
@@ -180,50 +196,49 @@ pub(crate) async fn run(spec: Spec<'_>) -> Result<Output> {
         .stderr
         .take()
         .ok_or_else(|| Error::failure("no stderr"))?;
-    let mut out_task = tokio::spawn(read_capped(so, STDOUT_CAP, false));
-    let mut err_task = tokio::spawn(read_capped(se, STDERR_CAP, true));
+    let (out_buf, err_buf) = (Collected::default(), Collected::default());
+    let mut out_task = tokio::spawn(read_capped(so, STDOUT_CAP, false, out_buf.clone()));
+    let err_task = tokio::spawn(read_capped(se, STDERR_CAP, true, err_buf.clone()));
     // The helper's exit decides, not the end of its output (a grandchild may hold the pipe);
     // output beyond the cap stops the helper at once.
-    let mut early_stdout: Option<(Vec<u8>, bool)> = None;
+    let mut stdout_done = false;
     let status = loop {
         tokio::select! {
             status = child.wait() => {
                 break status.map_err(|e| Error::failure(format!("`{shown}`: {e}")))?;
             }
-            done = &mut out_task, if early_stdout.is_none() => {
-                let done = done.unwrap_or_default();
-                if done.1 {
+            done = &mut out_task, if !stdout_done => {
+                if done.unwrap_or(false) {
                     drop(guard);
-                    return Err(Error::failure(format!(
-                        "`{shown}` printed more than {} KiB; a secret is one short line, so it was stopped",
-                        STDOUT_CAP / 1024
-                    )));
+                    err_task.abort();
+                    return Err(too_much(&shown));
                 }
-                early_stdout = Some(done);
+                stdout_done = true;
             }
         }
     };
     // Reaped: the pid is no longer ours to signal (it could be reused).
     guard.0 = None;
-    let grace = |task| async move {
-        match tokio::time::timeout(DRAIN_GRACE, task).await {
-            Ok(Ok(r)) => r,
-            _ => (Vec::new(), false),
-        }
-    };
-    let (stdout, stdout_truncated) = match early_stdout {
-        Some(r) => r,
-        None => grace(&mut out_task).await,
-    };
-    let (stderr, _) = grace(&mut err_task).await;
+    // What is still in the pipes comes now or not at all.
+    let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
+    if !stdout_done {
+        let _ = tokio::time::timeout_at(deadline, &mut out_task).await;
+    }
+    let mut err_task = err_task;
+    let _ = tokio::time::timeout_at(deadline, &mut err_task).await;
     out_task.abort();
     err_task.abort();
+    let (stdout, truncated) = take(&out_buf);
+    if truncated {
+        // It may have died of the closed pipe before its exit was seen.
+        return Err(too_much(&shown));
+    }
+    let (stderr, _) = take(&err_buf);
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
     Ok(Output {
         code: status.code(),
         stderr_tail: quote_stderr(&String::from_utf8_lossy(&stderr), &stdout, spec.env),
         stdout,
-        stdout_truncated,
     })
 }
 

@@ -196,3 +196,25 @@ pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+/// A real component a test needs is missing. Under CI (`CI` set) that fails the test: a CI
+/// run must never pass by skipping. Elsewhere the test is skipped, and the skip is recorded
+/// in `$CYBEDEFEND_TEST_SKIPS` (scripts/test.sh counts them in its closing line).
+pub fn missing(test: &str, component: &str, remedy: &str) {
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    assert!(
+        !ci,
+        "{test}: {component} is missing, and CI must not skip it ({remedy})"
+    );
+    if let Some(log) = std::env::var_os("CYBEDEFEND_TEST_SKIPS") {
+        use std::io::Write as _;
+        // libtest names each test's thread after the test
+        let name = std::thread::current()
+            .name()
+            .map_or_else(|| test.to_owned(), str::to_owned);
+        if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{name}: {component}");
+        }
+    }
+    eprintln!("SKIPPED {test}: {component} is missing ({remedy})");
+}

@@ -27,8 +27,10 @@ impl SecretService {
                 std::env::var("CYBEDEFEND_TEST_KEYRING").is_err(),
                 "CYBEDEFEND_TEST_KEYRING is set but dbus/gnome-keyring are missing"
             );
-            eprintln!(
-                "SKIPPED: dbus + gnome-keyring are not installed (scripts/test.sh installs them as root)"
+            missing(
+                "keyring",
+                "dbus + gnome-keyring",
+                "scripts/test.sh installs them as root",
             );
             return None;
         }
@@ -279,4 +281,64 @@ fn secure_storage_policy_makes_keyring_the_default_and_refuses_file() {
         env.run(&["auth", "status", "--offline", "--json"]).json()["source"],
         "keyring"
     );
+}
+
+#[test]
+fn logout_of_a_keyring_login_also_clears_its_cached_access_tokens() {
+    let Some(ss) = SecretService::start() else {
+        return;
+    };
+    let (_d, env) = setup(&ss);
+    let out = env.run(&["login", "--pat", PAT, "--store", "keyring"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(env.run(&["auth", "token"]).code, 0);
+    let cache = env.dot().join("token-cache.json");
+    assert!(fs::read_to_string(&cache).unwrap().contains("entries"));
+    let out = env.run(&["logout"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let left: Value = serde_json::from_str(&fs::read_to_string(&cache).unwrap()).unwrap();
+    assert!(
+        left["entries"].as_object().unwrap().is_empty(),
+        "access tokens of the removed PAT stayed: {left}"
+    );
+}
+
+#[test]
+fn token_cache_in_the_keyring_keeps_bearer_tokens_out_of_files() {
+    let Some(ss) = SecretService::start() else {
+        return;
+    };
+    let (d, mut env) = setup(&ss);
+    env.set("CYBEDEFEND_PAT", PAT);
+    // under require_secure_storage the keyring is the default cache
+    env.write(
+        &env.system_config(),
+        "credentials:\n  require_secure_storage: true\n",
+    );
+    for _ in 0..3 {
+        let out = env.run(&["auth", "token"]);
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    assert_eq!(
+        d.requests_to("/oidc/token").len(),
+        1,
+        "cached between commands"
+    );
+    assert!(!env.dot().join("token-cache.json").exists());
+    let show = env.run(&["config", "show", "--origin"]);
+    assert!(show.stdout.contains("credentials.token_cache"), "{show:?}");
+    assert!(show.stdout.contains("keyring"), "{show:?}");
+
+    // `file` cannot loosen the policy
+    env.write(
+        &env.dot().join("config.yaml"),
+        "credentials:\n  token_cache: file\n",
+    );
+    let out = env.run(&["auth", "token"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("token_cache: file` is ignored"),
+        "{out:?}"
+    );
+    assert!(!env.dot().join("token-cache.json").exists());
 }

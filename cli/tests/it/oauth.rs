@@ -29,8 +29,10 @@ impl Oidc {
                 !required,
                 "CYBEDEFEND_TEST_OIDC=1 but tests/oidc/node_modules is missing"
             );
-            eprintln!(
-                "SKIPPED: the OpenID Connect server is not installed (run scripts/test.sh, which runs `npm ci` in tests/oidc)"
+            missing(
+                "oauth",
+                "the OpenID Connect server (tests/oidc/node_modules)",
+                "scripts/test.sh runs `npm ci` in tests/oidc",
             );
             return None;
         }
@@ -327,6 +329,57 @@ fn expired_sessions_refresh_with_rotation_and_reuse_is_refused_without_damage() 
         "nothing touched"
     );
     assert!(oidc.stats()["invalid_grant"].as_u64().unwrap() >= 1);
+}
+
+/// Issue 8: `scan` and `results` failed with "the session has expired" once the access token
+/// expired, although a refresh token was stored, and a 401 was not retried after a refresh.
+/// Every API command goes through the same bearer path now.
+#[test]
+fn every_api_command_refreshes_an_expired_session_and_retries_once_after_a_401() {
+    let Some(oidc) = Oidc::start(&[]) else { return };
+    let d = Double::start();
+    let project = "77777777-7777-4777-8777-777777777777";
+    d.add_project(project, "refresh");
+    d.accept_any_token_but(&[]);
+    let env = setup(&oidc, &d);
+    assert_eq!(login(&env, &[]).code, 0);
+    env.write(&env.work().join("repo/a.js"), "x");
+
+    let commands: [&[&str]; 3] = [
+        &["results", "--project-id", project, "-t", "sast"],
+        &[
+            "scan",
+            "--dir",
+            "repo",
+            "--project-id",
+            project,
+            "--wait=false",
+            "--ci",
+        ],
+        &["auth", "token"],
+    ];
+    let mut refreshes = 0;
+    for cmd in commands {
+        // expired: refreshed before the call
+        expire(&env);
+        let before = stored(&env)["access_token"].clone();
+        let out = env.run(cmd);
+        assert_eq!(out.code, 0, "{cmd:?}: {out:?}");
+        refreshes += 1;
+        assert_eq!(oidc.stats()["refresh_token"], refreshes, "{cmd:?}");
+        assert_ne!(stored(&env)["access_token"], before, "{cmd:?}");
+
+        // fresh, but refused by the API: one refresh and one retry
+        let current = stored(&env)["access_token"].as_str().unwrap().to_owned();
+        d.accept_any_token_but(&[&current]);
+        let out = env.run(cmd);
+        if cmd[0] != "auth" {
+            assert_eq!(out.code, 0, "{cmd:?} after a 401: {out:?}");
+            refreshes += 1;
+        }
+        assert_eq!(oidc.stats()["refresh_token"], refreshes, "{cmd:?}");
+        d.accept_any_token_but(&[]);
+    }
 }
 
 #[test]

@@ -100,8 +100,10 @@ fn pass_and_gpg_through_exec() {
     if std::env::var("CYBEDEFEND_TEST_PASS").is_err()
         && Command::new("pass").arg("version").output().is_err()
     {
-        eprintln!(
-            "SKIPPED pass_and_gpg_through_exec: pass/gpg not installed (scripts/test.sh installs them as root)"
+        missing(
+            "pass_and_gpg_through_exec",
+            "pass and gpg",
+            "scripts/test.sh installs them as root",
         );
         return;
     }

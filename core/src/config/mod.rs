@@ -563,6 +563,44 @@ mod tests {
     }
 
     #[test]
+    fn no_extra_system_file_can_loosen_the_machine_policy() {
+        let t = tempfile::tempdir().unwrap();
+        let mut s = sources(t.path());
+        fs::create_dir_all(t.path().join("etc")).unwrap();
+        fs::write(
+            t.path().join("etc/config.yaml"),
+            "credentials:\n  require_secure_storage: true\n  allowed_providers: [env, vault]\n",
+        )
+        .unwrap();
+        let loosen = t.path().join("loosen.yaml");
+        fs::write(
+            &loosen,
+            "credentials:\n  require_secure_storage: false\n  allowed_providers: [env, vault, exec]\n",
+        )
+        .unwrap();
+        for extra in [
+            PathBuf::from("/dev/null"),
+            loosen,
+            t.path().join("missing.yaml"),
+        ] {
+            s.system_extra = Some(extra.clone());
+            let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
+            assert!(c.policy.require_secure_storage, "{extra:?}");
+            assert_eq!(
+                c.policy.allowed_providers,
+                vec!["env", "vault"],
+                "{extra:?}"
+            );
+        }
+        // it can tighten
+        let tighten = t.path().join("tighten.yaml");
+        fs::write(&tighten, "credentials:\n  allowed_providers: [vault]\n").unwrap();
+        s.system_extra = Some(tighten);
+        let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
+        assert_eq!(c.policy.allowed_providers, vec!["vault"]);
+    }
+
+    #[test]
     fn provider_secrets_are_masked_in_entries() {
         let mut v = serde_json::json!({"op": {"type": "exec", "command": ["op"], "env": {"OP_SERVICE_ACCOUNT_TOKEN": "ops_abc"},
             "auth": {"role_id_env": "X", "secret_id": "s3cr3t", "token_file": "/t"}}});

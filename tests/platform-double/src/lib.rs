@@ -105,6 +105,7 @@ struct State {
     base_url: String,
     canned: BTreeMap<(String, String), Canned>,
     retry_after: String,
+    accept_any_but: Option<HashSet<String>>,
 }
 
 /// A project and its findings by result type.
@@ -173,6 +174,7 @@ impl Shared {
 /// A running double. Dropping it stops the server.
 pub struct Double {
     addr: SocketAddr,
+    tls: bool,
     shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -186,6 +188,16 @@ impl Double {
 
     /// Starts the double on the given address.
     pub fn start_on(bind: &str) -> Self {
+        Self::start_with(bind, None)
+    }
+
+    /// Starts the double on `127.0.0.1` over TLS, with a certificate for `localhost` and
+    /// `127.0.0.1` signed by `ca`.
+    pub fn start_tls(ca: &TestCa) -> Self {
+        Self::start_with("127.0.0.1:0", Some(ca.server_config()))
+    }
+
+    fn start_with(bind: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 token_mode: TokenMode::Normal,
@@ -205,12 +217,14 @@ impl Double {
                 base_url: String::new(),
                 canned: BTreeMap::new(),
                 retry_after: "0".into(),
+                accept_any_but: None,
             }),
             counter: AtomicU64::new(0),
         });
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let bind = bind.to_owned();
+        let is_tls = tls.is_some();
         let for_thread = shared.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -227,26 +241,46 @@ impl Double {
                     let shared = for_thread.clone();
                     async move { handle(shared, req).await }
                 });
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await;
+                let stop = async {
+                    let _ = stop_rx.await;
+                };
+                let _ = match tls {
+                    None => {
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(stop)
+                            .await
+                    }
+                    Some(config) => {
+                        let listener = tls::TlsListener {
+                            inner: listener,
+                            acceptor: tokio_rustls::TlsAcceptor::from(config),
+                        };
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(stop)
+                            .await
+                    }
+                };
             });
         });
         let addr = addr_rx.recv().expect("test double address");
         shared.lock().base_url = format!("http://{addr}");
         Self {
             addr,
+            tls: is_tls,
             shared,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:41234`: both API and auth endpoint.
+    /// Base URL, e.g. `http://127.0.0.1:41234` (`https://localhost:41234` over TLS): both API
+    /// and auth endpoint.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// Accepts this PAT at the token endpoint.
@@ -393,6 +427,13 @@ impl Double {
                 .to_vec();
             (status, bytes)
         })
+    }
+
+    /// Accepts every bearer token except these (tokens issued by a real auth server, such as
+    /// the OpenID Connect server of the login tests, whose values the double cannot know).
+    pub fn accept_any_token_but(&self, rejected: &[&str]) {
+        self.shared.lock().accept_any_but =
+            Some(rejected.iter().map(|s| (*s).to_owned()).collect());
     }
 
     /// Accepts an access token issued elsewhere (e.g. a browser-login session's).
@@ -690,6 +731,9 @@ async fn token(shared: &Shared, req: &Recorded) -> Response {
 }
 
 mod platform;
+mod tls;
+
+pub use tls::TestCa;
 
 pub use platform::{RESULT_TYPES, sample_finding, sample_findings, sample_violation};
 use platform::{api_gate, platform, upload};

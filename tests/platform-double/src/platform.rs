@@ -121,7 +121,11 @@ pub(super) fn api_gate(shared: &Shared, req: &Recorded) -> Option<Response> {
         .get("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !s.issued.contains(token) {
+    let accepted = match &s.accept_any_but {
+        Some(rejected) => !token.is_empty() && !rejected.contains(token),
+        None => s.issued.contains(token),
+    };
+    if !accepted {
         return Some(error_body(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
     None
