@@ -49,6 +49,9 @@ impl Span {
         if d.is_zero() {
             return Err(SpanError("a duration must be greater than zero".into()));
         }
+        if d < Duration::from_millis(1) {
+            return Err(SpanError("a duration must be at least 1ms".into()));
+        }
         if d > Self::MAX {
             return Err(SpanError(format!(
                 "{} is longer than the longest accepted duration ({})",
@@ -245,6 +248,7 @@ mod tests {
             "5 m x",
             "NaN",
             "inf",
+            ".000000051",
         ] {
             let e = bad.parse::<Span>().unwrap_err().to_string();
             assert!(

@@ -24,6 +24,8 @@ pub mod duration;
 pub mod env;
 mod error;
 pub mod fsutil;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod platform;
 pub mod text;
 

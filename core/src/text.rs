@@ -39,31 +39,36 @@ pub fn neutralize(text: &str) -> Cow<'_, str> {
 
 /// Server- or helper-provided text for a one-line message: newlines and tabs become spaces,
 /// other control characters escapes, runs of spaces one, and the result at most `max`
-/// characters (cut with `…`).
+/// characters (cut with `…`, escapes counted as the characters they print).
 pub fn one_line(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max * 4));
     let mut count = 0;
     let mut last_space = true;
+    let mut piece = String::new();
     for c in text.trim().chars() {
-        if count >= max {
-            out.push('…');
-            break;
-        }
+        piece.clear();
         if c == '\n' || c == '\r' || c == '\t' || c == ' ' {
-            if !last_space {
-                out.push(' ');
-                count += 1;
+            if last_space {
+                continue;
             }
             last_space = true;
-            continue;
-        }
-        last_space = false;
-        if is_unsafe(c) {
-            escape(c, &mut out);
+            piece.push(' ');
         } else {
-            out.push(c);
+            last_space = false;
+            if is_unsafe(c) {
+                escape(c, &mut piece);
+            } else {
+                piece.push(c);
+            }
         }
-        count += 1;
+        let n = piece.chars().count();
+        if count + n > max {
+            out.truncate(out.trim_end().len());
+            out.push('…');
+            return out;
+        }
+        out.push_str(&piece);
+        count += n;
     }
     out.truncate(out.trim_end().len());
     out
@@ -93,6 +98,7 @@ mod tests {
     fn one_line_flattens_cuts_and_escapes() {
         assert_eq!(one_line("  a\n\n b\r\tc ", 100), "a b c");
         assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("a\x07\x07", 6), "a\\x07…");
         assert_eq!(one_line("x\x1b]0;title\x07", 100), "x\\x1b]0;title\\x07");
     }
 

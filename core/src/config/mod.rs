@@ -401,6 +401,28 @@ impl LoadedConfig {
     }
 }
 
+/// A config file's text through everything that reads it (fuzzing).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_text(text: &str) {
+    use figment::providers::{Format, Yaml};
+    let figment = Figment::from(Yaml::string(text));
+    if let Ok(settings) = figment.extract::<Settings>() {
+        let mut loaded = LoadedConfig {
+            policy: Policy::default(),
+            figment,
+            settings,
+            warnings: Vec::new(),
+            unknown: Vec::new(),
+            files: Vec::new(),
+        };
+        loaded.apply_user_policy();
+        loaded.find_unknown_keys();
+        let _ = loaded.entries();
+        let _ = crate::platform::Endpoints::resolve(&loaded, None);
+        let _ = crate::credentials::Chain::from_config(&loaded);
+    }
+}
+
 /// "unknown key `regoin` in FILE is ignored; did you mean `region`?"
 pub(crate) fn unknown_key_message(key: &str, origin: &str, known: &[&str], prefix: &str) -> String {
     let short = key.strip_prefix(prefix).unwrap_or(key);

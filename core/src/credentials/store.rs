@@ -178,6 +178,16 @@ fn parse(path: &Path, text: &str) -> Result<StoredLogin> {
     })
 }
 
+/// credentials.json's text through the parser (fuzzing).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_text(text: &str) {
+    if let Ok(login) = parse(Path::new("credentials.json"), text)
+        && let Some(c) = &login.credential
+    {
+        let _ = render(login.region, c, None);
+    }
+}
+
 /// Serialises a login in the official format (2-space indent, no trailing newline).
 fn render(region: Region, credential: &Credential, storage: Option<&str>) -> Result<Vec<u8>> {
     let mut raw = RawCredentials {

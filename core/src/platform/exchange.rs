@@ -256,6 +256,32 @@ impl TokenStore for FileTokenStore {
     }
 }
 
+/// token-cache.json's bytes through the reader (fuzzing).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_cache(data: &[u8]) {
+    if let Ok(c) = serde_json::from_slice::<CacheFile>(data) {
+        for e in c.entries.values() {
+            let _ = fresh(e.expires_at);
+            let _ = crate::text::is_visible_ascii(&e.access_token);
+        }
+    }
+}
+
+/// A token endpoint's answer through the reader (fuzzing).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_token_answer(data: &[u8]) {
+    #[derive(Deserialize)]
+    struct TokenResponse {
+        access_token: Option<String>,
+        expires_in: Option<serde_json::Value>,
+    }
+    let _ = OAuthErrorBody::code(data);
+    if let Ok(t) = serde_json::from_slice::<TokenResponse>(data) {
+        let _ = checked_token("fuzz", t.access_token);
+        let _ = expiry_from(t.expires_in.as_ref());
+    }
+}
+
 /// The cache key of a PAT for these endpoints.
 pub fn cache_key(pat: &Secret, endpoints: &Endpoints) -> String {
     let mut h = Sha256::new();

@@ -208,6 +208,16 @@ struct ViolationsPage {
     total: Option<u64>,
 }
 
+/// A violations page's bytes through the reader (fuzzing).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_violations(data: &[u8]) {
+    if let Ok(Some(p)) = crate::platform::parse::<Option<ViolationsPage>>("fuzz", data) {
+        for v in p.violations {
+            let _ = v.into_violation().is_blocking();
+        }
+    }
+}
+
 /// Every violation of a scan (all pages; stops at an empty or repeated page).
 pub async fn violations(api: &Api<'_>, project: &str, scan: &str) -> Result<Vec<Violation>> {
     let path = format!("/projects/{}/scans/{}/violations", seg(project), seg(scan));

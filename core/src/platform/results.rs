@@ -378,6 +378,26 @@ pub async fn page(
     })
 }
 
+/// A results page's bytes through the reader (fuzzing).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_page(data: &[u8]) {
+    if let Ok(Some(answer)) = crate::platform::parse::<Option<PageAnswer>>("fuzz", data) {
+        let raw = match answer {
+            PageAnswer::One(p) => p,
+            PageAnswer::Many(mut v) if !v.is_empty() => v.swap_remove(0),
+            PageAnswer::Many(_) => RawPage::default(),
+        };
+        let mut budget = Budget::default();
+        let findings: Vec<Finding> = raw
+            .vulnerabilities
+            .unwrap_or_default()
+            .iter()
+            .map(|i| finding("sca", i))
+            .collect();
+        let _ = budget.take("fuzz", &findings);
+    }
+}
+
 /// What [`all`] counts across result types, so that caps hold for the whole command.
 #[derive(Debug, Default)]
 pub struct Budget {

@@ -40,6 +40,12 @@ struct StartAnswer {
     message: Option<String>,
 }
 
+/// A scan start answer through the reader (fuzzing).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_start(data: &[u8]) {
+    let _ = crate::platform::parse::<Option<StartAnswer>>("fuzz", data);
+}
+
 /// `POST /project/{id}/scan/start`.
 pub async fn start(api: &Api<'_>, project: &str, branch: Option<&str>) -> Result<StartedScan> {
     let body = StartRequest {
