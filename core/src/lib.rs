@@ -27,6 +27,7 @@ pub mod fsutil;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod platform;
+pub mod process;
 pub mod text;
 
 pub use credentials::Secret;

@@ -15,7 +15,6 @@ mod file;
 mod flag;
 mod keyring;
 mod onepassword;
-mod process;
 mod stored;
 mod vault;
 

@@ -16,7 +16,7 @@ use cybedefend_core::env;
 use cybedefend_core::{Error, Result};
 use serde::Deserialize;
 
-use crate::process;
+use cybedefend_core::process;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,9 +13,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use cybedefend_core::credentials::redact;
-use cybedefend_core::{Error, Result};
-use cybedefend_core::{env, text};
+use crate::credentials::redact;
+use crate::{Error, Result};
+use crate::{env, text};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Most stdout kept from a helper.
@@ -26,7 +26,7 @@ const STDERR_CAP: usize = 64 * 1024;
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 
 /// Variables of the CLI that hold secrets, kept from helpers unless passed by name.
-pub(crate) const CLI_SECRET_VARS: &[&str] = &[env::CYBEDEFEND_PAT, env::CYBEDEFEND_API_KEY];
+pub const CLI_SECRET_VARS: &[&str] = &[env::CYBEDEFEND_PAT, env::CYBEDEFEND_API_KEY];
 
 /// Variables that commonly hold secrets: their values are masked in a helper's quoted stderr.
 const KNOWN_SECRET_VARS: &[&str] = &[
@@ -46,27 +46,27 @@ const KNOWN_SECRET_VARS: &[&str] = &[
 
 /// What to run.
 #[derive(Debug, Default)]
-pub(crate) struct Spec<'a> {
+pub struct Spec<'a> {
     /// The program and its arguments; with `shell`, one command line.
-    pub(crate) argv: &'a [String],
+    pub argv: &'a [String],
     /// Run `argv` through `sh -c`.
-    pub(crate) shell: bool,
+    pub shell: bool,
     /// Variables to set for the helper (from the provider's config).
-    pub(crate) env: &'a [(String, String)],
+    pub env: &'a [(String, String)],
     /// CLI secret variables to pass through anyway (`pass_env: [CYBEDEFEND_PAT]`).
-    pub(crate) pass_env: &'a [String],
+    pub pass_env: &'a [String],
     /// Bytes for stdin (the plugin protocol); `None` closes stdin.
-    pub(crate) stdin: Option<Vec<u8>>,
+    pub stdin: Option<Vec<u8>>,
 }
 
 /// Output of a helper.
-pub(crate) struct Output {
+pub struct Output {
     /// Exit code (None when killed by a signal).
-    pub(crate) code: Option<i32>,
+    pub code: Option<i32>,
     /// Standard output (at most 64 KiB).
-    pub(crate) stdout: String,
+    pub stdout: String,
     /// Last lines of standard error, one line, redacted and safe to print.
-    pub(crate) stderr_tail: String,
+    pub stderr_tail: String,
 }
 
 /// Kills the helper's process group unless disarmed (the helper was reaped).
@@ -81,7 +81,7 @@ impl Drop for GroupGuard {
 }
 
 /// Whether `program` can be started: a path that exists, or a name found on `PATH`.
-pub(crate) fn on_path(program: &str) -> bool {
+pub fn on_path(program: &str) -> bool {
     if program.contains('/') {
         return std::path::Path::new(program).is_file();
     }
@@ -138,7 +138,7 @@ fn too_much(shown: &str) -> Error {
 }
 
 /// Starts the helper and collects its output; see the module documentation.
-pub(crate) async fn run(spec: Spec<'_>) -> Result<Output> {
+pub async fn run(spec: Spec<'_>) -> Result<Output> {
     let (program, args): (String, Vec<String>) = if spec.shell {
         ("sh".into(), vec!["-c".into(), spec.argv.join(" ")])
     } else {
@@ -271,6 +271,6 @@ fn quote_stderr(stderr: &str, stdout: &str, helper_env: &[(String, String)]) -> 
 }
 
 /// The first non-empty line of stdout.
-pub(crate) fn first_line(stdout: &str) -> Option<&str> {
+pub fn first_line(stdout: &str) -> Option<&str> {
     stdout.lines().map(str::trim).find(|l| !l.is_empty())
 }
