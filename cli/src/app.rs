@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use cybedefend_core::config::{ConfigSources, LoadedConfig, TokenCacheMode};
-use cybedefend_core::credentials::{Chain, Home, Resolution, ResolveContext, Winner, store};
+use cybedefend_core::credentials::{
+    Chain, Home, Notices, PluginSettings, Resolution, ResolveContext, Winner, store,
+};
 use cybedefend_core::platform::exchange::token_store_backend;
 use cybedefend_core::platform::{
     Api, Bearer, DEFAULT_TIMEOUT, Endpoints, FileTokenStore, Http, NoTokenStore, Region, TokenStore,
@@ -84,6 +86,20 @@ impl App {
             peek: false,
             region: endpoints.region,
             api_url: endpoints.api_url.clone(),
+            plugins: self.plugin_settings(),
+            notices: Notices::default(),
+        }
+    }
+
+    /// Plugin folders (`~/.cybedefend/plugins`, then `plugins.dirs`) and the system's
+    /// allow-list.
+    pub(crate) fn plugin_settings(&self) -> PluginSettings {
+        let mut dirs = vec![self.home.plugins_dir()];
+        dirs.extend(self.config.settings.plugins.dirs.iter().cloned());
+        PluginSettings {
+            dirs,
+            allow: self.config.policy.plugin_allow.clone(),
+            allow_origin: self.config.policy.plugin_allow_origin.clone(),
         }
     }
 

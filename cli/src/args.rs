@@ -191,6 +191,9 @@ pub(crate) enum Command {
     /// Show or check the configuration and where each value comes from
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
+    /// Credential plugins: list, verify, run the conformance cases, start a new one
+    #[command(subcommand)]
+    Plugin(commands::plugin::PluginCommand),
     /// Print the version
     Version,
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)

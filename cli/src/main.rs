@@ -15,6 +15,7 @@ use crate::output::Printer;
 fn main() -> ExitCode {
     // Keep the built-in providers' inventory registrations in the binary.
     let _ = cybedefend_providers::link();
+    let _ = cybedefend_plugin_host::link();
     output::install_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -67,6 +67,8 @@ pub struct Output {
     pub stdout: String,
     /// Last lines of standard error, one line, redacted and safe to print.
     pub stderr_tail: String,
+    /// Standard error's lines (the last 20), each redacted, one safe line.
+    pub stderr_lines: Vec<String>,
 }
 
 /// Kills the helper's process group unless disarmed (the helper was reaped).
@@ -235,16 +237,18 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
     }
     let (stderr, _) = take(&err_buf);
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    let masked = masked_stderr(&String::from_utf8_lossy(&stderr), &stdout, spec.env);
     Ok(Output {
         code: status.code(),
-        stderr_tail: quote_stderr(&String::from_utf8_lossy(&stderr), &stdout, spec.env),
+        stderr_tail: text::one_line(&last_lines(&masked, 3).join(" | "), 400),
+        stderr_lines: last_lines(&masked, 20),
         stdout,
     })
 }
 
 /// The last lines of a helper's stderr as one safe line: every known secret masked (the
 /// process's registry, well-known secret variables, the helper's env and its own stdout).
-fn quote_stderr(stderr: &str, stdout: &str, helper_env: &[(String, String)]) -> String {
+fn masked_stderr(stderr: &str, stdout: &str, helper_env: &[(String, String)]) -> String {
     let mut masks: Vec<String> = Vec::new();
     for var in KNOWN_SECRET_VARS {
         if let Ok(Some(v)) = env::non_empty(var) {
@@ -265,9 +269,16 @@ fn quote_stderr(stderr: &str, stdout: &str, helper_env: &[(String, String)]) -> 
     for m in masks.iter().filter(|m| m.len() >= 6) {
         text = text.replace(m.as_str(), redact::MASK);
     }
+    text
+}
+
+/// The last `n` non-empty lines of already masked text, each one safe line.
+fn last_lines(text: &str, n: usize) -> Vec<String> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
-    text::one_line(&tail, 400)
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| text::one_line(l, 300))
+        .collect()
 }
 
 /// The first non-empty line of stdout.

@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Read};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use cybedefend_core::credentials::{
     Credential, CredentialProvider, Secret, display, factory, normalize_pat,
 };
@@ -15,13 +15,39 @@ use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::output::Printer;
 
-/// Where `login` keeps a PAT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Where `login` keeps a PAT: `file`, `keyring`, or a configured provider that can store (a
+/// plugin).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StoreIn {
     /// credentials.json (0600), readable by the official CLI too
     File,
     /// The OS keyring; credentials.json then keeps only the region
     Keyring,
+    /// A provider of `credentials.providers` (a plugin that stores); credentials.json then
+    /// keeps only the region and its name
+    Provider(String),
+}
+
+impl StoreIn {
+    fn parse(value: &str, app: &App) -> Result<Self> {
+        match value {
+            "file" => Ok(StoreIn::File),
+            "keyring" => Ok(StoreIn::Keyring),
+            name if app.config.settings.credentials.providers.contains_key(name) => {
+                Ok(StoreIn::Provider(name.to_owned()))
+            }
+            other => {
+                let mut valid = vec!["file".to_owned(), "keyring".to_owned()];
+                valid.extend(app.config.settings.credentials.providers.keys().cloned());
+                Err(Error::usage(format!(
+                    "--store `{}`: expected one of {}",
+                    cybedefend_core::text::one_line(other, 64),
+                    valid.join(", ")
+                ))
+                .with_hint("a provider of `credentials.providers` that can store (a plugin) is accepted by its name"))
+            }
+        }
+    }
 }
 
 /// `login`.
@@ -43,10 +69,11 @@ pub(crate) struct LoginArgs {
     /// Read the PAT from standard input (keeps it out of argv and shell history)
     #[arg(long, conflicts_with = "pat")]
     pub(crate) with_token: bool,
-    /// Where to keep the PAT [default: file, or keyring when the system policy requires secure
+    /// Where to keep the PAT: file, keyring, or the name of a configured provider that can
+    /// store (a plugin) [default: file, or keyring when the system policy requires secure
     /// storage]
-    #[arg(long, value_enum, value_name = "WHERE")]
-    pub(crate) store: Option<StoreIn>,
+    #[arg(long, value_name = "WHERE")]
+    pub(crate) store: Option<String>,
     /// Browser login: local port for the callback (0 picks a free one, for auth servers that
     /// accept any loopback port)
     #[arg(long, default_value_t = oauth::DEFAULT_CALLBACK_PORT, value_name = "PORT")]
@@ -137,7 +164,12 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
 
 async fn pat_login(app: &App, args: &LoginArgs, endpoints: &Endpoints, pat: Secret) -> Result<u8> {
     let policy = &app.config.policy;
-    let store_in = match (args.store, policy.require_secure_storage) {
+    let wanted = args
+        .store
+        .as_deref()
+        .map(|s| StoreIn::parse(s, app))
+        .transpose()?;
+    let store_in = match (wanted, policy.require_secure_storage) {
         (Some(StoreIn::File), true) => {
             return Err(Error::usage(format!(
                 "--store file is refused: the system policy ({}) requires secure storage",
@@ -170,7 +202,30 @@ async fn pat_login(app: &App, args: &LoginArgs, endpoints: &Endpoints, pat: Secr
     let fingerprint = credential.fingerprint();
     let keyring = builtin("keyring")?;
     let saved = display(&app.home.credentials_file());
-    if store_in == StoreIn::Keyring {
+    if let StoreIn::Provider(name) = &store_in {
+        let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;
+        let (_, provider) = chain.provider(name).ok_or_else(|| {
+            Error::usage(format!("provider `{name}` is not in the credential chain"))
+                .with_hint("add it to `credentials.chain`, so that commands find the PAT it keeps")
+        })?;
+        provider
+            .store(&ctx, &credential, endpoints.region)
+            .await
+            .map_err(|e| e.context(format!("provider `{name}` could not keep the PAT")))?;
+        cybedefend_core::credentials::store::save_with_storage(
+            &app.home,
+            endpoints.region,
+            &credential,
+            name,
+        )?;
+        for note in ctx.notices.take() {
+            app.out.warn(&format!("`{name}`: {note}"));
+        }
+        app.out.success(&format!(
+            "Logged in to region {} with PAT {fingerprint}; the PAT is kept by `{name}`, the region in {saved}",
+            endpoints.region
+        ));
+    } else if store_in == StoreIn::Keyring {
         keyring.store(&ctx, &credential, endpoints.region).await?;
         app.out.success(&format!(
             "Logged in to region {} with PAT {fingerprint}; the PAT is in the OS keyring, the region in {saved}",

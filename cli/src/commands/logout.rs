@@ -53,6 +53,31 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
     }
 
     let mut fingerprints = Vec::new();
+    // A login kept by a provider of the configuration (a plugin): that provider erases it, and
+    // when it cannot, nothing else is removed.
+    if let Some(storage) = login
+        .as_ref()
+        .map(|l| l.storage.clone())
+        .filter(|s| s != "file" && s != "keyring")
+    {
+        let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;
+        let (_, provider) = chain.provider(&storage).ok_or_else(|| {
+            cybedefend_core::Error::usage(format!(
+                "the login is kept by provider `{storage}`, which the configuration no longer defines"
+            ))
+            .with_hint("restore its definition to log out, or remove credentials.json by hand")
+        })?;
+        let erased = provider
+            .erase(&ctx)
+            .await
+            .map_err(|e| e.context(format!("provider `{storage}` could not erase the login")))?;
+        for note in ctx.notices.take() {
+            app.out.warn(&format!("`{storage}`: {note}"));
+        }
+        if erased.removed {
+            app.out.success(&format!("Removed {}", erased.detail));
+        }
+    }
     let keyring = builtin("keyring")?;
     let in_keyring = login.as_ref().is_some_and(|l| l.storage == "keyring");
     match keyring.erase(&ctx).await {

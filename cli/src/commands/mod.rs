@@ -8,6 +8,7 @@ pub(crate) mod completion;
 pub(crate) mod config;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod plugin;
 pub(crate) mod results;
 pub(crate) mod scan;
 pub(crate) mod version;
@@ -43,6 +44,7 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
             Command::Logout => logout::run(global, printer).await,
             Command::Auth(cmd) => auth::run(global, printer, cmd).await,
             Command::Config(cmd) => config::run(global, printer, cmd),
+            Command::Plugin(cmd) => plugin::run(global, printer, cmd).await,
             Command::Version | Command::Completion { .. } => Ok(0),
         }
     });

@@ -15,6 +15,7 @@ mod keyring;
 mod login;
 mod newuser;
 mod oauth;
+mod plugins;
 mod provider_hardening;
 mod providers;
 mod results;

@@ -150,6 +150,11 @@ pub const KEYS: &[Key] = &[
         "Credential chain, providers and policy",
     ),
     key(
+        "plugins",
+        KeyType::Section,
+        "Plugin folders (`dirs`) and the machine's allow-list (`allow`, system file only)",
+    ),
+    key(
         "trusted_directories",
         KeyType::PathList,
         "Folders whose ./config.yaml is trusted (system and user files only)",
@@ -169,6 +174,9 @@ pub const CREDENTIAL_KEYS: &[&str] = &[
     "allowed_providers",
     "token_cache",
 ];
+
+/// Keys under `plugins:`.
+pub const PLUGIN_KEYS: &[&str] = &["dirs", "allow"];
 
 /// The key named `name`.
 pub fn find(name: &str) -> Option<&'static Key> {

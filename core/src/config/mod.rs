@@ -28,7 +28,7 @@ use crate::duration::Span;
 use crate::error::{Error, Result};
 use crate::platform::Region;
 
-pub use keys::{CREDENTIAL_KEYS, KEYS, Key, KeyType, find as key};
+pub use keys::{CREDENTIAL_KEYS, KEYS, Key, KeyType, PLUGIN_KEYS, find as key};
 pub use layers::describe_figment_error;
 pub use policy::Policy;
 
@@ -104,6 +104,17 @@ where
     }
 }
 
+/// `plugins:` settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PluginsSettings {
+    /// Folders searched for plugins besides `~/.cybedefend/plugins`.
+    #[serde(default)]
+    pub dirs: Vec<PathBuf>,
+    /// The allow-list: honoured from the system file only (see [`Policy::plugin_allow`]).
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+}
+
 /// The merged settings. Every field is a key of [`KEYS`] (a test checks it).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Settings {
@@ -140,6 +151,9 @@ pub struct Settings {
     /// Credential chain and providers.
     #[serde(default)]
     pub credentials: CredentialsSettings,
+    /// Plugin folders and allow-list.
+    #[serde(default)]
+    pub plugins: PluginsSettings,
     /// Folders whose `./config.yaml` is trusted (system and user files only).
     #[serde(default)]
     pub trusted_directories: Vec<PathBuf>,
@@ -286,6 +300,14 @@ impl LoadedConfig {
                 ));
             }
         }
+        if self.settings.plugins.allow.is_some()
+            && self.policy.plugin_allow != self.settings.plugins.allow
+        {
+            self.warnings.push(format!(
+                "`plugins.allow` in {} is ignored: only the system configuration decides which plugins may load",
+                self.origin("plugins.allow").unwrap_or_default()
+            ));
+        }
         if self.policy.require_secure_storage
             && self.settings.credentials.token_cache == Some(TokenCacheMode::File)
         {
@@ -331,7 +353,9 @@ impl LoadedConfig {
             if key.ty == KeyType::Section {
                 if let Value::Dict(_, sub) = value {
                     for (k, v) in sub {
-                        if key.name == "credentials" && !CREDENTIAL_KEYS.contains(&k.as_str()) {
+                        if (key.name == "credentials" && !CREDENTIAL_KEYS.contains(&k.as_str()))
+                            || (key.name == "plugins" && !keys::PLUGIN_KEYS.contains(&k.as_str()))
+                        {
                             continue;
                         }
                         out.push(self.entry(&format!("{}.{k}", key.name), v));
@@ -373,12 +397,16 @@ impl LoadedConfig {
                 let msg = self.unknown_message(key, value, &known, "");
                 self.unknown.push(msg);
             }
-            if key == "credentials"
-                && let Value::Dict(_, sub) = value
-            {
+            let known_sub = match key.as_str() {
+                "credentials" => Some(CREDENTIAL_KEYS),
+                "plugins" => Some(keys::PLUGIN_KEYS),
+                _ => None,
+            };
+            if let (Some(known_sub), Value::Dict(_, sub)) = (known_sub, value) {
+                let prefix = format!("{key}.");
                 for (k, v) in sub {
-                    if !CREDENTIAL_KEYS.contains(&k.as_str()) {
-                        let msg = self.unknown_message(k, v, CREDENTIAL_KEYS, "credentials.");
+                    if !known_sub.contains(&k.as_str()) {
+                        let msg = self.unknown_message(k, v, known_sub, &prefix);
                         self.unknown.push(msg);
                     }
                 }
@@ -567,7 +595,7 @@ mod tests {
         // A Settings with every field set, serialised through the same names serde reads.
         let yaml = "api_url: https://a\nauth_endpoint: https://b\napp_url: https://c\npat: cdp_xyzxyz\n\
                     project_id: p\nbranch: b\nregion: eu\nci: true\ndebug: true\nhttp_timeout: 5s\n\
-                    credentials: {}\ntrusted_directories: []\n";
+                    credentials: {}\nplugins: {}\ntrusted_directories: []\n";
         let t = tempfile::tempdir().unwrap();
         let f = t.path().join("c.yaml");
         fs::write(&f, yaml).unwrap();

@@ -14,6 +14,10 @@ pub struct Policy {
     pub allowed_providers: Vec<String>,
     /// Where the policy came from, for messages.
     pub origin: String,
+    /// `plugins.allow` of the system files: when set, only these plugins may load.
+    pub plugin_allow: Option<Vec<String>>,
+    /// The system file that set `plugins.allow`.
+    pub plugin_allow_origin: String,
 }
 
 impl Policy {
@@ -31,6 +35,13 @@ impl Policy {
         {
             self.require_secure_storage = true;
             self.origin = origin.to_owned();
+        }
+        if let Ok(list) = file.extract_inner::<Vec<String>>("plugins.allow") {
+            self.plugin_allow_origin = origin.to_owned();
+            self.plugin_allow = Some(match self.plugin_allow.take() {
+                None => list,
+                Some(before) => before.into_iter().filter(|p| list.contains(p)).collect(),
+            });
         }
         if let Ok(list) = file.extract_inner::<Vec<String>>("credentials.allowed_providers")
             && !list.is_empty()

@@ -3,11 +3,12 @@
 //! `region`, `ci`, `debug`); keys that decide where a token is sent or what runs are ignored
 //! with a warning unless the folder is listed in `trusted_directories` of the system or user
 //! file, or the file is passed with `--config`. Unknown keys are reported as such (with a
-//! suggestion) and dropped, trusted or not.
+//! suggestion) and dropped, trusted or not. Even a trusted working-directory file never adds,
+//! points to or pins a plugin: `plugins` and providers of type `plugin` are dropped from it.
 
 use std::path::Path;
 
-use figment::value::{Dict, Map};
+use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
 use super::keys;
@@ -19,6 +20,7 @@ use crate::error::{Error, Result};
 pub(super) struct ProjectLayer {
     inner: yaml::YamlFile,
     drop_keys: Vec<String>,
+    drop_providers: Vec<String>,
 }
 
 impl Provider for ProjectLayer {
@@ -32,6 +34,13 @@ impl Provider for ProjectLayer {
             for key in &self.drop_keys {
                 dict.remove(key);
             }
+            if let Some(Value::Dict(_, creds)) = dict.get_mut("credentials")
+                && let Some(Value::Dict(_, providers)) = creds.get_mut("providers")
+            {
+                for name in &self.drop_providers {
+                    providers.remove(name);
+                }
+            }
         }
         Ok(data)
     }
@@ -44,12 +53,34 @@ pub(super) fn project_layer(
     warnings: &mut Vec<String>,
     unknown: &mut Vec<String>,
 ) -> Result<ProjectLayer> {
-    let present: Vec<String> = Figment::from(yaml::file(path))
+    let dict = Figment::from(yaml::file(path))
         .extract::<Dict>()
-        .map_err(|e| Error::usage(describe_figment_error(&e)))?
-        .keys()
-        .cloned()
-        .collect();
+        .map_err(|e| Error::usage(describe_figment_error(&e)))?;
+    let present: Vec<String> = dict.keys().cloned().collect();
+    let mut drop_providers = Vec::new();
+    if trusted {
+        if let Some(Value::Dict(_, creds)) = dict.get("credentials")
+            && let Some(Value::Dict(_, providers)) = creds.get("providers")
+        {
+            for (name, spec) in providers {
+                let is_plugin = matches!(spec, Value::Dict(_, d)
+                    if d.get("type").and_then(Value::as_str) == Some("plugin"));
+                if is_plugin {
+                    warnings.push(format!(
+                        "ignoring provider `{name}` in {}: a working-directory config never adds a plugin, even when trusted; define it in your user or system config",
+                        display(path)
+                    ));
+                    drop_providers.push(name.clone());
+                }
+            }
+        }
+        if present.iter().any(|k| k == "plugins") {
+            warnings.push(format!(
+                "ignoring `plugins` in {}: a working-directory config never points to a plugin, even when trusted",
+                display(path)
+            ));
+        }
+    }
     let known = keys::names();
     let allowed = keys::project_keys();
     let mut drop_keys = Vec::new();
@@ -61,6 +92,7 @@ pub(super) fn project_layer(
             }
             // The deprecated key is refused wherever it is, with migration steps.
             Some(k) if k.ty == keys::KeyType::Deprecated => {}
+            Some(k) if k.name == "plugins" && trusted => drop_keys.push(key),
             Some(k) if !k.project && !trusted => {
                 warnings.push(format!(
                     "ignoring `{key}` in {}: the working directory's config may only set {}; \
@@ -82,5 +114,6 @@ pub(super) fn project_layer(
     Ok(ProjectLayer {
         inner: yaml::file(path),
         drop_keys,
+        drop_providers,
     })
 }

@@ -265,6 +265,9 @@ impl Chain {
                 None => entry.provider.resolve(ctx).await,
             };
             let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+            for note in ctx.notices.take() {
+                warnings.push(format!("`{}`: {note}", entry.id));
+            }
             let (outcome, detail) = match result {
                 Ok(Lookup::Found(found))
                     if self.policy.require_secure_storage && found.plaintext =>

@@ -14,7 +14,7 @@ pub use chain::{Chain, Outcome, Resolution, TraceEntry, Winner};
 pub use credential::{Credential, OAuthSession};
 pub use home::{Home, display};
 pub use provider::{
-    CredentialProvider, Erased, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
-    default_chain, factories, factory,
+    CredentialProvider, Erased, Found, Lookup, Notices, PluginSettings, ProviderFactory,
+    ProviderInit, ResolveContext, default_chain, factories, factory,
 };
 pub use secret::{PatFormatError, Secret, fingerprint_of, normalize_pat, strip_bom};

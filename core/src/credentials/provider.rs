@@ -40,6 +40,50 @@ pub struct ResolveContext {
     pub region: Region,
     /// The platform API URL in effect (plugins receive it).
     pub api_url: String,
+    /// Where plugins are looked for and which may load.
+    pub plugins: PluginSettings,
+    /// Messages a provider has for the user (a plugin's stderr); the chain shows them as
+    /// warnings naming the provider.
+    pub notices: Notices,
+}
+
+/// Where plugins are looked for, and the machine's allow-list.
+#[derive(Debug, Clone, Default)]
+pub struct PluginSettings {
+    /// Folders searched for plugins, in order (`~/.cybedefend/plugins` first, then
+    /// `plugins.dirs`); exec plugins are also looked for on `PATH`.
+    pub dirs: Vec<std::path::PathBuf>,
+    /// `plugins.allow` of the system configuration: when set, no other plugin may load.
+    pub allow: Option<Vec<String>>,
+    /// Where the allow-list came from.
+    pub allow_origin: String,
+}
+
+/// Messages for the user collected while providers run (cheap to clone, shared).
+#[derive(Clone, Default)]
+pub struct Notices(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Notices {
+    /// Adds a message.
+    pub fn push(&self, message: impl Into<String>) {
+        if let Ok(mut m) = self.0.lock() {
+            m.push(message.into());
+        }
+    }
+
+    /// Takes every message so far.
+    pub fn take(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Notices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notices")
+    }
 }
 
 /// A credential a provider found, with what the trace should say about it.

@@ -222,6 +222,17 @@ pub fn save(home: &Home, region: Region, credential: &Credential) -> Result<()> 
     save_locked(home, region, credential, None)
 }
 
+/// Records a login whose secret another provider keeps (`storage` names it), under the lock.
+pub fn save_with_storage(
+    home: &Home,
+    region: Region,
+    credential: &Credential,
+    storage: &str,
+) -> Result<()> {
+    let _lock = FileLock::acquire(&home.credentials_lock(), LOCK_WAIT)?;
+    save_locked(home, region, credential, Some(storage))
+}
+
 /// Stores a login while the caller holds the credentials lock. `storage` is `None` for the
 /// secret in the file, or the name of the backend that holds it.
 pub fn save_locked(

@@ -1,0 +1,108 @@
+//! `plugin`: the credential plugins this machine has, their trust checks, the conformance run
+//! for plugin authors, and a skeleton to start a new one from.
+
+pub(crate) mod list;
+pub(crate) mod new;
+pub(crate) mod test;
+pub(crate) mod verify;
+
+use std::path::Path;
+
+use clap::Subcommand;
+use cybedefend_core::duration::Span;
+use cybedefend_core::{Error, Result};
+use cybedefend_plugin_host::discover::{self, Located};
+use cybedefend_plugin_host::trust::{self, Rules, Verdict};
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::output::Printer;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// List the plugins in the plugin folders and on PATH: kind, file, version, SHA-256 and
+    /// whether they may run
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a plugin: trust rules (owner, permissions, folders, pin, allow-list) and a
+    /// handshake. Never prints a secret
+    Verify {
+        /// A plugin name (`corp-secrets`) or a file
+        plugin: String,
+        /// Also check the file's SHA-256 against this value
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+    },
+    /// Run the conformance cases against a plugin (for plugin authors): one line per case,
+    /// exit 1 on any failure
+    #[command(after_help = "\
+The cases: the hello and its protocol version (or the native ABI version), `get` found and
+not found, each error kind, unknown fields and actions, `store` and `erase` answered or
+`unsupported`, every answer within the time limit. The requests ask for these answers through
+the reserved `cybedefend-conformance` config key (plugins/PROTOCOL.md): no real secret is read.")]
+    Test {
+        /// A plugin name or a file
+        plugin: String,
+        /// Time limit for each answer
+        #[arg(long, default_value = "5s", value_name = "DURATION")]
+        timeout: Span,
+    },
+    /// Write a plugin skeleton that passes `plugin test` as it is
+    New {
+        /// The plugin's name (lower-case letters, digits, dashes)
+        name: String,
+        /// Language of the skeleton
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: new::Lang,
+        /// Folder to write [default: ./cybedefend-credential-NAME]
+        #[arg(long, value_name = "FOLDER")]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: PluginCommand) -> Result<u8> {
+    if let PluginCommand::New { name, lang, dir } = cmd {
+        return new::run(out, &name, lang, dir);
+    }
+    let app = App::load(global, out)?;
+    match cmd {
+        PluginCommand::List { json } => list::run(&app, json).await,
+        PluginCommand::Verify { plugin, sha256 } => {
+            verify::run(&app, &plugin, sha256.as_deref()).await
+        }
+        PluginCommand::Test { plugin, timeout } => test::run(&app, &plugin, timeout).await,
+        PluginCommand::New { .. } => Ok(0),
+    }
+}
+
+/// A plugin given by name (searched) or by file.
+pub(crate) fn locate(app: &App, plugin: &str) -> Result<Located> {
+    if plugin.contains('/') || Path::new(plugin).exists() {
+        let path = Path::new(plugin);
+        if !path.exists() {
+            return Err(Error::usage(format!("{plugin} does not exist")));
+        }
+        Ok(discover::at(path))
+    } else {
+        discover::find(plugin, &app.plugin_settings().dirs)
+    }
+}
+
+/// The trust checks with the machine's allow-list.
+pub(crate) fn check(app: &App, plugin: &Located, pin: Option<&str>) -> Verdict {
+    let settings = app.plugin_settings();
+    trust::check(
+        plugin,
+        &Rules {
+            pin,
+            allow: settings
+                .allow
+                .as_deref()
+                .map(|a| (a, settings.allow_origin.as_str())),
+            hash: true,
+        },
+    )
+}

@@ -1,0 +1,216 @@
+//! Where plugins are: `cybedefend-credential-NAME` executables and
+//! `libcybedefend_credential_NAME.so` libraries in the plugin folders (`~/.cybedefend/plugins`,
+//! then `plugins.dirs`), and `cybedefend-credential-NAME` executables on `PATH`.
+
+use std::path::{Path, PathBuf};
+
+use cybedefend_core::credentials::display;
+use cybedefend_core::{Error, Result, env};
+
+/// How a plugin is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An executable speaking the JSON protocol over stdin/stdout.
+    Exec,
+    /// A shared library exporting the C table.
+    Native,
+}
+
+impl Kind {
+    /// `exec` or `native`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Exec => "exec",
+            Kind::Native => "native",
+        }
+    }
+}
+
+/// A plugin file and how to run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The plugin's name (`corp-secrets`).
+    pub name: String,
+    /// Exec or native.
+    pub kind: Kind,
+    /// The file.
+    pub path: PathBuf,
+}
+
+const EXEC_PREFIX: &str = "cybedefend-credential-";
+
+fn native_file_name(name: &str) -> String {
+    format!(
+        "{}cybedefend_credential_{}{}",
+        std::env::consts::DLL_PREFIX,
+        name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Whether `name` is a valid plugin name: lower-case letters, digits and dashes, 1 to 64.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+}
+
+/// The kind of a plugin file by its name: a shared library's suffix means native.
+pub fn kind_of(path: &Path) -> Kind {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    if name.ends_with(std::env::consts::DLL_SUFFIX) {
+        Kind::Native
+    } else {
+        Kind::Exec
+    }
+}
+
+/// A plugin given by its file (`path:` in the provider's config, or `plugin verify PATH`).
+pub fn at(path: &Path) -> Located {
+    let kind = kind_of(path);
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match kind {
+        Kind::Exec => file.strip_prefix(EXEC_PREFIX).unwrap_or(&file).to_owned(),
+        Kind::Native => file
+            .trim_start_matches(std::env::consts::DLL_PREFIX)
+            .trim_end_matches(std::env::consts::DLL_SUFFIX)
+            .trim_start_matches("cybedefend_credential_")
+            .replace('_', "-"),
+    };
+    Located {
+        name,
+        kind,
+        path: path.to_owned(),
+    }
+}
+
+fn path_dirs() -> Vec<PathBuf> {
+    env::path_var("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default()
+}
+
+/// Finds the plugin `name`: a native library or an executable in the plugin folders (in
+/// order), else an executable on `PATH`.
+pub fn find(name: &str, dirs: &[PathBuf]) -> Result<Located> {
+    if !valid_name(name) {
+        return Err(Error::usage(format!(
+            "`{}` is not a plugin name: use lower-case letters, digits and dashes",
+            cybedefend_core::text::one_line(name, 80)
+        )));
+    }
+    let exec = format!("{EXEC_PREFIX}{name}");
+    let native = native_file_name(name);
+    for dir in dirs {
+        for (file, kind) in [(&native, Kind::Native), (&exec, Kind::Exec)] {
+            let p = dir.join(file);
+            if p.is_file() {
+                return Ok(Located {
+                    name: name.to_owned(),
+                    kind,
+                    path: p,
+                });
+            }
+        }
+    }
+    for dir in path_dirs() {
+        let p = dir.join(&exec);
+        if p.is_file() {
+            return Ok(Located {
+                name: name.to_owned(),
+                kind: Kind::Exec,
+                path: p,
+            });
+        }
+    }
+    let looked: Vec<String> = dirs.iter().map(|d| display(d)).collect();
+    Err(Error::usage(format!(
+        "plugin `{name}` was not found: no {native} or {exec} in {}, and no {exec} on PATH",
+        if looked.is_empty() {
+            "any plugin folder".to_owned()
+        } else {
+            looked.join(", ")
+        }
+    ))
+    .with_hint("install the plugin there, or give its file with `path:` in the provider's config; `cybedefend plugin list` shows what is found"))
+}
+
+/// Every plugin in the plugin folders and on `PATH` (first of a name wins, as in [`find`]).
+pub fn all(dirs: &[PathBuf]) -> Vec<Located> {
+    let mut out: Vec<Located> = Vec::new();
+    let mut push = |l: Located| {
+        if valid_name(&l.name) && !out.iter().any(|o| o.name == l.name) {
+            out.push(l);
+        }
+    };
+    let native_prefix = format!("{}cybedefend_credential_", std::env::consts::DLL_PREFIX);
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        for p in files {
+            let file = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if file.starts_with(EXEC_PREFIX) || file.starts_with(&native_prefix) {
+                push(at(&p));
+            }
+        }
+    }
+    for dir in path_dirs() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        for p in files {
+            let file = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if file.starts_with(EXEC_PREFIX) && kind_of(&p) == Kind::Exec {
+                push(at(&p));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_kinds() {
+        assert!(valid_name("corp-secrets"));
+        assert!(!valid_name("Corp"));
+        assert!(!valid_name("../x"));
+        assert!(!valid_name(""));
+        let l = at(Path::new("/opt/p/libcybedefend_credential_corp_secrets.so"));
+        assert_eq!((l.name.as_str(), l.kind), ("corp-secrets", Kind::Native));
+        let l = at(Path::new("/opt/p/cybedefend-credential-corp"));
+        assert_eq!((l.name.as_str(), l.kind), ("corp", Kind::Exec));
+    }
+
+    #[test]
+    fn found_in_folders_before_path() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join(native_file_name("corp")), b"x").unwrap();
+        let l = find("corp", &[t.path().to_owned()]).unwrap();
+        assert_eq!(l.kind, Kind::Native);
+        let e = find("nothing-here-xyz", &[t.path().to_owned()]).unwrap_err();
+        assert!(e.message().contains("was not found"), "{e}");
+    }
+}

@@ -1,0 +1,77 @@
+//! The plugin host of the cybedefend CLI: finds plugins ([`discover`]), checks that they can
+//! be trusted ([`trust`]), talks to exec plugins (a process per request, protocol v1 over
+//! stdin/stdout) and native plugins (a shared library, the C table of the SDK), and registers
+//! the `plugin` provider type, which the chain uses like any built-in.
+//!
+//! Internal, unstable API.
+
+pub mod conformance;
+pub mod discover;
+mod exec;
+mod native;
+mod provider;
+pub mod trust;
+
+use std::time::Duration;
+
+use cybedefend_core::Result;
+use cybedefend_plugin_sdk::{Request, Response};
+
+pub use discover::{Kind, Located};
+
+/// Keeps this crate (and its `inventory` registration) in the binary.
+#[inline(never)]
+pub fn link() -> usize {
+    1
+}
+
+/// What a plugin says about itself.
+#[derive(Debug, Clone)]
+pub struct Info {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Exec: the protocol versions it speaks; native: its ABI version.
+    pub versions: Vec<u32>,
+}
+
+/// Asks a plugin who it is: an exec plugin's hello (to a harmless request), a native plugin's
+/// table. Call only after [`trust::check`] accepted it.
+pub async fn handshake(plugin: &Located, limit: Duration) -> Result<Info> {
+    match plugin.kind {
+        Kind::Exec => {
+            let req = Request::new(
+                cybedefend_plugin_sdk::Action::Get,
+                "handshake",
+                serde_json::json!({ cybedefend_plugin_sdk::CONFORMANCE_KEY: "not-found" }),
+            );
+            let (hello, _, _) = exec::call(&plugin.path, &req, limit).await?;
+            Ok(Info {
+                name: hello.name.unwrap_or_else(|| plugin.name.clone()),
+                version: hello.version.unwrap_or_default(),
+                versions: hello.v,
+            })
+        }
+        Kind::Native => native::info(&plugin.path),
+    }
+}
+
+/// One request to a plugin, with its time limit; the answer and the plugin's stderr lines
+/// (redacted). Call only after [`trust::check`] accepted it.
+pub async fn call(
+    plugin: &Located,
+    request: &Request,
+    limit: Duration,
+) -> Result<(Response, Vec<String>)> {
+    match plugin.kind {
+        Kind::Exec => {
+            let (_, response, stderr) = exec::call(&plugin.path, request, limit).await?;
+            Ok((response, stderr))
+        }
+        Kind::Native => Ok((
+            native::call(&plugin.path, request, limit).await?,
+            Vec::new(),
+        )),
+    }
+}

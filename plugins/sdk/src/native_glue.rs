@@ -1,0 +1,157 @@
+//! The native ABI, v1: one exported symbol, [`ENTRY_SYMBOL`], of type [`EntryPoint`], returns
+//! a pointer to a static [`PluginTable`]. The host reads `abi_version` before anything else and
+//! refuses a table of another version. Requests and answers cross as UTF-8 JSON (the same
+//! messages as exec plugins); no Rust type crosses the boundary.
+//!
+//! Ownership: the host owns request buffers (the plugin only reads them during the call); the
+//! plugin owns answer [`Buffer`]s and frees them when the host hands them back to `free`. The
+//! instance from `create` is freed by `destroy`. A panic inside the plugin is caught here and
+//! answered as a `failed` error, so it never unwinds into the host.
+
+use std::ffi::{c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::{Action, Error, Provider, Response};
+
+/// The ABI version of this SDK.
+pub const ABI_VERSION: u32 = 1;
+
+/// The symbol every native plugin exports.
+pub const ENTRY_SYMBOL: &str = "cybedefend_plugin";
+
+/// The type of [`ENTRY_SYMBOL`].
+pub type EntryPoint = unsafe extern "C" fn() -> *const PluginTable;
+
+/// Bytes the plugin allocated (an answer). `cap` lets the plugin free them.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Buffer {
+    /// Start of the bytes (null for none).
+    pub ptr: *mut u8,
+    /// Number of bytes.
+    pub len: usize,
+    /// Capacity of the allocation.
+    pub cap: usize,
+}
+
+/// The table a native plugin exports. Field order is the ABI: `abi_version` comes first and
+/// never moves.
+#[repr(C)]
+pub struct PluginTable {
+    /// [`ABI_VERSION`] of the SDK the plugin was built with.
+    pub abi_version: u32,
+    /// The plugin's name, NUL-terminated UTF-8.
+    pub name: *const c_char,
+    /// The plugin's version, NUL-terminated UTF-8.
+    pub version: *const c_char,
+    /// Makes an instance (null when it cannot).
+    pub create: unsafe extern "C" fn() -> *mut c_void,
+    /// Answers a `get` request (JSON in, JSON answer out).
+    pub get: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> Buffer,
+    /// Answers a `store` request.
+    pub store: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> Buffer,
+    /// Answers an `erase` request.
+    pub erase: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> Buffer,
+    /// Frees an answer buffer.
+    pub free: unsafe extern "C" fn(Buffer),
+    /// Frees an instance.
+    pub destroy: unsafe extern "C" fn(*mut c_void),
+}
+
+// SAFETY: the table is immutable static data: function pointers and pointers to static strings.
+unsafe impl Sync for PluginTable {}
+
+fn to_buffer(text: String) -> Buffer {
+    let mut bytes = std::mem::ManuallyDrop::new(text.into_bytes());
+    Buffer {
+        ptr: bytes.as_mut_ptr(),
+        len: bytes.len(),
+        cap: bytes.capacity(),
+    }
+}
+
+/// `create` for a provider type (used by [`crate::export_plugin!`]).
+pub fn create<P: Provider + Default + Send + Sync + 'static>() -> *mut c_void {
+    match catch_unwind(P::default) {
+        Ok(p) => Box::into_raw(Box::new(p)).cast(),
+        Err(_) => std::ptr::null_mut(),
+    }
+}
+
+/// Answers one request (used by [`crate::export_plugin!`]).
+///
+/// # Safety
+/// `instance` comes from [`create`] for the same `P` and was not destroyed; `request` points to
+/// `len` readable bytes (or is null with `len` 0).
+pub unsafe fn call<P: Provider + Send + Sync + 'static>(
+    instance: *mut c_void,
+    request: *const u8,
+    len: usize,
+    action: Action,
+) -> Buffer {
+    let answer = catch_unwind(AssertUnwindSafe(|| {
+        if instance.is_null() {
+            return failed("no plugin instance");
+        }
+        // SAFETY: the caller promises `instance` is a live `P` from `create`.
+        let provider = unsafe { &*instance.cast::<P>() };
+        let bytes = if request.is_null() || len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the caller promises `len` readable bytes at `request`.
+            unsafe { std::slice::from_raw_parts(request, len) }
+        };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return failed("the request is not UTF-8");
+        };
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+            return crate::respond(provider, text);
+        };
+        // The entry point says what is asked; a request that says otherwise is refused.
+        let said: Option<Action> = value
+            .get("action")
+            .and_then(|a| serde_json::from_value(a.clone()).ok());
+        if said != Some(action) {
+            return serde_json::to_string(&Response::Err(Error::usage(
+                "the request's action does not match the entry point called",
+            )))
+            .unwrap_or_default();
+        }
+        crate::respond(provider, text)
+    }));
+    to_buffer(answer.unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        failed(&format!("the plugin panicked: {why}"))
+    }))
+}
+
+fn failed(message: &str) -> String {
+    serde_json::to_string(&Response::Err(Error::failed(message))).unwrap_or_default()
+}
+
+/// Frees an answer buffer (used by [`crate::export_plugin!`]).
+///
+/// # Safety
+/// `buffer` came from [`call`] and is freed once.
+pub unsafe fn free(buffer: Buffer) {
+    if !buffer.ptr.is_null() {
+        // SAFETY: the buffer was made by `to_buffer` from a Vec with this pointer, length and
+        // capacity, and is freed once.
+        drop(unsafe { Vec::from_raw_parts(buffer.ptr, buffer.len, buffer.cap) });
+    }
+}
+
+/// Frees an instance (used by [`crate::export_plugin!`]).
+///
+/// # Safety
+/// `instance` came from [`create`] for the same `P` and is destroyed once.
+pub unsafe fn destroy<P: Provider + Send + Sync + 'static>(instance: *mut c_void) {
+    if !instance.is_null() {
+        // SAFETY: `instance` is the `Box<P>` leaked by `create`, destroyed once.
+        drop(unsafe { Box::from_raw(instance.cast::<P>()) });
+    }
+}
