@@ -333,7 +333,23 @@ fn every_config_example_is_valid() {
             continue;
         }
         let env = Env::new();
-        let out = validate(&env, &path);
+        // policy files are checked in their role (there `plugins.allow` is honoured)
+        let system = path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("system-");
+        let out = if system {
+            let as_user = validate(&env, &path);
+            assert!(
+                as_user.stderr.contains("`plugins.allow` in")
+                    && as_user.stderr.contains("is ignored"),
+                "a user file cannot allow plugins: {as_user:?}"
+            );
+            env.run(&["config", "validate", "--system", path.to_str().unwrap()])
+        } else {
+            validate(&env, &path)
+        };
         assert_eq!(out.code, 0, "{}: {out:?}", path.display());
         assert!(
             !out.stderr.contains("warning"),

@@ -234,6 +234,13 @@ impl ConfigSources {
             use_env: false,
         }
     }
+
+    /// One file alone, in the role of the system configuration (`config validate --system`).
+    pub fn only_system(file: PathBuf) -> Self {
+        let mut s = Self::only(file);
+        s.system = s.explicit.take().into_iter().collect();
+        s
+    }
 }
 
 /// The merged configuration with its origins.

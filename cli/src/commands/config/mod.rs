@@ -27,12 +27,16 @@ pub(crate) enum ConfigCommand {
     Validate {
         /// The file to check on its own [default: every layer in effect]
         file: Option<PathBuf>,
+        /// Check FILE as the machine's system configuration (/etc/cybedefend/config.yaml),
+        /// where policy keys such as `plugins.allow` take effect
+        #[arg(long, requires = "file")]
+        system: bool,
     },
 }
 
 pub(crate) fn run(global: GlobalArgs, out: Printer, cmd: ConfigCommand) -> Result<u8> {
     match cmd {
         ConfigCommand::Show { origin, json } => show::run(global, out, origin, json),
-        ConfigCommand::Validate { file } => validate::run(global, out, file),
+        ConfigCommand::Validate { file, system } => validate::run(global, out, file, system),
     }
 }

@@ -22,9 +22,14 @@ fn unknown_keys_error(unknown: &[String]) -> Error {
     .with_hint("fix the key names; `cybedefend config show` lists what is in effect")
 }
 
-pub(crate) fn run(global: GlobalArgs, out: Printer, file: Option<PathBuf>) -> Result<u8> {
+pub(crate) fn run(
+    global: GlobalArgs,
+    out: Printer,
+    file: Option<PathBuf>,
+    system: bool,
+) -> Result<u8> {
     match file {
-        Some(file) => validate_file(file, out),
+        Some(file) => validate_file(file, system, out),
         None => {
             let app = App::load(global, out)?;
             app.endpoints()?;
@@ -47,15 +52,21 @@ pub(crate) fn run(global: GlobalArgs, out: Printer, file: Option<PathBuf>) -> Re
     }
 }
 
-fn validate_file(file: PathBuf, out: Printer) -> Result<u8> {
-    // The file alone, trusted, with no environment, flags or other files mixed in.
+fn validate_file(file: PathBuf, system: bool, out: Printer) -> Result<u8> {
+    // The file alone, trusted, with no environment, flags or other files mixed in; as the
+    // user's file, or as the system file with `--system`.
     let shown = display(&file);
     if !file.is_file() {
         return Err(Error::usage(format!(
             "{shown} does not exist or is not a regular file"
         )));
     }
-    let config = LoadedConfig::load(&ConfigSources::only(file), &Default::default())?;
+    let sources = if system {
+        ConfigSources::only_system(file)
+    } else {
+        ConfigSources::only(file)
+    };
+    let config = LoadedConfig::load(&sources, &Default::default())?;
     for w in &config.warnings {
         out.warn(w);
     }
