@@ -124,6 +124,15 @@ fn native_exec_and_python_plugins_answer_in_the_chain() {
     assert_eq!(j["chain"][0]["type"], "plugin");
     assert_eq!(j["chain"][0]["detail"], file.display().to_string());
     assert!(!out.all().contains(PAT));
+    // --debug tells which plugin answered what, and how fast, never the secret
+    let out = env.run(&["--debug", "auth", "status", "--offline"]);
+    assert!(
+        out.stderr.contains("plugin example-native (Native")
+            && out.stderr.contains("Get in ")
+            && out.stderr.contains(": ok"),
+        "{out:?}"
+    );
+    assert!(!out.all().contains(PAT), "{out:?}");
 
     // not found in the native one: the chain moves on to the exec one, then python
     fs::remove_file(&file).unwrap();

@@ -64,14 +64,28 @@ pub async fn call(
     request: &Request,
     limit: Duration,
 ) -> Result<(Response, Vec<String>)> {
-    match plugin.kind {
-        Kind::Exec => {
-            let (_, response, stderr) = exec::call(&plugin.path, request, limit).await?;
-            Ok((response, stderr))
-        }
-        Kind::Native => Ok((
-            native::call(&plugin.path, request, limit).await?,
-            Vec::new(),
-        )),
-    }
+    let started = std::time::Instant::now();
+    let answer = match plugin.kind {
+        Kind::Exec => exec::call(&plugin.path, request, limit)
+            .await
+            .map(|(_, response, stderr)| (response, stderr)),
+        Kind::Native => native::call(&plugin.path, request, limit)
+            .await
+            .map(|response| (response, Vec::new())),
+    };
+    // what `--debug` shows: never the request's config or credential, nor the answer's secret
+    let outcome = match &answer {
+        Ok((Response::Ok(_), _)) => "ok".to_owned(),
+        Ok((Response::Err(e), _)) => format!("error: {:?}", e.kind),
+        Err(e) => format!("failed: {:?}", e.kind()),
+    };
+    tracing::debug!(
+        "plugin {} ({:?}, {}): {:?} in {} ms: {outcome}",
+        plugin.name,
+        plugin.kind,
+        cybedefend_core::credentials::display(&plugin.path),
+        request.action,
+        started.elapsed().as_millis()
+    );
+    answer
 }
