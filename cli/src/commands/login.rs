@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read};
 
 use clap::Args;
 use cybedefend_core::credentials::{
-    Credential, CredentialProvider, Secret, display, factory, normalize_pat,
+    Credential, CredentialProvider, ResolveContext, Secret, display, factory, normalize_pat,
 };
 use cybedefend_core::duration::Span;
 use cybedefend_core::platform::{Bearer, Endpoints, oauth};
@@ -37,14 +37,24 @@ impl StoreIn {
                 Ok(StoreIn::Provider(name.to_owned()))
             }
             other => {
-                let mut valid = vec!["file".to_owned(), "keyring".to_owned()];
-                valid.extend(app.config.settings.credentials.providers.keys().cloned());
+                let mut valid = vec!["file", "keyring"];
+                valid.extend(
+                    app.config
+                        .settings
+                        .credentials
+                        .providers
+                        .keys()
+                        .map(String::as_str),
+                );
+                let guess = cybedefend_core::config::suggest(other, &valid)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
                 Err(Error::usage(format!(
-                    "--store `{}`: expected one of {}",
+                    "--store `{}`: expected `file`, `keyring` or the name of a provider of `credentials.providers` that can store (one of: {}){guess}",
                     cybedefend_core::text::one_line(other, 64),
                     valid.join(", ")
                 ))
-                .with_hint("a provider of `credentials.providers` that can store (a plugin) is accepted by its name"))
+                .with_hint("`cybedefend auth status` lists the providers of your configuration"))
             }
         }
     }
@@ -181,6 +191,26 @@ async fn pat_login(app: &App, args: &LoginArgs, endpoints: &Endpoints, pat: Secr
         (None, true) => StoreIn::Keyring,
         (None, false) => StoreIn::File,
     };
+    // What can be checked here is checked before the server is asked.
+    let ctx = app.resolve_context(endpoints);
+    let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;
+    let provider = match &store_in {
+        StoreIn::Provider(name) => {
+            let (kind, provider) = chain.provider(name).ok_or_else(|| {
+                Error::usage(format!("provider `{name}` is not in the credential chain")).with_hint(
+                    "add it to `credentials.chain`, so that commands find the PAT it keeps",
+                )
+            })?;
+            policy.check_allowed(name, kind)?;
+            provider.check_store(&ctx).await.map_err(|e| {
+                e.context(format!(
+                    "provider `{name}` cannot keep the PAT; nothing was stored"
+                ))
+            })?;
+            Some((name, provider))
+        }
+        _ => None,
+    };
     app.out.info(&format!(
         "Validating PAT {} with {} ...",
         pat.fingerprint(),
@@ -198,57 +228,74 @@ async fn pat_login(app: &App, args: &LoginArgs, endpoints: &Endpoints, pat: Secr
     .await
     .map_err(|e| e.context("login failed, nothing was stored"))?;
 
-    let ctx = app.resolve_context(endpoints);
+    let fingerprint = credential.fingerprint();
+    let stored = store_pat(app, &ctx, &store_in, provider, &credential, endpoints).await;
+    for note in ctx.notices.take() {
+        let by = match &store_in {
+            StoreIn::Provider(name) => name.as_str(),
+            _ => "store",
+        };
+        app.out.warn(&format!("`{by}`: {note}"));
+    }
+    if let Err(e) = stored {
+        // The check above cached an access token for a PAT that is kept nowhere now.
+        crate::commands::logout::forget_tokens(app, std::slice::from_ref(&fingerprint)).await;
+        return Err(e);
+    }
+    warn_if_env_pat_differs(app, Some(&fingerprint))?;
+    Ok(0)
+}
+
+/// Keeps a validated PAT where `login` was asked to, and says where.
+async fn store_pat(
+    app: &App,
+    ctx: &ResolveContext,
+    store_in: &StoreIn,
+    provider: Option<(&String, &dyn CredentialProvider)>,
+    credential: &Credential,
+    endpoints: &Endpoints,
+) -> Result<()> {
     let fingerprint = credential.fingerprint();
     let keyring = builtin("keyring")?;
     let saved = display(&app.home.credentials_file());
-    if let StoreIn::Provider(name) = &store_in {
-        let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;
-        let (_, provider) = chain.provider(name).ok_or_else(|| {
-            Error::usage(format!("provider `{name}` is not in the credential chain"))
-                .with_hint("add it to `credentials.chain`, so that commands find the PAT it keeps")
-        })?;
+    if let Some((name, provider)) = provider {
         provider
-            .store(&ctx, &credential, endpoints.region)
+            .store(ctx, credential, endpoints.region)
             .await
             .map_err(|e| e.context(format!("provider `{name}` could not keep the PAT")))?;
         cybedefend_core::credentials::store::save_with_storage(
             &app.home,
             endpoints.region,
-            &credential,
+            credential,
             name,
         )?;
-        for note in ctx.notices.take() {
-            app.out.warn(&format!("`{name}`: {note}"));
-        }
         app.out.success(&format!(
             "Logged in to region {} with PAT {fingerprint}; the PAT is kept by `{name}`, the region in {saved}",
             endpoints.region
         ));
-    } else if store_in == StoreIn::Keyring {
-        keyring.store(&ctx, &credential, endpoints.region).await?;
+    } else if *store_in == StoreIn::Keyring {
+        keyring.store(ctx, credential, endpoints.region).await?;
         app.out.success(&format!(
             "Logged in to region {} with PAT {fingerprint}; the PAT is in the OS keyring, the region in {saved}",
             endpoints.region
         ));
     } else {
         builtin("stored")?
-            .store(&ctx, &credential, endpoints.region)
+            .store(ctx, credential, endpoints.region)
             .await?;
         // A previous keyring login would otherwise linger.
-        if let Err(e) = keyring.erase(&ctx).await {
+        if let Err(e) = keyring.erase(ctx).await {
             tracing::debug!("keyring: previous login not removed: {}", e.message());
         }
         app.out.success(&format!(
             "Logged in to region {} with PAT {fingerprint}; saved to {saved}",
             endpoints.region
         ));
-        if keyring.can_store(&ctx).await {
+        if keyring.can_store(ctx).await {
             app.out.warn("the PAT is stored in plaintext although this machine has a keyring; `cybedefend auth migrate --to keyring` moves it");
         }
     }
-    warn_if_env_pat_differs(app, Some(&fingerprint))?;
-    Ok(0)
+    Ok(())
 }
 
 /// `CYBEDEFEND_PAT` takes priority over any login: say so when it holds another credential.

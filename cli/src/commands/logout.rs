@@ -61,12 +61,13 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
         .filter(|s| s != "file" && s != "keyring")
     {
         let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;
-        let (_, provider) = chain.provider(&storage).ok_or_else(|| {
+        let (kind, provider) = chain.provider(&storage).ok_or_else(|| {
             cybedefend_core::Error::usage(format!(
                 "the login is kept by provider `{storage}`, which the configuration no longer defines"
             ))
             .with_hint("restore its definition to log out, or remove credentials.json by hand")
         })?;
+        app.config.policy.check_allowed(&storage, kind)?;
         let erased = provider
             .erase(&ctx)
             .await
@@ -77,6 +78,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
         if erased.removed {
             app.out.success(&format!("Removed {}", erased.detail));
         }
+        fingerprints.extend(erased.pat_fingerprint);
     }
     let keyring = builtin("keyring")?;
     let in_keyring = login.as_ref().is_some_and(|l| l.storage == "keyring");
@@ -113,7 +115,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
 
 /// Removes the cached access tokens of the removed PATs, from the configured cache and from
 /// the file cache (a cache setting may have changed since the login).
-async fn forget_tokens(app: &App, fingerprints: &[String]) {
+pub(crate) async fn forget_tokens(app: &App, fingerprints: &[String]) {
     let file = FileTokenStore::new(&app.home);
     for fp in fingerprints {
         for store in [

@@ -192,10 +192,51 @@ fn login_and_logout_through_a_plugin_that_stores() {
     assert_eq!(j["source"], "corp");
     assert_eq!(j["region"], "eu");
 
+    let cache = env.dot().join("token-cache.json");
+    let cached = || {
+        fs::read_to_string(&cache)
+            .unwrap_or_default()
+            .contains(&fingerprint(PAT))
+    };
+    assert!(cached(), "login cached the exchanged token");
     let out = env.run(&["logout"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(!kept.exists());
     assert!(!env.creds().exists());
+    assert!(
+        !cached(),
+        "logout forgets the PAT's cached tokens: {out:?}"
+    );
+
+    // what can be checked locally is checked before the server is asked
+    let exchanges = d.requests_to("/oidc/token").len();
+    env.write(
+        &env.system_config(),
+        "credentials:\n  allowed_providers: [flag, env, stored]\n",
+    );
+    let out = env.run(&["login", "--pat", PAT, "--store", "corp"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("provider `corp` (type `plugin`) may not be used on this machine"),
+        "{out:?}"
+    );
+    fs::remove_file(env.system_config()).unwrap();
+    fs::remove_file(
+        env.dot()
+            .join("plugins/libcybedefend_credential_example_native.so"),
+    )
+    .unwrap();
+    let out = env.run(&["login", "--pat", PAT, "--store", "corp"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("provider `corp` cannot keep the PAT; nothing was stored")
+            && out.stderr.contains("was not found"),
+        "{out:?}"
+    );
+    assert_eq!(d.requests_to("/oidc/token").len(), exchanges, "{out:?}");
+    assert!(!cached());
 
     // a plugin that does not store says so, and nothing is written
     plugin_dir(&env, &[(&exec_example(), "cybedefend-credential-example")]);
@@ -207,10 +248,12 @@ fn login_and_logout_through_a_plugin_that_stores() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("does not store"), "{out:?}");
     assert!(!env.creds().exists());
-    let out = env.run(&["login", "--pat", PAT, "--store", "nope"]);
+    assert!(!cached(), "no cached token for a PAT kept nowhere");
+    let out = env.run(&["login", "--pat", PAT, "--store", "exx"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
-        out.stderr.contains("expected one of file, keyring, ex"),
+        out.stderr
+            .contains("(one of: file, keyring, ex); did you mean `ex`?"),
         "{out:?}"
     );
 }
@@ -341,6 +384,50 @@ fn the_system_allow_list_is_final_and_a_repository_cannot_add_a_plugin() {
 }
 
 #[test]
+fn plugin_folders_are_absolute_or_under_home_never_relative() {
+    let env = Env::new();
+    let answer =
+        format!("{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'");
+    // a repository that carries a plugin under a folder name a user config might list
+    let planted = env.work().join("corp-plugins/cybedefend-credential-t");
+    env.write(&planted, &format!("#!/bin/sh\n{answer}\n"));
+    fs::set_permissions(&planted, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(planted.parent().unwrap(), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(env.work(), fs::Permissions::from_mode(0o700)).unwrap();
+    let chain = "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n";
+    config(&env, &format!("{chain}plugins:\n  dirs: [corp-plugins]\n"));
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "`plugins.dirs` entry `corp-plugins` in ~/.cybedefend/config.yaml is a relative folder"
+        ) && out
+            .stderr
+            .contains("give an absolute folder, or one under `~/`"),
+        "{out:?}"
+    );
+    assert!(!out.all().contains(PAT), "the planted plugin ran: {out:?}");
+
+    // `~/` is the home folder
+    let mine = env.home().join("corp-plugins/cybedefend-credential-t");
+    env.write(&mine, &format!("#!/bin/sh\n{answer}\n"));
+    fs::set_permissions(&mine, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(mine.parent().unwrap(), fs::Permissions::from_mode(0o700)).unwrap();
+    config(
+        &env,
+        &format!("{chain}plugins:\n  dirs: ['~/corp-plugins']\n"),
+    );
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["fingerprint"], fingerprint(PAT));
+    let out = env.run(&["plugin", "list", "--json"]);
+    assert!(
+        out.json()["plugins"][0]["path"] == "~/corp-plugins/cybedefend-credential-t",
+        "{out:?}"
+    );
+}
+
+#[test]
 fn secrets_never_reach_a_plugins_argv_or_environment() {
     let d = Double::start();
     d.add_pat(PAT);
@@ -388,12 +475,33 @@ fn broken_exec_plugins_give_clear_errors() {
         "credentials:\n  chain: [t, env]\n  providers:\n    t: {type: plugin, plugin: t, timeout: 2s}\n",
     );
     let ok_answer = format!("printf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'");
+    // a secret a broken plugin prints on stdout is never quoted back
+    let raw_secret = format!("printf '{{ok: {{secret: {PAT}}}}}\\n'");
     for (body, needle) in [
-        ("echo 'hello world'".to_owned(), "not a protocol hello"),
+        (
+            "echo 'hello world'".to_owned(),
+            "printed a line that is not JSON (11 characters, not shown: stdout may carry a secret) where its hello line belongs",
+        ),
         ("true".to_owned(), "printed nothing"),
         (
+            format!("{ok_answer}"),
+            "printed an answer without its hello line first",
+        ),
+        (
+            r#"printf '{"v":1}\n'; read -r req; printf '{"ok":{}}\n'"#.to_owned(),
+            "a hello whose `v` is not a list of protocol versions (such as [1])",
+        ),
+        (
             format!("{HELLO}\n{ok_answer}\n{ok_answer}"),
-            "more than one answer",
+            "printed 2 answers; a plugin answers once",
+        ),
+        (
+            format!("{HELLO}\necho 'DEBUG got the request'\n{ok_answer}"),
+            "printed other lines besides its hello: a line that is not JSON (21 characters",
+        ),
+        (
+            format!("{HELLO}\n{raw_secret}"),
+            "answered with a line that is not JSON (",
         ),
         (
             format!("{HELLO}\n{ok_answer}\nexit 3"),
@@ -415,6 +523,9 @@ fn broken_exec_plugins_give_clear_errors() {
             j["error"].as_str().unwrap().contains(needle),
             "{needle}: {j}"
         );
+        assert!(!out.all().contains(PAT), "{needle}: {out:?}");
+        let human = env.run(&["auth", "status", "--offline"]);
+        assert!(!human.all().contains(PAT), "{needle}: {human:?}");
     }
 
     // hangs: killed at the limit, and gone afterwards
@@ -508,7 +619,10 @@ static Buffer answer(void *i, const uint8_t *r, size_t n) {
     (void)i; (void)r; (void)n;
     const char *a = ANSWER;
     size_t len = sizeof(ANSWER) - 1;
-    Buffer b = { malloc(len), len, len };
+#ifndef CLAIMED
+#define CLAIMED len
+#endif
+    Buffer b = { malloc(len), CLAIMED, len };
     memcpy(b.ptr, a, len);
     return b;
 }
@@ -555,6 +669,21 @@ fn broken_native_plugins_are_refused_with_the_reason() {
             assert_eq!(j["fingerprint"], fingerprint(PAT));
         }
     }
+    // a length of a terabyte is not believed (nor read)
+    let src = format!(
+        "#define ABI 1\n#define ANSWER \"{}\"\n#define CLAIMED ((size_t)1 << 40)\n{C_TABLE}",
+        ok.replace('"', "\\\"")
+    );
+    c_library(&env, lib, &src);
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("answered with 1099511627776 bytes"),
+        "{j}"
+    );
     c_library(&env, lib, "int not_the_entry_point(void) { return 0; }\n");
     let (out, j) = status(&env);
     assert_eq!(out.code, 2, "{out:?}");

@@ -278,7 +278,39 @@ impl LoadedConfig {
         };
         loaded.apply_user_policy();
         loaded.find_unknown_keys();
+        loaded.resolve_plugin_dirs()?;
         Ok(loaded)
+    }
+
+    /// `plugins.dirs`: `~/` means the home folder; a relative folder is refused, since it
+    /// would be looked up in whatever directory a command runs in (a repository could then
+    /// supply a plugin).
+    fn resolve_plugin_dirs(&mut self) -> Result<()> {
+        let home = crate::env::path_var(crate::env::HOME).map(PathBuf::from);
+        let origin = self.origin("plugins.dirs").unwrap_or_default();
+        for dir in &mut self.settings.plugins.dirs {
+            let text = dir.to_string_lossy().into_owned();
+            if let Some(rest) =
+                text.strip_prefix("~/")
+                    .or(if text == "~" { Some("") } else { None })
+            {
+                let Some(home) = &home else {
+                    return Err(Error::usage(format!(
+                        "`plugins.dirs` entry `{}` starts with `~`, but HOME is not set",
+                        crate::text::one_line(&text, 120)
+                    )));
+                };
+                *dir = home.join(rest);
+            } else if dir.is_relative() {
+                return Err(Error::usage(format!(
+                    "`plugins.dirs` entry `{}` in {} is a relative folder: it would be searched in whatever directory a command runs in",
+                    crate::text::one_line(&text, 120),
+                    origin
+                ))
+                .with_hint("give an absolute folder, or one under `~/`"));
+            }
+        }
+        Ok(())
     }
 
     /// Lower layers may tighten the system policy, never loosen it.

@@ -26,6 +26,20 @@ impl Policy {
         self.allowed_providers.is_empty() || self.allowed_providers.iter().any(|t| t == kind)
     }
 
+    /// [`Policy::allows`] as an error naming provider `id` and the policy, for commands that
+    /// use one provider directly (`login --store`, `logout`).
+    pub fn check_allowed(&self, id: &str, kind: &str) -> crate::Result<()> {
+        if self.allows(kind) {
+            return Ok(());
+        }
+        Err(crate::Error::usage(format!(
+            "provider `{id}` (type `{kind}`) may not be used on this machine: the system policy ({}) allows only {}",
+            self.origin,
+            self.allowed_providers.join(", ")
+        ))
+        .with_hint("ask the administrator of this machine, or use an allowed provider"))
+    }
+
     /// Adds what one system file says: each file can only tighten what the others said.
     pub(super) fn tighten_with(&mut self, file: &Figment, origin: &str) {
         if file

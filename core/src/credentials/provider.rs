@@ -209,6 +209,16 @@ pub trait CredentialProvider: Send + Sync {
     async fn can_store(&self, _ctx: &ResolveContext) -> bool {
         false
     }
+
+    /// Checks, before `login` validates a PAT with the server, what can be checked locally
+    /// about storing here (a plugin: found and trusted); the reason when not.
+    async fn check_store(&self, ctx: &ResolveContext) -> Result<()> {
+        if self.can_store(ctx).await {
+            Ok(())
+        } else {
+            Err(Error::unsupported("it cannot store credentials"))
+        }
+    }
 }
 
 /// What a factory gets to build a provider.

@@ -52,16 +52,24 @@ pub(crate) async fn call_raw(
             )));
         }
     };
-    let mut lines = out.stdout.lines().map(str::trim).filter(|l| !l.is_empty());
-    let hello_line = lines.next();
-    let answer_line = lines.next();
-    let extra = lines.next().is_some();
-    // Whatever the answer holds is a secret from here on, before anything is shown.
-    if let Some(answer) = answer_line
-        && let Ok(Response::Ok(a)) = serde_json::from_str::<Response>(answer)
-        && let Some(s) = &a.secret
-    {
-        redact::register(s.expose());
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    // Whatever an answer holds is a secret from here on, before anything is shown. Lines of
+    // stdout are never quoted in messages: stdout is where secrets travel.
+    let answers: Vec<Option<Response>> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Response>(l).ok())
+        .collect();
+    for a in answers.iter().flatten() {
+        if let Response::Ok(a) = a
+            && let Some(s) = &a.secret
+        {
+            redact::register(s.expose());
+        }
     }
     let stderr: Vec<String> = out.stderr_lines.iter().map(|l| redact::redact(l)).collect();
     let tail = if out.stderr_tail.is_empty() {
@@ -75,16 +83,24 @@ pub(crate) async fn call_raw(
         });
         return Err(Error::failure(format!("plugin {shown} {how}{tail}")));
     }
-    let Some(hello_line) = hello_line else {
+    let Some(hello_line) = lines.first() else {
         return Err(Error::failure(format!(
             "plugin {shown} printed nothing: a plugin first writes its hello line{tail}"
-        )));
+        ))
+        .with_hint(HELLO_HINT));
     };
     let hello: Hello = serde_json::from_str(hello_line).map_err(|_| {
-        Error::failure(format!(
-            "plugin {shown} printed something that is not a protocol hello: `{}`",
-            text::one_line(&redact::redact(hello_line), 80)
-        ))
+        let what = if answers[0].is_some() {
+            "an answer without its hello line first".to_owned()
+        } else {
+            match serde_json::from_str::<serde_json::Value>(hello_line) {
+                Ok(v) if v.get("v").is_some_and(|v| !v.is_array()) => {
+                    "a hello whose `v` is not a list of protocol versions (such as [1])".to_owned()
+                }
+                _ => format!("{} where its hello line belongs", describe(hello_line)),
+            }
+        };
+        Error::failure(format!("plugin {shown} printed {what}{tail}")).with_hint(HELLO_HINT)
     })?;
     if !hello.v.iter().any(|v| SUPPORTED_VERSIONS.contains(v)) {
         return Err(Error::failure(format!(
@@ -93,23 +109,70 @@ pub(crate) async fn call_raw(
         ))
         .with_hint("update cybedefend, or use a version of the plugin that speaks protocol 1"));
     }
-    let Some(answer_line) = answer_line else {
-        return Err(Error::failure(format!(
+    let rest = &lines[1..];
+    let parsed = &answers[1..];
+    let count = parsed.iter().flatten().count();
+    match (rest.len(), count) {
+        (0, _) => Err(Error::failure(format!(
             "plugin {shown} wrote its hello but no answer{tail}"
-        )));
-    };
-    if extra {
-        return Err(Error::failure(format!(
-            "plugin {shown} printed more than one answer; a plugin answers once"
-        )));
-    }
-    let response: Response = serde_json::from_str(answer_line).map_err(|_| {
-        Error::failure(format!(
-            "plugin {shown} answered with something that is not a protocol answer: `{}`",
-            text::one_line(&redact::redact(answer_line), 80)
+        ))),
+        (1, 1) => Ok((hello, parsed[0].clone().expect("counted"), stderr)),
+        (1, _) => Err(Error::failure(format!(
+            "plugin {shown} answered with {}, not a protocol answer ({{\"ok\": ...}} or {{\"err\": ...}})",
+            describe(rest[0])
+        ))),
+        (_, 0 | 1) => Err(Error::failure(format!(
+            "plugin {shown} printed {} besides its hello: {}",
+            if count == 1 {
+                "other lines"
+            } else {
+                "no protocol answer but other lines"
+            },
+            rest.iter()
+                .zip(parsed)
+                .take(4)
+                .map(|(l, a)| if a.is_some() {
+                    "an answer".to_owned()
+                } else {
+                    describe(l)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
-    })?;
-    Ok((hello, response, stderr))
+        .with_hint(STDOUT_HINT)),
+        (_, n) => Err(Error::failure(format!(
+            "plugin {shown} printed {n} answers; a plugin answers once"
+        ))),
+    }
+}
+
+const HELLO_HINT: &str = "a plugin's first line on stdout is its hello, such as \
+    {\"v\":[1],\"name\":\"corp\",\"version\":\"1.0\"}; see plugins/PROTOCOL.md, or run \
+    `cybedefend plugin test` on it";
+const STDOUT_HINT: &str = "stdout carries only the hello and one answer line; write debug \
+    output to stderr (cybedefend shows it, with known secrets masked)";
+
+/// What a line of a plugin's stdout is, without quoting it (it may hold a secret).
+pub(crate) fn describe(line: &str) -> String {
+    use serde_json::Value;
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(m)) if m.is_empty() => "an empty JSON object".to_owned(),
+        Ok(Value::Object(m)) => {
+            let keys: Vec<String> = m
+                .keys()
+                .take(5)
+                .map(|k| format!("`{}`", text::one_line(k, 24)))
+                .collect();
+            format!("a JSON object with keys {}", keys.join(", "))
+        }
+        Ok(Value::Array(_)) => "a JSON list".to_owned(),
+        Ok(Value::String(_)) => "a JSON string".to_owned(),
+        Ok(_) => "a JSON number, boolean or null".to_owned(),
+        Err(_) => format!(
+            "a line that is not JSON ({} characters, not shown: stdout may carry a secret)",
+            line.chars().count()
+        ),
+    }
 }
 
 /// The core error for a plugin's error answer.

@@ -16,6 +16,9 @@ use cybedefend_plugin_sdk::{Action, Request, Response};
 
 use crate::Info;
 
+/// The largest answer read from a native plugin (an exec plugin's output has the same cap).
+const MAX_ANSWER: usize = 64 * 1024;
+
 /// A loaded plugin: the library, its table and one instance.
 struct Loaded {
     table: *const PluginTable,
@@ -163,17 +166,26 @@ pub(crate) async fn call_raw(
             f(p.instance, json.as_ptr(), json.len())
         };
         let bytes = if buffer.ptr.is_null() {
-            Vec::new()
+            Ok(Vec::new())
+        } else if buffer.len > MAX_ANSWER {
+            // not read: an answer this large is a bug (or worse); only its size is reported
+            Err(buffer.len)
         } else {
             // SAFETY: the plugin returned `len` initialised bytes at `ptr`, valid until `free`.
-            unsafe { std::slice::from_raw_parts(buffer.ptr, buffer.len) }.to_vec()
+            Ok(unsafe { std::slice::from_raw_parts(buffer.ptr, buffer.len) }.to_vec())
         };
         // SAFETY: the buffer goes back to the library that allocated it, once.
         unsafe { ((*p.table).free)(buffer) };
         bytes
     });
     let bytes = match tokio::time::timeout(limit, task).await {
-        Ok(Ok(b)) => b,
+        Ok(Ok(Ok(b))) => b,
+        Ok(Ok(Err(len))) => {
+            return Err(Error::failure(format!(
+                "plugin {shown} answered with {len} bytes; an answer is one short JSON object (at most {} KiB)",
+                MAX_ANSWER / 1024
+            )));
+        }
         Ok(Err(_)) => {
             return Err(Error::failure(format!(
                 "plugin {shown} stopped the call it was making"
@@ -193,8 +205,8 @@ pub(crate) async fn call_raw(
     })?;
     let response: Response = serde_json::from_str(text).map_err(|_| {
         Error::failure(format!(
-            "plugin {shown} answered with something that is not a protocol answer: `{}`",
-            text::one_line(&redact::redact(text), 80)
+            "plugin {shown} answered with {}, not a protocol answer ({{\"ok\": ...}} or {{\"err\": ...}})",
+            crate::exec::describe(text)
         ))
     })?;
     if let Response::Ok(a) = &response

@@ -152,14 +152,26 @@ impl CredentialProvider for PluginProvider {
     }
 
     async fn erase(&self, ctx: &ResolveContext) -> Result<Erased> {
+        // The PAT it keeps, first: logout then forgets that PAT's cached access tokens too.
+        let pat_fingerprint = match self.ask(ctx, self.request(ctx, Action::Get)).await {
+            Ok(Response::Ok(a)) => a
+                .secret
+                .and_then(|s| normalize_pat(s.expose()).ok().flatten())
+                .map(|p| p.fingerprint()),
+            _ => None,
+        };
         match self.ask(ctx, self.request(ctx, Action::Erase)).await? {
             Response::Ok(a) => Ok(Erased {
                 removed: a.removed.unwrap_or(false),
                 detail: format!("the login kept by plugin `{}`", self.id),
-                pat_fingerprint: None,
+                pat_fingerprint,
             }),
             Response::Err(e) => Err(error_of(&self.id, &e)),
         }
+    }
+
+    async fn check_store(&self, ctx: &ResolveContext) -> Result<()> {
+        self.locate(ctx).map(|_| ())
     }
 }
 
