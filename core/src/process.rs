@@ -57,6 +57,12 @@ pub struct Spec<'a> {
     pub pass_env: &'a [String],
     /// Bytes for stdin (the plugin protocol); `None` closes stdin.
     pub stdin: Option<Vec<u8>>,
+    /// The secrets in the helper's stdout when it is not just one (the plugin protocol's
+    /// answers): masked in its stderr before anything is cut or shown.
+    pub stdout_secrets: Option<fn(&str) -> Vec<String>>,
+    /// Kill what is left of the helper's process group once it exited (a plugin's
+    /// background children); a command's own daemons leave the group anyway.
+    pub reap_group: bool,
 }
 
 /// Output of a helper.
@@ -219,7 +225,13 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
             }
         }
     };
-    // Reaped: the pid is no longer ours to signal (it could be reused).
+    // Reaped: the pid is no longer ours to signal (it could be reused). Its group lives on
+    // while members are left, and while it does, its id cannot be reused: kill it at once.
+    if spec.reap_group
+        && let Some(pid) = guard.0
+    {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
     guard.0 = None;
     // What is still in the pipes comes now or not at all.
     let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
@@ -237,7 +249,12 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
     }
     let (stderr, _) = take(&err_buf);
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
-    let masked = masked_stderr(&String::from_utf8_lossy(&stderr), &stdout, spec.env);
+    let mut masks: Vec<String> = spec.env.iter().map(|(_, v)| v.trim().to_owned()).collect();
+    match spec.stdout_secrets {
+        Some(find) => masks.extend(find(&stdout)),
+        None => masks.extend(stdout.lines().map(|l| l.trim().to_owned())),
+    }
+    let masked = masked_stderr(&String::from_utf8_lossy(&stderr), masks);
     Ok(Output {
         code: status.code(),
         stderr_tail: text::one_line(&last_lines(&masked, 3).join(" | "), 400),
@@ -248,8 +265,7 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
 
 /// The last lines of a helper's stderr as one safe line: every known secret masked (the
 /// process's registry, well-known secret variables, the helper's env and its own stdout).
-fn masked_stderr(stderr: &str, stdout: &str, helper_env: &[(String, String)]) -> String {
-    let mut masks: Vec<String> = Vec::new();
+fn masked_stderr(stderr: &str, mut masks: Vec<String>) -> String {
     for var in KNOWN_SECRET_VARS {
         if let Ok(Some(v)) = env::non_empty(var) {
             masks.push(v);
@@ -263,8 +279,6 @@ fn masked_stderr(stderr: &str, stdout: &str, helper_env: &[(String, String)]) ->
             masks.push(v);
         }
     }
-    masks.extend(helper_env.iter().map(|(_, v)| v.trim().to_owned()));
-    masks.extend(stdout.lines().map(|l| l.trim().to_owned()));
     let mut text = redact::redact(stderr);
     for m in masks.iter().filter(|m| m.len() >= 6) {
         text = text.replace(m.as_str(), redact::MASK);

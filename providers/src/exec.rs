@@ -57,7 +57,7 @@ impl CredentialProvider for ExecProvider {
             shell: self.shell,
             env: &self.env,
             pass_env: &self.pass_env,
-            stdin: None,
+            ..process::Spec::default()
         })
         .await?;
         let first = process::first_line(&out.stdout);

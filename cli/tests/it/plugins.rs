@@ -203,10 +203,7 @@ fn login_and_logout_through_a_plugin_that_stores() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(!kept.exists());
     assert!(!env.creds().exists());
-    assert!(
-        !cached(),
-        "logout forgets the PAT's cached tokens: {out:?}"
-    );
+    assert!(!cached(), "logout forgets the PAT's cached tokens: {out:?}");
 
     // what can be checked locally is checked before the server is asked
     let exchanges = d.requests_to("/oidc/token").len();
@@ -375,7 +372,11 @@ fn the_system_allow_list_is_final_and_a_repository_cannot_add_a_plugin() {
         "credentials:\n  chain: [env, t]\n  providers:\n    t: {type: plugin, plugin: t}\nplugins:\n  dirs: [/tmp]\n",
     );
     let out = env.run(&["auth", "status", "--offline"]);
-    assert!(out.stderr.contains("never adds a plugin"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("never adds, points to or pins a plugin, even when trusted"),
+        "{out:?}"
+    );
     assert!(out.stderr.contains("never points to a plugin"), "{out:?}");
     assert_ne!(
         out.code, 0,
@@ -484,7 +485,7 @@ fn broken_exec_plugins_give_clear_errors() {
         ),
         ("true".to_owned(), "printed nothing"),
         (
-            format!("{ok_answer}"),
+            ok_answer.clone(),
             "printed an answer without its hello line first",
         ),
         (
@@ -716,14 +717,20 @@ fn a_panicking_native_plugin_is_caught_and_the_chain_goes_on() {
             "libcybedefend_credential_example_native.so",
         )],
     );
-    let file = env.tmp.path().join("pat.txt");
+    // a path with terminal escapes: the panic message quotes it
+    let dir = env.tmp.path().join("esc\u{1b}]0;title\u{7}");
+    fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pat.txt");
     fs::write(&file, "panic\n").unwrap();
     env.set("CYBEDEFEND_PAT", "cdp_after_a_panic_01");
     config(
         &env,
         &format!(
-            "credentials:\n  chain: [n, env]\n  providers:\n    n: {{type: plugin, plugin: example-native, on_error: continue, config: {{file: '{}'}}}}\n",
+            "credentials:\n  chain: [n, env]\n  providers:\n    n: {{type: plugin, plugin: example-native, on_error: continue, config: {{file: \"{}\"}}}}\n",
             file.display()
+                .to_string()
+                .replace('\u{1b}', "\\e")
+                .replace('\u{7}', "\\a")
         ),
     );
     let (out, j) = status(&env);
@@ -736,6 +743,12 @@ fn a_panicking_native_plugin_is_caught_and_the_chain_goes_on() {
             .contains("the plugin panicked"),
         "{j}"
     );
+    // the plugin's panic hook stays quiet: no raw message, no backtrace, no escape
+    assert!(!out.stderr.contains("panicked at"), "{out:?}");
+    assert!(!out.all().contains('\u{1b}'), "{out:?}");
+    let human = env.run(&["auth", "status", "--offline"]);
+    assert!(!human.stderr.contains("panicked at"), "{human:?}");
+    assert!(!human.all().contains('\u{1b}'), "{human:?}");
 }
 
 #[test]
@@ -847,4 +860,490 @@ fn new_skeletons_pass_the_conformance_run_as_they_are() {
         again.code, 2,
         "an existing folder is not overwritten: {again:?}"
     );
+}
+
+/// A plugin script that answers `PAT` (after `body`), in `dir`, mode 0755.
+fn answering(dir: &Path, file: &str, body: &str) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    let path = dir.join(file);
+    fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n{HELLO}\n{body}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn refused_with(env: &Env, needles: &[&str]) {
+    let start = Instant::now();
+    let (out, j) = status(env);
+    assert!(start.elapsed() < Duration::from_secs(10), "slow: {out:?}");
+    assert_eq!(out.code, 2, "{needles:?}: {out:?}");
+    let e = format!("{} {}", j["error"], j["hint"]);
+    for n in needles {
+        assert!(e.contains(n), "{n}: {e}");
+    }
+    assert!(!out.all().contains(PAT), "{out:?}");
+}
+
+#[test]
+fn links_special_files_and_interpreters_are_checked_before_anything_runs() {
+    let env = Env::new();
+    let plugins = plugin_dir(&env, &[]);
+    config(
+        &env,
+        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n",
+    );
+    let name = plugins.join("cybedefend-credential-t");
+
+    // a link in a private folder to a private file runs the real file, shown as such
+    let private = env.home().join("private");
+    let real = answering(&private, "real-plugin", "");
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&real, &name).unwrap();
+    let (out, _) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = env.run(&["plugin", "verify", "t"]);
+    assert!(out.stdout.contains("~/private/real-plugin"), "{out:?}");
+
+    // a link in a folder others can write could be repointed at any moment: refused
+    let shared = env.tmp.path().join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+    let link = shared.join("cybedefend-credential-t");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    config(
+        &env,
+        &format!(
+            "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, path: '{}'}}\n",
+            link.display()
+        ),
+    );
+    refused_with(&env, &["shared can be written by group or others"]);
+
+    // a FIFO, a link to /dev/zero, a folder: refused at once, never read
+    fs::remove_file(&name).unwrap();
+    let fifo = env.tmp.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (target, needle) in [
+        (fifo.as_path(), "it is not a regular file"),
+        (Path::new("/dev/zero"), "it is not a regular file"),
+    ] {
+        config(
+            &env,
+            &format!(
+                "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, path: '{}', sha256: '{}'}}\n",
+                target.display(),
+                "0".repeat(64)
+            ),
+        );
+        refused_with(&env, &[needle]);
+    }
+    std::os::unix::fs::symlink("/dev/zero", &name).unwrap();
+    let start = Instant::now();
+    let out = env.run(&["plugin", "list"]);
+    assert!(start.elapsed() < Duration::from_secs(10), "{out:?}");
+    assert!(
+        out.stdout.contains("refused: it is not a regular file"),
+        "{out:?}"
+    );
+    fs::remove_file(&name).unwrap();
+    fs::create_dir_all(&name).unwrap();
+    config(
+        &env,
+        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n",
+    );
+    refused_with(
+        &env,
+        &[
+            "it is not a regular file but a folder",
+            "install the plugin's file itself",
+        ],
+    );
+    fs::remove_dir(&name).unwrap();
+
+    // scripts: no `#!`, Windows line endings, a missing interpreter, one others can change
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            format!("{HELLO}\n"),
+            vec![
+                "neither a program nor a script with a `#!` first line",
+                "#!/bin/sh",
+            ],
+        ),
+        (
+            "#!/bin/sh\r\necho\r\n".to_owned(),
+            vec!["carriage return (Windows line endings)", "sed -i"],
+        ),
+        (
+            "#!/nowhere/bin/sh\necho\n".to_owned(),
+            vec!["its interpreter /nowhere/bin/sh (from its `#!` line) does not exist"],
+        ),
+        (
+            "#!/usr/bin/env no-such-interpreter-xyz\necho\n".to_owned(),
+            vec!["its interpreter `no-such-interpreter-xyz` (from its `#!` line) is not on PATH"],
+        ),
+    ];
+    for (text, needles) in cases {
+        fs::write(&name, text).unwrap();
+        fs::set_permissions(&name, fs::Permissions::from_mode(0o755)).unwrap();
+        refused_with(&env, &needles);
+    }
+    let sh = shared.join("sh");
+    fs::copy("/bin/sh", &sh).unwrap();
+    fs::set_permissions(&sh, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(&name, format!("#!{}\n{HELLO}\n", sh.display())).unwrap();
+    refused_with(
+        &env,
+        &[
+            "its interpreter's folder",
+            "shared can be written by group or others",
+        ],
+    );
+    fs::remove_file(&name).unwrap();
+
+    // a name given to `plugin verify` is a name, even when a file of that name is here
+    answering(&env.work(), "t2", "");
+    let out = env.run(&["plugin", "verify", "t2"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("plugin `t2` was not found"), "{out:?}");
+    let out = env.run(&["plugin", "verify", "./t2"]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn misplaced_misnamed_and_pinned_plugins_are_explained() {
+    let env = Env::new();
+    let plugins = plugin_dir(&env, &[]);
+    config(
+        &env,
+        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: corp-secrets}\n",
+    );
+    answering(&plugins, "corp-secrets.py", "");
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        j["hint"].as_str().unwrap().contains("corp-secrets.py"),
+        "{out:?}"
+    );
+    let human = env.run(&["auth", "status", "--offline"]);
+    assert!(
+        human.stderr.contains("found ~/.cybedefend/plugins/corp-secrets.py, but a plugin file is named exactly cybedefend-credential-corp-secrets"),
+        "{human:?}"
+    );
+    answering(&plugins, "cybedefend-credential-Corp_Secrets", "");
+    let out = env.run(&["plugin", "list"]);
+    assert!(
+        out.stdout.contains("Ignored (not named as a plugin")
+            && out.stdout.contains("cybedefend-credential-Corp_Secrets"),
+        "{out:?}"
+    );
+
+    // `plugin verify` honours the pin of the configuration
+    let path = answering(&plugins, "cybedefend-credential-corp-secrets", "");
+    let out = env.run(&["plugin", "verify", "corp-secrets"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    config(
+        &env,
+        &format!(
+            "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, plugin: corp-secrets, sha256: '{}'}}\n",
+            "ab".repeat(32)
+        ),
+    );
+    let out = env.run(&["plugin", "verify", "corp-secrets"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stdout
+            .contains(&format!("the configuration pins {}", "ab".repeat(32))),
+        "{out:?}"
+    );
+    let out = env.run(&["plugin", "list", "--json"]);
+    let row = &out.json()["plugins"][0];
+    assert_eq!(row["trusted"], false, "{row}");
+
+    // a plugin without its hello fails one conformance case, not every one
+    config(&env, "{}\n");
+    fs::write(&path, "#!/bin/sh\nread -r req\necho '{\"ok\":{}}'\n").unwrap();
+    let out = env.run(&[
+        "plugin",
+        "test",
+        "./../home/.cybedefend/plugins/cybedefend-credential-corp-secrets",
+    ]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout.matches('✗').count(), 1, "{out:?}");
+    assert!(out.stdout.contains("not run"), "{out:?}");
+}
+
+#[test]
+fn a_plugin_is_held_to_its_time_limit_and_leaves_nothing_behind() {
+    let env = Env::new();
+    let plugins = plugin_dir(&env, &[]);
+    // a background child that would outlive the plugin, and a secret cut by a long line
+    answering(
+        &plugins,
+        "cybedefend-credential-t",
+        &format!("sleep 47.25 >/dev/null 2>&1 &\nprintf 'debug: %0275d token={PAT}\\n' 0 >&2"),
+    );
+    config(
+        &env,
+        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t, timeout: 1s}\n",
+    );
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        !out.all().contains("cdp_plugin"),
+        "no part of the secret: {out:?}"
+    );
+    assert!(
+        j["warnings"].to_string().contains("plugin says: debug: "),
+        "{j}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let left = Command::new("pgrep")
+        .args(["-f", "sleep 47.25"])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the plugin's child outlived the CLI"
+    );
+
+    // the configured time limit applies, not a built-in one
+    answering(&plugins, "cybedefend-credential-t", "sleep 3");
+    let start = Instant::now();
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(start.elapsed() < Duration::from_millis(2500), "{out:?}");
+    // the plugin's own limit or the chain's, whichever fires first: both are the 1s set
+    let e = j["error"].as_str().unwrap();
+    assert!(e.contains("within 1s") || e.contains("after 1s"), "{j}");
+}
+
+#[test]
+fn a_trusted_working_directory_cannot_repoint_or_repin_a_users_plugin() {
+    let env = Env::new();
+    let plugins = plugin_dir(&env, &[]);
+    answering(&plugins, "cybedefend-credential-t", "");
+    let evil = env.work().join("evil");
+    fs::write(&evil, "#!/bin/sh\necho repository code ran >&2\n").unwrap();
+    fs::set_permissions(&evil, fs::Permissions::from_mode(0o755)).unwrap();
+    config(
+        &env,
+        &format!(
+            "trusted_directories: ['{}']\ncredentials:\n  chain: [x]\n  providers:\n    x: {{type: plugin, plugin: t}}\n",
+            env.work().display()
+        ),
+    );
+    env.write(
+        &env.work().join("config.yaml"),
+        &format!(
+            "credentials:\n  providers:\n    x: {{path: '{}', sha256: '{}'}}\n",
+            evil.display(),
+            "0".repeat(64)
+        ),
+    );
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["fingerprint"], fingerprint(PAT), "{j}");
+    assert!(!out.all().contains("repository code ran"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("never adds, points to or pins a plugin")
+            || j["warnings"]
+                .to_string()
+                .contains("never adds, points to or pins a plugin")
+            || out
+                .stderr
+                .contains("never adds, points to or pins a plugin"),
+        "{out:?}"
+    );
+
+    // untrusted: the warning does not send the user to `trusted_directories` for a plugin
+    config(
+        &env,
+        "credentials:\n  chain: [x]\n  providers:\n    x: {type: plugin, plugin: t}\n",
+    );
+    env.write(
+        &env.work().join("config.yaml"),
+        "credentials:\n  chain: [y]\n  providers:\n    y: {type: plugin, plugin: t}\n",
+    );
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert!(
+        out.stderr
+            .contains("never a plugin provider (`y`), even in a trusted folder"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn under_the_allow_list_only_what_the_administrator_installed_loads() {
+    let env = Env::new();
+    let root = running_as_root();
+    // The plugin the administrator installed: root's file in root's folder.
+    let sys_plugins = env.tmp.path().join("sys-plugins");
+    answering(&sys_plugins, "cybedefend-credential-corp", "");
+    fs::set_permissions(&sys_plugins, fs::Permissions::from_mode(0o755)).unwrap();
+    let home_plugins = plugin_dir(&env, &[]);
+    let mine = answering(
+        &home_plugins,
+        "cybedefend-credential-corp",
+        "echo 'my own copy' >&2",
+    );
+    let other = answering(&env.home().join("mine"), "anything-else", "");
+    env.write(
+        &env.system_config(),
+        &format!(
+            "plugins:\n  dirs: ['{}']\n  allow: [corp]\n",
+            sys_plugins.display()
+        ),
+    );
+    config(
+        &env,
+        "credentials:\n  chain: [c]\n  providers:\n    c: {type: plugin, plugin: corp}\n",
+    );
+    // root may install anything; the rule is about other users: run as one
+    let run = |args: &[&str]| -> Out {
+        if !root {
+            return env.run(args);
+        }
+        let bin = env.tmp.path().join("cybedefend");
+        if !bin.exists() {
+            fs::copy(env!("CARGO_BIN_EXE_cybedefend"), &bin).unwrap();
+            fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let c = env.command_with(
+            bin.to_str().unwrap(),
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+            ],
+            args,
+        );
+        Env::output_of(c, None)
+    };
+    if root {
+        if Command::new("setpriv").arg("--version").output().is_err() {
+            missing(
+                "under_the_allow_list_only_what_the_administrator_installed_loads",
+                "setpriv (to run as another user than root)",
+                "install util-linux",
+            );
+            return;
+        }
+        for dir in [
+            env.tmp.path().to_path_buf(),
+            env.work(),
+            env.system_config().parent().unwrap().to_owned(),
+        ] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        fs::create_dir_all(env.tmp_dir()).unwrap();
+        fs::set_permissions(env.tmp_dir(), fs::Permissions::from_mode(0o777)).unwrap();
+        let ok = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(env.home())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let status_of = |args: &[&str]| {
+        let out = run(args);
+        let j = out.json();
+        (out, j)
+    };
+    let args = ["auth", "status", "--offline", "--json"];
+
+    // the user's own copy of an allowed name is not the administrator's
+    let (out, j) = status_of(&args);
+    assert_eq!(out.code, 2, "{out:?}");
+    let e = format!("{} {}", j["error"], j["hint"]);
+    assert!(
+        e.contains(
+            "`corp` is in plugins.allow, but this file is not one the administrator installed"
+        ) && e.contains("use the copy the administrator installed"),
+        "{e}"
+    );
+    assert!(!out.all().contains("my own copy"), "{out:?}");
+
+    // nor is any file the user names `corp`
+    config(
+        &env,
+        &format!(
+            "credentials:\n  chain: [c]\n  providers:\n    c: {{type: plugin, path: '{}'}}\n",
+            other.parent().unwrap().join("corp").display()
+        ),
+    );
+    fs::copy(&other, other.parent().unwrap().join("corp")).unwrap();
+    if root {
+        Command::new("chown")
+            .args(["65534:65534"])
+            .arg(other.parent().unwrap().join("corp"))
+            .status()
+            .unwrap();
+    }
+    let (out, j) = status_of(&args);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("not one the administrator installed"),
+        "{j}"
+    );
+
+    // the administrator's copy loads (root mode: the user's copy removed)
+    fs::remove_file(&mine).unwrap();
+    config(
+        &env,
+        "credentials:\n  chain: [c]\n  providers:\n    c: {type: plugin, plugin: corp}\n",
+    );
+    if root {
+        let (out, j) = status_of(&args);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(j["fingerprint"], fingerprint(PAT));
+    }
+
+    // a `sha256:` entry allows that very file, wherever it is
+    let sum = Command::new("sha256sum").arg(&other).output().unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    env.write(
+        &env.system_config(),
+        &format!("plugins:\n  allow: [corp, 'sha256:{sum}']\n"),
+    );
+    config(
+        &env,
+        &format!(
+            "credentials:\n  chain: [c]\n  providers:\n    c: {{type: plugin, path: '{}'}}\n",
+            other.display()
+        ),
+    );
+    let (out, j) = status_of(&args);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["fingerprint"], fingerprint(PAT));
+}
+
+fn running_as_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
 }

@@ -324,8 +324,21 @@ fn provider_options_are_checked_with_their_origin() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr.contains("provider `v`")
-            && out.stderr.contains("unknown field `pth`")
+            && out
+                .stderr
+                .contains("unknown option `pth`; did you mean `path`?")
             && out.stderr.contains("config.yaml"),
+        "{out:?}"
+    );
+    // the common options are named too
+    config(
+        &env,
+        "credentials:\n  providers:\n    v: {type: vault, path: x, on_eror: continue}\n",
+    );
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("unknown option `on_eror`; did you mean `on_error`? (the options are: type, timeout, on_error, "),
         "{out:?}"
     );
 }

@@ -58,21 +58,30 @@ pub(super) fn project_layer(
         .map_err(|e| Error::usage(describe_figment_error(&e)))?;
     let present: Vec<String> = dict.keys().cloned().collect();
     let mut drop_providers = Vec::new();
-    if trusted {
-        if let Some(Value::Dict(_, creds)) = dict.get("credentials")
-            && let Some(Value::Dict(_, providers)) = creds.get("providers")
-        {
-            for (name, spec) in providers {
-                let is_plugin = matches!(spec, Value::Dict(_, d)
-                    if d.get("type").and_then(Value::as_str) == Some("plugin"));
-                if is_plugin {
-                    warnings.push(format!(
-                        "ignoring provider `{name}` in {}: a working-directory config never adds a plugin, even when trusted; define it in your user or system config",
-                        display(path)
-                    ));
-                    drop_providers.push(name.clone());
-                }
+    // Providers that add a plugin, or that could re-point or re-pin one defined elsewhere (an
+    // entry without `type` that sets `plugin`, `path` or `sha256`).
+    let mut plugin_providers = Vec::new();
+    if let Some(Value::Dict(_, creds)) = dict.get("credentials")
+        && let Some(Value::Dict(_, providers)) = creds.get("providers")
+    {
+        for (name, spec) in providers {
+            let Value::Dict(_, d) = spec else { continue };
+            let kind = d.get("type").and_then(Value::as_str);
+            let points = ["plugin", "path", "sha256"]
+                .iter()
+                .any(|k| d.contains_key(*k));
+            if kind == Some("plugin") || (kind.is_none() && points) {
+                plugin_providers.push(name.clone());
             }
+        }
+    }
+    if trusted {
+        for name in &plugin_providers {
+            warnings.push(format!(
+                "ignoring provider `{name}` in {}: a working-directory config never adds, points to or pins a plugin, even when trusted (an entry without `type` may not set `plugin`, `path` or `sha256`); define it in your user or system config",
+                display(path)
+            ));
+            drop_providers.push(name.clone());
         }
         if present.iter().any(|k| k == "plugins") {
             warnings.push(format!(
@@ -93,6 +102,25 @@ pub(super) fn project_layer(
             // The deprecated key is refused wherever it is, with migration steps.
             Some(k) if k.ty == keys::KeyType::Deprecated => {}
             Some(k) if k.name == "plugins" && trusted => drop_keys.push(key),
+            Some(k) if k.name == "plugins" => {
+                warnings.push(format!(
+                    "ignoring `plugins` in {}: a working-directory config never points to a plugin; set `plugins` in ~/.cybedefend/config.yaml",
+                    display(path)
+                ));
+                drop_keys.push(key);
+            }
+            Some(k) if k.name == "credentials" && !trusted && !plugin_providers.is_empty() => {
+                warnings.push(format!(
+                    "ignoring `credentials` in {}: the working directory's config may not set it, and never a plugin provider ({}), even in a trusted folder; define plugin providers in ~/.cybedefend/config.yaml",
+                    display(path),
+                    plugin_providers
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                drop_keys.push(key);
+            }
             Some(k) if !k.project && !trusted => {
                 warnings.push(format!(
                     "ignoring `{key}` in {}: the working directory's config may only set {}; \

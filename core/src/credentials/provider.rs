@@ -244,7 +244,8 @@ impl ProviderInit<'_> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| self.error(e))
+        serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| self.error(explain_option_error(&e.to_string())))
     }
 
     /// A configuration error about this provider: `provider `x` (type `t`, from FILE): ...`.
@@ -255,6 +256,27 @@ impl ProviderInit<'_> {
             self.id, self.origin
         ))
     }
+}
+
+/// serde's "unknown field `on_eror`, expected one of `a`, `b`" in the words of a config file:
+/// every option of the provider (its common ones too) and the likely one.
+fn explain_option_error(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field ") else {
+        return message.to_owned();
+    };
+    let words: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let Some((unknown, known)) = words.split_first() else {
+        return message.to_owned();
+    };
+    let mut all: Vec<&str> = vec!["type", "timeout", "on_error"];
+    all.extend(known.iter().copied());
+    let guess = crate::config::suggest(unknown, &all)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
+    format!(
+        "unknown option `{unknown}`{guess} (the options are: {})",
+        all.join(", ")
+    )
 }
 
 /// A registered provider type.

@@ -105,12 +105,19 @@ pub async fn run(plugin: &Located, limit: Duration) -> Vec<Case> {
                 elapsed: start.elapsed(),
             }
         }
-        Err(e) => Case {
-            name: "hello".into(),
-            passed: false,
-            detail: e.message().to_owned(),
-            elapsed: start.elapsed(),
-        },
+        Err(e) => {
+            // every other case needs the hello: one failure says it all
+            cases.push(Case {
+                name: "hello".into(),
+                passed: false,
+                detail: format!(
+                    "{} (the other cases need a hello first; not run)",
+                    e.message()
+                ),
+                elapsed: start.elapsed(),
+            });
+            return cases;
+        }
     });
 
     let (r, t) = send(plugin, &request("get", "found"), Action::Get, limit).await;

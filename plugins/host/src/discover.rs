@@ -93,10 +93,43 @@ pub fn at(path: &Path) -> Located {
     }
 }
 
+/// The absolute folders of `PATH` (a relative entry, such as `.`, would depend on the
+/// directory a command runs in).
 fn path_dirs() -> Vec<PathBuf> {
     env::path_var("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| d.is_absolute())
+                .collect()
+        })
         .unwrap_or_default()
+}
+
+/// Files in the plugin folders that look meant as plugins but are not named as one (for
+/// everything, or for plugin `name`): `corp.py`, `cybedefend-credential-Corp`, a folder...
+pub fn misnamed(dirs: &[PathBuf], name: Option<&str>) -> Vec<PathBuf> {
+    let native_prefix = format!("{}cybedefend_credential_", std::env::consts::DLL_PREFIX);
+    let mut out = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.filter_map(|e| e.ok()).take(1000) {
+            let p = e.path();
+            let file = e.file_name().to_string_lossy().into_owned();
+            let prefixed = file.starts_with(EXEC_PREFIX) || file.starts_with(&native_prefix);
+            let proper = prefixed && valid_name(&at(&p).name);
+            let related = match name {
+                Some(n) => file.contains(n) || file.contains(&n.replace('-', "_")),
+                None => prefixed,
+            };
+            if related && (!proper || !e.file_type().is_ok_and(|t| !t.is_dir())) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Finds the plugin `name`: a native library or an executable in the plugin folders (in
@@ -113,7 +146,8 @@ pub fn find(name: &str, dirs: &[PathBuf]) -> Result<Located> {
     for dir in dirs {
         for (file, kind) in [(&native, Kind::Native), (&exec, Kind::Exec)] {
             let p = dir.join(file);
-            if p.is_file() {
+            // anything at the name counts (a folder is refused by the trust checks, with why)
+            if p.symlink_metadata().is_ok() {
                 return Ok(Located {
                     name: name.to_owned(),
                     kind,
@@ -133,6 +167,19 @@ pub fn find(name: &str, dirs: &[PathBuf]) -> Result<Located> {
         }
     }
     let looked: Vec<String> = dirs.iter().map(|d| display(d)).collect();
+    let near: Vec<String> = misnamed(dirs, Some(name))
+        .iter()
+        .take(3)
+        .map(|p| display(p))
+        .collect();
+    let hint = if near.is_empty() {
+        "install the plugin there, or give its file with `path:` in the provider's config; `cybedefend plugin list` shows what is found".to_owned()
+    } else {
+        format!(
+            "found {}, but a plugin file is named exactly {exec} (a program or script) or {native} (a library); rename or copy the file itself",
+            near.join(", ")
+        )
+    };
     Err(Error::usage(format!(
         "plugin `{name}` was not found: no {native} or {exec} in {}, and no {exec} on PATH",
         if looked.is_empty() {
@@ -141,7 +188,7 @@ pub fn find(name: &str, dirs: &[PathBuf]) -> Result<Located> {
             looked.join(", ")
         }
     ))
-    .with_hint("install the plugin there, or give its file with `path:` in the provider's config; `cybedefend plugin list` shows what is found"))
+    .with_hint(hint))
 }
 
 /// Every plugin in the plugin folders and on `PATH` (first of a name wins, as in [`find`]).

@@ -41,10 +41,15 @@ pub(crate) async fn call_raw(
     let run = process::run(process::Spec {
         argv: &argv,
         stdin: Some(line),
+        stdout_secrets: Some(secrets_in_answers),
+        reap_group: true,
         ..process::Spec::default()
     });
     let out = match tokio::time::timeout(limit, run).await {
-        Ok(r) => r.map_err(|e| e.context(format!("plugin {shown}")))?,
+        Ok(r) => r.map_err(|e| {
+            e.context(format!("plugin {shown}"))
+                .with_hint("`cybedefend plugin verify PATH` checks the file and its interpreter")
+        })?,
         Err(_) => {
             return Err(Error::failure(format!(
                 "plugin {shown} did not answer within {}; it was stopped",
@@ -151,6 +156,18 @@ const HELLO_HINT: &str = "a plugin's first line on stdout is its hello, such as 
     `cybedefend plugin test` on it";
 const STDOUT_HINT: &str = "stdout carries only the hello and one answer line; write debug \
     output to stderr (cybedefend shows it, with known secrets masked)";
+
+/// The secrets of the answers on a plugin's stdout (to mask them in its stderr).
+fn secrets_in_answers(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Response>(l.trim()).ok())
+        .filter_map(|r| match r {
+            Response::Ok(a) => a.secret.map(|s| s.expose().to_owned()),
+            Response::Err(_) => None,
+        })
+        .collect()
+}
 
 /// What a line of a plugin's stdout is, without quoting it (it may hold a secret).
 pub(crate) fn describe(line: &str) -> String {

@@ -41,19 +41,22 @@ pub struct Info {
 pub async fn handshake(plugin: &Located, limit: Duration) -> Result<Info> {
     match plugin.kind {
         Kind::Exec => {
+            // `hello`: no work asked of the plugin, whatever it answers.
             let req = Request::new(
-                cybedefend_plugin_sdk::Action::Get,
+                cybedefend_plugin_sdk::Action::Hello,
                 "handshake",
-                serde_json::json!({ cybedefend_plugin_sdk::CONFORMANCE_KEY: "not-found" }),
+                serde_json::Value::Null,
             );
             let (hello, _, _) = exec::call(&plugin.path, &req, limit).await?;
+            // what a plugin says about itself is shown: one short safe line each
+            let safe = |s: String, max| cybedefend_core::text::one_line(&s, max);
             Ok(Info {
-                name: hello.name.unwrap_or_else(|| plugin.name.clone()),
-                version: hello.version.unwrap_or_default(),
-                versions: hello.v,
+                name: safe(hello.name.unwrap_or_else(|| plugin.name.clone()), 64),
+                version: safe(hello.version.unwrap_or_default(), 40),
+                versions: hello.v.into_iter().take(16).collect(),
             })
         }
-        Kind::Native => native::info(&plugin.path),
+        Kind::Native => native::info(&plugin.path, limit).await,
     }
 }
 

@@ -124,9 +124,28 @@ fn loaded(path: &Path) -> Result<Arc<Loaded>> {
     Ok(l)
 }
 
+/// [`loaded`] off the async runtime, under `limit`: a library's initialisers or its `create`
+/// may block.
+async fn loaded_within(path: &Path, limit: Duration) -> Result<Arc<Loaded>> {
+    let owned = path.to_owned();
+    let task = tokio::task::spawn_blocking(move || loaded(&owned));
+    match tokio::time::timeout(limit, task).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => Err(Error::failure(format!(
+            "plugin {} stopped while it was being loaded",
+            display(path)
+        ))),
+        Err(_) => Err(Error::failure(format!(
+            "plugin {} did not finish loading within {}",
+            display(path),
+            cybedefend_core::duration::format(limit)
+        ))),
+    }
+}
+
 /// The plugin's name, version and ABI version (loads it).
-pub(crate) fn info(path: &Path) -> Result<Info> {
-    Ok(loaded(path)?.info.clone())
+pub(crate) async fn info(path: &Path, limit: Duration) -> Result<Info> {
+    Ok(loaded_within(path, limit).await?.info.clone())
 }
 
 /// One request, off the async runtime, under `limit`.
@@ -147,7 +166,13 @@ pub(crate) async fn call_raw(
     limit: Duration,
 ) -> Result<Response> {
     let shown = display(path);
-    let plugin = loaded(path)?;
+    if action == Action::Hello {
+        // a native plugin's hello is its table: nothing to call
+        return Ok(Response::Ok(cybedefend_plugin_sdk::Answer::stored()));
+    }
+    let started = std::time::Instant::now();
+    let plugin = loaded_within(path, limit).await?;
+    let limit = limit.saturating_sub(started.elapsed());
     let json = serde_json::to_vec(request)
         .map_err(|e| Error::failure(format!("cannot write the request: {e}")))?;
     let task = tokio::task::spawn_blocking(move || {

@@ -55,6 +55,8 @@ struct PluginProvider {
     which: Which,
     sha256: Option<String>,
     config: serde_json::Value,
+    /// The provider's `timeout`, for each call (`login`'s store and `logout`'s erase too).
+    limit: Duration,
 }
 
 impl PluginProvider {
@@ -68,7 +70,7 @@ impl PluginProvider {
             .allow
             .as_deref()
             .map(|a| (a, ctx.plugins.allow_origin.as_str()));
-        trust::check(
+        let verdict = trust::check(
             &located,
             &trust::Rules {
                 pin: self.sha256.as_deref(),
@@ -77,7 +79,11 @@ impl PluginProvider {
             },
         )
         .into_result(&located.name)?;
-        Ok(located)
+        // What runs is the real file that was checked.
+        Ok(Located {
+            path: verdict.real_path,
+            ..located
+        })
     }
 
     fn request(&self, ctx: &ResolveContext, action: Action) -> Request {
@@ -90,7 +96,7 @@ impl PluginProvider {
 
     async fn ask(&self, ctx: &ResolveContext, request: Request) -> Result<Response> {
         let plugin = self.locate(ctx)?;
-        let (response, stderr) = crate::call(&plugin, &request, DEFAULT_LIMIT).await?;
+        let (response, stderr) = crate::call(&plugin, &request, self.limit).await?;
         for line in stderr {
             ctx.notices.push(format!("plugin says: {line}"));
         }
@@ -175,6 +181,23 @@ impl CredentialProvider for PluginProvider {
     }
 }
 
+/// Values of the plugin's `config` under keys named like a secret (`token`, `password`, ...)
+/// are masked wherever the plugin's messages are shown.
+fn register_secrets(v: &serde_json::Value, secret: bool) {
+    match v {
+        serde_json::Value::String(s) if secret => cybedefend_core::credentials::redact::register(s),
+        serde_json::Value::Object(map) => {
+            for (k, child) in map {
+                let named =
+                    cybedefend_core::credentials::redact::is_secret_name(&k.to_ascii_lowercase());
+                register_secrets(child, secret || named);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|c| register_secrets(c, secret)),
+        _ => {}
+    }
+}
+
 fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
     let o: Options = init.options()?;
     let which = match (o.plugin, o.path) {
@@ -187,7 +210,20 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
             }
             Which::Name(n)
         }
-        (None, Some(p)) => Which::Path(p),
+        (None, Some(p)) => {
+            let text = p.to_string_lossy().into_owned();
+            let home = cybedefend_core::env::path_var(cybedefend_core::env::HOME);
+            match (text.strip_prefix("~/"), home) {
+                (Some(rest), Some(home)) => Which::Path(PathBuf::from(home).join(rest)),
+                _ if p.is_absolute() => Which::Path(p),
+                _ => {
+                    return Err(init.error(format!(
+                        "`path: {}` is relative: it would be searched in whatever directory a command runs in; give an absolute path, or one under `~/`",
+                        cybedefend_core::text::one_line(&text, 120)
+                    )));
+                }
+            }
+        }
         _ => return Err(init.error("needs exactly one of `plugin: NAME` or `path: FILE`")),
     };
     if let Some(pin) = &o.sha256 {
@@ -196,11 +232,16 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
             return Err(init.error("`sha256` must be 64 hexadecimal digits"));
         }
     }
+    register_secrets(&o.config, false);
     Ok(Box::new(PluginProvider {
         id: init.id.to_owned(),
         which,
         sha256: o.sha256,
         config: o.config,
+        limit: init
+            .spec
+            .and_then(|s| s.timeout)
+            .map_or(DEFAULT_LIMIT, |t| t.get()),
     }))
 }
 

@@ -1,33 +1,59 @@
 //! Whether a plugin file may run. Refused:
 //!
+//! - a path that is not absolute (it would be searched on `PATH` or the library path);
 //! - a file that is not a regular file, that group or others can write, or that a user other
 //!   than root or the current one owns;
-//! - a file in a folder (any folder up to `/`) that group or others can write, unless it is a
-//!   sticky folder owned by root (such as `/tmp`), or that another user owns;
-//! - an exec plugin the current user cannot execute;
+//! - a file in a folder that group or others can write (unless it is a sticky folder owned by
+//!   root, such as `/tmp`), or that another user owns: every folder up to `/`, both on the way
+//!   to the name (where a link may sit) and on the way to the real file;
+//! - an exec plugin the current user cannot execute, that is neither a program nor a `#!`
+//!   script, or whose interpreter (`#!/usr/bin/env python3`: `python3` on `PATH`) fails the
+//!   same file checks;
 //! - a file whose SHA-256 is not the pinned one (`sha256:` in the provider's config);
-//! - a plugin that the system's `plugins.allow` does not list.
+//! - under the system's `plugins.allow`: a plugin it does not list, or a listed name whose
+//!   file a user other than root could have put there (an allowed plugin is one the
+//!   administrator installed), unless the list names the file's `sha256:` itself.
 //!
-//! Links are resolved first: the checks apply to the real file and its real folders.
+//! What runs is the real file that was checked ([`Verdict::real_path`]): every folder to it
+//! can be changed only by its owner (you or root), so nobody else can swap it afterwards.
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use cybedefend_core::credentials::display;
+use cybedefend_core::fsutil;
 use sha2::{Digest, Sha256};
 
 use crate::discover::{Kind, Located};
 
+/// Largest plugin file hashed (a plugin is a program, not a disk image).
+const HASH_CAP: u64 = 1024 * 1024 * 1024;
+
 /// The outcome of the checks.
 #[derive(Debug, Clone)]
 pub struct Verdict {
-    /// The file after resolving links.
+    /// The file after resolving links: the one to run or load.
     pub real_path: PathBuf,
-    /// `sha256:<hex>` of the file (empty when it could not be read).
+    /// `sha256:<hex>` of the file (empty when it was not hashed or could not be read).
     pub sha256: String,
     /// Why it may not run; empty when it may.
-    pub refusals: Vec<String>,
+    pub refusals: Vec<Refusal>,
+}
+
+/// One reason a plugin may not run, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// What is wrong.
+    pub reason: String,
+    /// The remedy.
+    pub fix: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
 }
 
 impl Verdict {
@@ -36,17 +62,33 @@ impl Verdict {
         self.refusals.is_empty()
     }
 
-    /// The refusals as one error (usage: the configuration or the installation must change).
+    /// The reasons, joined.
+    pub fn reasons(&self) -> String {
+        self.refusals
+            .iter()
+            .map(|r| r.reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The refusals as one error (usage: the configuration or the installation must change),
+    /// with the remedy of each.
     pub fn into_result(self, name: &str) -> cybedefend_core::Result<Self> {
         if self.trusted() {
             return Ok(self);
         }
+        let mut fixes: Vec<&str> = Vec::new();
+        for r in &self.refusals {
+            if !fixes.contains(&r.fix.as_str()) {
+                fixes.push(&r.fix);
+            }
+        }
         Err(cybedefend_core::Error::usage(format!(
             "plugin `{name}` ({}) is refused: {}",
             display(&self.real_path),
-            self.refusals.join("; ")
+            self.reasons()
         ))
-        .with_hint("fix the file's owner and permissions (chmod go-w), or the pin or allow-list in your configuration"))
+        .with_hint(fixes.join("; ")))
     }
 }
 
@@ -61,46 +103,99 @@ pub struct Rules<'a> {
     pub hash: bool,
 }
 
-/// Hex SHA-256 of a file.
+/// Hex SHA-256 of a regular file (opened without blocking, without following a link at
+/// `path`, at most 1 GiB).
 pub fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let mut f = fs::File::open(path)?;
+    let f = fsutil::open_regular(path, false).map_err(|e| {
+        std::io::Error::other(match e {
+            fsutil::ReadError::NotRegular(kind) => format!("it is a {kind}, not a regular file"),
+            fsutil::ReadError::Symlink => "it is a symbolic link".to_owned(),
+            fsutil::ReadError::NotFound => "it does not exist".to_owned(),
+            fsutil::ReadError::TooLarge(_) => "it is too large".to_owned(),
+            fsutil::ReadError::Io(e) => e.to_string(),
+        })
+    })?;
+    let mut f = f.take(HASH_CAP + 1);
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
             break;
+        }
+        total += n as u64;
+        if total > HASH_CAP {
+            return Err(std::io::Error::other("it is larger than 1 GiB"));
         }
         h.update(&buf[..n]);
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+fn refuse(refusals: &mut Vec<Refusal>, reason: String, fix: String) {
+    if !refusals.iter().any(|r| r.reason == reason) {
+        refusals.push(Refusal { reason, fix });
+    }
+}
+
 /// Runs every check on `plugin`.
 pub fn check(plugin: &Located, rules: &Rules<'_>) -> Verdict {
     let mut refusals = Vec::new();
+    let shown = display(&plugin.path);
+    if !plugin.path.is_absolute() {
+        refuse(
+            &mut refusals,
+            "its path is not absolute (it would be searched on PATH)".into(),
+            format!("give the full path of {shown}"),
+        );
+        return Verdict {
+            real_path: plugin.path.clone(),
+            sha256: String::new(),
+            refusals,
+        };
+    }
+    // The folders on the way to the name: a link in a folder others can write could be
+    // repointed at any time.
+    if let Some(parent) = plugin.path.parent() {
+        folders(parent, &mut refusals);
+    }
     let real_path = match fs::canonicalize(&plugin.path) {
         Ok(p) => p,
         Err(e) => {
+            refuse(
+                &mut refusals,
+                format!("it cannot be read ({e})"),
+                format!("check that {shown} exists and that you may read it"),
+            );
             return Verdict {
                 real_path: plugin.path.clone(),
                 sha256: String::new(),
-                refusals: vec![format!("cannot be read ({e})")],
+                refusals,
             };
         }
     };
-    if let Some((allow, origin)) = rules.allow
-        && !allow.contains(&plugin.name)
-    {
-        refusals.push(format!(
-            "`{}` is not in plugins.allow of the system configuration ({origin})",
-            plugin.name
-        ));
+    file(&real_path, plugin.kind, &mut refusals);
+    if let Some(parent) = real_path.parent() {
+        folders(parent, &mut refusals);
     }
-    permissions(&real_path, plugin.kind, &mut refusals);
-    // Hashing a large file costs time on every command: only when asked for.
-    let sha256 = if rules.pin.is_some() || rules.hash {
-        sha256_of(&real_path).unwrap_or_default()
+    let allow_hashes = rules
+        .allow
+        .is_some_and(|(a, _)| a.iter().any(|e| e.starts_with("sha256:")));
+    // Hashing a large file costs time on every command: only when needed or asked for.
+    let regular = refusals.is_empty() || fs::metadata(&real_path).is_ok_and(|m| m.is_file());
+    let sha256 = if regular && (rules.pin.is_some() || rules.hash || allow_hashes) {
+        match sha256_of(&real_path) {
+            Ok(h) => h,
+            Err(e) => {
+                refuse(
+                    &mut refusals,
+                    format!("it cannot be hashed: {e}"),
+                    "replace it with the plugin's regular file".into(),
+                );
+                String::new()
+            }
+        }
     } else {
         String::new()
     };
@@ -109,11 +204,16 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> Verdict {
             .trim()
             .trim_start_matches("sha256:")
             .to_ascii_lowercase();
-        if want != sha256 {
-            refusals.push(format!(
-                "its SHA-256 is {sha256}, but the configuration pins {want}"
-            ));
+        if want != sha256 && !sha256.is_empty() {
+            refuse(
+                &mut refusals,
+                format!("its SHA-256 is {sha256}, but the configuration pins {want}"),
+                "install the pinned version, or pin the new file's hash (`cybedefend plugin list` shows it) if you trust it".into(),
+            );
         }
+    }
+    if let Some((allow, origin)) = rules.allow {
+        allowed(plugin, &real_path, &sha256, allow, origin, &mut refusals);
     }
     Verdict {
         real_path,
@@ -126,50 +226,270 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> Verdict {
     }
 }
 
+fn allowed(
+    plugin: &Located,
+    real_path: &Path,
+    sha256: &str,
+    allow: &[String],
+    origin: &str,
+    refusals: &mut Vec<Refusal>,
+) {
+    if !sha256.is_empty()
+        && allow.iter().any(|e| {
+            e.trim_start_matches("sha256:").eq_ignore_ascii_case(sha256) && e.starts_with("sha256:")
+        })
+    {
+        return;
+    }
+    let ask = format!(
+        "ask the administrator of this machine to allow it in {origin} (`plugins.allow`: its name, or `sha256:<hash>` of this file)"
+    );
+    if !allow.contains(&plugin.name) {
+        refuse(
+            refusals,
+            format!(
+                "`{}` is not in plugins.allow of the system configuration ({origin})",
+                plugin.name
+            ),
+            ask,
+        );
+    } else if !installed_by_root(real_path) {
+        refuse(
+            refusals,
+            format!(
+                "`{}` is in plugins.allow, but this file is not one the administrator installed: it or a folder to it belongs to a user other than root",
+                plugin.name
+            ),
+            format!("use the copy the administrator installed, or {ask}"),
+        );
+    }
+}
+
+/// Whether only root could have put the file there: root is running, or the file and every
+/// folder to it belong to root (their modes are checked elsewhere).
 #[cfg(unix)]
-fn permissions(path: &Path, kind: Kind, refusals: &mut Vec<String>) {
+fn installed_by_root(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let me = rustix::process::geteuid().as_raw();
-    let owner_ok = |uid: u32| uid == 0 || uid == me;
+    rustix::process::geteuid().is_root()
+        || path
+            .ancestors()
+            .all(|p| fs::metadata(p).is_ok_and(|m| m.uid() == 0))
+}
+
+#[cfg(not(unix))]
+fn installed_by_root(_path: &Path) -> bool {
+    true
+}
+
+#[cfg(unix)]
+fn owner_ok(uid: u32) -> bool {
+    uid == 0 || uid == rustix::process::geteuid().as_raw()
+}
+
+/// The checks of the file itself (not of its folders).
+#[cfg(unix)]
+fn file(path: &Path, kind: Kind, refusals: &mut Vec<Refusal>) {
+    use std::os::unix::fs::MetadataExt;
+    let shown = display(path);
     match fs::metadata(path) {
-        Ok(m) if !m.is_file() => refusals.push("it is not a regular file".into()),
+        Ok(m) if !m.is_file() => refuse(
+            refusals,
+            format!(
+                "it is not a regular file{}",
+                if m.is_dir() { " but a folder" } else { "" }
+            ),
+            if m.is_dir() {
+                format!("install the plugin's file itself, not the folder {shown}")
+            } else {
+                "replace it with the plugin's regular file".into()
+            },
+        ),
         Ok(m) => {
             let mode = m.mode() & 0o7777;
             if mode & 0o022 != 0 {
-                refusals.push(format!("group or others can write to it (mode {mode:o})"));
+                refuse(
+                    refusals,
+                    format!("group or others can write to it (mode {mode:o})"),
+                    format!("chmod go-w {shown}"),
+                );
             }
             if !owner_ok(m.uid()) {
-                refusals.push(format!("it belongs to another user (uid {})", m.uid()));
+                refuse(
+                    refusals,
+                    format!("it belongs to another user (uid {})", m.uid()),
+                    format!("install your own copy, or have root own it (chown root {shown})"),
+                );
             }
-            if kind == Kind::Exec && rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_err()
-            {
-                refusals.push("it is not executable".into());
+            if kind == Kind::Exec {
+                if rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_err() {
+                    refuse(
+                        refusals,
+                        "it is not executable".into(),
+                        format!("chmod +x {shown}"),
+                    );
+                }
+                program(path, refusals);
             }
         }
-        Err(e) => refusals.push(format!("cannot be read ({e})")),
+        Err(e) => refuse(
+            refusals,
+            format!("it cannot be read ({e})"),
+            format!("check that you may read {shown}"),
+        ),
     }
-    for dir in path.ancestors().skip(1) {
+}
+
+/// An exec plugin is a program or a `#!` script whose interpreter passes the file checks.
+#[cfg(unix)]
+fn program(path: &Path, refusals: &mut Vec<Refusal>) {
+    let shown = display(path);
+    let mut head = [0u8; 256];
+    let n = match fsutil::open_regular(path, true) {
+        Ok(mut f) => f.read(&mut head).unwrap_or(0),
+        Err(_) => return, // reported by the other checks
+    };
+    let head = &head[..n];
+    if head.starts_with(b"\x7fELF") || head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe]) {
+        return;
+    }
+    let Some(rest) = head.strip_prefix(b"#!") else {
+        refuse(
+            refusals,
+            "it is neither a program nor a script with a `#!` first line".into(),
+            format!("start the script with an interpreter line such as `#!/bin/sh` ({shown})"),
+        );
+        return;
+    };
+    let line = rest.split(|b| *b == b'\n').next().unwrap_or_default();
+    if line.ends_with(b"\r") {
+        refuse(
+            refusals,
+            "its first line ends with a carriage return (Windows line endings)".into(),
+            format!("convert it to Unix line endings: sed -i 's/\\r$//' {shown}"),
+        );
+        return;
+    }
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace();
+    let Some(interpreter) = words.next() else {
+        refuse(
+            refusals,
+            "its `#!` line names no interpreter".into(),
+            format!("write the interpreter after `#!`, such as `#!/bin/sh` ({shown})"),
+        );
+        return;
+    };
+    let mut interpreter = PathBuf::from(interpreter);
+    if interpreter.file_name().is_some_and(|n| n == "env") {
+        check_interpreter(&interpreter, refusals);
+        // `#!/usr/bin/env [-S] python3 ...`: the program `env` finds on PATH
+        let Some(program) = words.find(|w| !w.starts_with('-')) else {
+            return;
+        };
+        match find_on_path(program) {
+            Some(p) => interpreter = p,
+            None => {
+                refuse(
+                    refusals,
+                    format!(
+                        "its interpreter `{}` (from its `#!` line) is not on PATH",
+                        cybedefend_core::text::one_line(program, 64)
+                    ),
+                    format!(
+                        "install `{}`, or fix the first line of {shown}",
+                        cybedefend_core::text::one_line(program, 64)
+                    ),
+                );
+                return;
+            }
+        }
+    }
+    check_interpreter(&interpreter, refusals);
+}
+
+#[cfg(unix)]
+fn check_interpreter(interpreter: &Path, refusals: &mut Vec<Refusal>) {
+    use std::os::unix::fs::MetadataExt;
+    let shown = cybedefend_core::text::one_line(&display(interpreter), 120);
+    let Ok(real) = fs::canonicalize(interpreter) else {
+        refuse(
+            refusals,
+            format!("its interpreter {shown} (from its `#!` line) does not exist"),
+            format!("install {shown}, or fix the plugin's first line"),
+        );
+        return;
+    };
+    match fs::metadata(&real) {
+        Ok(m) if m.mode() & 0o022 != 0 || !owner_ok(m.uid()) => refuse(
+            refusals,
+            format!(
+                "its interpreter {} can be changed by another user (mode {:o}, uid {})",
+                display(&real),
+                m.mode() & 0o7777,
+                m.uid()
+            ),
+            "use an interpreter that only you or root can change".into(),
+        ),
+        Ok(_) => {}
+        Err(_) => return,
+    }
+    let before = refusals.len();
+    if let Some(parent) = real.parent() {
+        folders(parent, refusals);
+    }
+    for r in &mut refusals[before..] {
+        r.reason = format!("its interpreter's {}", r.reason.trim_start_matches("its "));
+    }
+}
+
+#[cfg(unix)]
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    let path = cybedefend_core::env::path_var("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(program))
+        .find(|p| {
+            p.is_file() && rustix::fs::access(p.as_path(), rustix::fs::Access::EXEC_OK).is_ok()
+        })
+}
+
+/// The checks of `dir` and every folder above it.
+#[cfg(unix)]
+fn folders(dir: &Path, refusals: &mut Vec<Refusal>) {
+    use std::os::unix::fs::MetadataExt;
+    for dir in dir.ancestors() {
         let Ok(m) = fs::metadata(dir) else { continue };
         let mode = m.mode() & 0o7777;
         let sticky_root = mode & 0o1000 != 0 && m.uid() == 0;
+        let shown = display(dir);
         if mode & 0o022 != 0 && !sticky_root {
-            refusals.push(format!(
-                "its folder {} can be written by group or others (mode {mode:o})",
-                display(dir)
-            ));
+            refuse(
+                refusals,
+                format!("its folder {shown} can be written by group or others (mode {mode:o})"),
+                format!("chmod go-w {shown}, or install the plugin in a private folder"),
+            );
         }
         if !owner_ok(m.uid()) {
-            refusals.push(format!(
-                "its folder {} belongs to another user (uid {})",
-                display(dir),
-                m.uid()
-            ));
+            refuse(
+                refusals,
+                format!(
+                    "its folder {shown} belongs to another user (uid {})",
+                    m.uid()
+                ),
+                "install the plugin in a folder of your own or of root".into(),
+            );
         }
     }
 }
 
 #[cfg(not(unix))]
-fn permissions(_path: &Path, _kind: Kind, _refusals: &mut Vec<String>) {}
+fn file(_path: &Path, _kind: Kind, _refusals: &mut Vec<Refusal>) {}
+
+#[cfg(not(unix))]
+fn folders(_dir: &Path, _refusals: &mut Vec<Refusal>) {}
 
 #[cfg(all(test, unix))]
 mod tests {
@@ -196,13 +516,18 @@ mod tests {
         fs::set_permissions(&p.path, fs::Permissions::from_mode(0o777)).unwrap();
         let v = check(&p, &Rules::default());
         assert!(
-            v.refusals.iter().any(|r| r.contains("can write to it")),
+            v.refusals
+                .iter()
+                .any(|r| r.reason.contains("can write to it")),
             "{v:?}"
         );
         fs::set_permissions(&p.path, fs::Permissions::from_mode(0o755)).unwrap();
         fs::set_permissions(t.path(), fs::Permissions::from_mode(0o777)).unwrap();
         let v = check(&p, &Rules::default());
-        assert!(v.refusals.iter().any(|r| r.contains("its folder")), "{v:?}");
+        assert!(
+            v.refusals.iter().any(|r| r.reason.contains("its folder")),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -221,7 +546,7 @@ mod tests {
         };
         let v = check(&p, &bad);
         assert!(
-            v.refusals[0].contains(&sum) && v.refusals[0].contains("0000"),
+            v.refusals[0].reason.contains(&sum) && v.refusals[0].reason.contains("0000"),
             "{v:?}"
         );
         let allow = vec!["other".to_owned()];
@@ -232,6 +557,6 @@ mod tests {
                 ..Rules::default()
             },
         );
-        assert!(v.refusals[0].contains("plugins.allow"), "{v:?}");
+        assert!(v.refusals[0].reason.contains("plugins.allow"), "{v:?}");
     }
 }

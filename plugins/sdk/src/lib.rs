@@ -150,6 +150,7 @@ fn dispatch<P: Provider + ?Sized>(provider: &P, req: &Request) -> Result<Answer,
             None => Err(Error::usage("a store request without a credential")),
         },
         Action::Erase => provider.erase(req).map(Answer::erased),
+        Action::Hello => Ok(Answer::stored()),
         Action::Unknown => Err(Error::unsupported(
             "this plugin does not know that action (a newer cybedefend?)",
         )),
@@ -161,7 +162,7 @@ fn dispatch<P: Provider + ?Sized>(provider: &P, req: &Request) -> Result<Answer,
 /// (`capabilities`), without doing any real work.
 fn conformance<P: Provider + ?Sized>(provider: &P, req: &Request) -> Option<Response> {
     let ask = req.config.get(CONFORMANCE_KEY)?.as_str()?;
-    if req.action == Action::Unknown {
+    if matches!(req.action, Action::Unknown | Action::Hello) {
         return None;
     }
     Some(match ask {

@@ -70,9 +70,34 @@ fn to_buffer(text: String) -> Buffer {
     }
 }
 
+thread_local! {
+    /// Whether this thread is inside a call of the host.
+    static IN_CALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` for the host: a panic is caught, and the panic hook stays quiet about it (the
+/// default hook would print the message and a backtrace on the host's stderr, unmasked); the
+/// message travels in the error answer instead, which the host shows safely. Panics of the
+/// plugin's own threads still reach the previous hook.
+fn guarded<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CALL.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    IN_CALL.with(|c| c.set(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    IN_CALL.with(|c| c.set(false));
+    r
+}
+
 /// `create` for a provider type (used by [`crate::export_plugin!`]).
 pub fn create<P: Provider + Default + Send + Sync + 'static>() -> *mut c_void {
-    match catch_unwind(P::default) {
+    match guarded(P::default) {
         Ok(p) => Box::into_raw(Box::new(p)).cast(),
         Err(_) => std::ptr::null_mut(),
     }
@@ -89,7 +114,7 @@ pub unsafe fn call<P: Provider + Send + Sync + 'static>(
     len: usize,
     action: Action,
 ) -> Buffer {
-    let answer = catch_unwind(AssertUnwindSafe(|| {
+    let answer = guarded(|| {
         if instance.is_null() {
             return failed("no plugin instance");
         }
@@ -118,7 +143,7 @@ pub unsafe fn call<P: Provider + Send + Sync + 'static>(
             .unwrap_or_default();
         }
         crate::respond(provider, text)
-    }));
+    });
     to_buffer(answer.unwrap_or_else(|payload| {
         let why = payload
             .downcast_ref::<&str>()

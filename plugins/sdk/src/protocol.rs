@@ -87,6 +87,9 @@ pub enum Action {
     Store,
     /// Remove the kept credential (`cybedefend logout`).
     Erase,
+    /// Only the hello line is wanted (`cybedefend plugin list`, `plugin verify`): do no work,
+    /// answer `{"ok":{}}`.
+    Hello,
     /// An action of a newer host: answer with an `unsupported` error.
     #[serde(other)]
     Unknown,
@@ -133,7 +136,7 @@ impl Credential {
 /// {"v":1,"action":"get","provider":"corp","config":{"role":"ci"},
 ///  "context":{"region":"eu","api_url":"https://api-eu.cybedefend.com","interactive":false}}
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Request {
     /// The protocol version of this request.
@@ -152,6 +155,25 @@ pub struct Request {
     /// The credential to keep (`store` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<Credential>,
+}
+
+/// Shows the names of `config`'s keys, not their values (a config may hold a token).
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = self
+            .config
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        f.debug_struct("Request")
+            .field("v", &self.v)
+            .field("action", &self.action)
+            .field("provider", &self.provider)
+            .field("config_keys", &keys)
+            .field("context", &self.context)
+            .field("credential", &self.credential)
+            .finish()
+    }
 }
 
 impl Request {

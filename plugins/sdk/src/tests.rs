@@ -193,3 +193,19 @@ fn secrets_do_not_show_in_debug() {
     let c = Credential::pat("cdp_never_shown_01");
     assert!(!format!("{c:?}").contains("cdp_never_shown_01"));
 }
+
+#[test]
+fn debug_output_never_shows_a_secret_or_config_values() {
+    let req = Request::new(
+        Action::Store,
+        "corp",
+        serde_json::json!({"vault_token": "hvs.config_value_1234"}),
+    )
+    .with_credential(Credential::pat("cdp_debug_secret_0001"));
+    let shown = format!("{req:?}");
+    assert!(shown.contains("vault_token"), "{shown}");
+    assert!(!shown.contains("hvs.config_value_1234"), "{shown}");
+    assert!(!shown.contains("cdp_debug_secret_0001"), "{shown}");
+    let answer = Answer::found(Credential::pat("cdp_debug_secret_0002"), "here");
+    assert!(!format!("{answer:?}").contains("cdp_debug_secret_0002"));
+}

@@ -109,6 +109,7 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             "server_check": check.name(),
             "error": failure.as_ref().map(|e| e.message().to_owned()),
             "error_kind": failure.as_ref().map(|e| e.kind().as_str()),
+            "hint": failure.as_ref().and_then(|e| e.hint()),
             "chain": res.trace,
             "warnings": all_warnings,
         }))?;

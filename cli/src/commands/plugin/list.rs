@@ -13,11 +13,17 @@ use crate::app::App;
 pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
     let settings = app.plugin_settings();
     let mut rows = Vec::new();
-    for plugin in discover::all(&settings.dirs) {
+    let plugins = discover::all(&settings.dirs);
+    let ignored: Vec<_> = discover::misnamed(&settings.dirs, None)
+        .into_iter()
+        .filter(|p| !plugins.iter().any(|l| &l.path == p))
+        .collect();
+    for plugin in plugins {
         let verdict = super::check(app, &plugin, None);
         // Only a plugin that may run is asked who it is.
         let info = if verdict.trusted() {
-            Some(cybedefend_plugin_host::handshake(&plugin, Duration::from_secs(5)).await)
+            let real = super::checked(&plugin, &verdict);
+            Some(cybedefend_plugin_host::handshake(&real, Duration::from_secs(5)).await)
         } else {
             None
         };
@@ -40,7 +46,7 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
                     "protocol_or_abi": versions,
                     "sha256": v.sha256,
                     "trusted": v.trusted(),
-                    "refusals": v.refusals,
+                    "refusals": v.refusals.iter().map(|r| json!({"reason": r.reason, "fix": r.fix})).collect::<Vec<_>>(),
                     "handshake_error": error,
                 })
             })
@@ -49,6 +55,7 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
             "dirs": settings.dirs.iter().map(|d| display(d)).collect::<Vec<_>>(),
             "allow": settings.allow,
             "plugins": list,
+            "ignored": ignored.iter().map(|d| display(d)).collect::<Vec<_>>(),
         }))?;
         return Ok(0);
     }
@@ -85,9 +92,22 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
                 let _ = writeln!(s, "  trusted, but the handshake failed: {}", e.message());
             }
             None => {
-                let _ = writeln!(s, "  refused: {}", v.refusals.join("; "));
+                for r in &v.refusals {
+                    let _ = writeln!(s, "  refused: {} (fix: {})", r.reason, r.fix);
+                }
             }
         }
+    }
+    if !ignored.is_empty() {
+        let _ = writeln!(
+            s,
+            "Ignored (not named as a plugin: `cybedefend-credential-NAME` or `libcybedefend_credential_NAME.so`, NAME in lower-case letters, digits and dashes): {}",
+            ignored
+                .iter()
+                .map(|d| display(d))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     app.out.data(s.trim_end());
     Ok(0)

@@ -78,26 +78,55 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: PluginCommand) ->
     }
 }
 
-/// A plugin given by name (searched) or by file.
+/// A plugin given by name (searched) or by file: a file only when it has a `/` (`./corp`), as
+/// on a shell's command line.
 pub(crate) fn locate(app: &App, plugin: &str) -> Result<Located> {
-    if plugin.contains('/') || Path::new(plugin).exists() {
+    if plugin.contains('/') {
         let path = Path::new(plugin);
         if !path.exists() {
-            return Err(Error::usage(format!("{plugin} does not exist")));
+            return Err(Error::usage(format!(
+                "{} does not exist",
+                cybedefend_core::text::one_line(plugin, 200)
+            )));
         }
-        Ok(discover::at(path))
+        let path = std::path::absolute(path).map_err(|e| Error::usage(format!("{plugin}: {e}")))?;
+        Ok(discover::at(&path))
     } else {
         discover::find(plugin, &app.plugin_settings().dirs)
     }
 }
 
-/// The trust checks with the machine's allow-list.
+/// The `sha256` pin that a provider of the configuration sets for this plugin, if any.
+pub(crate) fn configured_pin(app: &App, plugin: &Located) -> Option<String> {
+    let real = std::fs::canonicalize(&plugin.path).ok();
+    app.config
+        .settings
+        .credentials
+        .providers
+        .values()
+        .filter(|s| s.kind == "plugin")
+        .find(|s| {
+            let by_name = s.options.get("plugin").and_then(|v| v.as_str()) == Some(&plugin.name);
+            let by_path = s
+                .options
+                .get("path")
+                .and_then(|v| v.as_str())
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .is_some_and(|p| Some(p) == real);
+            by_name || by_path
+        })
+        .and_then(|s| s.options.get("sha256").and_then(|v| v.as_str()))
+        .map(str::to_owned)
+}
+
+/// The trust checks with the machine's allow-list, and `pin` or else the configuration's pin.
 pub(crate) fn check(app: &App, plugin: &Located, pin: Option<&str>) -> Verdict {
     let settings = app.plugin_settings();
+    let configured = configured_pin(app, plugin);
     trust::check(
         plugin,
         &Rules {
-            pin,
+            pin: pin.or(configured.as_deref()),
             allow: settings
                 .allow
                 .as_deref()
@@ -105,4 +134,12 @@ pub(crate) fn check(app: &App, plugin: &Located, pin: Option<&str>) -> Verdict {
             hash: true,
         },
     )
+}
+
+/// The plugin as checked: its real file, which is what runs.
+pub(crate) fn checked(plugin: &Located, verdict: &Verdict) -> Located {
+    Located {
+        path: verdict.real_path.clone(),
+        ..plugin.clone()
+    }
 }

@@ -8,8 +8,8 @@ use crate::app::App;
 
 pub(crate) async fn run(app: &App, plugin: &str, limit: Span) -> Result<u8> {
     let located = super::locate(app, plugin)?;
-    super::check(app, &located, None).into_result(&located.name)?;
-    let cases = conformance::run(&located, limit.get()).await;
+    let verdict = super::check(app, &located, None).into_result(&located.name)?;
+    let cases = conformance::run(&super::checked(&located, &verdict), limit.get()).await;
     let mut s = String::new();
     for c in &cases {
         s.push_str(&format!(

@@ -10,6 +10,7 @@ use crate::app::App;
 
 pub(crate) async fn run(app: &App, plugin: &str, pin: Option<&str>) -> Result<u8> {
     let located = super::locate(app, plugin)?;
+    let configured = super::configured_pin(app, &located);
     let verdict = super::check(app, &located, pin);
     let mut s = String::new();
     let _ = writeln!(s, "plugin:  {} ({})", located.name, located.kind.as_str());
@@ -18,26 +19,39 @@ pub(crate) async fn run(app: &App, plugin: &str, pin: Option<&str>) -> Result<u8
     if !verdict.trusted() {
         let _ = writeln!(s, "trust:   refused");
         for r in &verdict.refusals {
-            let _ = writeln!(s, "  - {r}");
+            let _ = writeln!(s, "  - {}\n    fix: {}", r.reason, r.fix);
         }
         app.out.data(s.trim_end());
         return Err(
-            Error::usage(format!("plugin `{}` may not run", located.name))
-                .with_hint("fix what is listed above; `cybedefend plugin verify` checks again"),
+            Error::usage(format!("plugin `{}` may not run", located.name)).with_hint(format!(
+                "fix what is listed above, then run `cybedefend plugin verify {}` again",
+                cybedefend_core::text::one_line(plugin, 200)
+            )),
         );
     }
     let _ = writeln!(
         s,
         "trust:   ok (owner, permissions, folders{}{})",
-        if pin.is_some() { ", pin" } else { "" },
+        if pin.is_some() || configured.is_some() {
+            ", pin"
+        } else {
+            ""
+        },
         if app.plugin_settings().allow.is_some() {
             ", allow-list"
         } else {
             ""
         }
     );
-    match cybedefend_plugin_host::handshake(&located, Duration::from_secs(5)).await {
+    let real = super::checked(&located, &verdict);
+    match cybedefend_plugin_host::handshake(&real, Duration::from_secs(5)).await {
         Ok(info) => {
+            if info.name != located.name {
+                app.out.warn(&format!(
+                    "the plugin calls itself `{}`, but its file is named for `{}`; configurations name it `{}`",
+                    info.name, located.name, located.name
+                ));
+            }
             let _ = writeln!(
                 s,
                 "answers: {} {} (versions {:?})",
