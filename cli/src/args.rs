@@ -30,8 +30,9 @@ const AFTER_HELP: &str = "\
 Credentials are looked up in this order (first match wins):
   1. --pat flag            2. CYBEDEFEND_PAT environment variable
   3. `pat:` in config.yaml 4. stored login (cybedefend login)   5. OS keyring
-Teams reorder the chain and add Vault, 1Password, exec and file providers in config
-(`credentials.chain`, `credentials.providers`; see `cybedefend auth providers`).
+Teams reorder the chain and add Vault, 1Password, exec, file and plugin providers in config
+(`credentials.chain`, `credentials.providers`; see `cybedefend auth providers`, and
+`cybedefend plugin --help` for plugins a platform team ships).
 `cybedefend auth status` shows which one answered and why the others did not.
 
 Durations are written 90s, 5m, 1h or 2h30m (a bare number is seconds).
@@ -183,7 +184,8 @@ pub(crate) enum Command {
     Results(commands::results::ResultsArgs),
     /// Log in with a Personal Access Token (validated, then stored) or in the browser
     Login(commands::login::LoginArgs),
-    /// Remove the stored login (file and keyring) and its cached access tokens
+    /// Remove the stored login (file, keyring, or the plugin that keeps it) and its cached
+    /// access tokens
     Logout,
     /// Inspect credentials: which source answers, and tokens for scripts
     #[command(subcommand)]

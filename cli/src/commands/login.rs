@@ -64,7 +64,8 @@ impl StoreIn {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 With --pat or --with-token, the PAT is checked with one token exchange and then saved to
-~/.cybedefend/credentials.json together with the region, which later commands remember.
+~/.cybedefend/credentials.json together with the region, which later commands remember
+(with --store keyring or --store PROVIDER, the PAT goes there and the file keeps the region).
 Without them, the browser opens at the region's sign-in page ($BROWSER is honoured; if no
 browser opens, open the printed URL yourself). The session is refreshed transparently.
 In CI (--ci, or CI set without a terminal) browser login is refused: use a PAT.
@@ -73,6 +74,7 @@ Examples:
   cybedefend login --pat \"$PAT\" --region eu
   cybedefend login --with-token < pat.txt
   cybedefend login --pat \"$PAT\" --store keyring
+  cybedefend login --pat \"$PAT\" --store corp  # a plugin provider `corp` that stores
   cybedefend login --region eu                 # browser
   cybedefend login --no-browser                # print the URL, e.g. over SSH")]
 pub(crate) struct LoginArgs {

@@ -827,7 +827,59 @@ fn new_skeletons_pass_the_conformance_run_as_they_are() {
         let (out, j) = status(&e2);
         assert_eq!(out.code, 0, "{lang}: {out:?}");
         assert_eq!(j["fingerprint"], fingerprint(PAT), "{lang}");
+
+        // installed as its README says, configured by name, with its own variable and a
+        // config key that shares a name with a request field
+        let mut e3 = Env::new();
+        let plugins = e3.dot().join("plugins");
+        for cmd in [
+            vec![
+                "install".to_owned(),
+                "-d".into(),
+                "-m".into(),
+                "0700".into(),
+                e3.dot().display().to_string(),
+                plugins.display().to_string(),
+            ],
+            vec![
+                "install".to_owned(),
+                "-m".into(),
+                "0755".into(),
+                exe.display().to_string(),
+                plugins.display().to_string(),
+            ],
+        ] {
+            assert!(
+                Command::new(&cmd[0])
+                    .args(&cmd[1..])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        e3.set("MY_TEAM_PAT", PAT);
+        e3.write(
+            &e3.dot().join("config.yaml"),
+            "credentials:\n  chain: [a]\n  providers:\n    a: {type: plugin, plugin: acme-vault, config: {action: rotate, variable: MY_TEAM_PAT}}\n",
+        );
+        let (out, j) = status(&e3);
+        assert_eq!(out.code, 0, "{lang}: {out:?}");
+        assert_eq!(j["fingerprint"], fingerprint(PAT), "{lang}");
+        assert_eq!(j["chain"][0]["detail"], "$MY_TEAM_PAT", "{lang}");
+        let out = e3.run(&["plugin", "verify", "acme-vault"]);
+        assert_eq!(out.code, 0, "{lang}: {out:?}");
+        assert!(
+            out.stdout.contains("answers: acme-vault 0.1.0"),
+            "{lang}: {out:?}"
+        );
     }
+    let out = env.run(&["plugin", "new", "cybedefend-credential-corp"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("`cybedefend plugin new corp` writes `cybedefend-credential-corp`"),
+        "{out:?}"
+    );
     // the Rust skeleton builds on its own and passes too
     let dir = env.tmp.path().join("new-rust");
     let out = env.run(&[

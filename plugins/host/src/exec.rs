@@ -22,9 +22,10 @@ pub(crate) async fn call(
     if let Some(c) = &request.credential {
         redact::register(c.secret.expose());
     }
-    let value = serde_json::to_value(request)
+    // Written from the struct: its field order (`v`, `action`, ...) is the documented order.
+    let line = serde_json::to_vec(request)
         .map_err(|e| Error::failure(format!("cannot write the request: {e}")))?;
-    call_raw(path, &value, limit).await
+    call_line(path, line, limit).await
 }
 
 /// [`call`] with a request as JSON (the conformance run sends fields a request never has).
@@ -33,9 +34,17 @@ pub(crate) async fn call_raw(
     request: &serde_json::Value,
     limit: Duration,
 ) -> Result<(Hello, Response, Vec<String>)> {
-    let shown = display(path);
-    let mut line = serde_json::to_vec(request)
+    let line = serde_json::to_vec(request)
         .map_err(|e| Error::failure(format!("cannot write the request: {e}")))?;
+    call_line(path, line, limit).await
+}
+
+async fn call_line(
+    path: &Path,
+    mut line: Vec<u8>,
+    limit: Duration,
+) -> Result<(Hello, Response, Vec<String>)> {
+    let shown = display(path);
     line.push(b'\n');
     let argv = [path.to_string_lossy().into_owned(), PLUGIN_ARG.to_owned()];
     let run = process::run(process::Spec {

@@ -18,7 +18,26 @@ use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::output::Printer;
 
+/// Credential plugins: providers that a platform team ships as a program (any language) or a
+/// native library, speaking plugins/PROTOCOL.md.
 #[derive(Debug, Subcommand)]
+#[command(after_help = "\
+From nothing to a plugin in the chain:
+  cybedefend plugin new corp --lang python      # or sh, rust: a skeleton that passes `plugin test`
+  cybedefend plugin test ./cybedefend-credential-corp/cybedefend-credential-corp
+  install -d -m 0700 ~/.cybedefend/plugins
+  install -m 0755 ./cybedefend-credential-corp/cybedefend-credential-corp ~/.cybedefend/plugins/
+  cybedefend plugin verify corp                 # trust checks and a handshake
+then in ~/.cybedefend/config.yaml:
+  credentials:
+    chain: [flag, env, corp, stored]
+    providers:
+      corp: {type: plugin, plugin: corp, config: {variable: CORP_PAT}}
+and `cybedefend auth status` shows it answer.
+
+A plugin is refused, with the fix, when it or a folder to it can be changed by another user,
+when its `sha256` pin differs, or when the system's `plugins.allow` does not allow it. The
+protocol, the native ABI and every rule: plugins/PROTOCOL.md in the cybedefend repository.")]
 pub(crate) enum PluginCommand {
     /// List the plugins in the plugin folders and on PATH: kind, file, version, SHA-256 and
     /// whether they may run

@@ -56,6 +56,16 @@ fn write(path: &Path, text: &str, executable: bool) -> Result<()> {
 }
 
 pub(crate) fn run(out: Printer, name: &str, lang: Lang, dir: Option<PathBuf>) -> Result<u8> {
+    if let Some(short) = name
+        .strip_prefix("cybedefend-credential-")
+        .or_else(|| name.strip_prefix("cybedefend_credential_"))
+    {
+        return Err(Error::usage(format!(
+            "give the plugin's name, not its file name: `cybedefend plugin new {}` writes `cybedefend-credential-{}`",
+            cybedefend_core::text::one_line(short, 64),
+            cybedefend_core::text::one_line(short, 64)
+        )));
+    }
     if !cybedefend_plugin_host::discover::valid_name(name) {
         return Err(Error::usage(format!(
             "`{}` is not a plugin name: use lower-case letters, digits and dashes",
@@ -110,6 +120,7 @@ pub(crate) fn run(out: Printer, name: &str, lang: Lang, dir: Option<PathBuf>) ->
     let readme = fill(README, name, &var)
         .replace("{{LANG}}", lang_name)
         .replace("{{FILE}}", &format!("./{file}"))
+        .replace("{{EXE}}", &exe)
         .replace("{{BUILD}}\n", &build);
     write(&dir.join("README.md"), &readme, false)?;
     out.success(&format!(
