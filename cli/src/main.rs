@@ -29,11 +29,17 @@ fn main() -> ExitCode {
         }
     };
     let printer = Printer::new(cli.global.ci);
-    match commands::run(cli, printer) {
-        Ok(code) => ExitCode::from(code),
+    let code = match commands::run(cli, printer) {
+        Ok(code) => code,
         Err(e) => {
             printer.error(&e);
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
+    };
+    if cybedefend_plugin_host::loader_stuck() {
+        // a plugin library that never finished loading holds the loader's lock: the normal
+        // exit, which unloads libraries, would wait for it forever
+        cybedefend_plugin_host::exit_now(code);
     }
+    ExitCode::from(code)
 }

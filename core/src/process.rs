@@ -63,6 +63,9 @@ pub struct Spec<'a> {
     /// Kill what is left of the helper's process group once it exited (a plugin's
     /// background children); a command's own daemons leave the group anyway.
     pub reap_group: bool,
+    /// Give the helper only the absolute folders of `PATH` (a plugin's interpreter was checked
+    /// where those lead; `.` would make it depend on the working directory).
+    pub absolute_path: bool,
 }
 
 /// Output of a helper.
@@ -175,6 +178,17 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
     for (k, v) in spec.env {
         cmd.env(k, v);
     }
+    if spec.absolute_path
+        && let Some(path) = env::path_var("PATH")
+    {
+        let dirs: Vec<_> = std::env::split_paths(&path)
+            .filter(|d| d.is_absolute())
+            .collect();
+        match std::env::join_paths(dirs) {
+            Ok(p) => cmd.env("PATH", p),
+            Err(_) => cmd.env_remove("PATH"),
+        };
+    }
     let mut child = cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::usage(format!("`{shown}` was not found on PATH"))
@@ -247,7 +261,16 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
         // It may have died of the closed pipe before its exit was seen.
         return Err(too_much(&shown));
     }
-    let (stderr, _) = take(&err_buf);
+    let (mut stderr, cut) = take(&err_buf);
+    if cut {
+        // Only the end was kept: its first line is a fragment, which may hold part of a
+        // secret that masking can no longer recognise. Lines start at a newline.
+        let start = stderr
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(stderr.len(), |i| i + 1);
+        stderr.drain(..start);
+    }
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
     let mut masks: Vec<String> = spec.env.iter().map(|(_, v)| v.trim().to_owned()).collect();
     match spec.stdout_secrets {

@@ -191,8 +191,16 @@ async fn pat_login(app: &App, args: &LoginArgs, endpoints: &Endpoints, pat: Secr
         }
         (Some(s), _) => s,
         (None, true) => StoreIn::Keyring,
+        // a machine that allows the keyring but not the stored file gets the keyring
+        (None, false) if !policy.allows("stored") && policy.allows("keyring") => StoreIn::Keyring,
         (None, false) => StoreIn::File,
     };
+    // the machine's policy decides where a PAT may be kept, as it decides where one is read
+    match &store_in {
+        StoreIn::File => policy.check_allowed("stored", "stored")?,
+        StoreIn::Keyring => policy.check_allowed("keyring", "keyring")?,
+        StoreIn::Provider(_) => {}
+    }
     // What can be checked here is checked before the server is asked.
     let ctx = app.resolve_context(endpoints);
     let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;

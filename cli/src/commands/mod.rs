@@ -36,7 +36,9 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     let global = cli.global;
-    let result = runtime.block_on(async move {
+    // `scan` answers Ctrl-C itself (it waits for its compressors to clean up).
+    let handles_interrupt = matches!(cli.command, Command::Scan(_));
+    let result = runtime.block_on(until_signal(handles_interrupt, async move {
         match cli.command {
             Command::Scan(args) => scan::run(global, printer, args).await,
             Command::Results(args) => results::run(global, printer, args).await,
@@ -47,11 +49,55 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
             Command::Plugin(cmd) => plugin::run(global, printer, cmd).await,
             Command::Version | Command::Completion { .. } => Ok(0),
         }
-    });
+    }));
     // Work still running off the runtime (a blocked file read, a keyring call) must not keep
     // the process alive.
     runtime.shutdown_background();
     result
+}
+
+/// Runs `command` until it ends or the process gets SIGINT (unless the command answers it),
+/// SIGTERM or SIGHUP: the command is then dropped, which stops the helpers and plugins it
+/// started (their process groups are killed) and removes its temporary files.
+async fn until_signal(
+    handles_interrupt: bool,
+    command: impl std::future::Future<Output = Result<u8>>,
+) -> Result<u8> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn recv(s: &mut Option<Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut hup = signal(SignalKind::hangup()).ok();
+        let mut int = if handles_interrupt {
+            None
+        } else {
+            signal(SignalKind::interrupt()).ok()
+        };
+        let stopped = |name: &str| {
+            Err(Error::cancelled(format!(
+                "stopped by {name}; the helpers and plugins it had started were stopped too"
+            )))
+        };
+        tokio::select! {
+            r = command => r,
+            () = recv(&mut int) => stopped("an interrupt (SIGINT)"),
+            () = recv(&mut term) => stopped("SIGTERM"),
+            () = recv(&mut hup) => stopped("a hangup (SIGHUP)"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = handles_interrupt;
+        command.await
+    }
 }
 
 fn init_debug_log() {

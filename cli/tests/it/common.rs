@@ -1,7 +1,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 pub use cybedefend_platform_double::{Double, TokenMode};
 pub use serde_json::Value;
@@ -42,6 +42,9 @@ impl std::fmt::Debug for Out {
         )
     }
 }
+
+/// Longest a command of a test may run: far above any command's own time limits.
+const COMMAND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(180);
 
 impl Env {
     pub fn new() -> Self {
@@ -151,15 +154,37 @@ impl Env {
                 .write_all(text.as_bytes())
                 .unwrap();
         }
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = child.wait_with_output().unwrap();
+        // A hang is a failure with what the command printed, never a CI run that waits for
+        // its own time limit.
+        let read = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut b = Vec::new();
+                let _ = r.read_to_end(&mut b);
+                b
+            })
+        };
+        let out = read(Box::new(child.stdout.take().unwrap()));
+        let err = read(Box::new(child.stderr.take().unwrap()));
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > COMMAND_DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the command did not finish within {COMMAND_DEADLINE:?}\n--- stdout\n{}\n--- stderr\n{}",
+                    String::from_utf8_lossy(&out.join().unwrap_or_default()),
+                    String::from_utf8_lossy(&err.join().unwrap_or_default())
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
         Out {
             code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
         }
     }
 

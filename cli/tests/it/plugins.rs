@@ -401,7 +401,7 @@ fn plugin_folders_are_absolute_or_under_home_never_relative() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr.contains(
-            "`plugins.dirs` entry `corp-plugins` in ~/.cybedefend/config.yaml is a relative folder"
+            "`plugins.dirs` entry `corp-plugins` in ~/.cybedefend/config.yaml is not an absolute folder"
         ) && out
             .stderr
             .contains("give an absolute folder, or one under `~/`"),
@@ -1356,6 +1356,24 @@ fn under_the_allow_list_only_what_the_administrator_installed_loads() {
         "{j}"
     );
 
+    // nor is a link named `corp` to another file root installed
+    let other_sys = answering(&sys_plugins, "cybedefend-credential-other", "");
+    fs::remove_file(&mine).unwrap();
+    std::os::unix::fs::symlink(&other_sys, &mine).unwrap();
+    config(
+        &env,
+        "credentials:\n  chain: [c]\n  providers:\n    c: {type: plugin, plugin: corp}\n",
+    );
+    let (out, j) = status_of(&args);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("but the file it leads to is"),
+        "{j}"
+    );
+
     // the administrator's copy loads (root mode: the user's copy removed)
     fs::remove_file(&mine).unwrap();
     config(
@@ -1377,7 +1395,10 @@ fn under_the_allow_list_only_what_the_administrator_installed_loads() {
         .to_owned();
     env.write(
         &env.system_config(),
-        &format!("plugins:\n  allow: [corp, 'sha256:{sum}']\n"),
+        &format!(
+            "plugins:\n  allow: [corp, 'SHA256: {}']\n",
+            sum.to_ascii_uppercase()
+        ),
     );
     config(
         &env,
@@ -1398,4 +1419,254 @@ fn running_as_root() -> bool {
                 .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+#[test]
+fn every_link_and_interpreter_on_the_way_is_checked() {
+    let mut env = Env::new();
+    let plugins = plugin_dir(&env, &[]);
+    config(
+        &env,
+        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n",
+    );
+    let name = plugins.join("cybedefend-credential-t");
+    let private = env.home().join("private");
+    let real = answering(&private, "real-plugin", "");
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let shared = env.tmp.path().join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+
+    // a chain of links whose middle link sits in a folder others can write
+    std::os::unix::fs::symlink(&real, shared.join("mid")).unwrap();
+    std::os::unix::fs::symlink(shared.join("mid"), &name).unwrap();
+    refused_with(&env, &["shared can be written by group or others"]);
+    fs::remove_file(&name).unwrap();
+
+    // interpreters: behind a link in such a folder, a script run by a script in one, `env`
+    // without a program
+    std::os::unix::fs::symlink("/bin/sh", shared.join("shlink")).unwrap();
+    let sh_copy = shared.join("sh");
+    fs::copy("/bin/sh", &sh_copy).unwrap();
+    fs::set_permissions(&sh_copy, fs::Permissions::from_mode(0o755)).unwrap();
+    let wrapper = private.join("wrapper");
+    fs::write(&wrapper, format!("#!{}\n", sh_copy.display())).unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    for (first_line, needles) in [
+        (
+            format!("#!{}", shared.join("shlink").display()),
+            vec!["its interpreter's folder", "shared can be written"],
+        ),
+        (
+            format!("#!{}", wrapper.display()),
+            vec!["its interpreter's folder", "shared can be written"],
+        ),
+        (
+            "#!/usr/bin/env".to_owned(),
+            vec!["runs `env` without a program"],
+        ),
+        (
+            "#!sh".to_owned(),
+            vec!["its interpreter `sh` is not an absolute path"],
+        ),
+    ] {
+        fs::write(&name, format!("{first_line}\n{HELLO}\n")).unwrap();
+        fs::set_permissions(&name, fs::Permissions::from_mode(0o755)).unwrap();
+        refused_with(&env, &needles);
+    }
+    // `env` options and assignments are not the program
+    fs::write(
+        &name,
+        format!(
+            "#!/usr/bin/env -S A=1 sh\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
+        ),
+    )
+    .unwrap();
+    let (out, _) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    fs::remove_file(&name).unwrap();
+
+    // a relative PATH entry cannot swap the interpreter `env` finds
+    plugin_dir(
+        &env,
+        &[(&python_example(), "cybedefend-credential-example-py")],
+    );
+    let file = env.tmp.path().join("pat.txt");
+    fs::write(&file, format!("{PAT}\n")).unwrap();
+    let marker = env.tmp.path().join("repository-python-ran");
+    let fake = env.work().join("python3");
+    fs::write(
+        &fake,
+        format!("#!/bin/sh\ntouch '{}'\n{HELLO}\n", marker.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    env.set(
+        "PATH",
+        &format!(".:{}", std::env::var("PATH").unwrap_or_default()),
+    );
+    config(
+        &env,
+        &format!(
+            "credentials:\n  chain: [p]\n  providers:\n    p: {{type: plugin, plugin: example-py, config: {{file: '{}'}}}}\n",
+            file.display()
+        ),
+    );
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["fingerprint"], fingerprint(PAT));
+    assert!(!marker.exists(), "the repository's python3 ran");
+}
+
+#[test]
+fn signals_stop_the_plugins_a_command_started() {
+    let env = Env::new();
+    let plugins = plugin_dir(&env, &[]);
+    answering(&plugins, "cybedefend-credential-t", "sleep 44.5");
+    config(
+        &env,
+        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n",
+    );
+    for signal in ["TERM", "INT", "HUP"] {
+        let mut child = env
+            .command(&["auth", "status", "--offline"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let seen = Instant::now();
+        while Command::new("pgrep")
+            .args(["-f", "sleep 44.5"])
+            .output()
+            .unwrap()
+            .stdout
+            .is_empty()
+        {
+            assert!(
+                seen.elapsed() < Duration::from_secs(10),
+                "the plugin never started"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        let start = Instant::now();
+        let status = child.wait().unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5), "{signal}");
+        assert_eq!(status.code(), Some(130), "{signal}");
+        std::thread::sleep(Duration::from_millis(200));
+        let left = Command::new("pgrep")
+            .args(["-f", "sleep 44.5"])
+            .output()
+            .unwrap();
+        assert!(
+            left.stdout.is_empty(),
+            "{signal}: the plugin outlived the CLI"
+        );
+    }
+}
+
+#[test]
+fn a_native_library_that_never_finishes_loading_does_not_hang_the_cli() {
+    let mut env = Env::new();
+    c_library(
+        &env,
+        "libcybedefend_credential_slow.so",
+        "#include <unistd.h>\n__attribute__((constructor)) static void stuck(void) { for (;;) pause(); }\nint cybedefend_plugin(void) { return 0; }\n",
+    );
+    env.set("CYBEDEFEND_PAT", "cdp_after_a_stuck_library");
+    config(
+        &env,
+        "credentials:\n  chain: [s, env]\n  providers:\n    s: {type: plugin, plugin: slow, timeout: 1s, on_error: continue}\n",
+    );
+    // run with a deadline of our own: the failure this guards against is a hang
+    let mut child = env
+        .command(&["auth", "status", "--offline", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the CLI did not exit after the library's time limit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    let j: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(j["source"], "env");
+    let detail = j["chain"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("1s"), "{j}");
+}
+
+#[test]
+fn cut_text_never_shows_part_of_a_secret() {
+    let env = Env::new();
+    let plugins = plugin_dir(&env, &[]);
+    let secret = "cdp_cut_secret_0123456789abcdef";
+    // the end of a long stderr is kept: the secret is cut at the start of what is kept
+    let path = plugins.join("cybedefend-credential-t");
+    fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n{HELLO}\nprintf '%01000d{secret}%065516d\\n' 0 0 | tr 0 y >&2\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{secret}\",\"detail\":\"%0190dhunter2hunter2\"}}}}\\n' 0\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    config(
+        &env,
+        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t, config: {password: hunter2hunter2, apiKey: camel_case_key_value}}\n",
+    );
+    let (out, _) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    for fragment in ["0123456789abcdef", "456789", "hunter2"] {
+        assert!(!out.all().contains(fragment), "{fragment}: {out:?}");
+    }
+    // a camelCase secret key of the config is masked when the plugin echoes it
+    fs::write(
+        &path,
+        format!("#!/bin/sh\n{HELLO}\necho \"$req\" >&2\nprintf '{{\"err\":{{\"kind\":\"not-found\",\"message\":\"m\"}}}}\\n'\n"),
+    )
+    .unwrap();
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert!(out.stderr.contains("apiKey"), "{out:?}");
+    assert!(!out.all().contains("camel_case_key_value"), "{out:?}");
+    assert!(!out.all().contains("hunter2"), "{out:?}");
+}
+
+#[test]
+fn the_policy_decides_where_login_may_keep_a_pat() {
+    let d = Double::start();
+    d.add_pat(PAT);
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.write(
+        &env.system_config(),
+        "credentials:\n  allowed_providers: [env]\n",
+    );
+    let out = env.run(&["login", "--pat", PAT, "--store", "file"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("provider `stored` (type `stored`) may not be used on this machine"),
+        "{out:?}"
+    );
+    let out = env.run(&["login", "--pat", PAT]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(!env.creds().exists());
+    assert!(
+        d.requests_to("/oidc/token").is_empty(),
+        "checked before the server"
+    );
 }

@@ -303,7 +303,7 @@ impl LoadedConfig {
                 *dir = home.join(rest);
             } else if dir.is_relative() {
                 return Err(Error::usage(format!(
-                    "`plugins.dirs` entry `{}` in {} is a relative folder: it would be searched in whatever directory a command runs in",
+                    "`plugins.dirs` entry `{}` in {} is not an absolute folder (only a leading `~/` is expanded, not `~user` or `$VARIABLES`): it would be searched in whatever directory a command runs in",
                     crate::text::one_line(&text, 120),
                     origin
                 ))
@@ -507,8 +507,8 @@ fn mask_secrets(v: &mut serde_json::Value, under_env: bool) {
         serde_json::Value::Object(map) => {
             for (k, child) in map.iter_mut() {
                 let lower = k.to_ascii_lowercase();
-                let secret_name = crate::credentials::redact::is_secret_name(&lower);
-                if under_env || (secret_name && child.is_string()) {
+                let secret_name = crate::credentials::redact::is_secret_name(k);
+                if under_env || (secret_name && (child.is_string() || child.is_number())) {
                     if child.is_string() || child.is_number() {
                         *child = serde_json::Value::from("<masked>");
                     } else {

@@ -38,26 +38,59 @@ pub fn unregister(value: &str) {
 }
 
 /// Whether a variable or option name says its value is a secret (`OP_SERVICE_ACCOUNT_TOKEN`,
-/// `secret_id`, `password`, `api_key`), but not one that names where a secret is
-/// (`token_file`, `secret_id_env`).
+/// `secret_id`, `password`, `api_key`, `apiKey`, `clientSecret`), but not one that names where
+/// a secret is (`token_file`, `secret_id_env`, `tokenPath`). Give the name as written: its
+/// case separates words.
 pub fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    if lower.ends_with("_env") || lower.ends_with("_file") || lower.ends_with("_path") {
+    let words = words(name);
+    if words
+        .last()
+        .is_some_and(|w| matches!(w.as_str(), "env" | "file" | "path"))
+    {
         return false;
     }
-    lower.split(['_', '-', '.']).any(|w| {
+    words.iter().any(|w| {
         matches!(
-            w,
+            w.as_str(),
             "token"
+                | "tokens"
                 | "secret"
+                | "secrets"
                 | "password"
+                | "passwords"
                 | "passwd"
+                | "passphrase"
+                | "pwd"
                 | "pat"
                 | "key"
+                | "apikey"
                 | "credential"
                 | "credentials"
+                | "authorization"
+                | "bearer"
         )
     })
+}
+
+/// The lower-case words of a name: split at `_`, `-`, `.` and where a lower-case letter or a
+/// digit meets an upper-case one (`clientSecret` → client, secret).
+fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for piece in name.split(['_', '-', '.', ' ']) {
+        let mut word = String::new();
+        let mut prev_lower = false;
+        for c in piece.chars() {
+            if c.is_ascii_uppercase() && prev_lower && !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            word.push(c.to_ascii_lowercase());
+        }
+        if !word.is_empty() {
+            out.push(word);
+        }
+    }
+    out
 }
 
 fn snapshot() -> Vec<SecretString> {
@@ -200,6 +233,14 @@ mod tests {
             "API_KEY",
             "pat",
             "GITHUB_TOKEN",
+            "apiKey",
+            "accessToken",
+            "clientSecret",
+            "passphrase",
+            "pwd",
+            "Authorization",
+            "bearer",
+            "tokens",
         ] {
             assert!(is_secret_name(n), "{n}");
         }
@@ -210,6 +251,9 @@ mod tests {
             "keyring",
             "path",
             "role_id",
+            "tokenFile",
+            "keyring_service",
+            "monkey",
         ] {
             assert!(!is_secret_name(n), "{n}");
         }

@@ -52,6 +52,7 @@ async fn call_line(
         stdin: Some(line),
         stdout_secrets: Some(secrets_in_answers),
         reap_group: true,
+        absolute_path: true,
         ..process::Spec::default()
     });
     let out = match tokio::time::timeout(limit, run).await {
@@ -184,10 +185,20 @@ pub(crate) fn describe(line: &str) -> String {
     match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(m)) if m.is_empty() => "an empty JSON object".to_owned(),
         Ok(Value::Object(m)) => {
+            // only word-like keys are named (a key could be anything a plugin printed)
             let keys: Vec<String> = m
                 .keys()
                 .take(5)
-                .map(|k| format!("`{}`", text::one_line(k, 24)))
+                .map(|k| {
+                    let word = k.len() <= 16
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-');
+                    if word {
+                        format!("`{k}`")
+                    } else {
+                        "(a key not shown)".to_owned()
+                    }
+                })
                 .collect();
             format!("a JSON object with keys {}", keys.join(", "))
         }

@@ -36,6 +36,28 @@ pub struct Info {
     pub versions: Vec<u32>,
 }
 
+/// Whether a native plugin never finished loading in this process: the caller must then end
+/// the process without the normal exit (which would wait for the stuck loader forever), as
+/// `_exit` does, after flushing its output.
+pub fn loader_stuck() -> bool {
+    native::LOADING.load(std::sync::atomic::Ordering::SeqCst) > 0
+}
+
+/// Ends the process at once with `code`, after flushing stdout and stderr, without the normal
+/// exit's unloading of libraries (see [`loader_stuck`]).
+pub fn exit_now(code: u8) -> ! {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    #[cfg(unix)]
+    // SAFETY: `_exit` only ends the process; nothing of this process runs after it.
+    unsafe {
+        libc::_exit(i32::from(code))
+    }
+    #[cfg(not(unix))]
+    std::process::exit(i32::from(code))
+}
+
 /// Asks a plugin who it is: an exec plugin's hello (to a harmless request), a native plugin's
 /// table. Call only after [`trust::check`] accepted it.
 pub async fn handshake(plugin: &Located, limit: Duration) -> Result<Info> {
@@ -49,7 +71,12 @@ pub async fn handshake(plugin: &Located, limit: Duration) -> Result<Info> {
             );
             let (hello, _, _) = exec::call(&plugin.path, &req, limit).await?;
             // what a plugin says about itself is shown: one short safe line each
-            let safe = |s: String, max| cybedefend_core::text::one_line(&s, max);
+            let safe = |s: String, max| {
+                cybedefend_core::text::one_line(
+                    &cybedefend_core::credentials::redact::redact(&s),
+                    max,
+                )
+            };
             Ok(Info {
                 name: safe(hello.name.unwrap_or_else(|| plugin.name.clone()), 64),
                 version: safe(hello.version.unwrap_or_default(), 40),

@@ -44,9 +44,14 @@ fn load(path: &Path) -> Result<Arc<Loaded>> {
     // SAFETY: opening a library runs its initialisers; the file passed the trust checks (owner,
     // permissions, pin, allow-list) before this is called.
     let library = unsafe { libloading::Library::new(path) }.map_err(|e| {
+        // the loader's own words are in the error's source
+        let why = match std::error::Error::source(&e) {
+            Some(s) => s.to_string(),
+            None => e.to_string(),
+        };
         Error::usage(format!(
             "plugin {shown} is not a shared library this system can load ({})",
-            text::one_line(&e.to_string(), 200)
+            text::one_line(&why, 200)
         ))
     })?;
     let entry: EntryPoint = {
@@ -87,7 +92,7 @@ fn load(path: &Path) -> Result<Arc<Loaded>> {
             if p.is_null() {
                 String::new()
             } else {
-                text::one_line(&CStr::from_ptr(p).to_string_lossy(), 80)
+                text::one_line(&redact::redact(&CStr::from_ptr(p).to_string_lossy()), 80)
             }
         };
         (s(t.name), s(t.version))
@@ -128,7 +133,12 @@ fn loaded(path: &Path) -> Result<Arc<Loaded>> {
 /// may block.
 async fn loaded_within(path: &Path, limit: Duration) -> Result<Arc<Loaded>> {
     let owned = path.to_owned();
-    let task = tokio::task::spawn_blocking(move || loaded(&owned));
+    let task = tokio::task::spawn_blocking(move || {
+        LOADING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let r = loaded(&owned);
+        LOADING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        r
+    });
     match tokio::time::timeout(limit, task).await {
         Ok(Ok(r)) => r,
         Ok(Err(_)) => Err(Error::failure(format!(
@@ -142,6 +152,11 @@ async fn loaded_within(path: &Path, limit: Duration) -> Result<Arc<Loaded>> {
         ))),
     }
 }
+
+/// How many libraries are being loaded now. One that is still loading when the command ends
+/// (it timed out) holds the system's loader lock, so the normal process exit (which unloads
+/// libraries) would wait for it forever.
+pub(crate) static LOADING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The plugin's name, version and ABI version (loads it).
 pub(crate) async fn info(path: &Path, limit: Duration) -> Result<Info> {

@@ -120,7 +120,12 @@ impl CredentialProvider for PluginProvider {
                 if a.kind.as_deref() != Some("pat") {
                     return Err(Error::failure(format!(
                         "plugin `{name}` answered a credential of kind `{}`; this cybedefend takes `pat`",
-                        cybedefend_core::text::one_line(a.kind.as_deref().unwrap_or("none"), 40)
+                        cybedefend_core::text::one_line(
+                            &cybedefend_core::credentials::redact::redact(
+                                a.kind.as_deref().unwrap_or("none")
+                            ),
+                            40
+                        )
                     )));
                 }
                 let secret = a.secret.map(|s| s.expose().to_owned()).unwrap_or_default();
@@ -128,7 +133,13 @@ impl CredentialProvider for PluginProvider {
                     Ok(Some(pat)) => {
                         let detail = a
                             .detail
-                            .map(|d| cybedefend_core::text::one_line(&d, 200))
+                            .map(|d| {
+                                // masked before it is cut: a cut secret is not recognised
+                                cybedefend_core::text::one_line(
+                                    &cybedefend_core::credentials::redact::redact(&d),
+                                    200,
+                                )
+                            })
                             .unwrap_or_else(|| format!("plugin `{name}`"));
                         Found::pat(pat, detail).into_lookup()
                     }
@@ -186,10 +197,12 @@ impl CredentialProvider for PluginProvider {
 fn register_secrets(v: &serde_json::Value, secret: bool) {
     match v {
         serde_json::Value::String(s) if secret => cybedefend_core::credentials::redact::register(s),
+        serde_json::Value::Number(n) if secret => {
+            cybedefend_core::credentials::redact::register(&n.to_string());
+        }
         serde_json::Value::Object(map) => {
             for (k, child) in map {
-                let named =
-                    cybedefend_core::credentials::redact::is_secret_name(&k.to_ascii_lowercase());
+                let named = cybedefend_core::credentials::redact::is_secret_name(k);
                 register_secrets(child, secret || named);
             }
         }
@@ -218,7 +231,7 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
                 _ if p.is_absolute() => Which::Path(p),
                 _ => {
                     return Err(init.error(format!(
-                        "`path: {}` is relative: it would be searched in whatever directory a command runs in; give an absolute path, or one under `~/`",
+                        "`path: {}` is not an absolute path (only a leading `~/` is expanded, not `~user` or `$VARIABLES`): it would be searched in whatever directory a command runs in; give an absolute path, or one under `~/`",
                         cybedefend_core::text::one_line(&text, 120)
                     )));
                 }

@@ -155,13 +155,16 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> Verdict {
             refusals,
         };
     }
-    // The folders on the way to the name: a link in a folder others can write could be
-    // repointed at any time.
-    if let Some(parent) = plugin.path.parent() {
-        folders(parent, &mut refusals);
-    }
-    let real_path = match fs::canonicalize(&plugin.path) {
-        Ok(p) => p,
+    // Every folder whose entries decide what the path means: on the way to the name, to each
+    // link of a chain, and to the real file. Another user who can write one of them could
+    // repoint the path at any time.
+    let real_path = match resolve(&plugin.path) {
+        Ok((real, dirs)) => {
+            for dir in &dirs {
+                folder(dir, &mut refusals);
+            }
+            real
+        }
         Err(e) => {
             refuse(
                 &mut refusals,
@@ -176,12 +179,9 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> Verdict {
         }
     };
     file(&real_path, plugin.kind, &mut refusals);
-    if let Some(parent) = real_path.parent() {
-        folders(parent, &mut refusals);
-    }
     let allow_hashes = rules
         .allow
-        .is_some_and(|(a, _)| a.iter().any(|e| e.starts_with("sha256:")));
+        .is_some_and(|(a, _)| a.iter().any(|e| allowed_hash(e).is_some()));
     // Hashing a large file costs time on every command: only when needed or asked for.
     let regular = refusals.is_empty() || fs::metadata(&real_path).is_ok_and(|m| m.is_file());
     let sha256 = if regular && (rules.pin.is_some() || rules.hash || allow_hashes) {
@@ -235,12 +235,15 @@ fn allowed(
     refusals: &mut Vec<Refusal>,
 ) {
     if !sha256.is_empty()
-        && allow.iter().any(|e| {
-            e.trim_start_matches("sha256:").eq_ignore_ascii_case(sha256) && e.starts_with("sha256:")
-        })
+        && allow
+            .iter()
+            .any(|e| allowed_hash(e).is_some_and(|h| h.eq_ignore_ascii_case(sha256)))
     {
         return;
     }
+    // The file that runs must carry the allowed name too: a link named after an allowed
+    // plugin to another file (even one root installed) is not that plugin.
+    let real_name = crate::discover::at(real_path).name;
     let ask = format!(
         "ask the administrator of this machine to allow it in {origin} (`plugins.allow`: its name, or `sha256:<hash>` of this file)"
     );
@@ -253,6 +256,16 @@ fn allowed(
             ),
             ask,
         );
+    } else if real_name != plugin.name {
+        refuse(
+            refusals,
+            format!(
+                "`{}` is in plugins.allow, but the file it leads to is {}, which is not that plugin",
+                plugin.name,
+                display(real_path)
+            ),
+            format!("use the copy the administrator installed, or {ask}"),
+        );
     } else if !installed_by_root(real_path) {
         refuse(
             refusals,
@@ -263,6 +276,17 @@ fn allowed(
             format!("use the copy the administrator installed, or {ask}"),
         );
     }
+}
+
+/// The hash of an allow-list entry `sha256:<hex>` (any case, spaces allowed) or a bare
+/// 64-digit hex hash; `None` for a plugin name.
+fn allowed_hash(entry: &str) -> Option<&str> {
+    let e = entry.trim();
+    let hex = match e.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("sha256:") => e[7..].trim(),
+        _ => e,
+    };
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }
 
 /// Whether only root could have put the file there: root is running, or the file and every
@@ -339,9 +363,15 @@ fn file(path: &Path, kind: Kind, refusals: &mut Vec<Refusal>) {
     }
 }
 
-/// An exec plugin is a program or a `#!` script whose interpreter passes the file checks.
+/// An exec plugin is a program or a `#!` script whose interpreter (and its interpreter, for
+/// a script run by a script) passes the file checks.
 #[cfg(unix)]
 fn program(path: &Path, refusals: &mut Vec<Refusal>) {
+    interpreted_by(path, 0, refusals);
+}
+
+#[cfg(unix)]
+fn interpreted_by(path: &Path, depth: usize, refusals: &mut Vec<Refusal>) {
     let shown = display(path);
     let mut head = [0u8; 256];
     let n = match fsutil::open_regular(path, true) {
@@ -355,11 +385,23 @@ fn program(path: &Path, refusals: &mut Vec<Refusal>) {
     let Some(rest) = head.strip_prefix(b"#!") else {
         refuse(
             refusals,
-            "it is neither a program nor a script with a `#!` first line".into(),
+            if depth == 0 {
+                "it is neither a program nor a script with a `#!` first line".into()
+            } else {
+                format!("its interpreter {shown} is neither a program nor a `#!` script")
+            },
             format!("start the script with an interpreter line such as `#!/bin/sh` ({shown})"),
         );
         return;
     };
+    if depth >= 4 {
+        refuse(
+            refusals,
+            "its interpreters run through more than 4 scripts".into(),
+            "name a program as the interpreter".into(),
+        );
+        return;
+    }
     let line = rest.split(|b| *b == b'\n').next().unwrap_or_default();
     if line.ends_with(b"\r") {
         refuse(
@@ -379,49 +421,87 @@ fn program(path: &Path, refusals: &mut Vec<Refusal>) {
         );
         return;
     };
-    let mut interpreter = PathBuf::from(interpreter);
+    let interpreter = PathBuf::from(interpreter);
+    if !interpreter.is_absolute() {
+        refuse(
+            refusals,
+            format!(
+                "its interpreter `{}` is not an absolute path",
+                cybedefend_core::text::one_line(&interpreter.to_string_lossy(), 64)
+            ),
+            format!("write the interpreter's full path after `#!` ({shown})"),
+        );
+        return;
+    }
+    if !check_interpreter(&interpreter, depth, refusals) {
+        return;
+    }
     if interpreter.file_name().is_some_and(|n| n == "env") {
-        check_interpreter(&interpreter, refusals);
-        // `#!/usr/bin/env [-S] python3 ...`: the program `env` finds on PATH
-        let Some(program) = words.find(|w| !w.starts_with('-')) else {
+        // `#!/usr/bin/env [options] [NAME=VALUE...] program`: the program env runs, found on
+        // the PATH the plugin gets (its absolute folders only)
+        let Some(program) = env_program(words) else {
+            refuse(
+                refusals,
+                "its `#!` line runs `env` without a program".into(),
+                format!("name the program after env, such as `#!/usr/bin/env python3` ({shown})"),
+            );
             return;
         };
-        match find_on_path(program) {
-            Some(p) => interpreter = p,
-            None => {
-                refuse(
-                    refusals,
-                    format!(
-                        "its interpreter `{}` (from its `#!` line) is not on PATH",
-                        cybedefend_core::text::one_line(program, 64)
-                    ),
-                    format!(
-                        "install `{}`, or fix the first line of {shown}",
-                        cybedefend_core::text::one_line(program, 64)
-                    ),
-                );
-                return;
+        let shown_program = cybedefend_core::text::one_line(&program, 64);
+        match find_on_path(&program) {
+            Some(p) => {
+                check_interpreter(&p, depth, refusals);
             }
+            None => refuse(
+                refusals,
+                format!("its interpreter `{shown_program}` (from its `#!` line) is not on PATH"),
+                format!("install `{shown_program}`, or fix the first line of {shown}"),
+            ),
         }
     }
-    check_interpreter(&interpreter, refusals);
 }
 
+/// The program of `env`'s arguments: options (and their values), `NAME=VALUE` and `-S`
+/// skipped.
 #[cfg(unix)]
-fn check_interpreter(interpreter: &Path, refusals: &mut Vec<Refusal>) {
+fn env_program<'a>(mut words: impl Iterator<Item = &'a str>) -> Option<String> {
+    while let Some(w) = words.next() {
+        match w {
+            "-u" | "--unset" | "-C" | "--chdir" => {
+                words.next();
+            }
+            "--" => return words.next().map(str::to_owned),
+            w if w.starts_with('-') => {}
+            w if w.contains('=') => {}
+            w => return Some(w.to_owned()),
+        }
+    }
+    None
+}
+
+/// The checks of an interpreter: it exists, and it, its links and its folders pass the same
+/// checks as a plugin file; a script interpreter's own interpreter too. Whether it exists.
+#[cfg(unix)]
+fn check_interpreter(interpreter: &Path, depth: usize, refusals: &mut Vec<Refusal>) -> bool {
     use std::os::unix::fs::MetadataExt;
     let shown = cybedefend_core::text::one_line(&display(interpreter), 120);
-    let Ok(real) = fs::canonicalize(interpreter) else {
+    let Ok((real, dirs)) = resolve(interpreter) else {
         refuse(
             refusals,
             format!("its interpreter {shown} (from its `#!` line) does not exist"),
             format!("install {shown}, or fix the plugin's first line"),
         );
-        return;
+        return false;
     };
+    let mut own = Vec::new();
     match fs::metadata(&real) {
+        Ok(m) if !m.is_file() => refuse(
+            &mut own,
+            format!("its interpreter {} is not a regular file", display(&real)),
+            "name a program as the interpreter".into(),
+        ),
         Ok(m) if m.mode() & 0o022 != 0 || !owner_ok(m.uid()) => refuse(
-            refusals,
+            &mut own,
             format!(
                 "its interpreter {} can be changed by another user (mode {:o}, uid {})",
                 display(&real),
@@ -431,17 +511,25 @@ fn check_interpreter(interpreter: &Path, refusals: &mut Vec<Refusal>) {
             "use an interpreter that only you or root can change".into(),
         ),
         Ok(_) => {}
-        Err(_) => return,
+        Err(_) => return false,
     }
-    let before = refusals.len();
-    if let Some(parent) = real.parent() {
-        folders(parent, refusals);
+    let before = own.len();
+    for dir in &dirs {
+        folder(dir, &mut own);
     }
-    for r in &mut refusals[before..] {
+    for r in &mut own[before..] {
         r.reason = format!("its interpreter's {}", r.reason.trim_start_matches("its "));
     }
+    if own.is_empty() {
+        interpreted_by(&real, depth + 1, &mut own);
+    }
+    for r in own {
+        refuse(refusals, r.reason, r.fix);
+    }
+    true
 }
 
+/// Where a program is on `PATH` (its absolute folders: the plugin gets no other).
 #[cfg(unix)]
 fn find_on_path(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
@@ -456,32 +544,83 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
         })
 }
 
-/// The checks of `dir` and every folder above it.
+/// Resolves an absolute `path` the way the system does, one entry at a time, following every
+/// link (at most 40); the real path and every folder whose entry was read on the way.
+pub(crate) fn resolve(path: &Path) -> std::io::Result<(PathBuf, Vec<PathBuf>)> {
+    use std::collections::VecDeque;
+    use std::path::Component;
+    enum Step {
+        Root,
+        Up,
+        Name(std::ffi::OsString),
+    }
+    fn steps(p: &Path) -> Vec<Step> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::RootDir | Component::Prefix(_) => Some(Step::Root),
+                Component::CurDir => None,
+                Component::ParentDir => Some(Step::Up),
+                Component::Normal(n) => Some(Step::Name(n.to_owned())),
+            })
+            .collect()
+    }
+    let mut pending: VecDeque<Step> = steps(path).into();
+    let mut current = PathBuf::from("/");
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut links = 0;
+    while let Some(step) = pending.pop_front() {
+        match step {
+            Step::Root => current = PathBuf::from("/"),
+            Step::Up => {
+                current.pop();
+            }
+            Step::Name(name) => {
+                if !dirs.contains(&current) {
+                    dirs.push(current.clone());
+                }
+                let next = current.join(&name);
+                if fs::symlink_metadata(&next)?.file_type().is_symlink() {
+                    links += 1;
+                    if links > 40 {
+                        return Err(std::io::Error::other("too many levels of links"));
+                    }
+                    let target = fs::read_link(&next)?;
+                    for s in steps(&target).into_iter().rev() {
+                        pending.push_front(s);
+                    }
+                } else {
+                    current = next;
+                }
+            }
+        }
+    }
+    Ok((current, dirs))
+}
+
+/// The checks of one folder.
 #[cfg(unix)]
-fn folders(dir: &Path, refusals: &mut Vec<Refusal>) {
+fn folder(dir: &Path, refusals: &mut Vec<Refusal>) {
     use std::os::unix::fs::MetadataExt;
-    for dir in dir.ancestors() {
-        let Ok(m) = fs::metadata(dir) else { continue };
-        let mode = m.mode() & 0o7777;
-        let sticky_root = mode & 0o1000 != 0 && m.uid() == 0;
-        let shown = display(dir);
-        if mode & 0o022 != 0 && !sticky_root {
-            refuse(
-                refusals,
-                format!("its folder {shown} can be written by group or others (mode {mode:o})"),
-                format!("chmod go-w {shown}, or install the plugin in a private folder"),
-            );
-        }
-        if !owner_ok(m.uid()) {
-            refuse(
-                refusals,
-                format!(
-                    "its folder {shown} belongs to another user (uid {})",
-                    m.uid()
-                ),
-                "install the plugin in a folder of your own or of root".into(),
-            );
-        }
+    let Ok(m) = fs::metadata(dir) else { return };
+    let mode = m.mode() & 0o7777;
+    let sticky_root = mode & 0o1000 != 0 && m.uid() == 0;
+    let shown = display(dir);
+    if mode & 0o022 != 0 && !sticky_root {
+        refuse(
+            refusals,
+            format!("its folder {shown} can be written by group or others (mode {mode:o})"),
+            format!("chmod go-w {shown}, or install the plugin in a private folder"),
+        );
+    }
+    if !owner_ok(m.uid()) {
+        refuse(
+            refusals,
+            format!(
+                "its folder {shown} belongs to another user (uid {})",
+                m.uid()
+            ),
+            "install the plugin in a folder of your own or of root".into(),
+        );
     }
 }
 
@@ -489,7 +628,7 @@ fn folders(dir: &Path, refusals: &mut Vec<Refusal>) {
 fn file(_path: &Path, _kind: Kind, _refusals: &mut Vec<Refusal>) {}
 
 #[cfg(not(unix))]
-fn folders(_dir: &Path, _refusals: &mut Vec<Refusal>) {}
+fn folder(_dir: &Path, _refusals: &mut Vec<Refusal>) {}
 
 #[cfg(all(test, unix))]
 mod tests {

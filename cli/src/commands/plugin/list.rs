@@ -75,18 +75,21 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
     }
     for (p, v, info) in &rows {
         let _ = writeln!(s, "{} ({}) {}", p.name, p.kind.as_str(), display(&p.path));
-        let _ = writeln!(s, "  {}", v.sha256);
+        if !v.sha256.is_empty() {
+            let _ = writeln!(s, "  {}", v.sha256);
+        }
         match info {
             Some(Ok(i)) => {
                 let what = match p.kind {
                     discover::Kind::Exec => "protocol",
                     discover::Kind::Native => "ABI",
                 };
-                let _ = writeln!(
-                    s,
-                    "  trusted; version {} ({what} {:?})",
-                    i.version, i.versions
-                );
+                let version = if i.version.is_empty() {
+                    "unknown"
+                } else {
+                    i.version.as_str()
+                };
+                let _ = writeln!(s, "  trusted; version {version} ({what} {:?})", i.versions);
             }
             Some(Err(e)) => {
                 let _ = writeln!(s, "  trusted, but the handshake failed: {}", e.message());
