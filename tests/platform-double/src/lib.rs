@@ -112,7 +112,11 @@ struct State {
 #[derive(Debug, Clone)]
 struct Project {
     name: String,
-    findings: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Shared: a request clones the project, not its findings (benchmarks serve 100,000s).
+    findings: BTreeMap<String, std::sync::Arc<Vec<serde_json::Value>>>,
+    /// Which findings a filter keeps, by result type and filter (paging a large list must not
+    /// filter it again for every page).
+    filtered: std::sync::Arc<Mutex<std::collections::HashMap<String, std::sync::Arc<Vec<usize>>>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -320,13 +324,14 @@ impl Double {
     pub fn add_project(&self, id: &str, name: &str) {
         let findings = RESULT_TYPES
             .iter()
-            .map(|t| ((*t).to_owned(), sample_findings(t)))
+            .map(|t| ((*t).to_owned(), std::sync::Arc::new(sample_findings(t))))
             .collect();
         self.shared.lock().projects.insert(
             id.to_owned(),
             Project {
                 name: name.to_owned(),
                 findings,
+                filtered: Default::default(),
             },
         );
     }
@@ -334,7 +339,9 @@ impl Double {
     /// Replaces the findings of one type.
     pub fn set_findings(&self, project: &str, kind: &str, items: Vec<serde_json::Value>) {
         if let Some(p) = self.shared.lock().projects.get_mut(project) {
-            p.findings.insert(kind.to_owned(), items);
+            p.findings
+                .insert(kind.to_owned(), std::sync::Arc::new(items));
+            p.filtered = Default::default();
         }
     }
 

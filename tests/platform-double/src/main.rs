@@ -5,7 +5,7 @@
 //! Runs the platform double by itself, for trying the CLI by hand:
 //! `DOUBLE_PROJECTS=ID,... cargo run -p cybedefend-platform-double -- [PAT ...]`, then point the
 //! CLI at the printed URL with `--api-url URL --auth-endpoint URL`. Each project gets the
-//! sample findings.
+//! sample findings, or `DOUBLE_FINDINGS=N` generated SAST findings (for benchmarks).
 #![allow(clippy::print_stdout)]
 
 fn main() {
@@ -20,6 +20,23 @@ fn main() {
         .filter(|p| !p.is_empty())
     {
         double.add_project(project, "demo");
+        if let Some(n) = std::env::var("DOUBLE_FINDINGS")
+            .ok()
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            let severities = ["critical", "high", "medium", "low"];
+            let findings = (0..n)
+                .map(|i| {
+                    cybedefend_platform_double::sample_finding(
+                        "sast",
+                        i,
+                        severities[(i % 4) as usize],
+                        "to_verify",
+                    )
+                })
+                .collect();
+            double.set_findings(project, "sast", findings);
+        }
     }
     println!("READY {}", double.url());
     loop {

@@ -197,19 +197,32 @@ fn query_num(req: &Recorded, keys: &[&str], default: u64) -> u64 {
 
 /// Findings whose severity, state and branch are among the requested ones (an empty filter
 /// keeps everything). Items may carry the `base` wrapper or not.
-fn matching(
-    findings: Option<&Vec<serde_json::Value>>,
+fn matching<'a>(
+    findings: Option<&'a std::sync::Arc<Vec<serde_json::Value>>>,
     severities: &[&str],
     states: &[&str],
     branches: &[&str],
-) -> Vec<serde_json::Value> {
+) -> Vec<&'a serde_json::Value> {
+    kept_indices(findings, severities, states, branches)
+        .into_iter()
+        .filter_map(|i| findings.and_then(|v| v.get(i)))
+        .collect()
+}
+
+/// The positions of the findings a filter keeps.
+fn kept_indices(
+    findings: Option<&std::sync::Arc<Vec<serde_json::Value>>>,
+    severities: &[&str],
+    states: &[&str],
+    branches: &[&str],
+) -> Vec<usize> {
     let keep = |filter: &[&str], v: &serde_json::Value| {
         filter.is_empty() || filter.contains(&v.as_str().unwrap_or(""))
     };
     findings
         .into_iter()
-        .flatten()
-        .filter(|f| {
+        .flat_map(|v| v.iter().enumerate())
+        .filter(|(_, f)| {
             let b = if f.get("base").is_some() {
                 &f["base"]
             } else {
@@ -219,7 +232,7 @@ fn matching(
                 && keep(states, &b["currentState"])
                 && keep(branches, &b["branch"])
         })
-        .cloned()
+        .map(|(i, _)| i)
         .collect()
 }
 
@@ -317,7 +330,7 @@ pub(super) fn platform(shared: &Shared, req: &Recorded) -> Response {
                 "step": step, "scanType": "sast"
             });
             if state != "queued" && state != "running" {
-                let n: usize = project.findings.values().map(Vec::len).sum();
+                let n: usize = project.findings.values().map(|v| v.len()).sum();
                 let _ = &n;
                 v["vulnerabilityDetected"] = json!(n);
             }
@@ -341,8 +354,8 @@ pub(super) fn platform(shared: &Shared, req: &Recorded) -> Response {
                     .unwrap_or("")
                     .to_owned();
                 match groups.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, v)) => v.push(f),
-                    None => groups.push((name, vec![f])),
+                    Some((_, v)) => v.push(f.clone()),
+                    None => groups.push((name, vec![f.clone()])),
                 }
             }
             let page = query_num(req, &["page"], 1).max(1);
@@ -388,7 +401,20 @@ pub(super) fn platform(shared: &Shared, req: &Recorded) -> Response {
             let sevs = query_all(req, "severity[]");
             let states = query_all(req, "status[]");
             let branch = query_all(req, "branch");
-            let kept = matching(project.findings.get(*kind), &sevs, &states, &branch);
+            let all = project.findings.get(*kind);
+            let key = format!("{kind}|{sevs:?}|{states:?}|{branch:?}");
+            let cached = project
+                .filtered
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&key).cloned());
+            let kept = cached.unwrap_or_else(|| {
+                let idx = std::sync::Arc::new(kept_indices(all, &sevs, &states, &branch));
+                if let Ok(mut c) = project.filtered.lock() {
+                    c.insert(key, idx.clone());
+                }
+                idx
+            });
             let page_keys: &[&str] = if matches!(*kind, "container" | "sca") {
                 &["page", "pageNumber"]
             } else {
@@ -405,9 +431,10 @@ pub(super) fn platform(shared: &Shared, req: &Recorded) -> Response {
             let total = kept.len() as u64;
             let total_pages = total.div_ceil(limit);
             let items: Vec<serde_json::Value> = kept
-                .into_iter()
+                .iter()
                 .skip(((page - 1) * limit) as usize)
                 .take(limit as usize)
+                .filter_map(|i| all?.get(*i).cloned())
                 .collect();
             json_response(
                 StatusCode::OK,
