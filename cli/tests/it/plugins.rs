@@ -90,6 +90,10 @@ fn status(env: &Env) -> (Out, Value) {
     (out, j)
 }
 
+/// A chain of one plugin provider `t`, the plugin named `t`.
+const ONE_PLUGIN_T: &str =
+    "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n";
+
 const HELLO: &str = r#"printf '{"v":[1],"name":"t","version":"1"}\n'; read -r req"#;
 
 #[test]
@@ -263,10 +267,7 @@ fn untrusted_plugin_files_and_folders_are_refused() {
         "t",
         &format!("{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'"),
     );
-    config(
-        &env,
-        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n",
-    );
+    config(&env, ONE_PLUGIN_T);
     let (out, _) = status(&env);
     assert_eq!(out.code, 0, "a private plugin runs: {out:?}");
 
@@ -395,7 +396,7 @@ fn plugin_folders_are_absolute_or_under_home_never_relative() {
     fs::set_permissions(&planted, fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(planted.parent().unwrap(), fs::Permissions::from_mode(0o700)).unwrap();
     fs::set_permissions(env.work(), fs::Permissions::from_mode(0o700)).unwrap();
-    let chain = "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n";
+    let chain = ONE_PLUGIN_T;
     config(&env, &format!("{chain}plugins:\n  dirs: [corp-plugins]\n"));
     let out = env.run(&["auth", "status", "--offline"]);
     assert_eq!(out.code, 2, "{out:?}");
@@ -945,10 +946,7 @@ fn refused_with(env: &Env, needles: &[&str]) {
 fn links_special_files_and_interpreters_are_checked_before_anything_runs() {
     let env = Env::new();
     let plugins = plugin_dir(&env, &[]);
-    config(
-        &env,
-        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n",
-    );
+    config(&env, ONE_PLUGIN_T);
     let name = plugins.join("cybedefend-credential-t");
 
     // a link in a private folder to a private file runs the real file, shown as such
@@ -1010,10 +1008,7 @@ fn links_special_files_and_interpreters_are_checked_before_anything_runs() {
     );
     fs::remove_file(&name).unwrap();
     fs::create_dir_all(&name).unwrap();
-    config(
-        &env,
-        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n",
-    );
+    config(&env, ONE_PLUGIN_T);
     refused_with(
         &env,
         &[
@@ -1425,10 +1420,7 @@ fn running_as_root() -> bool {
 fn every_link_and_interpreter_on_the_way_is_checked() {
     let mut env = Env::new();
     let plugins = plugin_dir(&env, &[]);
-    config(
-        &env,
-        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n",
-    );
+    config(&env, ONE_PLUGIN_T);
     let name = plugins.join("cybedefend-credential-t");
     let private = env.home().join("private");
     let real = answering(&private, "real-plugin", "");
@@ -1523,10 +1515,7 @@ fn signals_stop_the_plugins_a_command_started() {
     let env = Env::new();
     let plugins = plugin_dir(&env, &[]);
     answering(&plugins, "cybedefend-credential-t", "sleep 44.5");
-    config(
-        &env,
-        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n",
-    );
+    config(&env, ONE_PLUGIN_T);
     for signal in ["TERM", "INT", "HUP"] {
         let mut child = env
             .command(&["auth", "status", "--offline"])
