@@ -71,6 +71,19 @@ pub fn path_var(name: &str) -> Option<OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
+/// A configured path with a leading `~/` (or `~` alone) made the home folder's; other paths
+/// as they are (`~user` and `$VARIABLES` are not expanded). `None` for a `~` path when `HOME`
+/// is not set.
+pub fn expand_home(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let text = path.to_string_lossy();
+    let rest = match text.strip_prefix("~/") {
+        Some(rest) => rest,
+        None if text == "~" => "",
+        None => return Some(path.to_owned()),
+    };
+    path_var(HOME).map(|home| std::path::PathBuf::from(home).join(rest))
+}
+
 /// A boolean variable: `1/true/yes/on` or `0/false/no/off` (any case); unset or empty is
 /// `None`; anything else an error naming the variable.
 pub fn bool_var(name: &str) -> Result<Option<bool>> {

@@ -203,9 +203,15 @@ async fn pat_login(app: &App, args: &LoginArgs, endpoints: &Endpoints, pat: Secr
     }
     // What can be checked here is checked before the server is asked.
     let ctx = app.resolve_context(endpoints);
-    let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;
-    let provider = match &store_in {
-        StoreIn::Provider(name) => {
+    // The chain is built only when a provider of it keeps the PAT.
+    let chain = match &store_in {
+        StoreIn::Provider(_) => Some(cybedefend_core::credentials::Chain::from_config(
+            &app.config,
+        )?),
+        _ => None,
+    };
+    let provider = match (&store_in, &chain) {
+        (StoreIn::Provider(name), Some(chain)) => {
             let (kind, provider) = chain.provider(name).ok_or_else(|| {
                 Error::usage(format!("provider `{name}` is not in the credential chain")).with_hint(
                     "add it to `credentials.chain`, so that commands find the PAT it keeps",

@@ -286,22 +286,17 @@ impl LoadedConfig {
     /// would be looked up in whatever directory a command runs in (a repository could then
     /// supply a plugin).
     fn resolve_plugin_dirs(&mut self) -> Result<()> {
-        let home = crate::env::path_var(crate::env::HOME).map(PathBuf::from);
         let origin = self.origin("plugins.dirs").unwrap_or_default();
         for dir in &mut self.settings.plugins.dirs {
             let text = dir.to_string_lossy().into_owned();
-            if let Some(rest) =
-                text.strip_prefix("~/")
-                    .or(if text == "~" { Some("") } else { None })
-            {
-                let Some(home) = &home else {
-                    return Err(Error::usage(format!(
-                        "`plugins.dirs` entry `{}` starts with `~`, but HOME is not set",
-                        crate::text::one_line(&text, 120)
-                    )));
-                };
-                *dir = home.join(rest);
-            } else if dir.is_relative() {
+            let Some(expanded) = crate::env::expand_home(dir) else {
+                return Err(Error::usage(format!(
+                    "`plugins.dirs` entry `{}` starts with `~`, but HOME is not set",
+                    crate::text::one_line(&text, 120)
+                )));
+            };
+            *dir = expanded;
+            if dir.is_relative() {
                 return Err(Error::usage(format!(
                     "`plugins.dirs` entry `{}` in {} is not an absolute folder (only a leading `~/` is expanded, not `~user` or `$VARIABLES`): it would be searched in whatever directory a command runs in",
                     crate::text::one_line(&text, 120),

@@ -150,9 +150,7 @@ impl<'a> Api<'a> {
         path: &str,
         body: &B,
     ) -> Result<T> {
-        let body = to_json(what, body)?;
-        let bytes = self.call(what, Method::POST, path, &[], Some(body)).await?;
-        parse(what, &bytes)
+        self.with_body(what, Method::POST, path, body).await
     }
 
     /// `PUT path` with a JSON body, the answer as `T`.
@@ -162,9 +160,7 @@ impl<'a> Api<'a> {
         path: &str,
         body: &B,
     ) -> Result<T> {
-        let body = to_json(what, body)?;
-        let bytes = self.call(what, Method::PUT, path, &[], Some(body)).await?;
-        parse(what, &bytes)
+        self.with_body(what, Method::PUT, path, body).await
     }
 
     /// `PATCH path` with a JSON body, the answer as `T`.
@@ -174,10 +170,19 @@ impl<'a> Api<'a> {
         path: &str,
         body: &B,
     ) -> Result<T> {
+        self.with_body(what, Method::PATCH, path, body).await
+    }
+
+    /// A request with a JSON body, the answer as `T`.
+    async fn with_body<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         let body = to_json(what, body)?;
-        let bytes = self
-            .call(what, Method::PATCH, path, &[], Some(body))
-            .await?;
+        let bytes = self.call(what, method, path, &[], Some(body)).await?;
         parse(what, &bytes)
     }
 

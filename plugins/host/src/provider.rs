@@ -225,10 +225,8 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
         }
         (None, Some(p)) => {
             let text = p.to_string_lossy().into_owned();
-            let home = cybedefend_core::env::path_var(cybedefend_core::env::HOME);
-            match (text.strip_prefix("~/"), home) {
-                (Some(rest), Some(home)) => Which::Path(PathBuf::from(home).join(rest)),
-                _ if p.is_absolute() => Which::Path(p),
+            match cybedefend_core::env::expand_home(&p) {
+                Some(p) if p.is_absolute() => Which::Path(p),
                 _ => {
                     return Err(init.error(format!(
                         "`path: {}` is not an absolute path (only a leading `~/` is expanded, not `~user` or `$VARIABLES`): it would be searched in whatever directory a command runs in; give an absolute path, or one under `~/`",

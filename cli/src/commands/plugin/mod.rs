@@ -130,12 +130,7 @@ pub(crate) fn configured_pin(app: &App, plugin: &Located) -> Option<String> {
                 .options
                 .get("path")
                 .and_then(|v| v.as_str())
-                .map(
-                    |p| match (p.strip_prefix("~/"), cybedefend_core::env::path_var("HOME")) {
-                        (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
-                        _ => std::path::PathBuf::from(p),
-                    },
-                )
+                .and_then(|p| cybedefend_core::env::expand_home(Path::new(p)))
                 .and_then(|p| std::fs::canonicalize(p).ok())
                 .is_some_and(|p| Some(p) == real);
             by_name || by_path
