@@ -494,6 +494,10 @@ fn broken_exec_plugins_give_clear_errors() {
             "a hello whose `v` is not a list of protocol versions (such as [1])",
         ),
         (
+            r#"printf '{"v":[99999999999999]}\n'; read -r req; printf '{"ok":{}}\n'"#.to_owned(),
+            "a hello whose `v` lists something that is not a protocol version",
+        ),
+        (
             format!("{HELLO}\n{ok_answer}\n{ok_answer}"),
             "printed 2 answers; a plugin answers once",
         ),

@@ -112,6 +112,12 @@ async fn call_line(
                 Ok(v) if v.get("v").is_some_and(|v| !v.is_array()) => {
                     "a hello whose `v` is not a list of protocol versions (such as [1])".to_owned()
                 }
+                Ok(v) if v["v"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|n| n.as_u64().is_none_or(|n| n > u64::from(u32::MAX)))) =>
+                {
+                    "a hello whose `v` lists something that is not a protocol version (a whole number such as 1)".to_owned()
+                }
                 _ => format!("{} where its hello line belongs", describe(hello_line)),
             }
         };
