@@ -74,6 +74,8 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     hint: Option<String>,
+    /// The HTTP status of the answer this error is about, if any.
+    status: Option<u16>,
 }
 
 impl std::error::Error for Error {}
@@ -91,6 +93,7 @@ impl Error {
             kind,
             message: message.into(),
             hint: None,
+            status: None,
         }
     }
 
@@ -151,6 +154,18 @@ impl Error {
     }
 
     /// The kind.
+    /// Records the HTTP status of the answer this error is about.
+    #[must_use]
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status of the answer this error is about (403, 404, ...), if it came from one.
+    pub fn http_status(&self) -> Option<u16> {
+        self.status
+    }
+
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

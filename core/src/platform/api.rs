@@ -192,16 +192,45 @@ impl<'a> Api<'a> {
         parse(what, &bytes)
     }
 
-    /// Streams the answer of `GET path?query` into `out` (a report file), at most
-    /// [`DOWNLOAD_CAP`] bytes; returns the bytes written. Retries happen before the first byte.
-    pub async fn download(
+    /// `DELETE path` with a JSON body (the platform's member removal), the answer as `T`.
+    pub async fn delete_with<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        self.with_body(what, Method::DELETE, path, body).await
+    }
+
+    /// `GET path?query`, the whole answer as JSON and the fields this CLI reads as `T`.
+    pub async fn get_answer<T: DeserializeOwned>(
         &self,
         what: &str,
         path: &str,
         query: &Query,
+    ) -> Result<Answer<T>> {
+        let raw: serde_json::Value = self.get(what, path, query).await?;
+        Answer::read(what, raw)
+    }
+
+    /// Streams the answer of `method path?query` (with an optional JSON body) into `out` (a
+    /// report file), at most [`DOWNLOAD_CAP`] bytes; returns the bytes written and the answer's
+    /// content type. Retries happen before the first byte.
+    pub async fn download(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        query: &Query,
+        body: Option<serde_json::Value>,
         out: &mut (dyn Write + Send),
-    ) -> Result<u64> {
-        let mut resp = self.response(what, Method::GET, path, query, None).await?;
+    ) -> Result<(u64, Option<String>)> {
+        let mut resp = self.response(what, method, path, query, body).await?;
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| crate::text::one_line(v, 100));
         let mut written = 0u64;
         loop {
             match resp.chunk().await {
@@ -217,7 +246,7 @@ impl<'a> Api<'a> {
                         Error::failure(format!("{what}: cannot write the file: {e}"))
                     })?;
                 }
-                Ok(None) => return Ok(written),
+                Ok(None) => return Ok((written, content_type)),
                 Err(e) => {
                     return Err(Error::network(format!(
                         "{what}: the download broke off after {written} bytes ({})",
@@ -331,7 +360,7 @@ impl<'a> Api<'a> {
 
     fn status_error(&self, what: &str, status: StatusCode, text: &[u8]) -> Error {
         let code = status.as_u16();
-        match code {
+        let e = match code {
             401 => Error::auth(format!("{what}: the API rejected the credential (HTTP 401)"))
                 .with_hint("run `cybedefend auth status` to see which credential is used; log in again or use another PAT"),
             403 => Error::auth(format!(
@@ -351,7 +380,8 @@ impl<'a> Api<'a> {
                 "{what}: the API answered HTTP {code}: {}",
                 body_excerpt(text)
             )),
-        }
+        };
+        e.with_status(code)
     }
 
     /// Uploads a file to a pre-signed URL; see [`upload`].
@@ -362,6 +392,47 @@ impl<'a> Api<'a> {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<()> {
         upload_file(self.http, url, file, progress, self.backoff_base).await
+    }
+}
+
+/// An answer kept whole (what `--json` prints: every field the server sent) together with the
+/// fields this CLI reads from it (tolerantly, see [`crate::platform::de`]).
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    /// The answer as the server sent it.
+    pub raw: serde_json::Value,
+    /// The fields this CLI reads.
+    pub view: T,
+}
+
+impl<T: DeserializeOwned> Answer<T> {
+    /// Reads `raw` as `T`; an answer that does not fit is an error naming the call.
+    pub fn read(what: &str, raw: serde_json::Value) -> Result<Self> {
+        let view = T::deserialize(&raw).map_err(|e| {
+            let detail =
+                crate::text::one_line(&crate::credentials::redact::redact(&e.to_string()), 200);
+            Error::failure(format!(
+                "{what}: the API answered with something this CLI cannot read ({detail})"
+            ))
+            .with_hint("retry; if it persists, check `--api-url` and report it to CybeDefend support")
+        })?;
+        Ok(Self { raw, view })
+    }
+}
+
+/// Rewords a 403 or 404 of a call about `thing` ("project `ID`", "team `ID`") so the user reads
+/// what was missing or refused; other errors pass unchanged.
+pub fn about(thing: &str) -> impl FnOnce(Error) -> Error + '_ {
+    move |e| match e.http_status() {
+        Some(403) => Error::auth(format!(
+            "access denied (HTTP 403): this account has no access to {thing}"
+        ))
+        .with_hint("check the id, and that the PAT's user is a member of its organisation or team (`cybedefend auth status` shows the account)")
+        .with_status(403),
+        Some(404) => Error::not_found(format!("{thing} was not found (HTTP 404)"))
+            .with_hint("check the id and the region (`--region`); `cybedefend project list --organization-id ORG` and `cybedefend team list --organization-id ORG` list what this account sees")
+            .with_status(404),
+        _ => e,
     }
 }
 

@@ -4,18 +4,25 @@
 
 mod api;
 mod bearer;
+pub mod compliance;
+pub mod containers;
 pub mod de;
 mod endpoints;
 pub mod exchange;
 pub mod http;
 pub mod oauth;
+pub mod overview;
 pub mod policies;
+pub mod projects;
 mod region;
+pub mod reports;
 pub mod results;
 pub mod scan;
+pub mod teams;
+pub mod user;
 
 pub use api::{
-    ATTEMPTS, Api, MAX_BACKOFF, Method, Notice, Query, body_excerpt, parse, retry_after, seg,
+    ATTEMPTS, Answer, Api, MAX_BACKOFF, about, Method, Notice, Query, body_excerpt, parse, retry_after, seg,
 };
 pub use bearer::Bearer;
 pub use endpoints::Endpoints;

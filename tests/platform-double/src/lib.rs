@@ -106,18 +106,70 @@ struct State {
     canned: BTreeMap<(String, String), Canned>,
     retry_after: String,
     accept_any_but: Option<HashSet<String>>,
+    orgs: BTreeMap<String, Org>,
+    teams: BTreeMap<String, TeamRec>,
+    user_pats: Vec<UserPat>,
+    teams_wrapped: bool,
+    report_size: usize,
+    batch_raw: bool,
+    batch_filename: Option<String>,
+    profile_email: String,
 }
 
 /// A project and its findings by result type.
 #[derive(Debug, Clone)]
 struct Project {
     name: String,
+    team: String,
+    ai_merge_request: bool,
     /// Shared: a request clones the project, not its findings (benchmarks serve 100,000s).
     findings: BTreeMap<String, std::sync::Arc<Vec<serde_json::Value>>>,
     /// Which findings a filter keeps, by result type and filter (paging a large list must not
     /// filter it again for every page).
     filtered: std::sync::Arc<Mutex<std::collections::HashMap<String, std::sync::Arc<Vec<usize>>>>>,
 }
+
+impl Project {
+    fn new(name: &str, team: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            team: team.to_owned(),
+            ai_merge_request: false,
+            findings: RESULT_TYPES
+                .iter()
+                .map(|t| ((*t).to_owned(), std::sync::Arc::new(sample_findings(t))))
+                .collect(),
+            filtered: Default::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Org {
+    name: String,
+}
+
+#[derive(Debug, Clone)]
+struct TeamRec {
+    org: String,
+    name: String,
+    description: String,
+    members: Vec<serde_json::Value>,
+}
+
+/// A personal access token of the double's user.
+#[derive(Debug, Clone)]
+struct UserPat {
+    name: String,
+    value: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+/// The organisation every double starts with.
+pub const ORG_ID: &str = "00000000-0000-4000-8000-000000008000";
+/// The team every double starts with (projects belong to it).
+pub const TEAM_ID: &str = "00000000-0000-4000-8000-000000007000";
 
 #[derive(Debug, Clone)]
 struct Scan {
@@ -222,6 +274,27 @@ impl Double {
                 canned: BTreeMap::new(),
                 retry_after: "0".into(),
                 accept_any_but: None,
+                orgs: BTreeMap::from([(
+                    ORG_ID.to_owned(),
+                    Org {
+                        name: "Double org".into(),
+                    },
+                )]),
+                teams: BTreeMap::from([(
+                    TEAM_ID.to_owned(),
+                    TeamRec {
+                        org: ORG_ID.to_owned(),
+                        name: "Double team".into(),
+                        description: "The double's first team".into(),
+                        members: Vec::new(),
+                    },
+                )]),
+                user_pats: Vec::new(),
+                teams_wrapped: false,
+                report_size: 2048,
+                batch_raw: false,
+                batch_filename: None,
+                profile_email: "dana@example.test".into(),
             }),
             counter: AtomicU64::new(0),
         });
@@ -322,18 +395,115 @@ impl Double {
 
     /// Adds a project with the sample findings of [`sample_findings`].
     pub fn add_project(&self, id: &str, name: &str) {
-        let findings = RESULT_TYPES
+        self.shared
+            .lock()
+            .projects
+            .insert(id.to_owned(), Project::new(name, TEAM_ID));
+    }
+
+    /// Whether a project exists (after `project create`/`delete`).
+    pub fn has_project(&self, id: &str) -> bool {
+        self.shared.lock().projects.contains_key(id)
+    }
+
+    /// Project ids by name.
+    pub fn project_ids_named(&self, name: &str) -> Vec<String> {
+        self.shared
+            .lock()
+            .projects
             .iter()
-            .map(|t| ((*t).to_owned(), std::sync::Arc::new(sample_findings(t))))
-            .collect();
-        self.shared.lock().projects.insert(
+            .filter(|(_, p)| p.name == name)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    pub fn add_org(&self, id: &str, name: &str) {
+        self.shared.lock().orgs.insert(
             id.to_owned(),
-            Project {
+            Org {
                 name: name.to_owned(),
-                findings,
-                filtered: Default::default(),
             },
         );
+    }
+
+    pub fn add_team(&self, org: &str, id: &str, name: &str) {
+        self.shared.lock().teams.insert(
+            id.to_owned(),
+            TeamRec {
+                org: org.to_owned(),
+                name: name.to_owned(),
+                description: format!("{name} team"),
+                members: Vec::new(),
+            },
+        );
+    }
+
+    /// Team name and description, if the team exists.
+    pub fn team(&self, id: &str) -> Option<(String, String)> {
+        self.shared
+            .lock()
+            .teams
+            .get(id)
+            .map(|t| (t.name.clone(), t.description.clone()))
+    }
+
+    /// The members of a team (as the members endpoint serves them).
+    pub fn team_members(&self, id: &str) -> Vec<serde_json::Value> {
+        self.shared
+            .lock()
+            .teams
+            .get(id)
+            .map(|t| t.members.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn add_member(&self, team: &str, user: &str, email: &str, role: &str) {
+        if let Some(t) = self.shared.lock().teams.get_mut(team) {
+            t.members.push(json!({"id": user, "firstName": "Member", "lastName": email, "email": email, "picture": "", "role": role}));
+        }
+    }
+
+    /// Serve the team list as `{"teams": [...]}` (the official CLI's reading) instead of the
+    /// spec's array.
+    pub fn set_teams_wrapped(&self, on: bool) {
+        self.shared.lock().teams_wrapped = on;
+    }
+
+    /// Size of every report the double serves.
+    pub fn set_report_size(&self, bytes: usize) {
+        self.shared.lock().report_size = bytes;
+    }
+
+    /// Serve batch reports as the report itself instead of the base64 envelope.
+    pub fn set_batch_raw(&self, on: bool) {
+        self.shared.lock().batch_raw = on;
+    }
+
+    /// The `filename` of the batch envelope.
+    pub fn set_batch_filename(&self, name: &str) {
+        self.shared.lock().batch_filename = Some(name.to_owned());
+    }
+
+    /// The user's PATs: (name, value).
+    pub fn user_pats(&self) -> Vec<(String, String)> {
+        self.shared
+            .lock()
+            .user_pats
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect()
+    }
+
+    /// Gives the user a PAT (also accepted by the token exchange).
+    pub fn add_user_pat(&self, name: &str, value: &str) {
+        let mut s = self.shared.lock();
+        s.pats.insert(value.to_owned());
+        s.user_pats.push(UserPat {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            created_at: 1_767_225_600_000,
+            expires_at: None,
+        });
     }
 
     /// Replaces the findings of one type.
@@ -346,8 +516,9 @@ impl Double {
     }
 
     /// Makes every API call on this project answer 403.
-    pub fn forbid(&self, project: &str) {
-        self.shared.lock().forbidden.insert(project.to_owned());
+    /// Any id (project, team, organisation) answers 403 from now on.
+    pub fn forbid(&self, id: &str) {
+        self.shared.lock().forbidden.insert(id.to_owned());
     }
 
     /// How scans progress.
@@ -589,7 +760,7 @@ async fn route(shared: &Shared, req: &Recorded) -> Response {
         if let Some(r) = api_gate(shared, req) {
             return r;
         }
-        return platform(shared, req);
+        return routes::serve(&mut shared.lock(), req);
     }
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/client-apps") => client_apps(shared),
@@ -737,13 +908,16 @@ async fn token(shared: &Shared, req: &Recorded) -> Response {
     )
 }
 
+mod manage;
 mod platform;
+pub mod routes;
 mod tls;
 
 pub use tls::TestCa;
 
+pub use manage::report_bytes;
 pub use platform::{RESULT_TYPES, sample_finding, sample_findings, sample_violation};
-use platform::{api_gate, platform, upload};
+use platform::{api_gate, upload};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,162 @@
+//! Projects: create, read, delete, and every project of an organisation.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::platform::api::{Answer, Api, about, seg};
+use crate::platform::de;
+
+/// The fields of a project this CLI shows. The API names the id `projectId`; the official CLI
+/// reads `id`: both are accepted.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Project {
+    #[serde(default, rename = "projectId", deserialize_with = "de::text")]
+    project_id: Option<String>,
+    #[serde(default, deserialize_with = "de::text")]
+    id: Option<String>,
+    /// Name.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub name: String,
+    /// Team id.
+    #[serde(default, rename = "teamId", deserialize_with = "de::text")]
+    pub team_id: Option<String>,
+    /// Team name.
+    #[serde(default, rename = "teamName", deserialize_with = "de::text")]
+    pub team_name: Option<String>,
+    /// Risk level (`low`, `medium`, ...).
+    #[serde(default, rename = "riskLevel", deserialize_with = "de::text")]
+    pub risk_level: Option<String>,
+    /// Risk score.
+    #[serde(default, rename = "riskScore", deserialize_with = "de::number")]
+    pub risk_score: Option<f64>,
+    /// Creation time as sent.
+    #[serde(default, rename = "createdAt", deserialize_with = "de::text")]
+    pub created_at: Option<String>,
+    /// Last change as sent.
+    #[serde(default, rename = "updatedAt", deserialize_with = "de::text")]
+    pub updated_at: Option<String>,
+}
+
+impl Project {
+    /// `projectId`, else `id`.
+    pub fn id(&self) -> Option<&str> {
+        self.project_id.as_deref().or(self.id.as_deref())
+    }
+}
+
+/// What `project create` sends; the switches are sent only when given.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewProject {
+    /// Name.
+    pub name: String,
+    /// AI merge requests.
+    #[serde(rename = "aiMergeRequestEnabled", skip_serializing_if = "Option::is_none")]
+    pub ai_merge_request: Option<bool>,
+    /// Improving results.
+    #[serde(
+        rename = "improvingResultsEnabled",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub improving_results: Option<bool>,
+    /// Auto-fix (sent by the official CLI; not in the spec).
+    #[serde(rename = "autoFixEnabled", skip_serializing_if = "Option::is_none")]
+    pub auto_fix: Option<bool>,
+}
+
+/// `GET /project/{id}`.
+pub async fn get(api: &Api<'_>, project: &str) -> Result<Answer<Project>> {
+    let path = format!("/project/{}", seg(project));
+    api.get_answer("project get", &path, &[])
+        .await
+        .map_err(about(&format!("project `{project}`")))
+}
+
+/// `POST /team/{teamId}/project`.
+pub async fn create(api: &Api<'_>, team: &str, body: &NewProject) -> Result<Answer<Project>> {
+    let path = format!("/team/{}/project", seg(team));
+    let raw: Value = api
+        .post("project create", &path, body)
+        .await
+        .map_err(about(&format!("team `{team}`")))?;
+    Answer::read("project create", raw)
+}
+
+/// `DELETE /project/{id}`: the server's answer (`{message}`).
+pub async fn delete(api: &Api<'_>, project: &str) -> Result<Value> {
+    let path = format!("/project/{}", seg(project));
+    api.delete("project delete", &path)
+        .await
+        .map_err(about(&format!("project `{project}`")))
+}
+
+/// One page of an organisation's projects.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProjectPage {
+    /// The projects.
+    #[serde(default, deserialize_with = "de::lenient_list")]
+    pub projects: Vec<Project>,
+    /// Pages in all.
+    #[serde(default, rename = "totalPages", deserialize_with = "de::count")]
+    pub total_pages: Option<u64>,
+    /// Projects in all.
+    #[serde(default, rename = "totalProjects", deserialize_with = "de::count")]
+    pub total_projects: Option<u64>,
+}
+
+/// Largest page the API serves for an organisation's projects.
+pub const PROJECT_PAGE_SIZE: u64 = 10;
+/// Most pages read for one listing (100,000 projects).
+pub const MAX_PAGES: u64 = 10_000;
+
+/// `GET /organization/{id}/projects?page=N&pageSize=10[&search=]`.
+pub async fn page(
+    api: &Api<'_>,
+    org: &str,
+    page: u64,
+    search: Option<&str>,
+) -> Result<Answer<ProjectPage>> {
+    let path = format!("/organization/{}/projects", seg(org));
+    let mut q = vec![
+        ("page".to_owned(), page.to_string()),
+        ("pageSize".to_owned(), PROJECT_PAGE_SIZE.to_string()),
+    ];
+    if let Some(s) = search.filter(|s| !s.is_empty()) {
+        q.push(("search".to_owned(), s.to_owned()));
+    }
+    api.get_answer("project list", &path, &q)
+        .await
+        .map_err(about(&format!("organisation `{org}`")))
+}
+
+/// Every project of an organisation, every page: the server's objects and their views.
+pub async fn all(
+    api: &Api<'_>,
+    org: &str,
+    search: Option<&str>,
+) -> Result<(Vec<Value>, Vec<Project>)> {
+    let mut raw = Vec::new();
+    let mut views = Vec::new();
+    let mut n = 1;
+    loop {
+        let p = page(api, org, n, search).await?;
+        let items = match p.raw.get("projects") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        };
+        let got = items.len();
+        raw.extend(items);
+        views.extend(p.view.projects);
+        let last = p.view.total_pages.unwrap_or(n);
+        if got == 0 || n >= last {
+            break;
+        }
+        if n >= MAX_PAGES {
+            return Err(Error::failure(format!(
+                "project list: the API reports more than {MAX_PAGES} pages; stopped"
+            )));
+        }
+        n += 1;
+    }
+    Ok((raw, views))
+}

@@ -1,0 +1,240 @@
+//! Reports: a project's SBOM, OWASP Top 10 and CWE Top 25 reports, an organisation's or a
+//! team's, and a batch over chosen projects. Every report is streamed into a writer (a file
+//! written atomically by the caller), never held whole in memory, except the batch report's
+//! base64 envelope (see [`batch`]).
+
+use std::io::{BufReader, Read, Seek, Write};
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::platform::api::{Api, Method, about, seg};
+
+/// What a report is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// `GET /project/{id}/sbom`.
+    Sbom(&'a str),
+    /// `GET /project/{id}/{kind}-report/{format}`.
+    Project(&'a str),
+    /// `GET /organization/{id}/report/{kind}/{format}`.
+    Organization(&'a str),
+    /// `GET /team/{id}/report/{kind}/{format}`.
+    Team(&'a str),
+}
+
+/// Report kinds.
+pub const KINDS: &[&str] = &["owasp", "cwe"];
+/// Report formats.
+pub const FORMATS: &[&str] = &["json", "html", "pdf"];
+
+/// Streams one report into `out`; the bytes written.
+pub async fn download(
+    api: &Api<'_>,
+    scope: Scope<'_>,
+    kind: &str,
+    format: &str,
+    detailed: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<u64> {
+    let (what, path, thing) = match scope {
+        Scope::Sbom(p) => (
+            "report sbom",
+            format!("/project/{}/sbom", seg(p)),
+            format!("the SBOM of project `{p}`"),
+        ),
+        Scope::Project(p) => (
+            "project report",
+            format!("/project/{}/{kind}-report/{format}", seg(p)),
+            format!("project `{p}`"),
+        ),
+        Scope::Organization(o) => (
+            "organisation report",
+            format!("/organization/{}/report/{kind}/{format}", seg(o)),
+            format!("organisation `{o}`"),
+        ),
+        Scope::Team(t) => (
+            "team report",
+            format!("/team/{}/report/{kind}/{format}", seg(t)),
+            format!("team `{t}`"),
+        ),
+    };
+    let query = if detailed && !matches!(scope, Scope::Sbom(_)) {
+        vec![("detailed".to_owned(), "true".to_owned())]
+    } else {
+        Vec::new()
+    };
+    let (n, _) = api
+        .download(what, Method::GET, &path, &query, None, out)
+        .await
+        .map_err(about(&thing))?;
+    Ok(n)
+}
+
+/// Largest batch envelope read (its base64 text is held in memory once).
+pub const ENVELOPE_CAP: u64 = 1 << 30;
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    filename: Option<String>,
+    content: String,
+}
+
+/// What a batch report gave.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Bytes written.
+    pub bytes: u64,
+    /// The file name the server suggested, reduced to a plain name (no folders, no control
+    /// characters), if it sent a usable one.
+    pub filename: Option<String>,
+}
+
+/// A server-given file name, if it is a plain one: no folder part, not `.`/`..`, no control
+/// characters, at most 200 bytes.
+pub fn plain_file_name(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next()?.trim();
+    let ok = !base.is_empty()
+        && base != "."
+        && base != ".."
+        && base.len() <= 200
+        && !base.starts_with('.')
+        && base.chars().all(|c| !c.is_control() && c != ':');
+    ok.then(|| base.to_owned())
+}
+
+/// `POST /organization/{id}/project/report/batch/{kind}/{format}` with `{projectIds,
+/// detailed}`. The official CLI reads a JSON envelope `{filename, contentType, content}` with
+/// the report in base64; a server that sends the report itself is accepted too. The answer is
+/// spooled to an unnamed temporary file (capped), then decoded into `out` in chunks.
+pub async fn batch(
+    api: &Api<'_>,
+    org: &str,
+    kind: &str,
+    format: &str,
+    projects: &[String],
+    detailed: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<Batch> {
+    let path = format!(
+        "/organization/{}/project/report/batch/{kind}/{format}",
+        seg(org)
+    );
+    let body = serde_json::json!({"projectIds": projects, "detailed": detailed});
+    let mut spool = tempfile::tempfile()
+        .map_err(|e| Error::failure(format!("report batch: cannot create a temporary file: {e}")))?;
+    let (n, _) = api
+        .download("report batch", Method::POST, &path, &[], Some(body), &mut spool)
+        .await
+        .map_err(about(&format!("organisation `{org}` or one of its projects")))?;
+    let io = |e: std::io::Error| Error::failure(format!("report batch: {e}"));
+    spool.rewind().map_err(io)?;
+    let mut first = [0u8; 1];
+    let mut peek = spool.try_clone().map_err(io)?;
+    let starts_json = loop {
+        match peek.read(&mut first) {
+            Ok(0) => break false,
+            Ok(_) if first[0].is_ascii_whitespace() => {}
+            Ok(_) => break first[0] == b'{',
+            Err(e) => return Err(io(e)),
+        }
+    };
+    spool.rewind().map_err(io)?;
+    // The envelope is a JSON object; an HTML or PDF report never starts with `{`.
+    if !starts_json {
+        let copied = std::io::copy(&mut spool, out).map_err(io)?;
+        return Ok(Batch {
+            bytes: copied,
+            filename: None,
+        });
+    }
+    if n > ENVELOPE_CAP {
+        return Err(Error::failure(format!(
+            "report batch: the answer is larger than {} MiB; refused",
+            ENVELOPE_CAP >> 20
+        )));
+    }
+    let env: Envelope = match serde_json::from_reader(BufReader::new(&mut spool)) {
+        Ok(e) => e,
+        // A JSON report sent as itself (no envelope): written as it came.
+        Err(_) if format == "json" => {
+            spool.rewind().map_err(io)?;
+            let copied = std::io::copy(&mut spool, out).map_err(io)?;
+            return Ok(Batch {
+                bytes: copied,
+                filename: None,
+            });
+        }
+        Err(e) => {
+            return Err(Error::failure(format!(
+                "report batch: the answer is neither a report nor an envelope this CLI can read ({})",
+                crate::text::one_line(&e.to_string(), 200)
+            )));
+        }
+    };
+    let bytes = decode_base64(&env.content, out)?;
+    Ok(Batch {
+        bytes,
+        filename: env.filename.as_deref().and_then(plain_file_name),
+    })
+}
+
+/// Decodes standard base64 (whitespace ignored) into `out` in chunks; the bytes written.
+pub fn decode_base64(text: &str, out: &mut dyn Write) -> Result<u64> {
+    const CHUNK: usize = 64 * 1024;
+    let mut buf = Vec::with_capacity(CHUNK);
+    let mut written = 0u64;
+    let mut flush = |buf: &mut Vec<u8>| -> Result<()> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&buf[..])
+            .map_err(|e| {
+                Error::failure(format!(
+                    "report batch: the report in the answer is not valid base64 ({e})"
+                ))
+            })?;
+        out.write_all(&bytes)
+            .map_err(|e| Error::failure(format!("report batch: cannot write the file: {e}")))?;
+        written += bytes.len() as u64;
+        buf.clear();
+        Ok(())
+    };
+    for b in text.bytes().filter(|b| !b.is_ascii_whitespace()) {
+        buf.push(b);
+        if buf.len() == CHUNK {
+            flush(&mut buf)?;
+        }
+    }
+    if !buf.is_empty() {
+        flush(&mut buf)?;
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_file_names_are_reduced_to_plain_names() {
+        assert_eq!(plain_file_name("batch.pdf").as_deref(), Some("batch.pdf"));
+        assert_eq!(plain_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(plain_file_name("a\\b.html").as_deref(), Some("b.html"));
+        assert_eq!(plain_file_name(".."), None);
+        assert_eq!(plain_file_name(".bashrc"), None);
+        assert_eq!(plain_file_name("x\u{1b}[2J.pdf"), None);
+        assert_eq!(plain_file_name("dir/"), None);
+    }
+
+    #[test]
+    fn base64_is_decoded_in_chunks() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut text = base64::engine::general_purpose::STANDARD.encode(&data);
+        text.insert(100, '\n');
+        let mut out = Vec::new();
+        assert_eq!(decode_base64(&text, &mut out).unwrap(), data.len() as u64);
+        assert_eq!(out, data);
+        assert!(decode_base64("@@@@", &mut Vec::new()).is_err());
+    }
+}

@@ -1,0 +1,226 @@
+//! The account behind a credential: its profile, and its personal access tokens.
+//!
+//! The spec gives the PAT endpoints no request or answer schema. What this module assumes
+//! (the identity provider's model: a PAT is named, its name is unique per user):
+//! - create sends `{name, expiresAt?}` (`expiresAt` in milliseconds since the epoch) and the
+//!   answer carries the new PAT as `value` (also read: `token`, `pat`, `personalAccessToken`);
+//! - list answers an array, or an object with the array under `tokens`,
+//!   `personalAccessTokens`, `items` or `data`; each item has `name`, `createdAt`, `expiresAt`;
+//! - delete sends `{name}`; rename sends `{name, newName}`.
+//!
+//! Any answer is accepted and kept whole for `--json`, with the secret fields masked.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::platform::api::{Answer, Api};
+use crate::platform::de;
+
+/// An organisation of the account.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Organization {
+    /// Id.
+    #[serde(default, deserialize_with = "de::text")]
+    pub id: Option<String>,
+    /// Name.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub name: String,
+    /// The account's role there.
+    #[serde(default, rename = "myRole", deserialize_with = "de::text")]
+    pub role: Option<String>,
+}
+
+/// The fields of the profile this CLI shows.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Profile {
+    /// Id.
+    #[serde(default, deserialize_with = "de::text")]
+    pub id: Option<String>,
+    /// Email.
+    #[serde(default, deserialize_with = "de::text")]
+    pub email: Option<String>,
+    #[serde(default, rename = "firstName", deserialize_with = "de::text")]
+    first_name: Option<String>,
+    #[serde(default, rename = "lastName", deserialize_with = "de::text")]
+    last_name: Option<String>,
+    /// Organisations.
+    #[serde(
+        default,
+        rename = "myOrganizations",
+        deserialize_with = "de::lenient_list"
+    )]
+    pub organizations: Vec<Organization>,
+}
+
+impl Profile {
+    /// First and last name.
+    pub fn name(&self) -> String {
+        [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// `GET /user/profile`.
+pub async fn profile(api: &Api<'_>) -> Result<Answer<Profile>> {
+    api.get_answer("account profile", "/user/profile", &[]).await
+}
+
+/// Fields of a PAT object that hold the secret.
+pub const SECRET_FIELDS: &[&str] = &["value", "token", "pat", "personalAccessToken", "secret"];
+
+/// A PAT as listed.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PatInfo {
+    /// Name.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub name: String,
+    /// Created (as sent: text or epoch milliseconds).
+    #[serde(default, rename = "createdAt", deserialize_with = "de::text")]
+    pub created_at: Option<String>,
+    /// Expires (as sent), absent for never.
+    #[serde(default, rename = "expiresAt", deserialize_with = "de::text")]
+    pub expires_at: Option<String>,
+}
+
+/// The PATs of a list answer, whatever its shape.
+#[derive(Debug, Clone, Default)]
+pub struct PatList {
+    /// The PATs.
+    pub tokens: Vec<PatInfo>,
+}
+
+fn items_of(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        Value::Object(o) => ["tokens", "personalAccessTokens", "items", "data"]
+            .iter()
+            .find_map(|k| o.get(*k).and_then(Value::as_array).cloned())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+impl<'de> Deserialize<'de> for PatList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(Self {
+            tokens: items_of(&v)
+                .into_iter()
+                .filter_map(|t| serde_json::from_value(t).ok())
+                .collect(),
+        })
+    }
+}
+
+/// A copy of `v` with every secret field of every object replaced by `"***"`.
+pub fn masked(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    if SECRET_FIELDS.contains(&k.as_str()) && x.is_string() {
+                        (k.clone(), Value::String("***".into()))
+                    } else {
+                        (k.clone(), masked(x))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(masked).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `GET /user/personal-access-tokens`.
+pub async fn pats(api: &Api<'_>) -> Result<Answer<PatList>> {
+    api.get_answer("pat list", "/user/personal-access-tokens", &[])
+        .await
+}
+
+#[derive(Serialize)]
+struct NewPat<'a> {
+    name: &'a str,
+    #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
+}
+
+/// A created PAT: the answer (secret fields masked) and the secret itself.
+pub struct CreatedPat {
+    /// The answer with its secret fields masked.
+    pub masked: Value,
+    /// The new PAT.
+    pub secret: crate::credentials::Secret,
+}
+
+/// `POST /user/personal-access-tokens`; `expires_at` in milliseconds since the epoch.
+pub async fn create_pat(api: &Api<'_>, name: &str, expires_at: Option<i64>) -> Result<CreatedPat> {
+    let raw: Value = api
+        .post(
+            "pat create",
+            "/user/personal-access-tokens",
+            &NewPat { name, expires_at },
+        )
+        .await?;
+    let secret = SECRET_FIELDS
+        .iter()
+        .find_map(|k| {
+            let holder = raw.get("data").filter(|d| d.is_object()).unwrap_or(&raw);
+            holder.get(*k).and_then(Value::as_str).map(str::to_owned)
+        })
+        .ok_or_else(|| {
+            Error::failure(
+                "pat create: the answer has no token (looked for `value`, `token`, `pat`, `personalAccessToken`, `secret`); the PAT may have been created",
+            )
+            .with_hint("`cybedefend pat list` shows it; revoke it there and retry, or create one in the web app")
+        })?;
+    let secret = crate::credentials::Secret::new(secret);
+    Ok(CreatedPat {
+        masked: masked(&raw),
+        secret,
+    })
+}
+
+/// `POST /user/personal-access-tokens/delete` with `{name}`.
+pub async fn revoke_pat(api: &Api<'_>, name: &str) -> Result<Value> {
+    api.post(
+        "pat revoke",
+        "/user/personal-access-tokens/delete",
+        &serde_json::json!({"name": name}),
+    )
+    .await
+    .map_err(crate::platform::api::about(&format!("the PAT named `{name}`")))
+}
+
+/// `PATCH /user/personal-access-tokens/name` with `{name, newName}`.
+pub async fn rename_pat(api: &Api<'_>, name: &str, new_name: &str) -> Result<Value> {
+    api.patch(
+        "pat rename",
+        "/user/personal-access-tokens/name",
+        &serde_json::json!({"name": name, "newName": new_name}),
+    )
+    .await
+    .map_err(crate::platform::api::about(&format!("the PAT named `{name}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_masked_at_any_depth_and_lists_of_any_shape_read() {
+        let v = json!({"data": [{"name": "ci", "value": "pat_x", "nested": {"token": "t"}}]});
+        let m = masked(&v);
+        assert_eq!(m["data"][0]["value"], "***");
+        assert_eq!(m["data"][0]["nested"]["token"], "***");
+        assert_eq!(m["data"][0]["name"], "ci");
+        let l: PatList = serde_json::from_value(v).unwrap();
+        assert_eq!(l.tokens.len(), 1);
+        let l: PatList = serde_json::from_value(json!([{"name": "a"}, 3])).unwrap();
+        assert_eq!(l.tokens.len(), 1);
+    }
+}
