@@ -182,6 +182,27 @@ pub(crate) enum Command {
     Scan(commands::scan::ScanArgs),
     /// Fetch a project's findings and write a report (json, sarif, markdown, html)
     Results(commands::results::ResultsArgs),
+    /// Scan container images from a connected registry
+    #[command(subcommand)]
+    Container(commands::container::ContainerCommand),
+    /// Projects: create, get, delete, list
+    #[command(subcommand)]
+    Project(commands::project::ProjectCommand),
+    /// Teams and their members
+    #[command(subcommand)]
+    Team(commands::team::TeamCommand),
+    /// Findings at a glance, for a project or an organisation
+    #[command(subcommand)]
+    Overview(commands::overview::OverviewCommand),
+    /// SBOM, OWASP Top 10 and CWE Top 25 reports, saved to files
+    #[command(subcommand)]
+    Report(commands::report::ReportCommand),
+    /// Policy compliance of a project: history, violations, statistics
+    #[command(subcommand)]
+    Compliance(commands::compliance::ComplianceCommand),
+    /// Personal access tokens of your account: list, create, revoke, rename
+    #[command(subcommand)]
+    Pat(commands::pat::PatCommand),
     /// Log in with a Personal Access Token (validated, then stored) or in the browser
     Login(commands::login::LoginArgs),
     /// Remove the stored login (file, keyring, or the plugin that keeps it) and its cached

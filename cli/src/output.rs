@@ -99,6 +99,18 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// JSON holding a secret the user asked for (`pat create --json`): not redacted, but
+    /// neutralised like every JSON this CLI prints.
+    pub(crate) fn secret_json(&self, value: &serde_json::Value) -> cybedefend_core::Result<()> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| Error::failure(format!("cannot render JSON: {e}")))?;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(json_safe(&text).as_bytes());
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+        Ok(())
+    }
+
     /// A redacting writer over stdout (reports written with `-f -`).
     pub(crate) fn stdout_stream(&self) -> RedactingWriter<std::io::Stdout> {
         RedactingWriter::new(std::io::stdout())

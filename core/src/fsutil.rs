@@ -301,6 +301,22 @@ impl AtomicFile {
         &self.path
     }
 
+    /// Changes the final name to another file in the same folder (a name learnt while
+    /// writing); a name with a folder part is refused.
+    pub fn rename_to(&mut self, name: &str) -> Result<()> {
+        if Path::new(name).components().count() != 1 || name == ".." || name == "." {
+            return Err(Error::failure(format!(
+                "refusing the file name `{}`",
+                crate::text::one_line(name, 100)
+            )));
+        }
+        self.path = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(name),
+            _ => PathBuf::from(name),
+        };
+        Ok(())
+    }
+
     /// The open temporary file.
     pub fn file(&mut self) -> &mut File {
         self.tmp.as_file_mut()

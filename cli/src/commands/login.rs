@@ -149,7 +149,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
     };
     let endpoints = app.endpoints()?;
     match pat {
-        Some(pat) => pat_login(&app, &args, &endpoints, pat).await,
+        Some(pat) => pat_login(&app, args.store.as_deref(), &endpoints, pat).await,
         None => {
             let mut hint = format!(
                 "create a PAT at {} and run `cybedefend login --pat PAT --region {}`",
@@ -174,13 +174,16 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
     }
 }
 
-async fn pat_login(app: &App, args: &LoginArgs, endpoints: &Endpoints, pat: Secret) -> Result<u8> {
+/// Validates a PAT with one token exchange and keeps it where `store` says (`login --pat`,
+/// `pat create --store`).
+pub(crate) async fn pat_login(
+    app: &App,
+    store: Option<&str>,
+    endpoints: &Endpoints,
+    pat: Secret,
+) -> Result<u8> {
     let policy = &app.config.policy;
-    let wanted = args
-        .store
-        .as_deref()
-        .map(|s| StoreIn::parse(s, app))
-        .transpose()?;
+    let wanted = store.map(|s| StoreIn::parse(s, app)).transpose()?;
     let store_in = match (wanted, policy.require_secure_storage) {
         (Some(StoreIn::File), true) => {
             return Err(Error::usage(format!(

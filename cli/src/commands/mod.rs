@@ -5,12 +5,20 @@
 
 pub(crate) mod auth;
 pub(crate) mod completion;
+pub(crate) mod compliance;
 pub(crate) mod config;
+pub(crate) mod container;
+pub(crate) mod data;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod overview;
+pub(crate) mod pat;
 pub(crate) mod plugin;
+pub(crate) mod project;
+pub(crate) mod report;
 pub(crate) mod results;
 pub(crate) mod scan;
+pub(crate) mod team;
 pub(crate) mod version;
 
 use cybedefend_core::{Error, Result, env};
@@ -42,6 +50,13 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
         match cli.command {
             Command::Scan(args) => scan::run(global, printer, args).await,
             Command::Results(args) => results::run(global, printer, args).await,
+            Command::Container(cmd) => container::run(global, printer, cmd).await,
+            Command::Project(cmd) => project::run(global, printer, cmd).await,
+            Command::Team(cmd) => team::run(global, printer, cmd).await,
+            Command::Overview(cmd) => overview::run(global, printer, cmd).await,
+            Command::Report(cmd) => report::run(global, printer, cmd).await,
+            Command::Compliance(cmd) => compliance::run(global, printer, cmd).await,
+            Command::Pat(cmd) => pat::run(global, printer, cmd).await,
             Command::Login(args) => login::run(global, printer, args).await,
             Command::Logout => logout::run(global, printer).await,
             Command::Auth(cmd) => auth::run(global, printer, cmd).await,
@@ -98,6 +113,24 @@ async fn until_signal(
         let _ = handles_interrupt;
         command.await
     }
+}
+
+/// Asks a yes/no question on stderr and reads the answer from stdin (`y` or `yes` is yes).
+pub(crate) fn confirm(question: &str) -> Result<bool> {
+    use std::io::{BufRead, Read, Write};
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{question} [y/N] ");
+    let _ = err.flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .take(64)
+        .read_line(&mut line)
+        .map_err(|e| Error::failure(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 fn init_debug_log() {

@@ -414,26 +414,46 @@ impl<T: DeserializeOwned> Answer<T> {
             Error::failure(format!(
                 "{what}: the API answered with something this CLI cannot read ({detail})"
             ))
-            .with_hint("retry; if it persists, check `--api-url` and report it to CybeDefend support")
+            .with_hint(
+                "retry; if it persists, check `--api-url` and report it to CybeDefend support",
+            )
         })?;
         Ok(Self { raw, view })
     }
 }
 
 /// Rewords a 403 or 404 of a call about `thing` ("project `ID`", "team `ID`") so the user reads
-/// what was missing or refused; other errors pass unchanged.
+/// what was missing or refused; other errors pass unchanged. The hint says where the right id
+/// or name can be found, by what the thing is (a project, team, organisation or PAT).
 pub fn about(thing: &str) -> impl FnOnce(Error) -> Error + '_ {
+    let lookup = if thing.starts_with("project") {
+        "; `cybedefend project list --organization-id ORG` lists the projects this account sees"
+    } else if thing.starts_with("team") || thing.starts_with("member") {
+        "; `cybedefend team list --organization-id ORG` lists the teams, `cybedefend team members --team-id TEAM` their members"
+    } else if thing.starts_with("organisation") {
+        "; `cybedefend auth status` shows the organisations of this account"
+    } else if thing.starts_with("the PAT") {
+        "; `cybedefend pat list` shows the names"
+    } else {
+        ""
+    };
     move |e| match e.http_status() {
-        Some(403) => Error::auth(format!(
-            "access denied (HTTP 403): this account has no access to {thing}"
-        ))
-        .with_hint("check the id, and that the PAT's user is a member of its organisation or team (`cybedefend auth status` shows the account)")
-        .with_status(403),
+        Some(403) => forbidden(thing),
         Some(404) => Error::not_found(format!("{thing} was not found (HTTP 404)"))
-            .with_hint("check the id and the region (`--region`); `cybedefend project list --organization-id ORG` and `cybedefend team list --organization-id ORG` list what this account sees")
+            .with_hint(format!(
+                "check the name or id and the region (`--region`){lookup}"
+            ))
             .with_status(404),
         _ => e,
     }
+}
+
+fn forbidden(thing: &str) -> Error {
+    Error::auth(format!(
+        "access denied (HTTP 403): this account has no access to {thing}"
+    ))
+    .with_hint("check the id, and that the PAT's user is a member of its organisation or team (`cybedefend auth status` shows the account)")
+    .with_status(403)
 }
 
 fn to_json<B: Serialize + ?Sized>(what: &str, body: &B) -> Result<serde_json::Value> {

@@ -52,7 +52,11 @@ pub struct Violation {
     #[serde(default, deserialize_with = "de::text")]
     pub id: Option<String>,
     /// BLOCK or WARN.
-    #[serde(default, rename = "actionTaken", deserialize_with = "de::text_or_empty")]
+    #[serde(
+        default,
+        rename = "actionTaken",
+        deserialize_with = "de::text_or_empty"
+    )]
     pub action: String,
     /// The rule.
     #[serde(default)]

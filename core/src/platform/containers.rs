@@ -22,15 +22,60 @@ pub struct Registry {
 
 /// Every registry of the official CLI, in its order.
 pub const REGISTRIES: &[Registry] = &[
-    Registry { name: "gitlab", segment: "integrations/gitlab/container-registry", needs_credential: true, title: "GitLab Container Registry" },
-    Registry { name: "github", segment: "integrations/github-container-registry", needs_credential: false, title: "GitHub Container Registry (ghcr.io)" },
-    Registry { name: "dockerhub", segment: "integrations/dockerhub/container-registry", needs_credential: true, title: "Docker Hub" },
-    Registry { name: "gcr", segment: "integrations/gcr/container-registry", needs_credential: true, title: "Google Container/Artifact Registry" },
-    Registry { name: "ecr", segment: "integrations/ecr/container-registry", needs_credential: true, title: "Amazon ECR" },
-    Registry { name: "acr", segment: "integrations/acr/container-registry", needs_credential: true, title: "Azure Container Registry" },
-    Registry { name: "quay", segment: "integrations/quay/container-registry", needs_credential: true, title: "Quay.io" },
-    Registry { name: "harbor", segment: "integrations/harbor/container-registry", needs_credential: true, title: "Harbor" },
-    Registry { name: "jfrog", segment: "integrations/jfrog/container-registry", needs_credential: true, title: "JFrog Artifactory" },
+    Registry {
+        name: "gitlab",
+        segment: "integrations/gitlab/container-registry",
+        needs_credential: true,
+        title: "GitLab Container Registry",
+    },
+    Registry {
+        name: "github",
+        segment: "integrations/github-container-registry",
+        needs_credential: false,
+        title: "GitHub Container Registry (ghcr.io)",
+    },
+    Registry {
+        name: "dockerhub",
+        segment: "integrations/dockerhub/container-registry",
+        needs_credential: true,
+        title: "Docker Hub",
+    },
+    Registry {
+        name: "gcr",
+        segment: "integrations/gcr/container-registry",
+        needs_credential: true,
+        title: "Google Container/Artifact Registry",
+    },
+    Registry {
+        name: "ecr",
+        segment: "integrations/ecr/container-registry",
+        needs_credential: true,
+        title: "Amazon ECR",
+    },
+    Registry {
+        name: "acr",
+        segment: "integrations/acr/container-registry",
+        needs_credential: true,
+        title: "Azure Container Registry",
+    },
+    Registry {
+        name: "quay",
+        segment: "integrations/quay/container-registry",
+        needs_credential: true,
+        title: "Quay.io",
+    },
+    Registry {
+        name: "harbor",
+        segment: "integrations/harbor/container-registry",
+        needs_credential: true,
+        title: "Harbor",
+    },
+    Registry {
+        name: "jfrog",
+        segment: "integrations/jfrog/container-registry",
+        needs_credential: true,
+        title: "JFrog Artifactory",
+    },
 ];
 
 /// What a registry scan sends; empty values are left out.

@@ -35,10 +35,18 @@ impl Count {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Overview {
     /// Open findings by severity.
-    #[serde(default, rename = "totalBySeverity", deserialize_with = "de::lenient_list")]
+    #[serde(
+        default,
+        rename = "totalBySeverity",
+        deserialize_with = "de::lenient_list"
+    )]
     pub by_severity: Vec<Count>,
     /// By state.
-    #[serde(default, rename = "totalByState", deserialize_with = "de::lenient_list")]
+    #[serde(
+        default,
+        rename = "totalByState",
+        deserialize_with = "de::lenient_list"
+    )]
     pub by_state: Vec<Count>,
     /// By analysis type.
     #[serde(

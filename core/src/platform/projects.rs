@@ -51,7 +51,10 @@ pub struct NewProject {
     /// Name.
     pub name: String,
     /// AI merge requests.
-    #[serde(rename = "aiMergeRequestEnabled", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "aiMergeRequestEnabled",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ai_merge_request: Option<bool>,
     /// Improving results.
     #[serde(

@@ -123,12 +123,22 @@ pub async fn batch(
         seg(org)
     );
     let body = serde_json::json!({"projectIds": projects, "detailed": detailed});
-    let mut spool = tempfile::tempfile()
-        .map_err(|e| Error::failure(format!("report batch: cannot create a temporary file: {e}")))?;
+    let mut spool = tempfile::tempfile().map_err(|e| {
+        Error::failure(format!("report batch: cannot create a temporary file: {e}"))
+    })?;
     let (n, _) = api
-        .download("report batch", Method::POST, &path, &[], Some(body), &mut spool)
+        .download(
+            "report batch",
+            Method::POST,
+            &path,
+            &[],
+            Some(body),
+            &mut spool,
+        )
         .await
-        .map_err(about(&format!("organisation `{org}` or one of its projects")))?;
+        .map_err(about(&format!(
+            "organisation `{org}` or one of its projects"
+        )))?;
     let io = |e: std::io::Error| Error::failure(format!("report batch: {e}"));
     spool.rewind().map_err(io)?;
     let mut first = [0u8; 1];
@@ -219,7 +229,10 @@ mod tests {
     #[test]
     fn server_file_names_are_reduced_to_plain_names() {
         assert_eq!(plain_file_name("batch.pdf").as_deref(), Some("batch.pdf"));
-        assert_eq!(plain_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(
+            plain_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
         assert_eq!(plain_file_name("a\\b.html").as_deref(), Some("b.html"));
         assert_eq!(plain_file_name(".."), None);
         assert_eq!(plain_file_name(".bashrc"), None);

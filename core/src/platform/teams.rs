@@ -34,7 +34,12 @@ impl Team {
 }
 
 /// Roles a member can have.
-pub const ROLES: &[&str] = &["team_manager", "analyst_developer", "developer", "read_only"];
+pub const ROLES: &[&str] = &[
+    "team_manager",
+    "analyst_developer",
+    "developer",
+    "read_only",
+];
 
 #[derive(Serialize)]
 struct NameAndDescription<'a> {
@@ -78,7 +83,9 @@ pub async fn create(
 /// `DELETE /team/{team}`.
 pub async fn delete(api: &Api<'_>, id: &str) -> Result<Value> {
     let path = format!("/team/{}", seg(id));
-    api.delete("team delete", &path).await.map_err(about(&team(id)))
+    api.delete("team delete", &path)
+        .await
+        .map_err(about(&team(id)))
 }
 
 /// `GET /organization/{org}/team/{team}`.
@@ -132,9 +139,13 @@ pub async fn update(
     description: Option<&str>,
 ) -> Result<Value> {
     let path = format!("/team/{}", seg(id));
-    api.put("team update", &path, &NameAndDescription { name, description })
-        .await
-        .map_err(about(&team(id)))
+    api.put(
+        "team update",
+        &path,
+        &NameAndDescription { name, description },
+    )
+    .await
+    .map_err(about(&team(id)))
 }
 
 /// A member as listed. The spec's member has `firstName`/`lastName`/`picture`; the official

@@ -66,7 +66,8 @@ impl Profile {
 
 /// `GET /user/profile`.
 pub async fn profile(api: &Api<'_>) -> Result<Answer<Profile>> {
-    api.get_answer("account profile", "/user/profile", &[]).await
+    api.get_answer("account profile", "/user/profile", &[])
+        .await
 }
 
 /// Fields of a PAT object that hold the secret.
@@ -152,6 +153,8 @@ struct NewPat<'a> {
 pub struct CreatedPat {
     /// The answer with its secret fields masked.
     pub masked: Value,
+    /// The answer as sent, secret included (for `pat create --json`, which prints it once).
+    pub raw: Value,
     /// The new PAT.
     pub secret: crate::credentials::Secret,
 }
@@ -180,6 +183,7 @@ pub async fn create_pat(api: &Api<'_>, name: &str, expires_at: Option<i64>) -> R
     let secret = crate::credentials::Secret::new(secret);
     Ok(CreatedPat {
         masked: masked(&raw),
+        raw,
         secret,
     })
 }
@@ -192,7 +196,9 @@ pub async fn revoke_pat(api: &Api<'_>, name: &str) -> Result<Value> {
         &serde_json::json!({"name": name}),
     )
     .await
-    .map_err(crate::platform::api::about(&format!("the PAT named `{name}`")))
+    .map_err(crate::platform::api::about(&format!(
+        "the PAT named `{name}`"
+    )))
 }
 
 /// `PATCH /user/personal-access-tokens/name` with `{name, newName}`.
@@ -203,7 +209,9 @@ pub async fn rename_pat(api: &Api<'_>, name: &str, new_name: &str) -> Result<Val
         &serde_json::json!({"name": name, "newName": new_name}),
     )
     .await
-    .map_err(crate::platform::api::about(&format!("the PAT named `{name}`")))
+    .map_err(crate::platform::api::about(&format!(
+        "the PAT named `{name}`"
+    )))
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ fn body_of(req: &Recorded) -> Value {
 }
 
 fn text_field<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
-    body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    body.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 fn bad_request(message: &str) -> Response {
@@ -221,19 +223,25 @@ pub(super) fn team_update(s: &mut State, req: &Recorded, p: &Params) -> Response
     )
 }
 
-const ROLES: &[&str] = &["team_manager", "analyst_developer", "developer", "read_only"];
+const ROLES: &[&str] = &[
+    "team_manager",
+    "analyst_developer",
+    "developer",
+    "read_only",
+];
 
-fn member_body(req: &Recorded, with_role: bool) -> Result<(String, Option<String>), Response> {
+/// The member in a request body, or why it is a bad request.
+fn member_body(req: &Recorded, with_role: bool) -> Result<(String, Option<String>), &'static str> {
     let body = body_of(req);
     let Some(user) = text_field(&body, "userId") else {
-        return Err(bad_request("userId must be a UUID"));
+        return Err("userId must be a UUID");
     };
     if !with_role {
         return Ok((user.to_owned(), None));
     }
     match text_field(&body, "role") {
         Some(r) if ROLES.contains(&r) => Ok((user.to_owned(), Some(r.to_owned()))),
-        _ => Err(bad_request("role must be one of the following values")),
+        _ => Err("role must be one of the following values"),
     }
 }
 
@@ -269,7 +277,7 @@ pub(super) fn team_members(s: &mut State, req: &Recorded, p: &Params) -> Respons
 pub(super) fn member_add(s: &mut State, req: &Recorded, p: &Params) -> Response {
     let (user, role) = match member_body(req, true) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return bad_request(why),
     };
     let id = p.get("teamId");
     let Some(t) = s.teams.get_mut(id) else {
@@ -286,7 +294,7 @@ pub(super) fn member_add(s: &mut State, req: &Recorded, p: &Params) -> Response 
 pub(super) fn member_role(s: &mut State, req: &Recorded, p: &Params) -> Response {
     let (user, role) = match member_body(req, true) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return bad_request(why),
     };
     let Some(m) = s
         .teams
@@ -305,7 +313,7 @@ pub(super) fn member_role(s: &mut State, req: &Recorded, p: &Params) -> Response
 pub(super) fn member_remove(s: &mut State, req: &Recorded, p: &Params) -> Response {
     let (user, _) = match member_body(req, false) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return bad_request(why),
     };
     let Some(t) = s.teams.get_mut(p.get("teamId")) else {
         return error_body(StatusCode::NOT_FOUND, "Team not found");
@@ -351,7 +359,8 @@ pub(super) fn org_overview(s: &mut State, req: &Recorded, p: &Params) -> Respons
     let mut counts = [0u64; 4];
     let mut projects = 0u64;
     for pr in s.projects.values().filter(|pr| {
-        teams.contains(&&pr.team) && (wanted_teams.is_empty() || wanted_teams.contains(&pr.team.as_str()))
+        teams.contains(&&pr.team)
+            && (wanted_teams.is_empty() || wanted_teams.contains(&pr.team.as_str()))
     }) {
         projects += 1;
         for (i, c) in severity_counts(pr).into_iter().enumerate() {
@@ -370,8 +379,14 @@ pub(super) fn org_overview(s: &mut State, req: &Recorded, p: &Params) -> Respons
         v[k] = x;
     }
     for k in [
-        "criticalRiskProjects", "highRiskProjects", "mediumRiskProjects", "lowRiskProjects",
-        "newIssuesLast7Days", "solvedIssuesLast7Days", "solvedIssues", "newIssues",
+        "criticalRiskProjects",
+        "highRiskProjects",
+        "mediumRiskProjects",
+        "lowRiskProjects",
+        "newIssuesLast7Days",
+        "solvedIssuesLast7Days",
+        "solvedIssues",
+        "newIssues",
     ] {
         v[k] = json!(0);
     }
@@ -465,7 +480,8 @@ pub(super) fn batch_report(s: &mut State, req: &Recorded, p: &Params) -> Respons
         return resp;
     }
     use base64::Engine as _;
-    let content = base64::engine::general_purpose::STANDARD.encode(report_bytes(kind, format, s.report_size));
+    let content =
+        base64::engine::general_purpose::STANDARD.encode(report_bytes(kind, format, s.report_size));
     json_response(
         StatusCode::OK,
         json!({"filename": s.batch_filename.clone().unwrap_or_else(|| format!("batch-{kind}-report.{format}")), "contentType": content_type(format), "content": content}),
@@ -506,7 +522,9 @@ pub(super) fn registry_scan(s: &mut State, req: &Recorded, p: &Params) -> Respon
     if text_field(&body, "imageName").is_none() {
         return bad_request("imageName should not be empty");
     }
-    let github = req.path.starts_with("/integrations/github-container-registry/");
+    let github = req
+        .path
+        .starts_with("/integrations/github-container-registry/");
     if !github && text_field(&body, "credentialId").is_none() {
         return bad_request("credentialId should not be empty");
     }
@@ -560,7 +578,10 @@ pub(super) fn pat_create(s: &mut State, req: &Recorded, _: &Params) -> Response 
         return bad_request("name should not be empty");
     };
     if s.user_pats.iter().any(|p| p.name == name) {
-        return error_body(StatusCode::CONFLICT, "A token with this name already exists");
+        return error_body(
+            StatusCode::CONFLICT,
+            "A token with this name already exists",
+        );
     }
     let expires_at = match body.get("expiresAt") {
         None | Some(Value::Null) => None,
@@ -572,7 +593,10 @@ pub(super) fn pat_create(s: &mut State, req: &Recorded, _: &Params) -> Response 
     let n = s.user_pats.len() + 1;
     let pat = UserPat {
         name: name.to_owned(),
-        value: format!("pat_double_{n:04}_{:016x}", 0x5eed_u64.wrapping_mul(n as u64 + 7)),
+        value: format!(
+            "pat_double_{n:04}_{:016x}",
+            0x5eed_u64.wrapping_mul(n as u64 + 7)
+        ),
         created_at: 1_767_225_600_000,
         expires_at,
     };
@@ -592,7 +616,10 @@ pub(super) fn pat_delete(s: &mut State, req: &Recorded, _: &Params) -> Response 
     };
     let gone = s.user_pats.remove(i);
     s.pats.remove(&gone.value);
-    json_response(StatusCode::OK, json!({"success": true, "message": "Token deleted"}))
+    json_response(
+        StatusCode::OK,
+        json!({"success": true, "message": "Token deleted"}),
+    )
 }
 
 pub(super) fn pat_rename(s: &mut State, req: &Recorded, _: &Params) -> Response {
@@ -602,11 +629,17 @@ pub(super) fn pat_rename(s: &mut State, req: &Recorded, _: &Params) -> Response 
         return bad_request("name and newName should not be empty");
     };
     if s.user_pats.iter().any(|p| p.name == new_name) {
-        return error_body(StatusCode::CONFLICT, "A token with this name already exists");
+        return error_body(
+            StatusCode::CONFLICT,
+            "A token with this name already exists",
+        );
     }
     let Some(p) = s.user_pats.iter_mut().find(|p| p.name == name) else {
         return error_body(StatusCode::NOT_FOUND, "Token not found");
     };
     p.name = new_name.to_owned();
-    json_response(StatusCode::OK, json!({"success": true, "message": "Token renamed"}))
+    json_response(
+        StatusCode::OK,
+        json!({"success": true, "message": "Token renamed"}),
+    )
 }

@@ -150,9 +150,13 @@ impl Checker {
         );
         if template == "/team/{teamId}/members" {
             let fixed = json!({"$ref": "#/components/schemas/PaginatedUsersResponseDto"});
-            assert_eq!(schema, fixed, "the members schema changed; revisit the discrepancy");
+            assert_eq!(
+                schema, fixed,
+                "the members schema changed; revisit the discrepancy"
+            );
             let mut s = self.components["schemas"]["PaginatedUsersResponseDto"].clone();
-            s["properties"]["users"]["items"] = json!({"type": "object", "required": ["id", "email", "role"]});
+            s["properties"]["users"]["items"] =
+                json!({"type": "object", "required": ["id", "email", "role"]});
             schema = s;
         }
         let value: Value = serde_json::from_slice(body)
@@ -328,55 +332,256 @@ fn every_response_the_double_serves_matches_the_spec() {
 
 /// Projects, teams, members, overviews, reports, compliance, registry scans, the account.
 fn management(d: &Double, c: &mut Checker, token: &str) {
-    let created = call(d, c, token, "POST", &format!("/team/{TEAM_ID}/project"), json!({"name": "new one", "aiMergeRequestEnabled": true}));
+    let created = call(
+        d,
+        c,
+        token,
+        "POST",
+        &format!("/team/{TEAM_ID}/project"),
+        json!({"name": "new one", "aiMergeRequestEnabled": true}),
+    );
     let new_id = created["projectId"].as_str().unwrap().to_owned();
     for page in [1, 2] {
-        let v = call(d, c, token, "GET", &format!("/organization/{ORG_ID}/projects?page={page}&pageSize=1&search=new"), Value::Null);
+        let v = call(
+            d,
+            c,
+            token,
+            "GET",
+            &format!("/organization/{ORG_ID}/projects?page={page}&pageSize=1&search=new"),
+            Value::Null,
+        );
         assert!(v["projects"].is_array());
     }
-    call(d, c, token, "DELETE", &format!("/project/{new_id}"), Value::Null);
+    call(
+        d,
+        c,
+        token,
+        "DELETE",
+        &format!("/project/{new_id}"),
+        Value::Null,
+    );
 
-    let team = call(d, c, token, "POST", &format!("/organization/{ORG_ID}/team"), json!({"name": "blue", "description": "the blue team"}));
+    let team = call(
+        d,
+        c,
+        token,
+        "POST",
+        &format!("/organization/{ORG_ID}/team"),
+        json!({"name": "blue", "description": "the blue team"}),
+    );
     let tid = team["teamId"].as_str().unwrap().to_owned();
-    call(d, c, token, "GET", &format!("/organization/{ORG_ID}/team/{tid}"), Value::Null);
-    let list = call(d, c, token, "GET", &format!("/organization/{ORG_ID}/teams"), Value::Null);
+    call(
+        d,
+        c,
+        token,
+        "GET",
+        &format!("/organization/{ORG_ID}/team/{tid}"),
+        Value::Null,
+    );
+    let list = call(
+        d,
+        c,
+        token,
+        "GET",
+        &format!("/organization/{ORG_ID}/teams"),
+        Value::Null,
+    );
     assert!(list.is_array(), "the spec's shape by default");
-    call(d, c, token, "PUT", &format!("/team/{tid}"), json!({"name": "bluer", "description": "still blue"}));
+    call(
+        d,
+        c,
+        token,
+        "PUT",
+        &format!("/team/{tid}"),
+        json!({"name": "bluer", "description": "still blue"}),
+    );
     let user = "00000000-0000-4000-8000-00000000c001";
-    call(d, c, token, "POST", &format!("/team/{tid}/member"), json!({"userId": user, "role": "developer"}));
-    let members = call(d, c, token, "GET", &format!("/team/{tid}/members?page=1&pageSize=20"), Value::Null);
+    call(
+        d,
+        c,
+        token,
+        "POST",
+        &format!("/team/{tid}/member"),
+        json!({"userId": user, "role": "developer"}),
+    );
+    let members = call(
+        d,
+        c,
+        token,
+        "GET",
+        &format!("/team/{tid}/members?page=1&pageSize=20"),
+        Value::Null,
+    );
     assert_eq!(members["users"][0]["id"], user);
-    call(d, c, token, "PUT", &format!("/team/{tid}/member/role"), json!({"userId": user, "role": "read_only"}));
-    call(d, c, token, "DELETE", &format!("/team/{tid}/member"), json!({"userId": user}));
+    call(
+        d,
+        c,
+        token,
+        "PUT",
+        &format!("/team/{tid}/member/role"),
+        json!({"userId": user, "role": "read_only"}),
+    );
+    call(
+        d,
+        c,
+        token,
+        "DELETE",
+        &format!("/team/{tid}/member"),
+        json!({"userId": user}),
+    );
     call(d, c, token, "DELETE", &format!("/team/{tid}"), Value::Null);
 
-    call(d, c, token, "GET", &format!("/project/{PROJECT}/results/overview?branches=main"), Value::Null);
-    call(d, c, token, "GET", &format!("/organization/{ORG_ID}/results/overview?severityFilter=CRITICAL&trendPeriodDays=7"), Value::Null);
+    call(
+        d,
+        c,
+        token,
+        "GET",
+        &format!("/project/{PROJECT}/results/overview?branches=main"),
+        Value::Null,
+    );
+    call(
+        d,
+        c,
+        token,
+        "GET",
+        &format!(
+            "/organization/{ORG_ID}/results/overview?severityFilter=CRITICAL&trendPeriodDays=7"
+        ),
+        Value::Null,
+    );
 
-    call_raw(d, c, token, "GET", &format!("/project/{PROJECT}/sbom"), Value::Null);
+    call_raw(
+        d,
+        c,
+        token,
+        "GET",
+        &format!("/project/{PROJECT}/sbom"),
+        Value::Null,
+    );
     for format in ["json", "html", "pdf"] {
-        call_raw(d, c, token, "GET", &format!("/project/{PROJECT}/owasp-report/{format}?detailed=true"), Value::Null);
-        call_raw(d, c, token, "GET", &format!("/project/{PROJECT}/cwe-report/{format}"), Value::Null);
-        call_raw(d, c, token, "GET", &format!("/organization/{ORG_ID}/report/owasp/{format}"), Value::Null);
-        call_raw(d, c, token, "GET", &format!("/team/{TEAM_ID}/report/cwe/{format}"), Value::Null);
-        call_raw(d, c, token, "POST", &format!("/organization/{ORG_ID}/project/report/batch/owasp/{format}"), json!({"projectIds": [PROJECT], "detailed": true}));
+        call_raw(
+            d,
+            c,
+            token,
+            "GET",
+            &format!("/project/{PROJECT}/owasp-report/{format}?detailed=true"),
+            Value::Null,
+        );
+        call_raw(
+            d,
+            c,
+            token,
+            "GET",
+            &format!("/project/{PROJECT}/cwe-report/{format}"),
+            Value::Null,
+        );
+        call_raw(
+            d,
+            c,
+            token,
+            "GET",
+            &format!("/organization/{ORG_ID}/report/owasp/{format}"),
+            Value::Null,
+        );
+        call_raw(
+            d,
+            c,
+            token,
+            "GET",
+            &format!("/team/{TEAM_ID}/report/cwe/{format}"),
+            Value::Null,
+        );
+        call_raw(
+            d,
+            c,
+            token,
+            "POST",
+            &format!("/organization/{ORG_ID}/project/report/batch/owasp/{format}"),
+            json!({"projectIds": [PROJECT], "detailed": true}),
+        );
     }
 
-    call(d, c, token, "GET", &format!("/projects/{PROJECT}/compliance-history?page=1&pageSize=20"), Value::Null);
-    call(d, c, token, "GET", &format!("/projects/{PROJECT}/violations?page=1&limit=20"), Value::Null);
-    call(d, c, token, "GET", &format!("/projects/{PROJECT}/violation-stats"), Value::Null);
+    call(
+        d,
+        c,
+        token,
+        "GET",
+        &format!("/projects/{PROJECT}/compliance-history?page=1&pageSize=20"),
+        Value::Null,
+    );
+    call(
+        d,
+        c,
+        token,
+        "GET",
+        &format!("/projects/{PROJECT}/violations?page=1&limit=20"),
+        Value::Null,
+    );
+    call(
+        d,
+        c,
+        token,
+        "GET",
+        &format!("/projects/{PROJECT}/violation-stats"),
+        Value::Null,
+    );
 
-    for seg in ["gitlab/container-registry", "github-container-registry", "dockerhub/container-registry", "gcr/container-registry", "ecr/container-registry", "acr/container-registry", "quay/container-registry", "harbor/container-registry", "jfrog/container-registry"] {
-        let v = call(d, c, token, "POST", &format!("/integrations/{seg}/project/{PROJECT}/scan"), json!({"credentialId": "cred-1", "imageName": "app:v1", "branch": "main", "privateScan": false, "severities": ["CRITICAL"]}));
+    for seg in [
+        "gitlab/container-registry",
+        "github-container-registry",
+        "dockerhub/container-registry",
+        "gcr/container-registry",
+        "ecr/container-registry",
+        "acr/container-registry",
+        "quay/container-registry",
+        "harbor/container-registry",
+        "jfrog/container-registry",
+    ] {
+        let v = call(
+            d,
+            c,
+            token,
+            "POST",
+            &format!("/integrations/{seg}/project/{PROJECT}/scan"),
+            json!({"credentialId": "cred-1", "imageName": "app:v1", "branch": "main", "privateScan": false, "severities": ["CRITICAL"]}),
+        );
         assert!(v["scanId"].is_string());
     }
 
     let profile = call(d, c, token, "GET", "/user/profile", Value::Null);
     assert_eq!(profile["myOrganizations"][0]["id"], ORG_ID);
-    call_raw(d, c, token, "POST", "/user/personal-access-tokens", json!({"name": "ci"}));
-    call_raw(d, c, token, "GET", "/user/personal-access-tokens", Value::Null);
-    call_raw(d, c, token, "PATCH", "/user/personal-access-tokens/name", json!({"name": "ci", "newName": "ci-2"}));
-    call_raw(d, c, token, "POST", "/user/personal-access-tokens/delete", json!({"name": "ci-2"}));
+    call_raw(
+        d,
+        c,
+        token,
+        "POST",
+        "/user/personal-access-tokens",
+        json!({"name": "ci"}),
+    );
+    call_raw(
+        d,
+        c,
+        token,
+        "GET",
+        "/user/personal-access-tokens",
+        Value::Null,
+    );
+    call_raw(
+        d,
+        c,
+        token,
+        "PATCH",
+        "/user/personal-access-tokens/name",
+        json!({"name": "ci", "newName": "ci-2"}),
+    );
+    call_raw(
+        d,
+        c,
+        token,
+        "POST",
+        "/user/personal-access-tokens/delete",
+        json!({"name": "ci-2"}),
+    );
 }
 
 #[test]
@@ -394,9 +599,19 @@ fn every_route_is_in_the_spec_and_ids_are_checked_before_handlers() {
     d.add_project(PROJECT, "demo");
     let token = d.issue_token();
     d.forbid(TEAM_ID);
-    let (status, _) = d.respond("GET", &format!("/team/{TEAM_ID}/members?page=1&pageSize=5"), &[], Some(&token));
+    let (status, _) = d.respond(
+        "GET",
+        &format!("/team/{TEAM_ID}/members?page=1&pageSize=5"),
+        &[],
+        Some(&token),
+    );
     assert_eq!(status, 403);
-    let (status, body) = d.respond("GET", "/organization/00000000-0000-4000-8000-0000000000ff/teams", &[], Some(&token));
+    let (status, body) = d.respond(
+        "GET",
+        "/organization/00000000-0000-4000-8000-0000000000ff/teams",
+        &[],
+        Some(&token),
+    );
     assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
     let (status, _) = d.respond("PATCH", &format!("/project/{PROJECT}"), &[], Some(&token));
     assert_eq!(status, 405, "a known path with another method");

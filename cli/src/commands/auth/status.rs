@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 
 use cybedefend_core::credentials::{Credential, Outcome, Winner};
+use cybedefend_core::platform::user::{self, Profile};
 use cybedefend_core::platform::{Endpoints, oauth};
 use cybedefend_core::{Error, Result};
 use serde_json::json;
@@ -46,6 +47,8 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
     let mut failure: Option<Error> = res.error.clone();
     let mut check = Check::Skipped;
     let mut expires_at: Option<OffsetDateTime> = None;
+    let mut account: Option<Profile> = None;
+    let mut account_error: Option<Error> = None;
     if let Some(w) = &res.winner {
         if let Credential::OAuth(s) = &w.found.credential {
             expires_at = s.expires_at;
@@ -65,6 +68,11 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             check = match app.bearer(&connected).check().await {
                 Ok(t) => {
                     expires_at = t.expires_at.or(expires_at);
+                    // Whose credential this is: a wrong account is found before a CI job fails.
+                    match user::profile(&app.api(&connected)).await {
+                        Ok(p) => account = Some(p.view),
+                        Err(e) => account_error = Some(e),
+                    }
                     Check::Accepted
                 }
                 Err(e) if e.is_network() => Check::Unreachable(e),
@@ -110,6 +118,13 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             "error": failure.as_ref().map(|e| e.message().to_owned()),
             "error_kind": failure.as_ref().map(|e| e.kind().as_str()),
             "hint": failure.as_ref().and_then(|e| e.hint()),
+            "account": account.as_ref().map(|a| json!({
+                "id": a.id,
+                "email": a.email,
+                "name": a.name(),
+                "organizations": a.organizations.iter().map(|o| json!({"id": o.id, "name": o.name, "role": o.role})).collect::<Vec<_>>(),
+            })),
+            "account_error": account_error.as_ref().map(|e| e.message().to_owned()),
             "chain": res.trace,
             "warnings": all_warnings,
         }))?;
@@ -121,8 +136,15 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             authenticated,
             &endpoints,
             expires_at,
+            account.as_ref(),
             &res.trace,
         ));
+        if let Some(e) = &account_error {
+            warnings.push(format!(
+                "the credential works, but the account behind it could not be read: {}",
+                e.message()
+            ));
+        }
         for w in &warnings {
             app.out.warn(w);
         }
@@ -145,6 +167,7 @@ fn text(
     authenticated: bool,
     endpoints: &Endpoints,
     expires_at: Option<OffsetDateTime>,
+    account: Option<&Profile>,
     trace: &[cybedefend_core::credentials::TraceEntry],
 ) -> String {
     let mut s = String::new();
@@ -195,6 +218,24 @@ fn text(
     }
     if let Some(t) = expires_at.and_then(|t| t.format(&Rfc3339).ok()) {
         let _ = writeln!(s, "  expires:       {t}");
+    }
+    if let Some(a) = account {
+        let name = a.name();
+        let _ = writeln!(
+            s,
+            "  account:       {}{}",
+            a.email.as_deref().unwrap_or("(no email)"),
+            if name.is_empty() { String::new() } else { format!(" ({name})") }
+        );
+        for o in &a.organizations {
+            let _ = writeln!(
+                s,
+                "  organisation:  {} {}{}",
+                o.name,
+                o.id.as_deref().unwrap_or("-"),
+                o.role.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            );
+        }
     }
     s.push_str("Credential chain (first match wins):\n");
     let width = trace.iter().map(|t| t.provider.len()).max().unwrap_or(6);

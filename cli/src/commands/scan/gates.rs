@@ -9,7 +9,7 @@ use cybedefend_core::platform::scan::ScanStatus;
 use cybedefend_core::platform::{Api, policies};
 use cybedefend_core::{Error, Result, env};
 
-use super::ScanArgs;
+use super::GateArgs;
 use crate::app::App;
 
 /// The Markdown summary for `$GITHUB_STEP_SUMMARY`.
@@ -58,7 +58,7 @@ pub(crate) async fn apply(
     project: &str,
     scan_id: &str,
     branch: &str,
-    args: &ScanArgs,
+    args: &GateArgs,
     status: ScanStatus,
     summary: &mut Summary,
 ) -> Result<u8> {
@@ -85,7 +85,7 @@ pub(crate) async fn apply(
 
     // Open findings by severity, over every result type and page.
     let q = ResultsQuery {
-        branch: Some(branch.to_owned()),
+        branch: Some(branch.to_owned()).filter(|b| !b.is_empty()),
         severities: Vec::new(),
         open_only: true,
     };
@@ -150,7 +150,7 @@ async fn policy_gate(
     api: &Api<'_>,
     project: &str,
     scan: &str,
-    args: &ScanArgs,
+    args: &GateArgs,
     summary: &mut Summary,
 ) -> Result<u8> {
     let start = Instant::now();

@@ -4,10 +4,10 @@
 //! credential, a token and the project (one API call), and only then the archive.
 
 mod archive;
-mod gates;
+pub(crate) mod gates;
 mod plan;
 mod upload;
-mod wait;
+pub(crate) mod wait;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -97,6 +97,30 @@ pub(crate) struct ScanArgs {
     /// Wait for the scan to finish (--wait=false prints the scan id and exits)
     #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) wait: bool,
+    #[command(flatten)]
+    pub(crate) gates: GateArgs,
+    /// Keep files that .gitignore/.ignore exclude (.git/ is still left out)
+    #[arg(long)]
+    pub(crate) no_ignore: bool,
+    /// Show what would be uploaded (files, sizes, secrets-looking files, what the ignore rules
+    /// removed); no account and no network needed
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// With --dry-run: list every file that would be uploaded, one a line
+    #[arg(long, requires = "dry_run")]
+    pub(crate) list: bool,
+    /// With --dry-run: print the whole plan as JSON
+    #[arg(long, requires = "dry_run", conflicts_with = "list")]
+    pub(crate) json: bool,
+    /// Also write the archive to this file (written under a temporary name, renamed when
+    /// complete)
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    pub(crate) archive_out: Option<PathBuf>,
+}
+
+/// Waiting and the gates after a scan (`scan`, `container scan`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct GateArgs {
     /// Time between status checks
     #[arg(long, default_value = "5s", value_name = "DURATION")]
     pub(crate) interval: Span,
@@ -121,23 +145,6 @@ pub(crate) struct ScanArgs {
     /// List every finding per policy violation
     #[arg(long)]
     pub(crate) show_all_policy_vulns: bool,
-    /// Keep files that .gitignore/.ignore exclude (.git/ is still left out)
-    #[arg(long)]
-    pub(crate) no_ignore: bool,
-    /// Show what would be uploaded (files, sizes, secrets-looking files, what the ignore rules
-    /// removed); no account and no network needed
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    /// With --dry-run: list every file that would be uploaded, one a line
-    #[arg(long, requires = "dry_run")]
-    pub(crate) list: bool,
-    /// With --dry-run: print the whole plan as JSON
-    #[arg(long, requires = "dry_run", conflicts_with = "list")]
-    pub(crate) json: bool,
-    /// Also write the archive to this file (written under a temporary name, renamed when
-    /// complete)
-    #[arg(long, value_name = "FILE", conflicts_with = "file")]
-    pub(crate) archive_out: Option<PathBuf>,
 }
 
 /// Checks what can be checked without any work: the folder or zip, the project id.
@@ -227,14 +234,15 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
         summary.write(true, "Scan started; not waiting for it (`--wait=false`).");
         return Ok(0);
     }
-    let status = wait::until_done(&app, &api, &project, &scan_id, &args, &mut summary).await?;
+    let status =
+        wait::until_done(&app, &api, &project, &scan_id, &args.gates, &mut summary).await?;
     gates::apply(
         &app,
         &api,
         &project,
         &scan_id,
         &branch,
-        &args,
+        &args.gates,
         status,
         &mut summary,
     )

@@ -6,7 +6,7 @@ use cybedefend_core::platform::Api;
 use cybedefend_core::platform::scan::{self, ScanStatus};
 use cybedefend_core::{Error, Result};
 
-use super::ScanArgs;
+use super::GateArgs;
 use super::gates::Summary;
 use crate::app::App;
 
@@ -15,7 +15,7 @@ pub(crate) async fn until_done(
     api: &Api<'_>,
     project: &str,
     scan_id: &str,
-    args: &ScanArgs,
+    args: &GateArgs,
     summary: &mut Summary,
 ) -> Result<ScanStatus> {
     let interval = args.interval.get();

@@ -1,0 +1,81 @@
+//! `compliance history`.
+
+use clap::Args;
+use cybedefend_core::Result;
+use cybedefend_core::platform::compliance;
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::commands::data::{self, JsonFlag, opt, table};
+use crate::output::Printer;
+
+/// `compliance history`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  cybedefend compliance history --project-id ID
+  cybedefend compliance history --project-id ID --start-date 2026-01-01 --json")]
+pub(crate) struct HistoryArgs {
+    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
+    #[arg(long, value_name = "ID", value_parser = data::id)]
+    pub(crate) project_id: Option<String>,
+    /// Page
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub(crate) page: u64,
+    /// Evaluations per page
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub(crate) page_size: u64,
+    /// From this date (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = data::date)]
+    pub(crate) start_date: Option<String>,
+    /// Until this date (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = data::date)]
+    pub(crate) end_date: Option<String>,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: HistoryArgs) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let project = app.project_id(args.project_id.as_deref())?;
+    let mut q = vec![
+        ("page".to_owned(), args.page.to_string()),
+        ("pageSize".to_owned(), args.page_size.to_string()),
+    ];
+    if let Some(d) = &args.start_date {
+        q.push(("startDate".into(), d.clone()));
+    }
+    if let Some(d) = &args.end_date {
+        q.push(("endDate".into(), d.clone()));
+    }
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    let a = compliance::history(&api, &project, &q).await?;
+    data::show(&app, args.out.json, &a.raw, || {
+        let rows: Vec<Vec<String>> = a
+            .view
+            .entries
+            .iter()
+            .map(|e| {
+                vec![
+                    opt(e.evaluated_at.as_deref()),
+                    opt(e.scan_id.as_deref()),
+                    match e.compliant {
+                        Some(true) => "yes".into(),
+                        Some(false) => "NO".into(),
+                        None => "-".into(),
+                    },
+                    opt(e.blocking),
+                    opt(e.warnings),
+                ]
+            })
+            .collect();
+        let mut t = table(
+            &["EVALUATED", "SCAN", "COMPLIANT", "BLOCKING", "WARNINGS"],
+            &rows,
+        );
+        t.push_str(&format!("\n\n{} evaluations in all", opt(a.view.total)));
+        t
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,55 @@
+//! `compliance stats`.
+
+use clap::Args;
+use cybedefend_core::Result;
+use cybedefend_core::platform::compliance;
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::commands::data::{self, JsonFlag, fields, opt};
+use crate::output::Printer;
+
+/// `compliance stats`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  cybedefend compliance stats --project-id ID --start-date 2026-01-01 --end-date 2026-01-31")]
+pub(crate) struct StatsArgs {
+    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
+    #[arg(long, value_name = "ID", value_parser = data::id)]
+    pub(crate) project_id: Option<String>,
+    /// From this date (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = data::date)]
+    pub(crate) start_date: Option<String>,
+    /// Until this date (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = data::date)]
+    pub(crate) end_date: Option<String>,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: StatsArgs) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let project = app.project_id(args.project_id.as_deref())?;
+    let mut q = Vec::new();
+    if let Some(d) = &args.start_date {
+        q.push(("startDate".to_owned(), d.clone()));
+    }
+    if let Some(d) = &args.end_date {
+        q.push(("endDate".to_owned(), d.clone()));
+    }
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    let a = compliance::stats(&api, &project, &q).await?;
+    data::show(&app, args.out.json, &a.raw, || {
+        let v = &a.view;
+        fields(&[
+            ("status", opt(v.status.as_deref())),
+            ("violations", opt(v.total)),
+            ("blocked", opt(v.blocked)),
+            ("warned", opt(v.warned)),
+            ("policies", opt(v.policies)),
+        ])
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,176 @@
+//! What the data commands share: id checks done by clap (so a bad value stops before any network
+//! call), the `--json` switch, tables, and the connection.
+//!
+//! Output: with `--json` the server's whole answer goes to stdout (every field, as sent, never
+//! a re-serialised subset); otherwise a table or `field: value` lines. Messages go to stderr.
+
+use clap::Args;
+use cybedefend_core::Result;
+use cybedefend_core::text::one_line;
+use serde_json::Value;
+
+use crate::app::App;
+
+/// `--json`.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct JsonFlag {
+    /// Print the server's whole answer as JSON instead of a table
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// An id given on the command line: trimmed, not empty, no control characters, not a path.
+pub(crate) fn id(value: &str) -> std::result::Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if v.chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\' || c == '?' || c == '#')
+    {
+        return Err("must be an id (no `/`, `?`, `#` or control characters)".into());
+    }
+    if v.len() > 200 {
+        return Err("is too long for an id".into());
+    }
+    Ok(v.to_owned())
+}
+
+/// A comma-separated list: items trimmed, empty items dropped.
+pub(crate) fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A date for a filter: `YYYY-MM-DD` or an RFC 3339 time.
+pub(crate) fn date(value: &str) -> std::result::Result<String, String> {
+    let v = value.trim();
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    if time::Date::parse(v, &day).is_ok()
+        || time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).is_ok()
+    {
+        Ok(v.to_owned())
+    } else {
+        Err("expected a date, YYYY-MM-DD (or an RFC 3339 time such as 2026-01-31T12:00:00Z)".into())
+    }
+}
+
+/// Prints the answer: the whole JSON with `--json`, else `human`.
+pub(crate) fn show(
+    app: &App,
+    json: bool,
+    raw: &Value,
+    human: impl FnOnce() -> String,
+) -> Result<()> {
+    if json {
+        app.out.json(raw)
+    } else {
+        let text = human();
+        if !text.is_empty() {
+            app.out.data(&text);
+        }
+        Ok(())
+    }
+}
+
+/// For commands whose human output is a message: the server's answer as JSON with `--json`,
+/// else `message` on stderr.
+pub(crate) fn done(app: &App, json: bool, raw: &Value, message: &str) -> Result<u8> {
+    if json {
+        app.out.json(raw)?;
+    }
+    app.out.success(message);
+    Ok(0)
+}
+
+/// A cell: one line, cut at 60 characters.
+pub(crate) fn cell(text: &str) -> String {
+    one_line(text, 60)
+}
+
+/// An optional value, `-` when absent.
+pub(crate) fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| cell(&v.to_string()))
+}
+
+/// A number as people read it: whole numbers without decimals.
+pub(crate) fn number(v: Option<f64>) -> String {
+    match v {
+        Some(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", n as i64),
+        Some(n) => format!("{n:.2}"),
+        None => "-".into(),
+    }
+}
+
+/// A table with a header row; columns as wide as their widest cell.
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, c) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    let mut out = vec![line(headers.to_vec())];
+    for row in rows {
+        out.push(line(row.iter().map(String::as_str).collect()));
+    }
+    out.join("\n")
+}
+
+/// `label: value` lines, labels aligned.
+pub(crate) fn fields(pairs: &[(&str, String)]) -> String {
+    let w = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{:w$} {v}", format!("{k}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_before_anything_runs() {
+        assert_eq!(id(" abc ").unwrap(), "abc");
+        assert!(id("").is_err());
+        assert!(id("../x").is_err());
+        assert!(id("a\u{1b}[2J").is_err());
+        assert!(date("2026-02-30").is_err());
+        assert!(date("2026-01-31").is_ok());
+        assert!(date("2026-01-31T10:00:00Z").is_ok());
+        assert_eq!(list(" a, ,b "), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(
+            &["ID", "NAME"],
+            &[vec!["1".into(), "x".into()], vec!["22".into(), "yy".into()]],
+        );
+        assert_eq!(t, "ID  NAME\n1   x\n22  yy");
+        assert_eq!(
+            fields(&[("a", "1".into()), ("bcd", "2".into())]),
+            "a:   1\nbcd: 2"
+        );
+    }
+}

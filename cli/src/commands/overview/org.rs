@@ -1,0 +1,80 @@
+//! `overview org`.
+
+use clap::Args;
+use cybedefend_core::Result;
+use cybedefend_core::platform::overview;
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::commands::data::{self, JsonFlag};
+use crate::output::Printer;
+
+/// `overview org`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Lists are comma-separated. Severities: CRITICAL, HIGH, MEDIUM, LOW; states: to_verify, confirmed,
+in_review, resolved, ignored; analysis types: SAST, SCA, IAC, CONTAINER, CICD, SECRET.
+
+Examples:
+  cybedefend overview org --organization-id ORG
+  cybedefend overview org --organization-id ORG --severity-filter CRITICAL,HIGH --date-from 2026-01-01")]
+pub(crate) struct OrgArgs {
+    /// Organisation
+    #[arg(long, value_name = "ID", value_parser = data::id)]
+    pub(crate) organization_id: String,
+    /// Only these severities
+    #[arg(long, value_name = "LIST")]
+    pub(crate) severity_filter: Option<String>,
+    /// Only these states
+    #[arg(long, value_name = "LIST")]
+    pub(crate) status_filter: Option<String>,
+    /// Only these analysis types
+    #[arg(long, value_name = "LIST")]
+    pub(crate) analysis_types: Option<String>,
+    /// Only these branches
+    #[arg(long, value_name = "LIST")]
+    pub(crate) branches: Option<String>,
+    /// Only these teams
+    #[arg(long, value_name = "LIST")]
+    pub(crate) team_ids: Option<String>,
+    /// From this date (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = data::date)]
+    pub(crate) date_from: Option<String>,
+    /// Until this date (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = data::date)]
+    pub(crate) date_to: Option<String>,
+    /// Days of the trend (0: the platform's default)
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3650))]
+    pub(crate) trend_period_days: u64,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: OrgArgs) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let mut q: Vec<(String, String)> = Vec::new();
+    for (key, value) in [
+        ("severityFilter", &args.severity_filter),
+        ("statusFilter", &args.status_filter),
+        ("analysisTypes", &args.analysis_types),
+        ("branches", &args.branches),
+        ("teamIds", &args.team_ids),
+    ] {
+        for v in value.as_deref().map(data::list).unwrap_or_default() {
+            q.push((key.to_owned(), v));
+        }
+    }
+    for (key, value) in [("dateFrom", &args.date_from), ("dateTo", &args.date_to)] {
+        if let Some(v) = value {
+            q.push((key.to_owned(), v.clone()));
+        }
+    }
+    if args.trend_period_days > 0 {
+        q.push(("trendPeriodDays".into(), args.trend_period_days.to_string()));
+    }
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    let a = overview::organization(&api, &args.organization_id, &q).await?;
+    data::show(&app, args.out.json, &a.raw, || super::describe(&a.view))?;
+    Ok(0)
+}

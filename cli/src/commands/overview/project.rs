@@ -1,0 +1,38 @@
+//! `overview project`.
+
+use clap::Args;
+use cybedefend_core::Result;
+use cybedefend_core::platform::overview;
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::commands::data::{self, JsonFlag};
+use crate::output::Printer;
+
+/// `overview project`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  cybedefend overview project --project-id ID
+  cybedefend overview project --project-id ID --branches main,develop --json")]
+pub(crate) struct ProjectArgs {
+    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
+    #[arg(long, value_name = "ID", value_parser = data::id)]
+    pub(crate) project_id: Option<String>,
+    /// Only these branches (comma-separated)
+    #[arg(long, value_name = "LIST")]
+    pub(crate) branches: Option<String>,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ProjectArgs) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let project = app.project_id(args.project_id.as_deref())?;
+    let branches = args.branches.as_deref().map(data::list).unwrap_or_default();
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    let a = overview::project(&api, &project, &branches).await?;
+    data::show(&app, args.out.json, &a.raw, || super::describe(&a.view))?;
+    Ok(0)
+}

@@ -1,0 +1,81 @@
+//! `report batch`: one report over chosen projects of an organisation.
+
+use clap::Args;
+use cybedefend_core::platform::reports;
+use cybedefend_core::{Error, Result};
+
+use super::{Dest, Format, Kind};
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::commands::data;
+use crate::output::Printer;
+
+/// `report batch`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Without --output the file is named as the platform suggests (a plain name in this folder), else
+batch-<type>.<format>.
+
+Examples:
+  cybedefend report batch --organization-id ORG --project-ids P1,P2 --format pdf
+  cybedefend report batch --organization-id ORG --project-ids P1 --detailed=false --output out/b.json")]
+pub(crate) struct BatchArgs {
+    /// Organisation
+    #[arg(long, value_name = "ID", value_parser = data::id)]
+    pub(crate) organization_id: String,
+    /// Projects (comma-separated)
+    #[arg(long, value_name = "LIST")]
+    pub(crate) project_ids: String,
+    /// Report
+    #[arg(long = "type", value_enum, default_value_t = Kind::Owasp)]
+    pub(crate) kind: Kind,
+    /// Format
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub(crate) format: Format,
+    /// Include every finding (--detailed=false for the summary only)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) detailed: bool,
+    /// File to write (folders are created; `-` for stdout)
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<String>,
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: BatchArgs) -> Result<u8> {
+    let projects = data::list(&args.project_ids);
+    if projects.is_empty() {
+        return Err(Error::usage("--project-ids is empty")
+            .with_hint("give project ids separated by commas: --project-ids ID1,ID2"));
+    }
+    for p in &projects {
+        data::id(p).map_err(|e| {
+            Error::usage(format!(
+                "--project-ids: `{}` {e}",
+                cybedefend_core::text::one_line(p, 80)
+            ))
+        })?;
+    }
+    let app = App::load(global, out)?;
+    let (kind, format) = (args.kind.as_str(), args.format.as_str());
+    let mut dest = Dest::open(
+        &app,
+        args.output.as_deref(),
+        &format!("batch-{kind}.{format}"),
+        args.format,
+    )?;
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    let b = reports::batch(
+        &api,
+        &args.organization_id,
+        kind,
+        format,
+        &projects,
+        args.detailed,
+        dest.writer(),
+    )
+    .await?;
+    if let (None, Dest::File(f), Some(name)) = (&args.output, &mut dest, &b.filename) {
+        f.rename_to(name)?;
+    }
+    dest.finish(&app, b.bytes)
+}

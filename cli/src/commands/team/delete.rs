@@ -1,0 +1,47 @@
+//! `team delete`.
+
+use clap::Args;
+use cybedefend_core::platform::teams;
+use cybedefend_core::{Error, Result};
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::commands::data::{self, JsonFlag};
+use crate::output::Printer;
+
+/// `team delete`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+At a terminal you are asked to confirm unless --yes is given; scripts (no terminal) are not.
+
+Examples:
+  cybedefend team delete --team-id TEAM --yes")]
+pub(crate) struct DeleteArgs {
+    /// Team
+    #[arg(long, value_name = "ID", value_parser = data::id)]
+    pub(crate) team_id: String,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub(crate) yes: bool,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> Result<u8> {
+    let app = App::load(global, out)?;
+    if !args.yes
+        && app.interactive()
+        && !crate::commands::confirm(&format!("Delete team {}?", args.team_id))?
+    {
+        return Err(Error::cancelled("nothing was deleted"));
+    }
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    let raw = teams::delete(&api, &args.team_id).await?;
+    data::done(
+        &app,
+        args.out.json,
+        &raw,
+        &format!("team {} deleted", args.team_id),
+    )
+}

@@ -1,0 +1,39 @@
+//! `team remove-member`.
+
+use clap::Args;
+use cybedefend_core::Result;
+use cybedefend_core::platform::teams;
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::commands::data::{self, JsonFlag};
+use crate::output::Printer;
+
+/// `team remove-member`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  cybedefend team remove-member --team-id TEAM --user-id USER")]
+pub(crate) struct RemoveMemberArgs {
+    /// Team
+    #[arg(long, value_name = "ID", value_parser = data::id)]
+    pub(crate) team_id: String,
+    /// User
+    #[arg(long, value_name = "ID", value_parser = data::id)]
+    pub(crate) user_id: String,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RemoveMemberArgs) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    let raw = teams::remove_member(&api, &args.team_id, &args.user_id).await?;
+    data::done(
+        &app,
+        args.out.json,
+        &raw,
+        &format!("user {} removed from team {}", args.user_id, args.team_id),
+    )
+}

@@ -1,0 +1,52 @@
+//! `team update`.
+
+use clap::Args;
+use cybedefend_core::Result;
+use cybedefend_core::platform::teams;
+
+use crate::app::App;
+use crate::args::GlobalArgs;
+use crate::commands::data::{self, JsonFlag};
+use crate::output::Printer;
+
+/// `team update`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Only what is given is sent.
+
+Examples:
+  cybedefend team update --team-id TEAM --name platform
+  cybedefend team update --team-id TEAM --description \"Platform engineering\"")]
+#[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["name", "description"])))]
+pub(crate) struct UpdateArgs {
+    /// Team
+    #[arg(long, value_name = "ID", value_parser = data::id)]
+    pub(crate) team_id: String,
+    /// New name
+    #[arg(long, value_name = "NAME", value_parser = data::id)]
+    pub(crate) name: Option<String>,
+    /// New description
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) description: Option<String>,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: UpdateArgs) -> Result<u8> {
+    let app = App::load(global, out)?;
+    let connected = app.connect().await?;
+    let api = app.api(&connected);
+    let raw = teams::update(
+        &api,
+        &args.team_id,
+        args.name.as_deref(),
+        args.description.as_deref(),
+    )
+    .await?;
+    data::done(
+        &app,
+        args.out.json,
+        &raw,
+        &format!("team {} updated", args.team_id),
+    )
+}
