@@ -13,6 +13,7 @@ mod config;
 mod hostile;
 mod keyring;
 mod login;
+mod manage;
 mod newuser;
 mod oauth;
 mod plugins;

@@ -137,7 +137,8 @@ pub async fn batch(
         )
         .await
         .map_err(about(&format!(
-            "organisation `{org}` or one of its projects"
+            "organisation `{org}` or one of the projects `{}`",
+            projects.join("`, `")
         )))?;
     let io = |e: std::io::Error| Error::failure(format!("report batch: {e}"));
     spool.rewind().map_err(io)?;

@@ -114,6 +114,7 @@ struct State {
     batch_raw: bool,
     batch_filename: Option<String>,
     profile_email: String,
+    served: Vec<Served>,
 }
 
 /// A project and its findings by result type.
@@ -295,6 +296,7 @@ impl Double {
                 batch_raw: false,
                 batch_filename: None,
                 profile_email: "dana@example.test".into(),
+                served: Vec::new(),
             }),
             counter: AtomicU64::new(0),
         });
@@ -642,6 +644,22 @@ impl Double {
     }
 
     /// Forgets recorded requests.
+    /// The answers sent to `method path`, oldest first.
+    pub fn served(&self, method: &str, path: &str) -> Vec<Served> {
+        self.shared
+            .lock()
+            .served
+            .iter()
+            .filter(|s| s.method == method && s.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// The email of the double's user.
+    pub fn set_profile_email(&self, email: &str) {
+        self.shared.lock().profile_email = email.to_owned();
+    }
+
     pub fn clear_requests(&self) {
         self.shared.lock().requests.clear();
     }
@@ -717,7 +735,35 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response {
         body,
     };
     shared.lock().requests.push(recorded.clone());
-    route(&shared, &recorded).await
+    let resp = route(&shared, &recorded).await;
+    if recorded.path.starts_with("/__") || recorded.path == "/oidc/token" {
+        return resp;
+    }
+    // What was served, for tests that compare the CLI's output with it (bodies up to 1 MiB).
+    let (parts, body) = resp.into_parts();
+    let bytes = to_bytes(body, 1 << 30).await.unwrap_or_default();
+    if bytes.len() <= 1 << 20 {
+        shared.lock().served.push(Served {
+            method: recorded.method.clone(),
+            path: recorded.path.clone(),
+            status: parts.status.as_u16(),
+            body: bytes.to_vec(),
+        });
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// An answer the double sent.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// Method of the request.
+    pub method: String,
+    /// Path of the request.
+    pub path: String,
+    /// Status sent.
+    pub status: u16,
+    /// Body sent.
+    pub body: Vec<u8>,
 }
 
 async fn route(shared: &Shared, req: &Recorded) -> Response {

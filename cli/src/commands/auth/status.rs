@@ -225,7 +225,11 @@ fn text(
             s,
             "  account:       {}{}",
             a.email.as_deref().unwrap_or("(no email)"),
-            if name.is_empty() { String::new() } else { format!(" ({name})") }
+            if name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({name})")
+            }
         );
         for o in &a.organizations {
             let _ = writeln!(
@@ -233,7 +237,10 @@ fn text(
                 "  organisation:  {} {}{}",
                 o.name,
                 o.id.as_deref().unwrap_or("-"),
-                o.role.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                o.role
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
             );
         }
     }

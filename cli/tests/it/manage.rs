@@ -1,0 +1,731 @@
+//! The management commands against the platform double: for each, the happy path, a 403, a
+//! 404, a value refused before any network call, and `--json` compared with what the double
+//! served.
+
+use std::fs;
+
+use cybedefend_platform_double::{ORG_ID, TEAM_ID, report_bytes};
+
+use crate::common::*;
+
+const PROJECT: &str = "55555555-5555-4555-8555-555555555555";
+const PAT: &str = "cdp_manage_pat_01";
+const UNKNOWN: &str = "00000000-0000-4000-8000-0000000000aa";
+const USER: &str = "00000000-0000-4000-8000-00000000c0de";
+
+fn setup() -> (Double, Env) {
+    let d = Double::start();
+    d.add_pat(PAT);
+    d.add_project(PROJECT, "demo");
+    d.add_member(TEAM_ID, USER, "dev@example.test", "developer");
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", PAT);
+    (d, env)
+}
+
+/// One command: its arguments, the request whose answer `--json` prints, the id a 403 is
+/// about, and a variant whose id does not exist.
+struct Case {
+    args: Vec<String>,
+    method: &'static str,
+    path: String,
+    /// The id to forbid for the 403 case (`None`: inject a 403).
+    forbid: Option<&'static str>,
+    /// The arguments with an unknown id (or name), for the 404 case.
+    missing: Option<Vec<String>>,
+    /// Arguments refused before any network call, and a word the message contains.
+    invalid: (Vec<String>, &'static str),
+    /// Whether `--json` prints the served answer (false: a report written to a file).
+    json: bool,
+}
+
+fn v(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn cases() -> Vec<Case> {
+    let p = PROJECT;
+    let (o, t) = (ORG_ID, TEAM_ID);
+    let case = |args: &[&str],
+                method,
+                path: String,
+                forbid,
+                missing: Option<&[&str]>,
+                invalid: (&[&str], &'static str)| Case {
+        args: v(args),
+        method,
+        path,
+        forbid,
+        missing: missing.map(v),
+        invalid: (v(invalid.0), invalid.1),
+        json: true,
+    };
+    let mut all = vec![
+        case(
+            &["project", "get", "--project-id", p],
+            "GET",
+            format!("/project/{p}"),
+            Some(PROJECT),
+            Some(&["project", "get", "--project-id", UNKNOWN]),
+            (&["project", "get", "--project-id", "a/b"], "--project-id"),
+        ),
+        case(
+            &[
+                "project",
+                "create",
+                "--team-id",
+                t,
+                "--name",
+                "web",
+                "--ai-merge-request",
+            ],
+            "POST",
+            format!("/team/{t}/project"),
+            Some(TEAM_ID),
+            Some(&["project", "create", "--team-id", UNKNOWN, "--name", "web"]),
+            (&["project", "create", "--team-id", t], "--name"),
+        ),
+        case(
+            &["project", "list", "--organization-id", o],
+            "GET",
+            format!("/organization/{o}/projects"),
+            Some(ORG_ID),
+            Some(&["project", "list", "--organization-id", UNKNOWN]),
+            (&["project", "list"], "--organization-id"),
+        ),
+        case(
+            &[
+                "team",
+                "create",
+                "--organization-id",
+                o,
+                "--name",
+                "blue",
+                "--description",
+                "d",
+            ],
+            "POST",
+            format!("/organization/{o}/team"),
+            Some(ORG_ID),
+            Some(&[
+                "team",
+                "create",
+                "--organization-id",
+                UNKNOWN,
+                "--name",
+                "blue",
+                "--description",
+                "d",
+            ]),
+            (
+                &["team", "create", "--organization-id", o, "--name", "blue"],
+                "--description",
+            ),
+        ),
+        case(
+            &["team", "get", "--organization-id", o, "--team-id", t],
+            "GET",
+            format!("/organization/{o}/team/{t}"),
+            Some(TEAM_ID),
+            Some(&["team", "get", "--organization-id", o, "--team-id", UNKNOWN]),
+            (&["team", "get", "--team-id", t], "--organization-id"),
+        ),
+        case(
+            &["team", "list", "--organization-id", o],
+            "GET",
+            format!("/organization/{o}/teams"),
+            Some(ORG_ID),
+            Some(&["team", "list", "--organization-id", UNKNOWN]),
+            (&["team", "list", "--organization-id", ""], "empty"),
+        ),
+        case(
+            &[
+                "team",
+                "update",
+                "--team-id",
+                t,
+                "--description",
+                "new words",
+            ],
+            "PUT",
+            format!("/team/{t}"),
+            Some(TEAM_ID),
+            Some(&["team", "update", "--team-id", UNKNOWN, "--name", "x"]),
+            (&["team", "update", "--team-id", t], "--name"),
+        ),
+        case(
+            &["team", "members", "--team-id", t],
+            "GET",
+            format!("/team/{t}/members"),
+            Some(TEAM_ID),
+            Some(&["team", "members", "--team-id", UNKNOWN]),
+            (
+                &["team", "members", "--team-id", t, "--page-size", "21"],
+                "21",
+            ),
+        ),
+        case(
+            &[
+                "team",
+                "add-member",
+                "--team-id",
+                t,
+                "--user-id",
+                "00000000-0000-4000-8000-00000000c0df",
+                "--role",
+                "read_only",
+            ],
+            "POST",
+            format!("/team/{t}/member"),
+            Some(TEAM_ID),
+            Some(&[
+                "team",
+                "add-member",
+                "--team-id",
+                UNKNOWN,
+                "--user-id",
+                USER,
+                "--role",
+                "developer",
+            ]),
+            (
+                &[
+                    "team",
+                    "add-member",
+                    "--team-id",
+                    t,
+                    "--user-id",
+                    USER,
+                    "--role",
+                    "admin",
+                ],
+                "admin",
+            ),
+        ),
+        case(
+            &[
+                "team",
+                "update-member",
+                "--team-id",
+                t,
+                "--user-id",
+                USER,
+                "--role",
+                "team_manager",
+            ],
+            "PUT",
+            format!("/team/{t}/member/role"),
+            Some(TEAM_ID),
+            Some(&[
+                "team",
+                "update-member",
+                "--team-id",
+                t,
+                "--user-id",
+                UNKNOWN,
+                "--role",
+                "developer",
+            ]),
+            (
+                &[
+                    "team",
+                    "update-member",
+                    "--team-id",
+                    t,
+                    "--role",
+                    "developer",
+                ],
+                "--user-id",
+            ),
+        ),
+        case(
+            &["team", "remove-member", "--team-id", t, "--user-id", USER],
+            "DELETE",
+            format!("/team/{t}/member"),
+            Some(TEAM_ID),
+            Some(&[
+                "team",
+                "remove-member",
+                "--team-id",
+                t,
+                "--user-id",
+                UNKNOWN,
+            ]),
+            (
+                &[
+                    "team",
+                    "remove-member",
+                    "--team-id",
+                    t,
+                    "--user-id",
+                    "x\u{7}",
+                ],
+                "--user-id",
+            ),
+        ),
+        case(
+            &[
+                "overview",
+                "project",
+                "--project-id",
+                p,
+                "--branches",
+                "main, dev",
+            ],
+            "GET",
+            format!("/project/{p}/results/overview"),
+            Some(PROJECT),
+            Some(&["overview", "project", "--project-id", UNKNOWN]),
+            (&["overview", "project"], "--project-id"),
+        ),
+        case(
+            &[
+                "overview",
+                "org",
+                "--organization-id",
+                o,
+                "--severity-filter",
+                "CRITICAL,HIGH",
+                "--trend-period-days",
+                "7",
+            ],
+            "GET",
+            format!("/organization/{o}/results/overview"),
+            Some(ORG_ID),
+            Some(&["overview", "org", "--organization-id", UNKNOWN]),
+            (
+                &[
+                    "overview",
+                    "org",
+                    "--organization-id",
+                    o,
+                    "--date-from",
+                    "yesterday",
+                ],
+                "date",
+            ),
+        ),
+        case(
+            &[
+                "compliance",
+                "history",
+                "--project-id",
+                p,
+                "--start-date",
+                "2026-01-01",
+            ],
+            "GET",
+            format!("/projects/{p}/compliance-history"),
+            Some(PROJECT),
+            Some(&["compliance", "history", "--project-id", UNKNOWN]),
+            (
+                &["compliance", "history", "--project-id", p, "--page", "0"],
+                "0",
+            ),
+        ),
+        case(
+            &["compliance", "violations", "--project-id", p],
+            "GET",
+            format!("/projects/{p}/violations"),
+            Some(PROJECT),
+            Some(&["compliance", "violations", "--project-id", UNKNOWN]),
+            (
+                &[
+                    "compliance",
+                    "violations",
+                    "--project-id",
+                    p,
+                    "--limit",
+                    "x",
+                ],
+                "--limit",
+            ),
+        ),
+        case(
+            &["compliance", "stats", "--project-id", p],
+            "GET",
+            format!("/projects/{p}/violation-stats"),
+            Some(PROJECT),
+            Some(&["compliance", "stats", "--project-id", UNKNOWN]),
+            (
+                &[
+                    "compliance",
+                    "stats",
+                    "--project-id",
+                    p,
+                    "--end-date",
+                    "2026-13-01",
+                ],
+                "date",
+            ),
+        ),
+        case(
+            &["pat", "list"],
+            "GET",
+            "/user/personal-access-tokens".into(),
+            None,
+            None,
+            (&["pat", "list", "--bogus"], "--bogus"),
+        ),
+        case(
+            &["pat", "rename", "--name", "old", "--new-name", "new"],
+            "PATCH",
+            "/user/personal-access-tokens/name".into(),
+            None,
+            Some(&["pat", "rename", "--name", "nope", "--new-name", "new"]),
+            (&["pat", "rename", "--name", "old"], "--new-name"),
+        ),
+        case(
+            &["pat", "revoke", "--name", "old"],
+            "POST",
+            "/user/personal-access-tokens/delete".into(),
+            None,
+            Some(&["pat", "revoke", "--name", "nope"]),
+            (&["pat", "revoke"], "--name"),
+        ),
+        case(
+            &["project", "delete", "--project-id", p],
+            "DELETE",
+            format!("/project/{p}"),
+            Some(PROJECT),
+            Some(&["project", "delete", "--project-id", UNKNOWN]),
+            (&["project", "delete", "--project-id", " "], "empty"),
+        ),
+        case(
+            &["team", "delete", "--team-id", t],
+            "DELETE",
+            format!("/team/{t}"),
+            Some(TEAM_ID),
+            Some(&["team", "delete", "--team-id", UNKNOWN]),
+            (&["team", "delete"], "--team-id"),
+        ),
+    ];
+    for (reg, seg) in [
+        ("gitlab", "gitlab/container-registry"),
+        ("github", "github-container-registry"),
+        ("dockerhub", "dockerhub/container-registry"),
+        ("gcr", "gcr/container-registry"),
+        ("ecr", "ecr/container-registry"),
+        ("acr", "acr/container-registry"),
+        ("quay", "quay/container-registry"),
+        ("harbor", "harbor/container-registry"),
+        ("jfrog", "jfrog/container-registry"),
+    ] {
+        let invalid: (&[&str], &str) = if reg == "github" {
+            (
+                &["container", "scan", "github", "--project-id", p],
+                "--image",
+            )
+        } else {
+            (
+                &[
+                    "container",
+                    "scan",
+                    reg,
+                    "--project-id",
+                    p,
+                    "--image",
+                    "app:v1",
+                ],
+                "--credential-id",
+            )
+        };
+        all.push(case(
+            &[
+                "container",
+                "scan",
+                reg,
+                "--project-id",
+                p,
+                "--image",
+                "app:v1",
+                "--credential-id",
+                "cred-1",
+                "--severities",
+                "critical, high",
+                "--private",
+            ],
+            "POST",
+            format!("/integrations/{seg}/project/{p}/scan"),
+            Some(PROJECT),
+            Some(&[
+                "container",
+                "scan",
+                reg,
+                "--project-id",
+                UNKNOWN,
+                "--image",
+                "app:v1",
+                "--credential-id",
+                "cred-1",
+            ]),
+            invalid,
+        ));
+    }
+    for (args, file, bytes, forbid, missing) in [
+        (
+            v(&["report", "sbom", "--project-id", p]),
+            format!("sbom-{p}.json"),
+            report_bytes("sbom", "json", 2048),
+            PROJECT,
+            v(&["report", "sbom", "--project-id", UNKNOWN]),
+        ),
+        (
+            v(&[
+                "report",
+                "owasp",
+                "--project-id",
+                p,
+                "--format",
+                "html",
+                "--detailed",
+            ]),
+            format!("owasp-report-{p}.html"),
+            report_bytes("owasp", "html", 2048),
+            PROJECT,
+            v(&["report", "owasp", "--project-id", UNKNOWN]),
+        ),
+        (
+            v(&["report", "cwe", "--project-id", p, "--format", "pdf"]),
+            format!("cwe-report-{p}.pdf"),
+            report_bytes("cwe", "pdf", 2048),
+            PROJECT,
+            v(&["report", "cwe", "--project-id", UNKNOWN]),
+        ),
+        (
+            v(&["report", "org", "--organization-id", o, "--type", "cwe"]),
+            format!("org-cwe-{o}.json"),
+            report_bytes("cwe", "json", 2048),
+            ORG_ID,
+            v(&["report", "org", "--organization-id", UNKNOWN]),
+        ),
+        (
+            v(&["report", "team", "--team-id", t, "--format", "pdf"]),
+            format!("team-owasp-{t}.pdf"),
+            report_bytes("owasp", "pdf", 2048),
+            TEAM_ID,
+            v(&["report", "team", "--team-id", UNKNOWN]),
+        ),
+        (
+            v(&[
+                "report",
+                "batch",
+                "--organization-id",
+                o,
+                "--project-ids",
+                p,
+                "--format",
+                "pdf",
+            ]),
+            "batch-owasp-report.pdf".into(),
+            report_bytes("owasp", "pdf", 2048),
+            PROJECT,
+            v(&[
+                "report",
+                "batch",
+                "--organization-id",
+                o,
+                "--project-ids",
+                UNKNOWN,
+            ]),
+        ),
+    ] {
+        let sbom = args[1] == "sbom";
+        all.push(Case {
+            invalid: if sbom {
+                (
+                    v(&["report", "sbom", "--project-id", "a/b"]),
+                    "--project-id",
+                )
+            } else {
+                (
+                    args.iter()
+                        .map(|a| {
+                            if a == "json" || a == "html" || a == "pdf" {
+                                "docx".to_owned()
+                            } else {
+                                a.clone()
+                            }
+                        })
+                        .chain(if args.iter().any(|a| a == "--format") {
+                            vec![]
+                        } else {
+                            vec!["--format".into(), "docx".into()]
+                        })
+                        .collect(),
+                    "docx",
+                )
+            },
+            args,
+            method: "GET",
+            path: format!("{file}\n{}", String::from_utf8(bytes).unwrap()),
+            forbid: Some(forbid),
+            missing: Some(missing),
+            json: false,
+        });
+    }
+    all
+}
+
+fn run(env: &Env, args: &[String]) -> Out {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.run(&a)
+}
+
+fn prepare(d: &Double) {
+    d.add_user_pat("old", "cdp_old_pat_value_0001");
+}
+
+#[test]
+fn every_command_happy_path_and_json_is_what_the_server_sent() {
+    for c in cases() {
+        let (d, env) = setup();
+        prepare(&d);
+        let out = run(&env, &c.args);
+        assert_eq!(out.code, 0, "{:?}: {out:?}", c.args);
+        if !c.json {
+            // a report: the file under its default name, byte for byte what was served
+            let (file, content) = c.path.split_once('\n').unwrap();
+            let saved = fs::read_to_string(env.work().join(file))
+                .unwrap_or_else(|e| panic!("{:?}: {file}: {e}; {out:?}", c.args));
+            assert_eq!(saved, content, "{:?}", c.args);
+            assert!(out.stderr.contains("Report saved to"), "{out:?}");
+            assert!(out.stdout.is_empty(), "reports leave stdout alone: {out:?}");
+            continue;
+        }
+        let (d, env) = setup();
+        prepare(&d);
+        let mut args = c.args.clone();
+        args.push("--json".into());
+        let out = run(&env, &args);
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        let printed: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {out:?}"));
+        let served = d.served(c.method, &c.path);
+        assert!(
+            !served.is_empty(),
+            "{args:?}: the double served nothing at {} {}",
+            c.method,
+            c.path
+        );
+        let bodies: Vec<Value> = served
+            .iter()
+            .map(|s| serde_json::from_slice(&s.body).unwrap())
+            .collect();
+        let expected = if c.args[..2] == ["project", "list"] {
+            // every page's projects, whole
+            Value::Array(
+                bodies
+                    .iter()
+                    .flat_map(|b| b["projects"].as_array().cloned().unwrap_or_default())
+                    .collect(),
+            )
+        } else if c.args[0] == "pat" {
+            mask(&bodies[0])
+        } else {
+            bodies[0].clone()
+        };
+        assert_eq!(
+            printed, expected,
+            "{args:?}: --json prints the server's whole answer"
+        );
+    }
+}
+
+/// The PAT values the double sent, masked as the CLI must.
+fn mask(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    if k == "value" {
+                        (k.clone(), Value::String("***".into()))
+                    } else {
+                        (k.clone(), mask(x))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(mask).collect()),
+        o => o.clone(),
+    }
+}
+
+#[test]
+fn every_command_says_what_a_403_refused() {
+    for c in cases() {
+        let (d, env) = setup();
+        prepare(&d);
+        match c.forbid {
+            Some(id) => d.forbid(id),
+            None => d.fail_next_api_calls(&[403]),
+        }
+        let out = run(&env, &c.args);
+        assert_eq!(out.code, 4, "{:?}: {out:?}", c.args);
+        assert!(
+            out.stderr.contains("access denied (HTTP 403)"),
+            "{:?}: {out:?}",
+            c.args
+        );
+        if let Some(id) = c.forbid {
+            assert!(
+                out.stderr.contains(id),
+                "{:?}: the message names {id}: {out:?}",
+                c.args
+            );
+        }
+        assert!(out.stdout.is_empty(), "{:?}: {out:?}", c.args);
+        assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
+    }
+}
+
+#[test]
+fn every_command_names_what_was_not_found() {
+    for c in cases() {
+        let Some(missing) = &c.missing else { continue };
+        let (d, env) = setup();
+        prepare(&d);
+        let out = run(&env, missing);
+        assert_eq!(out.code, 1, "{missing:?}: {out:?}");
+        assert!(
+            out.stderr.contains("was not found (HTTP 404)"),
+            "{missing:?}: {out:?}"
+        );
+        let named = missing
+            .iter()
+            .any(|a| out.stderr.contains(&format!("`{a}`")));
+        assert!(
+            named,
+            "{missing:?}: the message names what is missing: {out:?}"
+        );
+        assert!(out.stderr.contains("hint:"), "{out:?}");
+        // a failed report leaves no file behind
+        let files: Vec<_> = fs::read_dir(env.work())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(files.is_empty(), "{missing:?}: {files:?}");
+    }
+}
+
+#[test]
+fn bad_values_stop_before_any_network_call() {
+    for c in cases() {
+        let (d, env) = setup();
+        let out = run(&env, &c.invalid.0);
+        assert_eq!(out.code, 2, "{:?}: {out:?}", c.invalid.0);
+        assert!(
+            out.stderr.contains(c.invalid.1),
+            "{:?}: the message names {}: {out:?}",
+            c.invalid.0,
+            c.invalid.1
+        );
+        assert!(
+            d.requests().is_empty(),
+            "{:?}: no request at all, not even a token exchange",
+            c.invalid.0
+        );
+    }
+}
