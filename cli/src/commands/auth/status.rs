@@ -160,6 +160,7 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn text(
     winner: Option<&Winner>,
     check: &Check,
