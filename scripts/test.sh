@@ -66,16 +66,18 @@ if [ -x "$bao" ]; then
 fi
 
 # Debian packages for the exec provider (pass + gpg), the keyring (gnome-keyring on a
-# private D-Bus) and test certificates, installed when this runs as root and they are missing.
+# private D-Bus), test certificates, peak-memory measurement (time) and the container image
+# test (podman with runc, busybox-static as the image's shell), installed when this runs as
+# root and they are missing.
 need=()
-for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps; do
+for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time podman runc busybox-static; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: ${need[*]}"
-    (apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
-      || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1; }) \
+    (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+      || { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1; }) \
       || echo "WARNING: could not install ${need[*]}" >&2
   else
     echo "WARNING: missing ${need[*]} (not root, or no apt-get)" >&2
@@ -83,6 +85,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 command -v pass >/dev/null && command -v gpg >/dev/null && export CYBEDEFEND_TEST_PASS=1
 command -v gnome-keyring-daemon >/dev/null && command -v dbus-daemon >/dev/null && export CYBEDEFEND_TEST_KEYRING=1
+command -v podman >/dev/null && command -v runc >/dev/null && [ -x /bin/busybox ] && export CYBEDEFEND_TEST_PODMAN=1
 
 # cargo-machete finds dependencies that no code uses.
 machete=".tools/cargo/bin/cargo-machete"

@@ -8,6 +8,7 @@
 
 mod common;
 
+mod action;
 mod auth_status;
 mod config;
 mod hostile;

@@ -729,3 +729,425 @@ fn bad_values_stop_before_any_network_call() {
         );
     }
 }
+
+#[test]
+fn team_list_reads_the_spec_array_and_the_official_object() {
+    for wrapped in [false, true] {
+        let (d, env) = setup();
+        d.set_teams_wrapped(wrapped);
+        let out = env.run(&["team", "list", "--organization-id", ORG_ID]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stdout.contains(TEAM_ID) && out.stdout.contains("Double team"),
+            "{out:?}"
+        );
+        let out = env.run(&["team", "list", "--organization-id", ORG_ID, "--json"]);
+        assert_eq!(out.json().is_array(), !wrapped, "printed as sent: {out:?}");
+    }
+}
+
+#[test]
+fn project_list_reads_every_page() {
+    let (d, env) = setup();
+    for i in 0..24 {
+        d.add_project(
+            &format!("00000000-0000-4000-8000-0000000e{i:04}"),
+            &format!("svc-{i}"),
+        );
+    }
+    let out = env.run(&["project", "list", "--organization-id", ORG_ID, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json().as_array().unwrap().len(), 25);
+    let pages: Vec<String> = d
+        .requests_to(&format!("/organization/{ORG_ID}/projects"))
+        .iter()
+        .map(|r| r.query.iter().find(|(k, _)| k == "page").unwrap().1.clone())
+        .collect();
+    assert_eq!(pages, ["1", "2", "3"], "10 a page, the spec's maximum");
+    let out = env.run(&[
+        "project",
+        "list",
+        "--organization-id",
+        ORG_ID,
+        "--search",
+        "svc-2",
+    ]);
+    assert_eq!(
+        out.stdout.lines().count(),
+        1 + 5,
+        "svc-2, svc-20..23: {out:?}"
+    );
+}
+
+#[test]
+fn reports_stream_to_disk_into_new_folders_and_stay_small_in_memory() {
+    let (d, env) = setup();
+    let size = 300 << 20;
+    d.set_report_size(size);
+    if !std::path::Path::new("/usr/bin/time").exists() {
+        missing(
+            "reports_stream_to_disk",
+            "/usr/bin/time",
+            "apt-get install time",
+        );
+        return;
+    }
+    let out = Env::output_of(
+        env.command_with(
+            env!("CARGO_BIN_EXE_cybedefend"),
+            &["/usr/bin/time", "-f", "maxrss_kb=%M"],
+            &[
+                "report",
+                "cwe",
+                "--project-id",
+                PROJECT,
+                "--format",
+                "pdf",
+                "--output",
+                "deep/er/cwe.pdf",
+            ],
+        ),
+        None,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let saved = env.work().join("deep/er/cwe.pdf");
+    assert_eq!(
+        fs::metadata(&saved).unwrap().len(),
+        report_bytes("cwe", "pdf", size).len() as u64
+    );
+    assert!(fs::read(&saved).unwrap().starts_with(b"%PDF-1.4"));
+    let rss_kb: u64 = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kb="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS in {out:?}"));
+    assert!(
+        rss_kb < 100 * 1024,
+        "a 300 MB report took {rss_kb} kB of memory: it must stream"
+    );
+}
+
+#[test]
+fn an_interrupted_report_leaves_no_file() {
+    let (d, env) = setup();
+    d.set_report_size(1 << 20);
+    d.set_report_stall(std::time::Duration::from_secs(30));
+    let child = env
+        .command(&[
+            "report",
+            "owasp",
+            "--project-id",
+            PROJECT,
+            "--format",
+            "html",
+            "--output",
+            "r/owasp.html",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = env.work().join("r");
+    let part = || {
+        fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            })
+            .unwrap_or(false)
+    };
+    let mut waited = 0;
+    while !part() && waited < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        waited += 1;
+    }
+    assert!(part(), "the report is written under a temporary name first");
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "nothing under the final name, no part file: {left:?}"
+    );
+}
+
+#[test]
+fn batch_reports_take_a_plain_name_from_the_server_and_accept_raw_answers() {
+    let (d, env) = setup();
+    d.set_batch_filename("../../escaped.pdf");
+    let out = env.run(&[
+        "report",
+        "batch",
+        "--organization-id",
+        ORG_ID,
+        "--project-ids",
+        PROJECT,
+        "--format",
+        "pdf",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        fs::read(env.work().join("escaped.pdf")).unwrap(),
+        report_bytes("owasp", "pdf", 2048)
+    );
+    assert!(
+        !env.tmp.path().join("escaped.pdf").exists()
+            && !env.work().parent().unwrap().join("escaped.pdf").exists()
+    );
+    let body: Value = serde_json::from_slice(
+        &d.requests_to(&format!(
+            "/organization/{ORG_ID}/project/report/batch/owasp/pdf"
+        ))[0]
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"projectIds": [PROJECT], "detailed": true})
+    );
+
+    d.set_batch_raw(true);
+    let out = env.run(&[
+        "report",
+        "batch",
+        "--organization-id",
+        ORG_ID,
+        "--project-ids",
+        PROJECT,
+        "--format",
+        "html",
+        "--detailed=false",
+        "-o",
+        "b.html",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        fs::read(env.work().join("b.html")).unwrap(),
+        report_bytes("owasp", "html", 2048)
+    );
+}
+
+#[test]
+fn pat_create_prints_the_pat_once_and_only_on_stdout() {
+    let (d, env) = setup();
+    let out = env.run(&["pat", "create", "--name", "ci", "--expires", "30d"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let (name, value) = d.user_pats().into_iter().find(|(n, _)| n == "ci").unwrap();
+    assert_eq!(name, "ci");
+    assert_eq!(out.stdout, format!("{value}\n"));
+    assert!(!out.stderr.contains(&value), "{out:?}");
+    assert!(out.stderr.contains(&fingerprint(&value)), "{out:?}");
+    let body: Value = serde_json::from_slice(
+        &d.requests_to("/user/personal-access-tokens")
+            .last()
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert!(
+        body["expiresAt"].as_i64().unwrap() > 1_700_000_000_000,
+        "{body}"
+    );
+    // the list never shows values
+    let out = env.run(&["pat", "list", "--json"]);
+    assert!(
+        !out.stdout.contains(&value) && out.stdout.contains("***"),
+        "{out:?}"
+    );
+    let out = env.run(&["pat", "list"]);
+    assert!(
+        !out.stdout.contains(&value) && out.stdout.contains("ci"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn pat_create_store_keeps_it_as_the_login_and_never_prints_it() {
+    let (d, mut env) = setup();
+    let out = env.run(&["pat", "create", "--name", "laptop", "--store", "file"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let (_, value) = d
+        .user_pats()
+        .into_iter()
+        .find(|(n, _)| n == "laptop")
+        .unwrap();
+    assert!(!out.all().contains(&value), "{out:?}");
+    let creds = fs::read_to_string(env.creds()).unwrap();
+    assert!(creds.contains(&value));
+    assert_eq!(mode(&env.creds()), 0o600);
+    // the new PAT is the login now
+    env.vars.retain(|(k, _)| k != "CYBEDEFEND_PAT");
+    let out = env.run(&["auth", "status", "--json"]);
+    assert_eq!(out.json()["fingerprint"], fingerprint(&value), "{out:?}");
+}
+
+#[test]
+fn a_pat_that_cannot_be_stored_is_revoked_again() {
+    let (d, env) = setup();
+    env.write(
+        &env.system_config(),
+        "credentials:\n  require_secure_storage: true\n",
+    );
+    let out = env.run(&["pat", "create", "--name", "kept", "--store", "file"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("revoked again"), "{out:?}");
+    assert!(
+        d.user_pats().iter().all(|(n, _)| n != "kept"),
+        "no PAT left behind"
+    );
+    assert!(!env.creds().exists());
+}
+
+#[test]
+fn pat_create_checks_the_expiry_before_any_request() {
+    let (d, env) = setup();
+    for bad in ["2020-01-01", "soon", "40000d"] {
+        let out = env.run(&["pat", "create", "--name", "x", "--expires", bad]);
+        assert_eq!(out.code, 2, "{bad}: {out:?}");
+        assert!(out.stderr.contains("--expires"), "{out:?}");
+    }
+    assert!(d.requests().is_empty());
+}
+
+#[test]
+fn auth_status_names_the_account_behind_the_credential() {
+    let (d, env) = setup();
+    d.set_profile_email("ci-bot@acme.test");
+    let out = env.run(&["auth", "status"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("account:       ci-bot@acme.test (Dana Double)"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains(&format!("Double org {ORG_ID} (admin)")),
+        "{out:?}"
+    );
+    let v = env.run(&["auth", "status", "--json"]).json();
+    assert_eq!(v["account"]["email"], "ci-bot@acme.test");
+    assert_eq!(v["account"]["organizations"][0]["id"], ORG_ID);
+    // offline: no account (nothing is asked)
+    let v = env.run(&["auth", "status", "--offline", "--json"]).json();
+    assert!(v["account"].is_null());
+    // a profile that cannot be read is a warning, not a failure
+    d.can(
+        "GET",
+        "/user/profile",
+        cybedefend_platform_double::Canned {
+            status: 500,
+            headers: vec![],
+            body: b"oops".to_vec(),
+        },
+    );
+    let out = env.run(&["auth", "status"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the account behind it could not be read"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn container_scan_can_wait_and_apply_the_gates_of_scan() {
+    let (d, env) = setup();
+    let out = env.run(&[
+        "container",
+        "scan",
+        "github",
+        "--project-id",
+        PROJECT,
+        "--image",
+        "org/api:main",
+        "--break-on-severity",
+        "critical",
+        "--interval",
+        "0.1",
+        "--policy-check=false",
+        "--ci",
+    ]);
+    assert_eq!(out.code, 1, "a critical finding trips the gate: {out:?}");
+    assert!(
+        out.stderr.contains("--break-on-severity critical"),
+        "{out:?}"
+    );
+    let sid = d.scan_ids().pop().unwrap();
+    assert!(
+        d.requests_to(&format!("/project/{PROJECT}/scan/{sid}"))
+            .len()
+            >= 2,
+        "the scan was followed"
+    );
+    let body: Value = serde_json::from_slice(
+        &d.requests_to(&format!(
+            "/integrations/github-container-registry/project/{PROJECT}/scan"
+        ))[0]
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"imageName": "org/api:main"}),
+        "empty values are left out"
+    );
+
+    // default: started, not followed (as the official CLI)
+    let out = env.run(&[
+        "container",
+        "scan",
+        "ecr",
+        "--project-id",
+        PROJECT,
+        "--image",
+        "a:1",
+        "--credential-id",
+        "c",
+        "--severities",
+        "low",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let sid = d.scan_ids().pop().unwrap();
+    assert_eq!(out.stdout.trim(), sid);
+    assert!(
+        d.requests_to(&format!("/project/{PROJECT}/scan/{sid}"))
+            .is_empty()
+    );
+    // waiting and --json, or a gate without waiting, are refused up front
+    for bad in [
+        vec!["--wait", "--json"],
+        vec!["--wait=false", "--break-on-fail"],
+        vec!["--severities", "urgent"],
+    ] {
+        let before = d.requests().len();
+        let mut args = vec![
+            "container",
+            "scan",
+            "ecr",
+            "--project-id",
+            PROJECT,
+            "--image",
+            "a:1",
+            "--credential-id",
+            "c",
+        ];
+        args.extend(bad.iter());
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{bad:?}: {out:?}");
+        assert_eq!(d.requests().len(), before, "{bad:?}");
+    }
+}

@@ -115,6 +115,7 @@ struct State {
     batch_filename: Option<String>,
     profile_email: String,
     served: Vec<Served>,
+    report_stall: Option<Duration>,
 }
 
 /// A project and its findings by result type.
@@ -297,6 +298,7 @@ impl Double {
                 batch_filename: None,
                 profile_email: "dana@example.test".into(),
                 served: Vec::new(),
+                report_stall: None,
             }),
             counter: AtomicU64::new(0),
         });
@@ -474,6 +476,12 @@ impl Double {
     /// Size of every report the double serves.
     pub fn set_report_size(&self, bytes: usize) {
         self.shared.lock().report_size = bytes;
+    }
+
+    /// Reports send their first 64 KiB, then wait this long before the rest (a slow download,
+    /// for interrupting one).
+    pub fn set_report_stall(&self, wait: Duration) {
+        self.shared.lock().report_stall = Some(wait);
     }
 
     /// Serve batch reports as the report itself instead of the base64 envelope.
@@ -739,7 +747,15 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response {
     if recorded.path.starts_with("/__") || recorded.path == "/oidc/token" {
         return resp;
     }
-    // What was served, for tests that compare the CLI's output with it (bodies up to 1 MiB).
+    // What was served, for tests that compare the CLI's output with it (JSON bodies up to 1
+    // MiB; reports stream through untouched).
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !json {
+        return resp;
+    }
     let (parts, body) = resp.into_parts();
     let bytes = to_bytes(body, 1 << 30).await.unwrap_or_default();
     if bytes.len() <= 1 << 20 {

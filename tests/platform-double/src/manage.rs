@@ -3,6 +3,7 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
 use super::platform::{error_body, new_scan, query_all, query_num, uuid};
@@ -428,32 +429,50 @@ fn content_type(format: &str) -> &'static str {
     }
 }
 
-fn report_response(kind: &str, format: &str, size: usize) -> Response {
+fn report_response(s: &State, kind: &str, format: &str) -> Response {
     if !["json", "html", "pdf"].contains(&format) || !["owasp", "cwe", "sbom"].contains(&kind) {
         return bad_request("format must be one of json, html, pdf");
     }
+    let bytes = report_bytes(kind, format, s.report_size);
+    let body = match s.report_stall {
+        None => axum::body::Body::from(bytes),
+        Some(wait) => {
+            // 64 KiB, a pause, then the rest: streamed, as a slow server would.
+            let cut = bytes.len().min(64 * 1024);
+            let (first, rest) = (bytes[..cut].to_vec(), bytes[cut..].to_vec());
+            let chunks = futures_util::stream::iter([(first, None), (rest, Some(wait))]).then(
+                |(chunk, pause)| async move {
+                    if let Some(p) = pause {
+                        tokio::time::sleep(p).await;
+                    }
+                    Ok::<_, std::io::Error>(chunk)
+                },
+            );
+            axum::body::Body::from_stream(chunks)
+        }
+    };
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, content_type(format))],
-        report_bytes(kind, format, size),
+        body,
     )
         .into_response()
 }
 
 pub(super) fn sbom(s: &mut State, _: &Recorded, _: &Params) -> Response {
-    report_response("sbom", "json", s.report_size)
+    report_response(s, "sbom", "json")
 }
 
 pub(super) fn owasp_report(s: &mut State, _: &Recorded, p: &Params) -> Response {
-    report_response("owasp", p.get("format"), s.report_size)
+    report_response(s, "owasp", p.get("format"))
 }
 
 pub(super) fn cwe_report(s: &mut State, _: &Recorded, p: &Params) -> Response {
-    report_response("cwe", p.get("format"), s.report_size)
+    report_response(s, "cwe", p.get("format"))
 }
 
 pub(super) fn scoped_report(s: &mut State, _: &Recorded, p: &Params) -> Response {
-    report_response(p.get("reportType"), p.get("format"), s.report_size)
+    report_response(s, p.get("reportType"), p.get("format"))
 }
 
 pub(super) fn batch_report(s: &mut State, req: &Recorded, p: &Params) -> Response {
@@ -475,7 +494,7 @@ pub(super) fn batch_report(s: &mut State, req: &Recorded, p: &Params) -> Respons
         }
     }
     let (kind, format) = (p.get("reportType"), p.get("format"));
-    let resp = report_response(kind, format, s.report_size);
+    let resp = report_response(s, kind, format);
     if s.batch_raw || resp.status() != StatusCode::OK {
         return resp;
     }
