@@ -70,7 +70,7 @@ fi
 # test (podman with runc, busybox-static as the image's shell), installed when this runs as
 # root and they are missing.
 need=()
-for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time podman runc busybox-static; do
+for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time runc busybox-static; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -82,6 +82,13 @@ if [ "${#need[@]}" -gt 0 ]; then
   else
     echo "WARNING: missing ${need[*]} (not root, or no apt-get)" >&2
   fi
+fi
+# podman with its recommended helpers (network backends, storage tools): its own install.
+if ! command -v podman >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing podman (Debian)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y podman >/dev/null 2>&1 \
+    || { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y podman >/dev/null 2>&1; } \
+    || echo "WARNING: could not install podman" >&2
 fi
 command -v pass >/dev/null && command -v gpg >/dev/null && export CYBEDEFEND_TEST_PASS=1
 command -v gnome-keyring-daemon >/dev/null && command -v dbus-daemon >/dev/null && export CYBEDEFEND_TEST_KEYRING=1
