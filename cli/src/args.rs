@@ -124,7 +124,14 @@ impl Args for GlobalArgs {
                 .help_heading(GLOBAL)
                 .help(key.about);
             arg = match key.ty {
-                KeyType::Bool => arg.action(ArgAction::SetTrue),
+                // `--ci` or `--ci=false`, as the official CLI (pflag) accepts.
+                KeyType::Bool => arg
+                    .action(ArgAction::Set)
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value("true")
+                    .value_name("BOOL")
+                    .value_parser(clap::value_parser!(bool)),
                 KeyType::Region => arg
                     .value_name("REGION")
                     .value_parser(clap::builder::PossibleValuesParser::new(["us", "eu"]))
@@ -162,7 +169,7 @@ impl FromArgMatches for GlobalArgs {
         self.keys.api_key_given |= m.get_one::<String>("api-key").is_some();
         for key in KEYS.iter().filter(|k| k.flag.is_some()) {
             let value = match key.ty {
-                KeyType::Bool => m.get_flag(key.name).then(|| "true".to_owned()),
+                KeyType::Bool => m.get_one::<bool>(key.name).map(|b| b.to_string()),
                 KeyType::Duration => m.get_one::<Span>(key.name).map(Span::to_string),
                 _ => m.get_one::<String>(key.name).cloned(),
             };
@@ -170,8 +177,8 @@ impl FromArgMatches for GlobalArgs {
                 self.keys.set(key, v);
             }
         }
-        self.ci = self.keys.get("ci").is_some();
-        self.debug = self.keys.get("debug").is_some();
+        self.ci = self.keys.get("ci") == Some("true");
+        self.debug = self.keys.get("debug") == Some("true");
         Ok(())
     }
 }

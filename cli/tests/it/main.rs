@@ -17,6 +17,7 @@ mod login;
 mod manage;
 mod newuser;
 mod oauth;
+mod official_surface;
 mod plugins;
 mod provider_hardening;
 mod providers;

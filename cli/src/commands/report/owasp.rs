@@ -24,7 +24,7 @@ pub(crate) struct OwaspArgs {
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub(crate) format: Format,
     /// Include every finding, not only the summary
-    #[arg(long)]
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) detailed: bool,
     /// File to write (folders are created; `-` for stdout) [default: owasp-report-<project>.<format>]
     #[arg(long, short, value_name = "FILE")]

@@ -131,7 +131,7 @@ pub(crate) struct ResultsArgs {
     #[arg(short, long, value_name = "NAME")]
     pub(crate) branch: Option<String>,
     /// Group findings by rule or package (JSON only)
-    #[arg(short, long)]
+    #[arg(short, long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) grouped: bool,
 }
 

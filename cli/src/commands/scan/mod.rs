@@ -128,7 +128,7 @@ pub(crate) struct GateArgs {
     #[arg(long, default_value = "30m", value_name = "DURATION")]
     pub(crate) timeout: Span,
     /// Exit 1 if the scan fails
-    #[arg(long)]
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) break_on_fail: bool,
     /// Exit 1 if an open finding has this severity or above
     #[arg(long, value_enum, ignore_case = true, value_name = "SEVERITY")]
@@ -143,7 +143,7 @@ pub(crate) struct GateArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) show_policy_vulns: bool,
     /// List every finding per policy violation
-    #[arg(long)]
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) show_all_policy_vulns: bool,
 }
 
