@@ -199,16 +199,25 @@ impl App {
     }
 }
 
-/// `--project-id`, else the configured one; trimmed, not empty.
+/// `--project-id`, else the configured one; trimmed, not empty, one id (the configured one is
+/// checked like the flag).
 pub(crate) fn project_id(flag: Option<&str>, configured: Option<&str>) -> Result<String> {
-    flag.or(configured)
+    let id = flag
+        .or(configured)
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty())
         .ok_or_else(|| {
             Error::usage("--project-id is required").with_hint(
                 "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
             )
-        })
+        })?;
+    let origin = if flag.is_some() {
+        "--project-id"
+    } else {
+        "the configured project id (CYBEDEFEND_PROJECT_ID or `project_id:`)"
+    };
+    cybedefend_core::platform::check_id(origin, &id)?;
+    Ok(id)
 }
 
 /// The error when no provider had a credential.

@@ -183,47 +183,124 @@ impl FromArgMatches for GlobalArgs {
     }
 }
 
+/// A command's arguments, built only when the command runs (or its help or a completion script
+/// is asked for): building every command's arguments at each start-up cost more than the rest of
+/// `auth status --offline`.
+#[derive(Debug, Clone)]
+pub(crate) struct Lazy<T>(pub(crate) T);
+
+/// Runs `build` on `cmd`, keeping the about texts the parent gave it (the variant's doc
+/// comment), which a struct's or an enum's own doc comment would otherwise replace.
+fn keeping_about(cmd: ClapCommand, build: fn(ClapCommand) -> ClapCommand) -> ClapCommand {
+    let about = cmd.get_about().cloned();
+    let long_about = cmd.get_long_about().cloned();
+    let mut cmd = build(cmd);
+    if let Some(a) = about {
+        cmd = cmd.about(a);
+    }
+    match long_about {
+        Some(l) => cmd.long_about(l),
+        None => cmd.long_about(None::<&str>),
+    }
+}
+
+impl<T: Args> Args for Lazy<T> {
+    fn augment_args(cmd: ClapCommand) -> ClapCommand {
+        cmd.defer(|c| keeping_about(c, T::augment_args))
+    }
+
+    fn augment_args_for_update(cmd: ClapCommand) -> ClapCommand {
+        cmd.defer(|c| keeping_about(c, T::augment_args_for_update))
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for Lazy<T> {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Lazy)
+    }
+
+    fn from_arg_matches_mut(m: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Lazy)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+}
+
+/// A command group whose subcommands are built only when the group runs (see [`Lazy`]).
+#[derive(Debug)]
+pub(crate) struct LazySub<T>(pub(crate) T);
+
+impl<T: Subcommand> Subcommand for LazySub<T> {
+    fn augment_subcommands(cmd: ClapCommand) -> ClapCommand {
+        cmd.defer(|c| keeping_about(c, T::augment_subcommands))
+    }
+
+    fn augment_subcommands_for_update(cmd: ClapCommand) -> ClapCommand {
+        cmd.defer(|c| keeping_about(c, T::augment_subcommands_for_update))
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        T::has_subcommand(name)
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for LazySub<T> {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(LazySub)
+    }
+
+    fn from_arg_matches_mut(m: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(LazySub)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Package a folder (or take a zip), upload it, wait for the scan and apply the gates
-    Scan(commands::scan::ScanArgs),
+    Scan(Lazy<commands::scan::ScanArgs>),
     /// Fetch a project's findings and write a report (json, sarif, markdown, html)
-    Results(commands::results::ResultsArgs),
+    Results(Lazy<commands::results::ResultsArgs>),
     /// Scan container images from a connected registry
     #[command(subcommand)]
-    Container(commands::container::ContainerCommand),
+    Container(LazySub<commands::container::ContainerCommand>),
     /// Projects: create, get, delete, list
     #[command(subcommand)]
-    Project(commands::project::ProjectCommand),
+    Project(LazySub<commands::project::ProjectCommand>),
     /// Teams and their members
     #[command(subcommand)]
-    Team(commands::team::TeamCommand),
+    Team(LazySub<commands::team::TeamCommand>),
     /// Findings at a glance, for a project or an organisation
     #[command(subcommand)]
-    Overview(commands::overview::OverviewCommand),
+    Overview(LazySub<commands::overview::OverviewCommand>),
     /// SBOM, OWASP Top 10 and CWE Top 25 reports, saved to files
     #[command(subcommand)]
-    Report(commands::report::ReportCommand),
+    Report(LazySub<commands::report::ReportCommand>),
     /// Policy compliance of a project: history, violations, statistics
     #[command(subcommand)]
-    Compliance(commands::compliance::ComplianceCommand),
+    Compliance(LazySub<commands::compliance::ComplianceCommand>),
     /// Personal access tokens of your account: list, create, revoke, rename
     #[command(subcommand)]
-    Pat(commands::pat::PatCommand),
+    Pat(LazySub<commands::pat::PatCommand>),
     /// Log in with a Personal Access Token (validated, then stored) or in the browser
-    Login(commands::login::LoginArgs),
+    Login(Lazy<commands::login::LoginArgs>),
     /// Remove the stored login (file, keyring, or the plugin that keeps it) and its cached
     /// access tokens
     Logout,
     /// Inspect credentials: which source answers, and tokens for scripts
     #[command(subcommand)]
-    Auth(commands::auth::AuthCommand),
+    Auth(LazySub<commands::auth::AuthCommand>),
     /// Show or check the configuration and where each value comes from
     #[command(subcommand)]
-    Config(commands::config::ConfigCommand),
+    Config(LazySub<commands::config::ConfigCommand>),
     /// Credential plugins: list, verify, run the conformance cases, start a new one
     #[command(subcommand)]
-    Plugin(commands::plugin::PluginCommand),
+    Plugin(LazySub<commands::plugin::PluginCommand>),
     /// Print the version
     Version,
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)

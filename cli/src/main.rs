@@ -7,17 +7,32 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::args::Cli;
 use crate::output::Printer;
+
+/// The arguments. The command tree is left to the process's exit rather than dropped: taking
+/// it apart cost as much as building it.
+fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    let parsed = cmd
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut m| {
+            let cli = Cli::from_arg_matches_mut(&mut m);
+            std::mem::forget(m);
+            cli
+        })
+        .map_err(|e| e.format(&mut cmd));
+    std::mem::forget(cmd);
+    parsed
+}
 
 fn main() -> ExitCode {
     // Keep the built-in providers' inventory registrations in the binary.
     let _ = cybedefend_providers::link();
     let _ = cybedefend_plugin_host::link();
     output::install_panic_hook();
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

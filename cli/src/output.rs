@@ -121,9 +121,12 @@ impl Printer {
 /// serde_json writes such characters only inside strings, and `neutralize` then has nothing
 /// left to change.
 pub(crate) fn json_safe(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
+    if !json.chars().any(cybedefend_core::text::is_unsafe) {
+        return json.to_owned();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if c != '\n' && c != '\t' && neutralize(c.encode_utf8(&mut [0; 4])) != c.to_string() {
+        if cybedefend_core::text::is_unsafe(c) {
             use std::fmt::Write as _;
             let _ = write!(out, "\\u{:04x}", u32::from(c));
         } else {

@@ -76,6 +76,8 @@ pub struct Error {
     hint: Option<String>,
     /// The HTTP status of the answer this error is about, if any.
     status: Option<u16>,
+    /// What the server said (a short, safe excerpt), if the error came from an answer.
+    detail: Option<String>,
 }
 
 impl std::error::Error for Error {}
@@ -94,6 +96,7 @@ impl Error {
             message: message.into(),
             hint: None,
             status: None,
+            detail: None,
         }
     }
 
@@ -164,6 +167,18 @@ impl Error {
     /// The HTTP status of the answer this error is about (403, 404, ...), if it came from one.
     pub fn http_status(&self) -> Option<u16> {
         self.status
+    }
+
+    /// Records what the server said (already a short, neutralised excerpt).
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// What the server said, if the error came from an answer.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
     }
 
     pub fn kind(&self) -> ErrorKind {

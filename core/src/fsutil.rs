@@ -269,6 +269,8 @@ pub fn parent_of(path: &Path) -> &Path {
 pub struct AtomicFile {
     tmp: tempfile::NamedTempFile,
     path: PathBuf,
+    /// Never replace a file at the final name (a name learnt from a server).
+    no_clobber: bool,
 }
 
 impl AtomicFile {
@@ -280,14 +282,23 @@ impl AtomicFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".part")
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".part");
+        // Created 0666 less the umask, as any file the user makes (reports and archives are
+        // ordinary files); a stricter umask makes it more private.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder
             .tempfile_in(dir)
             .map_err(|e| io_error("cannot write in", dir, &e))?;
         Ok(Self {
             tmp,
             path: path.to_owned(),
+            no_clobber: false,
         })
     }
 
@@ -302,7 +313,8 @@ impl AtomicFile {
     }
 
     /// Changes the final name to another file in the same folder (a name learnt while
-    /// writing); a name with a folder part is refused.
+    /// writing), which must not exist when the file is committed; a name with a folder part is
+    /// refused.
     pub fn rename_to(&mut self, name: &str) -> Result<()> {
         if Path::new(name).components().count() != 1 || name == ".." || name == "." {
             return Err(Error::failure(format!(
@@ -314,6 +326,7 @@ impl AtomicFile {
             Some(dir) if !dir.as_os_str().is_empty() => dir.join(name),
             _ => PathBuf::from(name),
         };
+        self.no_clobber = true;
         Ok(())
     }
 
@@ -322,32 +335,25 @@ impl AtomicFile {
         self.tmp.as_file_mut()
     }
 
-    /// Flushes and moves the file to its final name (default permissions: 0644 less umask).
+    /// Flushes and moves the file to its final name (permissions: 0666 less the umask).
     pub fn commit(self) -> Result<()> {
-        let AtomicFile { tmp, path } = self;
+        let AtomicFile {
+            tmp,
+            path,
+            no_clobber,
+        } = self;
         tmp.as_file()
             .sync_all()
             .map_err(|e| io_error("cannot write", &path, &e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // Reports and archives are ordinary files, readable like any other the user makes.
-            let umask = current_umask();
-            let _ = tmp
-                .as_file()
-                .set_permissions(fs::Permissions::from_mode(0o666 & !umask));
+        if no_clobber {
+            tmp.persist_noclobber(&path)
+                .map_err(|e| io_error("cannot write", &path, &e.error))?;
+            return Ok(());
         }
         tmp.persist(&path)
             .map_err(|e| io_error("cannot write", &path, &e.error))?;
         Ok(())
     }
-}
-
-#[cfg(unix)]
-fn current_umask() -> u32 {
-    // The umask cannot be read without setting it; 022 is what nearly every system uses, and a
-    // stricter one only makes the file more private.
-    0o022
 }
 
 impl Write for AtomicFile {

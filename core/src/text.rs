@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 /// Whether `c` must not reach a terminal raw: C0 controls (except newline and tab), DEL, C1
 /// controls, and the Unicode bidirectional overrides and isolates.
-fn is_unsafe(c: char) -> bool {
+pub fn is_unsafe(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t')
         || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

@@ -19,21 +19,75 @@ pub(crate) struct JsonFlag {
     pub(crate) json: bool,
 }
 
-/// An id given on the command line: trimmed, not empty, no control characters, not a path.
+/// An id given on the command line: trimmed, and one path segment (not `.` or `..`, no `/`,
+/// `?`, `#` or control characters, at most 200 bytes).
 pub(crate) fn id(value: &str) -> std::result::Result<String, String> {
+    let v = value.trim();
+    cybedefend_core::platform::check_id("", v).map_err(|e| e.message().trim().to_owned())?;
+    Ok(v.to_owned())
+}
+
+/// A name (project, team, PAT): trimmed, not empty, no control characters, at most 200
+/// characters. Slashes and `#` are fine in a name.
+pub(crate) fn name(value: &str) -> std::result::Result<String, String> {
     let v = value.trim();
     if v.is_empty() {
         return Err("must not be empty".into());
     }
     if v.chars()
-        .any(|c| c.is_control() || c == '/' || c == '\\' || c == '?' || c == '#')
+        .any(|c| c.is_control() || cybedefend_core::text::is_unsafe(c))
     {
-        return Err("must be an id (no `/`, `?`, `#` or control characters)".into());
+        return Err("must not hold control characters".into());
     }
-    if v.len() > 200 {
-        return Err("is too long for an id".into());
+    if v.chars().count() > 200 {
+        return Err("is longer than 200 characters".into());
     }
     Ok(v.to_owned())
+}
+
+/// A search text: at most 200 characters, no control characters.
+pub(crate) fn search(value: &str) -> std::result::Result<String, String> {
+    let v = value.trim();
+    if v.chars().count() > 200 || v.chars().any(|c| c.is_control()) {
+        return Err("must be at most 200 characters, without control characters".into());
+    }
+    Ok(v.to_owned())
+}
+
+/// A comma-separated list whose items must be among `allowed` (compared without case); the
+/// items as `allowed` spells them.
+pub(crate) fn one_of(flag: &str, value: Option<&str>, allowed: &[&str]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for item in value.map(list).unwrap_or_default() {
+        match allowed.iter().find(|a| a.eq_ignore_ascii_case(&item)) {
+            Some(a) => out.push((*a).to_owned()),
+            None => {
+                return Err(cybedefend_core::Error::usage(format!(
+                    "{flag}: `{}` is not one of {}",
+                    one_line(&item, 40),
+                    allowed.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `from` is not after `to` (dates as `date` accepts them; the day part is compared).
+pub(crate) fn ordered(
+    from_flag: &str,
+    from: Option<&str>,
+    to_flag: &str,
+    to: Option<&str>,
+) -> Result<()> {
+    if let (Some(f), Some(t)) = (from, to)
+        && f.get(..10) > t.get(..10)
+    {
+        return Err(cybedefend_core::Error::usage(format!(
+            "{from_flag} {f} is after {to_flag} {t}"
+        )));
+    }
+    Ok(())
 }
 
 /// A comma-separated list: items trimmed, empty items dropped.
@@ -87,9 +141,10 @@ pub(crate) fn done(app: &App, json: bool, raw: &Value, message: &str) -> Result<
     Ok(0)
 }
 
-/// A cell: one line, cut at 60 characters.
+/// A cell: secrets masked first (a cut must never leave part of one), then one line, cut at 60
+/// characters.
 pub(crate) fn cell(text: &str) -> String {
-    one_line(text, 60)
+    one_line(&cybedefend_core::credentials::redact::redact(text), 60)
 }
 
 /// An optional value, `-` when absent.
@@ -97,10 +152,12 @@ pub(crate) fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".into(), |v| cell(&v.to_string()))
 }
 
-/// A number as people read it: whole numbers without decimals.
+/// A number as people read it: whole numbers without decimals; one out of any sensible
+/// range (a trillion or more) is shown as `-`.
 pub(crate) fn number(v: Option<f64>) -> String {
     match v {
-        Some(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", n as i64),
+        Some(n) if n.abs() >= 1e12 => "-".into(),
+        Some(n) if n.fract() == 0.0 => format!("{}", n as i64),
         Some(n) => format!("{n:.2}"),
         None => "-".into(),
     }

@@ -174,6 +174,40 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
     }
 }
 
+/// Checks, before anything is asked of the server, that a PAT could be kept where `store`
+/// says: the name, the machine's policy, and a provider's readiness (`pat create --store`
+/// runs it before it creates a PAT).
+pub(crate) async fn check_store(app: &App, store: &str, endpoints: &Endpoints) -> Result<()> {
+    let policy = &app.config.policy;
+    let store_in = StoreIn::parse(store, app)?;
+    match &store_in {
+        StoreIn::File if policy.require_secure_storage => {
+            return Err(Error::usage(format!(
+                "--store file is refused: the system policy ({}) requires secure storage",
+                policy.origin
+            ))
+            .with_hint("use `--store keyring`, or a secrets manager provider"));
+        }
+        StoreIn::File => policy.check_allowed("stored", "stored")?,
+        StoreIn::Keyring => policy.check_allowed("keyring", "keyring")?,
+        StoreIn::Provider(name) => {
+            let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;
+            let (kind, provider) = chain.provider(name).ok_or_else(|| {
+                Error::usage(format!("provider `{name}` is not in the credential chain")).with_hint(
+                    "add it to `credentials.chain`, so that commands find the PAT it keeps",
+                )
+            })?;
+            policy.check_allowed(name, kind)?;
+            let ctx = app.resolve_context(endpoints);
+            provider
+                .check_store(&ctx)
+                .await
+                .map_err(|e| e.context(format!("provider `{name}` cannot keep the PAT")))?;
+        }
+    }
+    Ok(())
+}
+
 /// Validates a PAT with one token exchange and keeps it where `store` says (`login --pat`,
 /// `pat create --store`).
 pub(crate) async fn pat_login(

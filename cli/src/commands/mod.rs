@@ -23,7 +23,7 @@ pub(crate) mod version;
 
 use cybedefend_core::{Error, Result, env};
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, Lazy, LazySub};
 use crate::output::{Printer, RedactingStderr};
 
 /// Sets up logging and the runtime, and runs the command.
@@ -34,7 +34,7 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
     match cli.command {
         Command::Version => return version::run(printer),
         Command::Completion { shell } => return completion::run(shell),
-        Command::Auth(auth::AuthCommand::Providers { json }) => {
+        Command::Auth(LazySub(auth::AuthCommand::Providers { json })) => {
             return auth::providers::run(printer, json);
         }
         _ => {}
@@ -48,20 +48,20 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
     let handles_interrupt = matches!(cli.command, Command::Scan(_));
     let result = runtime.block_on(until_signal(handles_interrupt, async move {
         match cli.command {
-            Command::Scan(args) => scan::run(global, printer, args).await,
-            Command::Results(args) => results::run(global, printer, args).await,
-            Command::Container(cmd) => container::run(global, printer, cmd).await,
-            Command::Project(cmd) => project::run(global, printer, cmd).await,
-            Command::Team(cmd) => team::run(global, printer, cmd).await,
-            Command::Overview(cmd) => overview::run(global, printer, cmd).await,
-            Command::Report(cmd) => report::run(global, printer, cmd).await,
-            Command::Compliance(cmd) => compliance::run(global, printer, cmd).await,
-            Command::Pat(cmd) => pat::run(global, printer, cmd).await,
-            Command::Login(args) => login::run(global, printer, args).await,
+            Command::Scan(Lazy(args)) => scan::run(global, printer, args).await,
+            Command::Results(Lazy(args)) => results::run(global, printer, args).await,
+            Command::Container(LazySub(cmd)) => container::run(global, printer, cmd).await,
+            Command::Project(LazySub(cmd)) => project::run(global, printer, cmd).await,
+            Command::Team(LazySub(cmd)) => team::run(global, printer, cmd).await,
+            Command::Overview(LazySub(cmd)) => overview::run(global, printer, cmd).await,
+            Command::Report(LazySub(cmd)) => report::run(global, printer, cmd).await,
+            Command::Compliance(LazySub(cmd)) => compliance::run(global, printer, cmd).await,
+            Command::Pat(LazySub(cmd)) => pat::run(global, printer, cmd).await,
+            Command::Login(Lazy(args)) => login::run(global, printer, args).await,
             Command::Logout => logout::run(global, printer).await,
-            Command::Auth(cmd) => auth::run(global, printer, cmd).await,
-            Command::Config(cmd) => config::run(global, printer, cmd),
-            Command::Plugin(cmd) => plugin::run(global, printer, cmd).await,
+            Command::Auth(LazySub(cmd)) => auth::run(global, printer, cmd).await,
+            Command::Config(LazySub(cmd)) => config::run(global, printer, cmd),
+            Command::Plugin(LazySub(cmd)) => plugin::run(global, printer, cmd).await,
             Command::Version | Command::Completion { .. } => Ok(0),
         }
     }));

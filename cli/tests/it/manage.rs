@@ -996,13 +996,23 @@ fn pat_create_store_keeps_it_as_the_login_and_never_prints_it() {
 }
 
 #[test]
-fn a_pat_that_cannot_be_stored_is_revoked_again() {
+fn a_pat_that_cannot_be_stored_is_refused_first_or_revoked_again() {
     let (d, env) = setup();
+    // where it would go is checked before a PAT exists
     env.write(
         &env.system_config(),
         "credentials:\n  require_secure_storage: true\n",
     );
-    let out = env.run(&["pat", "create", "--name", "kept", "--store", "file"]);
+    for store in ["file", "nosuch"] {
+        let out = env.run(&["pat", "create", "--name", "kept", "--store", store]);
+        assert_eq!(out.code, 2, "{store}: {out:?}");
+        assert!(out.stderr.contains("nothing was created"), "{out:?}");
+    }
+    assert!(d.requests_to("/user/personal-access-tokens").is_empty());
+    // a keyring that is not there (no session bus) fails only when the PAT is kept: it is
+    // revoked again
+    fs::remove_file(env.system_config()).unwrap();
+    let out = env.run(&["pat", "create", "--name", "kept", "--store", "keyring"]);
     assert_ne!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("revoked again"), "{out:?}");
     assert!(
@@ -1150,4 +1160,342 @@ fn container_scan_can_wait_and_apply_the_gates_of_scan() {
         assert_eq!(out.code, 2, "{bad:?}: {out:?}");
         assert_eq!(d.requests().len(), before, "{bad:?}");
     }
+}
+
+fn canned(status: u16, content_type: &str, body: &[u8]) -> cybedefend_platform_double::Canned {
+    cybedefend_platform_double::Canned {
+        status,
+        headers: vec![("content-type".into(), content_type.into())],
+        body: body.to_vec(),
+    }
+}
+
+#[test]
+fn ids_that_are_not_one_path_segment_are_refused_wherever_they_come_from() {
+    let (d, mut env) = setup();
+    for args in [
+        vec!["project", "delete", "--project-id", "..", "--yes"],
+        vec!["team", "update", "--team-id", ".", "--name", "x"],
+        vec!["report", "owasp", "--project-id", "..", "-o", "-"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+    }
+    env.set("CYBEDEFEND_PROJECT_ID", "../../x?y#z");
+    let out = env.run(&["compliance", "stats"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("configured project id"), "{out:?}");
+    assert!(d.requests().is_empty(), "no request at all");
+}
+
+#[test]
+fn a_server_chosen_batch_name_never_replaces_a_file_or_hides_its_extension() {
+    let (d, env) = setup();
+    fs::write(env.work().join("keep.pdf"), b"mine").unwrap();
+    let batch = [
+        "report",
+        "batch",
+        "--organization-id",
+        ORG_ID,
+        "--project-ids",
+        PROJECT,
+        "--format",
+        "pdf",
+    ];
+    for (suggested, saved) in [
+        ("keep.pdf", "batch-owasp.pdf"),
+        ("rep\u{202e}fdp.exe", "batch-owasp.pdf"),
+        ("-", "batch-owasp.pdf"),
+        ("report.html", "batch-owasp.pdf"),
+    ] {
+        d.set_batch_filename(suggested);
+        let _ = fs::remove_file(env.work().join("batch-owasp.pdf"));
+        let out = env.run(&batch);
+        assert_eq!(out.code, 0, "{suggested}: {out:?}");
+        assert!(env.work().join(saved).exists(), "{suggested}: {out:?}");
+    }
+    assert_eq!(fs::read(env.work().join("keep.pdf")).unwrap(), b"mine");
+}
+
+#[test]
+fn an_html_page_is_not_saved_as_a_report() {
+    let (d, env) = setup();
+    for (path, args) in [
+        (
+            format!("/project/{PROJECT}/owasp-report/pdf"),
+            vec![
+                "report",
+                "owasp",
+                "--project-id",
+                PROJECT,
+                "--format",
+                "pdf",
+                "-o",
+                "r.pdf",
+            ],
+        ),
+        (
+            format!("/project/{PROJECT}/sbom"),
+            vec!["report", "sbom", "--project-id", PROJECT, "-o", "s.json"],
+        ),
+    ] {
+        d.can(
+            "GET",
+            &path,
+            canned(200, "text/html", b"<html><body>Please log in</body></html>"),
+        );
+        let out = env.run(&args);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(out.stderr.contains("an HTML page"), "{out:?}");
+        let left: Vec<_> = fs::read_dir(env.work())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+#[test]
+fn report_output_edge_cases() {
+    let (d, env) = setup();
+    // into a pipe, the bytes as sent (CRLF, escapes and all)
+    let body = b"{\r\n  \"a\": \"\x1b[2J\"\r\n}\r\n";
+    d.can(
+        "GET",
+        &format!("/project/{PROJECT}/sbom"),
+        canned(200, "application/json", body),
+    );
+    let out = env.run(&["report", "sbom", "--project-id", PROJECT, "-o", "-"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.as_bytes(), body);
+    // the umask decides the file's mode
+    let out = Env::output_of(
+        env.command_with(
+            env!("CARGO_BIN_EXE_cybedefend"),
+            &["sh", "-c", "umask 077; exec \"$0\" \"$@\""],
+            &[
+                "report",
+                "sbom",
+                "--project-id",
+                PROJECT,
+                "-o",
+                "private.json",
+            ],
+        ),
+        None,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(mode(&env.work().join("private.json")), 0o600);
+    // a FIFO is written into, not replaced
+    let fifo = env.work().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(fifo).unwrap())
+    };
+    let out = env.run(&["report", "sbom", "--project-id", PROJECT, "-o", "pipe"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(reader.join().unwrap(), body);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    // a folder or nothing as --output is refused before any request
+    let before = d.requests().len();
+    for bad in ["newdir/", ""] {
+        let out = env.run(&["report", "sbom", "--project-id", PROJECT, "-o", bad]);
+        assert_eq!(out.code, 2, "{bad:?}: {out:?}");
+    }
+    assert_eq!(d.requests().len(), before);
+}
+
+#[test]
+fn a_stalled_download_stops_with_a_clear_message() {
+    let (d, mut env) = setup();
+    d.set_report_size(1 << 20);
+    d.set_report_stall(std::time::Duration::from_secs(10));
+    env.set("CYBEDEFEND_HTTP_TIMEOUT", "1s");
+    let out = env.run(&["report", "cwe", "--project-id", PROJECT, "--format", "html"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("stalled"), "{out:?}");
+    let left: Vec<_> = fs::read_dir(env.work())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn hostile_answers_are_refused_or_masked() {
+    let (d, env) = setup();
+    // a secret in a cell is masked before the cut, never partly shown
+    d.add_project(
+        "00000000-0000-4000-8000-0000000000cd",
+        &format!("see config {PAT} please"),
+    );
+    let out = env.run(&[
+        "project",
+        "get",
+        "--project-id",
+        "00000000-0000-4000-8000-0000000000cd",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.contains(&PAT[..12]), "{out:?}");
+    assert!(out.stdout.contains("[REDACTED]"), "{out:?}");
+    // PAT values under names the CLI does not know are masked too
+    d.can("GET", "/user/personal-access-tokens", canned(200, "application/json",
+        br#"[{"name":"a","key":"pat_BBBB2222","tokenValue":"pat_CCCC3333","value":{"raw":"pat_IIII9999"}}]"#));
+    let out = env.run(&["pat", "list", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    for v in ["pat_BBBB2222", "pat_CCCC3333", "pat_IIII9999"] {
+        assert!(!out.stdout.contains(v), "{v}: {out:?}");
+    }
+    // a server that repeats one page forever: the list stops at the repeat
+    let path = format!("/organization/{ORG_ID}/projects");
+    let page = serde_json::json!({"projects": [{"projectId": PROJECT, "name": "demo"}], "totalProjects": 1e12, "totalPages": 1e12, "mainStatistics": {}});
+    d.can(
+        "GET",
+        &path,
+        canned(200, "application/json", page.to_string().as_bytes()),
+    );
+    let out = env.run(&["project", "list", "--organization-id", ORG_ID]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        d.requests_to(&path).len(),
+        2,
+        "stopped at the first repeated page"
+    );
+    // a team list that is neither a list nor `{teams}` is an error, not "no teams"
+    for body in [&b"\"hello\""[..], b"{\"teams\": \"x\"}", b""] {
+        d.can(
+            "GET",
+            &format!("/organization/{ORG_ID}/teams"),
+            canned(200, "application/json", body),
+        );
+        let out = env.run(&["team", "list", "--organization-id", ORG_ID]);
+        assert_eq!(out.code, 1, "{out:?}");
+    }
+    // the server's own words on a 404
+    let out = env.run(&[
+        "container",
+        "scan",
+        "ecr",
+        "--project-id",
+        PROJECT,
+        "--image",
+        "a:1",
+        "--credential-id",
+        "missing-credential",
+    ]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("Credential not found"), "{out:?}");
+}
+
+#[test]
+fn names_values_and_ranges_are_checked_before_any_request() {
+    let (d, env) = setup();
+    let out = env.run(&[
+        "project",
+        "create",
+        "--team-id",
+        TEAM_ID,
+        "--name",
+        "frontend/web #2",
+    ]);
+    assert_eq!(out.code, 0, "a name may hold / and #: {out:?}");
+    let before = d.requests().len();
+    let long = "é".repeat(300);
+    for args in [
+        vec![
+            "overview",
+            "org",
+            "--organization-id",
+            ORG_ID,
+            "--severity-filter",
+            "NOPE",
+        ],
+        vec![
+            "overview",
+            "org",
+            "--organization-id",
+            ORG_ID,
+            "--status-filter",
+            "nope",
+        ],
+        vec![
+            "overview",
+            "org",
+            "--organization-id",
+            ORG_ID,
+            "--date-from",
+            "2026-12-01",
+            "--date-to",
+            "2026-01-01",
+        ],
+        vec![
+            "compliance",
+            "stats",
+            "--project-id",
+            PROJECT,
+            "--start-date",
+            "2026-02-01",
+            "--end-date",
+            "2026-01-01",
+        ],
+        vec!["team", "members", "--team-id", TEAM_ID, "--search", &long],
+        vec![
+            "container",
+            "scan",
+            "github",
+            "--project-id",
+            PROJECT,
+            "--image",
+            "::::",
+        ],
+        vec![
+            "container",
+            "scan",
+            "github",
+            "--project-id",
+            PROJECT,
+            "--image",
+            "a:",
+        ],
+        vec!["pat", "create", "--name", &long],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(
+            out.stderr.len() < 2000,
+            "the message does not echo the whole value: {out:?}"
+        );
+    }
+    assert_eq!(d.requests().len(), before);
+    // lists of known values are sent as the platform spells them
+    let out = env.run(&[
+        "overview",
+        "org",
+        "--organization-id",
+        ORG_ID,
+        "--severity-filter",
+        "critical,High",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let r = d
+        .requests_to(&format!("/organization/{ORG_ID}/results/overview"))
+        .pop()
+        .unwrap();
+    let sev: Vec<&str> = r
+        .query
+        .iter()
+        .filter(|(k, _)| k == "severityFilter")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(sev, ["CRITICAL", "HIGH"]);
 }

@@ -40,9 +40,18 @@ pub struct Api<'a> {
     notice: Option<Notice<'a>>,
 }
 
-/// A path parameter, percent-encoded.
+/// A path parameter, percent-encoded: every byte but the unreserved ones (`A-Z a-z 0-9 - . _
+/// ~`) as `%XX`, so a space is `%20` (never `+`).
 pub fn seg(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Query parameters (repeated keys for lists).
@@ -225,7 +234,7 @@ impl<'a> Api<'a> {
         body: Option<serde_json::Value>,
         out: &mut (dyn Write + Send),
     ) -> Result<(u64, Option<String>)> {
-        let mut resp = self.response(what, method, path, query, body).await?;
+        let mut resp = self.response(what, method, path, query, body, true).await?;
         let content_type = resp
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -243,10 +252,24 @@ impl<'a> Api<'a> {
                         )));
                     }
                     out.write_all(&chunk).map_err(|e| {
-                        Error::failure(format!("{what}: cannot write the file: {e}"))
+                        if e.kind() == std::io::ErrorKind::InvalidData {
+                            // the content was refused (a report that is not what was asked)
+                            Error::failure(format!("{what}: {e}")).with_hint(
+                                "check --api-url and any proxy in between; nothing was saved",
+                            )
+                        } else {
+                            Error::failure(format!("{what}: cannot write the file: {e}"))
+                        }
                     })?;
                 }
                 Ok(None) => return Ok((written, content_type)),
+                Err(e) if e.is_timeout() => {
+                    return Err(Error::network(format!(
+                        "{what}: the download stalled after {written} bytes: nothing arrived for {}",
+                        crate::duration::format(self.http.timeout())
+                    ))
+                    .with_hint("retry; raise `http_timeout` (config) or CYBEDEFEND_HTTP_TIMEOUT if the server is slow"));
+                }
                 Err(e) => {
                     return Err(Error::network(format!(
                         "{what}: the download broke off after {written} bytes ({})",
@@ -266,7 +289,9 @@ impl<'a> Api<'a> {
         query: &Query,
         body: Option<serde_json::Value>,
     ) -> Result<Vec<u8>> {
-        let resp = self.response(what, method, path, query, body).await?;
+        let resp = self
+            .response(what, method, path, query, body, false)
+            .await?;
         http::read_body(what, resp, http::JSON_BODY_CAP).await
     }
 
@@ -278,8 +303,20 @@ impl<'a> Api<'a> {
         path: &str,
         query: &Query,
         body: Option<serde_json::Value>,
+        stream: bool,
     ) -> Result<reqwest::Response> {
         let url = format!("{}{path}", self.endpoints.api_url);
+        // A path that a URL parser would rewrite (`.`/`..` segments) never reaches the server:
+        // the request would go to another endpoint than the one named.
+        if let Ok(parsed) = url::Url::parse(&url)
+            && let Ok(base) = url::Url::parse(&self.endpoints.api_url)
+            && parsed.path() != format!("{}{path}", base.path().trim_end_matches('/'))
+        {
+            return Err(Error::usage(format!(
+                "{what}: refusing a request whose path holds `.` or `..` segments"
+            ))
+            .with_hint("check the ids given (an id is never `.` or `..`)"));
+        }
         // A POST or PATCH that may have reached the server (timeout, 500) is not repeated: it
         // could start a second scan. 429 and 503 say the request was not processed.
         let idempotent = method != Method::POST && method != Method::PATCH;
@@ -288,9 +325,12 @@ impl<'a> Api<'a> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut req = self
-                .http
-                .client()?
+            let client = if stream {
+                self.http.download_client()?
+            } else {
+                self.http.client()?
+            };
+            let mut req = client
                 .request(method.clone(), &url)
                 .bearer_auth(token.expose())
                 .header(reqwest::header::ACCEPT, "application/json");
@@ -300,11 +340,14 @@ impl<'a> Api<'a> {
             if let Some(b) = &body {
                 req = req.json(b);
             }
-            let resp = match self.http.send(what, req).await {
+            let req = req
+                .build()
+                .map_err(|e| Error::failure(format!("cannot build the {what} request: {e}")))?;
+            let resp = match self.http.execute(what, client, req).await {
                 Ok(r) => r,
                 Err(e) if idempotent && attempt < ATTEMPTS && e.is_network() => {
                     let wait = backoff(self.backoff_base, attempt);
-                    self.wait(what, e.message(), wait).await;
+                    self.wait(e.message(), wait).await;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -335,7 +378,7 @@ impl<'a> Api<'a> {
                 let wait = retry_after(header)
                     .unwrap_or_else(|| backoff(self.backoff_base, attempt))
                     .min(self.http.timeout());
-                self.wait(what, &format!("HTTP {}", status.as_u16()), wait)
+                self.wait(&format!("{what}: HTTP {}", status.as_u16()), wait)
                     .await;
                 continue;
             }
@@ -346,11 +389,8 @@ impl<'a> Api<'a> {
         }
     }
 
-    async fn wait(&self, what: &str, why: &str, wait: Duration) {
-        let text = format!(
-            "{what}: {why}; retrying in {}",
-            crate::duration::format(wait)
-        );
+    async fn wait(&self, why: &str, wait: Duration) {
+        let text = format!("{why}; retrying in {}", crate::duration::format(wait));
         match self.notice {
             Some(n) if wait >= Duration::from_secs(2) => n(&text),
             _ => tracing::debug!("{text}"),
@@ -368,6 +408,7 @@ impl<'a> Api<'a> {
             ))
             .with_hint("check the id, and that the PAT's user is a member of the project's team (`cybedefend auth status` shows the account)"),
             404 => Error::not_found(format!("{what}: not found (HTTP 404): {}", body_excerpt(text)))
+                .with_detail(body_excerpt(text))
                 .with_hint("check the id and the region (`--region`)"),
             429 => Error::network(format!("{what}: rate limited (HTTP 429) after {ATTEMPTS} attempts"))
                 .with_hint("wait a minute and retry"),
@@ -381,7 +422,12 @@ impl<'a> Api<'a> {
                 body_excerpt(text)
             )),
         };
-        e.with_status(code)
+        let e = e.with_status(code);
+        if e.detail().is_none() && !text.is_empty() {
+            let d = body_excerpt(text);
+            return e.with_detail(d);
+        }
+        e
     }
 
     /// Uploads a file to a pre-signed URL; see [`upload`].
@@ -437,23 +483,63 @@ pub fn about(thing: &str) -> impl FnOnce(Error) -> Error + '_ {
     } else {
         ""
     };
-    move |e| match e.http_status() {
-        Some(403) => forbidden(thing),
-        Some(404) => Error::not_found(format!("{thing} was not found (HTTP 404)"))
-            .with_hint(format!(
-                "check the name or id and the region (`--region`){lookup}"
+    let pat = thing.starts_with("the PAT");
+    move |e| {
+        // What the server said, when it says more than "not found".
+        let said = e
+            .detail()
+            .filter(|d| {
+                !d.is_empty()
+                    && !d.eq_ignore_ascii_case("not found")
+                    && !d.eq_ignore_ascii_case("forbidden")
+                    && !d.eq_ignore_ascii_case("forbidden resource")
+            })
+            .map(|d| format!("; the server said: {d}"))
+            .unwrap_or_default();
+        match e.http_status() {
+            Some(403) => Error::auth(format!(
+                "access denied (HTTP 403): this account has no access to {thing}{said}"
             ))
-            .with_status(404),
-        _ => e,
+            .with_hint(if pat {
+                "this credential may not manage personal access tokens; `cybedefend auth status` shows the account"
+            } else {
+                "check the id, and that the PAT's user is a member of its organisation or team (`cybedefend auth status` shows the account)"
+            })
+            .with_status(403),
+            Some(404) => Error::not_found(format!("{thing} was not found (HTTP 404){said}"))
+                .with_hint(if pat {
+                    "check the name; `cybedefend pat list` shows the names".to_owned()
+                } else {
+                    format!("check the name or id and the region (`--region`){lookup}")
+                })
+                .with_status(404),
+            _ => e,
+        }
     }
 }
 
-fn forbidden(thing: &str) -> Error {
-    Error::auth(format!(
-        "access denied (HTTP 403): this account has no access to {thing}"
-    ))
-    .with_hint("check the id, and that the PAT's user is a member of its organisation or team (`cybedefend auth status` shows the account)")
-    .with_status(403)
+/// Whether `value` can be one path segment: not empty, not `.` or `..` (which a URL resolves
+/// to another path), no `/`, `\`, `?`, `#` or control characters, at most 200 bytes. Ids from
+/// flags, the environment, config and answers (scan ids) go through it.
+pub fn check_id(what: &str, value: &str) -> Result<()> {
+    let bad = if value.is_empty() {
+        Some("must not be empty")
+    } else if value == "." || value == ".." {
+        Some("must be an id, not `.` or `..`")
+    } else if value
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '/' | '\\' | '?' | '#') || crate::text::is_unsafe(c))
+    {
+        Some("must be an id (no `/`, `\\`, `?`, `#` or control characters)")
+    } else if value.len() > 200 {
+        Some("is too long for an id (at most 200 bytes)")
+    } else {
+        None
+    };
+    match bad {
+        Some(why) => Err(Error::usage(format!("{what} {why}"))),
+        None => Ok(()),
+    }
 }
 
 fn to_json<B: Serialize + ?Sized>(what: &str, body: &B) -> Result<serde_json::Value> {

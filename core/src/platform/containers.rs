@@ -124,5 +124,10 @@ pub async fn scan(
             "project `{project}`, the image `{}` or the registry credential",
             body.image
         )))?;
-    Answer::read("container scan", raw)
+    let a: Answer<Started> = Answer::read("container scan", raw)?;
+    if let Some(id) = &a.view.scan_id {
+        crate::platform::check_id("container scan: the scan id in the answer", id)
+            .map_err(|e| e.with_kind(crate::error::ErrorKind::Failed))?;
+    }
+    Ok(a)
 }

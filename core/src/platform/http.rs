@@ -215,6 +215,7 @@ pub struct Http {
     timeout: Duration,
     client: OnceLock<reqwest::Client>,
     upload: OnceLock<reqwest::Client>,
+    download: OnceLock<reqwest::Client>,
 }
 
 impl Http {
@@ -224,6 +225,7 @@ impl Http {
             timeout,
             client: OnceLock::new(),
             upload: OnceLock::new(),
+            download: OnceLock::new(),
         }
     }
 
@@ -258,6 +260,23 @@ impl Http {
             .build()
             .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
         Ok(self.upload.get_or_init(|| client))
+    }
+
+    /// A client for downloads (reports): the API's redirect rule, a connect limit and an idle
+    /// (read) limit, but no overall limit: a large report that keeps arriving is not cut.
+    pub fn download_client(&self) -> Result<&reqwest::Client> {
+        if let Some(c) = self.download.get() {
+            return Ok(c);
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("cybedefend-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .read_timeout(self.timeout)
+            .redirect(redirect_policy())
+            .build()
+            .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(self.download.get_or_init(|| client))
     }
 
     /// Sends a request, logging method, URL (query values hidden), status and time at debug
@@ -316,6 +335,13 @@ pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: 
             format!("{what}: the TLS connection to {place} failed: {tls}"),
         )
         .with_hint("if a company proxy or a private CA signs this server's certificate, give its CA file to the setting for this server");
+    }
+    if err.is_builder() {
+        return Error::failure(format!(
+            "{what}: cannot build the request to {place}: {}",
+            innermost(err)
+        ))
+        .with_hint("a value given may be too long for a URL; shorten it");
     }
     if err.is_timeout() {
         return Error::network(format!(

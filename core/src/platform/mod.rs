@@ -22,8 +22,8 @@ pub mod teams;
 pub mod user;
 
 pub use api::{
-    ATTEMPTS, Answer, Api, MAX_BACKOFF, Method, Notice, Query, about, body_excerpt, parse,
-    retry_after, seg,
+    ATTEMPTS, Answer, Api, MAX_BACKOFF, Method, Notice, Query, about, body_excerpt, check_id,
+    parse, retry_after, seg,
 };
 pub use bearer::Bearer;
 pub use endpoints::Endpoints;

@@ -140,18 +140,34 @@ pub async fn all(
 ) -> Result<(Vec<Value>, Vec<Project>)> {
     let mut raw = Vec::new();
     let mut views = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut n = 1;
     loop {
         let p = page(api, org, n, search).await?;
         let items = match p.raw.get("projects") {
             Some(Value::Array(a)) => a.clone(),
-            _ => Vec::new(),
+            _ => {
+                return Err(Error::failure(
+                    "project list: the answer has no `projects` list",
+                ));
+            }
         };
         let got = items.len();
+        // A page of projects already listed: the server repeats itself, the list is complete.
+        let new = p
+            .view
+            .projects
+            .iter()
+            .filter(|v| v.id().is_some_and(|id| seen.insert(id.to_owned())))
+            .count();
+        if got > 0 && new == 0 {
+            break;
+        }
         raw.extend(items);
         views.extend(p.view.projects);
         let last = p.view.total_pages.unwrap_or(n);
-        if got == 0 || n >= last {
+        let all = p.view.total_projects.is_some_and(|t| raw.len() as u64 >= t);
+        if got == 0 || n >= last || all {
             break;
         }
         if n >= MAX_PAGES {

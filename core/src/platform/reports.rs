@@ -29,6 +29,104 @@ pub const KINDS: &[&str] = &["owasp", "cwe"];
 /// Report formats.
 pub const FORMATS: &[&str] = &["json", "html", "pdf"];
 
+/// A writer that checks the first bytes of a report against its format before passing them
+/// on: a login page or a proxy's error page (HTML) answered with 200 is not saved as a PDF or
+/// JSON report.
+pub struct Checked<'a> {
+    inner: &'a mut (dyn Write + Send),
+    format: &'a str,
+    head: Vec<u8>,
+    decided: bool,
+}
+
+impl<'a> Checked<'a> {
+    /// Checks what is written to `inner` as a `format` report (`json`, `html`, `pdf`).
+    pub fn new(inner: &'a mut (dyn Write + Send), format: &'a str) -> Self {
+        Self {
+            inner,
+            format,
+            head: Vec::new(),
+            decided: false,
+        }
+    }
+
+    fn verdict(&self) -> std::result::Result<(), String> {
+        let text = self
+            .head
+            .strip_prefix(b"\xef\xbb\xbf")
+            .unwrap_or(&self.head);
+        let start = text.iter().position(|b| !b.is_ascii_whitespace());
+        let first = start.map(|i| &text[i..]).unwrap_or(&[]);
+        let html = first.first() == Some(&b'<');
+        let ok = match self.format {
+            "pdf" => first.starts_with(b"%PDF"),
+            "json" => matches!(first.first(), Some(b'{' | b'[')),
+            "html" => html,
+            _ => true,
+        };
+        if ok {
+            return Ok(());
+        }
+        let seen = if html {
+            "an HTML page (a login page or a proxy's error page?)".to_owned()
+        } else if first.is_empty() {
+            "nothing".to_owned()
+        } else {
+            format!(
+                "something else (it starts with `{}`)",
+                crate::text::one_line(&String::from_utf8_lossy(&first[..first.len().min(16)]), 20)
+            )
+        };
+        Err(format!(
+            "the platform answered with {seen}, not a {} report",
+            self.format.to_ascii_uppercase()
+        ))
+    }
+
+    /// Flushes what was held back; fails if the report never looked like its format.
+    pub fn finish(self) -> std::io::Result<()> {
+        if !self.decided {
+            self.verdict()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            self.inner.write_all(&self.head)?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl Write for Checked<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.decided {
+            return self.inner.write(data);
+        }
+        self.head.extend_from_slice(data);
+        // Enough to decide: 64 bytes, or any byte that is not white space.
+        let meaningful = self
+            .head
+            .iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .count();
+        if self.head.len() >= 64 || meaningful >= 8 {
+            self.verdict()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            self.decided = true;
+            let head = std::mem::take(&mut self.head);
+            self.inner.write_all(&head)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A report's format check failing in the middle of a download or at its end.
+fn not_a_report(what: &str, e: &std::io::Error) -> Error {
+    Error::failure(format!("{what}: {e}"))
+        .with_hint("check --api-url and any proxy in between; nothing was saved")
+}
+
 /// Streams one report into `out`; the bytes written.
 pub async fn download(
     api: &Api<'_>,
@@ -65,10 +163,17 @@ pub async fn download(
     } else {
         Vec::new()
     };
+    let fmt = if matches!(scope, Scope::Sbom(_)) {
+        "json"
+    } else {
+        format
+    };
+    let mut checked = Checked::new(out, fmt);
     let (n, _) = api
-        .download(what, Method::GET, &path, &query, None, out)
+        .download(what, Method::GET, &path, &query, None, &mut checked)
         .await
         .map_err(about(&thing))?;
+    checked.finish().map_err(|e| not_a_report(what, &e))?;
     Ok(n)
 }
 
@@ -92,16 +197,17 @@ pub struct Batch {
     pub filename: Option<String>,
 }
 
-/// A server-given file name, if it is a plain one: no folder part, not `.`/`..`, no control
-/// characters, at most 200 bytes.
+/// A server-given file name, if it is a plain one: no folder part, not hidden, not starting
+/// with `-`, no control characters or bidirectional overrides, no `:`, at most 200 bytes.
 pub fn plain_file_name(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next()?.trim();
     let ok = !base.is_empty()
-        && base != "."
-        && base != ".."
         && base.len() <= 200
         && !base.starts_with('.')
-        && base.chars().all(|c| !c.is_control() && c != ':');
+        && !base.starts_with('-')
+        && base
+            .chars()
+            .all(|c| !c.is_control() && !crate::text::is_unsafe(c) && c != ':');
     ok.then(|| base.to_owned())
 }
 
@@ -140,7 +246,15 @@ pub async fn batch(
             "organisation `{org}` or one of the projects `{}`",
             projects.join("`, `")
         )))?;
-    let io = |e: std::io::Error| Error::failure(format!("report batch: {e}"));
+    let io = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            not_a_report("report batch", &e)
+        } else {
+            Error::failure(format!("report batch: {e}"))
+        }
+    };
+    let mut checked = Checked::new(out, format);
+    let out = &mut checked;
     spool.rewind().map_err(io)?;
     let mut first = [0u8; 1];
     let mut peek = spool.try_clone().map_err(io)?;
@@ -156,6 +270,7 @@ pub async fn batch(
     // The envelope is a JSON object; an HTML or PDF report never starts with `{`.
     if !starts_json {
         let copied = std::io::copy(&mut spool, out).map_err(io)?;
+        checked.finish().map_err(io)?;
         return Ok(Batch {
             bytes: copied,
             filename: None,
@@ -173,6 +288,7 @@ pub async fn batch(
         Err(_) if format == "json" => {
             spool.rewind().map_err(io)?;
             let copied = std::io::copy(&mut spool, out).map_err(io)?;
+            checked.finish().map_err(io)?;
             return Ok(Batch {
                 bytes: copied,
                 filename: None,
@@ -186,9 +302,17 @@ pub async fn batch(
         }
     };
     let bytes = decode_base64(&env.content, out)?;
+    checked.finish().map_err(io)?;
     Ok(Batch {
         bytes,
-        filename: env.filename.as_deref().and_then(plain_file_name),
+        filename: env
+            .filename
+            .as_deref()
+            .and_then(plain_file_name)
+            .filter(|n| {
+                n.rsplit_once('.')
+                    .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case(format))
+            }),
     })
 }
 
@@ -238,6 +362,9 @@ mod tests {
         assert_eq!(plain_file_name(".."), None);
         assert_eq!(plain_file_name(".bashrc"), None);
         assert_eq!(plain_file_name("x\u{1b}[2J.pdf"), None);
+        assert_eq!(plain_file_name("rep\u{202e}fdp.exe"), None);
+        assert_eq!(plain_file_name("-"), None);
+        assert_eq!(plain_file_name("-rf.pdf"), None);
         assert_eq!(plain_file_name("dir/"), None);
     }
 

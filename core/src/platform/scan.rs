@@ -56,10 +56,14 @@ pub async fn start(api: &Api<'_>, project: &str, branch: Option<&str>) -> Result
     let a: Option<StartAnswer> = api.post("scan start", &path, &body).await?;
     let a = a.ok_or_else(|| Error::failure("scan start: the API answered with nothing"))?;
     match (a.scan_id, a.url) {
-        (Some(scan_id), Some(upload_url)) => Ok(StartedScan {
-            scan_id,
-            upload_url,
-        }),
+        (Some(scan_id), Some(upload_url)) => {
+            crate::platform::check_id("scan start: the scan id in the answer", &scan_id)
+                .map_err(|e| e.with_kind(crate::error::ErrorKind::Failed))?;
+            Ok(StartedScan {
+                scan_id,
+                upload_url,
+            })
+        }
         (_, _) => {
             let msg = a
                 .message

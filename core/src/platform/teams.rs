@@ -110,9 +110,17 @@ impl<'de> Deserialize<'de> for TeamList {
             Value::Array(a) => a,
             Value::Object(mut o) => match o.remove("teams") {
                 Some(Value::Array(a)) => a,
-                _ => Vec::new(),
+                _ => {
+                    return Err(serde::de::Error::custom(
+                        "expected a list of teams, or an object with `teams`",
+                    ));
+                }
             },
-            _ => Vec::new(),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "expected a list of teams, or an object with `teams`",
+                ));
+            }
         };
         Ok(Self {
             teams: items

@@ -94,22 +94,26 @@ pub struct PatList {
     pub tokens: Vec<PatInfo>,
 }
 
-fn items_of(v: &Value) -> Vec<Value> {
+fn items_of(v: &Value) -> Option<Vec<Value>> {
     match v {
-        Value::Array(a) => a.clone(),
+        Value::Array(a) => Some(a.clone()),
         Value::Object(o) => ["tokens", "personalAccessTokens", "items", "data"]
             .iter()
-            .find_map(|k| o.get(*k).and_then(Value::as_array).cloned())
-            .unwrap_or_default(),
-        _ => Vec::new(),
+            .find_map(|k| o.get(*k).and_then(Value::as_array).cloned()),
+        _ => None,
     }
 }
 
 impl<'de> Deserialize<'de> for PatList {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
+        let items = items_of(&v).ok_or_else(|| {
+            serde::de::Error::custom(
+                "expected a list of tokens (or an object with `tokens`, `personalAccessTokens`, `items` or `data`)",
+            )
+        })?;
         Ok(Self {
-            tokens: items_of(&v)
+            tokens: items
                 .into_iter()
                 .filter_map(|t| serde_json::from_value(t).ok())
                 .collect(),
@@ -117,23 +121,45 @@ impl<'de> Deserialize<'de> for PatList {
     }
 }
 
-/// A copy of `v` with every secret field of every object replaced by `"***"`.
+/// Fields of a PAT object known to hold no secret; every other text is masked.
+pub const PLAIN_FIELDS: &[&str] = &[
+    "name",
+    "newname",
+    "id",
+    "createdat",
+    "updatedat",
+    "expiresat",
+    "lastusedat",
+    "tenantid",
+    "userid",
+    "description",
+    "scope",
+    "scopes",
+    "message",
+    "success",
+    "status",
+];
+
+/// A copy of `v` where every text that is not under a field known to be plain
+/// ([`PLAIN_FIELDS`], any case) is replaced by `"***"`, at any depth: a server that sends a
+/// PAT under a name this CLI does not know still has it masked.
 pub fn masked(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, x)| {
-                    if SECRET_FIELDS.contains(&k.as_str()) && x.is_string() {
-                        (k.clone(), Value::String("***".into()))
-                    } else {
-                        (k.clone(), masked(x))
-                    }
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(masked).collect()),
-        other => other.clone(),
+    fn walk(v: &Value, plain: bool) -> Value {
+        match v {
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| {
+                        let plain = PLAIN_FIELDS.contains(&k.to_ascii_lowercase().as_str());
+                        (k.clone(), walk(x, plain))
+                    })
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(|x| walk(x, plain)).collect()),
+            Value::String(_) if !plain => Value::String("***".into()),
+            other => other.clone(),
+        }
     }
+    walk(v, false)
 }
 
 /// `GET /user/personal-access-tokens`.
@@ -221,14 +247,22 @@ mod tests {
 
     #[test]
     fn secrets_are_masked_at_any_depth_and_lists_of_any_shape_read() {
-        let v = json!({"data": [{"name": "ci", "value": "pat_x", "nested": {"token": "t"}}]});
+        let v = json!({"data": [{"name": "ci", "value": "pat_x", "nested": {"token": "t"}, "Key": "k", "tokenValue": "v", "createdAt": 5, "expiresAt": "2026-01-01"}]});
         let m = masked(&v);
         assert_eq!(m["data"][0]["value"], "***");
         assert_eq!(m["data"][0]["nested"]["token"], "***");
+        assert_eq!(m["data"][0]["Key"], "***");
+        assert_eq!(m["data"][0]["tokenValue"], "***");
         assert_eq!(m["data"][0]["name"], "ci");
+        assert_eq!(m["data"][0]["createdAt"], 5);
+        assert_eq!(m["data"][0]["expiresAt"], "2026-01-01");
+        assert_eq!(masked(&json!(["pat_bare"])), json!(["***"]));
         let l: PatList = serde_json::from_value(v).unwrap();
         assert_eq!(l.tokens.len(), 1);
         let l: PatList = serde_json::from_value(json!([{"name": "a"}, 3])).unwrap();
         assert_eq!(l.tokens.len(), 1);
+        assert!(serde_json::from_value::<PatList>(json!("hello")).is_err());
+        assert!(serde_json::from_value::<PatList>(json!({"x": 1})).is_err());
+        assert!(serde_json::from_value::<PatList>(Value::Null).is_err());
     }
 }

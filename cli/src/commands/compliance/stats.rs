@@ -29,6 +29,12 @@ pub(crate) struct StatsArgs {
 }
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer, args: StatsArgs) -> Result<u8> {
+    data::ordered(
+        "--start-date",
+        args.start_date.as_deref(),
+        "--end-date",
+        args.end_date.as_deref(),
+    )?;
     let app = App::load(global, out)?;
     let project = app.project_id(args.project_id.as_deref())?;
     let mut q = Vec::new();

@@ -107,9 +107,16 @@ pub(crate) struct ImageArgs {
 
 fn check(registry: &Registry, args: &ImageArgs) -> Result<(bool, Option<Vec<String>>)> {
     let image = args.image.trim();
-    if image.is_empty() || image.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    let parts_ok = !image.is_empty()
+        && image.len() <= 512
+        && !image.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !image.starts_with([':', '/', '@', '-'])
+        && !image.ends_with([':', '/', '@'])
+        && !image.contains("::")
+        && !image.contains("//");
+    if !parts_ok {
         return Err(Error::usage(
-            "--image must be an image name such as app:v1 (no spaces)",
+            "--image must be an image reference such as app:v1, registry.example.com/team/app:1.4 or app@sha256:...",
         ));
     }
     if registry.needs_credential && args.credential_id.is_none() {

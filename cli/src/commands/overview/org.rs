@@ -51,19 +51,61 @@ pub(crate) struct OrgArgs {
 }
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer, args: OrgArgs) -> Result<u8> {
-    let app = App::load(global, out)?;
     let mut q: Vec<(String, String)> = Vec::new();
-    for (key, value) in [
-        ("severityFilter", &args.severity_filter),
-        ("statusFilter", &args.status_filter),
-        ("analysisTypes", &args.analysis_types),
-        ("branches", &args.branches),
-        ("teamIds", &args.team_ids),
-    ] {
-        for v in value.as_deref().map(data::list).unwrap_or_default() {
+    let checked = [
+        (
+            "severityFilter",
+            data::one_of(
+                "--severity-filter",
+                args.severity_filter.as_deref(),
+                &["CRITICAL", "HIGH", "MEDIUM", "LOW"],
+            )?,
+        ),
+        (
+            "statusFilter",
+            data::one_of(
+                "--status-filter",
+                args.status_filter.as_deref(),
+                &["to_verify", "confirmed", "in_review", "resolved", "ignored"],
+            )?,
+        ),
+        (
+            "analysisTypes",
+            data::one_of(
+                "--analysis-types",
+                args.analysis_types.as_deref(),
+                &["SAST", "SCA", "IAC", "CONTAINER", "CICD", "SECRET"],
+            )?,
+        ),
+        (
+            "branches",
+            args.branches.as_deref().map(data::list).unwrap_or_default(),
+        ),
+        ("teamIds", {
+            let ids = args.team_ids.as_deref().map(data::list).unwrap_or_default();
+            for id in &ids {
+                data::id(id).map_err(|e| {
+                    cybedefend_core::Error::usage(format!(
+                        "--team-ids: `{}` {e}",
+                        cybedefend_core::text::one_line(id, 60)
+                    ))
+                })?;
+            }
+            ids
+        }),
+    ];
+    for (key, values) in checked {
+        for v in values {
             q.push((key.to_owned(), v));
         }
     }
+    data::ordered(
+        "--date-from",
+        args.date_from.as_deref(),
+        "--date-to",
+        args.date_to.as_deref(),
+    )?;
+    let app = App::load(global, out)?;
     for (key, value) in [("dateFrom", &args.date_from), ("dateTo", &args.date_to)] {
         if let Some(v) = value {
             q.push((key.to_owned(), v.clone()));
@@ -75,6 +117,13 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: OrgArgs) -> Resu
     let connected = app.connect().await?;
     let api = app.api(&connected);
     let a = overview::organization(&api, &args.organization_id, &q).await?;
-    data::show(&app, args.out.json, &a.raw, || super::describe(&a.view))?;
+    let text = super::describe(&a.view);
+    if text.is_empty() && !args.out.json {
+        app.out.info(
+            "the answer holds none of the fields shown here (counts, risk); `--json` prints it whole",
+        );
+        return Ok(0);
+    }
+    data::show(&app, args.out.json, &a.raw, || text)?;
     Ok(0)
 }

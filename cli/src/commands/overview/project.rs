@@ -33,6 +33,13 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ProjectArgs) -> 
     let connected = app.connect().await?;
     let api = app.api(&connected);
     let a = overview::project(&api, &project, &branches).await?;
-    data::show(&app, args.out.json, &a.raw, || super::describe(&a.view))?;
+    let text = super::describe(&a.view);
+    if text.is_empty() && !args.out.json {
+        app.out.info(
+            "the answer holds none of the fields shown here (counts, risk); `--json` prints it whole",
+        );
+        return Ok(0);
+    }
+    data::show(&app, args.out.json, &a.raw, || text)?;
     Ok(0)
 }

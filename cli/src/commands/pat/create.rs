@@ -26,7 +26,7 @@ Examples:
   cybedefend pat create --name release --expires 2026-12-31 --json")]
 pub(crate) struct CreateArgs {
     /// Name of the PAT (unique for the account)
-    #[arg(long, value_name = "NAME", value_parser = data::id)]
+    #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: String,
     /// When it expires: a duration from now (90d, 12h) or a date (YYYY-MM-DD) [default: never]
     #[arg(long, value_name = "WHEN")]
@@ -45,10 +45,21 @@ const MAX_DAYS: i64 = 3660;
 fn expires_at(value: &str, now: time::OffsetDateTime) -> Result<i64> {
     let v = value.trim();
     let day = time::macros::format_description!("[year]-[month]-[day]");
+    let days = v
+        .strip_suffix('d')
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0);
     let at = if let Ok(d) = time::Date::parse(v, &day) {
         d.with_hms(23, 59, 59)
             .map_err(|_| Error::usage("--expires: not a date"))?
             .assume_utc()
+    } else if let Some(n) = days {
+        if n > MAX_DAYS {
+            return Err(Error::usage(format!(
+                "--expires {v} is more than ten years away"
+            )));
+        }
+        now + time::Duration::days(n)
     } else {
         let span: Span = v
             .parse()
@@ -80,6 +91,12 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
         .transpose()?;
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
+    if let Some(store) = &args.store {
+        // Where the PAT would go is checked before a PAT exists.
+        crate::commands::login::check_store(&app, store, &connected.endpoints)
+            .await
+            .map_err(|e| e.context("nothing was created"))?;
+    }
     let api = app.api(&connected);
     let created = user::create_pat(&api, &args.name, expires).await?;
     match &args.store {
@@ -156,6 +173,11 @@ mod tests {
         assert!(expires_at("2026-12-31", now).is_ok());
         assert!(expires_at("2026-01-01", now).is_err());
         assert!(expires_at("4000d", now).is_err());
+        assert_eq!(
+            expires_at("90d", now).unwrap(),
+            (now + time::Duration::days(90)).unix_timestamp() * 1000
+        );
+        assert!(expires_at("0d", now).is_err());
         assert!(expires_at("soon", now).is_err());
         assert!(expires_at("99999999999999d", now).is_err());
     }

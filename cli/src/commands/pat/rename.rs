@@ -16,10 +16,10 @@ Examples:
   cybedefend pat rename --name ci --new-name ci-nightly")]
 pub(crate) struct RenameArgs {
     /// Current name
-    #[arg(long, value_name = "NAME", value_parser = data::id)]
+    #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: String,
     /// New name
-    #[arg(long, value_name = "NAME", value_parser = data::id)]
+    #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) new_name: String,
     #[command(flatten)]
     pub(crate) out: JsonFlag,

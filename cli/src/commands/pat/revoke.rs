@@ -19,7 +19,7 @@ Examples:
   cybedefend pat revoke --name ci-nightly --yes")]
 pub(crate) struct RevokeArgs {
     /// Name of the PAT
-    #[arg(long, value_name = "NAME", value_parser = data::id)]
+    #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: String,
     /// Do not ask for confirmation
     #[arg(short, long)]

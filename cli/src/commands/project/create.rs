@@ -22,7 +22,7 @@ pub(crate) struct CreateArgs {
     #[arg(long, value_name = "ID", value_parser = data::id)]
     pub(crate) team_id: String,
     /// Project name
-    #[arg(long, value_name = "NAME", value_parser = data::id)]
+    #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: String,
     /// Open merge requests with AI fixes
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]

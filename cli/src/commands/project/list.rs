@@ -23,7 +23,7 @@ pub(crate) struct ListArgs {
     #[arg(long, value_name = "ID", value_parser = data::id)]
     pub(crate) organization_id: String,
     /// Only projects whose name contains this
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = crate::commands::data::search)]
     pub(crate) search: Option<String>,
     #[command(flatten)]
     pub(crate) out: JsonFlag,

@@ -33,7 +33,7 @@ pub(crate) struct BatchArgs {
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub(crate) format: Format,
     /// Include every finding (--detailed=false for the summary only)
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) detailed: bool,
     /// File to write (folders are created; `-` for stdout)
     #[arg(long, short, value_name = "FILE")]
@@ -74,8 +74,17 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: BatchArgs) -> Re
         dest.writer(),
     )
     .await?;
+    // The name the platform suggests, when it is a plain name for this format and no file of
+    // that name is there already (a server never replaces a file of yours).
     if let (None, Dest::File(f), Some(name)) = (&args.output, &mut dest, &b.filename) {
-        f.rename_to(name)?;
+        if std::path::Path::new(name).symlink_metadata().is_ok() {
+            app.out.info(&format!(
+                "the platform suggested the name {name}, which exists already; keeping {}",
+                cybedefend_core::credentials::display(f.path())
+            ));
+        } else {
+            f.rename_to(name)?;
+        }
     }
     dest.finish(&app, b.bytes)
 }

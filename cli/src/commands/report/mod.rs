@@ -93,15 +93,17 @@ impl Format {
 
 /// Where a report goes.
 pub(crate) enum Dest {
-    /// Text on stdout, neutralised for the terminal.
-    Text(
+    /// Text for a terminal: secrets masked, control characters neutralised.
+    Terminal(
         crate::output::TerminalSafe<
             cybedefend_core::credentials::redact::RedactingWriter<std::io::Stdout>,
         >,
     ),
-    /// Bytes on stdout (a PDF into a pipe).
-    Raw(std::io::Stdout),
-    /// A file written atomically.
+    /// A pipe: the bytes as sent (only secrets masked).
+    Pipe(cybedefend_core::credentials::redact::RedactingWriter<std::io::Stdout>),
+    /// Something that is not a regular file (a FIFO, `/dev/stdout`): written into directly.
+    Direct(std::fs::File, PathBuf),
+    /// A regular file, written under a temporary name and renamed when complete.
     File(AtomicFile),
 }
 
@@ -114,27 +116,48 @@ impl Dest {
         format: Format,
     ) -> Result<Self> {
         match output {
-            Some("-") if format == Format::Pdf => {
-                if std::io::stdout().is_terminal() {
+            Some("-") if std::io::stdout().is_terminal() => {
+                if format == Format::Pdf {
                     return Err(Error::usage("refusing to write a PDF to the terminal")
                         .with_hint("give --output FILE.pdf, or pipe the output (`> report.pdf`)"));
                 }
-                Ok(Dest::Raw(std::io::stdout()))
+                Ok(Dest::Terminal(crate::output::TerminalSafe::new(
+                    app.out.stdout_stream(),
+                    format == Format::Json,
+                )))
             }
-            Some("-") => Ok(Dest::Text(crate::output::TerminalSafe::new(
-                app.out.stdout_stream(),
-                format == Format::Json,
+            Some("-") => Ok(Dest::Pipe(app.out.stdout_stream())),
+            Some("") => Err(Error::usage("--output is empty").with_hint(format!(
+                "give a file name, such as {default}, or `-` for stdout"
             ))),
+            Some(path) if path.ends_with('/') => Err(Error::usage(format!(
+                "--output {} names a folder",
+                cybedefend_core::text::one_line(path, 200)
+            ))
+            .with_hint(format!("give a file name, such as {path}{default}"))),
             Some(path) => {
                 let p = PathBuf::from(path);
-                if p.is_dir() {
-                    return Err(
-                        Error::usage(format!("--output {} is a folder", display(&p))).with_hint(
-                            format!("give a file name, such as {}", display(&p.join(default))),
-                        ),
-                    );
+                match std::fs::metadata(&p) {
+                    Ok(m) if m.is_dir() => Err(Error::usage(format!(
+                        "--output {} is a folder",
+                        display(&p)
+                    ))
+                    .with_hint(format!(
+                        "give a file name, such as {}",
+                        display(&p.join(default))
+                    ))),
+                    // A FIFO, a terminal, /dev/stdout: written into, never replaced.
+                    Ok(m) if !m.is_file() => {
+                        let f = std::fs::OpenOptions::new()
+                            .write(true)
+                            .open(&p)
+                            .map_err(|e| {
+                                cybedefend_core::fsutil::io_error("cannot write", &p, &e)
+                            })?;
+                        Ok(Dest::Direct(f, p))
+                    }
+                    _ => Ok(Dest::File(AtomicFile::create(&p)?)),
                 }
-                Ok(Dest::File(AtomicFile::create(&p)?))
             }
             None => Ok(Dest::File(AtomicFile::create(&PathBuf::from(default))?)),
         }
@@ -142,8 +165,9 @@ impl Dest {
 
     pub(crate) fn writer(&mut self) -> &mut (dyn Write + Send) {
         match self {
-            Dest::Text(w) => w,
-            Dest::Raw(w) => w,
+            Dest::Terminal(w) => w,
+            Dest::Pipe(w) => w,
+            Dest::Direct(f, _) => f,
             Dest::File(f) => f,
         }
     }
@@ -152,10 +176,20 @@ impl Dest {
     pub(crate) fn finish(self, app: &App, bytes: u64) -> Result<u8> {
         let io = |e: std::io::Error| Error::failure(format!("cannot write the report: {e}"));
         match self {
-            Dest::Text(w) => {
+            Dest::Terminal(w) => {
                 w.finish().and_then(|inner| inner.finish()).map_err(io)?;
             }
-            Dest::Raw(mut w) => w.flush().map_err(io)?,
+            Dest::Pipe(w) => {
+                w.finish().and_then(|mut s| s.flush()).map_err(io)?;
+            }
+            Dest::Direct(mut f, path) => {
+                f.flush().map_err(io)?;
+                app.out.success(&format!(
+                    "Report written to {} ({bytes} bytes, {})",
+                    display(&path),
+                    size(bytes)
+                ));
+            }
             Dest::File(f) => {
                 let path = f.path().to_owned();
                 f.commit()?;

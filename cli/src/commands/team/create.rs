@@ -19,7 +19,7 @@ pub(crate) struct CreateArgs {
     #[arg(long, value_name = "ID", value_parser = data::id)]
     pub(crate) organization_id: String,
     /// Team name
-    #[arg(long, value_name = "NAME", value_parser = data::id)]
+    #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: String,
     /// Description
     #[arg(long, value_name = "TEXT")]

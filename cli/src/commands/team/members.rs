@@ -26,7 +26,7 @@ pub(crate) struct MembersArgs {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=20))]
     pub(crate) page_size: u64,
     /// Only members whose name or email contains this
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = crate::commands::data::search)]
     pub(crate) search: Option<String>,
     #[command(flatten)]
     pub(crate) out: JsonFlag,

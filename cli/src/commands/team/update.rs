@@ -23,7 +23,7 @@ pub(crate) struct UpdateArgs {
     #[arg(long, value_name = "ID", value_parser = data::id)]
     pub(crate) team_id: String,
     /// New name
-    #[arg(long, value_name = "NAME", value_parser = data::id)]
+    #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: Option<String>,
     /// New description
     #[arg(long, value_name = "TEXT")]
