@@ -150,3 +150,61 @@ fn secret_looking_names_are_recognised() {
         assert!(looks_like_secret(name).is_none(), "{name}");
     }
 }
+
+#[test]
+fn compressed_formats_are_stored_and_everything_comes_back_byte_for_byte() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let noise: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(r.join("logo.PNG"), &noise).unwrap();
+    fs::write(r.join("font.woff2"), &noise).unwrap();
+    fs::write(r.join("app.js"), "let x = 1;\n".repeat(5000)).unwrap();
+    fs::write(r.join("empty.txt"), "").unwrap();
+    let p = plan(r, true).unwrap();
+    let out = r.join("../stored-test.zip");
+    let (progress, cancel) = (AtomicU64::new(0), AtomicBool::new(false));
+    write(&p, &out, 5, 2, &progress, &cancel).unwrap();
+    let mut z = ZipArchive::new(File::open(&out).unwrap()).unwrap();
+    for (name, method) in [
+        ("logo.PNG", zip::CompressionMethod::Stored),
+        ("font.woff2", zip::CompressionMethod::Stored),
+        ("app.js", zip::CompressionMethod::Deflated),
+    ] {
+        let mut f = z.by_name(name).unwrap();
+        assert_eq!(f.compression(), method, "{name}");
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, fs::read(r.join(name)).unwrap(), "{name}");
+    }
+    assert_eq!(z.by_name("empty.txt").unwrap().size(), 0);
+    fs::remove_file(out).unwrap();
+}
+
+#[test]
+fn many_files_keep_their_order_and_both_workers_finish() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    for i in 0..3000 {
+        let d = r.join(format!("d{}", i % 17));
+        fs::create_dir_all(&d).unwrap();
+        fs::write(
+            d.join(format!("f{i}.txt")),
+            format!("file {i}\n").repeat(i % 50 + 1),
+        )
+        .unwrap();
+    }
+    let p = plan(r, true).unwrap();
+    let out = r.join("../order-test.zip");
+    let (progress, cancel) = (AtomicU64::new(0), AtomicBool::new(false));
+    let w = write(&p, &out, 5, 2, &progress, &cancel).unwrap();
+    assert_eq!(w.files, 3000);
+    let mut z = ZipArchive::new(File::open(&out).unwrap()).unwrap();
+    let names: Vec<String> = (0..z.len())
+        .map(|i| z.by_index_raw(i).unwrap().name().unwrap().into_owned())
+        .collect();
+    let planned: Vec<String> = p.files.iter().map(|f| f.name.clone()).collect();
+    assert_eq!(names, planned, "the archive keeps the plan's order");
+    fs::remove_file(out).unwrap();
+}

@@ -1,11 +1,12 @@
-//! Writing the archive: batches deflated on every core into partial archives, appended in
-//! order with raw copies.
+//! Writing the archive: every core compresses files (already-compressed formats are stored),
+//! and this thread appends them in order with raw copies.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Cursor, Read, Seek, Write};
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
 use std::time::SystemTime;
 
 use time::OffsetDateTime;
@@ -32,11 +33,6 @@ pub struct Written {
     pub bytes_in: u64,
     /// Archive size.
     pub bytes_out: u64,
-}
-
-enum Partial {
-    Memory(Vec<u8>),
-    Disk(tempfile::NamedTempFile),
 }
 
 fn cancelled() -> Error {
@@ -71,13 +67,7 @@ fn add_files<W: Write + Seek>(
         if cancel.load(Ordering::Relaxed) {
             return Err(cancelled());
         }
-        let options = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
-            .compression_level(Some(level))
-            .unix_permissions(f.mode)
-            .last_modified_time(zip_time(f.modified))
-            .large_file(f.size >= u64::from(u32::MAX) - (1 << 20));
-        zip.start_file(f.name.as_str(), options)
+        zip.start_file(f.name.as_str(), options(f, level, stored(&f.name)))
             .map_err(|e| Error::failure(format!("cannot add {} to the archive: {e}", f.name)))?;
         // Opened without blocking, regular files only: a file swapped for a FIFO since the
         // plan is an error, not a hang.
@@ -99,6 +89,42 @@ fn add_files<W: Write + Seek>(
         }
     }
     Ok(())
+}
+
+/// File name extensions of formats that are compressed already (images, fonts, audio and
+/// video, archives and packages, office documents): deflate gains nothing on them, so they are
+/// stored as they are.
+const STORED: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "webp", "avif", "heic", "heif", "jxl", "woff", "woff2", "zip",
+    "jar", "war", "ear", "aar", "apk", "aab", "ipa", "whl", "egg", "nupkg", "crate", "gem", "gz",
+    "tgz", "bz2", "tbz2", "xz", "txz", "zst", "lz4", "lzma", "br", "7z", "rar", "mp3", "mp4",
+    "m4a", "m4v", "mov", "mkv", "webm", "ogg", "oga", "ogv", "opus", "flac", "aac", "docx", "xlsx",
+    "pptx", "odt", "ods", "odp", "epub", "vsix",
+];
+
+/// Whether a file is stored rather than deflated, by its extension (any case).
+pub(super) fn stored(name: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| STORED.iter().any(|s| s.eq_ignore_ascii_case(ext)))
+}
+
+fn options(f: &PlannedFile, level: i64, store: bool) -> SimpleFileOptions {
+    let o = SimpleFileOptions::default()
+        .unix_permissions(f.mode)
+        .last_modified_time(zip_time(f.modified))
+        .large_file(f.size >= u64::from(u32::MAX) - (1 << 20));
+    if store {
+        o.compression_method(CompressionMethod::Stored)
+    } else {
+        o.compression_method(CompressionMethod::Deflated)
+            .compression_level(Some(level))
+    }
+}
+
+/// A batch compressed into a partial archive: in memory, or on disk for a large file.
+enum Partial {
+    Memory(Vec<u8>),
+    Disk(tempfile::NamedTempFile),
 }
 
 fn compress_batch(
@@ -154,8 +180,26 @@ fn batches(plan: &Plan) -> Vec<Vec<&PlannedFile>> {
     out
 }
 
+/// The pipeline's shared state: the next batch to take, the input bytes taken but not yet
+/// written.
+struct Budget {
+    next: usize,
+    in_flight: u64,
+}
+
+/// Input bytes (of small files) that may be taken and held at once over all workers, as input
+/// being compressed or as a compressed partial archive waiting for its turn: memory stays flat
+/// on any tree. Large files stream through a temp file and do not count.
+const IN_FLIGHT: u64 = 16 << 20;
+
 /// Writes the archive to `out` with `threads` compressing threads. `progress` counts bytes
 /// read; setting `cancel` stops the work (the caller removes `out`).
+///
+/// Workers take batches in plan order, each as soon as it is free (so every core works to the
+/// end), and hand their partial archives to this thread, which appends them in order with raw
+/// copies. A worker waits before taking a batch while more than [`IN_FLIGHT`] bytes are taken
+/// and not yet written, unless the batch is the very next one to write (so the pipeline never
+/// blocks itself).
 pub fn write(
     plan: &Plan,
     out: &Path,
@@ -175,69 +219,111 @@ pub fn write(
     let spill_dir = out.parent().unwrap_or(Path::new(".")).to_owned();
     let file = File::create(out).map_err(|e| crate::fsutil::io_error("cannot create", out, &e))?;
     let mut zip = ZipWriter::new(BufWriter::with_capacity(256 * 1024, file));
-    let all = batches(plan);
-    for window in all.chunks(threads * 2) {
-        let results: Vec<Mutex<Option<Result<Partial>>>> =
-            window.iter().map(|_| Mutex::new(None)).collect();
-        let next = AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..threads.min(window.len()) {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= window.len() {
-                            break;
+    let files = batches(plan);
+    let budget = Mutex::new(Budget {
+        next: 0,
+        in_flight: 0,
+    });
+    let written_upto = AtomicUsize::new(0);
+    let wake = Condvar::new();
+    let (tx, rx) = mpsc::channel::<(usize, u64, Result<Partial>)>();
+    let cost = |batch: &[&PlannedFile]| match batch {
+        [one] if one.size >= LARGE_FILE => 0,
+        _ => batch.iter().map(|f| f.size).sum::<u64>().max(1),
+    };
+
+    let result = std::thread::scope(|s| -> Result<()> {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (files, budget, wake, written_upto, spill_dir) =
+                (&files, &budget, &wake, &written_upto, &spill_dir);
+            s.spawn(move || {
+                loop {
+                    // Take the next file when the budget allows it (or it is the next to write).
+                    let (i, c) = {
+                        let Ok(mut b) = budget.lock() else { return };
+                        loop {
+                            if cancel.load(Ordering::Relaxed) || b.next >= files.len() {
+                                return;
+                            }
+                            let c = cost(&files[b.next]);
+                            let first = b.next == written_upto.load(Ordering::Relaxed);
+                            if first || b.in_flight + c <= IN_FLIGHT {
+                                break;
+                            }
+                            b = match wake.wait(b) {
+                                Ok(b) => b,
+                                Err(_) => return,
+                            };
                         }
-                        let r = compress_batch(&window[i], level, &spill_dir, progress, cancel);
-                        if r.is_err() {
-                            cancel.store(true, Ordering::Relaxed);
-                        }
-                        if let Ok(mut slot) = results[i].lock() {
-                            *slot = Some(r);
-                        }
+                        let i = b.next;
+                        b.next += 1;
+                        let c = cost(&files[i]);
+                        b.in_flight += c;
+                        (i, c)
+                    };
+                    let r = compress_batch(&files[i], level, spill_dir, progress, cancel);
+                    let failed = r.is_err();
+                    if tx.send((i, c, r)).is_err() || failed {
+                        return;
                     }
-                });
-            }
-        });
-        // First real error wins over the "cancelled" of the other threads.
-        let mut collected = Vec::with_capacity(window.len());
-        for slot in results {
-            let r = slot
-                .into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| Err(cancelled()));
-            collected.push(r);
-        }
-        if let Some(pos) = collected
-            .iter()
-            .position(|r| matches!(r, Err(e) if !e.is_cancelled()))
-        {
-            return Err(match collected.swap_remove(pos) {
-                Err(e) => e,
-                Ok(_) => cancelled(),
+                }
             });
         }
-        if cancel.load(Ordering::Relaxed) {
-            return Err(cancelled());
-        }
-        for r in collected {
-            let merge_err =
-                |e: zip::result::ZipError| Error::failure(format!("cannot write the archive: {e}"));
-            match r? {
-                Partial::Memory(bytes) => {
-                    let archive = ZipArchive::new(Cursor::new(bytes)).map_err(merge_err)?;
-                    zip.merge_archive(archive).map_err(merge_err)?;
+        drop(tx);
+
+        // This thread appends in plan order.
+        let mut pending: BTreeMap<usize, (u64, Partial)> = BTreeMap::new();
+        let mut at = 0;
+        let merge_err =
+            |e: zip::result::ZipError| Error::failure(format!("cannot write the archive: {e}"));
+        let stop = |e: Error| {
+            cancel.store(true, Ordering::Relaxed);
+            wake.notify_all();
+            e
+        };
+        while at < files.len() {
+            let Ok((i, c, r)) = rx.recv() else {
+                return Err(stop(cancelled()));
+            };
+            let done = r.map_err(stop)?;
+            pending.insert(i, (c, done));
+            while let Some((c, done)) = pending.remove(&at) {
+                match done {
+                    Partial::Memory(bytes) => {
+                        let archive = ZipArchive::new(io::Cursor::new(bytes))
+                            .map_err(merge_err)
+                            .map_err(stop)?;
+                        zip.merge_archive(archive)
+                            .map_err(merge_err)
+                            .map_err(stop)?;
+                    }
+                    Partial::Disk(tmp) => {
+                        let f = File::open(tmp.path())
+                            .map_err(|e| crate::fsutil::io_error("cannot read", tmp.path(), &e))
+                            .map_err(stop)?;
+                        let archive = ZipArchive::new(io::BufReader::new(f))
+                            .map_err(merge_err)
+                            .map_err(stop)?;
+                        zip.merge_archive(archive)
+                            .map_err(merge_err)
+                            .map_err(stop)?;
+                    }
                 }
-                Partial::Disk(tmp) => {
-                    let f = File::open(tmp.path())
-                        .map_err(|e| crate::fsutil::io_error("cannot read", tmp.path(), &e))?;
-                    let archive = ZipArchive::new(io::BufReader::new(f)).map_err(merge_err)?;
-                    zip.merge_archive(archive).map_err(merge_err)?;
+                at += 1;
+                written_upto.store(at, Ordering::Relaxed);
+                if let Ok(mut b) = budget.lock() {
+                    b.in_flight -= c;
                 }
+                wake.notify_all();
+            }
+            if cancel.load(Ordering::Relaxed) {
+                return Err(stop(cancelled()));
             }
         }
-    }
+        Ok(())
+    });
+    result?;
     let mut w = zip
         .finish()
         .map_err(|e| Error::failure(format!("cannot write the archive: {e}")))?;
