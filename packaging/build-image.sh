@@ -8,10 +8,10 @@ tag="${1:-cybedefend:latest}"
 engine="$(command -v podman || command -v docker || true)"
 [ -n "$engine" ] || { echo "error: neither podman nor docker is installed" >&2; exit 1; }
 echo "==> building the release binary"
-cargo build --release --locked -p cybedefend
+cargo build --profile dist --locked -p cybedefend
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
-cp target/release/cybedefend "$ctx/"
+cp target/dist/cybedefend "$ctx/"
 echo "==> building the image $tag with $engine"
 args=(build -f packaging/Dockerfile -t "$tag")
 [ -n "${2:-}" ] && args+=(--build-arg "BASE=$2")

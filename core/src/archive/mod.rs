@@ -7,9 +7,10 @@
 //! followed out of the folder: a link to a file inside it is stored as that file, anything else
 //! is skipped and reported.
 //!
-//! How: the file list is split into batches; both cores deflate batches into small partial
-//! archives, which are appended in order to the output with raw copies (no second
-//! compression). Batches are processed in bounded windows and large files are spilled to a
+//! How: the file list is split into batches; every core takes the next batch as soon as it is
+//! free and deflates it into a small partial archive (formats that are compressed already are
+//! stored), and the partial archives are appended in order to the output with raw copies (no
+//! second compression). At most 16 MB of input is in flight and large files are spilled to a
 //! temp file, so memory stays flat however large the tree is.
 
 mod plan;
