@@ -1025,7 +1025,7 @@ fn a_pat_that_cannot_be_stored_is_refused_first_or_revoked_again() {
 #[test]
 fn pat_create_checks_the_expiry_before_any_request() {
     let (d, env) = setup();
-    for bad in ["2020-01-01", "soon", "40000d"] {
+    for bad in ["2020-01-01", "soon", "40000d", "90", "3m", "12h"] {
         let out = env.run(&["pat", "create", "--name", "x", "--expires", bad]);
         assert_eq!(out.code, 2, "{bad}: {out:?}");
         assert!(out.stderr.contains("--expires"), "{out:?}");
@@ -1085,17 +1085,35 @@ fn container_scan_can_wait_and_apply_the_gates_of_scan() {
         "--image",
         "org/api:main",
         "--break-on-severity",
+        "low",
+        "--interval",
+        "0.1",
+        "--policy-check=false",
+        "--ci",
+    ]);
+    assert_eq!(
+        out.code, 1,
+        "the image's low finding trips the gate: {out:?}"
+    );
+    assert!(out.stderr.contains("--break-on-severity low"), "{out:?}");
+    // only container findings count: the project's critical SAST finding does not trip it
+    let critical = env.run(&[
+        "container",
+        "scan",
+        "github",
+        "--project-id",
+        PROJECT,
+        "--image",
+        "org/api:main",
+        "--break-on-severity",
         "critical",
         "--interval",
         "0.1",
         "--policy-check=false",
         "--ci",
     ]);
-    assert_eq!(out.code, 1, "a critical finding trips the gate: {out:?}");
-    assert!(
-        out.stderr.contains("--break-on-severity critical"),
-        "{out:?}"
-    );
+    assert_eq!(critical.code, 0, "{critical:?}");
+    assert!(!critical.stderr.contains("gate:"), "{critical:?}");
     let sid = d.scan_ids().pop().unwrap();
     assert!(
         d.requests_to(&format!("/project/{PROJECT}/scan/{sid}"))

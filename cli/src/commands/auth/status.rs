@@ -218,7 +218,10 @@ fn text(
         let _ = writeln!(s, "  storage:       {storage}");
     }
     if let Some(t) = expires_at.and_then(|t| t.format(&Rfc3339).ok()) {
-        let _ = writeln!(s, "  expires:       {t}");
+        let _ = writeln!(
+            s,
+            "  token expires: {t} (the access token; it is renewed as needed)"
+        );
     }
     if let Some(a) = account {
         let name = a.name();

@@ -156,9 +156,9 @@ fn check(registry: &Registry, args: &ImageArgs) -> Result<(bool, Option<Vec<Stri
     }
     if wait && args.out.json {
         return Err(Error::usage(
-            "--json prints the start answer; it cannot be combined with waiting",
+            "--json prints the start answer; it cannot be combined with waiting (--wait, or a --break-on-* gate, which waits)",
         )
-        .with_hint("use --json without --wait, then `cybedefend results --json`"));
+        .with_hint("use --json alone, then `cybedefend results --type container --project-id ID` once the scan is done"));
     }
     Ok((wait, severities))
 }
@@ -203,6 +203,9 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: RegistryCommand) 
     };
     let branch = branch.unwrap_or_default();
     let mut summary = Summary::new(&scan_id, &project, &branch);
+    // An image scan is judged on what the image holds, not on the project's other findings.
+    let mut args = args;
+    args.gates.kinds = Some(&["container"]);
     let status =
         wait::until_done(&app, &api, &project, &scan_id, &args.gates, &mut summary).await?;
     gates::apply(

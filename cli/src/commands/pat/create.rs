@@ -3,7 +3,6 @@
 use std::io::IsTerminal;
 
 use clap::Args;
-use cybedefend_core::duration::Span;
 use cybedefend_core::platform::user;
 use cybedefend_core::{Error, Result};
 
@@ -21,14 +20,14 @@ provider of `credentials.providers` that can store, becomes the stored login, an
 printed. If it cannot be stored, it is revoked, so no unknown PAT is left behind.
 
 Examples:
-  cybedefend pat create --name ci-nightly --expires 90d > pat.txt
+  (umask 077; cybedefend pat create --name ci-nightly --expires 90d > pat.txt)   # file 0600
   cybedefend pat create --name laptop --store keyring
   cybedefend pat create --name release --expires 2026-12-31 --json")]
 pub(crate) struct CreateArgs {
     /// Name of the PAT (unique for the account)
     #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: String,
-    /// When it expires: a duration from now (90d, 12h) or a date (YYYY-MM-DD) [default: never]
+    /// When it expires: days (90d), weeks (12w) or a date (YYYY-MM-DD) [default: never]
     #[arg(long, value_name = "WHEN")]
     pub(crate) expires: Option<String>,
     /// Keep it instead of printing it: `keyring`, `file`, or a provider that can store
@@ -41,36 +40,40 @@ pub(crate) struct CreateArgs {
 /// Longest lifetime accepted (the platform may allow less).
 const MAX_DAYS: i64 = 3660;
 
-/// `--expires` as milliseconds since the epoch: a future time at most ten years away.
+/// `--expires` as milliseconds since the epoch: `Nd` (days), `Nw` (weeks), or a date
+/// (`YYYY-MM-DD`, the end of that day in UTC, or an RFC 3339 time); in the future and at most ten
+/// years away. A bare number, seconds, minutes and hours are refused: a PAT that expires in 90
+/// seconds is never what was meant.
 fn expires_at(value: &str, now: time::OffsetDateTime) -> Result<i64> {
     let v = value.trim();
     let day = time::macros::format_description!("[year]-[month]-[day]");
-    let days = v
-        .strip_suffix('d')
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n > 0);
+    let count = |suffix: char| {
+        v.strip_suffix(suffix)
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| *n > 0)
+    };
     let at = if let Ok(d) = time::Date::parse(v, &day) {
         d.with_hms(23, 59, 59)
             .map_err(|_| Error::usage("--expires: not a date"))?
             .assume_utc()
-    } else if let Some(n) = days {
-        if n > MAX_DAYS {
-            return Err(Error::usage(format!(
-                "--expires {v} is more than ten years away"
-            )));
-        }
+    } else if let Ok(t) =
+        time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+    {
+        t
+    } else if let Some(n) = count('d').filter(|n| *n <= MAX_DAYS) {
         now + time::Duration::days(n)
+    } else if let Some(n) = count('w').filter(|n| *n <= MAX_DAYS / 7) {
+        now + time::Duration::weeks(n)
+    } else if count('d').is_some() || count('w').is_some() {
+        return Err(Error::usage(format!(
+            "--expires {} is more than ten years away",
+            cybedefend_core::text::one_line(v, 40)
+        )));
     } else {
-        let span: Span = v
-            .parse()
-            .map_err(|e: cybedefend_core::duration::SpanError| {
-                Error::usage(format!("--expires: {e}"))
-                    .with_hint("give a duration from now (90d, 12h) or a date (2026-12-31)")
-            })?;
-        let d = time::Duration::try_from(span.get())
-            .map_err(|_| Error::usage("--expires is too far away"))?;
-        now.checked_add(d)
-            .ok_or_else(|| Error::usage("--expires is too far away"))?
+        return Err(Error::usage(format!(
+            "--expires {}: give days (90d), weeks (12w) or a date (2026-12-31)",
+            cybedefend_core::text::one_line(v, 40)
+        )));
     };
     if at <= now {
         return Err(Error::usage(format!("--expires {v} is in the past")));
@@ -112,9 +115,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
                 ""
             };
             app.out.success(&format!(
-                "PAT `{}` created ({}){note}",
+                "PAT `{}` created ({}), {}{note}",
                 args.name,
-                created.secret.fingerprint()
+                created.secret.fingerprint(),
+                expiry_text(expires)
             ));
             Ok(0)
         }
@@ -159,6 +163,17 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
     }
 }
 
+/// "expires 2027-02-26" or "never expires".
+fn expiry_text(ms: Option<i64>) -> String {
+    ms.and_then(|ms| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+    })
+    .map_or_else(
+        || "never expires".to_owned(),
+        |t| format!("expires {}", t.date()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +195,13 @@ mod tests {
         assert!(expires_at("0d", now).is_err());
         assert!(expires_at("soon", now).is_err());
         assert!(expires_at("99999999999999d", now).is_err());
+        for short in ["90", "90s", "3m", "12h", "31/12/2026"] {
+            assert!(expires_at(short, now).is_err(), "{short}");
+        }
+        assert_eq!(
+            expires_at("2w", now).unwrap(),
+            (now + time::Duration::weeks(2)).unix_timestamp() * 1000
+        );
+        assert!(expires_at("2027-01-01T00:00:00Z", now).is_ok());
     }
 }

@@ -34,7 +34,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RevokeArgs) -> R
         && app.interactive()
         && !crate::commands::confirm(&format!("Revoke the PAT `{}`?", args.name))?
     {
-        return Err(Error::cancelled("nothing was revoked"));
+        return Err(Error::failure("not confirmed; nothing was revoked"));
     }
     let connected = app.connect().await?;
     let api = app.api(&connected);

@@ -37,7 +37,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> R
         && app.interactive()
         && !crate::commands::confirm(&format!("Delete project {project} and all its results?"))?
     {
-        return Err(Error::cancelled("nothing was deleted"));
+        return Err(Error::failure("not confirmed; nothing was deleted"));
     }
     let connected = app.connect().await?;
     let api = app.api(&connected);

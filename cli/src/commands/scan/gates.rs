@@ -95,7 +95,8 @@ pub(crate) async fn apply(
     let mut counts = [0u64; 4];
     let mut other = 0u64;
     let mut budget = Budget::default();
-    for kind in RESULT_TYPES {
+    let kinds = args.kinds.unwrap_or(RESULT_TYPES);
+    for kind in kinds {
         match results::all(api, project, kind, &q, &mut budget).await {
             Ok((_, findings)) => {
                 for f in findings.iter().filter(|f| f.is_open()) {

@@ -121,6 +121,10 @@ pub(crate) struct ScanArgs {
 /// Waiting and the gates after a scan (`scan`, `container scan`).
 #[derive(Debug, Clone, Args)]
 pub(crate) struct GateArgs {
+    /// The result types the severity gate counts (`container scan`: container findings only);
+    /// every type when not set.
+    #[arg(skip)]
+    pub(crate) kinds: Option<&'static [&'static str]>,
     /// Time between status checks
     #[arg(long, default_value = "5s", value_name = "DURATION")]
     pub(crate) interval: Span,

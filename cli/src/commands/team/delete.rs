@@ -33,7 +33,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> R
         && app.interactive()
         && !crate::commands::confirm(&format!("Delete team {}?", args.team_id))?
     {
-        return Err(Error::cancelled("nothing was deleted"));
+        return Err(Error::failure("not confirmed; nothing was deleted"));
     }
     let connected = app.connect().await?;
     let api = app.api(&connected);

@@ -44,6 +44,18 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: MembersArgs) -> 
         args.search.as_deref(),
     )
     .await?;
+    if a.view.users.is_empty() && !args.out.json {
+        let total = a.view.total_pages.unwrap_or(0);
+        if args.page > 1 && args.page > total {
+            app.out.info(&format!(
+                "page {} is past the last page ({total})",
+                args.page
+            ));
+        } else {
+            app.out.info("No members.");
+        }
+        return Ok(0);
+    }
     data::show(&app, args.out.json, &a.raw, || {
         let rows: Vec<Vec<String>> = a
             .view
