@@ -54,7 +54,6 @@ Examples:
     name = "cybedefend",
     version = VERSION.as_str(),
     after_help = AFTER_HELP,
-    propagate_version = true,
     max_term_width = 200
 )]
 pub(crate) struct Cli {

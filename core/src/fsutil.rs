@@ -112,6 +112,38 @@ pub fn open_regular(path: &Path, follow: bool) -> std::result::Result<File, Read
     Ok(file)
 }
 
+/// Opens something that is not a regular file for writing (a FIFO, a terminal, `/dev/stdout`),
+/// without blocking: a FIFO nobody reads is an error, not a hang. The file is put back in
+/// blocking mode for the writes.
+pub fn open_for_output(path: &Path) -> Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) {
+            return Error::failure(format!(
+                "nothing is reading {} (a FIFO with no reader)",
+                display(path)
+            ))
+            .with_hint("start the reader first, or write to a file");
+        }
+        io_error("cannot write", path, &e)
+    })?;
+    #[cfg(unix)]
+    {
+        let flags = rustix::fs::fcntl_getfl(&file)
+            .map_err(|e| io_error("cannot write", path, &io::Error::from(e)))?;
+        rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
+            .map_err(|e| io_error("cannot write", path, &io::Error::from(e)))?;
+    }
+    Ok(file)
+}
+
 fn is_symlink_error(e: &io::Error, path: &Path) -> bool {
     #[cfg(unix)]
     {
@@ -274,8 +306,18 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    /// Starts a file that will become `path`, creating its folder if needed.
+    /// Starts a file that will become `path`, creating its folder if needed. A read-only file
+    /// there is refused (as `>` would); a writable one keeps its permissions.
     pub fn create(path: &Path) -> Result<Self> {
+        if let Ok(m) = fs::symlink_metadata(path)
+            && m.is_file()
+            && m.permissions().readonly()
+        {
+            return Err(
+                Error::failure(format!("{} is read-only; not replaced", display(path)))
+                    .with_hint("make it writable, or write to another file"),
+            );
+        }
         let dir = parent_of(path);
         fs::create_dir_all(dir).map_err(|e| io_error("cannot create folder", dir, &e))?;
         let name = path
@@ -345,6 +387,12 @@ impl AtomicFile {
         tmp.as_file()
             .sync_all()
             .map_err(|e| io_error("cannot write", &path, &e))?;
+        // A file being replaced keeps its permissions (a private report stays private).
+        if let Ok(m) = fs::symlink_metadata(&path)
+            && m.is_file()
+        {
+            let _ = tmp.as_file().set_permissions(m.permissions());
+        }
         if no_clobber {
             tmp.persist_noclobber(&path)
                 .map_err(|e| io_error("cannot write", &path, &e.error))?;

@@ -149,7 +149,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
     };
     let endpoints = app.endpoints()?;
     match pat {
-        Some(pat) => pat_login(&app, args.store.as_deref(), &endpoints, pat).await,
+        Some(pat) => pat_login(&app, args.store.as_deref(), &endpoints, pat, true).await,
         None => {
             let mut hint = format!(
                 "create a PAT at {} and run `cybedefend login --pat PAT --region {}`",
@@ -189,7 +189,14 @@ pub(crate) async fn check_store(app: &App, store: &str, endpoints: &Endpoints) -
             .with_hint("use `--store keyring`, or a secrets manager provider"));
         }
         StoreIn::File => policy.check_allowed("stored", "stored")?,
-        StoreIn::Keyring => policy.check_allowed("keyring", "keyring")?,
+        StoreIn::Keyring => {
+            policy.check_allowed("keyring", "keyring")?;
+            let ctx = app.resolve_context(endpoints);
+            if !builtin("keyring")?.can_store(&ctx).await {
+                return Err(Error::usage("--store keyring: no usable keyring here (no Secret Service on a session bus)")
+                    .with_hint("use `--store file`, a provider that can store, or no --store to print the PAT once"));
+            }
+        }
         StoreIn::Provider(name) => {
             let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;
             let (kind, provider) = chain.provider(name).ok_or_else(|| {
@@ -215,6 +222,7 @@ pub(crate) async fn pat_login(
     store: Option<&str>,
     endpoints: &Endpoints,
     pat: Secret,
+    validate: bool,
 ) -> Result<u8> {
     let policy = &app.config.policy;
     let wanted = store.map(|s| StoreIn::parse(s, app)).transpose()?;
@@ -264,22 +272,26 @@ pub(crate) async fn pat_login(
         }
         _ => None,
     };
-    app.out.info(&format!(
-        "Validating PAT {} with {} ...",
-        pat.fingerprint(),
-        endpoints.auth_endpoint
-    ));
+    let fp = pat.fingerprint();
     let credential = Credential::Pat(pat);
-    Bearer::new(
-        &app.http,
-        endpoints,
-        &app.home,
-        app.token_store(),
-        credential.clone(),
-    )
-    .check()
-    .await
-    .map_err(|e| e.context("login failed, nothing was stored"))?;
+    // A PAT the platform has just created (`pat create --store`) needs no check: it is kept at
+    // once, so an interruption cannot fall between its creation and its storage.
+    if validate {
+        app.out.info(&format!(
+            "Validating PAT {fp} with {} ...",
+            endpoints.auth_endpoint
+        ));
+        Bearer::new(
+            &app.http,
+            endpoints,
+            &app.home,
+            app.token_store(),
+            credential.clone(),
+        )
+        .check()
+        .await
+        .map_err(|e| e.context("login failed, nothing was stored"))?;
+    }
 
     let fingerprint = credential.fingerprint();
     let stored = store_pat(app, &ctx, &store_in, provider, &credential, endpoints).await;

@@ -44,7 +44,8 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     let global = cli.global;
-    // `scan` answers Ctrl-C itself (it waits for its compressors to clean up).
+    // `scan` answers Ctrl-C, SIGTERM and SIGHUP itself (it waits for its compressors to clean
+    // up).
     let handles_interrupt = matches!(cli.command, Command::Scan(_));
     let result = runtime.block_on(until_signal(handles_interrupt, async move {
         match cli.command {
@@ -89,13 +90,18 @@ async fn until_signal(
                 None => std::future::pending().await,
             }
         }
-        let mut term = signal(SignalKind::terminate()).ok();
-        let mut hup = signal(SignalKind::hangup()).ok();
-        let mut int = if handles_interrupt {
-            None
-        } else {
-            signal(SignalKind::interrupt()).ok()
+        // A command that answers signals itself (scan: its compressors clean up first) gets
+        // all three.
+        let listen = |kind| {
+            if handles_interrupt {
+                None
+            } else {
+                signal(kind).ok()
+            }
         };
+        let mut term = listen(SignalKind::terminate());
+        let mut hup = listen(SignalKind::hangup());
+        let mut int = listen(SignalKind::interrupt());
         let stopped = |name: &str| {
             Err(Error::cancelled(format!(
                 "stopped by {name}; the helpers and plugins it had started were stopped too"

@@ -1009,17 +1009,23 @@ fn a_pat_that_cannot_be_stored_is_refused_first_or_revoked_again() {
         assert!(out.stderr.contains("nothing was created"), "{out:?}");
     }
     assert!(d.requests_to("/user/personal-access-tokens").is_empty());
-    // a keyring that is not there (no session bus) fails only when the PAT is kept: it is
-    // revoked again
+    // no keyring here (no session bus): refused before a PAT exists too
     fs::remove_file(env.system_config()).unwrap();
     let out = env.run(&["pat", "create", "--name", "kept", "--store", "keyring"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("no usable keyring"), "{out:?}");
+    assert!(d.requests_to("/user/personal-access-tokens").is_empty());
+    // a store that fails only when the PAT is written (a folder where credentials.json goes):
+    // revoked again
+    fs::create_dir_all(env.creds().join("in-the-way")).unwrap();
+    let out = env.run(&["pat", "create", "--name", "kept", "--store", "file"]);
     assert_ne!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("revoked again"), "{out:?}");
     assert!(
         d.user_pats().iter().all(|(n, _)| n != "kept"),
         "no PAT left behind"
     );
-    assert!(!env.creds().exists());
+    assert!(env.creds().is_dir(), "nothing replaced it");
 }
 
 #[test]
@@ -1383,7 +1389,8 @@ fn hostile_answers_are_refused_or_masked() {
         canned(200, "application/json", page.to_string().as_bytes()),
     );
     let out = env.run(&["project", "list", "--organization-id", ORG_ID]);
-    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.code, 1, "it says the list is incomplete: {out:?}");
+    assert!(out.stderr.contains("sent page 1 again"), "{out:?}");
     assert_eq!(
         d.requests_to(&path).len(),
         2,
@@ -1516,4 +1523,53 @@ fn names_values_and_ranges_are_checked_before_any_request() {
         .map(|(_, v)| v.as_str())
         .collect();
     assert_eq!(sev, ["CRITICAL", "HIGH"]);
+}
+
+#[test]
+fn reports_mask_secrets_everywhere_and_devices_are_written_into() {
+    let (d, env) = setup();
+    let body = format!("{{\"finding\": \"hard-coded token {PAT} in config.py\"}}\n");
+    d.can(
+        "GET",
+        &format!("/project/{PROJECT}/sbom"),
+        canned(200, "application/json", body.as_bytes()),
+    );
+    let out = env.run(&["report", "sbom", "--project-id", PROJECT, "-o", "r.json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let saved = fs::read_to_string(env.work().join("r.json")).unwrap();
+    assert!(
+        !saved.contains(PAT) && saved.contains("[REDACTED]"),
+        "{saved}"
+    );
+    // /dev/stdout (here a pipe) is written into, never replaced
+    let out = env.run(&[
+        "report",
+        "sbom",
+        "--project-id",
+        PROJECT,
+        "-o",
+        "/dev/stdout",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("[REDACTED]") && !out.stdout.contains(PAT),
+        "{out:?}"
+    );
+    // a FIFO nobody reads is an error at once, not a hang
+    let fifo = env.work().join("nobody");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = env.run(&["report", "sbom", "--project-id", PROJECT, "-o", "nobody"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("nothing is reading"), "{out:?}");
+    // `..` or `.` as the last part of --output names a folder
+    for bad in ["nd/..", "nd2/."] {
+        let out = env.run(&["report", "sbom", "--project-id", PROJECT, "-o", bad]);
+        assert_eq!(out.code, 2, "{bad}: {out:?}");
+    }
 }

@@ -492,45 +492,47 @@ fn dry_run_needs_no_account_and_makes_no_request() {
 
 #[cfg(unix)]
 #[test]
-fn ctrl_c_mid_upload_exits_130_and_removes_the_temp_archive() {
-    let (d, env) = setup();
-    d.set_upload_mode(UploadMode::Stall(std::time::Duration::from_secs(20)));
-    let child = env
-        .command(&["scan", "--dir", "repo", "--project-id", PROJECT, "--ci"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // wait until the upload has started: the PUT reached the double
-    let mut waited = 0;
-    while !d.requests().iter().any(|r| r.method == "PUT") && waited < 200 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        waited += 1;
+fn ctrl_c_or_sigterm_mid_upload_exits_130_and_removes_the_temp_archive() {
+    for signal in ["-INT", "-TERM", "-HUP"] {
+        let (d, env) = setup();
+        d.set_upload_mode(UploadMode::Stall(std::time::Duration::from_secs(20)));
+        let child = env
+            .command(&["scan", "--dir", "repo", "--project-id", PROJECT, "--ci"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // wait until the upload has started: the PUT reached the double
+        let mut waited = 0;
+        while !d.requests().iter().any(|r| r.method == "PUT") && waited < 200 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            waited += 1;
+        }
+        assert!(
+            env.leftovers()
+                .iter()
+                .any(|f| f.starts_with("cybedefend-scan-")),
+            "the temp archive exists mid-upload: {:?}",
+            env.leftovers()
+        );
+        std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let out = child.wait_with_output().unwrap();
+        assert!(start.elapsed().as_secs() < 10, "stopped promptly");
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+        assert!(
+            env.leftovers().is_empty(),
+            "temp archive removed: {:?}",
+            env.leftovers()
+        );
     }
-    assert!(
-        env.leftovers()
-            .iter()
-            .any(|f| f.starts_with("cybedefend-scan-")),
-        "the temp archive exists mid-upload: {:?}",
-        env.leftovers()
-    );
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let start = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert!(start.elapsed().as_secs() < 10, "stopped promptly");
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
-    assert!(
-        env.leftovers().is_empty(),
-        "temp archive removed: {:?}",
-        env.leftovers()
-    );
 }

@@ -71,8 +71,14 @@ fn add_files<W: Write + Seek>(
             .map_err(|e| Error::failure(format!("cannot add {} to the archive: {e}", f.name)))?;
         // Opened without blocking, regular files only: a file swapped for a FIFO since the
         // plan is an error, not a hang.
-        let mut input = crate::fsutil::open_regular(&f.source, true)
+        // The plan resolved links to their real files inside the folder: a file swapped for a
+        // link since then is refused, never followed out of the folder.
+        let input = crate::fsutil::open_regular(&f.source, false)
             .map_err(|e| e.into_error("file", &f.source))?;
+        // At most one byte more than planned: a file that keeps growing is refused, not read
+        // for ever.
+        let mut input = Read::take(input, f.size.saturating_add(1));
+        let mut read = 0u64;
         loop {
             if cancel.load(Ordering::Relaxed) {
                 return Err(cancelled());
@@ -82,6 +88,13 @@ fn add_files<W: Write + Seek>(
                 .map_err(|e| crate::fsutil::io_error("cannot read", &f.source, &e))?;
             if n == 0 {
                 break;
+            }
+            read += n as u64;
+            if read > f.size {
+                return Err(Error::failure(format!(
+                    "{} grew while it was being archived; run the scan again",
+                    display(&f.source)
+                )));
             }
             zip.write_all(&buf[..n])
                 .map_err(|e| Error::failure(format!("cannot write the archive: {e}")))?;

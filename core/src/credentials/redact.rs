@@ -136,6 +136,11 @@ impl<W: Write> RedactingWriter<W> {
         }
     }
 
+    /// The inner writer (what it has received so far; some bytes may be held back here).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     /// Writes out everything held back and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.drain(true)?;

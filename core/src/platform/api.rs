@@ -510,7 +510,7 @@ pub fn about(thing: &str) -> impl FnOnce(Error) -> Error + '_ {
                 .with_hint(if pat {
                     "check the name; `cybedefend pat list` shows the names".to_owned()
                 } else {
-                    format!("check the name or id and the region (`--region`){lookup}")
+                    format!("check the id and the region (`--region`){lookup}")
                 })
                 .with_status(404),
             _ => e,

@@ -48,6 +48,11 @@ pub fn check_url(key: &str, value: &str, origin: &str) -> Result<url::Url> {
             "`{key}` (from {origin}) has a user name or password in it; credentials never go in URLs"
         )));
     }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::usage(format!(
+            "`{key}` {shown} (from {origin}) has a query (`?`) or a fragment (`#`); give the base URL only"
+        )));
+    }
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),

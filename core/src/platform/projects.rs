@@ -140,7 +140,7 @@ pub async fn all(
 ) -> Result<(Vec<Value>, Vec<Project>)> {
     let mut raw = Vec::new();
     let mut views = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut previous: Vec<Value> = Vec::new();
     let mut n = 1;
     loop {
         let p = page(api, org, n, search).await?;
@@ -153,16 +153,21 @@ pub async fn all(
             }
         };
         let got = items.len();
-        // A page of projects already listed: the server repeats itself, the list is complete.
-        let new = p
-            .view
-            .projects
-            .iter()
-            .filter(|v| v.id().is_some_and(|id| seen.insert(id.to_owned())))
-            .count();
-        if got > 0 && new == 0 {
+        // The same page again: the server ignores `page`; what it sent is all there is.
+        if got > 0 && items == previous {
+            let total = p.view.total_projects.unwrap_or(0);
+            if total > raw.len() as u64 {
+                tracing::warn!("project list: page {n} repeats page {}", n - 1);
+                return Err(Error::failure(format!(
+                    "project list: the platform sent page {} again for page {n}; {} of the {total} projects it reports were listed",
+                    n - 1,
+                    raw.len()
+                ))
+                .with_hint("retry later; --json shows what was received so far only when the listing completes"));
+            }
             break;
         }
+        previous.clone_from(&items);
         raw.extend(items);
         views.extend(p.view.projects);
         let last = p.view.total_pages.unwrap_or(n);

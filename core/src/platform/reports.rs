@@ -77,9 +77,13 @@ impl<'a> Checked<'a> {
                 crate::text::one_line(&String::from_utf8_lossy(&first[..first.len().min(16)]), 20)
             )
         };
+        let kind = match self.format {
+            "html" => "an HTML",
+            "json" => "a JSON",
+            _ => "a PDF",
+        };
         Err(format!(
-            "the platform answered with {seen}, not a {} report",
-            self.format.to_ascii_uppercase()
+            "the platform answered with {seen}, not {kind} report"
         ))
     }
 
@@ -140,7 +144,7 @@ pub async fn download(
         Scope::Sbom(p) => (
             "report sbom",
             format!("/project/{}/sbom", seg(p)),
-            format!("the SBOM of project `{p}`"),
+            format!("project `{p}` (or its SBOM)"),
         ),
         Scope::Project(p) => (
             "project report",
@@ -201,13 +205,14 @@ pub struct Batch {
 /// with `-`, no control characters or bidirectional overrides, no `:`, at most 200 bytes.
 pub fn plain_file_name(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next()?.trim();
+    // Letters, digits and a few plain signs: nothing invisible, nothing a shell expands.
     let ok = !base.is_empty()
         && base.len() <= 200
         && !base.starts_with('.')
         && !base.starts_with('-')
-        && base
-            .chars()
-            .all(|c| !c.is_control() && !crate::text::is_unsafe(c) && c != ':');
+        && base.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ' ' | '(' | ')' | '+')
+        });
     ok.then(|| base.to_owned())
 }
 
@@ -261,7 +266,8 @@ pub async fn batch(
     let starts_json = loop {
         match peek.read(&mut first) {
             Ok(0) => break false,
-            Ok(_) if first[0].is_ascii_whitespace() => {}
+            // white space and a UTF-8 byte order mark come before the JSON
+            Ok(_) if first[0].is_ascii_whitespace() || matches!(first[0], 0xef | 0xbb | 0xbf) => {}
             Ok(_) => break first[0] == b'{',
             Err(e) => return Err(io(e)),
         }
@@ -282,7 +288,14 @@ pub async fn batch(
             ENVELOPE_CAP >> 20
         )));
     }
-    let env: Envelope = match serde_json::from_reader(BufReader::new(&mut spool)) {
+    let mut reader = BufReader::new(&mut spool);
+    {
+        use std::io::BufRead;
+        if reader.fill_buf().map_err(io)?.starts_with(b"\xef\xbb\xbf") {
+            reader.consume(3);
+        }
+    }
+    let env: Envelope = match serde_json::from_reader(reader) {
         Ok(e) => e,
         // A JSON report sent as itself (no envelope): written as it came.
         Err(_) if format == "json" => {
@@ -329,8 +342,13 @@ pub fn decode_base64(text: &str, out: &mut dyn Write) -> Result<u64> {
                     "report batch: the report in the answer is not valid base64 ({e})"
                 ))
             })?;
-        out.write_all(&bytes)
-            .map_err(|e| Error::failure(format!("report batch: cannot write the file: {e}")))?;
+        out.write_all(&bytes).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                not_a_report("report batch", &e)
+            } else {
+                Error::failure(format!("report batch: cannot write the file: {e}"))
+            }
+        })?;
         written += bytes.len() as u64;
         buf.clear();
         Ok(())
@@ -365,6 +383,13 @@ mod tests {
         assert_eq!(plain_file_name("rep\u{202e}fdp.exe"), None);
         assert_eq!(plain_file_name("-"), None);
         assert_eq!(plain_file_name("-rf.pdf"), None);
+        assert_eq!(plain_file_name("r\u{200b}x.pdf"), None);
+        assert_eq!(plain_file_name("r\u{2028}x.pdf"), None);
+        assert_eq!(plain_file_name("*.pdf"), None);
+        assert_eq!(
+            plain_file_name("OWASP report (2).pdf").as_deref(),
+            Some("OWASP report (2).pdf")
+        );
         assert_eq!(plain_file_name("dir/"), None);
     }
 

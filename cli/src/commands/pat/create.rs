@@ -27,7 +27,8 @@ pub(crate) struct CreateArgs {
     /// Name of the PAT (unique for the account)
     #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: String,
-    /// When it expires: days (90d), weeks (12w) or a date (YYYY-MM-DD) [default: never]
+    /// When it expires: days (90d), weeks (12w), a date (YYYY-MM-DD, the end of that day UTC)
+    /// or a time (RFC 3339), at least a day away [default: never]
     #[arg(long, value_name = "WHEN")]
     pub(crate) expires: Option<String>,
     /// Keep it instead of printing it: `keyring`, `file`, or a provider that can store
@@ -49,13 +50,25 @@ fn expires_at(value: &str, now: time::OffsetDateTime) -> Result<i64> {
     let day = time::macros::format_description!("[year]-[month]-[day]");
     let count = |suffix: char| {
         v.strip_suffix(suffix)
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|n| n.parse::<i64>().ok())
             .filter(|n| *n > 0)
     };
+    let looks_like_date = v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-';
     let at = if let Ok(d) = time::Date::parse(v, &day) {
+        if d <= now.date() {
+            return Err(Error::usage(format!(
+                "--expires {v}: the date must be after today"
+            )));
+        }
         d.with_hms(23, 59, 59)
             .map_err(|_| Error::usage("--expires: not a date"))?
             .assume_utc()
+    } else if looks_like_date {
+        return Err(Error::usage(format!(
+            "--expires {}: not a valid date",
+            cybedefend_core::text::one_line(v, 40)
+        )));
     } else if let Ok(t) =
         time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
     {
@@ -75,8 +88,13 @@ fn expires_at(value: &str, now: time::OffsetDateTime) -> Result<i64> {
             cybedefend_core::text::one_line(v, 40)
         )));
     };
-    if at <= now {
-        return Err(Error::usage(format!("--expires {v} is in the past")));
+    if at - now < time::Duration::days(1) {
+        return Err(Error::usage(format!(
+            "--expires {v} is less than a day away (or in the past)"
+        ))
+        .with_hint(
+            "a PAT should live at least a day; give days (90d), weeks (12w) or a later date",
+        ));
     }
     if at - now > time::Duration::days(MAX_DAYS) {
         return Err(Error::usage(format!(
@@ -129,6 +147,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
                 Some(store),
                 &endpoints,
                 created.secret.clone(),
+                false,
             )
             .await
             {
@@ -170,7 +189,13 @@ fn expiry_text(ms: Option<i64>) -> String {
     })
     .map_or_else(
         || "never expires".to_owned(),
-        |t| format!("expires {}", t.date()),
+        |t| {
+            format!(
+                "expires {}",
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_else(|_| t.date().to_string())
+            )
+        },
     )
 }
 
@@ -203,5 +228,8 @@ mod tests {
             (now + time::Duration::weeks(2)).unix_timestamp() * 1000
         );
         assert!(expires_at("2027-01-01T00:00:00Z", now).is_ok());
+        for bad in ["2026-11-28", "2026-11-28T13:30:00Z", "+90d", "2026-02-30"] {
+            assert!(expires_at(bad, now).is_err(), "{bad}");
+        }
     }
 }

@@ -27,10 +27,10 @@ pub(crate) struct BatchArgs {
     #[arg(long, value_name = "LIST")]
     pub(crate) project_ids: String,
     /// Report
-    #[arg(long = "type", value_enum, default_value_t = Kind::Owasp)]
+    #[arg(long = "type", value_enum, ignore_case = true, default_value_t = Kind::Owasp)]
     pub(crate) kind: Kind,
     /// Format
-    #[arg(long, value_enum, default_value_t = Format::Json)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Json)]
     pub(crate) format: Format,
     /// Include every finding (--detailed=false for the summary only)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
@@ -57,7 +57,6 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: BatchArgs) -> Re
     let app = App::load(global, out)?;
     let (kind, format) = (args.kind.as_str(), args.format.as_str());
     let mut dest = Dest::open(
-        &app,
         args.output.as_deref(),
         &format!("batch-{kind}.{format}"),
         args.format,
@@ -76,7 +75,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: BatchArgs) -> Re
     .await?;
     // The name the platform suggests, when it is a plain name for this format and no file of
     // that name is there already (a server never replaces a file of yours).
-    if let (None, Dest::File(f), Some(name)) = (&args.output, &mut dest, &b.filename) {
+    if let (None, Some(f), Some(name)) = (&args.output, dest.file(), &b.filename) {
         if std::path::Path::new(name).symlink_metadata().is_ok() {
             app.out.info(&format!(
                 "the platform suggested the name {name}, which exists already; keeping {}",

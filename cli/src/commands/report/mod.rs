@@ -91,84 +91,89 @@ impl Format {
     }
 }
 
-/// Where a report goes.
+type Masked<W> = cybedefend_core::credentials::redact::RedactingWriter<W>;
+
+/// Where a report goes. Every destination masks the secrets this process handled, so a report
+/// holds the same bytes wherever it is written.
 pub(crate) enum Dest {
-    /// Text for a terminal: secrets masked, control characters neutralised.
-    Terminal(
-        crate::output::TerminalSafe<
-            cybedefend_core::credentials::redact::RedactingWriter<std::io::Stdout>,
-        >,
-    ),
-    /// A pipe: the bytes as sent (only secrets masked).
-    Pipe(cybedefend_core::credentials::redact::RedactingWriter<std::io::Stdout>),
-    /// Something that is not a regular file (a FIFO, `/dev/stdout`): written into directly.
-    Direct(std::fs::File, PathBuf),
+    /// A terminal (stdout or a terminal device): control characters neutralised as well.
+    Terminal(Box<crate::output::TerminalSafe<Masked<Box<dyn Write + Send>>>>),
+    /// A pipe, a FIFO, `/dev/stdout` into a file: the bytes as sent.
+    Stream(Masked<Box<dyn Write + Send>>, Option<PathBuf>),
     /// A regular file, written under a temporary name and renamed when complete.
-    File(AtomicFile),
+    File(Masked<AtomicFile>),
+}
+
+/// Whether `path` is one of the system's device or process paths (`/dev/stdout`,
+/// `/proc/self/fd/1`): written into, never replaced.
+fn is_system_path(path: &std::path::Path) -> bool {
+    path.starts_with("/dev") || path.starts_with("/proc")
 }
 
 impl Dest {
     /// `--output` (or `default` in the current folder); checked before any network call.
-    pub(crate) fn open(
-        app: &App,
-        output: Option<&str>,
-        default: &str,
-        format: Format,
-    ) -> Result<Self> {
-        match output {
+    pub(crate) fn open(output: Option<&str>, default: &str, format: Format) -> Result<Self> {
+        let terminal = |w: Box<dyn Write + Send>| -> Result<Self> {
+            if format == Format::Pdf {
+                return Err(Error::usage("refusing to write a PDF to a terminal")
+                    .with_hint("give --output FILE.pdf, or pipe the output (`> report.pdf`)"));
+            }
+            Ok(Dest::Terminal(Box::new(crate::output::TerminalSafe::new(
+                Masked::new(w),
+                format == Format::Json,
+            ))))
+        };
+        let path = match output {
             Some("-") if std::io::stdout().is_terminal() => {
-                if format == Format::Pdf {
-                    return Err(Error::usage("refusing to write a PDF to the terminal")
-                        .with_hint("give --output FILE.pdf, or pipe the output (`> report.pdf`)"));
-                }
-                Ok(Dest::Terminal(crate::output::TerminalSafe::new(
-                    app.out.stdout_stream(),
-                    format == Format::Json,
-                )))
+                return terminal(Box::new(std::io::stdout()));
             }
-            Some("-") => Ok(Dest::Pipe(app.out.stdout_stream())),
-            Some("") => Err(Error::usage("--output is empty").with_hint(format!(
-                "give a file name, such as {default}, or `-` for stdout"
-            ))),
-            Some(path) if path.ends_with('/') => Err(Error::usage(format!(
-                "--output {} names a folder",
-                cybedefend_core::text::one_line(path, 200)
-            ))
-            .with_hint(format!("give a file name, such as {path}{default}"))),
-            Some(path) => {
-                let p = PathBuf::from(path);
-                match std::fs::metadata(&p) {
-                    Ok(m) if m.is_dir() => Err(Error::usage(format!(
-                        "--output {} is a folder",
-                        display(&p)
-                    ))
-                    .with_hint(format!(
-                        "give a file name, such as {}",
-                        display(&p.join(default))
-                    ))),
-                    // A FIFO, a terminal, /dev/stdout: written into, never replaced.
-                    Ok(m) if !m.is_file() => {
-                        let f = std::fs::OpenOptions::new()
-                            .write(true)
-                            .open(&p)
-                            .map_err(|e| {
-                                cybedefend_core::fsutil::io_error("cannot write", &p, &e)
-                            })?;
-                        Ok(Dest::Direct(f, p))
-                    }
-                    _ => Ok(Dest::File(AtomicFile::create(&p)?)),
-                }
+            Some("-") => return Ok(Dest::Stream(Masked::new(Box::new(std::io::stdout())), None)),
+            Some("") => {
+                return Err(Error::usage("--output is empty").with_hint(format!(
+                    "give a file name, such as {default}, or `-` for stdout"
+                )));
             }
-            None => Ok(Dest::File(AtomicFile::create(&PathBuf::from(default))?)),
+            Some(path) => PathBuf::from(path),
+            None => PathBuf::from(default),
+        };
+        let shown = display(&path);
+        let names_a_folder = output.is_some_and(|o| {
+            o.ends_with('/') || o.ends_with("/.") || o.ends_with("/..") || o == "." || o == ".."
+        }) || path.file_name().is_none()
+            || std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
+        if names_a_folder {
+            return Err(
+                Error::usage(format!("--output {shown} names a folder")).with_hint(format!(
+                    "give a file name, such as {}",
+                    display(&path.join(default))
+                )),
+            );
         }
+        let special = std::fs::metadata(&path).is_ok_and(|m| !m.is_file());
+        if special || is_system_path(&path) {
+            // A FIFO, a terminal, /dev/stdout: written into, never replaced.
+            let f = cybedefend_core::fsutil::open_for_output(&path)?;
+            if f.is_terminal() {
+                return terminal(Box::new(f));
+            }
+            return Ok(Dest::Stream(Masked::new(Box::new(f)), Some(path)));
+        }
+        Ok(Dest::File(Masked::new(AtomicFile::create(&path)?)))
     }
 
     pub(crate) fn writer(&mut self) -> &mut (dyn Write + Send) {
         match self {
-            Dest::Terminal(w) => w,
-            Dest::Pipe(w) => w,
-            Dest::Direct(f, _) => f,
+            Dest::Terminal(w) => w.as_mut(),
+            Dest::Stream(w, _) => w,
             Dest::File(f) => f,
+        }
+    }
+
+    /// The file the report will become (a regular file only).
+    pub(crate) fn file(&mut self) -> Option<&mut AtomicFile> {
+        match self {
+            Dest::File(f) => Some(f.get_mut()),
+            _ => None,
         }
     }
 
@@ -179,18 +184,18 @@ impl Dest {
             Dest::Terminal(w) => {
                 w.finish().and_then(|inner| inner.finish()).map_err(io)?;
             }
-            Dest::Pipe(w) => {
+            Dest::Stream(w, path) => {
                 w.finish().and_then(|mut s| s.flush()).map_err(io)?;
+                if let Some(path) = path {
+                    app.out.success(&format!(
+                        "Report written to {} ({bytes} bytes, {})",
+                        display(&path),
+                        size(bytes)
+                    ));
+                }
             }
-            Dest::Direct(mut f, path) => {
-                f.flush().map_err(io)?;
-                app.out.success(&format!(
-                    "Report written to {} ({bytes} bytes, {})",
-                    display(&path),
-                    size(bytes)
-                ));
-            }
-            Dest::File(f) => {
+            Dest::File(w) => {
+                let f = w.finish().map_err(io)?;
                 let path = f.path().to_owned();
                 f.commit()?;
                 app.out.success(&format!(

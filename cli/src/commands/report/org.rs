@@ -21,10 +21,10 @@ pub(crate) struct OrgArgs {
     #[arg(long, value_name = "ID", value_parser = data::id)]
     pub(crate) organization_id: String,
     /// Report
-    #[arg(long = "type", value_enum, default_value_t = Kind::Owasp)]
+    #[arg(long = "type", value_enum, ignore_case = true, default_value_t = Kind::Owasp)]
     pub(crate) kind: Kind,
     /// Format
-    #[arg(long, value_enum, default_value_t = Format::Json)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Json)]
     pub(crate) format: Format,
     /// Include every finding, not only the summary
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
@@ -38,7 +38,6 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: OrgArgs) -> Resu
     let app = App::load(global, out)?;
     let (kind, format) = (args.kind.as_str(), args.format.as_str());
     let mut dest = Dest::open(
-        &app,
         args.output.as_deref(),
         &format!("org-{kind}-{}.{format}", args.organization_id),
         args.format,

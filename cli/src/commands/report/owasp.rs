@@ -21,7 +21,7 @@ pub(crate) struct OwaspArgs {
     #[arg(long, value_name = "ID", value_parser = data::id)]
     pub(crate) project_id: Option<String>,
     /// Format
-    #[arg(long, value_enum, default_value_t = Format::Json)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Json)]
     pub(crate) format: Format,
     /// Include every finding, not only the summary
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
@@ -36,7 +36,6 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: OwaspArgs) -> Re
     let project = app.project_id(args.project_id.as_deref())?;
     let format = args.format.as_str();
     let mut dest = Dest::open(
-        &app,
         args.output.as_deref(),
         &format!("owasp-report-{project}.{format}"),
         args.format,

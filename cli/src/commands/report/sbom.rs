@@ -29,7 +29,6 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: SbomArgs) -> Res
     let app = App::load(global, out)?;
     let project = app.project_id(args.project_id.as_deref())?;
     let mut dest = Dest::open(
-        &app,
         args.output.as_deref(),
         &format!("sbom-{project}.json"),
         Format::Json,

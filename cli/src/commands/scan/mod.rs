@@ -187,13 +187,41 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ScanArgs) -> Res
     let watch = running.clone();
     tokio::select! {
         r = scan(global, out, args, running) => r,
-        _ = tokio::signal::ctrl_c() => {
+        name = stop_signal() => {
             // Stop the compressors and wait (briefly) for them to remove their temp files;
             // dropping the scan future removes the archive and any partial --archive-out file.
             cancel.store(true, Ordering::Relaxed);
             watch.wait_idle(std::time::Duration::from_secs(3)).await;
-            Err(Error::cancelled("interrupted; nothing partial was left behind (temporary archives removed)"))
+            Err(Error::cancelled(format!("interrupted: stopped by {name}; nothing partial was left behind (temporary archives removed)")))
         }
+    }
+}
+
+/// The first of SIGINT, SIGTERM or SIGHUP, by name.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut hup = signal(SignalKind::hangup()).ok();
+        async fn wait(s: Option<&mut tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "an interrupt (SIGINT)",
+            () = wait(term.as_mut()) => "SIGTERM",
+            () = wait(hup.as_mut()) => "a hangup (SIGHUP)",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "an interrupt"
     }
 }
 

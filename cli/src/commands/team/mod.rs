@@ -82,10 +82,13 @@ impl Role {
 
 /// A team as `field: value` lines.
 pub(crate) fn describe(t: &Team) -> String {
-    fields(&[
+    let mut rows = vec![
         ("id", opt(t.id())),
         ("name", opt(Some(&t.name))),
         ("description", opt(Some(&t.description))),
-        ("created", opt(t.created_at.as_deref())),
-    ])
+    ];
+    if let Some(c) = t.created_at.as_deref() {
+        rows.push(("created", opt(Some(c))));
+    }
+    fields(&rows)
 }
