@@ -1573,3 +1573,28 @@ fn reports_mask_secrets_everywhere_and_devices_are_written_into() {
         assert_eq!(out.code, 2, "{bad}: {out:?}");
     }
 }
+
+#[test]
+fn empty_pages_say_so_instead_of_printing_an_empty_table() {
+    let (_d, env) = setup();
+    let out = env.run(&[
+        "compliance",
+        "history",
+        "--project-id",
+        PROJECT,
+        "--page",
+        "5",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        out.stderr.contains("past the last evaluation (3 in all)"),
+        "{out:?}"
+    );
+    let out = env.run(&["team", "members", "--team-id", TEAM_ID, "--page", "4"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.is_empty() && out.stderr.contains("past the last page"),
+        "{out:?}"
+    );
+}

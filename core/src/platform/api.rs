@@ -252,7 +252,11 @@ impl<'a> Api<'a> {
                         )));
                     }
                     out.write_all(&chunk).map_err(|e| {
-                        if e.kind() == std::io::ErrorKind::InvalidData {
+                        if e.kind() == std::io::ErrorKind::BrokenPipe {
+                            Error::failure(format!(
+                                "{what}: the program reading the output stopped early (broken pipe); the report was cut after {written} bytes"
+                            ))
+                        } else if e.kind() == std::io::ErrorKind::InvalidData {
                             // the content was refused (a report that is not what was asked)
                             Error::failure(format!("{what}: {e}")).with_hint(
                                 "check --api-url and any proxy in between; nothing was saved",

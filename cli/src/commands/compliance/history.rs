@@ -57,6 +57,16 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: HistoryArgs) -> 
     let connected = app.connect().await?;
     let api = app.api(&connected);
     let a = compliance::history(&api, &project, &q).await?;
+    if a.view.entries.is_empty() && !args.out.json {
+        match a.view.total {
+            Some(t) if t > 0 => app.out.info(&format!(
+                "page {} is past the last evaluation ({t} in all)",
+                args.page
+            )),
+            _ => app.out.info("No policy evaluations yet."),
+        }
+        return Ok(0);
+    }
     data::show(&app, args.out.json, &a.raw, || {
         let rows: Vec<Vec<String>> = a
             .view
