@@ -9,7 +9,7 @@ use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
 use crate::commands::scan::GateArgs;
 use crate::commands::scan::gates::{self, Summary};
-use crate::commands::scan::wait;
+
 use crate::output::Printer;
 
 const HELP: &str = "\
@@ -206,16 +206,13 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: RegistryCommand) 
     // An image scan is judged on what the image holds, not on the project's other findings.
     let mut args = args;
     args.gates.kinds = Some(&["container"]);
-    let status =
-        wait::until_done(&app, &api, &project, &scan_id, &args.gates, &mut summary).await?;
-    gates::apply(
+    gates::follow(
         &app,
         &api,
         &project,
         &scan_id,
         &branch,
         &args.gates,
-        status,
         &mut summary,
     )
     .await

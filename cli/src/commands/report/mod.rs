@@ -6,11 +6,9 @@
 //! `--output -` writes to stdout (a PDF only when stdout is not a terminal).
 
 pub(crate) mod batch;
-pub(crate) mod cwe;
-pub(crate) mod org;
-pub(crate) mod owasp;
+pub(crate) mod project;
 pub(crate) mod sbom;
-pub(crate) mod team;
+pub(crate) mod scoped;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -30,13 +28,13 @@ pub(crate) enum ReportCommand {
     /// A project's software bill of materials (JSON)
     Sbom(sbom::SbomArgs),
     /// A project's OWASP Top 10 report
-    Owasp(owasp::OwaspArgs),
+    Owasp(project::ProjectReportArgs),
     /// A project's CWE Top 25 report
-    Cwe(cwe::CweArgs),
+    Cwe(project::ProjectReportArgs),
     /// An organisation's OWASP or CWE report
-    Org(org::OrgArgs),
+    Org(scoped::OrgArgs),
     /// A team's OWASP or CWE report
-    Team(team::TeamArgs),
+    Team(scoped::TeamArgs),
     /// One OWASP or CWE report over chosen projects of an organisation
     Batch(batch::BatchArgs),
 }
@@ -44,10 +42,10 @@ pub(crate) enum ReportCommand {
 pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: ReportCommand) -> Result<u8> {
     match cmd {
         ReportCommand::Sbom(a) => sbom::run(global, out, a).await,
-        ReportCommand::Owasp(a) => owasp::run(global, out, a).await,
-        ReportCommand::Cwe(a) => cwe::run(global, out, a).await,
-        ReportCommand::Org(a) => org::run(global, out, a).await,
-        ReportCommand::Team(a) => team::run(global, out, a).await,
+        ReportCommand::Owasp(a) => project::run(global, out, Kind::Owasp, a).await,
+        ReportCommand::Cwe(a) => project::run(global, out, Kind::Cwe, a).await,
+        ReportCommand::Org(a) => scoped::org(global, out, a).await,
+        ReportCommand::Team(a) => scoped::team(global, out, a).await,
         ReportCommand::Batch(a) => batch::run(global, out, a).await,
     }
 }

@@ -50,6 +50,21 @@ impl Summary {
     }
 }
 
+/// Waits for the scan to finish, then applies every gate; the exit code (`scan` and
+/// `container scan`).
+pub(crate) async fn follow(
+    app: &App,
+    api: &Api<'_>,
+    project: &str,
+    scan_id: &str,
+    branch: &str,
+    args: &GateArgs,
+    summary: &mut Summary,
+) -> Result<u8> {
+    let status = super::wait::until_done(app, api, project, scan_id, args, summary).await?;
+    apply(app, api, project, scan_id, branch, args, status, summary).await
+}
+
 /// Applies every gate to a finished scan; the exit code.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply(

@@ -7,7 +7,7 @@ mod archive;
 pub(crate) mod gates;
 mod plan;
 mod upload;
-pub(crate) mod wait;
+mod wait;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -266,16 +266,13 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
         summary.write(true, "Scan started; not waiting for it (`--wait=false`).");
         return Ok(0);
     }
-    let status =
-        wait::until_done(&app, &api, &project, &scan_id, &args.gates, &mut summary).await?;
-    gates::apply(
+    gates::follow(
         &app,
         &api,
         &project,
         &scan_id,
         &branch,
         &args.gates,
-        status,
         &mut summary,
     )
     .await

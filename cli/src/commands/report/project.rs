@@ -1,4 +1,4 @@
-//! `report org`: an organisation's OWASP Top 10 or CWE Top 25 report.
+//! `report owasp` and `report cwe`: a project's OWASP Top 10 or CWE Top 25 report.
 
 use clap::Args;
 use cybedefend_core::Result;
@@ -10,43 +10,46 @@ use crate::args::GlobalArgs;
 use crate::commands::data;
 use crate::output::Printer;
 
-/// `report org`.
+/// `report owasp` and `report cwe`.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
 Examples:
-  cybedefend report org --organization-id ID                          # org-owasp-ID.json
-  cybedefend report org --organization-id ID --type cwe --format html --output reports/cwe.html")]
-pub(crate) struct OrgArgs {
-    /// Organisation
+  cybedefend report owasp --project-id ID                     # owasp-report-ID.json
+  cybedefend report cwe --project-id ID --format pdf --detailed --output reports/cwe.pdf")]
+pub(crate) struct ProjectReportArgs {
+    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
     #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) organization_id: String,
-    /// Report
-    #[arg(long = "type", value_enum, ignore_case = true, default_value_t = Kind::Owasp)]
-    pub(crate) kind: Kind,
+    pub(crate) project_id: Option<String>,
     /// Format
     #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Json)]
     pub(crate) format: Format,
     /// Include every finding, not only the summary
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) detailed: bool,
-    /// File to write (folders are created; `-` for stdout) [default: org-<type>-<id>.<format>]
+    /// File to write (folders are created; `-` for stdout) [default: <owasp|cwe>-report-<project>.<format>]
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: Option<String>,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: OrgArgs) -> Result<u8> {
+pub(crate) async fn run(
+    global: GlobalArgs,
+    out: Printer,
+    kind: Kind,
+    args: ProjectReportArgs,
+) -> Result<u8> {
     let app = App::load(global, out)?;
-    let (kind, format) = (args.kind.as_str(), args.format.as_str());
+    let project = app.project_id(args.project_id.as_deref())?;
+    let (kind, format) = (kind.as_str(), args.format.as_str());
     let mut dest = Dest::open(
         args.output.as_deref(),
-        &format!("org-{kind}-{}.{format}", args.organization_id),
+        &format!("{kind}-report-{project}.{format}"),
         args.format,
     )?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
     let n = reports::download(
         &api,
-        Scope::Organization(&args.organization_id),
+        Scope::Project(&project),
         kind,
         format,
         args.detailed,
