@@ -264,8 +264,10 @@ pub fn write(
                             if first || b.in_flight + c <= IN_FLIGHT {
                                 break;
                             }
-                            b = match wake.wait(b) {
-                                Ok(b) => b,
+                            // A cancel from outside (Ctrl-C) notifies nobody: look again
+                            // every 50 ms.
+                            b = match wake.wait_timeout(b, std::time::Duration::from_millis(50)) {
+                                Ok((b, _)) => b,
                                 Err(_) => return,
                             };
                         }
