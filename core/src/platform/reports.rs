@@ -24,6 +24,15 @@ pub enum Scope<'a> {
     Team(&'a str),
 }
 
+impl<'a> Scope<'a> {
+    /// The id the report is about.
+    pub fn id(&self) -> &'a str {
+        match *self {
+            Scope::Sbom(id) | Scope::Project(id) | Scope::Organization(id) | Scope::Team(id) => id,
+        }
+    }
+}
+
 /// Report kinds.
 pub const KINDS: &[&str] = &["owasp", "cwe"];
 /// Report formats.

@@ -85,9 +85,7 @@ async fn run(
     scope: Scope<'_>,
     o: &ReportOptions,
 ) -> Result<u8> {
-    let id = match scope {
-        Scope::Organization(id) | Scope::Team(id) | Scope::Project(id) | Scope::Sbom(id) => id,
-    };
+    let id = scope.id();
     let app = App::load(global, out)?;
     let (kind, format) = (o.kind.as_str(), o.format.as_str());
     let mut dest = Dest::open(
