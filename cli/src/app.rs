@@ -44,6 +44,9 @@ impl App {
         for w in config.warnings.iter().chain(&config.unknown) {
             out.warn(w);
         }
+        for w in cybedefend_core::platform::net::configure(config.net_settings())? {
+            out.warn(&w);
+        }
         for f in &config.files {
             tracing::debug!("config: read {}", f.display());
         }

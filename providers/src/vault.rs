@@ -181,7 +181,7 @@ fn errors(body: &Value) -> String {
 
 impl VaultProvider {
     async fn client(&self) -> Result<reqwest::Client> {
-        let mut b = http::client_builder(Duration::from_secs(10));
+        let mut roots = Vec::new();
         let ca = match &self.ca_cert {
             Some(p) => Some(p.clone()),
             None => env_value("VAULT_CACERT")?.map(PathBuf::from),
@@ -191,23 +191,25 @@ impl VaultProvider {
                 Error::usage(format!("the Vault CA file {} does not exist", display(&ca)))
                     .with_hint("fix `ca_cert` or VAULT_CACERT")
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .ok()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| {
-                    Error::usage(format!(
+            use rustls::pki_types::{CertificateDer, pem::PemObject};
+            let certs: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_slice_iter(pem.as_bytes())
+                    .collect::<std::result::Result<_, _>>()
+                    .ok()
+                    .filter(|c: &Vec<_>| !c.is_empty())
+                    .ok_or_else(|| {
+                        Error::usage(format!(
                         "the Vault CA file {} holds no PEM certificate",
                         display(&ca)
                     ))
                     .with_hint(
                         "`ca_cert` / VAULT_CACERT takes a PEM file (-----BEGIN CERTIFICATE-----)",
                     )
-                })?;
-            for cert in certs {
-                b = b.add_root_certificate(cert);
-            }
+                    })?;
+            roots = certs;
         }
-        b.build()
+        http::client_builder_with_roots(Duration::from_secs(10), &roots)?
+            .build()
             .map_err(|e| Error::failure(format!("cannot set up the Vault client: {e}")))
     }
 
@@ -241,7 +243,8 @@ impl VaultProvider {
         let resp = r.send().await.map_err(|e| {
             if let Some(tls) = http::tls_failure(&e) {
                 return Error::network(format!(
-                    "cannot verify Vault's TLS certificate at {addr} ({tls})"
+                    "cannot verify Vault's TLS certificate at {addr} ({})",
+                    tls.text
                 ))
                 .with_hint("give the CA that signed it with `ca_cert` or VAULT_CACERT");
             }

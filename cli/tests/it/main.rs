@@ -15,6 +15,7 @@ mod hostile;
 mod keyring;
 mod login;
 mod manage;
+mod network;
 mod newuser;
 mod oauth;
 mod official_surface;

@@ -21,6 +21,10 @@ pub enum KeyType {
     Secret,
     /// A list of paths.
     PathList,
+    /// A file path (`~/` expanded).
+    Path,
+    /// A proxy URL (shown without its user name and password), or `none`.
+    Proxy,
     /// A nested section (`credentials`, `plugins`).
     Section,
     /// A key that is refused wherever it appears (the deprecated `api_key`).
@@ -140,6 +144,25 @@ pub const KEYS: &[Key] = &[
     )
     .env(),
     key(
+        "proxy",
+        KeyType::Proxy,
+        "HTTPS proxy for every request (http://[user:password@]host:port), or `none`; overrides HTTPS_PROXY/ALL_PROXY",
+    )
+    .flag("proxy")
+    .env(),
+    key(
+        "ca_cert",
+        KeyType::Path,
+        "PEM file of extra certificate authorities (a company proxy's or private CA), added to the system's trust store",
+    )
+    .env(),
+    key(
+        "ca_cert_only",
+        KeyType::Bool,
+        "Trust only the CA files given (`ca_cert`, SSL_CERT_FILE, SSL_CERT_DIR), not the system's store",
+    )
+    .env(),
+    key(
         "pat",
         KeyType::Secret,
         "Personal Access Token (the `config` provider)",
@@ -187,6 +210,10 @@ pub fn find(name: &str) -> Option<&'static Key> {
 pub(super) fn names() -> Vec<&'static str> {
     KEYS.iter().map(|k| k.name).collect()
 }
+
+/// Keys the working-directory file may never set, even in a trusted folder: they decide where
+/// the credential travels (a repository must not route it through a host of its choosing).
+pub(super) const NEVER_FROM_PROJECT: &[&str] = &["plugins", "proxy", "ca_cert", "ca_cert_only"];
 
 /// Keys the working-directory file may set without being trusted.
 pub(super) fn project_keys() -> Vec<&'static str> {

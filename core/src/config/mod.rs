@@ -148,6 +148,15 @@ pub struct Settings {
     /// Time limit for each HTTP request (default 30 s).
     #[serde(default)]
     pub http_timeout: Option<Span>,
+    /// HTTPS proxy URL, or `none`.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// PEM file of extra certificate authorities.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+    /// Trust only the CA files given.
+    #[serde(default)]
+    pub ca_cert_only: Option<bool>,
     /// Credential chain and providers.
     #[serde(default)]
     pub credentials: CredentialsSettings,
@@ -279,7 +288,41 @@ impl LoadedConfig {
         loaded.apply_user_policy();
         loaded.find_unknown_keys();
         loaded.resolve_plugin_dirs()?;
+        loaded.resolve_ca_cert()?;
         Ok(loaded)
+    }
+
+    /// `ca_cert`: `~/` means the home folder.
+    fn resolve_ca_cert(&mut self) -> Result<()> {
+        if let Some(path) = &self.settings.ca_cert {
+            self.settings.ca_cert = Some(crate::env::expand_home(path).ok_or_else(|| {
+                Error::usage(format!(
+                    "`ca_cert` (from {}) starts with `~`, but HOME is not set",
+                    self.origin("ca_cert").unwrap_or_default()
+                ))
+            })?);
+        }
+        Ok(())
+    }
+
+    /// The network settings, with their origins.
+    pub fn net_settings(&self) -> crate::platform::net::NetSettings {
+        use crate::platform::net::Setting;
+        let with = |key: &str| self.origin(key).unwrap_or_else(|| "config".to_owned());
+        crate::platform::net::NetSettings {
+            proxy: self.settings.proxy.clone().map(|value| Setting {
+                value,
+                origin: with("proxy"),
+            }),
+            ca_cert: self.settings.ca_cert.clone().map(|value| Setting {
+                value,
+                origin: with("ca_cert"),
+            }),
+            ca_cert_only: self.settings.ca_cert_only.map(|value| Setting {
+                value,
+                origin: with("ca_cert_only"),
+            }),
+        }
     }
 
     /// `plugins.dirs`: `~/` means the home folder; a relative folder is refused, since it
@@ -408,7 +451,12 @@ impl LoadedConfig {
             .get_metadata(value.tag())
             .map(origin_of_metadata)
             .unwrap_or_else(|| "default".into());
-        let json = if key == "pat" {
+        let json = if key == "proxy" {
+            match value.as_str() {
+                Some(s) => serde_json::Value::from(crate::platform::net::mask_userinfo(s)),
+                None => serde_json::Value::Null,
+            }
+        } else if key == "pat" {
             match &self.settings.pat {
                 Some(p) => serde_json::Value::from(format!("<redacted {}>", p.fingerprint())),
                 None => serde_json::Value::Null,
@@ -629,6 +677,7 @@ mod tests {
         // A Settings with every field set, serialised through the same names serde reads.
         let yaml = "api_url: https://a\nauth_endpoint: https://b\napp_url: https://c\npat: cdp_xyzxyz\n\
                     project_id: p\nbranch: b\nregion: eu\nci: true\ndebug: true\nhttp_timeout: 5s\n\
+                    proxy: http://p:1\nca_cert: /ca.pem\nca_cert_only: false\n\
                     credentials: {}\nplugins: {}\ntrusted_directories: []\n";
         let t = tempfile::tempdir().unwrap();
         let f = t.path().join("c.yaml");

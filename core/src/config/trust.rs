@@ -109,6 +109,14 @@ pub(super) fn project_layer(
                 ));
                 drop_keys.push(key);
             }
+            Some(k) if keys::NEVER_FROM_PROJECT.contains(&k.name) => {
+                warnings.push(format!(
+                    "ignoring `{key}` in {}: a working-directory config never decides the proxy or the trusted certificate authorities (a repository could route your credential through a host of its choosing), even in a trusted folder; set it in ~/.cybedefend/config.yaml, CYBEDEFEND_{} or a flag",
+                    display(path),
+                    key.to_ascii_uppercase()
+                ));
+                drop_keys.push(key);
+            }
             Some(k) if k.name == "credentials" && !trusted && !plugin_providers.is_empty() => {
                 warnings.push(format!(
                     "ignoring `credentials` in {}: the working directory's config may not set it, and never a plugin provider ({}), even in a trusted folder; define plugin providers in ~/.cybedefend/config.yaml",

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::net;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Default time limit for one request.
@@ -135,16 +136,38 @@ pub fn redirect_error(what: &str, resp: &reqwest::Response) -> Error {
     .with_hint("point the URL setting at the final address (`--api-url`, `--auth-endpoint`, a provider's `address`)")
 }
 
-/// A reqwest client builder with the CLI's TLS provider, user agent, time limits and redirect
-/// rule, for clients that need their own settings (a provider's CA file).
-pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+/// A builder with the user agent and connect limit, without proxy or TLS settings.
+fn base_builder(timeout: Duration) -> reqwest::ClientBuilder {
     // reqwest is built without a default crypto provider; ring is ours.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("cybedefend-cli/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .timeout(timeout)
-        .redirect(redirect_policy())
+}
+
+/// A reqwest client builder with the process's proxies and trusted CAs ([`net`]), user agent,
+/// time limits and redirect rule.
+pub fn client_builder(timeout: Duration) -> Result<reqwest::ClientBuilder> {
+    Ok(net::network()?.apply(
+        base_builder(timeout)
+            .timeout(timeout)
+            .redirect(redirect_policy()),
+    ))
+}
+
+/// [`client_builder`] for a provider with its own CA setting (Vault): the process's proxies,
+/// and the system store (with `SSL_CERT_FILE`/`SSL_CERT_DIR`) plus `roots`; the platform's
+/// `ca_cert` is not part of it.
+pub fn client_builder_with_roots(
+    timeout: Duration,
+    roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<reqwest::ClientBuilder> {
+    net::with_roots(
+        base_builder(timeout)
+            .timeout(timeout)
+            .redirect(redirect_policy()),
+        roots,
+    )
 }
 
 /// Reads a response body of at most `cap` bytes.
@@ -191,9 +214,42 @@ fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     crate::text::one_line(&text, 200)
 }
 
+/// A TLS failure found in an error chain.
+#[derive(Debug, Clone)]
+pub struct TlsFailure {
+    /// What went wrong, in one line (with the certificate's issuer when one was refused).
+    pub text: String,
+    /// The refused certificate's issuer, if it could be read.
+    pub issuer: Option<String>,
+    /// Whether trusting another certificate authority could fix it (unknown issuer).
+    pub untrusted: bool,
+    /// Whether a certificate was refused at all (not a protocol failure).
+    pub certificate: bool,
+}
+
 /// The TLS failure in an error chain, if there is one (as rustls reported it).
-pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    rustls_error(err).map(|t| crate::text::one_line(&t.to_string(), 200))
+pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<TlsFailure> {
+    let e = rustls_error(err)?;
+    if let rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) = e
+        && let Some(r) = other.0.downcast_ref::<net::Rejected>()
+    {
+        return Some(TlsFailure {
+            text: crate::text::one_line(&r.to_string(), 400),
+            issuer: r.issuer.clone(),
+            untrusted: r.untrusted_issuer(),
+            certificate: true,
+        });
+    }
+    let certificate = matches!(e, rustls::Error::InvalidCertificate(_));
+    Some(TlsFailure {
+        text: crate::text::one_line(&e.to_string(), 200),
+        issuer: None,
+        untrusted: matches!(
+            e,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+        ),
+        certificate,
+    })
 }
 
 fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
@@ -244,7 +300,7 @@ impl Http {
         if let Some(c) = self.client.get() {
             return Ok(c);
         }
-        let client = client_builder(self.timeout)
+        let client = client_builder(self.timeout)?
             .build()
             .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
         Ok(self.client.get_or_init(|| client))
@@ -256,12 +312,12 @@ impl Http {
         if let Some(c) = self.upload.get() {
             return Ok(c);
         }
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("cybedefend-cli/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
-            .read_timeout(self.timeout.max(Duration::from_secs(60)))
-            .redirect(reqwest::redirect::Policy::none())
+        let client = net::network()?
+            .apply(
+                base_builder(self.timeout)
+                    .read_timeout(self.timeout.max(Duration::from_secs(60)))
+                    .redirect(reqwest::redirect::Policy::none()),
+            )
             .build()
             .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
         Ok(self.upload.get_or_init(|| client))
@@ -273,12 +329,12 @@ impl Http {
         if let Some(c) = self.download.get() {
             return Ok(c);
         }
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("cybedefend-cli/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
-            .read_timeout(self.timeout)
-            .redirect(redirect_policy())
+        let client = net::network()?
+            .apply(
+                base_builder(self.timeout)
+                    .read_timeout(self.timeout)
+                    .redirect(redirect_policy()),
+            )
             .build()
             .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
         Ok(self.download.get_or_init(|| client))
@@ -327,19 +383,25 @@ impl Http {
     }
 }
 
-/// A one-line explanation of a transport failure ([`ErrorKind::Network`]).
+/// A one-line explanation of a transport failure ([`ErrorKind::Network`]), naming the host,
+/// the proxy in the path if any, and for TLS the issuer seen and the setting that would fix it.
 pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: Duration) -> Error {
     let host = url.host_str().unwrap_or("?");
     let place = match url.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.to_owned(),
     };
+    let proxies = net::proxies().ok();
+    let proxy = proxies.as_deref().and_then(|p| p.proxy_for(url));
+    let via = proxy
+        .map(|p| format!(" through the proxy {} (from {})", p.shown(), p.origin))
+        .unwrap_or_default();
     if let Some(tls) = tls_failure(err) {
-        return Error::new(
-            ErrorKind::Network,
-            format!("{what}: the TLS connection to {place} failed: {tls}"),
-        )
-        .with_hint("if a company proxy or a private CA signs this server's certificate, give its CA file to the setting for this server");
+        let message = format!(
+            "{what}: the TLS connection to {place}{via} failed: {}",
+            tls.text
+        );
+        return Error::new(ErrorKind::Network, message).with_hint(tls_hint(&tls, proxy.is_some()));
     }
     if err.is_builder() {
         return Error::failure(format!(
@@ -350,20 +412,70 @@ pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: 
     }
     if err.is_timeout() {
         return Error::network(format!(
-            "{what}: {place} did not answer within {}",
+            "{what}: {place}{via} did not answer within {}",
             crate::duration::format(limit)
         ))
         .with_hint("check your network or proxy; raise `http_timeout` (config) or CYBEDEFEND_HTTP_TIMEOUT if the server is slow");
     }
+    if let Some(p) = proxy
+        && err.is_connect()
+    {
+        let why = innermost(err);
+        let lower = why.to_ascii_lowercase();
+        let hint = if lower.contains("auth") && !p.has_credentials() {
+            "the proxy asks for a user name and password: give them in its URL (http://user:password@host:port), which is never printed".to_owned()
+        } else if lower.contains("auth") || (lower.contains("tunnel") && p.has_credentials()) {
+            "the proxy refused the tunnel: check the user name and password in its URL, and that the proxy lets you reach this host and port".to_owned()
+        } else if lower.contains("tunnel") {
+            "the proxy refused the tunnel to this host: it may want a user name and password (http://user:password@host:port), or not allow this host or port".to_owned()
+        } else {
+            format!(
+                "check that the proxy {} is running and reachable; `--proxy none`, or the host in NO_PROXY, goes direct",
+                p.shown()
+            )
+        };
+        return Error::network(format!("{what}: cannot reach {place}{via}: {why}")).with_hint(hint);
+    }
     if err.is_connect() {
         return Error::network(format!("{what}: cannot connect to {place}")).with_hint(
-            "check your network and the URL (`--api-url`, `--auth-endpoint`, `--region`)",
+            "check your network and the URL (`--api-url`, `--auth-endpoint`, `--region`); behind a company proxy set HTTPS_PROXY or `proxy`",
         );
     }
     Error::network(format!(
-        "{what}: request to {place} failed: {}",
+        "{what}: request to {place}{via} failed: {}",
         innermost(err)
     ))
+}
+
+/// What would fix a TLS failure.
+fn tls_hint(tls: &TlsFailure, proxied: bool) -> String {
+    if !tls.certificate {
+        return "the server (or a proxy in between) does not speak TLS correctly here; check the URL and the proxy settings".to_owned();
+    }
+    if !tls.untrusted {
+        return "the certificate itself is wrong for this server (expired, or for another name): check the URL (`--api-url`, `--region`) and this machine's clock; trusting another CA cannot fix this".to_owned();
+    }
+    let issuer = tls
+        .issuer
+        .as_deref()
+        .map_or_else(|| "the issuer".to_owned(), |i| format!("`{i}`"));
+    let labels = net::network().map(|n| n.trust.labels()).unwrap_or_default();
+    let mut hint = if labels.is_empty() {
+        format!(
+            "if {issuer} is your company's proxy or private CA, give its certificate (a PEM file) with `ca_cert` in ~/.cybedefend/config.yaml or CYBEDEFEND_CA_CERT: it is added to the system's trust store"
+        )
+    } else {
+        format!(
+            "the CA files trusted besides the system store ({}) did not sign it either; give the certificate of {issuer} (a PEM file) with `ca_cert` or CYBEDEFEND_CA_CERT",
+            labels.join(", ")
+        )
+    };
+    if proxied {
+        hint.push_str(
+            "; a proxy that inspects TLS signs with its own CA, and that is the one to give",
+        );
+    }
+    hint
 }
 
 #[cfg(test)]
@@ -402,7 +514,10 @@ mod tests {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\nplain text, not TLS");
             }
         });
-        let c = client_builder(Duration::from_secs(5)).build().unwrap();
+        let c = client_builder(Duration::from_secs(5))
+            .unwrap()
+            .build()
+            .unwrap();
         let e = c
             .get(format!("https://127.0.0.1:{port}/"))
             .send()

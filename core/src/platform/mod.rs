@@ -10,6 +10,7 @@ pub mod de;
 mod endpoints;
 pub mod exchange;
 pub mod http;
+pub mod net;
 pub mod oauth;
 pub mod overview;
 pub mod policies;

@@ -344,7 +344,12 @@ impl Double {
             });
         });
         let addr = addr_rx.recv().expect("test double address");
-        shared.lock().base_url = format!("http://{addr}");
+        // Pre-signed upload URLs point at the double itself, over TLS when it serves TLS.
+        shared.lock().base_url = if is_tls {
+            format!("https://localhost:{}", addr.port())
+        } else {
+            format!("http://{addr}")
+        };
         Self {
             addr,
             tls: is_tls,

@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 
 use cybedefend_core::credentials::{Credential, Outcome, Winner};
+use cybedefend_core::platform::net::{self, Route};
 use cybedefend_core::platform::user::{self, Profile};
 use cybedefend_core::platform::{Endpoints, oauth};
 use cybedefend_core::{Error, Result};
@@ -96,6 +97,7 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             w.found.detail
         ));
     }
+    let net = NetView::of(&endpoints, !offline);
     let winner = res.winner.as_ref();
     let authenticated =
         winner.is_some() && failure.is_none() && matches!(check, Check::Accepted | Check::Skipped);
@@ -125,6 +127,9 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
                 "organizations": a.organizations.iter().map(|o| json!({"id": o.id, "name": o.name, "role": o.role})).collect::<Vec<_>>(),
             })),
             "account_error": account_error.as_ref().map(|e| e.message().to_owned()),
+            "proxy": net.proxy.as_ref().map(|(url, origin)| json!({"url": url, "origin": origin})),
+            "proxy_route": net.route,
+            "tls_trust": net.trust,
             "chain": res.trace,
             "warnings": all_warnings,
         }))?;
@@ -137,6 +142,7 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             &endpoints,
             expires_at,
             account.as_ref(),
+            &net,
             &res.trace,
         ));
         if let Some(e) = &account_error {
@@ -169,6 +175,7 @@ fn text(
     endpoints: &Endpoints,
     expires_at: Option<OffsetDateTime>,
     account: Option<&Profile>,
+    net: &NetView,
     trace: &[cybedefend_core::credentials::TraceEntry],
 ) -> String {
     let mut s = String::new();
@@ -214,6 +221,10 @@ fn text(
         "  auth_endpoint: {} ({})",
         endpoints.auth_endpoint, endpoints.auth_endpoint_origin
     );
+    let _ = writeln!(s, "  proxy:         {}", net.route);
+    if let Some(t) = &net.trust {
+        let _ = writeln!(s, "  tls trust:     {t}");
+    }
     if let Some(storage) = winner.and_then(|w| w.found.storage.clone()) {
         let _ = writeln!(s, "  storage:       {storage}");
     }
@@ -272,4 +283,38 @@ fn text(
         s.push('\n');
     }
     s.trim_end().to_owned()
+}
+
+/// How requests to the API travel: the proxy (never with its credentials) and, online, the
+/// certificate authorities trusted.
+struct NetView {
+    proxy: Option<(String, String)>,
+    route: String,
+    trust: Option<String>,
+}
+
+impl NetView {
+    fn of(endpoints: &Endpoints, online: bool) -> Self {
+        let api = url::Url::parse(&endpoints.api_url).ok();
+        let (proxy, route) = match (net::proxies(), api) {
+            (Ok(p), Some(api)) => match p.route(&api) {
+                Route::Proxy(via) => (
+                    Some((via.shown(), via.origin.clone())),
+                    format!("{} (from {})", via.shown(), via.origin),
+                ),
+                Route::Direct(why) => (None, format!("none, direct: {why}")),
+            },
+            (Err(e), _) => (None, format!("unusable: {}", e.message())),
+            (_, None) => (None, "none".to_owned()),
+        };
+        let trust = online
+            .then(net::network)
+            .and_then(Result::ok)
+            .map(|n| n.trust.describe());
+        Self {
+            proxy,
+            route,
+            trust,
+        }
+    }
 }

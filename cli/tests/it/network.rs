@@ -1,0 +1,652 @@
+//! Corporate networks: a real forward proxy (tinyproxy, from Debian) in front of the platform
+//! double served over TLS with a CA made by the test; `NO_PROXY`; a proxy that asks for a
+//! password; certificate authorities from `ca_cert`, `SSL_CERT_FILE` and `SSL_CERT_DIR`; and
+//! every bad input a user can give these settings.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cybedefend_platform_double::{Canned, TestCa};
+
+use crate::common::*;
+
+const PAT: &str = "cdp_network_pat_0001";
+const PROJECT: &str = "22222222-2222-4222-8222-222222222222";
+const PROXY_PASSWORD: &str = "pr0xy-s3cret-pw";
+
+/// tinyproxy on loopback, logging every request it relays.
+struct Tinyproxy {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tinyproxy {
+    /// Starts one (with `BasicAuth` when `auth` is given), or records it as missing.
+    fn start(test: &str, auth: Option<(&str, &str)>) -> Option<Self> {
+        let present = Command::new("tinyproxy")
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !present {
+            missing(
+                test,
+                "tinyproxy",
+                "scripts/test.sh installs Debian's tinyproxy-bin",
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("tinyproxy.log");
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let conf = dir.path().join("tinyproxy.conf");
+            let mut text = format!(
+                "Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Info\nMaxClients 50\n",
+                log.display()
+            );
+            if let Some((user, password)) = auth {
+                text.push_str(&format!("BasicAuth {user} {password}\n"));
+            }
+            std::fs::write(&conf, text).unwrap();
+            let mut child = Command::new("tinyproxy")
+                .arg("-d")
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(5) {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Some(Self {
+                        child,
+                        port,
+                        log,
+                        _dir: dir,
+                    });
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("tinyproxy did not start on a free port in five tries");
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// CONNECT requests relayed to `port` so far.
+    fn connects_to(&self, port: u16) -> usize {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("): CONNECT ") && l.contains(&format!(":{port} HTTP/")))
+            .count()
+    }
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unset(env: &mut Env, name: &str) {
+    env.vars.retain(|(k, _)| k != name);
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// The TLS double (CA `ca_name`, written to `ca.pem` in the env's temp folder) and an env
+/// pointed at it with a PAT it accepts.
+fn tls_setup(ca_name: &str) -> (Double, Env, TestCa, PathBuf) {
+    let ca = TestCa::new(ca_name);
+    let d = Double::start_tls(&ca);
+    d.add_pat(PAT);
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", PAT);
+    let ca_file = env.tmp.path().join("ca.pem");
+    env.write(&ca_file, &ca.ca_pem);
+    (d, env, ca, ca_file)
+}
+
+fn status(env: &Env, extra: &[&str]) -> (Out, Value) {
+    let mut args = vec!["auth", "status", "--json"];
+    args.extend_from_slice(extra);
+    let out = env.run(&args);
+    let j = out.json();
+    (out, j)
+}
+
+#[test]
+fn api_token_exchange_upload_and_vault_go_through_a_real_proxy_unless_no_proxy_says_otherwise() {
+    let Some(proxy) = Tinyproxy::start(
+        "api_token_exchange_upload_and_vault_go_through_a_real_proxy_unless_no_proxy_says_otherwise",
+        None,
+    ) else {
+        return;
+    };
+    let (d, mut env, _ca, ca_file) = tls_setup("cybedefend test CA");
+    let port = port_of(&d.url());
+    env.set("CYBEDEFEND_CA_CERT", ca_file.to_str().unwrap());
+    env.set("HTTPS_PROXY", &proxy.url());
+
+    // API and token exchange (auth status checks the PAT with the server)
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["proxy"]["url"], proxy.url(), "{j}");
+    assert_eq!(j["proxy"]["origin"], "HTTPS_PROXY", "{j}");
+    let trust = j["tls_trust"].as_str().unwrap();
+    assert!(
+        trust.starts_with("the system's trust store + ca_cert ")
+            && trust.contains("(from CYBEDEFEND_CA_CERT) (1 certificate)"),
+        "{trust}"
+    );
+    let after_status = proxy.connects_to(port);
+    assert!(after_status >= 1, "the proxy relayed nothing");
+
+    // the same in words
+    let out = env.run(&["auth", "status"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains(&format!(
+            "proxy:         {} (from HTTPS_PROXY)",
+            proxy.url()
+        )),
+        "{out:?}"
+    );
+
+    // a scan: API calls and the pre-signed upload
+    d.add_project(PROJECT, "demo");
+    env.write(&env.work().join("repo/src/app.js"), "console.log(1)\n");
+    let out = env.run(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--project-id",
+        PROJECT,
+        "--wait=false",
+        "--ci",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let after_scan = proxy.connects_to(port);
+    assert!(after_scan > after_status, "the scan did not use the proxy");
+
+    // lower-case https_proxy is read too
+    unset(&mut env, "HTTPS_PROXY");
+    env.set("https_proxy", &proxy.url());
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["proxy"]["origin"], "https_proxy", "{j}");
+
+    // NO_PROXY: the host is reached directly, the proxy sees nothing
+    let before = proxy.connects_to(port);
+    env.set("NO_PROXY", "example.com, localhost");
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(j["proxy"].is_null(), "{j}");
+    assert!(
+        j["proxy_route"]
+            .as_str()
+            .unwrap()
+            .contains("NO_PROXY lists this host"),
+        "{j}"
+    );
+    assert_eq!(proxy.connects_to(port), before, "NO_PROXY was not honoured");
+    unset(&mut env, "NO_PROXY");
+
+    // a Vault provider with its own CA goes through the same proxy
+    let vault_ca = TestCa::new("vault test CA");
+    let vault = Double::start_tls(&vault_ca);
+    let vault_port = port_of(&vault.url());
+    let vault_ca_file = env.tmp.path().join("vault-ca.pem");
+    env.write(&vault_ca_file, &vault_ca.ca_pem);
+    vault.can(
+        "GET",
+        "/v1/secret/data/cd",
+        Canned {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: format!(r#"{{"data":{{"data":{{"pat":"{PAT}"}}}}}}"#).into_bytes(),
+        },
+    );
+    unset(&mut env, "CYBEDEFEND_PAT");
+    env.set("VAULT_TOKEN", "hvs.network-test-token");
+    env.write(
+        &env.dot().join("config.yaml"),
+        &format!(
+            "credentials:\n  chain: [v]\n  providers:\n    v: {{type: vault, address: '{}', ca_cert: '{}', path: cd}}\n",
+            vault.url(),
+            vault_ca_file.display()
+        ),
+    );
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["source"], "v", "{j}");
+    assert!(
+        proxy.connects_to(vault_port) >= 1,
+        "the Vault request did not use the proxy"
+    );
+    assert!(!out.all().contains("hvs.network-test-token"));
+}
+
+#[test]
+fn a_proxy_that_asks_for_a_password_gets_it_from_the_url_and_it_is_never_shown() {
+    let Some(proxy) = Tinyproxy::start(
+        "a_proxy_that_asks_for_a_password_gets_it_from_the_url_and_it_is_never_shown",
+        Some(("alice", PROXY_PASSWORD)),
+    ) else {
+        return;
+    };
+    let (d, mut env, _ca, ca_file) = tls_setup("cybedefend test CA");
+    let port = port_of(&d.url());
+    env.set("CYBEDEFEND_CA_CERT", ca_file.to_str().unwrap());
+
+    // no credentials: the proxy answers 407, and the message says what to do
+    env.set("HTTPS_PROXY", &proxy.url());
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 3, "{out:?}");
+    let error = j["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!(
+            "through the proxy {} (from HTTPS_PROXY)",
+            proxy.url()
+        )),
+        "{error}"
+    );
+    assert!(
+        j["hint"]
+            .as_str()
+            .unwrap()
+            .contains("asks for a user name and password"),
+        "{j}"
+    );
+
+    // a wrong password
+    let wrong = format!("http://alice:nope@127.0.0.1:{}", proxy.port);
+    let (out, j) = status(&env, &["--proxy", &wrong]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        j["hint"]
+            .as_str()
+            .unwrap()
+            .contains("check the user name and password in its URL"),
+        "{j}"
+    );
+    assert!(!out.all().contains("nope"), "{out:?}");
+
+    // the right one, from --proxy (which wins over HTTPS_PROXY), in every output
+    let with_password = format!("http://alice:{PROXY_PASSWORD}@127.0.0.1:{}", proxy.port);
+    let masked = format!("http://***@127.0.0.1:{}", proxy.port);
+    let before = proxy.connects_to(port);
+    let (out, j) = status(&env, &["--proxy", &with_password, "--debug"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["proxy"]["url"], masked, "{j}");
+    assert_eq!(j["proxy"]["origin"], "--proxy", "{j}");
+    assert!(proxy.connects_to(port) > before);
+    let out_text = env.run(&["auth", "status", "--proxy", &with_password]);
+    assert!(out_text.stdout.contains(&masked), "{out_text:?}");
+    let shown = env.run(&["config", "show", "--origin", "--proxy", &with_password]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    assert!(
+        shown.stdout.contains(&masked) && shown.stdout.contains("--proxy"),
+        "{shown:?}"
+    );
+    for o in [&out, &out_text, &shown] {
+        assert!(!o.all().contains(PROXY_PASSWORD), "{o:?}");
+        assert!(!o.all().contains("alice"), "{o:?}");
+    }
+}
+
+#[test]
+fn an_untrusted_certificate_is_explained_with_host_proxy_issuer_and_the_setting_to_fix() {
+    let Some(proxy) = Tinyproxy::start(
+        "an_untrusted_certificate_is_explained_with_host_proxy_issuer_and_the_setting_to_fix",
+        None,
+    ) else {
+        return;
+    };
+    let (d, mut env, _ca, _ca_file) = tls_setup("Acme Intercept CA");
+    let port = port_of(&d.url());
+
+    // no CA given, through a proxy
+    env.set("HTTPS_PROXY", &proxy.url());
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 3, "{out:?}");
+    let error = j["error"].as_str().unwrap();
+    for part in [
+        format!("the TLS connection to localhost:{port}"),
+        format!("through the proxy {} (from HTTPS_PROXY)", proxy.url()),
+        "issued by `CN=Acme Intercept CA`".to_owned(),
+        "not signed by a trusted certificate authority".to_owned(),
+    ] {
+        assert!(error.contains(&part), "missing {part:?} in {error}");
+    }
+    let hint = j["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("`ca_cert`")
+            && hint.contains("CYBEDEFEND_CA_CERT")
+            && hint.contains("a proxy that inspects TLS"),
+        "{hint}"
+    );
+
+    // direct, with a CA that did not sign it: the hint names the file in force
+    unset(&mut env, "HTTPS_PROXY");
+    let other = TestCa::new("Some Other CA");
+    let other_file = env.tmp.path().join("other.pem");
+    env.write(&other_file, &other.ca_pem);
+    env.write(
+        &env.dot().join("config.yaml"),
+        &format!("ca_cert: {}\n", other_file.display()),
+    );
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 3, "{out:?}");
+    let error = j["error"].as_str().unwrap();
+    assert!(!error.contains("through the proxy"), "{error}");
+    assert!(error.contains("`CN=Acme Intercept CA`"), "{error}");
+    let hint = j["hint"].as_str().unwrap();
+    assert!(
+        hint.contains(&format!("ca_cert {}", other_file.display()))
+            && hint.contains("did not sign it either"),
+        "{hint}"
+    );
+    assert!(d.requests().is_empty(), "{:?}", d.requests());
+}
+
+#[test]
+fn ca_files_come_from_ca_cert_ssl_cert_file_or_ssl_cert_dir_and_can_replace_the_system_store() {
+    let (d, mut env, _ca, ca_file) = tls_setup("cybedefend test CA");
+
+    // not trusted without them
+    let (out, _) = status(&env, &[]);
+    assert_eq!(out.code, 3, "{out:?}");
+
+    // the conventional variables, added to the system store
+    env.set("SSL_CERT_FILE", ca_file.to_str().unwrap());
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        j["tls_trust"]
+            .as_str()
+            .unwrap()
+            .starts_with("the system's trust store + SSL_CERT_FILE="),
+        "{j}"
+    );
+    unset(&mut env, "SSL_CERT_FILE");
+    let dir = env.tmp.path().join("certs");
+    env.write(
+        &dir.join("corp.pem"),
+        &std::fs::read_to_string(&ca_file).unwrap(),
+    );
+    env.write(&dir.join("README"), "not a certificate\n");
+    env.set("SSL_CERT_DIR", dir.to_str().unwrap());
+    let (out, _) = status(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    unset(&mut env, "SSL_CERT_DIR");
+
+    // ca_cert alone, replacing the system store
+    env.set("CYBEDEFEND_CA_CERT", ca_file.to_str().unwrap());
+    env.set("CYBEDEFEND_CA_CERT_ONLY", "true");
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        j["tls_trust"]
+            .as_str()
+            .unwrap()
+            .starts_with("only ca_cert "),
+        "{j}"
+    );
+    let shown = env.run(&["config", "show", "--origin"]);
+    for line in [
+        "CYBEDEFEND_CA_CERT_ONLY",
+        "CYBEDEFEND_CA_CERT",
+        ca_file.to_str().unwrap(),
+    ] {
+        assert!(shown.stdout.contains(line), "{line}: {shown:?}");
+    }
+
+    // ca_cert_only with no file at all
+    unset(&mut env, "CYBEDEFEND_CA_CERT");
+    let requests = d.requests().len();
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        j["error"].as_str().unwrap().contains("none is given"),
+        "{j}"
+    );
+    assert_eq!(d.requests().len(), requests, "a request went out");
+}
+
+/// One bad input: the variables to set, the exit code, and what the message must say.
+struct Bad {
+    what: &'static str,
+    vars: Vec<(&'static str, String)>,
+    args: Vec<String>,
+    code: i32,
+    says: Vec<String>,
+}
+
+#[test]
+fn bad_network_settings_are_refused_with_what_to_fix() {
+    let (d, env, _ca, ca_file) = tls_setup("cybedefend test CA");
+    let port = port_of(&d.url());
+    let tmp = env.tmp.path().to_owned();
+    let not_pem = tmp.join("not-pem.crt");
+    env.write(&not_pem, "this is a certificate, honest\n");
+    let der = tmp.join("ca.der");
+    std::fs::write(&der, [0x30u8, 0x82, 0x01, 0x0a, 0x02, 0x82]).unwrap();
+    let broken_pem = tmp.join("broken.pem");
+    env.write(
+        &broken_pem,
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!!\n-----END CERTIFICATE-----\n",
+    );
+    let missing_file = tmp.join("no-such-ca.pem");
+    let ca = ca_file.to_str().unwrap().to_owned();
+    let p = |s: &Path| s.to_str().unwrap().to_owned();
+    let cases = vec![
+        Bad {
+            what: "a CA file that does not exist",
+            vars: vec![("CYBEDEFEND_CA_CERT", p(&missing_file))],
+            args: vec![],
+            code: 2,
+            says: vec![
+                format!("cannot read the CA file of ca_cert {}", p(&missing_file)),
+                "(from CYBEDEFEND_CA_CERT)".into(),
+            ],
+        },
+        Bad {
+            what: "a folder as CA file",
+            vars: vec![("CYBEDEFEND_CA_CERT", p(&tmp))],
+            args: vec![],
+            code: 2,
+            says: vec!["is not a regular file".into()],
+        },
+        Bad {
+            what: "a CA file that is not PEM",
+            vars: vec![("CYBEDEFEND_CA_CERT", p(&not_pem))],
+            args: vec![],
+            code: 2,
+            says: vec!["holds no PEM certificate".into()],
+        },
+        Bad {
+            what: "a DER CA file",
+            vars: vec![("CYBEDEFEND_CA_CERT", p(&der))],
+            args: vec![],
+            code: 2,
+            says: vec![
+                "holds no PEM certificate".into(),
+                "openssl x509 -inform der".into(),
+            ],
+        },
+        Bad {
+            what: "a PEM block that is not base64",
+            vars: vec![("CYBEDEFEND_CA_CERT", p(&broken_pem))],
+            args: vec![],
+            code: 2,
+            says: vec!["is not valid PEM".into()],
+        },
+        Bad {
+            what: "an unreadable SSL_CERT_FILE",
+            vars: vec![("SSL_CERT_FILE", p(&missing_file))],
+            args: vec![],
+            code: 2,
+            says: vec![
+                format!("SSL_CERT_FILE={}", p(&missing_file)),
+                "unset SSL_CERT_FILE".into(),
+            ],
+        },
+        Bad {
+            what: "an SSL_CERT_DIR without certificates",
+            vars: vec![("SSL_CERT_DIR", p(&env.work()))],
+            args: vec![],
+            code: 2,
+            says: vec!["holds no PEM certificate".into(), "SSL_CERT_DIR".into()],
+        },
+        Bad {
+            what: "an unreachable proxy",
+            vars: vec![
+                ("CYBEDEFEND_CA_CERT", ca.clone()),
+                ("HTTPS_PROXY", "http://127.0.0.1:9".into()),
+            ],
+            args: vec![],
+            code: 3,
+            says: vec![
+                format!(
+                    "cannot reach localhost:{port} through the proxy http://127.0.0.1:9 (from HTTPS_PROXY)"
+                ),
+                "is running and reachable".into(),
+            ],
+        },
+        Bad {
+            what: "a SOCKS proxy",
+            vars: vec![("CYBEDEFEND_CA_CERT", ca.clone())],
+            args: vec![
+                "--proxy".into(),
+                "socks5://bob:hunter22@127.0.0.1:1080".into(),
+            ],
+            code: 2,
+            says: vec![
+                "only http:// and https:// proxies".into(),
+                "socks5://***@127.0.0.1:1080".into(),
+            ],
+        },
+        Bad {
+            what: "a proxy URL with a path",
+            vars: vec![("CYBEDEFEND_PROXY", "http://proxy.corp:3128/pac.js".into())],
+            args: vec![],
+            code: 2,
+            says: vec!["(from CYBEDEFEND_PROXY)".into(), "has a path".into()],
+        },
+        Bad {
+            what: "a malformed HTTPS_PROXY",
+            vars: vec![
+                ("CYBEDEFEND_CA_CERT", ca.clone()),
+                ("HTTPS_PROXY", "http://bob:hunter22@[::1:3128".into()),
+            ],
+            args: vec![],
+            code: 2,
+            says: vec!["(from HTTPS_PROXY) is not a valid URL".into()],
+        },
+    ];
+    for case in cases {
+        let mut e = Env::new();
+        e.use_double(&d);
+        e.set("CYBEDEFEND_PAT", PAT);
+        for (k, v) in &case.vars {
+            e.set(k, v);
+        }
+        let before = d.requests().len();
+        let mut args = vec!["auth", "status", "--json"];
+        args.extend(case.args.iter().map(String::as_str));
+        let out = e.run(&args);
+        assert_eq!(out.code, case.code, "{}: {out:?}", case.what);
+        let text = out.all();
+        for s in &case.says {
+            assert!(
+                text.contains(s.as_str()),
+                "{}: missing {s:?} in {out:?}",
+                case.what
+            );
+        }
+        assert!(!text.contains("hunter22"), "{}: {out:?}", case.what);
+        assert_eq!(
+            d.requests().len(),
+            before,
+            "{}: a request reached the server",
+            case.what
+        );
+    }
+
+    // a malformed HTTPS_PROXY does not stop commands that send nothing
+    let mut e = Env::new();
+    e.use_double(&d);
+    e.set("CYBEDEFEND_PAT", PAT);
+    e.set("HTTPS_PROXY", "http://[::1:3128");
+    let out = e.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+
+    // malformed NO_PROXY entries are named and skipped; the good ones still apply
+    e.set("HTTPS_PROXY", "http://127.0.0.1:9");
+    e.set("NO_PROXY", "10.0.0.0/33,http://x.example/,localhost");
+    e.set("CYBEDEFEND_CA_CERT", &ca);
+    let (out, j) = status(&e, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("NO_PROXY: `10.0.0.0/33` is not a host")
+            && out.stderr.contains("`http://x.example/`"),
+        "{out:?}"
+    );
+    assert!(j["proxy"].is_null(), "{j}");
+}
+
+#[test]
+fn a_repository_config_never_sets_the_proxy_or_the_trusted_cas_even_when_trusted() {
+    let (d, mut env, _ca, ca_file) = tls_setup("cybedefend test CA");
+    env.set("SSL_CERT_FILE", ca_file.to_str().unwrap());
+    let evil = env.work().join("evil.pem");
+    env.write(&evil, &TestCa::new("Evil CA").ca_pem);
+    env.write(
+        &env.work().join("config.yaml"),
+        "proxy: http://127.0.0.1:9\nca_cert: evil.pem\nca_cert_only: true\n",
+    );
+    // even in a folder the user trusts
+    env.write(
+        &env.dot().join("config.yaml"),
+        &format!("trusted_directories: [{}]\n", env.work().display()),
+    );
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let warnings = j["warnings"].to_string();
+    for key in ["proxy", "ca_cert", "ca_cert_only"] {
+        assert!(
+            warnings.contains(&format!("ignoring `{key}`")),
+            "{key}: {warnings}"
+        );
+    }
+    assert!(j["proxy"].is_null(), "{j}");
+    let trust = j["tls_trust"].as_str().unwrap();
+    assert!(
+        trust.starts_with("the system's trust store + SSL_CERT_FILE=") && !trust.contains("evil"),
+        "{trust}"
+    );
+    assert!(!d.requests().is_empty());
+}
