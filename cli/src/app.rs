@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use cybedefend_core::config::{ConfigSources, LoadedConfig, TokenCacheMode};
+use cybedefend_core::config::{ConfigSources, LoadedConfig, RequestedProfile, TokenCacheMode};
 use cybedefend_core::credentials::{
     Chain, Home, Notices, PluginSettings, Resolution, ResolveContext, Winner, store,
 };
@@ -38,8 +38,16 @@ impl App {
     /// Loads configuration and prints its warnings. Errors are configuration errors.
     pub(crate) fn load(global: GlobalArgs, out: Printer) -> Result<Self> {
         let home = Home::from_env()?;
-        let sources = ConfigSources::standard(home.clone(), global.config.clone())?;
+        let mut sources = ConfigSources::standard(home.clone(), global.config.clone())?;
+        if let Some(name) = &global.profile {
+            sources.profile = Some(RequestedProfile {
+                name: name.clone(),
+                origin: "--profile".to_owned(),
+            });
+        }
         let config = LoadedConfig::load(&sources, &global.keys)?;
+        // A profile's login is its own.
+        let home = home.with_profile(config.profile.as_ref().map(|p| p.name.as_str()));
         let out = if config.ci() { Printer::new(true) } else { out };
         for w in config.warnings.iter().chain(&config.unknown) {
             out.warn(w);
@@ -63,6 +71,15 @@ impl App {
             token_store: OnceLock::new(),
             notice: Box::new(move |m: &str| out.info(m)),
         })
+    }
+
+    /// ` of profile `acme`` when a profile is active, for messages about the stored login.
+    pub(crate) fn profile_note(&self) -> String {
+        self.config
+            .profile
+            .as_ref()
+            .map(|p| format!(" (profile `{}`)", p.name))
+            .unwrap_or_default()
     }
 
     /// Whether a person can answer a prompt.

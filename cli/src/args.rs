@@ -77,6 +77,8 @@ pub(crate) struct GlobalArgs {
     pub(crate) pat: Option<String>,
     /// `--config`.
     pub(crate) config: Option<PathBuf>,
+    /// `--profile NAME`.
+    pub(crate) profile: Option<String>,
     /// Values of the key flags (`--region`, `--api-url`, `--ci`, ...).
     pub(crate) keys: FlagValues,
     /// `--ci` given (output must be plain from the first line).
@@ -104,6 +106,14 @@ impl Args for GlobalArgs {
                     .value_parser(clap::value_parser!(PathBuf))
                     .help_heading(GLOBAL)
                     .help("Read this config file instead of the user and working-directory files (the system file and its policy still apply)"),
+            )
+            .arg(
+                Arg::new("profile")
+                    .long("profile")
+                    .global(true)
+                    .value_name("NAME")
+                    .help_heading(GLOBAL)
+                    .help("Use this profile of the user or system config (default: CYBEDEFEND_PROFILE, else the first whose `match` fits the folder or git remote)"),
             )
             ;
         if !FOR_COMPLETION.load(std::sync::atomic::Ordering::Relaxed) {
@@ -165,6 +175,9 @@ impl FromArgMatches for GlobalArgs {
         }
         if let Some(c) = m.get_one::<PathBuf>("config") {
             self.config = Some(c.clone());
+        }
+        if let Some(p) = m.get_one::<String>("profile") {
+            self.profile = Some(p.clone());
         }
         self.keys.api_key_given |= m.get_one::<String>("api-key").is_some();
         for key in KEYS.iter().filter(|k| k.flag.is_some()) {

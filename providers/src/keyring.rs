@@ -23,8 +23,13 @@ use time::OffsetDateTime;
 
 /// Service name of the keyring entry.
 pub(crate) const SERVICE: &str = "cybedefend-cli";
-/// Account name of the keyring entry.
-pub(crate) const ACCOUNT: &str = "pat";
+/// Account name of the keyring entry (`pat`, or `pat@<profile>` for a profile's login).
+pub(crate) fn account(home: &cybedefend_core::credentials::Home) -> String {
+    match home.profile() {
+        Some(p) => format!("pat@{p}"),
+        None => "pat".to_owned(),
+    }
+}
 /// Limit for one keyring call.
 const CALL_LIMIT: Duration = Duration::from_secs(5);
 
@@ -83,8 +88,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Reads the PAT from the keyring.
-pub(crate) async fn read() -> Result<std::result::Result<Secret, String>> {
-    match blocking(|| call(SERVICE, ACCOUNT.into(), |e| e.get_password())).await {
+pub(crate) async fn read(account: String) -> Result<std::result::Result<Secret, String>> {
+    match blocking(|| call(SERVICE, account, |e| e.get_password())).await {
         Outcome::Done(p) => match normalize_pat(&p) {
             Ok(Some(s)) => Ok(Ok(s)),
             Ok(None) => Ok(Err("the keyring entry is empty".into())),
@@ -96,9 +101,10 @@ pub(crate) async fn read() -> Result<std::result::Result<Secret, String>> {
 }
 
 /// Writes the PAT to the keyring and reads it back to verify.
-pub(crate) async fn write(pat: &Secret) -> Result<()> {
+pub(crate) async fn write(account: String, pat: &Secret) -> Result<()> {
     let value = pat.expose().to_owned();
-    match blocking(move || call(SERVICE, ACCOUNT.into(), move |e| e.set_password(&value))).await {
+    let again = account.clone();
+    match blocking(move || call(SERVICE, account, move |e| e.set_password(&value))).await {
         Outcome::Done(()) => {}
         Outcome::Missing => return Err(Error::failure("the keyring refused the entry")),
         Outcome::Unavailable(why) => {
@@ -109,7 +115,7 @@ pub(crate) async fn write(pat: &Secret) -> Result<()> {
             );
         }
     }
-    match read().await? {
+    match read(again).await? {
         Ok(back) if back == *pat => Ok(()),
         Ok(_) => Err(Error::failure(
             "the keyring returned a different value than was stored",
@@ -122,8 +128,8 @@ pub(crate) async fn write(pat: &Secret) -> Result<()> {
 
 /// Deletes the keyring entry: `Ok(false)` when there was none; an error when the keyring
 /// cannot be reached (the entry may still be there).
-pub(crate) async fn delete() -> Result<bool> {
-    match blocking(|| call(SERVICE, ACCOUNT.into(), |e| e.delete_credential())).await {
+pub(crate) async fn delete(account: String) -> Result<bool> {
+    match blocking(|| call(SERVICE, account, |e| e.delete_credential())).await {
         Outcome::Done(()) => Ok(true),
         Outcome::Missing => Ok(false),
         Outcome::Unavailable(why) => Err(Error::failure(format!(
@@ -138,7 +144,7 @@ pub(crate) async fn delete() -> Result<bool> {
 /// Whether a keyring answers on this machine (for the plaintext warning).
 pub(crate) async fn available() -> bool {
     matches!(
-        blocking(|| call(SERVICE, ACCOUNT.into(), |e| e.get_password())).await,
+        blocking(|| call(SERVICE, "pat".to_owned(), |e| e.get_password())).await,
         Outcome::Done(_) | Outcome::Missing
     )
 }
@@ -157,10 +163,16 @@ impl CredentialProvider for KeyringProvider {
         let Some(login) = login.filter(|l| l.storage == "keyring") else {
             return Lookup::not_found("no login stored in the keyring");
         };
-        match read().await? {
-            Ok(pat) => Found::pat(pat, format!("OS keyring ({SERVICE})"))
-                .stored(login.region, "keyring")
-                .into_lookup(),
+        match read(account(&ctx.home)).await? {
+            Ok(pat) => Found::pat(
+                pat,
+                match ctx.home.profile() {
+                    Some(_) => format!("OS keyring ({SERVICE}, {})", account(&ctx.home)),
+                    None => format!("OS keyring ({SERVICE})"),
+                },
+            )
+            .stored(login.region, "keyring")
+            .into_lookup(),
             Err(why) => Lookup::not_found(why),
         }
     }
@@ -175,18 +187,18 @@ impl CredentialProvider for KeyringProvider {
             return Err(Error::usage("only a PAT can be kept in the keyring"));
         };
         let _lock = FileLock::acquire(&ctx.home.credentials_lock(), store::LOCK_WAIT)?;
-        write(pat).await?;
+        write(account(&ctx.home), pat).await?;
         // Region remembered, secret elsewhere.
         store::save_locked(&ctx.home, region, credential, Some("keyring"))
     }
 
-    async fn erase(&self, _ctx: &ResolveContext) -> Result<Erased> {
+    async fn erase(&self, ctx: &ResolveContext) -> Result<Erased> {
         // The PAT's fingerprint first, so that its cached access tokens can go too.
-        let pat_fingerprint = match read().await? {
+        let pat_fingerprint = match read(account(&ctx.home)).await? {
             Ok(pat) => Some(pat.fingerprint()),
             Err(_) => None,
         };
-        let removed = delete().await?;
+        let removed = delete(account(&ctx.home)).await?;
         Ok(Erased {
             removed,
             detail: format!("the OS keyring entry ({SERVICE})"),

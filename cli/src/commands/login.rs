@@ -335,13 +335,15 @@ async fn store_pat(
             name,
         )?;
         app.out.success(&format!(
-            "Logged in to region {} with PAT {fingerprint}; the PAT is kept by `{name}`, the region in {saved}",
+            "Logged in{} to region {} with PAT {fingerprint}; the PAT is kept by `{name}`, the region in {saved}",
+            app.profile_note(),
             endpoints.region
         ));
     } else if *store_in == StoreIn::Keyring {
         keyring.store(ctx, credential, endpoints.region).await?;
         app.out.success(&format!(
-            "Logged in to region {} with PAT {fingerprint}; the PAT is in the OS keyring, the region in {saved}",
+            "Logged in{} to region {} with PAT {fingerprint}; the PAT is in the OS keyring, the region in {saved}",
+            app.profile_note(),
             endpoints.region
         ));
     } else {
@@ -353,7 +355,8 @@ async fn store_pat(
             tracing::debug!("keyring: previous login not removed: {}", e.message());
         }
         app.out.success(&format!(
-            "Logged in to region {} with PAT {fingerprint}; saved to {saved}",
+            "Logged in{} to region {} with PAT {fingerprint}; saved to {saved}",
+            app.profile_note(),
             endpoints.region
         ));
         if keyring.can_store(ctx).await {
@@ -417,7 +420,8 @@ async fn browser_login(app: &App, args: &LoginArgs, endpoints: &Endpoints) -> Re
         )
         .await?;
     app.out.success(&format!(
-        "Logged in to region {} in the browser (session {fingerprint}); saved to {}",
+        "Logged in{} to region {} in the browser (session {fingerprint}); saved to {}",
+        app.profile_note(),
         endpoints.region,
         display(&app.home.credentials_file())
     ));

@@ -98,8 +98,11 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
     fingerprints.extend(erased.pat_fingerprint.clone());
     forget_tokens(&app, &fingerprints).await;
     if erased.removed {
-        app.out
-            .success(&format!("Logged out: removed {}", erased.detail));
+        app.out.success(&format!(
+            "Logged out{}: removed {}",
+            app.profile_note(),
+            erased.detail
+        ));
     } else if !in_keyring {
         app.out.info(&format!(
             "Not logged in: nothing to remove ({} does not exist)",

@@ -342,3 +342,44 @@ fn token_cache_in_the_keyring_keeps_bearer_tokens_out_of_files() {
     );
     assert!(!env.dot().join("token-cache.json").exists());
 }
+
+#[test]
+fn a_profile_keeps_its_own_keyring_entry_beside_the_default_one() {
+    let Some(ss) = SecretService::start() else {
+        return;
+    };
+    let (d, env) = setup(&ss);
+    const PROFILE_PAT: &str = "cdp_keyring_profile_01";
+    d.add_pat(PROFILE_PAT);
+    env.write(
+        &env.dot().join("config.yaml"),
+        "profiles:\n  acme:\n    region: eu\n",
+    );
+    let out = env.run(&["login", "--pat", PAT, "--store", "keyring"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = env.run(&[
+        "login",
+        "--profile",
+        "acme",
+        "--pat",
+        PROFILE_PAT,
+        "--store",
+        "keyring",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    // each login reads back its own entry
+    let status = |extra: &[&str]| {
+        let mut args = vec!["auth", "status", "--offline", "--json"];
+        args.extend_from_slice(extra);
+        env.run(&args).json()
+    };
+    assert_eq!(status(&[])["fingerprint"], fingerprint(PAT));
+    let j = status(&["--profile", "acme"]);
+    assert_eq!(j["fingerprint"], fingerprint(PROFILE_PAT), "{j}");
+    assert_eq!(j["source"], "keyring", "{j}");
+    // logging the profile out leaves the default entry
+    let out = env.run(&["logout", "--profile", "acme"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(status(&[])["fingerprint"], fingerprint(PAT));
+    assert_eq!(status(&["--profile", "acme"])["source"], Value::Null);
+}

@@ -20,6 +20,7 @@ mod newuser;
 mod oauth;
 mod official_surface;
 mod plugins;
+mod profiles;
 mod provider_hardening;
 mod providers;
 mod results;

@@ -178,6 +178,11 @@ pub const KEYS: &[Key] = &[
         "Plugin folders (`dirs`) and the machine's allow-list (`allow`, system file only)",
     ),
     key(
+        "profiles",
+        KeyType::Section,
+        "Named sets of settings (region, api_url, project_id, credentials, ...) chosen by --profile, CYBEDEFEND_PROFILE or `match`",
+    ),
+    key(
         "trusted_directories",
         KeyType::PathList,
         "Folders whose ./config.yaml is trusted (system and user files only)",
@@ -213,7 +218,8 @@ pub(super) fn names() -> Vec<&'static str> {
 
 /// Keys the working-directory file may never set, even in a trusted folder: they decide where
 /// the credential travels (a repository must not route it through a host of its choosing).
-pub(super) const NEVER_FROM_PROJECT: &[&str] = &["plugins", "proxy", "ca_cert", "ca_cert_only"];
+pub(super) const NEVER_FROM_PROJECT: &[&str] =
+    &["plugins", "proxy", "ca_cert", "ca_cert_only", "profiles"];
 
 /// Keys the working-directory file may set without being trusted.
 pub(super) fn project_keys() -> Vec<&'static str> {

@@ -21,6 +21,7 @@ pub(super) struct Built {
     pub(super) warnings: Vec<String>,
     pub(super) unknown: Vec<String>,
     pub(super) files: Vec<PathBuf>,
+    pub(super) profile: Option<super::ActiveProfile>,
 }
 
 /// A provider of one value with its own origin name (an environment variable or a flag), so
@@ -122,6 +123,7 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
     let mut files = Vec::new();
     let mut figment = Figment::new();
     let mut policy = Policy::default();
+    let profile;
 
     // System layers: the machine's file, then a test override; both only tighten the policy.
     let system = first_existing(&sources.system, &mut warnings);
@@ -145,12 +147,14 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
         parse_file(path)?;
         figment = figment.merge(yaml::file(path));
         files.push(path.clone());
+        profile = choose_profile(&mut figment, sources, &files, &mut warnings, &mut unknown)?;
     } else {
         if let Some(p) = first_existing(&sources.home.user_config_candidates(), &mut warnings) {
             parse_file(&p)?;
             figment = figment.merge(yaml::file(&p));
             files.push(p);
         }
+        profile = choose_profile(&mut figment, sources, &files, &mut warnings, &mut unknown)?;
         let cwd_candidates = [
             sources.cwd.join("config.yaml"),
             sources.cwd.join("config.yml"),
@@ -234,7 +238,31 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
         warnings,
         unknown,
         files,
+        profile,
     })
+}
+
+/// Picks the profile from the layers so far (system and user files: never the working
+/// directory's) and lays it over them.
+fn choose_profile(
+    figment: &mut Figment,
+    sources: &ConfigSources,
+    files: &[PathBuf],
+    warnings: &mut Vec<String>,
+    unknown: &mut Vec<String>,
+) -> Result<Option<super::ActiveProfile>> {
+    let chosen = super::profiles::choose(
+        figment,
+        files,
+        sources.profile.as_ref(),
+        &sources.cwd,
+        warnings,
+        unknown,
+    )?;
+    Ok(chosen.map(|c| {
+        *figment = std::mem::take(figment).merge(c.layer);
+        c.active
+    }))
 }
 
 fn is_under(dir: &Path, root: &Path) -> bool {

@@ -13,6 +13,7 @@
 mod keys;
 mod layers;
 mod policy;
+mod profiles;
 mod trust;
 mod yaml;
 
@@ -31,6 +32,9 @@ use crate::platform::Region;
 pub use keys::{CREDENTIAL_KEYS, KEYS, Key, KeyType, PLUGIN_KEYS, find as key};
 pub use layers::describe_figment_error;
 pub use policy::Policy;
+pub use profiles::{
+    ActiveProfile, Requested as RequestedProfile, valid_name as valid_profile_name,
+};
 
 /// What to do when a provider fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -166,6 +170,9 @@ pub struct Settings {
     /// Folders whose `./config.yaml` is trusted (system and user files only).
     #[serde(default)]
     pub trusted_directories: Vec<PathBuf>,
+    /// Profiles, by name (the active one is already laid over the other settings).
+    #[serde(default)]
+    pub profiles: BTreeMap<String, serde_json::Value>,
 }
 
 /// Values given on the command line for keys that have a global flag, with the flag's name.
@@ -208,6 +215,8 @@ pub struct ConfigSources {
     pub explicit: Option<PathBuf>,
     /// Whether `CYBEDEFEND_*` variables apply (not for `config validate FILE`).
     pub use_env: bool,
+    /// The profile asked for (`--profile`, `CYBEDEFEND_PROFILE`).
+    pub profile: Option<profiles::Requested>,
 }
 
 impl ConfigSources {
@@ -226,6 +235,10 @@ impl ConfigSources {
             cwd,
             explicit,
             use_env: true,
+            profile: crate::env::non_empty("CYBEDEFEND_PROFILE")?.map(|name| profiles::Requested {
+                name,
+                origin: "CYBEDEFEND_PROFILE".to_owned(),
+            }),
         })
     }
 
@@ -241,6 +254,7 @@ impl ConfigSources {
             cwd: nowhere,
             explicit: Some(file),
             use_env: false,
+            profile: None,
         }
     }
 
@@ -267,6 +281,8 @@ pub struct LoadedConfig {
     pub unknown: Vec<String>,
     /// Files that were read, lowest layer first.
     pub files: Vec<PathBuf>,
+    /// The active profile and why, if any.
+    pub profile: Option<ActiveProfile>,
 }
 
 impl LoadedConfig {
@@ -284,6 +300,7 @@ impl LoadedConfig {
             warnings: built.warnings,
             unknown: built.unknown,
             files: built.files,
+            profile: built.profile,
         };
         loaded.apply_user_policy();
         loaded.find_unknown_keys();
@@ -427,6 +444,16 @@ impl LoadedConfig {
             let Some(value) = dict.get(key.name) else {
                 continue;
             };
+            // Profiles are listed by name only (their settings may hold secrets); the active
+            // one's values show under their own keys.
+            if key.name == "profiles" {
+                if let Value::Dict(_, sub) = value {
+                    let names: Vec<&str> = sub.keys().map(String::as_str).collect();
+                    let (k, _, origin) = self.entry("profiles", value);
+                    out.push((k, serde_json::json!(names), origin));
+                }
+                continue;
+            }
             if key.ty == KeyType::Section {
                 if let Value::Dict(_, sub) = value {
                     for (k, v) in sub {
@@ -599,6 +626,7 @@ mod tests {
             cwd: dir.join("work"),
             explicit: None,
             use_env: false,
+            profile: None,
         }
     }
 
@@ -656,6 +684,46 @@ mod tests {
     }
 
     #[test]
+    fn the_first_matching_profile_in_file_order_wins_and_its_values_lie_under_the_cwd_file() {
+        let t = tempfile::tempdir().unwrap();
+        let mut s = sources(t.path());
+        let work = t.path().join("work");
+        fs::create_dir_all(work.join("sub")).unwrap();
+        fs::create_dir_all(t.path().join("home")).unwrap();
+        // `zeta` comes first in the file, though not in alphabetical order
+        fs::write(
+            t.path().join("home/config.yaml"),
+            format!(
+                "branch: user\nprofiles:\n  zeta: {{branch: zeta, region: eu, match: {{directories: ['{w}']}}}}\n  alpha: {{branch: alpha, match: {{directories: ['{w}/**']}}}}\n",
+                w = work.display()
+            ),
+        )
+        .unwrap();
+        fs::write(work.join("config.yaml"), "branch: repo\n").unwrap();
+        s.cwd = work.join("sub");
+        let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
+        let p = c.profile.clone().unwrap();
+        assert_eq!(p.name, "zeta");
+        assert!(p.reason.contains("working directory is under"), "{p:?}");
+        assert_eq!(c.settings.region, Some(Region::Eu));
+        assert!(c.origin("region").unwrap().starts_with("profile `zeta` ("));
+        // the working directory's own file is not read from `sub`: the profile's branch holds
+        assert_eq!(c.settings.branch.as_deref(), Some("zeta"));
+        s.cwd = work.clone();
+        let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
+        assert_eq!(
+            c.settings.branch.as_deref(),
+            Some("repo"),
+            "./config.yaml lies over the profile"
+        );
+        // elsewhere: no profile, the plain settings
+        s.cwd = t.path().to_owned();
+        let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
+        assert!(c.profile.is_none());
+        assert_eq!(c.settings.branch.as_deref(), Some("user"));
+    }
+
+    #[test]
     fn flags_beat_files_and_name_themselves() {
         let t = tempfile::tempdir().unwrap();
         let s = sources(t.path());
@@ -677,7 +745,7 @@ mod tests {
         // A Settings with every field set, serialised through the same names serde reads.
         let yaml = "api_url: https://a\nauth_endpoint: https://b\napp_url: https://c\npat: cdp_xyzxyz\n\
                     project_id: p\nbranch: b\nregion: eu\nci: true\ndebug: true\nhttp_timeout: 5s\n\
-                    proxy: http://p:1\nca_cert: /ca.pem\nca_cert_only: false\n\
+                    proxy: http://p:1\nca_cert: /ca.pem\nca_cert_only: false\nprofiles: {}\n\
                     credentials: {}\nplugins: {}\ntrusted_directories: []\n";
         let t = tempfile::tempdir().unwrap();
         let f = t.path().join("c.yaml");

@@ -111,9 +111,8 @@ pub(super) fn project_layer(
             }
             Some(k) if keys::NEVER_FROM_PROJECT.contains(&k.name) => {
                 warnings.push(format!(
-                    "ignoring `{key}` in {}: a working-directory config never decides the proxy or the trusted certificate authorities (a repository could route your credential through a host of its choosing), even in a trusted folder; set it in ~/.cybedefend/config.yaml, CYBEDEFEND_{} or a flag",
+                    "ignoring `{key}` in {}: a working-directory config never sets `{key}`, even in a trusted folder (a repository could otherwise route your credential through hosts or accounts of its choosing); set it in ~/.cybedefend/config.yaml",
                     display(path),
-                    key.to_ascii_uppercase()
                 ));
                 drop_keys.push(key);
             }

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Home {
     dir: PathBuf,
+    /// The active profile: its login lives in `profiles/<name>/`.
+    profile: Option<String>,
 }
 
 impl Home {
@@ -27,7 +29,31 @@ impl Home {
 
     /// A home at an explicit folder.
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            profile: None,
+        }
+    }
+
+    /// The same home for a profile: its login (credentials.json, keyring entry) is its own,
+    /// in `profiles/<name>/`; configuration, caches and plugins are shared. `name` must be a
+    /// valid profile name (checked when the configuration is loaded).
+    pub fn with_profile(mut self, name: Option<&str>) -> Self {
+        self.profile = name.map(str::to_owned);
+        self
+    }
+
+    /// The active profile, if any.
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// The folder of the stored login: the home, or `profiles/<name>` in it.
+    fn login_dir(&self) -> PathBuf {
+        match &self.profile {
+            Some(name) => self.dir.join("profiles").join(name),
+            None => self.dir.clone(),
+        }
     }
 
     /// The folder itself.
@@ -37,12 +63,12 @@ impl Home {
 
     /// `credentials.json`: the stored login (official CLI format).
     pub fn credentials_file(&self) -> PathBuf {
-        self.dir.join("credentials.json")
+        self.login_dir().join("credentials.json")
     }
 
     /// Lock taken around every read-modify-write of `credentials.json`.
     pub fn credentials_lock(&self) -> PathBuf {
-        self.dir.join(".credentials.lock")
+        self.login_dir().join(".credentials.lock")
     }
 
     /// Cache of exchanged access tokens, shared by all processes.

@@ -127,6 +127,8 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
                 "organizations": a.organizations.iter().map(|o| json!({"id": o.id, "name": o.name, "role": o.role})).collect::<Vec<_>>(),
             })),
             "account_error": account_error.as_ref().map(|e| e.message().to_owned()),
+            "profile": app.config.profile.as_ref().map(|p| p.name.clone()),
+            "profile_reason": app.config.profile.as_ref().map(|p| p.reason.clone()),
             "proxy": net.proxy.as_ref().map(|(url, origin)| json!({"url": url, "origin": origin})),
             "proxy_route": net.route,
             "tls_trust": net.trust,
@@ -134,6 +136,12 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             "warnings": all_warnings,
         }))?;
     } else {
+        if let Some(p) = &app.config.profile {
+            app.out.info(&format!(
+                "Profile {} ({}; defined in {})",
+                p.name, p.reason, p.defined_in
+            ));
+        }
         app.out.data(&text(
             winner,
             &check,

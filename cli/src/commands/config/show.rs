@@ -19,6 +19,14 @@ pub(crate) fn run(
     let endpoints = app.endpoints()?;
     let chain = app.chain()?;
     let mut rows: Vec<(String, Value, String)> = vec![
+        match &app.config.profile {
+            Some(p) => (
+                "profile".into(),
+                json!(p.name),
+                format!("{}; defined in {}", p.reason, p.defined_in),
+            ),
+            None => ("profile".into(), Value::Null, "no profile applies".into()),
+        },
         (
             "region".into(),
             json!(endpoints.region.as_str()),
