@@ -65,6 +65,16 @@ if [ -x "$bao" ]; then
   echo "OpenBao: $("$bao" version | head -1)"
 fi
 
+# mitmproxy (PyPI) as a TLS-inspecting company proxy with its own CA, in its own venv.
+mitm=".tools/mitmproxy/bin/mitmdump"
+if [ ! -x "$mitm" ]; then
+  echo "installing mitmproxy (PyPI, into .tools/mitmproxy)"
+  python3 -m venv .tools/mitmproxy \
+    && .tools/mitmproxy/bin/pip install --quiet --disable-pip-version-check "mitmproxy==11.0.2" \
+    || echo "WARNING: could not install mitmproxy from PyPI" >&2
+fi
+[ -x "$mitm" ] && export CYBEDEFEND_TEST_MITMDUMP="$PWD/$mitm"
+
 # Debian packages for the exec provider (pass + gpg), the keyring (gnome-keyring on a
 # private D-Bus), test certificates, peak-memory measurement (time) and the container image
 # test (podman with runc, busybox-static as the image's shell), a forward proxy for the

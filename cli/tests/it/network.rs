@@ -650,3 +650,135 @@ fn a_repository_config_never_sets_the_proxy_or_the_trusted_cas_even_when_trusted
     );
     assert!(!d.requests().is_empty());
 }
+
+/// mitmdump (mitmproxy) on loopback: a proxy that inspects TLS and re-signs every certificate
+/// with its own CA, as company proxies do.
+struct Mitmdump {
+    child: Child,
+    port: u16,
+    confdir: tempfile::TempDir,
+    out: PathBuf,
+}
+
+impl Mitmdump {
+    /// Starts one trusting `upstream_ca` for the servers behind it, or records it as missing.
+    fn start(test: &str, upstream_ca: &Path) -> Option<Self> {
+        let Some(bin) = std::env::var_os("CYBEDEFEND_TEST_MITMDUMP") else {
+            missing(
+                test,
+                "mitmproxy",
+                "scripts/test.sh installs it from PyPI into .tools/mitmproxy",
+            );
+            return None;
+        };
+        let confdir = tempfile::tempdir().unwrap();
+        let out = confdir.path().join("flows.log");
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new(&bin)
+                .args(["--listen-host", "127.0.0.1", "--listen-port"])
+                .arg(port.to_string())
+                .arg("--set")
+                .arg(format!("confdir={}", confdir.path().display()))
+                .arg("--set")
+                .arg(format!(
+                    "ssl_verify_upstream_trusted_ca={}",
+                    upstream_ca.display()
+                ))
+                .stdout(std::fs::File::create(&out).unwrap())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                if confdir.path().join("mitmproxy-ca-cert.pem").is_file()
+                    && TcpStream::connect(("127.0.0.1", port)).is_ok()
+                {
+                    return Some(Self {
+                        child,
+                        port,
+                        confdir,
+                        out,
+                    });
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("mitmdump did not start on a free port in five tries");
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.confdir.path().join("mitmproxy-ca-cert.pem")
+    }
+
+    /// The requests it relayed, as it logs them (`GET https://localhost:1234/path`).
+    fn flows(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+}
+
+impl Drop for Mitmdump {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_tls_inspecting_proxy_works_once_its_ca_is_given_and_is_named_until_then() {
+    let (d, mut env, _ca, ca_file) = tls_setup("cybedefend test CA");
+    let Some(mitm) = Mitmdump::start(
+        "a_tls_inspecting_proxy_works_once_its_ca_is_given_and_is_named_until_then",
+        &ca_file,
+    ) else {
+        return;
+    };
+    let port = port_of(&d.url());
+    env.set("HTTPS_PROXY", &mitm.url());
+
+    // the proxy's CA is not trusted yet: the message names it and what to do
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 3, "{out:?}");
+    let error = j["error"].as_str().unwrap();
+    assert!(
+        error.contains("issued by `CN=mitmproxy, O=mitmproxy`")
+            && error.contains(&format!(
+                "through the proxy {} (from HTTPS_PROXY)",
+                mitm.url()
+            )),
+        "{error}"
+    );
+    assert!(
+        j["hint"]
+            .as_str()
+            .unwrap()
+            .contains("a proxy that inspects TLS"),
+        "{j}"
+    );
+    assert!(d.requests().is_empty(), "the request got through");
+
+    // given its CA: the requests go through it (it sees them in clear, as such proxies do)
+    env.set("CYBEDEFEND_CA_CERT", mitm.ca().to_str().unwrap());
+    let (out, j) = status(&env, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["authenticated"], true, "{j}");
+    assert!(!d.requests().is_empty());
+    let flows = mitm.flows();
+    assert!(
+        flows.contains(&format!("https://localhost:{port}/")),
+        "mitmproxy did not relay the requests: {flows}"
+    );
+}
