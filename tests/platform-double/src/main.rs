@@ -6,11 +6,22 @@
 //! `DOUBLE_PROJECTS=ID,... cargo run -p cybedefend-platform-double -- [PAT ...]`, then point the
 //! CLI at the printed URL with `--api-url URL --auth-endpoint URL`. Each project gets the
 //! sample findings, or `DOUBLE_FINDINGS=N` generated SAST findings (for benchmarks).
+//! `DOUBLE_TLS=FOLDER` serves TLS instead, with a new CA written to `FOLDER/ca.pem` (the
+//! address is then `https://localhost:PORT`).
 #![allow(clippy::print_stdout)]
 
 fn main() {
     let bind = std::env::var("DOUBLE_BIND").unwrap_or_else(|_| "127.0.0.1:0".into());
-    let double = cybedefend_platform_double::Double::start_on(&bind);
+    let double = match std::env::var_os("DOUBLE_TLS") {
+        Some(dir) => {
+            let ca = cybedefend_platform_double::TestCa::new("cybedefend double CA");
+            let path = std::path::Path::new(&dir).join("ca.pem");
+            std::fs::write(&path, &ca.ca_pem).expect("write ca.pem");
+            println!("CA {}", path.display());
+            cybedefend_platform_double::Double::start_tls(&ca)
+        }
+        None => cybedefend_platform_double::Double::start_on(&bind),
+    };
     for pat in std::env::args().skip(1) {
         double.add_pat(&pat);
     }
