@@ -304,6 +304,10 @@ pub(crate) enum Command {
     Login(Lazy<commands::login::LoginArgs>),
     /// Remove the stored login (file, keyring, or the plugin that keeps it) and its cached
     /// access tokens
+    #[command(after_help = "\
+With a profile (--profile NAME, CYBEDEFEND_PROFILE, or a profile whose `match` fits this folder),
+only that profile's login is removed; `--profile default` removes the login kept outside
+profiles (~/.cybedefend/credentials.json).")]
     Logout,
     /// Inspect credentials: which source answers, and tokens for scripts
     #[command(subcommand)]

@@ -66,6 +66,9 @@ impl StoreIn {
 With --pat or --with-token, the PAT is checked with one token exchange and then saved to
 ~/.cybedefend/credentials.json together with the region, which later commands remember
 (with --store keyring or --store PROVIDER, the PAT goes there and the file keeps the region).
+Under a profile (--profile NAME, CYBEDEFEND_PROFILE, or one whose `match` fits this folder)
+the login is that profile's own: ~/.cybedefend/profiles/NAME/credentials.json, keyring entry
+pat@NAME; `--profile default` keeps to the login outside profiles.
 Without them, the browser opens at the region's sign-in page ($BROWSER is honoured; if no
 browser opens, open the printed URL yourself). The session is refreshed transparently.
 In CI (--ci, or CI set without a terminal) browser login is refused: use a PAT.
@@ -76,6 +79,7 @@ Examples:
   cybedefend login --pat \"$PAT\" --store keyring
   cybedefend login --pat \"$PAT\" --store corp  # a plugin provider `corp` that stores
   cybedefend login --region eu                 # browser
+  cybedefend login --profile acme --pat \"$PAT\" # the login of profile `acme`
   cybedefend login --no-browser                # print the URL, e.g. over SSH")]
 pub(crate) struct LoginArgs {
     /// Read the PAT from standard input (keeps it out of argv and shell history)

@@ -264,7 +264,7 @@ fn a_proxy_that_asks_for_a_password_gets_it_from_the_url_and_it_is_never_shown()
     // no credentials: the proxy answers 407, and the message says what to do
     env.set("HTTPS_PROXY", &proxy.url());
     let (out, j) = status(&env, &[]);
-    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
     let error = j["error"].as_str().unwrap();
     assert!(
         error.contains(&format!(
@@ -284,7 +284,7 @@ fn a_proxy_that_asks_for_a_password_gets_it_from_the_url_and_it_is_never_shown()
     // a wrong password
     let wrong = format!("http://alice:nope@127.0.0.1:{}", proxy.port);
     let (out, j) = status(&env, &["--proxy", &wrong]);
-    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
     assert!(
         j["hint"]
             .as_str()
@@ -331,7 +331,7 @@ fn an_untrusted_certificate_is_explained_with_host_proxy_issuer_and_the_setting_
     // no CA given, through a proxy
     env.set("HTTPS_PROXY", &proxy.url());
     let (out, j) = status(&env, &[]);
-    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
     let error = j["error"].as_str().unwrap();
     for part in [
         format!("the TLS connection to localhost:{port}"),
@@ -359,7 +359,7 @@ fn an_untrusted_certificate_is_explained_with_host_proxy_issuer_and_the_setting_
         &format!("ca_cert: {}\n", other_file.display()),
     );
     let (out, j) = status(&env, &[]);
-    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
     let error = j["error"].as_str().unwrap();
     assert!(!error.contains("through the proxy"), "{error}");
     assert!(error.contains("`CN=Acme Intercept CA`"), "{error}");
@@ -378,7 +378,7 @@ fn ca_files_come_from_ca_cert_ssl_cert_file_or_ssl_cert_dir_and_can_replace_the_
 
     // not trusted without them
     let (out, _) = status(&env, &[]);
-    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
 
     // the conventional variables, added to the system store
     env.set("SSL_CERT_FILE", ca_file.to_str().unwrap());
@@ -550,6 +550,16 @@ fn bad_network_settings_are_refused_with_what_to_fix() {
             ],
         },
         Bad {
+            what: "a proxy password with a slash, not percent-encoded",
+            vars: vec![(
+                "CYBEDEFEND_PROXY",
+                "http://bob:hunter22/x#y@127.0.0.1:8081".into(),
+            )],
+            args: vec![],
+            code: 2,
+            says: vec!["http://***@127.0.0.1:8081".into(), "percent-encode".into()],
+        },
+        Bad {
             what: "a proxy URL with a path",
             vars: vec![("CYBEDEFEND_PROXY", "http://proxy.corp:3128/pac.js".into())],
             args: vec![],
@@ -595,6 +605,28 @@ fn bad_network_settings_are_refused_with_what_to_fix() {
             case.what
         );
     }
+
+    // a CA problem is a setting to fix: the PAT is not reported as rejected
+    let mut e = Env::new();
+    e.use_double(&d);
+    e.set("CYBEDEFEND_PAT", PAT);
+    e.set("CYBEDEFEND_CA_CERT", not_pem.to_str().unwrap());
+    let (out, j) = status(&e, &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(j["server_check"], "not_checked", "{j}");
+    assert_eq!(j["checked_with_server"], false, "{j}");
+    let out = e.run(&["auth", "status"]);
+    assert!(
+        out.stdout.contains("a local setting must be fixed"),
+        "{out:?}"
+    );
+
+    // `config validate` refuses a proxy URL that every command would refuse
+    let bad = tmp.join("bad-proxy.yaml");
+    env.write(&bad, "proxy: htp://proxy.corp:3128\n");
+    let out = env.run(&["config", "validate", bad.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("scheme `htp`"), "{out:?}");
 
     // a malformed HTTPS_PROXY does not stop commands that send nothing
     let mut e = Env::new();
@@ -751,7 +783,7 @@ fn a_tls_inspecting_proxy_works_once_its_ca_is_given_and_is_named_until_then() {
 
     // the proxy's CA is not trusted yet: the message names it and what to do
     let (out, j) = status(&env, &[]);
-    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
     let error = j["error"].as_str().unwrap();
     assert!(
         error.contains("issued by `CN=mitmproxy, O=mitmproxy`")

@@ -96,14 +96,14 @@ fn a_profile_is_chosen_by_flag_then_variable_then_folder_or_git_remote() {
     let repo = env.work().join("elsewhere/api");
     env.write(
         &repo.join(".git/config"),
-        "[core]\n\trepositoryformatversion = 0\n[remote \"origin\"]\n\turl = git@github.com:acme/api.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n",
+        "[core]\n\trepositoryformatversion = 0\n[remote \"origin\"]\n\turl = git@github.com:ACME/api.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n",
     );
     std::fs::create_dir_all(repo.join("src")).unwrap();
     let (out, j) = status_in(&env, &repo.join("src"), &["--offline"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(j["profile"], "acme", "{j}");
     assert_eq!(
-        j["profile_reason"], "the git remote github.com/acme/api matches `github.com/acme/*`",
+        j["profile_reason"], "the git remote github.com/ACME/api matches `github.com/acme/*`",
         "{j}"
     );
     // the profile's values name it as their origin
@@ -222,6 +222,26 @@ fn unknown_or_invalid_profile_names_are_usage_errors_listing_the_known_ones() {
             && out.stderr.contains("no profiles are defined"),
         "{out:?}"
     );
+    // `default` is no profile, even where one matches; no profile may take that name
+    let (out, j) = status_in(
+        &env,
+        &env.work().join("clients/acme"),
+        &["--offline", "--profile", "default"],
+    );
+    assert!(j["profile"].is_null(), "{out:?}");
+    let user = std::fs::read_to_string(env.dot().join("config.yaml")).unwrap();
+    let e = Env::new();
+    e.write(
+        &e.dot().join("config.yaml"),
+        &format!("{user}  default:\n    region: eu\n"),
+    );
+    let out = e.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("that name is reserved"), "{out:?}");
+    // a wrong case gets the right name suggested
+    let out = env.run(&["auth", "status", "--profile", "ACME"]);
+    assert!(out.stderr.contains("did you mean `acme`?"), "{out:?}");
+
     let out = env.run(&["login", "--profile", "../../etc", "--pat", PAT_ACME]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("is not a profile name"), "{out:?}");
@@ -263,7 +283,7 @@ fn a_repository_cannot_define_a_profile_and_profiles_keep_to_account_settings() 
         "{warnings}"
     );
     assert!(
-        warnings.contains("ignoring `plugins` in profile `typo`"),
+        warnings.contains("`plugins` in profile `typo`") && warnings.contains("is ignored"),
         "{warnings}"
     );
 }

@@ -147,14 +147,14 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
         parse_file(path)?;
         figment = figment.merge(yaml::file(path));
         files.push(path.clone());
-        profile = choose_profile(&mut figment, sources, &files, &mut warnings, &mut unknown)?;
+        profile = choose_profile(&mut figment, sources, &files, &mut unknown)?;
     } else {
         if let Some(p) = first_existing(&sources.home.user_config_candidates(), &mut warnings) {
             parse_file(&p)?;
             figment = figment.merge(yaml::file(&p));
             files.push(p);
         }
-        profile = choose_profile(&mut figment, sources, &files, &mut warnings, &mut unknown)?;
+        profile = choose_profile(&mut figment, sources, &files, &mut unknown)?;
         let cwd_candidates = [
             sources.cwd.join("config.yaml"),
             sources.cwd.join("config.yml"),
@@ -248,7 +248,6 @@ fn choose_profile(
     figment: &mut Figment,
     sources: &ConfigSources,
     files: &[PathBuf],
-    warnings: &mut Vec<String>,
     unknown: &mut Vec<String>,
 ) -> Result<Option<super::ActiveProfile>> {
     let chosen = super::profiles::choose(
@@ -256,7 +255,6 @@ fn choose_profile(
         files,
         sources.profile.as_ref(),
         &sources.cwd,
-        warnings,
         unknown,
     )?;
     Ok(chosen.map(|c| {

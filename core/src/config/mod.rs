@@ -306,6 +306,12 @@ impl LoadedConfig {
         loaded.find_unknown_keys();
         loaded.resolve_plugin_dirs()?;
         loaded.resolve_ca_cert()?;
+        // A proxy URL is checked here, so that `config validate` refuses it too.
+        if let Some(p) = &loaded.settings.proxy
+            && !p.trim().eq_ignore_ascii_case("none")
+        {
+            crate::platform::net::ProxyUrl::parse(p, &loaded.origin("proxy").unwrap_or_default())?;
+        }
         Ok(loaded)
     }
 
@@ -716,7 +722,39 @@ mod tests {
             Some("repo"),
             "./config.yaml lies over the profile"
         );
+        // a folder match beats an earlier profile's git-remote match
+        fs::write(
+            t.path().join("home/config.yaml"),
+            format!(
+                "profiles:\n  remote: {{branch: r, match: {{git_remotes: ['github.com/acme/*']}}}}\n  folder: {{branch: f, match: {{directories: ['{w}']}}}}\n",
+                w = work.display()
+            ),
+        )
+        .unwrap();
+        fs::create_dir_all(work.join(".git")).unwrap();
+        fs::write(
+            work.join(".git/config"),
+            "[remote \"origin\"]\n\turl = https://github.com/acme/x.git\n",
+        )
+        .unwrap();
+        let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
+        assert_eq!(c.profile.as_ref().map(|p| p.name.as_str()), Some("folder"));
+        fs::remove_file(work.join("config.yaml")).unwrap();
+        s.cwd = t.path().join("elsewhere");
+        fs::create_dir_all(s.cwd.join(".git")).unwrap();
+        fs::write(
+            s.cwd.join(".git/config"),
+            "[remote \"origin\"]\n\turl = git@GitHub.com:Acme/x\n",
+        )
+        .unwrap();
+        let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
+        assert_eq!(c.profile.as_ref().map(|p| p.name.as_str()), Some("remote"));
         // elsewhere: no profile, the plain settings
+        fs::write(
+            t.path().join("home/config.yaml"),
+            "branch: user\nprofiles: {x: {match: {directories: ['/nowhere']}}}\n",
+        )
+        .unwrap();
         s.cwd = t.path().to_owned();
         let c = LoadedConfig::load(&s, &FlagValues::default()).unwrap();
         assert!(c.profile.is_none());

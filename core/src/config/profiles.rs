@@ -28,6 +28,8 @@ use crate::text::one_line;
 
 /// Keys a profile may not set: they are about the machine or the user, not an account.
 const NOT_IN_PROFILE: &[&str] = &["profiles", "plugins", "trusted_directories"];
+/// The name that means "no profile": the settings outside `profiles:`.
+pub(super) const DEFAULT: &str = "default";
 /// Largest git config read.
 const GIT_CONFIG_CAP: u64 = 1 << 20;
 
@@ -104,9 +106,10 @@ struct Matcher {
     git_remotes: Vec<(String, globset::GlobMatcher)>,
 }
 
-fn glob(pattern: &str, what: &str) -> Result<globset::GlobMatcher> {
+fn glob(pattern: &str, what: &str, ignore_case: bool) -> Result<globset::GlobMatcher> {
     globset::GlobBuilder::new(pattern)
         .literal_separator(true)
+        .case_insensitive(ignore_case)
         .build()
         .map(|g| g.compile_matcher())
         .map_err(|e| {
@@ -119,21 +122,24 @@ fn glob(pattern: &str, what: &str) -> Result<globset::GlobMatcher> {
 }
 
 impl Matcher {
-    fn parse(name: &str, value: &Value, origin: &str) -> Result<Self> {
+    fn parse(name: &str, value: &Value, origin: &str, unknown: &mut Vec<String>) -> Result<Self> {
         let what = format!("`profiles.{name}.match` in {origin}");
         let Value::Dict(_, d) = value else {
             return Err(Error::usage(format!(
                 "{what} must be a mapping with `directories` and/or `git_remotes`"
             )));
         };
-        if let Some(k) = d
+        for k in d
             .keys()
-            .find(|k| !matches!(k.as_str(), "directories" | "git_remotes"))
+            .filter(|k| !matches!(k.as_str(), "directories" | "git_remotes"))
         {
-            return Err(Error::usage(format!(
-                "{what}: unknown key `{}`; a match has `directories` and `git_remotes`",
+            let near = super::suggest(k, &["directories", "git_remotes"])
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            unknown.push(format!(
+                "unknown key `profiles.{name}.match.{}` in {origin}{near}; a match has `directories` and `git_remotes`, and this one is ignored",
                 one_line(k, 60)
-            )));
+            ));
         }
         let mut directories = Vec::new();
         for p in strings(d.get("directories"), &format!("{what}: `directories`"))? {
@@ -154,12 +160,13 @@ impl Matcher {
             // working directory are tried too.
             let trimmed = text.trim_end_matches("/**").trim_end_matches('/');
             let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
-            directories.push((p.clone(), glob(trimmed, &what)?));
+            directories.push((p.clone(), glob(trimmed, &what, false)?));
         }
         let mut git_remotes = Vec::new();
         for p in strings(d.get("git_remotes"), &format!("{what}: `git_remotes`"))? {
             let normal = normalize_remote(&p).unwrap_or_else(|| p.to_ascii_lowercase());
-            git_remotes.push((p.clone(), glob(&normal, &what)?));
+            // Hosts and the owners on GitHub or GitLab ignore case: so does the match.
+            git_remotes.push((p.clone(), glob(&normal, &what, true)?));
         }
         Ok(Self {
             directories,
@@ -167,8 +174,8 @@ impl Matcher {
         })
     }
 
-    /// Why it matches, if it does.
-    fn reason(&self, cwd: &Path, remotes: &dyn Fn() -> Vec<String>) -> Option<String> {
+    /// Why its folders match, if they do.
+    fn folder_reason(&self, cwd: &Path) -> Option<String> {
         let canon = cwd.canonicalize().ok();
         for (pattern, g) in &self.directories {
             for dir in std::iter::once(cwd).chain(canon.as_deref()) {
@@ -180,6 +187,11 @@ impl Matcher {
                 }
             }
         }
+        None
+    }
+
+    /// Why its git remotes match, if they do.
+    fn remote_reason(&self, remotes: &dyn Fn() -> Vec<String>) -> Option<String> {
         if !self.git_remotes.is_empty() {
             for remote in remotes() {
                 for (pattern, g) in &self.git_remotes {
@@ -324,23 +336,23 @@ fn check(
     name: &str,
     body: &Value,
     defined_in: &str,
-    warnings: &mut Vec<String>,
     unknown: &mut Vec<String>,
-) -> Result<Dict> {
+) -> Result<(Dict, Option<Matcher>)> {
     let Value::Dict(_, body) = body else {
         return Err(Error::usage(format!(
             "`profiles.{name}` in {defined_in} must be a mapping of settings"
         )));
     };
     let mut dict = Dict::new();
+    let mut matcher = None;
     for (k, v) in body {
         if k == "match" {
-            Matcher::parse(name, v, defined_in)?;
+            matcher = Some(Matcher::parse(name, v, defined_in, unknown)?);
             continue;
         }
         match keys::find(k) {
-            Some(key) if NOT_IN_PROFILE.contains(&key.name) => warnings.push(format!(
-                "ignoring `{k}` in profile `{name}` ({defined_in}): a profile sets account settings, not `{k}`; set it outside `profiles:`"
+            Some(key) if NOT_IN_PROFILE.contains(&key.name) => unknown.push(format!(
+                "`{k}` in profile `{name}` ({defined_in}) is ignored: a profile sets account settings, not `{k}`; set it outside `profiles:`"
             )),
             Some(_) => {
                 // A fresh, untagged copy: figment then tags it with the profile layer, so that
@@ -369,7 +381,7 @@ fn check(
             }
         }
     }
-    Ok(dict)
+    Ok((dict, matcher))
 }
 
 /// Picks the active profile from the system and user layers (`files` are theirs) and returns
@@ -380,7 +392,6 @@ pub(super) fn choose(
     files: &[PathBuf],
     requested: Option<&Requested>,
     cwd: &Path,
-    warnings: &mut Vec<String>,
     unknown: &mut Vec<String>,
 ) -> Result<Option<Chosen>> {
     let defined: Dict = if figment.find_value("profiles").is_ok() {
@@ -397,6 +408,13 @@ pub(super) fn choose(
             .unwrap_or_else(|| "the configuration".to_owned())
     };
     for name in defined.keys() {
+        if name == DEFAULT {
+            return Err(Error::usage(format!(
+                "`profiles` in {} defines a profile named `{DEFAULT}`: that name is reserved for the settings outside `profiles:` (`--profile {DEFAULT}` chooses them)",
+                origin_of(name)
+            ))
+            .with_hint("rename the profile"));
+        }
         if !valid_name(name) {
             return Err(Error::usage(format!(
                 "`profiles` in {} has a profile named `{}`: a profile name is 1 to 64 letters, digits, `-` or `_`",
@@ -407,12 +425,15 @@ pub(super) fn choose(
     }
     // Every profile is checked, not only the active one: a typo shows before the day it
     // matters (and `config validate` refuses it).
-    let mut settings: std::collections::BTreeMap<String, Dict> = std::collections::BTreeMap::new();
+    let mut settings: std::collections::BTreeMap<String, (Dict, Option<Matcher>)> =
+        std::collections::BTreeMap::new();
     for (name, body) in &defined {
         let origin = origin_of(name);
-        settings.insert(name.clone(), check(name, body, &origin, warnings, unknown)?);
+        settings.insert(name.clone(), check(name, body, &origin, unknown)?);
     }
     let (name, reason) = match requested {
+        // `--profile default`: the settings outside `profiles:`, whatever matches.
+        Some(r) if r.name == DEFAULT => return Ok(None),
         Some(r) => {
             if !valid_name(&r.name) {
                 return Err(Error::usage(format!(
@@ -430,7 +451,11 @@ pub(super) fn choose(
                 return Err(if known.is_empty() {
                     e.with_hint("no profiles are defined; add a `profiles:` section to ~/.cybedefend/config.yaml (see config-examples/profiles.yaml)")
                 } else {
-                    let near = super::suggest(&r.name, &known)
+                    let near = known
+                        .iter()
+                        .find(|k| k.eq_ignore_ascii_case(&r.name))
+                        .copied()
+                        .or_else(|| super::suggest(&r.name, &known))
                         .map(|s| format!("did you mean `{s}`? "))
                         .unwrap_or_default();
                     e.with_hint(format!(
@@ -445,20 +470,29 @@ pub(super) fn choose(
             if defined.is_empty() {
                 return Ok(None);
             }
+            // Folders first (the user's own layout), then git remotes (which whoever set up
+            // the repository wrote); in each, the first profile in file order.
+            let order = ordered_names(files, &defined);
+            let matchers: Vec<(&String, &Matcher)> = order
+                .iter()
+                .filter_map(|n| {
+                    settings
+                        .get(n)
+                        .and_then(|(_, m)| m.as_ref())
+                        .map(|m| (n, m))
+                })
+                .collect();
             let remotes = std::cell::OnceCell::new();
             let remotes_of_cwd = || remotes.get_or_init(|| git_remotes(cwd)).clone();
-            let mut found = None;
-            for name in ordered_names(files, &defined) {
-                let Some(Value::Dict(_, d)) = defined.get(&name) else {
-                    continue;
-                };
-                let Some(m) = d.get("match") else { continue };
-                let matcher = Matcher::parse(&name, m, &origin_of(&name))?;
-                if let Some(why) = matcher.reason(cwd, &remotes_of_cwd) {
-                    found = Some((name, why));
-                    break;
-                }
-            }
+            let found = matchers
+                .iter()
+                .find_map(|(n, m)| m.folder_reason(cwd).map(|why| ((*n).clone(), why)))
+                .or_else(|| {
+                    matchers.iter().find_map(|(n, m)| {
+                        m.remote_reason(&remotes_of_cwd)
+                            .map(|why| ((*n).clone(), why))
+                    })
+                });
             match found {
                 Some(f) => f,
                 None => return Ok(None),
@@ -466,7 +500,7 @@ pub(super) fn choose(
         }
     };
     let defined_in = origin_of(&name);
-    let dict = settings.remove(&name).unwrap_or_default();
+    let dict = settings.remove(&name).map(|(d, _)| d).unwrap_or_default();
     Ok(Some(Chosen {
         layer: ProfileLayer {
             origin: format!("profile `{name}` ({defined_in})"),

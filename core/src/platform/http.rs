@@ -364,7 +364,18 @@ impl Http {
         let url = request.url().clone();
         let shown = loggable(&url);
         let start = Instant::now();
-        tracing::debug!("http: {method} {shown}");
+        match net::proxies()
+            .ok()
+            .as_deref()
+            .and_then(|p| p.proxy_for(&url))
+        {
+            Some(p) => tracing::debug!(
+                "http: {method} {shown} (through the proxy {}, from {})",
+                p.shown(),
+                p.origin
+            ),
+            None => tracing::debug!("http: {method} {shown}"),
+        }
         let result = client.execute(request).await;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         match result {
@@ -401,7 +412,13 @@ pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: 
             "{what}: the TLS connection to {place}{via} failed: {}",
             tls.text
         );
-        return Error::new(ErrorKind::Network, message).with_hint(tls_hint(&tls, proxy.is_some()));
+        // An issuer this machine does not trust is a setting to fix, not a failure to retry.
+        let kind = if tls.untrusted {
+            ErrorKind::Usage
+        } else {
+            ErrorKind::Network
+        };
+        return Error::new(kind, message).with_hint(tls_hint(&tls, proxy.is_some()));
     }
     if err.is_builder() {
         return Error::failure(format!(
@@ -411,17 +428,31 @@ pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: 
         .with_hint("a value given may be too long for a URL; shorten it");
     }
     if err.is_timeout() {
+        let hint = match proxy {
+            Some(p) if p.is_https() => format!(
+                "the proxy URL {} uses https://, but most proxies speak plain http:// even for https sites (the tunnel is still encrypted end to end): try http://",
+                p.shown()
+            ),
+            _ => "check your network or proxy; raise `http_timeout` (config) or CYBEDEFEND_HTTP_TIMEOUT if the server is slow".to_owned(),
+        };
         return Error::network(format!(
             "{what}: {place}{via} did not answer within {}",
             crate::duration::format(limit)
         ))
-        .with_hint("check your network or proxy; raise `http_timeout` (config) or CYBEDEFEND_HTTP_TIMEOUT if the server is slow");
+        .with_hint(hint);
     }
     if let Some(p) = proxy
         && err.is_connect()
     {
         let why = innermost(err);
         let lower = why.to_ascii_lowercase();
+        // A proxy that refuses (credentials, or this host) needs a setting fixed: retrying
+        // does not help.
+        let kind = if lower.contains("auth") || lower.contains("tunnel") {
+            ErrorKind::Usage
+        } else {
+            ErrorKind::Network
+        };
         let hint = if lower.contains("auth") && !p.has_credentials() {
             "the proxy asks for a user name and password: give them in its URL (http://user:password@host:port), which is never printed".to_owned()
         } else if lower.contains("auth") || (lower.contains("tunnel") && p.has_credentials()) {
@@ -434,7 +465,8 @@ pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: 
                 p.shown()
             )
         };
-        return Error::network(format!("{what}: cannot reach {place}{via}: {why}")).with_hint(hint);
+        return Error::new(kind, format!("{what}: cannot reach {place}{via}: {why}"))
+            .with_hint(hint);
     }
     if err.is_connect() {
         return Error::network(format!("{what}: cannot connect to {place}")).with_hint(

@@ -88,10 +88,10 @@ pub(crate) fn mask_userinfo(text: &str) -> String {
         Some(i) => text.split_at(i + 3),
         None => ("", text),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rfind('@') {
-        Some(at) => one_line(&format!("{scheme}***{}{tail}", &authority[at..]), 200),
+    // The last `@` anywhere: a password may hold `/`, `?`, `#` or `@` itself, and a proxy URL
+    // has no path that could hold one.
+    match rest.rfind('@') {
+        Some(at) => one_line(&format!("{scheme}***{}", &rest[at..]), 200),
         None => one_line(text, 200),
     }
 }
@@ -107,7 +107,7 @@ impl ProxyUrl {
         } else {
             format!("http://{raw}")
         };
-        let hint = "give it as http://host:port or https://host:port, with user:password@ before the host if the proxy asks for them";
+        let hint = "give it as http://host:port, with user:password@ before the host if the proxy asks for them; percent-encode special characters in them (`@` as %40, `/` as %2F, `#` as %23, `\\` as %5C)";
         let url = url::Url::parse(&full).map_err(|e| {
             Error::usage(format!(
                 "the proxy `{shown}` (from {origin}) is not a valid URL: {e}"
@@ -159,6 +159,11 @@ impl ProxyUrl {
         let host = self.url.host_str().unwrap_or("");
         let port = self.url.port().map(|p| format!(":{p}")).unwrap_or_default();
         one_line(&format!("{}://{creds}{host}{port}", self.url.scheme()), 300)
+    }
+
+    /// Whether the proxy is reached over TLS (`https://`).
+    pub fn is_https(&self) -> bool {
+        self.url.scheme() == "https"
     }
 
     /// Whether the URL carries a user name or password.
@@ -364,6 +369,15 @@ impl Proxies {
                     if let Some(v) = lookup(var)? {
                         found = Some(ProxyUrl::parse(&v, var)?);
                         break;
+                    }
+                }
+                for (upper, lower) in [("HTTPS_PROXY", "https_proxy"), ("ALL_PROXY", "all_proxy")] {
+                    if let (Some(a), Some(b)) = (lookup(upper)?, lookup(lower)?)
+                        && a != b
+                    {
+                        warnings.push(format!(
+                            "{upper} and {lower} are both set, to different proxies; {upper} is used"
+                        ));
                     }
                 }
                 Choice::Env(found)
@@ -1104,7 +1118,26 @@ mod tests {
     #[test]
     fn userinfo_is_masked_in_unparsed_text() {
         assert_eq!(mask_userinfo("http://a:b@h:1"), "http://***@h:1");
-        assert_eq!(mask_userinfo("a:b@c@h:1/x"), "***@h:1/x");
-        assert_eq!(mask_userinfo("http://h:1/a@b"), "http://h:1/a@b");
+        assert_eq!(mask_userinfo("a:b@c@h:1"), "***@h:1");
+        assert_eq!(
+            mask_userinfo("http://alice:Sup3r/Secret@h:1"),
+            "http://***@h:1"
+        );
+        assert_eq!(mask_userinfo("http://alice:p@ss%w#1@h:1"), "http://***@h:1");
+        assert_eq!(mask_userinfo("http://h:1"), "http://h:1");
+        for raw in [
+            "http://alice:Sup3r/Secret@h:1",
+            "http://alice:p@ss#w?1@h:1",
+            "http://D\\alice:pw9@h:1",
+        ] {
+            if let Err(e) = ProxyUrl::parse(raw, "X") {
+                assert!(
+                    !e.to_string().contains("Secret")
+                        && !e.to_string().contains("ss#w")
+                        && !e.to_string().contains("pw9"),
+                    "{e}"
+                );
+            }
+        }
     }
 }

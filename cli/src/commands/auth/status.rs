@@ -12,7 +12,7 @@ use cybedefend_core::credentials::{Credential, Outcome, Winner};
 use cybedefend_core::platform::net::{self, Route};
 use cybedefend_core::platform::user::{self, Profile};
 use cybedefend_core::platform::{Endpoints, oauth};
-use cybedefend_core::{Error, Result};
+use cybedefend_core::{Error, ErrorKind, Result};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -26,6 +26,8 @@ enum Check {
     Accepted,
     Rejected(Error),
     Unreachable(Error),
+    /// A local setting (a CA file, a proxy) kept the check from being made.
+    NotChecked(Error),
 }
 
 impl Check {
@@ -35,6 +37,7 @@ impl Check {
             Check::Accepted => "accepted",
             Check::Rejected(_) => "rejected",
             Check::Unreachable(_) => "unreachable",
+            Check::NotChecked(_) => "not_checked",
         }
     }
 }
@@ -77,11 +80,12 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
                     Check::Accepted
                 }
                 Err(e) if e.is_network() => Check::Unreachable(e),
+                Err(e) if e.kind() == ErrorKind::Usage => Check::NotChecked(e),
                 Err(e) => Check::Rejected(e),
             };
         }
     }
-    if let Check::Rejected(e) | Check::Unreachable(e) = &check {
+    if let Check::Rejected(e) | Check::Unreachable(e) | Check::NotChecked(e) = &check {
         failure.get_or_insert_with(|| e.clone());
     }
     if res.winner.is_none() && failure.is_none() {
@@ -136,11 +140,22 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             "warnings": all_warnings,
         }))?;
     } else {
-        if let Some(p) = &app.config.profile {
-            app.out.info(&format!(
+        match &app.config.profile {
+            Some(p) => app.out.info(&format!(
                 "Profile {} ({}; defined in {})",
                 p.name, p.reason, p.defined_in
-            ));
+            )),
+            None if !app.config.settings.profiles.is_empty() => app.out.info(&format!(
+                "No profile applies here (profiles: {}); `--profile NAME` picks one",
+                app.config
+                    .settings
+                    .profiles
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            None => {}
         }
         app.out.data(&text(
             winner,
@@ -203,6 +218,10 @@ fn text(
             Check::Unreachable(_) => writeln!(
                 s,
                 "Not checked: {what} was found, but the server could not be reached"
+            ),
+            Check::NotChecked(_) => writeln!(
+                s,
+                "Not checked: {what} was found, but a local setting must be fixed before the server can be asked"
             ),
             Check::Skipped if offline && authenticated => writeln!(
                 s,

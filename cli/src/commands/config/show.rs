@@ -3,6 +3,7 @@
 //! project file) are not listed; their warnings say why.
 
 use cybedefend_core::Result;
+use cybedefend_core::platform::net::{self, Route};
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
@@ -47,6 +48,28 @@ pub(crate) fn run(
         if !rows.iter().any(|(k, _, _)| *k == key) {
             rows.push((key, value, origin));
         }
+    }
+    // The proxy and CA files in force, also when they come from the conventional variables.
+    if !rows.iter().any(|(k, _, _)| k == "proxy")
+        && let (Ok(proxies), Ok(api)) = (net::proxies(), url::Url::parse(&endpoints.api_url))
+    {
+        rows.push(match proxies.route(&api) {
+            Route::Proxy(p) => ("proxy".into(), json!(p.shown()), p.origin.clone()),
+            Route::Direct(why) => ("proxy".into(), Value::Null, format!("direct: {why}")),
+        });
+    }
+    match net::network() {
+        Ok(network) if !network.trust.extra.is_empty() => rows.push((
+            "tls_trust".into(),
+            json!(network.trust.describe()),
+            "ca_cert, SSL_CERT_FILE, SSL_CERT_DIR".into(),
+        )),
+        Ok(_) => {}
+        Err(e) => rows.push((
+            "tls_trust".into(),
+            Value::Null,
+            format!("unusable: {}", e.message()),
+        )),
     }
     if !rows.iter().any(|(k, _, _)| k == "credentials.chain") {
         rows.push((
