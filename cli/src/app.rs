@@ -45,15 +45,16 @@ impl App {
                 origin: "--profile".to_owned(),
             });
         }
-        let config = LoadedConfig::load(&sources, &global.keys)?;
+        let mut config = LoadedConfig::load(&sources, &global.keys)?;
+        // Network warnings (a malformed NO_PROXY entry) join the configuration's, so that
+        // `--json` outputs list them too.
+        let net_warnings = cybedefend_core::platform::net::configure(config.net_settings())?;
+        config.warnings.extend(net_warnings);
         // A profile's login is its own.
         let home = home.with_profile(config.profile.as_ref().map(|p| p.name.as_str()));
         let out = if config.ci() { Printer::new(true) } else { out };
         for w in config.warnings.iter().chain(&config.unknown) {
             out.warn(w);
-        }
-        for w in cybedefend_core::platform::net::configure(config.net_settings())? {
-            out.warn(&w);
         }
         for f in &config.files {
             tracing::debug!("config: read {}", f.display());

@@ -398,6 +398,11 @@ fn ca_files_come_from_ca_cert_ssl_cert_file_or_ssl_cert_dir_and_can_replace_the_
         &std::fs::read_to_string(&ca_file).unwrap(),
     );
     env.write(&dir.join("README"), "not a certificate\n");
+    // a 1 GiB (sparse) file in the folder is skipped, never read whole
+    std::fs::File::create(dir.join("huge.pem"))
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
     env.set("SSL_CERT_DIR", dir.to_str().unwrap());
     let (out, _) = status(&env, &[]);
     assert_eq!(out.code, 0, "{out:?}");
@@ -478,7 +483,14 @@ fn bad_network_settings_are_refused_with_what_to_fix() {
             vars: vec![("CYBEDEFEND_CA_CERT", p(&tmp))],
             args: vec![],
             code: 2,
-            says: vec!["is not a regular file".into()],
+            says: vec!["not a regular file".into()],
+        },
+        Bad {
+            what: "a /proc file that says it is empty",
+            vars: vec![("CYBEDEFEND_CA_CERT", "/proc/self/pagemap".into())],
+            args: vec![],
+            code: 2,
+            says: vec!["cannot read the CA file of ca_cert /proc/self/pagemap".into()],
         },
         Bad {
             what: "a CA file that is not PEM",
@@ -646,6 +658,10 @@ fn bad_network_settings_are_refused_with_what_to_fix() {
         out.stderr.contains("NO_PROXY: `10.0.0.0/33` is not a host")
             && out.stderr.contains("`http://x.example/`"),
         "{out:?}"
+    );
+    assert!(
+        j["warnings"].to_string().contains("10.0.0.0/33"),
+        "--json lists the warning too: {j}"
     );
     assert!(j["proxy"].is_null(), "{j}");
 }

@@ -98,6 +98,7 @@ fn a_profile_is_chosen_by_flag_then_variable_then_folder_or_git_remote() {
         &repo.join(".git/config"),
         "[core]\n\trepositoryformatversion = 0\n[remote \"origin\"]\n\turl = git@github.com:ACME/api.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n",
     );
+    env.write(&repo.join(".git/HEAD"), "ref: refs/heads/main\n");
     std::fs::create_dir_all(repo.join("src")).unwrap();
     let (out, j) = status_in(&env, &repo.join("src"), &["--offline"]);
     assert_eq!(out.code, 0, "{out:?}");
@@ -286,4 +287,79 @@ fn a_repository_cannot_define_a_profile_and_profiles_keep_to_account_settings() 
         warnings.contains("`plugins` in profile `typo`") && warnings.contains("is ignored"),
         "{warnings}"
     );
+}
+
+#[test]
+fn only_a_real_repository_of_this_user_can_choose_a_profile_by_its_remote() {
+    let (_default, _acme, env) = setup();
+    let remote = "[remote \"origin\"]\n\turl = https://github.com/acme/api.git\n";
+    // a lone .git/config is no repository
+    let lone = env.work().join("lone");
+    env.write(&lone.join(".git/config"), remote);
+    let (_, j) = status_in(&env, &lone, &["--offline"]);
+    assert!(j["profile"].is_null(), "{j}");
+
+    // a real one, but another user's (a shared folder above the working directory)
+    let shared = env.work().join("shared");
+    env.write(&shared.join(".git/config"), remote);
+    env.write(&shared.join(".git/HEAD"), "ref: refs/heads/main\n");
+    std::fs::create_dir_all(shared.join("work")).unwrap();
+    let (_, j) = status_in(&env, &shared.join("work"), &["--offline"]);
+    assert_eq!(
+        j["profile"], "acme",
+        "a repository of this user matches: {j}"
+    );
+    if let Err(e) = std::os::unix::fs::chown(shared.join(".git"), Some(65534), Some(65534)) {
+        missing(
+            "only_a_real_repository_of_this_user_can_choose_a_profile_by_its_remote",
+            "root (to give a folder to another user)",
+            &format!("run the tests as root, as CI does ({e})"),
+        );
+        return;
+    }
+    let (_, j) = status_in(&env, &shared.join("work"), &["--offline"]);
+    assert!(
+        j["profile"].is_null(),
+        "another user's .git chose a profile: {j}"
+    );
+
+    // a huge config with thousands of remotes is read quickly and capped
+    let big = env.work().join("big");
+    let mut text = String::from("[remote \"o\"]\n");
+    let mut i = 0;
+    while text.len() < 1_000_000 {
+        text.push_str(&format!("\turl = git@example.com:x/{i}\n"));
+        i += 1;
+    }
+    env.write(&big.join(".git/config"), &text);
+    env.write(&big.join(".git/HEAD"), "ref: refs/heads/main\n");
+    let (out, j) = status_in(&env, &big, &["--offline"]);
+    assert_eq!(out.code, 4, "no credential is set here: {out:?}");
+    assert!(j["profile"].is_null(), "{j}");
+}
+
+#[test]
+fn config_validate_type_checks_every_profile_and_refuses_a_relative_ca_file() {
+    let env = Env::new();
+    let file = env.work().join("profiles.yaml");
+    for (body, says) in [
+        ("    region: mars\n", "profiles"),
+        ("    http_timeout: forever\n", "http_timeout"),
+        ("    ca_cert_only: maybe\n", "ca_cert_only"),
+        (
+            "    proxy: socks5://h:1\n",
+            "only http:// and https:// proxies",
+        ),
+    ] {
+        env.write(&file, &format!("profiles:\n  acme:\n{body}"));
+        let out = env.run(&["config", "validate", file.to_str().unwrap()]);
+        assert_eq!(out.code, 2, "{body}: {out:?}");
+        assert!(out.stderr.contains(says), "{body}: {out:?}");
+    }
+    // a relative CA file in a config file would be read from wherever a command runs
+    env.write(&env.dot().join("config.yaml"), "ca_cert: corp.pem\n");
+    env.write(&env.work().join("corp.pem"), "not used\n");
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("is not an absolute path"), "{out:?}");
 }

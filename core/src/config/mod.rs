@@ -315,15 +315,26 @@ impl LoadedConfig {
         Ok(loaded)
     }
 
-    /// `ca_cert`: `~/` means the home folder.
+    /// `ca_cert`: `~/` means the home folder. A relative path is accepted from the variable
+    /// only (relative to where the command runs, as a shell user expects); from a file it
+    /// would be looked up in whatever directory a command runs in, so a repository could
+    /// supply the CA.
     fn resolve_ca_cert(&mut self) -> Result<()> {
         if let Some(path) = &self.settings.ca_cert {
-            self.settings.ca_cert = Some(crate::env::expand_home(path).ok_or_else(|| {
+            let origin = self.origin("ca_cert").unwrap_or_default();
+            let expanded = crate::env::expand_home(path).ok_or_else(|| {
                 Error::usage(format!(
-                    "`ca_cert` (from {}) starts with `~`, but HOME is not set",
-                    self.origin("ca_cert").unwrap_or_default()
+                    "`ca_cert` (from {origin}) starts with `~`, but HOME is not set"
                 ))
-            })?);
+            })?;
+            if expanded.is_relative() && origin != "CYBEDEFEND_CA_CERT" {
+                return Err(Error::usage(format!(
+                    "`ca_cert` `{}` (from {origin}) is not an absolute path: it would be read from whatever directory a command runs in",
+                    crate::text::one_line(&path.to_string_lossy(), 120)
+                ))
+                .with_hint("give an absolute path, or one under `~/`"));
+            }
+            self.settings.ca_cert = Some(expanded);
         }
         Ok(())
     }
@@ -732,6 +743,7 @@ mod tests {
         )
         .unwrap();
         fs::create_dir_all(work.join(".git")).unwrap();
+        fs::write(work.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
         fs::write(
             work.join(".git/config"),
             "[remote \"origin\"]\n\turl = https://github.com/acme/x.git\n",
@@ -742,6 +754,7 @@ mod tests {
         fs::remove_file(work.join("config.yaml")).unwrap();
         s.cwd = t.path().join("elsewhere");
         fs::create_dir_all(s.cwd.join(".git")).unwrap();
+        fs::write(s.cwd.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
         fs::write(
             s.cwd.join(".git/config"),
             "[remote \"origin\"]\n\turl = git@GitHub.com:Acme/x\n",

@@ -30,6 +30,10 @@ use crate::text::one_line;
 const NOT_IN_PROFILE: &[&str] = &["profiles", "plugins", "trusted_directories"];
 /// The name that means "no profile": the settings outside `profiles:`.
 pub(super) const DEFAULT: &str = "default";
+/// Most remotes of one repository looked at.
+const MAX_REMOTES: usize = 64;
+/// Largest user or system config re-read for the order of its profiles.
+const CONFIG_CAP: u64 = 4 << 20;
 /// Largest git config read.
 const GIT_CONFIG_CAP: u64 = 1 << 20;
 
@@ -143,13 +147,25 @@ impl Matcher {
         }
         let mut directories = Vec::new();
         for p in strings(d.get("directories"), &format!("{what}: `directories`"))? {
-            let Some(expanded) = crate::env::expand_home(Path::new(&p)) else {
-                return Err(Error::usage(format!(
-                    "{what}: `{}` starts with `~`, but HOME is not set",
-                    one_line(&p, 120)
-                )));
+            // `~/` becomes the home folder, taken literally (a `[` in it is no pattern).
+            let text = match p
+                .strip_prefix("~/")
+                .or(if p == "~" { Some("") } else { None })
+            {
+                Some(rest) => {
+                    let Some(home) = crate::env::expand_home(Path::new("~")) else {
+                        return Err(Error::usage(format!(
+                            "{what}: `{}` starts with `~`, but HOME is not set",
+                            one_line(&p, 120)
+                        )));
+                    };
+                    format!(
+                        "{}/{rest}",
+                        globset::escape(home.to_string_lossy().trim_end_matches('/'))
+                    )
+                }
+                None => p.clone(),
             };
-            let text = expanded.to_string_lossy().into_owned();
             if !Path::new(&text).is_absolute() {
                 return Err(Error::usage(format!(
                     "{what}: `{}` is not an absolute folder (start it with `/` or `~/`)",
@@ -214,70 +230,88 @@ impl Matcher {
 /// `ssh://git@github.com:22/acme/api` are all `github.com/acme/api`.
 pub(super) fn normalize_remote(url: &str) -> Option<String> {
     let url = url.trim();
-    let (host, path) = if let Some((_, rest)) = url.split_once("://") {
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = match host.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => host,
-        };
-        (host, path)
+    let (host, path) = if url.contains("://") {
+        let parsed = url::Url::parse(url).ok()?;
+        (parsed.host_str()?.to_owned(), parsed.path().to_owned())
     } else {
         // scp-like: [user@]host:path
         let (authority, path) = url.split_once(':')?;
-        if authority.contains('/') {
+        if authority.contains('/') || path.split('/').any(|seg| seg == "..") {
             return None;
         }
         let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        (host, path)
+        (host.to_owned(), path.to_owned())
     };
     let path = path.trim_matches('/');
     let path = path.strip_suffix(".git").unwrap_or(path);
-    if host.is_empty() {
+    if host.is_empty() || path.is_empty() {
         return None;
     }
     Some(format!("{}/{}", host.to_ascii_lowercase(), path))
 }
 
-/// The git config file of the repository `cwd` is in (a worktree's `.git` file and a shared
-/// `commondir` are followed), if any.
-fn git_config(cwd: &Path) -> Option<PathBuf> {
-    for dir in cwd.ancestors() {
-        let dotgit = dir.join(".git");
-        let Ok(meta) = std::fs::metadata(&dotgit) else {
-            continue;
-        };
-        let gitdir = if meta.is_dir() {
-            dotgit
-        } else {
-            let text = read_capped(&dotgit)?;
-            let target = text.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
-            dir.join(target)
-        };
-        let common = match read_capped(&gitdir.join("commondir")) {
-            Some(c) => gitdir.join(c.trim()),
-            None => gitdir,
-        };
-        return Some(common.join("config"));
+/// Whether a file or folder of a repository belongs to this user (git's own rule for
+/// trusting a repository: another user's `.git` above the working directory, in `/tmp` say,
+/// must not choose the profile).
+fn owned(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.uid() == rustix::process::geteuid().as_raw()
     }
-    None
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        true
+    }
 }
 
-fn read_capped(path: &Path) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > GIT_CONFIG_CAP {
+/// The git config file of the repository `cwd` is in (a worktree's `.git` file and a shared
+/// `commondir` are followed), if there is one and it belongs to this user.
+fn git_config(cwd: &Path) -> Option<PathBuf> {
+    let dir = cwd
+        .ancestors()
+        .find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok())?;
+    let dotgit = dir.join(".git");
+    let meta = std::fs::metadata(&dotgit).ok()?;
+    if !owned(&meta) {
+        let shown = display(&dotgit);
+        tracing::debug!("profiles: {shown} belongs to another user; its remotes are not used");
         return None;
     }
-    std::fs::read_to_string(path).ok()
+    let gitdir = if meta.is_dir() {
+        dotgit
+    } else {
+        let text = read_capped(&dotgit, GIT_CONFIG_CAP)?;
+        let target = text.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
+        dir.join(target)
+    };
+    let common = match read_capped(&gitdir.join("commondir"), 4096) {
+        Some(c) => gitdir.join(c.trim()),
+        None => gitdir,
+    };
+    // A repository has a HEAD; a lone `.git/config` is not one.
+    if !common.join("HEAD").is_file() {
+        return None;
+    }
+    let config = common.join("config");
+    owned(&std::fs::metadata(&config).ok()?).then_some(config)
+}
+
+/// A text file of at most `cap` bytes (capped while reading, opened without blocking).
+fn read_capped(path: &Path, cap: u64) -> Option<String> {
+    let bytes = crate::fsutil::read_capped(path, cap, true).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// The remote URLs of the repository `cwd` is in, normalised ([`normalize_remote`]).
 pub(super) fn git_remotes(cwd: &Path) -> Vec<String> {
-    let Some(text) = git_config(cwd).and_then(|p| read_capped(&p)) else {
+    let Some(text) = git_config(cwd).and_then(|p| read_capped(&p, GIT_CONFIG_CAP)) else {
         return Vec::new();
     };
     let mut in_remote = false;
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for line in text.lines() {
         let line = line.trim();
         if line.starts_with('[') {
@@ -292,9 +326,12 @@ pub(super) fn git_remotes(cwd: &Path) -> Vec<String> {
         {
             let v = v.trim().trim_matches('"');
             if let Some(n) = normalize_remote(v)
-                && !out.contains(&n)
+                && seen.insert(n.clone())
             {
                 out.push(n);
+                if out.len() >= MAX_REMOTES {
+                    break;
+                }
             }
         }
     }
@@ -306,7 +343,7 @@ pub(super) fn git_remotes(cwd: &Path) -> Vec<String> {
 fn ordered_names(files: &[PathBuf], defined: &Dict) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for file in files.iter().rev() {
-        let Some(text) = read_capped(file) else {
+        let Some(text) = read_capped(file, CONFIG_CAP) else {
             continue;
         };
         let Ok(serde_yaml::Value::Mapping(top)) = serde_yaml::from_str::<serde_yaml::Value>(&text)
@@ -381,6 +418,23 @@ fn check(
             }
         }
     }
+    // Every value is checked for its type now, not on the day the profile applies.
+    let layer = ProfileLayer {
+        origin: format!("profile `{name}` ({defined_in})"),
+        dict: dict.clone(),
+    };
+    Figment::new()
+        .merge(layer)
+        .extract::<super::Settings>()
+        .map_err(|e| Error::usage(super::describe_figment_error(&e)))?;
+    if let Some(proxy) = dict.get("proxy").and_then(Value::as_str)
+        && !proxy.trim().eq_ignore_ascii_case("none")
+    {
+        crate::platform::net::ProxyUrl::parse(
+            proxy,
+            &format!("`proxy` of profile `{name}` ({defined_in})"),
+        )?;
+    }
     Ok((dict, matcher))
 }
 
@@ -407,7 +461,16 @@ pub(super) fn choose(
             .map(origin_of_metadata)
             .unwrap_or_else(|| "the configuration".to_owned())
     };
+    let mut lower = std::collections::HashSet::new();
     for name in defined.keys() {
+        if !lower.insert(name.to_ascii_lowercase()) {
+            return Err(Error::usage(format!(
+                "`profiles` in {} has two profiles whose names differ only in case (`{}`): their logins would share a folder on some systems",
+                origin_of(name),
+                one_line(name, 80)
+            ))
+            .with_hint("rename one of them"));
+        }
         if name == DEFAULT {
             return Err(Error::usage(format!(
                 "`profiles` in {} defines a profile named `{DEFAULT}`: that name is reserved for the settings outside `profiles:` (`--profile {DEFAULT}` chooses them)",

@@ -428,6 +428,12 @@ pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: 
         .with_hint("a value given may be too long for a URL; shorten it");
     }
     if err.is_timeout() {
+        // A connection that never opens is cut by the connect limit, not the request limit.
+        let limit = if err.is_connect() {
+            limit.min(Duration::from_secs(10))
+        } else {
+            limit
+        };
         let hint = match proxy {
             Some(p) if p.is_https() => format!(
                 "the proxy URL {} uses https://, but most proxies speak plain http:// even for https sites (the tunnel is still encrypted end to end): try http://",
@@ -491,8 +497,18 @@ fn tls_hint(tls: &TlsFailure, proxied: bool) -> String {
         .issuer
         .as_deref()
         .map_or_else(|| "the issuer".to_owned(), |i| format!("`{i}`"));
-    let labels = net::network().map(|n| n.trust.labels()).unwrap_or_default();
-    let mut hint = if labels.is_empty() {
+    let network = net::network().ok();
+    let labels = network
+        .as_ref()
+        .map(|n| n.trust.labels())
+        .unwrap_or_default();
+    let only = network.as_ref().and_then(|n| n.trust.only.clone());
+    let mut hint = if let Some(origin) = only {
+        format!(
+            "only {} are trusted (`ca_cert_only` from {origin}: not the system's store), and none signed it; add the certificate of {issuer} to that file, or drop `ca_cert_only`",
+            labels.join(", ")
+        )
+    } else if labels.is_empty() {
         format!(
             "if {issuer} is your company's proxy or private CA, give its certificate (a PEM file) with `ca_cert` in ~/.cybedefend/config.yaml or CYBEDEFEND_CA_CERT: it is added to the system's trust store"
         )

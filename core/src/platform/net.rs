@@ -49,8 +49,8 @@ pub struct Setting<T> {
     pub origin: String,
 }
 
-/// The network settings of the configuration.
-#[derive(Debug, Clone, Default)]
+/// The network settings of the configuration (`Debug` masks the proxy's credentials).
+#[derive(Clone, Default)]
 pub struct NetSettings {
     /// `proxy`: a proxy URL, or `none`.
     pub proxy: Option<Setting<String>>,
@@ -58,6 +58,19 @@ pub struct NetSettings {
     pub ca_cert: Option<Setting<PathBuf>>,
     /// `ca_cert_only`: trust the given CA files alone, not the system store.
     pub ca_cert_only: Option<Setting<bool>>,
+}
+
+impl fmt::Debug for NetSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetSettings")
+            .field(
+                "proxy",
+                &self.proxy.as_ref().map(|p| mask_userinfo(&p.value)),
+            )
+            .field("ca_cert", &self.ca_cert)
+            .field("ca_cert_only", &self.ca_cert_only)
+            .finish()
+    }
 }
 
 /// Reads an environment variable (a test passes its own).
@@ -141,6 +154,19 @@ impl ProxyUrl {
                 "the proxy `{shown}` (from {origin}) has a path, a query or a fragment; a proxy is only scheme://host:port"
             ))
             .with_hint(hint));
+        }
+        if !raw.contains("://") && url.port().is_none() {
+            return Err(Error::usage(format!(
+                "the proxy `{shown}` (from {origin}) has no port: give it as host:port or with a scheme (http://{shown}:3128)"
+            ))
+            .with_hint("`none` means no proxy at all"));
+        }
+        // Whatever prints text masks the password too, should it ever reach a message.
+        if let Some(password) = url.password() {
+            crate::credentials::redact::register(password);
+            if let Ok(decoded) = percent_encoding::percent_decode_str(password).decode_utf8() {
+                crate::credentials::redact::register(&decoded);
+            }
         }
         Ok(Self {
             url,
@@ -474,6 +500,9 @@ pub struct Trust {
     /// set, the system verifier reads them *instead of* the system store, which is therefore
     /// added back here.
     system_again: Vec<CertificateDer<'static>>,
+    /// Verify with these roots alone (see `system_again`): the system verifier would read the
+    /// variables again, without this module's size limits.
+    own_roots: bool,
 }
 
 /// Known system bundle files (Debian/Ubuntu/Alpine, Fedora/RHEL, openSUSE, older RHEL, the
@@ -490,32 +519,20 @@ const SYSTEM_BUNDLES: &[&str] = &[
 
 /// Reads a PEM file of certificates; `label` names it in errors (`ca_cert /x (from …)`).
 fn read_pem(path: &Path, label: &str, fix: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        Error::usage(format!(
-            "cannot read the CA file of {label}: {}",
-            one_line(&e.to_string(), 120)
-        ))
-        .with_hint(fix.to_owned())
-    })?;
-    if !meta.is_file() {
-        return Err(
-            Error::usage(format!("the CA file of {label} is not a regular file"))
-                .with_hint(fix.to_owned()),
-        );
-    }
-    if meta.len() > CA_FILE_CAP {
-        return Err(Error::usage(format!(
-            "the CA file of {label} is larger than {} MiB; a CA bundle is far smaller",
-            CA_FILE_CAP >> 20
-        ))
-        .with_hint(fix.to_owned()));
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::usage(format!(
-            "cannot read the CA file of {label}: {}",
-            one_line(&e.to_string(), 120)
-        ))
-        .with_hint(fix.to_owned())
+    use crate::fsutil::{ReadError, read_capped};
+    // Capped while reading (a /proc file says it is empty), opened without blocking (a FIFO).
+    let bytes = read_capped(path, CA_FILE_CAP, true).map_err(|e| {
+        let why = match e {
+            ReadError::NotFound => "no such file".to_owned(),
+            ReadError::NotRegular(kind) => format!("it is a {kind}, not a regular file"),
+            ReadError::TooLarge(_) => format!(
+                "it is larger than {} MiB, far more than a CA bundle",
+                CA_FILE_CAP >> 20
+            ),
+            ReadError::Symlink => "it is a symbolic link".to_owned(),
+            ReadError::Io(e) => one_line(&e.to_string(), 120),
+        };
+        Error::usage(format!("cannot read the CA file of {label}: {why}")).with_hint(fix.to_owned())
     })?;
     parse_pem(&bytes, label, fix)
 }
@@ -555,7 +572,15 @@ fn parse_pem(bytes: &[u8], label: &str, fix: &str) -> Result<Vec<CertificateDer<
     Ok(certs)
 }
 
-fn read_pem_dir(dir: &Path, label: &str, fix: &str) -> Result<Vec<CertificateDer<'static>>> {
+/// Most certificates taken from `SSL_CERT_DIR` folders (a system store has a few hundred).
+const CA_DIR_CERTS: usize = 5_000;
+
+fn read_pem_dir(
+    dir: &Path,
+    label: &str,
+    fix: &str,
+    seen: &mut std::collections::HashSet<Vec<u8>>,
+) -> Result<Vec<CertificateDer<'static>>> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Error::usage(format!(
             "cannot read the CA folder of {label}: {}",
@@ -565,20 +590,20 @@ fn read_pem_dir(dir: &Path, label: &str, fix: &str) -> Result<Vec<CertificateDer
     })?;
     let mut certs: Vec<CertificateDer<'static>> = Vec::new();
     for entry in entries.flatten().take(CA_DIR_FILES) {
-        let path = entry.path();
-        let Ok(meta) = std::fs::metadata(&path) else {
+        // Capped, non-blocking reads; a hashed CA folder holds other files too (CRLs,
+        // READMEs): take what parses, skip what cannot be read.
+        let Ok(bytes) = crate::fsutil::read_capped(&entry.path(), CA_FILE_CAP, true) else {
             continue;
         };
-        if !meta.is_file() || meta.len() > CA_FILE_CAP {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        // A hashed CA folder holds other files too (CRLs, READMEs): take what parses.
         for cert in CertificateDer::pem_slice_iter(&bytes).flatten() {
+            if seen.len() >= CA_DIR_CERTS {
+                return Err(Error::usage(format!(
+                    "the CA folders of SSL_CERT_DIR hold more than {CA_DIR_CERTS} certificates; a trust store has a few hundred"
+                ))
+                .with_hint(fix.to_owned()));
+            }
             let mut probe = rustls::RootCertStore::empty();
-            if probe.add(cert.clone()).is_ok() && !certs.contains(&cert) {
+            if probe.add(cert.clone()).is_ok() && seen.insert(cert.as_ref().to_vec()) {
                 certs.push(cert);
             }
         }
@@ -615,12 +640,26 @@ impl Trust {
             conventional = true;
         }
         if let Some(dirs) = lookup("SSL_CERT_DIR")? {
+            let fix = "fix or unset SSL_CERT_DIR: it takes folders of PEM files";
+            let mut seen = std::collections::HashSet::new();
+            let mut missing = Vec::new();
             for dir in std::env::split_paths(&dirs).filter(|p| !p.as_os_str().is_empty()) {
+                // A folder that does not exist is skipped, as OpenSSL does.
+                if !dir.exists() {
+                    missing.push(display(&dir));
+                    continue;
+                }
                 let label = format!("SSL_CERT_DIR entry {}", display(&dir));
-                let fix = "fix or unset SSL_CERT_DIR: it takes folders of PEM files";
-                let certs = read_pem_dir(&dir, &label, fix)?;
+                let certs = read_pem_dir(&dir, &label, fix, &mut seen)?;
                 trust.extra.push(CaSource { label, certs });
                 conventional = true;
+            }
+            if !conventional && !missing.is_empty() {
+                return Err(Error::usage(format!(
+                    "none of the folders of SSL_CERT_DIR exists ({})",
+                    one_line(&missing.join(", "), 200)
+                ))
+                .with_hint(fix));
             }
         }
         if let Some(only) = settings.ca_cert_only.as_ref().filter(|o| o.value) {
@@ -635,6 +674,7 @@ impl Trust {
             }
             trust.only = Some(only.origin.clone());
         } else if conventional && cfg!(all(unix, not(target_vendor = "apple"))) {
+            trust.own_roots = true;
             // The system verifier reads SSL_CERT_FILE/SSL_CERT_DIR in place of the system
             // store; add the store back, so they add to it as every other CA setting does.
             if let Some(bundle) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
@@ -691,7 +731,7 @@ impl Trust {
             .chain(self.system_again.iter().cloned())
             .chain(more.iter().cloned())
             .collect();
-        let inner: Arc<dyn ServerCertVerifier> = if self.only.is_some() {
+        let inner: Arc<dyn ServerCertVerifier> = if self.only.is_some() || self.own_roots {
             let mut roots = rustls::RootCertStore::empty();
             roots.add_parsable_certificates(extra);
             rustls::client::WebPkiServerVerifier::builder_with_provider(
