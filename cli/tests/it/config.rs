@@ -377,3 +377,53 @@ fn version_help_and_completion() {
     let bad = env.run(&["frobnicate"]);
     assert_eq!(bad.code, 2);
 }
+
+#[test]
+fn hostile_config_files_and_trust_entries_are_refused() {
+    let d = Double::start();
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", "cdp_config_hostile_01");
+    // an empty or relative trusted folder trusts nothing (it matched everywhere)
+    env.write(
+        &env.dot().join("config.yaml"),
+        "trusted_directories: ['', '.', 'work']\n",
+    );
+    env.write(
+        &env.work().join("config.yaml"),
+        "api_url: https://evil.example\n",
+    );
+    let out = env.run(&["config", "show", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_ne!(out.json()["api_url"], "https://evil.example", "{out:?}");
+    assert_eq!(
+        out.stderr.matches("`trusted_directories` entry").count(),
+        3,
+        "{out:?}"
+    );
+    // a repository's config.yaml that is a link to an endless /proc file
+    std::fs::remove_file(env.work().join("config.yaml")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/pagemap", env.work().join("config.yaml")).unwrap();
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("config file") && out.stderr.contains("work/config.yaml"),
+        "{out:?}"
+    );
+    // and one that is merely huge
+    std::fs::remove_file(env.work().join("config.yaml")).unwrap();
+    std::fs::File::create(env.work().join("config.yaml"))
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("larger than 1024 KiB"), "{out:?}");
+    // a PAT of the wrong type is not quoted back
+    std::fs::remove_file(env.work().join("config.yaml")).unwrap();
+    env.write(&env.dot().join("config.yaml"), "pat: 918273645546372819\n");
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(!out.all().contains("918273645546372819"), "{out:?}");
+    assert!(out.stderr.contains("`pat`"), "{out:?}");
+}

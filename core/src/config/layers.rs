@@ -58,7 +58,16 @@ pub fn describe_figment_error(err: &figment::Error) -> String {
         .cloned()
         .collect::<Vec<_>>()
         .join(".");
-    let kind = crate::text::one_line(&err.kind.to_string(), 300);
+    // The parser quotes the value it refused: not when the key holds a secret.
+    let secret = err
+        .path
+        .last()
+        .is_some_and(|k| k == "pat" || crate::credentials::redact::is_secret_name(k));
+    let kind = if secret {
+        "the value has the wrong type or form (not shown: it may be a secret)".to_owned()
+    } else {
+        crate::text::one_line(&err.kind.to_string(), 300)
+    };
     if key.is_empty() {
         format!("invalid configuration in {origin}: {kind}")
     } else {
@@ -79,6 +88,7 @@ fn first_existing(candidates: &[PathBuf], warnings: &mut Vec<String>) -> Option<
 }
 
 fn parse_file(path: &Path) -> Result<Figment> {
+    yaml::check(path)?;
     let f = Figment::from(yaml::file(path));
     f.extract::<Dict>()
         .map_err(|e| Error::usage(describe_figment_error(&e)))?;
@@ -163,9 +173,23 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
             // The same file may already be the user's (cwd = ~/.cybedefend).
             && !files.iter().any(|f| same_file(f, &p))
         {
+            // Only absolute folders (after `~/`) count: an empty or relative entry would
+            // match wherever a command runs.
             let trusted_dirs: Vec<PathBuf> = figment
                 .extract_inner::<Vec<PathBuf>>("trusted_directories")
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|d| {
+                    let expanded = env::expand_home(&d).filter(|e| e.is_absolute());
+                    if expanded.is_none() {
+                        warnings.push(format!(
+                            "`trusted_directories` entry `{}` is ignored: give an absolute folder, or one under `~/`",
+                            crate::text::one_line(&d.to_string_lossy(), 120)
+                        ));
+                    }
+                    expanded
+                })
+                .collect();
             let trusted = trusted_dirs.iter().any(|d| is_under(&sources.cwd, d));
             let layer = trust::project_layer(&p, trusted, &mut warnings, &mut unknown)?;
             figment = figment.merge(layer);

@@ -53,6 +53,7 @@ pub(super) fn project_layer(
     warnings: &mut Vec<String>,
     unknown: &mut Vec<String>,
 ) -> Result<ProjectLayer> {
+    yaml::check(path)?;
     let dict = Figment::from(yaml::file(path))
         .extract::<Dict>()
         .map_err(|e| Error::usage(describe_figment_error(&e)))?;

@@ -5,10 +5,33 @@ use std::path::Path;
 
 use figment::providers::{Data, Format, Yaml};
 
+use crate::credentials::display;
+use crate::error::{Error, Result};
+
 /// A YAML file as a figment provider.
 pub(super) type YamlFile = Data<Yaml>;
+
+/// Largest config file read (a real one is a few KiB).
+const CONFIG_CAP: u64 = 1 << 20;
 
 /// The provider for `path` (read when the figment is extracted).
 pub(super) fn file(path: &Path) -> YamlFile {
     Yaml::file_exact(path)
+}
+
+/// Refuses a config file that is not a regular file of at most 1 MiB, checked by a capped,
+/// non-blocking read (a `/proc` file or a FIFO committed as `config.yaml` must not exhaust
+/// memory or hang), before the parser reads it.
+pub(super) fn check(path: &Path) -> Result<()> {
+    match crate::fsutil::read_capped(path, CONFIG_CAP, true) {
+        Ok(_) => Ok(()),
+        Err(crate::fsutil::ReadError::TooLarge(_)) => Err(Error::usage(format!(
+            "config file {} is larger than {} KiB, far more than a configuration",
+            display(path),
+            CONFIG_CAP >> 10
+        ))),
+        Err(e) => Err(e
+            .into_error("config file", path)
+            .with_kind(crate::error::ErrorKind::Usage)),
+    }
 }

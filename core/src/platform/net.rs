@@ -258,8 +258,12 @@ fn parse_bypass(entry: &str) -> Option<Bypass> {
         .strip_prefix("*.")
         .or_else(|| host.strip_prefix('.'))
         .unwrap_or(host)
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
+        .trim_end_matches('.');
+    // International names compare in their ASCII (punycode) form, as URLs carry them.
+    let name = match url::Host::parse(name) {
+        Ok(url::Host::Domain(d)) => d.to_ascii_lowercase(),
+        _ => return None,
+    };
     let valid = !name.is_empty()
         && name.split('.').all(|label| {
             !label.is_empty()
@@ -272,6 +276,11 @@ fn parse_bypass(entry: &str) -> Option<Bypass> {
 }
 
 fn in_net(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    // `::ffff:10.1.2.3` is the IPv4 address 10.1.2.3.
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
             let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
@@ -1100,6 +1109,9 @@ mod tests {
         assert!(w.iter().all(|x| x.starts_with("NO_PROXY")), "{w:?}");
         assert!(w[0].contains("10.0.0.0/33"), "{w:?}");
         assert!(n.matches(&url("https://a.ok.example/")));
+        let n = NoProxy::parse("bücher.example,10.0.0.0/8", "NO_PROXY", &mut w);
+        assert!(n.matches(&url("https://www.bücher.example/")));
+        assert!(n.matches(&url("https://[::ffff:10.1.2.3]/")));
     }
 
     #[test]
