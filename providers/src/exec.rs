@@ -100,6 +100,16 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
             return Err(init.error("needs `command`, e.g. [pass, show, cybedefend/pat]"));
         }
     };
+    // A program given by a relative path would be whatever the working directory holds.
+    if !o.shell && argv[0].contains('/') && !argv[0].starts_with('/') && !argv[0].starts_with("~/")
+    {
+        return Err(init
+            .error(format!(
+                "`command` starts with `{}`, a relative path: it would run whatever the directory a command runs in holds",
+                cybedefend_core::text::one_line(&argv[0], 80)
+            ))
+            .with_hint("give the program's absolute path, or a name found on PATH"));
+    }
     for var in &o.pass_env {
         if !process::CLI_SECRET_VARS.contains(&var.as_str()) {
             return Err(init.error(format!(

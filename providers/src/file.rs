@@ -100,7 +100,7 @@ impl CredentialProvider for FileProvider {
 fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
     let o: Options = init.options()?;
     let source = match (o.path, o.credential) {
-        (Some(p), None) => Source::Path(p),
+        (Some(p), None) => Source::Path(init.absolute_path("path", &p)?),
         (None, Some(c)) if !c.trim().is_empty() => Source::Credential(c),
         _ => return Err(init.error("needs exactly one of `path` or `credential`")),
     };

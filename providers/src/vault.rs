@@ -453,7 +453,17 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
     if kv_version != 1 && kv_version != 2 {
         return Err(init.error("`kv_version` must be 1 or 2"));
     }
-    let auth = o.auth.unwrap_or_default();
+    let mut auth = o.auth.unwrap_or_default();
+    for (key, slot) in [
+        ("auth.token_file", &mut auth.token_file),
+        ("auth.role_id_file", &mut auth.role_id_file),
+        ("auth.secret_id_file", &mut auth.secret_id_file),
+        ("auth.jwt_file", &mut auth.jwt_file),
+    ] {
+        if let Some(p) = slot.take() {
+            *slot = Some(init.absolute_path(key, &p)?);
+        }
+    }
     let method = match auth.method.as_deref().unwrap_or("token") {
         "token" => Method::Token,
         "approle" => Method::AppRole,
@@ -469,7 +479,10 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
         id: init.id.to_owned(),
         address: o.address,
         namespace: o.namespace,
-        ca_cert: o.ca_cert,
+        ca_cert: o
+            .ca_cert
+            .map(|p| init.absolute_path("ca_cert", &p))
+            .transpose()?,
         kv_version,
         mount: o
             .mount

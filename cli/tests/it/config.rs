@@ -405,9 +405,10 @@ fn hostile_config_files_and_trust_entries_are_refused() {
     std::fs::remove_file(env.work().join("config.yaml")).unwrap();
     std::os::unix::fs::symlink("/proc/self/pagemap", env.work().join("config.yaml")).unwrap();
     let out = env.run(&["auth", "status", "--offline"]);
-    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        out.stderr.contains("config file") && out.stderr.contains("work/config.yaml"),
+        out.stderr
+            .contains("work/config.yaml: it is a symbolic link"),
         "{out:?}"
     );
     // and one that is merely huge
@@ -426,4 +427,66 @@ fn hostile_config_files_and_trust_entries_are_refused() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(!out.all().contains("918273645546372819"), "{out:?}");
     assert!(out.stderr.contains("`pat`"), "{out:?}");
+}
+
+#[test]
+fn a_repository_config_that_links_to_a_secret_or_nests_deeply_is_not_read() {
+    let env = Env::new();
+    // a token file of the user's, and a repository whose config.yaml links to it
+    let secret = env.home().join(".git-credentials");
+    env.write(&secret, "https://bob:ghp_LINKEDSECRET123456@github.com\n");
+    std::os::unix::fs::symlink(&secret, env.work().join("config.yaml")).unwrap();
+    let out = env.run(&["config", "show"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.all().contains("LINKEDSECRET"), "{out:?}");
+    assert!(out.stderr.contains("it is a symbolic link"), "{out:?}");
+    // a value of the wrong type is described, never quoted
+    std::fs::remove_file(env.work().join("config.yaml")).unwrap();
+    env.write(
+        &env.work().join("config.yaml"),
+        "project_id: [\"QUOTEDVALUE123\"]\n",
+    );
+    let out = env.run(&["config", "show"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(!out.all().contains("QUOTEDVALUE123"), "{out:?}");
+    assert!(out.stderr.contains("found a list"), "{out:?}");
+    // flow nesting that would keep the parser busy for minutes
+    env.write(
+        &env.work().join("config.yaml"),
+        &format!(
+            "project_id: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ),
+    );
+    let out = env.run(&["config", "show"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("deeper than 64 levels"), "{out:?}");
+}
+
+#[test]
+fn provider_paths_from_config_files_must_be_absolute() {
+    let env = Env::new();
+    env.write(&env.work().join("pat.txt"), "cdp_repository_supplied_1\n");
+    for (spec, key) in [
+        ("{type: file, path: pat.txt}", "`path` `pat.txt`"),
+        (
+            "{type: vault, address: 'https://127.0.0.1:9', path: x, ca_cert: ca.pem}",
+            "`ca_cert` `ca.pem`",
+        ),
+        (
+            "{type: vault, address: 'https://127.0.0.1:9', path: x, auth: {method: approle, secret_id_file: s.txt}}",
+            "`auth.secret_id_file` `s.txt`",
+        ),
+        ("{type: exec, command: [./get-pat.sh]}", "relative path"),
+    ] {
+        env.write(
+            &env.dot().join("config.yaml"),
+            &format!("credentials:\n  chain: [p]\n  providers:\n    p: {spec}\n"),
+        );
+        let out = env.run(&["auth", "status", "--offline"]);
+        assert_eq!(out.code, 2, "{spec}: {out:?}");
+        assert!(out.stderr.contains(key), "{spec}: {out:?}");
+        assert!(!out.all().contains("cdp_repository_supplied_1"), "{out:?}");
+    }
 }

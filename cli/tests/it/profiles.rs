@@ -322,6 +322,21 @@ fn only_a_real_repository_of_this_user_can_choose_a_profile_by_its_remote() {
         j["profile"].is_null(),
         "another user's .git chose a profile: {j}"
     );
+    // a folder of another user holding a link to a real repository of this user's
+    let real = env.work().join("real");
+    env.write(&real.join(".git/config"), remote);
+    env.write(&real.join(".git/HEAD"), "ref: refs/heads/main\n");
+    let theirs = env.work().join("theirs");
+    std::fs::create_dir_all(theirs.join("sub")).unwrap();
+    std::os::unix::fs::symlink(real.join(".git"), theirs.join(".git")).unwrap();
+    let (_, j) = status_in(&env, &theirs.join("sub"), &["--offline"]);
+    assert_eq!(j["profile"], "acme", "while the folder is this user's: {j}");
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let (_, j) = status_in(&env, &theirs.join("sub"), &["--offline"]);
+    assert!(
+        j["profile"].is_null(),
+        "another user's folder chose a profile: {j}"
+    );
 
     // a huge config with thousands of remotes is read quickly and capped
     let big = env.work().join("big");
@@ -362,4 +377,20 @@ fn config_validate_type_checks_every_profile_and_refuses_a_relative_ca_file() {
     let out = env.run(&["auth", "status", "--offline"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("is not an absolute path"), "{out:?}");
+}
+
+#[test]
+fn config_validate_checks_urls_and_paths_inside_profiles() {
+    let env = Env::new();
+    let file = env.work().join("p.yaml");
+    for (body, says) in [
+        ("    api_url: 'ftp://x'\n", "scheme `ftp`"),
+        ("    auth_endpoint: 'http://example.com'\n", "plain http"),
+        ("    ca_cert: rel.pem\n", "is not an absolute path"),
+    ] {
+        env.write(&file, &format!("profiles:\n  p1:\n{body}"));
+        let out = env.run(&["config", "validate", file.to_str().unwrap()]);
+        assert_eq!(out.code, 2, "{body}: {out:?}");
+        assert!(out.stderr.contains(says), "{body}: {out:?}");
+    }
 }

@@ -63,10 +63,31 @@ pub fn describe_figment_error(err: &figment::Error) -> String {
         .path
         .last()
         .is_some_and(|k| k == "pat" || crate::credentials::redact::is_secret_name(k));
-    let kind = if secret {
-        "the value has the wrong type or form (not shown: it may be a secret)".to_owned()
-    } else {
-        crate::text::one_line(&err.kind.to_string(), 300)
+    // The parser also quotes what it found: never repeated, since a file may be a link to
+    // anything (a repository's `config.yaml` pointing at a token file).
+    use figment::error::{Actual, Kind};
+    let found = |a: &Actual| match a {
+        Actual::Bool(_) => "true/false",
+        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a text",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit | Actual::Option => "nothing",
+        Actual::Seq => "a list",
+        Actual::Map => "a mapping",
+        _ => "another kind of value",
+    };
+    let kind = match &err.kind {
+        _ if secret => {
+            "the value has the wrong type or form (not shown: it may be a secret)".to_owned()
+        }
+        Kind::InvalidType(a, expected) => format!("found {}, expected {expected}", found(a)),
+        Kind::InvalidValue(a, expected) => {
+            format!("invalid value ({}), expected {expected}", found(a))
+        }
+        Kind::UnknownVariant(_, expected) => {
+            format!("unknown value, expected one of: {}", expected.join(", "))
+        }
+        other => crate::text::one_line(&other.to_string(), 300),
     };
     if key.is_empty() {
         format!("invalid configuration in {origin}: {kind}")
@@ -169,7 +190,19 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
             sources.cwd.join("config.yaml"),
             sources.cwd.join("config.yml"),
         ];
-        if let Some(p) = first_existing(&cwd_candidates, &mut warnings)
+        let cwd_file = first_existing(&cwd_candidates, &mut warnings).filter(|p| {
+            // A repository can ship a link to any file of the user's (a token file): its
+            // content would reach error messages. Links are not read here.
+            let link = std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+            if link {
+                warnings.push(format!(
+                    "ignoring {}: it is a symbolic link, and a working-directory config is read only as a regular file",
+                    display(p)
+                ));
+            }
+            !link
+        });
+        if let Some(p) = cwd_file
             // The same file may already be the user's (cwd = ~/.cybedefend).
             && !files.iter().any(|f| same_file(f, &p))
         {

@@ -601,6 +601,8 @@ fn mask_secrets(v: &mut serde_json::Value, under_env: bool) {
                     } else {
                         mask_secrets(child, true);
                     }
+                } else if lower == "command" {
+                    mask_arguments(child);
                 } else {
                     mask_secrets(child, lower == "env");
                 }
@@ -608,6 +610,33 @@ fn mask_secrets(v: &mut serde_json::Value, under_env: bool) {
         }
         serde_json::Value::Array(a) => a.iter_mut().for_each(|c| mask_secrets(c, under_env)),
         _ => {}
+    }
+}
+
+/// A command's arguments with secret-looking values masked: `--token=VALUE`, `-token VALUE`.
+fn mask_arguments(v: &mut serde_json::Value) {
+    let serde_json::Value::Array(args) = v else {
+        return;
+    };
+    let secret_flag = |s: &str| {
+        s.starts_with('-') && crate::credentials::redact::is_secret_name(s.trim_start_matches('-'))
+    };
+    let mut mask_next = false;
+    for arg in args.iter_mut() {
+        let Some(s) = arg.as_str().map(str::to_owned) else {
+            mask_next = false;
+            continue;
+        };
+        if mask_next {
+            *arg = serde_json::Value::from("<masked>");
+            mask_next = false;
+        } else if let Some((name, _)) = s.split_once('=')
+            && (secret_flag(name) || crate::credentials::redact::is_secret_name(name))
+        {
+            *arg = serde_json::Value::from(format!("{name}=<masked>"));
+        } else {
+            mask_next = secret_flag(&s);
+        }
     }
 }
 
@@ -854,14 +883,18 @@ mod tests {
 
     #[test]
     fn provider_secrets_are_masked_in_entries() {
-        let mut v = serde_json::json!({"op": {"type": "exec", "command": ["op"], "env": {"OP_SERVICE_ACCOUNT_TOKEN": "ops_abc"},
+        let mut v = serde_json::json!({"op": {"type": "exec", "command": ["vault", "-token=hvs.CMD1", "--password", "pw12345", "read"], "env": {"OP_SERVICE_ACCOUNT_TOKEN": "ops_abc"},
             "auth": {"role_id_env": "X", "secret_id": "s3cr3t", "token_file": "/t"}}});
         mask_secrets(&mut v, false);
         let text = v.to_string();
         assert!(
-            !text.contains("ops_abc") && !text.contains("s3cr3t"),
+            !text.contains("ops_abc")
+                && !text.contains("s3cr3t")
+                && !text.contains("hvs.CMD1")
+                && !text.contains("pw12345"),
             "{text}"
         );
+        assert!(text.contains("\"read\""), "{text}");
         assert!(
             text.contains("\"role_id_env\":\"X\"") && text.contains("/t"),
             "{text}"

@@ -274,7 +274,12 @@ fn git_config(cwd: &Path) -> Option<PathBuf> {
         .find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok())?;
     let dotgit = dir.join(".git");
     let meta = std::fs::metadata(&dotgit).ok()?;
-    if !owned(&meta) {
+    // The folder holding `.git`, the `.git` entry itself (a link, maybe) and what it points
+    // to must all be this user's: another user's folder with a link to a real repository
+    // must not choose either.
+    let entry_owned = std::fs::symlink_metadata(&dotgit).is_ok_and(|m| owned(&m));
+    let dir_owned = std::fs::metadata(dir).is_ok_and(|m| owned(&m));
+    if !owned(&meta) || !entry_owned || !dir_owned {
         let shown = display(&dotgit);
         tracing::debug!("profiles: {shown} belongs to another user; its remotes are not used");
         return None;
@@ -427,6 +432,22 @@ fn check(
         .merge(layer)
         .extract::<super::Settings>()
         .map_err(|e| Error::usage(super::describe_figment_error(&e)))?;
+    let origin = format!("profile `{name}` ({defined_in})");
+    for key in ["api_url", "auth_endpoint", "app_url"] {
+        if let Some(url) = dict.get(key).and_then(Value::as_str) {
+            crate::platform::check_url(key, url, &origin)?;
+        }
+    }
+    if let Some(ca) = dict.get("ca_cert").and_then(Value::as_str) {
+        let expanded = crate::env::expand_home(Path::new(ca));
+        if !expanded.is_some_and(|p| p.is_absolute()) {
+            return Err(Error::usage(format!(
+                "`ca_cert` `{}` (from {origin}) is not an absolute path: it would be read from whatever directory a command runs in",
+                one_line(ca, 120)
+            ))
+            .with_hint("give an absolute path, or one under `~/`"));
+        }
+    }
     if let Some(proxy) = dict.get("proxy").and_then(Value::as_str)
         && !proxy.trim().eq_ignore_ascii_case("none")
     {

@@ -24,7 +24,7 @@ pub(super) fn file(path: &Path) -> YamlFile {
 /// memory or hang), before the parser reads it.
 pub(super) fn check(path: &Path) -> Result<()> {
     match crate::fsutil::read_capped(path, CONFIG_CAP, true) {
-        Ok(_) => Ok(()),
+        Ok(bytes) => check_nesting(path, &bytes),
         Err(crate::fsutil::ReadError::TooLarge(_)) => Err(Error::usage(format!(
             "config file {} is larger than {} KiB, far more than a configuration",
             display(path),
@@ -34,4 +34,28 @@ pub(super) fn check(path: &Path) -> Result<()> {
             .into_error("config file", path)
             .with_kind(crate::error::ErrorKind::Usage)),
     }
+}
+
+/// Deepest `[`/`{` nesting accepted: the parser's time grows with the square of it before its
+/// own recursion limit applies, and a configuration nests a few levels.
+const MAX_NESTING: usize = 64;
+
+fn check_nesting(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut depth = 0usize;
+    for b in bytes {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(Error::usage(format!(
+                        "config file {} nests `[` or `{{` deeper than {MAX_NESTING} levels, which no configuration does",
+                        display(path)
+                    )));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }

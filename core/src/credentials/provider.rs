@@ -256,6 +256,26 @@ impl ProviderInit<'_> {
             self.id, self.origin
         ))
     }
+
+    /// A path option (`key`) of this provider: `~/` means the home folder; a relative path is
+    /// refused, since it would be read from whatever directory a command runs in (a
+    /// repository could then supply the file).
+    pub fn absolute_path(&self, key: &str, path: &std::path::Path) -> Result<std::path::PathBuf> {
+        let shown = crate::text::one_line(&path.to_string_lossy(), 120);
+        let expanded = crate::env::expand_home(path).ok_or_else(|| {
+            self.error(format!(
+                "`{key}` `{shown}` starts with `~`, but HOME is not set"
+            ))
+        })?;
+        if expanded.is_relative() {
+            return Err(self
+                .error(format!(
+                    "`{key}` `{shown}` is not an absolute path: it would be read from whatever directory a command runs in"
+                ))
+                .with_hint("give an absolute path, or one under `~/`"));
+        }
+        Ok(expanded)
+    }
 }
 
 /// serde's "unknown field `on_eror`, expected one of `a`, `b`" in the words of a config file:

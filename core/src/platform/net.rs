@@ -80,6 +80,21 @@ fn process_env(name: &str) -> Result<Option<String>> {
     crate::env::non_empty(name)
 }
 
+/// A proxy URL that may not parse, for a message: without `user:password@`, and not at all
+/// when a password could hide where no `@` marks it (`http://alice:secret`).
+fn shown_unparsed(raw: &str) -> String {
+    let masked = mask_userinfo(raw);
+    let rest = masked.split_once("://").map_or(masked.as_str(), |(_, r)| r);
+    let host_part = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let authority = host_part.split(['/', '?', '#']).next().unwrap_or("");
+    let after_colon = authority.rsplit_once(':').map(|(_, p)| p);
+    if after_colon.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+        masked
+    } else {
+        "(not shown: it may hold a password)".to_owned()
+    }
+}
+
 /// A proxy URL and where it was set.
 #[derive(Clone)]
 pub struct ProxyUrl {
@@ -114,7 +129,7 @@ impl ProxyUrl {
     /// and never show a password.
     pub fn parse(raw: &str, origin: &str) -> Result<Self> {
         let raw = raw.trim();
-        let shown = mask_userinfo(raw);
+        let shown = shown_unparsed(raw);
         let full = if raw.contains("://") {
             raw.to_owned()
         } else {
@@ -584,11 +599,25 @@ fn parse_pem(bytes: &[u8], label: &str, fix: &str) -> Result<Vec<CertificateDer<
 /// Most certificates taken from `SSL_CERT_DIR` folders (a system store has a few hundred).
 const CA_DIR_CERTS: usize = 5_000;
 
+/// What the `SSL_CERT_DIR` folders have used so far: certificates and files already taken,
+/// and bytes read.
+#[derive(Default)]
+struct DirBudget {
+    certs: std::collections::HashSet<Vec<u8>>,
+    files: std::collections::HashSet<(u64, u64)>,
+    bytes: u64,
+}
+
+/// Largest file read from an `SSL_CERT_DIR` folder (one CA is 2 KiB, a bundle 200 KiB).
+const CA_DIR_FILE_CAP: u64 = 2 << 20;
+/// Most bytes read from all `SSL_CERT_DIR` folders together.
+const CA_DIR_BYTES: u64 = 32 << 20;
+
 fn read_pem_dir(
     dir: &Path,
     label: &str,
     fix: &str,
-    seen: &mut std::collections::HashSet<Vec<u8>>,
+    budget: &mut DirBudget,
 ) -> Result<Vec<CertificateDer<'static>>> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Error::usage(format!(
@@ -601,18 +630,37 @@ fn read_pem_dir(
     for entry in entries.flatten().take(CA_DIR_FILES) {
         // Capped, non-blocking reads; a hashed CA folder holds other files too (CRLs,
         // READMEs): take what parses, skip what cannot be read.
-        let Ok(bytes) = crate::fsutil::read_capped(&entry.path(), CA_FILE_CAP, true) else {
+        let path = entry.path();
+        // Each file once (hashed folders hold links to the same file).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if let Ok(m) = std::fs::metadata(&path)
+                && !budget.files.insert((m.dev(), m.ino()))
+            {
+                continue;
+            }
+        }
+        let Ok(bytes) = crate::fsutil::read_capped(&path, CA_DIR_FILE_CAP, true) else {
             continue;
         };
+        budget.bytes += bytes.len() as u64;
+        if budget.bytes > CA_DIR_BYTES {
+            return Err(Error::usage(format!(
+                "the CA folders of SSL_CERT_DIR hold more than {} MiB of files; a trust store is far smaller",
+                CA_DIR_BYTES >> 20
+            ))
+            .with_hint(fix.to_owned()));
+        }
         for cert in CertificateDer::pem_slice_iter(&bytes).flatten() {
-            if seen.len() >= CA_DIR_CERTS {
+            if budget.certs.len() >= CA_DIR_CERTS {
                 return Err(Error::usage(format!(
                     "the CA folders of SSL_CERT_DIR hold more than {CA_DIR_CERTS} certificates; a trust store has a few hundred"
                 ))
                 .with_hint(fix.to_owned()));
             }
             let mut probe = rustls::RootCertStore::empty();
-            if probe.add(cert.clone()).is_ok() && seen.insert(cert.as_ref().to_vec()) {
+            if probe.add(cert.clone()).is_ok() && budget.certs.insert(cert.as_ref().to_vec()) {
                 certs.push(cert);
             }
         }
@@ -650,7 +698,7 @@ impl Trust {
         }
         if let Some(dirs) = lookup("SSL_CERT_DIR")? {
             let fix = "fix or unset SSL_CERT_DIR: it takes folders of PEM files";
-            let mut seen = std::collections::HashSet::new();
+            let mut budget = DirBudget::default();
             let mut missing = Vec::new();
             for dir in std::env::split_paths(&dirs).filter(|p| !p.as_os_str().is_empty()) {
                 // A folder that does not exist is skipped, as OpenSSL does.
@@ -659,7 +707,7 @@ impl Trust {
                     continue;
                 }
                 let label = format!("SSL_CERT_DIR entry {}", display(&dir));
-                let certs = read_pem_dir(&dir, &label, fix, &mut seen)?;
+                let certs = read_pem_dir(&dir, &label, fix, &mut budget)?;
                 trust.extra.push(CaSource { label, certs });
                 conventional = true;
             }
@@ -1181,6 +1229,9 @@ mod tests {
             "http://alice:Sup3r/Secret@h:1",
             "http://alice:p@ss#w?1@h:1",
             "http://D\\alice:pw9@h:1",
+            "http://alice:Secret",
+            "alice:Secret",
+            "http://alice@h:Secret",
         ] {
             if let Err(e) = ProxyUrl::parse(raw, "X") {
                 assert!(
