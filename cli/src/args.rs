@@ -60,7 +60,7 @@ pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: GlobalArgs,
     #[command(subcommand)]
-    pub(crate) command: Command,
+    pub(crate) command: Only<Command>,
 }
 
 const GLOBAL: &str = "Global options";
@@ -241,6 +241,86 @@ impl<T: FromArgMatches> FromArgMatches for Lazy<T> {
     }
 }
 
+/// The command named on the command line, when [`only_named_command`] found one: the tree is
+/// then built with that command alone. clap copies every global flag into every command it
+/// knows while parsing, and that copying was three quarters of the heap at start-up.
+static ONLY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Looks for the command named in `args` (the first word that is not an option or an
+/// option's value) and, when it is one of ours, has the tree built with it alone. Help, the
+/// version, completion scripts, typos and anything unusual keep the whole tree.
+pub(crate) fn only_named_command(args: &[std::ffi::OsString]) {
+    if let Some(name) = named_command(args) {
+        let _ = ONLY.set(name);
+    }
+}
+
+fn named_command(args: &[std::ffi::OsString]) -> Option<String> {
+    let takes_value = |flag: &str| {
+        matches!(flag, "config" | "profile" | "pat" | "api-key")
+            || KEYS
+                .iter()
+                .any(|k| k.flag == Some(flag) && k.ty != KeyType::Bool)
+    };
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let word = word.to_str()?;
+        if let Some(flag) = word.strip_prefix("--") {
+            if flag.is_empty() {
+                return None;
+            }
+            if !flag.contains('=') && takes_value(flag) {
+                words.next();
+            }
+            continue;
+        }
+        if word.starts_with('-') {
+            return None;
+        }
+        return (word != "completion" && Command::has_subcommand(word)).then(|| word.to_owned());
+    }
+    None
+}
+
+/// The top-level command enum, registering only the command [`only_named_command`] found.
+#[derive(Debug)]
+pub(crate) struct Only<T>(pub(crate) T);
+
+impl<T: Subcommand> Subcommand for Only<T> {
+    fn augment_subcommands(cmd: ClapCommand) -> ClapCommand {
+        let Some(name) = ONLY.get() else {
+            return T::augment_subcommands(cmd);
+        };
+        let all = T::augment_subcommands(ClapCommand::new("all"));
+        match all.find_subcommand(name) {
+            Some(one) => cmd.subcommand(one.clone()),
+            None => T::augment_subcommands(cmd),
+        }
+    }
+
+    fn augment_subcommands_for_update(cmd: ClapCommand) -> ClapCommand {
+        T::augment_subcommands_for_update(cmd)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        T::has_subcommand(name)
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for Only<T> {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Only)
+    }
+
+    fn from_arg_matches_mut(m: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Only)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+}
+
 /// A command group whose subcommands are built only when the group runs (see [`Lazy`]).
 #[derive(Debug)]
 pub(crate) struct LazySub<T>(pub(crate) T);
@@ -325,4 +405,42 @@ profiles (~/.cybedefend/credentials.json).")]
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_named_command_is_found_past_global_options_and_their_values() {
+        let named = |line: &str| {
+            let args: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();
+            named_command(&args)
+        };
+        for (line, want) in [
+            ("cybedefend auth status", Some("auth")),
+            ("cybedefend --region eu --ci scan --dir .", Some("scan")),
+            (
+                "cybedefend --api-url https://x --proxy none results",
+                Some("results"),
+            ),
+            ("cybedefend --config auth scan", Some("scan")),
+            ("cybedefend --profile scan login", Some("login")),
+            ("cybedefend --ci=false --debug report sbom", Some("report")),
+            (
+                "cybedefend --api-url=https://x project list",
+                Some("project"),
+            ),
+            // help, version, completion, typos and `--`: the whole tree
+            ("cybedefend --help", None),
+            ("cybedefend -h scan", None),
+            ("cybedefend -V", None),
+            ("cybedefend completion bash", None),
+            ("cybedefend scna", None),
+            ("cybedefend -- scan", None),
+            ("cybedefend", None),
+        ] {
+            assert_eq!(named(line).as_deref(), want, "{line}");
+        }
+    }
 }

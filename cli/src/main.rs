@@ -14,9 +14,11 @@ use crate::output::Printer;
 /// it apart cost as much as building it.
 fn parse() -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    args::only_named_command(&args);
     let mut cmd = Cli::command();
     let parsed = cmd
-        .try_get_matches_from_mut(std::env::args_os())
+        .try_get_matches_from_mut(args)
         .and_then(|mut m| {
             let cli = Cli::from_arg_matches_mut(&mut m);
             std::mem::forget(m);

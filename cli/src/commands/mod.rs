@@ -31,7 +31,7 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
     if cli.global.debug || env::bool_var("CYBEDEFEND_DEBUG").ok().flatten() == Some(true) {
         init_debug_log();
     }
-    match cli.command {
+    match cli.command.0 {
         Command::Version => return version::run(printer),
         Command::Completion { shell } => return completion::run(shell),
         Command::Auth(LazySub(auth::AuthCommand::Providers { json })) => {
@@ -46,9 +46,9 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
     let global = cli.global;
     // `scan` answers Ctrl-C, SIGTERM and SIGHUP itself (it waits for its compressors to clean
     // up).
-    let handles_interrupt = matches!(cli.command, Command::Scan(_));
+    let handles_interrupt = matches!(cli.command.0, Command::Scan(_));
     let result = runtime.block_on(until_signal(handles_interrupt, async move {
-        match cli.command {
+        match cli.command.0 {
             Command::Scan(Lazy(args)) => scan::run(global, printer, args).await,
             Command::Results(Lazy(args)) => results::run(global, printer, args).await,
             Command::Container(LazySub(cmd)) => container::run(global, printer, cmd).await,
