@@ -16,6 +16,37 @@ const PAT: &str = "cdp_network_pat_0001";
 const PROJECT: &str = "22222222-2222-4222-8222-222222222222";
 const PROXY_PASSWORD: &str = "pr0xy-s3cret-pw";
 
+/// Starts a server on a free loopback port: `spawn` starts it for a port, `ready` says when
+/// it serves. Up to five ports are tried (another process may take one in between).
+fn on_free_port(
+    what: &str,
+    limit: Duration,
+    mut spawn: impl FnMut(u16) -> Child,
+    ready: impl Fn() -> bool,
+) -> (Child, u16) {
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = spawn(port);
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if ready() && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return (child, port);
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("{what} did not start on a free port in five tries");
+}
+
 /// tinyproxy on loopback, logging every request it relays.
 struct Tinyproxy {
     child: Child,
@@ -43,48 +74,36 @@ impl Tinyproxy {
         }
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("tinyproxy.log");
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let conf = dir.path().join("tinyproxy.conf");
-            let mut text = format!(
-                "Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Info\nMaxClients 50\n",
-                log.display()
-            );
-            if let Some((user, password)) = auth {
-                text.push_str(&format!("BasicAuth {user} {password}\n"));
-            }
-            std::fs::write(&conf, text).unwrap();
-            let mut child = Command::new("tinyproxy")
-                .arg("-d")
-                .arg("-c")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(5) {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Some(Self {
-                        child,
-                        port,
-                        log,
-                        _dir: dir,
-                    });
+        let conf = dir.path().join("tinyproxy.conf");
+        let (child, port) = on_free_port(
+            "tinyproxy",
+            Duration::from_secs(5),
+            |port| {
+                let mut text = format!(
+                    "Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Info\nMaxClients 50\n",
+                    log.display()
+                );
+                if let Some((user, password)) = auth {
+                    text.push_str(&format!("BasicAuth {user} {password}\n"));
                 }
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("tinyproxy did not start on a free port in five tries");
+                std::fs::write(&conf, text).unwrap();
+                Command::new("tinyproxy")
+                    .arg("-d")
+                    .arg("-c")
+                    .arg(&conf)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            },
+            || true,
+        );
+        Some(Self {
+            child,
+            port,
+            log,
+            _dir: dir,
+        })
     }
 
     fn url(&self) -> String {
@@ -721,47 +740,34 @@ impl Mitmdump {
         };
         let confdir = tempfile::tempdir().unwrap();
         let out = confdir.path().join("flows.log");
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut child = Command::new(&bin)
-                .args(["--listen-host", "127.0.0.1", "--listen-port"])
-                .arg(port.to_string())
-                .arg("--set")
-                .arg(format!("confdir={}", confdir.path().display()))
-                .arg("--set")
-                .arg(format!(
-                    "ssl_verify_upstream_trusted_ca={}",
-                    upstream_ca.display()
-                ))
-                .stdout(std::fs::File::create(&out).unwrap())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(20) {
-                if confdir.path().join("mitmproxy-ca-cert.pem").is_file()
-                    && TcpStream::connect(("127.0.0.1", port)).is_ok()
-                {
-                    return Some(Self {
-                        child,
-                        port,
-                        confdir,
-                        out,
-                    });
-                }
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("mitmdump did not start on a free port in five tries");
+        let ca = confdir.path().join("mitmproxy-ca-cert.pem");
+        let (child, port) = on_free_port(
+            "mitmdump",
+            Duration::from_secs(20),
+            |port| {
+                Command::new(&bin)
+                    .args(["--listen-host", "127.0.0.1", "--listen-port"])
+                    .arg(port.to_string())
+                    .arg("--set")
+                    .arg(format!("confdir={}", confdir.path().display()))
+                    .arg("--set")
+                    .arg(format!(
+                        "ssl_verify_upstream_trusted_ca={}",
+                        upstream_ca.display()
+                    ))
+                    .stdout(std::fs::File::create(&out).unwrap())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            },
+            || ca.is_file(),
+        );
+        Some(Self {
+            child,
+            port,
+            confdir,
+            out,
+        })
     }
 
     fn url(&self) -> String {

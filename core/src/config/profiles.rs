@@ -5,7 +5,7 @@
 //! profiles:
 //!   acme:
 //!     region: us
-//!     match: {directories: ["~/work/acme/**"], git_remotes: ["github.com/acme/*"]}
+//!     match: {directories: ["~/clients/acme/**"], git_remotes: ["github.com/acme/*"]}
 //! ```
 //!
 //! The active profile is `--profile`, else `CYBEDEFEND_PROFILE`, else the first profile (user

@@ -16,7 +16,7 @@
 //! to the same system store ([`tls_config_with`]).
 //!
 //! **Diagnosis.** A certificate that fails verification is reported with the issuer and
-//! subject it carried ([`Rejected`]), so a TLS error can say "issued by `CN=Acme Proxy CA`".
+//! name it was for ([`Rejected`]), so a TLS error can say "issued by `CN=Acme Proxy CA`".
 //!
 //! The settings are handed over once per process ([`configure`]); the proxy choice is read
 //! then, the CA files when the first client is built.
@@ -833,8 +833,6 @@ pub struct Rejected {
     pub cause: CertificateError,
     /// Its issuer (`CN=Acme Proxy CA, O=Acme`), if it could be read.
     pub issuer: Option<String>,
-    /// Its subject.
-    pub subject: Option<String>,
     /// The name the client asked for.
     pub server: String,
 }
@@ -877,17 +875,11 @@ impl Rejected {
     }
 }
 
-fn names_of(der: &[u8]) -> (Option<String>, Option<String>) {
-    match x509_parser::parse_x509_certificate(der) {
-        Ok((_, cert)) => {
-            let name = |n: &x509_parser::x509::X509Name<'_>| {
-                let s = n.to_string();
-                (!s.is_empty()).then(|| one_line(&s, 200))
-            };
-            (name(cert.issuer()), name(cert.subject()))
-        }
-        Err(_) => (None, None),
-    }
+/// The issuer of a DER certificate (`CN=Acme Proxy CA, O=Acme`), if it can be read.
+fn issuer_of(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let issuer = cert.issuer().to_string();
+    (!issuer.is_empty()).then(|| one_line(&issuer, 200))
 }
 
 /// Verifies with the inner verifier; a refused certificate's error carries its issuer.
@@ -907,12 +899,11 @@ impl ServerCertVerifier for NoteIssuer {
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             .map_err(|e| match e {
                 rustls::Error::InvalidCertificate(cause) => {
-                    let (issuer, subject) = names_of(end_entity);
+                    let issuer = issuer_of(end_entity);
                     rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(
                         Arc::new(Rejected {
                             cause,
                             issuer,
-                            subject,
                             server: one_line(&server_name.to_str(), 200),
                         }),
                     )))
