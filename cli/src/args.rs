@@ -149,7 +149,7 @@ impl Args for GlobalArgs {
                 KeyType::Duration => arg
                     .value_name("DURATION")
                     .value_parser(clap::value_parser!(Span)),
-                KeyType::Url => arg.value_name("URL"),
+                KeyType::Url | KeyType::Proxy => arg.value_name("URL"),
                 _ => arg.value_name("VALUE"),
             };
             cmd = cmd.arg(arg);
