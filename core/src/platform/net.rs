@@ -948,10 +948,7 @@ pub struct Network {
 impl Network {
     /// Applies proxies and trust to a client builder.
     pub fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
-        builder
-            .no_proxy()
-            .proxy(self.proxies.reqwest_proxy())
-            .tls_backend_preconfigured(self.tls.clone())
+        configured(builder, &self.proxies, self.tls.clone())
     }
 }
 
@@ -965,10 +962,20 @@ pub fn with_roots(
     let proxies = proxies()?;
     let trust = Trust::load(&NetSettings::default(), false, settings_lookup())?;
     let tls = trust.tls_config(roots)?;
-    Ok(builder
+    Ok(configured(builder, &proxies, tls))
+}
+
+/// `builder` with this module's proxy rule as its only one (reqwest's own reading of the
+/// environment off) and `tls` as its TLS set-up.
+fn configured(
+    builder: reqwest::ClientBuilder,
+    proxies: &Arc<Proxies>,
+    tls: rustls::ClientConfig,
+) -> reqwest::ClientBuilder {
+    builder
         .no_proxy()
         .proxy(proxies.reqwest_proxy())
-        .tls_backend_preconfigured(tls))
+        .tls_backend_preconfigured(tls)
 }
 
 static SETTINGS: OnceLock<NetSettings> = OnceLock::new();
