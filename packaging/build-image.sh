@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 tag="${1:-cybedefend:latest}"
 engine="$(command -v podman || command -v docker || true)"
 [ -n "$engine" ] || { echo "error: neither podman nor docker is installed" >&2; exit 1; }
-echo "==> building the release binary"
-cargo build --profile dist --locked -p cybedefend
+echo "==> building the release binary (scripts/build-dist.sh; ORDER=none skips the start-up layout)"
+scripts/build-dist.sh
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 cp target/dist/cybedefend "$ctx/"

@@ -244,7 +244,8 @@ impl<T: FromArgMatches> FromArgMatches for Lazy<T> {
 /// The command named on the command line, when [`only_named_command`] found one: the tree is
 /// then built with that command alone. clap copies every global flag into every command it
 /// knows while parsing, and that copying was three quarters of the heap at start-up.
-static ONLY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// For a command group, the word after it is kept too, and only that subcommand is built.
+static ONLY: std::sync::OnceLock<(String, Option<String>)> = std::sync::OnceLock::new();
 
 /// Looks for the command named in `args` (the first word that is not an option or an
 /// option's value) and, when it is one of ours, has the tree built with it alone. Help, the
@@ -255,7 +256,7 @@ pub(crate) fn only_named_command(args: &[std::ffi::OsString]) {
     }
 }
 
-fn named_command(args: &[std::ffi::OsString]) -> Option<String> {
+fn named_command(args: &[std::ffi::OsString]) -> Option<(String, Option<String>)> {
     let takes_value = |flag: &str| {
         matches!(flag, "config" | "profile" | "pat" | "api-key")
             || KEYS
@@ -277,7 +278,16 @@ fn named_command(args: &[std::ffi::OsString]) -> Option<String> {
         if word.starts_with('-') {
             return None;
         }
-        return (word != "completion" && Command::has_subcommand(word)).then(|| word.to_owned());
+        if word == "completion" || !Command::has_subcommand(word) {
+            return None;
+        }
+        // the group's own subcommand: the next word, unless an option comes first (help)
+        let sub = words
+            .next()
+            .and_then(|w| w.to_str())
+            .filter(|w| !w.starts_with('-'))
+            .map(str::to_owned);
+        return Some((word.to_owned(), sub));
     }
     None
 }
@@ -288,7 +298,7 @@ pub(crate) struct Only<T>(pub(crate) T);
 
 impl<T: Subcommand> Subcommand for Only<T> {
     fn augment_subcommands(cmd: ClapCommand) -> ClapCommand {
-        let Some(name) = ONLY.get() else {
+        let Some((name, _)) = ONLY.get() else {
             return T::augment_subcommands(cmd);
         };
         let all = T::augment_subcommands(ClapCommand::new("all"));
@@ -327,7 +337,7 @@ pub(crate) struct LazySub<T>(pub(crate) T);
 
 impl<T: Subcommand> Subcommand for LazySub<T> {
     fn augment_subcommands(cmd: ClapCommand) -> ClapCommand {
-        cmd.defer(|c| keeping_about(c, T::augment_subcommands))
+        cmd.defer(|c| keeping_about(c, only_named_subcommand::<T>))
     }
 
     fn augment_subcommands_for_update(cmd: ClapCommand) -> ClapCommand {
@@ -336,6 +346,24 @@ impl<T: Subcommand> Subcommand for LazySub<T> {
 
     fn has_subcommand(name: &str) -> bool {
         T::has_subcommand(name)
+    }
+}
+
+/// A group's subcommands, or only the one named on the command line (see [`ONLY`]): clap would
+/// otherwise copy every global flag into each of the group's commands.
+fn only_named_subcommand<T: Subcommand>(cmd: ClapCommand) -> ClapCommand {
+    let named = ONLY
+        .get()
+        .filter(|(group, _)| cmd.get_name() == group)
+        .and_then(|(_, sub)| sub.as_deref())
+        .filter(|sub| T::has_subcommand(sub));
+    let Some(sub) = named else {
+        return T::augment_subcommands(cmd);
+    };
+    let all = T::augment_subcommands(ClapCommand::new("all"));
+    match all.find_subcommand(sub) {
+        Some(one) => cmd.subcommand(one.clone()),
+        None => T::augment_subcommands(cmd),
     }
 }
 
@@ -415,10 +443,16 @@ mod tests {
     fn the_named_command_is_found_past_global_options_and_their_values() {
         let named = |line: &str| {
             let args: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();
-            named_command(&args)
+            named_command(&args).map(|(command, sub)| match sub {
+                Some(sub) => format!("{command} {sub}"),
+                None => command,
+            })
         };
         for (line, want) in [
-            ("cybedefend auth status", Some("auth")),
+            ("cybedefend auth status", Some("auth status")),
+            ("cybedefend auth status --offline", Some("auth status")),
+            ("cybedefend auth --help", Some("auth")),
+            ("cybedefend auth", Some("auth")),
             ("cybedefend --region eu --ci scan --dir .", Some("scan")),
             (
                 "cybedefend --api-url https://x --proxy none results",
@@ -426,10 +460,13 @@ mod tests {
             ),
             ("cybedefend --config auth scan", Some("scan")),
             ("cybedefend --profile scan login", Some("login")),
-            ("cybedefend --ci=false --debug report sbom", Some("report")),
+            (
+                "cybedefend --ci=false --debug report sbom",
+                Some("report sbom"),
+            ),
             (
                 "cybedefend --api-url=https://x project list",
-                Some("project"),
+                Some("project list"),
             ),
             // help, version, completion, typos and `--`: the whole tree
             ("cybedefend --help", None),
