@@ -7,6 +7,10 @@
 // (cybedefend_core::env) is not a dependency here.
 #[allow(clippy::disallowed_methods)]
 fn main() {
+    // see `__wrap_pow` in src/main.rs: the binary's one call to libm, answered in Rust
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo::rustc-link-arg-bin=cybedefend=-Wl,--wrap=pow");
+    }
     for (var, option) in [
         ("CYBEDEFEND_LINK_MAP", "-Map="),
         ("CYBEDEFEND_LINK_ORDER", "--symbol-ordering-file="),
