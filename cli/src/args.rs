@@ -263,17 +263,30 @@ fn named_command(args: &[std::ffi::OsString]) -> Option<(String, Option<String>)
                 .iter()
                 .any(|k| k.flag == Some(flag) && k.ty != KeyType::Bool)
     };
+    let global_switch = |flag: &str| {
+        KEYS.iter()
+            .any(|k| k.flag == Some(flag) && k.ty == KeyType::Bool)
+    };
     let mut words = args.iter().skip(1);
     while let Some(word) = words.next() {
         let word = word.to_str()?;
         if let Some(flag) = word.strip_prefix("--") {
-            if flag.is_empty() {
-                return None;
+            let (name, value) = match flag.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (flag, false),
+            };
+            if takes_value(name) {
+                if !value {
+                    words.next();
+                }
+                continue;
             }
-            if !flag.contains('=') && takes_value(flag) {
-                words.next();
+            if global_switch(name) {
+                continue;
             }
-            continue;
+            // `--help`, `--version`, `--`, and a flag that is not a global one (misplaced or
+            // mistyped: clap's hint names the command that has it): the whole tree
+            return None;
         }
         if word.starts_with('-') {
             return None;
@@ -470,6 +483,14 @@ mod tests {
             ),
             // help, version, completion, typos and `--`: the whole tree
             ("cybedefend --help", None),
+            ("cybedefend --help auth status", None),
+            ("cybedefend --region eu --help project list", None),
+            ("cybedefend --version scan", None),
+            ("cybedefend --dry-run auth scan", None),
+            (
+                "cybedefend --ci --debug=true auth token",
+                Some("auth token"),
+            ),
             ("cybedefend -h scan", None),
             ("cybedefend -V", None),
             ("cybedefend completion bash", None),

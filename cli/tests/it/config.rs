@@ -376,6 +376,36 @@ fn version_help_and_completion() {
     assert!(c.stdout.contains("_cybedefend") && c.stdout.contains("login"));
     let bad = env.run(&["frobnicate"]);
     assert_eq!(bad.code, 2);
+    // help asked before a command still lists every command (the tree is built whole), and a
+    // flag given before the command it belongs to gets clap's hint
+    for line in [
+        &["--help", "auth", "status"][..],
+        &["--region", "eu", "--help", "project", "list"],
+    ] {
+        let h = env.run(line);
+        assert_eq!(h.code, 0, "{line:?}");
+        for command in ["scan", "results", "login", "auth", "project", "plugin"] {
+            assert!(
+                h.stdout.contains(&format!("\n  {command} ")),
+                "{line:?} does not list {command}: {}",
+                h.stdout
+            );
+        }
+    }
+    let misplaced = env.run(&["--dry-run", "auth", "scan"]);
+    assert_eq!(misplaced.code, 2);
+    assert!(
+        misplaced.stderr.contains("'scan --dry-run' exists"),
+        "{misplaced:?}"
+    );
+    // a group's help lists all its commands, typos in them get a suggestion
+    let group = env.run(&["auth", "--help"]);
+    for verb in ["status", "token", "migrate", "providers"] {
+        assert!(group.stdout.contains(&format!("\n  {verb} ")), "{group:?}");
+    }
+    let typo = env.run(&["auth", "statsu"]);
+    assert_eq!(typo.code, 2);
+    assert!(typo.stderr.contains("'status'"), "{typo:?}");
 }
 
 #[test]
