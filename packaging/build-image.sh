@@ -8,10 +8,11 @@ tag="${1:-cybedefend:latest}"
 engine="$(command -v podman || command -v docker || true)"
 [ -n "$engine" ] || { echo "error: neither podman nor docker is installed" >&2; exit 1; }
 echo "==> building the release binary (scripts/build-dist.sh; ORDER=none skips the start-up layout)"
-scripts/build-dist.sh
+bin="$(scripts/build-dist.sh)"
+[ -n "$bin" ] && [ -f "$bin" ] || { echo "error: scripts/build-dist.sh named no binary" >&2; exit 1; }
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
-cp target/dist/cybedefend "$ctx/"
+cp "$bin" "$ctx/cybedefend"
 echo "==> building the image $tag with $engine"
 args=(build -f packaging/Dockerfile -t "$tag")
 [ -n "${2:-}" ] && args+=(--build-arg "BASE=$2")

@@ -2,7 +2,7 @@
 # Start-up benchmark: `CYBEDEFEND_PAT=x cybedefend auth status --offline --json` (the `dist`
 # profile, what ships) against a hello-world Rust binary that prints an environment variable,
 # built with the same profile. Hyperfine rounds alternate the order; the median of the
-# per-round ratios counts. Also prints minor page faults (GNU time) and binary sizes.
+# per-round ratios counts (each binary takes each place in a round in turn). Also prints minor page faults (GNU time) and binary sizes.
 # Target: ratio at most 1.3.
 # Both binaries run from fresh copies, as installed by a package manager or an image build: a
 # file the linker has just written sits in the page cache as single 4 KB pages (lld writes
@@ -17,21 +17,29 @@ cd "$(dirname "$0")/.."
 runs="${RUNS:-300}"
 rounds="${ROUNDS:-6}"
 profile="${PROFILE:-dist}"
-for tool in hyperfine /usr/bin/time python3; do
-  command -v "$tool" >/dev/null || { echo "missing: $tool (apt-get install hyperfine time)" >&2; exit 2; }
+tools=(hyperfine /usr/bin/time python3)
+if [ "${BUILD:-yes}" != no ] && [ "$profile" = dist ] && [ "${ORDER:-trace}" != none ]; then
+  tools+=(valgrind readelf)
+fi
+for tool in "${tools[@]}"; do
+  command -v "$tool" >/dev/null || {
+    echo "missing: $tool (apt-get install hyperfine time valgrind binutils python3)" >&2
+    exit 2
+  }
 done
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+bin="$PWD/target/$profile/cybedefend"
 if [ "${BUILD:-yes}" = no ]; then
-  echo "==> using the cybedefend already built (BUILD=no); building the hello-world"
+  echo "==> using $bin as built (BUILD=no); building the hello-world"
 elif [ "$profile" = dist ]; then
   echo "==> building cybedefend (scripts/build-dist.sh) and the hello-world"
-  scripts/build-dist.sh
+  bin="$(scripts/build-dist.sh)"
 else
   echo "==> building cybedefend (profile $profile) and the hello-world"
   cargo build --profile "$profile" -q -p cybedefend
 fi
-bin="$PWD/target/$profile/cybedefend"
+[ -f "$bin" ] || { echo "error: no binary at $bin" >&2; exit 2; }
 mkdir -p "$work/hello/src" "$work/home"
 cat > "$work/hello/Cargo.toml" <<'TOML'
 [package]
@@ -46,9 +54,13 @@ TOML
 echo 'fn main() { println!("{}", std::env::var("CYBEDEFEND_PAT").unwrap_or_default()); }' > "$work/hello/src/main.rs"
 cargo build --release -q --manifest-path "$work/hello/Cargo.toml" --target-dir "$work/hello/target"
 hello="$work/hello/target/release/hello"
-# the same build with the linker's default layout, when scripts/build-dist.sh left one
+# the same build with the linker's default layout, when scripts/build-dist.sh left one for this
+# very binary (its checksums say so)
 default="$bin.default-layout"
-[ -f "$default" ] || default=""
+if ! [ -f "$default" ] || ! (cd "$(dirname "$bin")" && sha256sum --quiet -c "$bin.layout" 2>/dev/null); then
+  default=""
+  echo "==> no default-layout build of this binary to compare with (scripts/build-dist.sh makes one)"
+fi
 if [ "${PLACE:-copied}" != built ]; then
   mkdir -p "$work/bin"
   cp "$hello" "$bin" "$work/bin/"
@@ -63,7 +75,12 @@ fi
 export HOME="$work/home" CYBEDEFEND_PAT="cdp_benchmark_pat_0001"
 echo "==> $rounds rounds of $runs runs each"
 for i in $(seq "$rounds"); do
-  if [ $((i % 2)) = 1 ]; then order=(hello cd default); else order=(default cd hello); fi
+  # each binary takes each place in turn
+  case $((i % 3)) in
+    1) order=(hello cd default) ;;
+    2) order=(cd default hello) ;;
+    0) order=(default hello cd) ;;
+  esac
   args=()
   for o in "${order[@]}"; do
     case $o in
