@@ -316,12 +316,8 @@ pub(crate) struct Only<T>(pub(crate) T);
 
 impl<T: Subcommand> Subcommand for Only<T> {
     fn augment_subcommands(cmd: ClapCommand) -> ClapCommand {
-        let Some((name, _)) = ONLY.get() else {
-            return T::augment_subcommands(cmd);
-        };
-        let all = T::augment_subcommands(ClapCommand::new("all"));
-        match all.find_subcommand(name) {
-            Some(one) => cmd.subcommand(one.clone()),
+        match ONLY.get() {
+            Some((name, _)) => with_only::<T>(cmd, name),
             None => T::augment_subcommands(cmd),
         }
     }
@@ -378,11 +374,16 @@ fn only_named_subcommand<T: Subcommand>(cmd: ClapCommand) -> ClapCommand {
         .filter(|(group, _)| cmd.get_name() == group)
         .and_then(|(_, sub)| sub.as_deref())
         .filter(|sub| T::has_subcommand(sub));
-    let Some(sub) = named else {
-        return T::augment_subcommands(cmd);
-    };
+    match named {
+        Some(sub) => with_only::<T>(cmd, sub),
+        None => T::augment_subcommands(cmd),
+    }
+}
+
+/// `cmd` with the subcommand `name` of `T` alone (all of them when `T` has no such name).
+fn with_only<T: Subcommand>(cmd: ClapCommand, name: &str) -> ClapCommand {
     let all = T::augment_subcommands(ClapCommand::new("all"));
-    match all.find_subcommand(sub) {
+    match all.find_subcommand(name) {
         Some(one) => cmd.subcommand(one.clone()),
         None => T::augment_subcommands(cmd),
     }
