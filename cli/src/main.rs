@@ -39,7 +39,42 @@ pub extern "C" fn __wrap_pow(x: f64, y: f64) -> f64 {
     libm::pow(x, y)
 }
 
+/// Before anything else: no other process of this user can read this one's memory or
+/// environment (`/proc/PID/environ`, `/proc/PID/mem`, ptrace: a plugin or helper started later
+/// is such a process), and no descriptor this process inherited reaches a program it starts.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn harden() {
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) changes only this process's own attribute, and
+    // close_range with CLOSE_RANGE_CLOEXEC only marks descriptors; no memory is touched.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        ) != 0
+        {
+            // kernels before 5.11: the descriptors that are open, one at a time
+            if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+                let fds: Vec<i32> = dir
+                    .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .filter(|fd| *fd > 2)
+                    .collect();
+                for fd in fds {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn harden() {}
+
 fn main() -> ExitCode {
+    harden();
     // Keep the built-in providers' inventory registrations in the binary.
     let _ = cybedefend_providers::link();
     let _ = cybedefend_plugin_host::link();
@@ -63,9 +98,10 @@ fn main() -> ExitCode {
             e.exit_code()
         }
     };
-    if cybedefend_plugin_host::loader_stuck() {
-        // a plugin library that never finished loading holds the loader's lock: the normal
-        // exit, which unloads libraries, would wait for it forever
+    if !cybedefend_plugin_host::finish() {
+        // native plugin code still running (a call that timed out, a library that never
+        // finished loading and holds the loader's lock): the normal exit, which unloads
+        // libraries, could wait for it forever
         cybedefend_plugin_host::exit_now(code);
     }
     ExitCode::from(code)

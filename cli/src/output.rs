@@ -75,7 +75,7 @@ impl Printer {
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        let mut out = std::io::stdout().lock();
+        let mut out = cybedefend_core::stdio::stdout();
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }
@@ -93,7 +93,7 @@ impl Printer {
     /// A secret the user asked for (`auth token`): the only unredacted write. The value has
     /// been checked to be visible ASCII.
     pub(crate) fn secret(&self, value: &str) {
-        let mut out = std::io::stdout().lock();
+        let mut out = cybedefend_core::stdio::stdout();
         let _ = out.write_all(value.as_bytes());
         let _ = out.write_all(b"\n");
         let _ = out.flush();
@@ -104,7 +104,7 @@ impl Printer {
     pub(crate) fn secret_json(&self, value: &serde_json::Value) -> cybedefend_core::Result<()> {
         let text = serde_json::to_string_pretty(value)
             .map_err(|e| Error::failure(format!("cannot render JSON: {e}")))?;
-        let mut out = std::io::stdout().lock();
+        let mut out = cybedefend_core::stdio::stdout();
         let _ = out.write_all(json_safe(&text).as_bytes());
         let _ = out.write_all(b"\n");
         let _ = out.flush();
@@ -112,8 +112,8 @@ impl Printer {
     }
 
     /// A redacting writer over stdout (reports written with `-f -`).
-    pub(crate) fn stdout_stream(&self) -> RedactingWriter<std::io::Stdout> {
-        RedactingWriter::new(std::io::stdout())
+    pub(crate) fn stdout_stream(&self) -> RedactingWriter<cybedefend_core::stdio::Stdout> {
+        RedactingWriter::new(cybedefend_core::stdio::stdout())
     }
 }
 

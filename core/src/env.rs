@@ -104,6 +104,12 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// Names of every variable of this process, as they are (to remove some from a helper's
+/// environment).
+pub fn names_os() -> Vec<OsString> {
+    std::env::vars_os().map(|(k, _)| k).collect()
+}
+
 /// Names of every variable set in this process (for the 1Password session check and for
 /// keeping `CYBEDEFEND_*` secrets out of helpers' environments).
 pub fn names() -> Vec<String> {

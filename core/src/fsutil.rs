@@ -31,6 +31,9 @@ pub enum ReadError {
     TooLarge(u64),
     /// It is a symbolic link, and links are not followed here.
     Symlink,
+    /// A link on the way may not be followed (another user's link in `/tmp`), or the path
+    /// changed while it was read: why, naming the entry.
+    Refused(String),
     /// Any other I/O error.
     Io(io::Error),
 }
@@ -55,6 +58,10 @@ impl ReadError {
                 display(path)
             ))
             .with_hint("replace the link with the file itself"),
+            ReadError::Refused(why) => {
+                Error::failure(format!("cannot read {what} {}: {why}", display(path)))
+                    .with_hint("give the file's own path, not a link another user made")
+            }
             ReadError::Io(e) => io_error(&format!("cannot read {what}"), path, &e),
         }
     }
@@ -86,8 +93,13 @@ fn file_kind(ft: &fs::FileType) -> &'static str {
 }
 
 /// Opens a file for reading without blocking on a FIFO and checks that it is a regular file.
-/// `follow` says whether a symbolic link at `path` is followed.
+/// `follow` says whether a symbolic link at `path` is followed; links on the way are followed
+/// by [`crate::pathwalk`] (another user's link in a shared sticky folder is refused).
 pub fn open_regular(path: &Path, follow: bool) -> std::result::Result<File, ReadError> {
+    #[cfg(unix)]
+    if follow {
+        return open_walked(path).map(|(f, _)| f);
+    }
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -110,6 +122,24 @@ pub fn open_regular(path: &Path, follow: bool) -> std::result::Result<File, Read
         return Err(ReadError::NotRegular(file_kind(&meta.file_type())));
     }
     Ok(file)
+}
+
+/// [`open_regular`] following links, with what the walk saw: the folders on the way and the
+/// file's own owner and mode (all from descriptors, so they describe the file that is read).
+#[cfg(unix)]
+pub fn open_walked(path: &Path) -> std::result::Result<(File, crate::pathwalk::Walked), ReadError> {
+    use crate::pathwalk::{self, WalkError};
+    let walked = pathwalk::walk(path, pathwalk::Open::Read).map_err(|e| match e {
+        WalkError::NotFound(_) => ReadError::NotFound,
+        WalkError::Io(_, e) => ReadError::Io(e),
+        other => ReadError::Refused(other.to_string()),
+    })?;
+    let file = File::from(walked.file.try_clone().map_err(ReadError::Io)?);
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::NotRegular(file_kind(&meta.file_type())));
+    }
+    Ok((file, walked))
 }
 
 /// Opens something that is not a regular file for writing (a FIFO, a terminal, `/dev/stdout`),

@@ -9,7 +9,9 @@
 //! - [`archive`]: the scan archive.
 //!
 //! Shared by all: [`Error`] with its [`ErrorKind`], [`duration`], [`text`] (safe printing of
-//! outside text), [`fsutil`] (private and atomic files, safe reads), [`env`].
+//! outside text), [`fsutil`] (private and atomic files, safe reads), [`pathwalk`] (paths resolved
+//! through descriptors, links checked), [`stdio`] (the CLI's stdout, out of native plugins'
+//! reach), [`env`].
 //!
 //! This crate prints nothing and knows no command-line parser, and no concrete provider
 //! (those live in `cybedefend-providers` and register with `inventory`).
@@ -26,8 +28,11 @@ mod error;
 pub mod fsutil;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+#[cfg(unix)]
+pub mod pathwalk;
 pub mod platform;
 pub mod process;
+pub mod stdio;
 pub mod text;
 
 pub use credentials::Secret;

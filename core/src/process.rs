@@ -44,8 +44,12 @@ const KNOWN_SECRET_VARS: &[&str] = &[
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 ];
 
+/// Last changes to the command before it starts (the plugin host hands descriptors to a plugin
+/// this way, with code that runs in the child).
+pub type Prepare<'a> = &'a (dyn Fn(&mut tokio::process::Command) + Sync);
+
 /// What to run.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Spec<'a> {
     /// The program and its arguments; with `shell`, one command line.
     pub argv: &'a [String],
@@ -63,9 +67,31 @@ pub struct Spec<'a> {
     /// Kill what is left of the helper's process group once it exited (a plugin's
     /// background children); a command's own daemons leave the group anyway.
     pub reap_group: bool,
-    /// Give the helper only the absolute folders of `PATH` (a plugin's interpreter was checked
-    /// where those lead; `.` would make it depend on the working directory).
-    pub absolute_path: bool,
+    /// The helper's `PATH` (the CLI's own otherwise).
+    pub path: Option<&'a std::ffi::OsStr>,
+    /// `argv[0]` as the helper sees it (the program's path otherwise).
+    pub arg0: Option<&'a str>,
+    /// The helper's working directory (the CLI's own otherwise).
+    pub cwd: Option<&'a std::path::Path>,
+    /// Variables kept from the helper besides the CLI's secrets: exact names, and prefixes
+    /// ending in `*` (`LD_*`).
+    pub env_remove: &'a [&'a str],
+    /// Variables set for the helper that are not secrets (its stderr is not masked of them).
+    pub env_plain: &'a [(&'a str, &'a std::ffi::OsStr)],
+    /// See [`Prepare`].
+    pub prepare: Option<Prepare<'a>>,
+}
+
+impl std::fmt::Debug for Spec<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // never the stdin (a request may hold a credential) nor variables' values
+        f.debug_struct("Spec")
+            .field("argv", &self.argv)
+            .field("shell", &self.shell)
+            .field("arg0", &self.arg0)
+            .field("cwd", &self.cwd)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Output of a helper.
@@ -175,19 +201,35 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
             cmd.env_remove(var);
         }
     }
+    if !spec.env_remove.is_empty() {
+        for name in env::names_os() {
+            let text = name.to_string_lossy();
+            let gone = spec.env_remove.iter().any(|r| match r.strip_suffix('*') {
+                Some(prefix) => text.starts_with(prefix),
+                None => text == *r,
+            });
+            if gone {
+                cmd.env_remove(&name);
+            }
+        }
+    }
     for (k, v) in spec.env {
         cmd.env(k, v);
     }
-    if spec.absolute_path
-        && let Some(path) = env::path_var("PATH")
-    {
-        let dirs: Vec<_> = std::env::split_paths(&path)
-            .filter(|d| d.is_absolute())
-            .collect();
-        match std::env::join_paths(dirs) {
-            Ok(p) => cmd.env("PATH", p),
-            Err(_) => cmd.env_remove("PATH"),
-        };
+    for (k, v) in spec.env_plain {
+        cmd.env(k, v);
+    }
+    if let Some(path) = spec.path {
+        cmd.env("PATH", path);
+    }
+    if let Some(arg0) = spec.arg0 {
+        cmd.arg0(arg0);
+    }
+    if let Some(dir) = spec.cwd {
+        cmd.current_dir(dir);
+    }
+    if let Some(prepare) = spec.prepare {
+        prepare(&mut cmd);
     }
     let mut child = cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {

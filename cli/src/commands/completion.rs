@@ -8,6 +8,11 @@ use crate::args::Cli;
 pub(crate) fn run(shell: clap_complete::Shell) -> Result<u8> {
     crate::args::FOR_COMPLETION.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "cybedefend", &mut std::io::stdout());
+    clap_complete::generate(
+        shell,
+        &mut cmd,
+        "cybedefend",
+        &mut cybedefend_core::stdio::stdout(),
+    );
     Ok(0)
 }

@@ -1470,16 +1470,14 @@ fn every_link_and_interpreter_on_the_way_is_checked() {
         fs::set_permissions(&name, fs::Permissions::from_mode(0o755)).unwrap();
         refused_with(&env, &needles);
     }
-    // `env` options and assignments are not the program
-    fs::write(
-        &name,
-        format!(
-            "#!/usr/bin/env -S A=1 sh\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
-        ),
-    )
-    .unwrap();
-    let (out, _) = status(&env);
-    assert_eq!(out.code, 0, "{out:?}");
+    // `env` options and assignments would change what runs and with which PATH: refused
+    for (line, needle) in [
+        ("#!/usr/bin/env -S PATH=/tmp sh", "passes options to `env`"),
+        ("#!/usr/bin/env A=1 sh", "sets variables through `env`"),
+    ] {
+        fs::write(&name, format!("{line}\n{HELLO}\n")).unwrap();
+        refused_with(&env, &[needle, "#!/usr/bin/env NAME"]);
+    }
     fs::remove_file(&name).unwrap();
 
     // a relative PATH entry cannot swap the interpreter `env` finds

@@ -554,6 +554,7 @@ fn read_pem(path: &Path, label: &str, fix: &str) -> Result<Vec<CertificateDer<'s
                 CA_FILE_CAP >> 20
             ),
             ReadError::Symlink => "it is a symbolic link".to_owned(),
+            ReadError::Refused(why) => one_line(&why, 300),
             ReadError::Io(e) => one_line(&e.to_string(), 120),
         };
         Error::usage(format!("cannot read the CA file of {label}: {why}")).with_hint(fix.to_owned())

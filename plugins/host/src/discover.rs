@@ -93,6 +93,39 @@ pub fn at(path: &Path) -> Located {
     }
 }
 
+/// The plugin a file name in a plugin folder stands for, exactly: `cybedefend-credential-NAME`
+/// (a program or script, no library suffix) or `libcybedefend_credential_NAME.so` (a library);
+/// NAME valid. Anything else is not a plugin (`cybedefend-credential-x.so` cannot be loaded by
+/// any name).
+pub fn plugin_of(file: &str) -> Option<(String, Kind)> {
+    let native_prefix = format!("{}cybedefend_credential_", std::env::consts::DLL_PREFIX);
+    if let Some(rest) = file
+        .strip_prefix(&native_prefix)
+        .and_then(|r| r.strip_suffix(std::env::consts::DLL_SUFFIX))
+    {
+        let name = rest.replace('_', "-");
+        return (valid_name(&name) && !rest.contains('-')).then_some((name, Kind::Native));
+    }
+    let rest = file.strip_prefix(EXEC_PREFIX)?;
+    (valid_name(rest) && !file.ends_with(std::env::consts::DLL_SUFFIX))
+        .then(|| (rest.to_owned(), Kind::Exec))
+}
+
+/// What a file that looks meant as a plugin should be named, when that can be told.
+pub fn right_name(file: &str) -> Option<String> {
+    let suffix = std::env::consts::DLL_SUFFIX;
+    if let Some(rest) = file
+        .strip_prefix(EXEC_PREFIX)
+        .and_then(|r| r.strip_suffix(suffix))
+    {
+        let name = rest.to_ascii_lowercase().replace('_', "-");
+        if valid_name(&name) {
+            return Some(native_file_name(&name));
+        }
+    }
+    None
+}
+
 /// The absolute folders of `PATH` (a relative entry, such as `.`, would depend on the
 /// directory a command runs in).
 fn path_dirs() -> Vec<PathBuf> {
@@ -118,7 +151,7 @@ pub fn misnamed(dirs: &[PathBuf], name: Option<&str>) -> Vec<PathBuf> {
             let p = e.path();
             let file = e.file_name().to_string_lossy().into_owned();
             let prefixed = file.starts_with(EXEC_PREFIX) || file.starts_with(&native_prefix);
-            let proper = prefixed && valid_name(&at(&p).name);
+            let proper = plugin_of(&file).is_some();
             let related = match name {
                 Some(n) => file.contains(n) || file.contains(&n.replace('-', "_")),
                 None => prefixed,
@@ -199,7 +232,6 @@ pub fn all(dirs: &[PathBuf]) -> Vec<Located> {
             out.push(l);
         }
     };
-    let native_prefix = format!("{}cybedefend_credential_", std::env::consts::DLL_PREFIX);
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
@@ -211,8 +243,12 @@ pub fn all(dirs: &[PathBuf]) -> Vec<Located> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if file.starts_with(EXEC_PREFIX) || file.starts_with(&native_prefix) {
-                push(at(&p));
+            if let Some((name, kind)) = plugin_of(&file) {
+                push(Located {
+                    name,
+                    kind,
+                    path: p.clone(),
+                });
             }
         }
     }
@@ -227,8 +263,12 @@ pub fn all(dirs: &[PathBuf]) -> Vec<Located> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if file.starts_with(EXEC_PREFIX) && kind_of(&p) == Kind::Exec {
-                push(at(&p));
+            if let Some((name, Kind::Exec)) = plugin_of(&file) {
+                push(Located {
+                    name,
+                    kind: Kind::Exec,
+                    path: p.clone(),
+                });
             }
         }
     }
@@ -249,6 +289,17 @@ mod tests {
         assert_eq!((l.name.as_str(), l.kind), ("corp-secrets", Kind::Native));
         let l = at(Path::new("/opt/p/cybedefend-credential-corp"));
         assert_eq!((l.name.as_str(), l.kind), ("corp", Kind::Exec));
+        // a library named like a program is no plugin, and says what it should be called
+        assert_eq!(plugin_of("cybedefend-credential-x.so"), None);
+        assert_eq!(
+            right_name("cybedefend-credential-x.so").as_deref(),
+            Some("libcybedefend_credential_x.so")
+        );
+        assert_eq!(
+            plugin_of("libcybedefend_credential_corp_secrets.so"),
+            Some(("corp-secrets".to_owned(), Kind::Native))
+        );
+        assert_eq!(plugin_of("libcybedefend_credential_corp-secrets.so"), None);
     }
 
     #[test]

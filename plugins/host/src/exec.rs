@@ -5,17 +5,52 @@
 //! the wire is the protocol's. Everything else is refused with a message that says what the
 //! plugin did: no hello, garbage, two answers, a non-zero exit, only newer protocol versions.
 //! The time limit kills the plugin's whole process group.
+//!
+//! What runs is the checked descriptor ([`crate::trust`]): on Linux the program is
+//! `/proc/self/fd/N` and a script's interpreter reads the plugin as `/dev/fd/N`. The plugin
+//! gets stdin, stdout, stderr and that script descriptor, nothing else the CLI holds; the
+//! checked `PATH`; `/` as its working directory; and none of [`REMOVED_VARIABLES`].
 
-use std::path::Path;
 use std::time::Duration;
 
 use cybedefend_core::credentials::{display, redact};
 use cybedefend_core::{Error, ErrorKind, Result, process, text};
 use cybedefend_plugin_sdk::{Hello, PLUGIN_ARG, Request, Response, SUPPORTED_VERSIONS};
 
-/// Calls the plugin at `path` with `request`; its hello, its answer and its stderr lines.
+use crate::trust::{Arg, ExecRun, Run, Trusted};
+
+/// Variables an exec plugin never gets (each changes what a program or interpreter loads or
+/// runs before the plugin's own code): exact names, and prefixes ending in `*`.
+pub const REMOVED_VARIABLES: &[&str] = &[
+    "LD_*",
+    "DYLD_*",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "PYTHONINSPECT",
+    "BASH_ENV",
+    "ENV",
+    "BASH_FUNC_*",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PERL5LIB",
+    "PERLLIB",
+    "PERL5OPT",
+    "RUBYOPT",
+    "RUBYLIB",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "GCONV_PATH",
+];
+
+/// The variable that tells a plugin where its checked file is (a script's `$0` is
+/// `/dev/fd/N`).
+pub const PLUGIN_FILE_VAR: &str = "CYBEDEFEND_PLUGIN_FILE";
+
+/// Calls `plugin` with `request`; its hello, its answer and its stderr lines.
 pub(crate) async fn call(
-    path: &Path,
+    plugin: &Trusted,
     request: &Request,
     limit: Duration,
 ) -> Result<(Hello, Response, Vec<String>)> {
@@ -25,37 +60,107 @@ pub(crate) async fn call(
     // Written from the struct: its field order (`v`, `action`, ...) is the documented order.
     let line = serde_json::to_vec(request)
         .map_err(|e| Error::failure(format!("cannot write the request: {e}")))?;
-    call_line(path, line, limit).await
+    call_line(plugin, line, limit).await
 }
 
 /// [`call`] with a request as JSON (the conformance run sends fields a request never has).
 pub(crate) async fn call_raw(
-    path: &Path,
+    plugin: &Trusted,
     request: &serde_json::Value,
     limit: Duration,
 ) -> Result<(Hello, Response, Vec<String>)> {
     let line = serde_json::to_vec(request)
         .map_err(|e| Error::failure(format!("cannot write the request: {e}")))?;
-    call_line(path, line, limit).await
+    call_line(plugin, line, limit).await
+}
+
+/// The command line: the program and its arguments before `--cybedefend-plugin`.
+fn command_line(plugin: &Trusted, run: &ExecRun) -> Vec<String> {
+    use std::os::fd::AsRawFd;
+    let on_linux = cfg!(any(target_os = "linux", target_os = "android"));
+    let program = if on_linux {
+        format!("/proc/self/fd/{}", run.program.as_raw_fd())
+    } else {
+        run.program_path.to_string_lossy().into_owned()
+    };
+    let mut argv = vec![program];
+    for a in &run.args {
+        argv.push(match (a, &run.script) {
+            (Arg::Text(t), _) => t.clone(),
+            (Arg::Plugin, Some(fd)) if on_linux => format!("/dev/fd/{}", fd.as_raw_fd()),
+            (Arg::Plugin, _) => plugin.real_path.to_string_lossy().into_owned(),
+        });
+    }
+    argv.push(PLUGIN_ARG.to_owned());
+    argv
+}
+
+/// In the child, before the plugin starts: every descriptor but stdin, stdout, stderr and
+/// the script's is closed at exec.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn hand_over(keep: Option<std::os::fd::RawFd>) -> impl Fn(&mut tokio::process::Command) + Sync {
+    move |cmd: &mut tokio::process::Command| {
+        // SAFETY: the closure runs in the child between fork and exec and makes only
+        // async-signal-safe system calls (close_range, fcntl) on plain integers.
+        unsafe {
+            cmd.pre_exec(move || {
+                let marked = libc::syscall(
+                    libc::SYS_close_range,
+                    3 as libc::c_uint,
+                    libc::c_uint::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+                );
+                if marked != 0 {
+                    // kernels before 5.11: one descriptor at a time
+                    for fd in 3..4096 {
+                        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                    }
+                }
+                if let Some(fd) = keep
+                    && libc::fcntl(fd, libc::F_SETFD, 0) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn hand_over(_keep: Option<std::os::fd::RawFd>) -> impl Fn(&mut tokio::process::Command) + Sync {
+    |_cmd: &mut tokio::process::Command| {}
 }
 
 async fn call_line(
-    path: &Path,
+    plugin: &Trusted,
     mut line: Vec<u8>,
     limit: Duration,
 ) -> Result<(Hello, Response, Vec<String>)> {
-    let shown = display(path);
+    use std::os::fd::AsRawFd;
+    let Run::Exec(run) = &plugin.run else {
+        return Err(Error::failure("not an exec plugin"));
+    };
+    let shown = display(&plugin.real_path);
     line.push(b'\n');
-    let argv = [path.to_string_lossy().into_owned(), PLUGIN_ARG.to_owned()];
-    let run = process::run(process::Spec {
+    let argv = command_line(plugin, run);
+    let prepare = hand_over(run.script.as_ref().map(|f| f.as_raw_fd()));
+    let file = plugin.real_path.as_os_str();
+    let plain = [(PLUGIN_FILE_VAR, file)];
+    let spawn = process::run(process::Spec {
         argv: &argv,
         stdin: Some(line),
-        stdout_secrets: Some(secrets_in_answers),
+        stdout_secrets: Some(secrets_in_output),
         reap_group: true,
-        absolute_path: true,
+        path: Some(&run.path_var),
+        arg0: Some(&run.arg0),
+        cwd: Some(std::path::Path::new("/")),
+        env_remove: REMOVED_VARIABLES,
+        env_plain: &plain,
+        prepare: Some(&prepare),
         ..process::Spec::default()
     });
-    let out = match tokio::time::timeout(limit, run).await {
+    let out = match tokio::time::timeout(limit, spawn).await {
         Ok(r) => r.map_err(|e| {
             e.context(format!("plugin {shown}"))
                 .with_hint("`cybedefend plugin verify PATH` checks the file and its interpreter")
@@ -67,25 +172,21 @@ async fn call_line(
             )));
         }
     };
+    // Whatever an answer holds is a secret from here on, before anything is shown, whether
+    // or not the line parses. Lines of stdout are never quoted in messages.
+    for s in secrets_in_output(&out.stdout) {
+        redact::register(&s);
+    }
     let lines: Vec<&str> = out
         .stdout
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    // Whatever an answer holds is a secret from here on, before anything is shown. Lines of
-    // stdout are never quoted in messages: stdout is where secrets travel.
     let answers: Vec<Option<Response>> = lines
         .iter()
         .map(|l| serde_json::from_str::<Response>(l).ok())
         .collect();
-    for a in answers.iter().flatten() {
-        if let Response::Ok(a) = a
-            && let Some(s) = &a.secret
-        {
-            redact::register(s.expose());
-        }
-    }
     let stderr: Vec<String> = out.stderr_lines.iter().map(|l| redact::redact(l)).collect();
     let tail = if out.stderr_tail.is_empty() {
         String::new()
@@ -173,16 +274,97 @@ const HELLO_HINT: &str = "a plugin's first line on stdout is its hello, such as 
 const STDOUT_HINT: &str = "stdout carries only the hello and one answer line; write debug \
     output to stderr (cybedefend shows it, with known secrets masked)";
 
-/// The secrets of the answers on a plugin's stdout (to mask them in its stderr).
-fn secrets_in_answers(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Response>(l.trim()).ok())
-        .filter_map(|r| match r {
-            Response::Ok(a) => a.secret.map(|s| s.expose().to_owned()),
-            Response::Err(_) => None,
-        })
-        .collect()
+/// Every string a plugin's stdout holds under a `secret` key, whether or not its lines parse
+/// as protocol answers (to mask them everywhere, its stderr included). Lines end at `\n` or
+/// `\r`. A line that parses as JSON gives every string under a `secret` key at any depth; a
+/// line that does not (cut short, a lone surrogate escape, a field of the wrong type that
+/// broke the parse elsewhere) is scanned for `"secret"` followed by a string, which is taken
+/// to its closing quote or the end of the line, raw and unescaped, and in its pieces between
+/// escapes.
+pub fn secrets_in_output(stdout: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in stdout.split(['\n', '\r']) {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) => secret_strings(&v, false, &mut out),
+            Err(_) => scan_secret_fields(line, &mut out),
+        }
+    }
+    out.retain(|s| !s.trim().is_empty());
+    out.dedup();
+    out
+}
+
+fn secret_strings(v: &serde_json::Value, under_secret: bool, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if under_secret => out.push(s.clone()),
+        Value::Number(n) if under_secret => out.push(n.to_string()),
+        Value::Object(m) => {
+            for (k, child) in m {
+                secret_strings(child, under_secret || k == "secret", out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|c| secret_strings(c, under_secret, out)),
+        _ => {}
+    }
+}
+
+/// `"secret"` `:` `"…` in text that is not JSON: the value to its unescaped closing quote (or
+/// the end of the line).
+fn scan_secret_fields(line: &str, out: &mut Vec<String>) {
+    let mut rest = line;
+    while let Some(i) = rest.find("\"secret\"") {
+        rest = &rest[i + 8..];
+        let after = rest.trim_start();
+        let Some(after) = after.strip_prefix(':') else {
+            continue;
+        };
+        let after = after.trim_start();
+        let Some(value) = after.strip_prefix('"') else {
+            continue;
+        };
+        let mut end = value.len();
+        let mut escaped = false;
+        for (j, c) in value.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = j;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let raw = &value[..end];
+        out.push(raw.to_owned());
+        // as the plugin may also have printed it: unescaped where it can be, and the pieces
+        // between escapes (a lone `\ud800` cannot be unescaped)
+        if let Ok(s) = serde_json::from_str::<String>(&format!("\"{raw}\"")) {
+            out.push(s);
+        }
+        out.extend(
+            raw.split('\\')
+                .enumerate()
+                .map(|(k, piece)| {
+                    // after a backslash: the escape's own letters are not part of the text
+                    let piece = if k == 0 {
+                        piece
+                    } else if piece.starts_with('u') {
+                        piece.get(5..).unwrap_or("")
+                    } else {
+                        piece.get(1..).unwrap_or("")
+                    };
+                    piece.to_owned()
+                })
+                .filter(|p| p.len() >= 8),
+        );
+        rest = &value[end.min(value.len())..];
+    }
 }
 
 /// What a line of a plugin's stdout is, without quoting it (it may hold a secret).

@@ -7,17 +7,20 @@
 
 pub mod conformance;
 pub mod discover;
-mod exec;
+pub mod elf;
+pub mod exec;
 mod native;
 mod provider;
 pub mod trust;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cybedefend_core::Result;
 use cybedefend_plugin_sdk::{Request, Response};
 
 pub use discover::{Kind, Located};
+pub use trust::Trusted;
 
 /// Keeps this crate (and its `inventory` registration) in the binary.
 #[inline(never)]
@@ -36,17 +39,20 @@ pub struct Info {
     pub versions: Vec<u32>,
 }
 
-/// Whether a native plugin never finished loading in this process: the caller must then end
-/// the process without the normal exit (which would wait for the stuck loader forever), as
-/// `_exit` does, after flushing its output.
-pub fn loader_stuck() -> bool {
-    native::LOADING.load(std::sync::atomic::Ordering::SeqCst) > 0
+/// The end of a command, called once before the process exits normally: native plugins'
+/// instances with no call in flight are `destroy`ed, and from then on an exit is the CLI's
+/// own (not a plugin's `exit()`). False when native code is still running (a call that timed
+/// out, a library still loading): the caller must then end the process without the normal
+/// exit, which would wait for it forever, as [`exit_now`] does.
+pub fn finish() -> bool {
+    native::finish()
 }
 
 /// Ends the process at once with `code`, after flushing stdout and stderr, without the normal
-/// exit's unloading of libraries (see [`loader_stuck`]).
+/// exit's unloading of libraries (see [`finish`]).
 pub fn exit_now(code: u8) -> ! {
     use std::io::Write as _;
+    let _ = cybedefend_core::stdio::stdout().flush();
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     #[cfg(unix)]
@@ -59,8 +65,8 @@ pub fn exit_now(code: u8) -> ! {
 }
 
 /// Asks a plugin who it is: an exec plugin's hello (to a harmless request), a native plugin's
-/// table. Call only after [`trust::check`] accepted it.
-pub async fn handshake(plugin: &Located, limit: Duration) -> Result<Info> {
+/// table (read only: nothing of it is called).
+pub async fn handshake(plugin: &Arc<Trusted>, limit: Duration) -> Result<Info> {
     match plugin.kind {
         Kind::Exec => {
             // `hello`: no work asked of the plugin, whatever it answers.
@@ -69,7 +75,7 @@ pub async fn handshake(plugin: &Located, limit: Duration) -> Result<Info> {
                 "handshake",
                 serde_json::Value::Null,
             );
-            let (hello, _, _) = exec::call(&plugin.path, &req, limit).await?;
+            let (hello, _, _) = exec::call(plugin, &req, limit).await?;
             // what a plugin says about itself is shown: one short safe line each
             let safe = |s: String, max| {
                 cybedefend_core::text::one_line(
@@ -83,23 +89,23 @@ pub async fn handshake(plugin: &Located, limit: Duration) -> Result<Info> {
                 versions: hello.v.into_iter().take(16).collect(),
             })
         }
-        Kind::Native => native::info(&plugin.path, limit).await,
+        Kind::Native => native::info(plugin.clone(), limit).await,
     }
 }
 
 /// One request to a plugin, with its time limit; the answer and the plugin's stderr lines
-/// (redacted). Call only after [`trust::check`] accepted it.
+/// (redacted).
 pub async fn call(
-    plugin: &Located,
+    plugin: &Arc<Trusted>,
     request: &Request,
     limit: Duration,
 ) -> Result<(Response, Vec<String>)> {
     let started = std::time::Instant::now();
     let answer = match plugin.kind {
-        Kind::Exec => exec::call(&plugin.path, request, limit)
+        Kind::Exec => exec::call(plugin, request, limit)
             .await
             .map(|(_, response, stderr)| (response, stderr)),
-        Kind::Native => native::call(&plugin.path, request, limit)
+        Kind::Native => native::call(plugin.clone(), request, limit)
             .await
             .map(|response| (response, Vec::new())),
     };
@@ -113,7 +119,7 @@ pub async fn call(
         "plugin {} ({:?}, {}): {:?} in {} ms: {outcome}",
         plugin.name,
         plugin.kind,
-        cybedefend_core::credentials::display(&plugin.path),
+        cybedefend_core::credentials::display(&plugin.real_path),
         request.action,
         started.elapsed().as_millis()
     );

@@ -13,6 +13,7 @@
 //! Nothing is looked up, checked or loaded until the chain reaches the provider.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,9 +26,9 @@ use cybedefend_core::{Error, Result};
 use cybedefend_plugin_sdk::{Action, Request, Response};
 use serde::Deserialize;
 
-use crate::discover::{self, Located};
+use crate::discover;
 use crate::exec::error_of;
-use crate::trust;
+use crate::trust::{self, Trusted};
 
 /// Time limit of one plugin call when the configuration sets none.
 pub(crate) const DEFAULT_LIMIT: Duration = Duration::from_secs(30);
@@ -60,7 +61,8 @@ struct PluginProvider {
 }
 
 impl PluginProvider {
-    fn locate(&self, ctx: &ResolveContext) -> Result<Located> {
+    /// Finds the plugin and opens it through the trust checks: what runs is what was checked.
+    fn locate(&self, ctx: &ResolveContext) -> Result<Arc<Trusted>> {
         let located = match &self.which {
             Which::Name(n) => discover::find(n, &ctx.plugins.dirs)?,
             Which::Path(p) => discover::at(p),
@@ -70,20 +72,15 @@ impl PluginProvider {
             .allow
             .as_deref()
             .map(|a| (a, ctx.plugins.allow_origin.as_str()));
-        let verdict = trust::check(
+        let trusted = trust::open(
             &located,
             &trust::Rules {
                 pin: self.sha256.as_deref(),
                 allow,
                 hash: false,
             },
-        )
-        .into_result(&located.name)?;
-        // What runs is the real file that was checked.
-        Ok(Located {
-            path: verdict.real_path,
-            ..located
-        })
+        )?;
+        Ok(Arc::new(trusted))
     }
 
     fn request(&self, ctx: &ResolveContext, action: Action) -> Request {

@@ -1,39 +1,74 @@
-//! Whether a plugin file may run. Refused:
+//! Whether a plugin file may run, and the checked file held open so that what runs is what was
+//! checked. Refused:
 //!
 //! - a path that is not absolute (it would be searched on `PATH` or the library path);
+//! - a path through a symbolic link, in a sticky folder everyone can write (`/tmp`), that
+//!   belongs neither to the current user nor to the folder's owner (the kernel's
+//!   `protected_symlinks` rule, applied whatever the machine's setting);
 //! - a file that is not a regular file, that group or others can write, or that a user other
 //!   than root or the current one owns;
 //! - a file in a folder that group or others can write (unless it is a sticky folder owned by
-//!   root, such as `/tmp`), or that another user owns: every folder up to `/`, both on the way
-//!   to the name (where a link may sit) and on the way to the real file;
-//! - an exec plugin the current user cannot execute, that is neither a program nor a `#!`
-//!   script, or whose interpreter (`#!/usr/bin/env python3`: `python3` on `PATH`) fails the
-//!   same file checks;
+//!   root, such as `/tmp`), or that another user owns: every folder whose entry is read, on
+//!   the way to the name, to each link of a chain, and to the real file;
+//! - an exec plugin that is neither an ELF program nor a `#!` script, or whose interpreters
+//!   (`#!/bin/sh`; a script run by a script; the program of `#!/usr/bin/env NAME`, found on
+//!   the plugin's own `PATH`) fail the same checks; `env` with options or assignments;
+//! - an ELF program or library whose loader (`PT_INTERP`) fails the file checks, or whose
+//!   `RPATH`/`RUNPATH` names a folder that fails the folder checks (`$ORIGIN` expanded), is
+//!   relative or empty (the working directory), or uses `$LIB`/`$PLATFORM`;
 //! - a file whose SHA-256 is not the pinned one (`sha256:` in the provider's config);
 //! - under the system's `plugins.allow`: a plugin it does not list, or a listed name whose
 //!   file a user other than root could have put there (an allowed plugin is one the
-//!   administrator installed), unless the list names the file's `sha256:` itself.
+//!   administrator installed), unless the list names the file's `sha256:` itself; and then
+//!   every other file that runs (interpreters, the loader, libraries of `RPATH`/`RUNPATH`) and
+//!   every folder of the plugin's `PATH` must be root's too.
 //!
-//! What runs is the real file that was checked ([`Verdict::real_path`]): every folder to it
-//! can be changed only by its owner (you or root), so nobody else can swap it afterwards.
+//! The plugin's `PATH` is the absolute folders of the user's `PATH` that pass the folder
+//! checks (and, for a folder of `PATH`, cannot be written by group or others even if sticky):
+//! the same `PATH` finds `env`'s program here and is the plugin's own.
+//!
+//! Open once: each file is resolved through descriptors ([`cybedefend_core::pathwalk`]), its
+//! owner and mode are read from the open descriptor, its hash is computed from that
+//! descriptor, and that descriptor is what runs (Linux: `/proc/self/fd/N`; a script's
+//! interpreter reads `/dev/fd/N`). When a hash decides (a pin, or an allow-list entry by
+//! hash), the bytes are copied while they are hashed into a sealed memory file, which is what
+//! runs: not even the file's owner can change them in between.
 
-use std::fs;
-use std::io::Read;
+use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use cybedefend_core::credentials::display;
-use cybedefend_core::fsutil;
+use cybedefend_core::pathwalk::{self, Folder, Open, WalkError, Walked};
+use cybedefend_core::text::one_line;
 use sha2::{Digest, Sha256};
 
 use crate::discover::{Kind, Located};
+use crate::elf;
 
 /// Largest plugin file hashed (a plugin is a program, not a disk image).
 const HASH_CAP: u64 = 1024 * 1024 * 1024;
 
+/// Whether programs and libraries here are ELF files (their loader and library folders are
+/// checked); elsewhere (macOS) only the file and folder rules apply to them.
+const ELF_SYSTEM: bool = !cfg!(any(target_os = "macos", target_os = "ios", windows));
+
+/// Whether the first bytes are a program this system runs directly (ELF, Mach-O).
+fn is_program(head: &[u8]) -> bool {
+    elf::is_elf(head) || head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe])
+}
+
+/// Most interpreters in a chain (a script run by a script...).
+const MAX_INTERPRETERS: usize = 4;
+
+/// Most levels of libraries found through `$ORIGIN`.
+const MAX_LIBRARY_DEPTH: usize = 8;
+
 /// The outcome of the checks.
 #[derive(Debug, Clone)]
 pub struct Verdict {
-    /// The file after resolving links: the one to run or load.
+    /// The file after resolving links: the one that runs.
     pub real_path: PathBuf,
     /// `sha256:<hex>` of the file (empty when it was not hashed or could not be read).
     pub sha256: String,
@@ -73,23 +108,84 @@ impl Verdict {
 
     /// The refusals as one error (usage: the configuration or the installation must change),
     /// with the remedy of each.
-    pub fn into_result(self, name: &str) -> cybedefend_core::Result<Self> {
-        if self.trusted() {
-            return Ok(self);
-        }
+    pub fn to_error(&self, name: &str) -> cybedefend_core::Error {
         let mut fixes: Vec<&str> = Vec::new();
         for r in &self.refusals {
             if !fixes.contains(&r.fix.as_str()) {
                 fixes.push(&r.fix);
             }
         }
-        Err(cybedefend_core::Error::usage(format!(
+        cybedefend_core::Error::usage(format!(
             "plugin `{name}` ({}) is refused: {}",
             display(&self.real_path),
             self.reasons()
         ))
-        .with_hint(fixes.join("; ")))
+        .with_hint(fixes.join("; "))
     }
+}
+
+/// A plugin that passed every check, held open: what runs is what was checked.
+#[derive(Debug)]
+pub struct Trusted {
+    /// The plugin's name.
+    pub name: String,
+    /// Exec or native.
+    pub kind: Kind,
+    /// The path it was found at.
+    pub path: PathBuf,
+    /// The real file.
+    pub real_path: PathBuf,
+    /// `sha256:<hex>` when it was hashed.
+    pub sha256: String,
+    pub(crate) run: Run,
+}
+
+/// How the checked file runs.
+#[derive(Debug)]
+pub(crate) enum Run {
+    Exec(ExecRun),
+    Native(NativeRun),
+}
+
+/// An exec plugin, ready to start.
+#[derive(Debug)]
+pub(crate) struct ExecRun {
+    /// The program the system runs: the plugin itself (a program), or the last interpreter of
+    /// its chain.
+    pub(crate) program: OwnedFd,
+    /// Its real path (shown, and run on systems without `/proc/self/fd`).
+    pub(crate) program_path: PathBuf,
+    /// `argv[0]`: the interpreter as the `#!` line names it, or the plugin's path.
+    pub(crate) arg0: String,
+    /// Arguments before `--cybedefend-plugin`: each `#!` line's argument and the scripts, in
+    /// the order the system would pass them. [`Arg::Plugin`] is the plugin script itself.
+    pub(crate) args: Vec<Arg>,
+    /// The plugin script, read by its interpreter through `/dev/fd/N` (inherited by the
+    /// plugin); `None` for a program.
+    pub(crate) script: Option<OwnedFd>,
+    /// The plugin's `PATH`.
+    pub(crate) path_var: OsString,
+}
+
+/// An argument of an exec plugin's command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Arg {
+    /// As is.
+    Text(String),
+    /// The plugin script (`/dev/fd/N`).
+    Plugin,
+}
+
+/// A native plugin, ready to load.
+#[derive(Debug)]
+pub(crate) struct NativeRun {
+    /// The library.
+    pub(crate) library: OwnedFd,
+    /// Libraries it finds through `$ORIGIN`, each checked, to load first by their descriptors
+    /// (the system's loader then finds them by name), dependencies first.
+    pub(crate) preload: Vec<OwnedFd>,
+    /// Which bytes these are (loaded once per process).
+    pub(crate) key: String,
 }
 
 /// What the checks need besides the file.
@@ -103,179 +199,89 @@ pub struct Rules<'a> {
     pub hash: bool,
 }
 
-/// Hex SHA-256 of a regular file (opened without blocking, without following a link at
-/// `path`, at most 1 GiB).
+/// Hex SHA-256 of a regular file, resolved and opened as a plugin is.
 pub fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let f = fsutil::open_regular(path, false).map_err(|e| {
-        std::io::Error::other(match e {
-            fsutil::ReadError::NotRegular(kind) => format!("it is a {kind}, not a regular file"),
-            fsutil::ReadError::Symlink => "it is a symbolic link".to_owned(),
-            fsutil::ReadError::NotFound => "it does not exist".to_owned(),
-            fsutil::ReadError::TooLarge(_) => "it is too large".to_owned(),
-            fsutil::ReadError::Io(e) => e.to_string(),
-        })
-    })?;
-    let mut f = f.take(HASH_CAP + 1);
+    let w = pathwalk::walk(path, Open::Read).map_err(|e| std::io::Error::other(e.to_string()))?;
+    if !pathwalk::is_file(&w.stat) {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    read_all(&w.file, false).map(|(h, _)| h)
+}
+
+/// Reads all of `fd` (at most 1 GiB), hashing it; with `copy`, into a sealed memory file too.
+fn read_all(fd: impl AsFd, copy: bool) -> std::io::Result<(String, Option<OwnedFd>)> {
+    let memfd = if copy { Some(memory_file()?) } else { None };
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut offset = 0u64;
     loop {
-        let n = f.read(&mut buf)?;
+        let n = pathwalk::read_at(&fd, &mut buf, offset)?;
         if n == 0 {
             break;
         }
-        total += n as u64;
-        if total > HASH_CAP {
+        offset += n as u64;
+        if offset > HASH_CAP {
             return Err(std::io::Error::other("it is larger than 1 GiB"));
         }
         h.update(&buf[..n]);
+        if let Some(m) = &memfd {
+            write_all(m, &buf[..n])?;
+        }
+        if n < buf.len() {
+            break;
+        }
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    if let Some(m) = &memfd {
+        seal(m)?;
+    }
+    let hex = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((hex, memfd))
 }
 
-fn refuse(refusals: &mut Vec<Refusal>, reason: String, fix: String) {
-    if !refusals.iter().any(|r| r.reason == reason) {
-        refusals.push(Refusal { reason, fix });
-    }
-}
-
-/// Runs every check on `plugin`.
-pub fn check(plugin: &Located, rules: &Rules<'_>) -> Verdict {
-    let mut refusals = Vec::new();
-    let shown = display(&plugin.path);
-    if !plugin.path.is_absolute() {
-        refuse(
-            &mut refusals,
-            "its path is not absolute (it would be searched on PATH)".into(),
-            format!("give the full path of {shown}"),
-        );
-        return Verdict {
-            real_path: plugin.path.clone(),
-            sha256: String::new(),
-            refusals,
-        };
-    }
-    // Every folder whose entries decide what the path means: on the way to the name, to each
-    // link of a chain, and to the real file. Another user who can write one of them could
-    // repoint the path at any time.
-    let real_path = match resolve(&plugin.path) {
-        Ok((real, dirs)) => {
-            for dir in &dirs {
-                folder(dir, &mut refusals);
-            }
-            real
-        }
-        Err(e) => {
-            refuse(
-                &mut refusals,
-                format!("it cannot be read ({e})"),
-                format!("check that {shown} exists and that you may read it"),
-            );
-            return Verdict {
-                real_path: plugin.path.clone(),
-                sha256: String::new(),
-                refusals,
-            };
-        }
-    };
-    file(&real_path, plugin.kind, &mut refusals);
-    let allow_hashes = rules
-        .allow
-        .is_some_and(|(a, _)| a.iter().any(|e| allowed_hash(e).is_some()));
-    // Hashing a large file costs time on every command: only when needed or asked for.
-    let regular = refusals.is_empty() || fs::metadata(&real_path).is_ok_and(|m| m.is_file());
-    let sha256 = if regular && (rules.pin.is_some() || rules.hash || allow_hashes) {
-        match sha256_of(&real_path) {
-            Ok(h) => h,
-            Err(e) => {
-                refuse(
-                    &mut refusals,
-                    format!("it cannot be hashed: {e}"),
-                    "replace it with the plugin's regular file".into(),
-                );
-                String::new()
-            }
-        }
-    } else {
-        String::new()
-    };
-    if let Some(pin) = rules.pin {
-        let want = pin
-            .trim()
-            .trim_start_matches("sha256:")
-            .to_ascii_lowercase();
-        if want != sha256 && !sha256.is_empty() {
-            refuse(
-                &mut refusals,
-                format!("its SHA-256 is {sha256}, but the configuration pins {want}"),
-                "install the pinned version, or pin the new file's hash (`cybedefend plugin list` shows it) if you trust it".into(),
-            );
-        }
-    }
-    if let Some((allow, origin)) = rules.allow {
-        allowed(plugin, &real_path, &sha256, allow, origin, &mut refusals);
-    }
-    Verdict {
-        real_path,
-        sha256: if sha256.is_empty() {
-            String::new()
-        } else {
-            format!("sha256:{sha256}")
-        },
-        refusals,
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn memory_file() -> std::io::Result<OwnedFd> {
+    use rustix::fs::MemfdFlags;
+    let base = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+    // Executable on purpose (a program plugin runs from it); older kernels know no such flag.
+    match rustix::fs::memfd_create("cybedefend-plugin", base | MemfdFlags::EXEC) {
+        Ok(fd) => Ok(fd),
+        Err(rustix::io::Errno::INVAL) => Ok(rustix::fs::memfd_create("cybedefend-plugin", base)?),
+        Err(e) => Err(e.into()),
     }
 }
 
-fn allowed(
-    plugin: &Located,
-    real_path: &Path,
-    sha256: &str,
-    allow: &[String],
-    origin: &str,
-    refusals: &mut Vec<Refusal>,
-) {
-    if !sha256.is_empty()
-        && allow
-            .iter()
-            .any(|e| allowed_hash(e).is_some_and(|h| h.eq_ignore_ascii_case(sha256)))
-    {
-        return;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn seal(fd: &OwnedFd) -> std::io::Result<()> {
+    use rustix::fs::SealFlags;
+    rustix::fs::fcntl_add_seals(
+        fd,
+        SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
+    )?;
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn memory_file() -> std::io::Result<OwnedFd> {
+    Err(std::io::Error::other(
+        "this system has no sealed memory files; a plugin admitted by its hash runs on Linux only",
+    ))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn seal(_fd: &OwnedFd) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(0) => return Err(std::io::Error::other("the memory file is full")),
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    // The file that runs must carry the allowed name too: a link named after an allowed
-    // plugin to another file (even one root installed) is not that plugin.
-    let real_name = crate::discover::at(real_path).name;
-    let ask = format!(
-        "ask the administrator of this machine to allow it in {origin} (`plugins.allow`: its name, or `sha256:<hash>` of this file)"
-    );
-    if !allow.contains(&plugin.name) {
-        refuse(
-            refusals,
-            format!(
-                "`{}` is not in plugins.allow of the system configuration ({origin})",
-                plugin.name
-            ),
-            ask,
-        );
-    } else if real_name != plugin.name {
-        refuse(
-            refusals,
-            format!(
-                "`{}` is in plugins.allow, but the file it leads to is {}, which is not that plugin",
-                plugin.name,
-                display(real_path)
-            ),
-            format!("use the copy the administrator installed, or {ask}"),
-        );
-    } else if !installed_by_root(real_path) {
-        refuse(
-            refusals,
-            format!(
-                "`{}` is in plugins.allow, but this file is not one the administrator installed: it or a folder to it belongs to a user other than root",
-                plugin.name
-            ),
-            format!("use the copy the administrator installed, or {ask}"),
-        );
-    }
+    Ok(())
 }
 
 /// The hash of an allow-list entry `sha256:<hex>` (any case, spaces allowed) or a bare
@@ -289,350 +295,899 @@ fn allowed_hash(entry: &str) -> Option<&str> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }
 
-/// Whether only root could have put the file there: root is running, or the file and every
-/// folder to it belong to root (their modes are checked elsewhere).
-#[cfg(unix)]
-fn installed_by_root(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    rustix::process::geteuid().is_root()
-        || path
-            .ancestors()
-            .all(|p| fs::metadata(p).is_ok_and(|m| m.uid() == 0))
+/// The checks of one plugin, with what they found.
+struct Checker {
+    refusals: Vec<Refusal>,
+    euid: u32,
+    /// Under `plugins.allow`: everything else that runs must be root's.
+    root_only: bool,
 }
 
-#[cfg(not(unix))]
-fn installed_by_root(_path: &Path) -> bool {
-    true
-}
-
-#[cfg(unix)]
-fn owner_ok(uid: u32) -> bool {
-    uid == 0 || uid == rustix::process::geteuid().as_raw()
-}
-
-/// The checks of the file itself (not of its folders).
-#[cfg(unix)]
-fn file(path: &Path, kind: Kind, refusals: &mut Vec<Refusal>) {
-    use std::os::unix::fs::MetadataExt;
-    let shown = display(path);
-    match fs::metadata(path) {
-        Ok(m) if !m.is_file() => refuse(
-            refusals,
-            format!(
-                "it is not a regular file{}",
-                if m.is_dir() { " but a folder" } else { "" }
-            ),
-            if m.is_dir() {
-                format!("install the plugin's file itself, not the folder {shown}")
-            } else {
-                "replace it with the plugin's regular file".into()
-            },
-        ),
-        Ok(m) => {
-            let mode = m.mode() & 0o7777;
-            if mode & 0o022 != 0 {
-                refuse(
-                    refusals,
-                    format!("group or others can write to it (mode {mode:o})"),
-                    format!("chmod go-w {shown}"),
-                );
-            }
-            if !owner_ok(m.uid()) {
-                refuse(
-                    refusals,
-                    format!("it belongs to another user (uid {})", m.uid()),
-                    format!("install your own copy, or have root own it (chown root {shown})"),
-                );
-            }
-            if kind == Kind::Exec {
-                if rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_err() {
-                    refuse(
-                        refusals,
-                        "it is not executable".into(),
-                        format!("chmod +x {shown}"),
-                    );
-                }
-                program(path, refusals);
-            }
+impl Checker {
+    fn refuse(&mut self, reason: String, fix: String) {
+        if !self.refusals.iter().any(|r| r.reason == reason) {
+            self.refusals.push(Refusal { reason, fix });
         }
-        Err(e) => refuse(
-            refusals,
-            format!("it cannot be read ({e})"),
-            format!("check that you may read {shown}"),
-        ),
     }
-}
 
-/// An exec plugin is a program or a `#!` script whose interpreter (and its interpreter, for
-/// a script run by a script) passes the file checks.
-#[cfg(unix)]
-fn program(path: &Path, refusals: &mut Vec<Refusal>) {
-    interpreted_by(path, 0, refusals);
-}
+    /// An owner whose files may run: root or the current user; root only under the
+    /// allow-list.
+    fn owner_ok(&self, uid: u32) -> bool {
+        uid == 0 || (!self.root_only && uid == self.euid)
+    }
 
-#[cfg(unix)]
-fn interpreted_by(path: &Path, depth: usize, refusals: &mut Vec<Refusal>) {
-    let shown = display(path);
-    let mut head = [0u8; 256];
-    let n = match fsutil::open_regular(path, true) {
-        Ok(mut f) => f.read(&mut head).unwrap_or(0),
-        Err(_) => return, // reported by the other checks
-    };
-    let head = &head[..n];
-    if head.starts_with(b"\x7fELF") || head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe]) {
-        return;
+    fn whose(&self) -> &'static str {
+        if self.root_only {
+            "root (the allow-list admits only what the administrator installed)"
+        } else {
+            "you or root"
+        }
     }
-    let Some(rest) = head.strip_prefix(b"#!") else {
-        refuse(
-            refusals,
-            if depth == 0 {
-                "it is neither a program nor a script with a `#!` first line".into()
-            } else {
-                format!("its interpreter {shown} is neither a program nor a `#!` script")
-            },
-            format!("start the script with an interpreter line such as `#!/bin/sh` ({shown})"),
-        );
-        return;
-    };
-    if depth >= 4 {
-        refuse(
-            refusals,
-            "its interpreters run through more than 4 scripts".into(),
-            "name a program as the interpreter".into(),
-        );
-        return;
-    }
-    let line = rest.split(|b| *b == b'\n').next().unwrap_or_default();
-    if line.ends_with(b"\r") {
-        refuse(
-            refusals,
-            "its first line ends with a carriage return (Windows line endings)".into(),
-            format!("convert it to Unix line endings: sed -i 's/\\r$//' {shown}"),
-        );
-        return;
-    }
-    let line = String::from_utf8_lossy(line);
-    let mut words = line.split_whitespace();
-    let Some(interpreter) = words.next() else {
-        refuse(
-            refusals,
-            "its `#!` line names no interpreter".into(),
-            format!("write the interpreter after `#!`, such as `#!/bin/sh` ({shown})"),
-        );
-        return;
-    };
-    let interpreter = PathBuf::from(interpreter);
-    if !interpreter.is_absolute() {
-        refuse(
-            refusals,
-            format!(
-                "its interpreter `{}` is not an absolute path",
-                cybedefend_core::text::one_line(&interpreter.to_string_lossy(), 64)
-            ),
-            format!("write the interpreter's full path after `#!` ({shown})"),
-        );
-        return;
-    }
-    if !check_interpreter(&interpreter, depth, refusals) {
-        return;
-    }
-    if interpreter.file_name().is_some_and(|n| n == "env") {
-        // `#!/usr/bin/env [options] [NAME=VALUE...] program`: the program env runs, found on
-        // the PATH the plugin gets (its absolute folders only)
-        let Some(program) = env_program(words) else {
-            refuse(
-                refusals,
-                "its `#!` line runs `env` without a program".into(),
-                format!("name the program after env, such as `#!/usr/bin/env python3` ({shown})"),
+
+    /// The folder rule: owned by an allowed owner, and not writable by group or others unless
+    /// it is sticky and root's (`/tmp`: nobody can replace another user's entry there);
+    /// `strict`: no sticky exception (a folder searched by name, where anyone could add one).
+    fn folder(&mut self, f: &Folder, whose: &str, strict: bool) {
+        let mode = pathwalk::mode(&f.stat);
+        let uid = pathwalk::owner(&f.stat);
+        let sticky_root = mode & 0o1000 != 0 && uid == 0;
+        let shown = display(&f.path);
+        if mode & 0o022 != 0 && (strict || !sticky_root) {
+            self.refuse(
+                format!("{whose}folder {shown} can be written by group or others (mode {mode:o})"),
+                format!("chmod go-w {shown}, or install it in a private folder"),
             );
-            return;
-        };
-        let shown_program = cybedefend_core::text::one_line(&program, 64);
-        match find_on_path(&program) {
-            Some(p) => {
-                check_interpreter(&p, depth, refusals);
-            }
-            None => refuse(
-                refusals,
-                format!("its interpreter `{shown_program}` (from its `#!` line) is not on PATH"),
-                format!("install `{shown_program}`, or fix the first line of {shown}"),
-            ),
+        }
+        if !self.owner_ok(uid) {
+            self.refuse(
+                format!("{whose}folder {shown} belongs to another user (uid {uid})"),
+                format!("use a folder that only {} can change", self.whose()),
+            );
         }
     }
-}
 
-/// The program of `env`'s arguments: options (and their values), `NAME=VALUE` and `-S`
-/// skipped.
-#[cfg(unix)]
-fn env_program<'a>(mut words: impl Iterator<Item = &'a str>) -> Option<String> {
-    while let Some(w) = words.next() {
-        match w {
-            "-u" | "--unset" | "-C" | "--chdir" => {
-                words.next();
-            }
-            "--" => return words.next().map(str::to_owned),
-            w if w.starts_with('-') => {}
-            w if w.contains('=') => {}
-            w => return Some(w.to_owned()),
-        }
-    }
-    None
-}
-
-/// The checks of an interpreter: it exists, and it, its links and its folders pass the same
-/// checks as a plugin file; a script interpreter's own interpreter too. Whether it exists.
-#[cfg(unix)]
-fn check_interpreter(interpreter: &Path, depth: usize, refusals: &mut Vec<Refusal>) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let shown = cybedefend_core::text::one_line(&display(interpreter), 120);
-    let Ok((real, dirs)) = resolve(interpreter) else {
-        refuse(
-            refusals,
-            format!("its interpreter {shown} (from its `#!` line) does not exist"),
-            format!("install {shown}, or fix the plugin's first line"),
-        );
-        return false;
-    };
-    let mut own = Vec::new();
-    match fs::metadata(&real) {
-        Ok(m) if !m.is_file() => refuse(
-            &mut own,
-            format!("its interpreter {} is not a regular file", display(&real)),
-            "name a program as the interpreter".into(),
-        ),
-        Ok(m) if m.mode() & 0o022 != 0 || !owner_ok(m.uid()) => refuse(
-            &mut own,
-            format!(
-                "its interpreter {} can be changed by another user (mode {:o}, uid {})",
-                display(&real),
-                m.mode() & 0o7777,
-                m.uid()
-            ),
-            "use an interpreter that only you or root can change".into(),
-        ),
-        Ok(_) => {}
-        Err(_) => return false,
-    }
-    let before = own.len();
-    for dir in &dirs {
-        folder(dir, &mut own);
-    }
-    for r in &mut own[before..] {
-        r.reason = format!("its interpreter's {}", r.reason.trim_start_matches("its "));
-    }
-    if own.is_empty() {
-        interpreted_by(&real, depth + 1, &mut own);
-    }
-    for r in own {
-        refuse(refusals, r.reason, r.fix);
-    }
-    true
-}
-
-/// Where a program is on `PATH` (its absolute folders: the plugin gets no other).
-#[cfg(unix)]
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        return Some(PathBuf::from(program));
-    }
-    let path = cybedefend_core::env::path_var("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|d| d.is_absolute())
-        .map(|d| d.join(program))
-        .find(|p| {
-            p.is_file() && rustix::fs::access(p.as_path(), rustix::fs::Access::EXEC_OK).is_ok()
-        })
-}
-
-/// Resolves an absolute `path` the way the system does, one entry at a time, following every
-/// link (at most 40); the real path and every folder whose entry was read on the way.
-pub(crate) fn resolve(path: &Path) -> std::io::Result<(PathBuf, Vec<PathBuf>)> {
-    use std::collections::VecDeque;
-    use std::path::Component;
-    enum Step {
-        Root,
-        Up,
-        Name(std::ffi::OsString),
-    }
-    fn steps(p: &Path) -> Vec<Step> {
-        p.components()
-            .filter_map(|c| match c {
-                Component::RootDir | Component::Prefix(_) => Some(Step::Root),
-                Component::CurDir => None,
-                Component::ParentDir => Some(Step::Up),
-                Component::Normal(n) => Some(Step::Name(n.to_owned())),
-            })
-            .collect()
-    }
-    let mut pending: VecDeque<Step> = steps(path).into();
-    let mut current = PathBuf::from("/");
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    let mut links = 0;
-    while let Some(step) = pending.pop_front() {
-        match step {
-            Step::Root => current = PathBuf::from("/"),
-            Step::Up => {
-                current.pop();
-            }
-            Step::Name(name) => {
-                if !dirs.contains(&current) {
-                    dirs.push(current.clone());
-                }
-                let next = current.join(&name);
-                if fs::symlink_metadata(&next)?.file_type().is_symlink() {
-                    links += 1;
-                    if links > 40 {
-                        return Err(std::io::Error::other("too many levels of links"));
-                    }
-                    let target = fs::read_link(&next)?;
-                    for s in steps(&target).into_iter().rev() {
-                        pending.push_front(s);
-                    }
+    /// The file rule on an open file: regular, not writable by group or others, owned by an
+    /// allowed owner. `subject` names it in messages (`it`, `its interpreter /bin/sh`).
+    fn file(&mut self, w: &Walked, subject: &str) -> bool {
+        let before = self.refusals.len();
+        let shown = display(&w.real);
+        if !pathwalk::is_file(&w.stat) {
+            let dir = pathwalk::is_dir(&w.stat);
+            self.refuse(
+                format!(
+                    "{subject} is not a regular file{}",
+                    if dir { " but a folder" } else { "" }
+                ),
+                if dir {
+                    format!("install the plugin's file itself, not the folder {shown}")
                 } else {
-                    current = next;
+                    "replace it with a regular file".into()
+                },
+            );
+            return false;
+        }
+        let mode = pathwalk::mode(&w.stat);
+        if mode & 0o022 != 0 {
+            self.refuse(
+                if subject == "it" {
+                    format!("group or others can write to it (mode {mode:o})")
+                } else {
+                    format!("{subject} can be written by group or others (mode {mode:o})")
+                },
+                format!("chmod go-w {shown}"),
+            );
+        }
+        let uid = pathwalk::owner(&w.stat);
+        if !self.owner_ok(uid) {
+            self.refuse(
+                format!("{subject} belongs to another user (uid {uid})"),
+                if self.root_only {
+                    format!("use the copy the administrator installed (root's), not {shown}")
+                } else {
+                    format!("install your own copy, or have root own it (chown root {shown})")
+                },
+            );
+        }
+        self.refusals.len() == before
+    }
+
+    /// Resolves and opens `path` as a file that runs, checking every folder on the way.
+    /// `subject` names the file in messages, `whose` its folders (`its `, `its interpreter's `).
+    fn open(&mut self, path: &Path, subject: &str, whose: &str) -> Option<Walked> {
+        let shown = one_line(&display(path), 160);
+        let w = match pathwalk::walk(path, Open::Read) {
+            Ok(w) => w,
+            Err(WalkError::NotFound(_)) => {
+                self.refuse(
+                    format!("{subject} does not exist"),
+                    format!("install {shown}, or fix the path"),
+                );
+                return None;
+            }
+            Err(e @ WalkError::ForeignLink { .. }) => {
+                self.refuse(
+                    format!("{subject} cannot be followed: {e}"),
+                    "point to the file itself, or use a link of your own".into(),
+                );
+                return None;
+            }
+            Err(e) => {
+                self.refuse(
+                    format!("{subject} cannot be read ({e})"),
+                    format!("check that {shown} exists and that you may read it"),
+                );
+                return None;
+            }
+        };
+        for f in &w.folders {
+            self.folder(f, whose, false);
+        }
+        Some(w)
+    }
+
+    /// The plugin's `PATH`: the absolute folders of the user's that pass the checks of a
+    /// folder searched by name. The folders left out, with why.
+    fn plugin_path(&self) -> &'static PluginPath {
+        static MINE: OnceLock<PluginPath> = OnceLock::new();
+        static ROOTS: OnceLock<PluginPath> = OnceLock::new();
+        let cell = if self.root_only { &ROOTS } else { &MINE };
+        cell.get_or_init(|| plugin_path(self.euid, self.root_only))
+    }
+
+    /// Checks `w` as an ELF file that the system will load: its loader (`exec`) and the
+    /// folders its `RPATH`/`RUNPATH` names; for a library loaded by descriptor (not `exec`),
+    /// the libraries it finds through `$ORIGIN`, opened and checked, to load first.
+    /// `subject` names the file, `whose` is the possessive for what it names (`its `).
+    fn elf(
+        &mut self,
+        w: &Walked,
+        subject: &str,
+        whose: &str,
+        exec: bool,
+        copied: bool,
+        depth: usize,
+    ) -> Vec<OwnedFd> {
+        if !ELF_SYSTEM {
+            return Vec::new();
+        }
+        let needs = match elf::needs(&w.file) {
+            Ok(n) => n,
+            Err(e) if exec => {
+                self.refuse(
+                    format!("{subject} cannot be run: {e}"),
+                    "replace it with a working build".into(),
+                );
+                return Vec::new();
+            }
+            Err(e) => {
+                self.refuse(
+                    format!("{subject} is not a shared library this system can load ({e})"),
+                    "replace it with a build of the plugin for this system".into(),
+                );
+                return Vec::new();
+            }
+        };
+        if exec && let Some(interp) = &needs.interpreter {
+            let p = PathBuf::from(interp);
+            if !p.is_absolute() {
+                self.refuse(
+                    format!(
+                        "{whose}loader `{}` is not an absolute path",
+                        one_line(interp, 120)
+                    ),
+                    "link the program with the system's dynamic loader".into(),
+                );
+            } else {
+                let label = format!("{whose}loader {}", display(&p));
+                if let Some(l) = self.open(&p, &label, &format!("{whose}loader's ")) {
+                    self.file(&l, &label);
                 }
             }
         }
+        let origin = w.real.parent().map(Path::to_path_buf).unwrap_or_default();
+        let search: Vec<(PathBuf, bool)> = needs
+            .rpath
+            .iter()
+            .chain(&needs.runpath)
+            .filter_map(|entry| self.search_folder(entry, &origin, whose, exec && copied))
+            .collect();
+        let mut preload = Vec::new();
+        if exec {
+            return preload;
+        }
+        // A library loaded by descriptor has `/proc/self/fd` as its `$ORIGIN`: what it finds
+        // there is loaded first, by its own checked descriptor, and then found by its name.
+        // The loader searches RPATH only when there is no RUNPATH.
+        let order: Vec<&(PathBuf, bool)> = if needs.runpath.is_empty() {
+            search.iter().collect()
+        } else {
+            search
+                .iter()
+                .filter(|(d, _)| {
+                    needs.runpath.iter().any(|r| {
+                        let e = r
+                            .replace("${ORIGIN}", &origin.to_string_lossy())
+                            .replace("$ORIGIN", &origin.to_string_lossy());
+                        Path::new(&e) == d
+                    })
+                })
+                .collect()
+        };
+        for name in &needs.needed {
+            if name.contains('/') {
+                self.refuse(
+                    format!(
+                        "{subject} needs a library by path (`{}`)",
+                        one_line(name, 120)
+                    ),
+                    "link it against libraries by name".into(),
+                );
+                continue;
+            }
+            let Some((dir, from_origin)) = order
+                .iter()
+                .find(|(d, _)| d.join(name).symlink_metadata().is_ok())
+            else {
+                continue;
+            };
+            if !from_origin {
+                continue;
+            }
+            if depth >= MAX_LIBRARY_DEPTH {
+                self.refuse(
+                    format!("{subject} needs libraries through `$ORIGIN` more than {MAX_LIBRARY_DEPTH} levels deep"),
+                    "install its libraries in a system folder".into(),
+                );
+                return preload;
+            }
+            let path = dir.join(name);
+            let label = format!("{whose}library {}", display(&path));
+            let Some(lib) = self.open(&path, &label, &format!("{whose}library's ")) else {
+                continue;
+            };
+            if !self.file(&lib, &label) {
+                continue;
+            }
+            let soname = elf::needs(&lib.file).ok().and_then(|n| n.soname);
+            if soname.as_deref() != Some(name.as_str()) {
+                self.refuse(
+                    format!(
+                        "{label} is found through `$ORIGIN` but does not carry the name `{name}` (DT_SONAME), which cybedefend needs to load it first from its checked file"
+                    ),
+                    format!("link that library with -Wl,-soname,{name}"),
+                );
+                continue;
+            }
+            let deeper = self.elf(
+                &lib,
+                &label,
+                &format!("{whose}library's "),
+                false,
+                false,
+                depth + 1,
+            );
+            preload.extend(deeper);
+            preload.push(lib.file);
+        }
+        preload
     }
-    Ok((current, dirs))
+
+    /// One entry of `RPATH`/`RUNPATH`: the folder it names and whether it came from
+    /// `$ORIGIN`; refused when the system would search somewhere unchecked.
+    fn search_folder(
+        &mut self,
+        entry: &str,
+        origin: &Path,
+        whose: &str,
+        no_origin: bool,
+    ) -> Option<(PathBuf, bool)> {
+        let shown_entry = one_line(entry, 120);
+        let fix = "link it with absolute or $ORIGIN-relative library folders (-Wl,-rpath,...)";
+        if entry.is_empty() {
+            self.refuse(
+                format!("{whose}library search path has an empty entry, which means the working directory"),
+                fix.into(),
+            );
+            return None;
+        }
+        let from_origin = entry.contains("$ORIGIN") || entry.contains("${ORIGIN}");
+        let expanded = entry
+            .replace("${ORIGIN}", &origin.to_string_lossy())
+            .replace("$ORIGIN", &origin.to_string_lossy());
+        if expanded.contains('$') {
+            self.refuse(
+                format!(
+                    "{whose}library search path `{shown_entry}` uses a variable other than $ORIGIN"
+                ),
+                fix.into(),
+            );
+            return None;
+        }
+        let dir = PathBuf::from(&expanded);
+        if !dir.is_absolute() {
+            self.refuse(
+                format!("{whose}library search path `{shown_entry}` is relative to the working directory"),
+                fix.into(),
+            );
+            return None;
+        }
+        if from_origin && no_origin {
+            self.refuse(
+                format!("{whose}library search path `{shown_entry}` uses $ORIGIN, but a program admitted by its hash runs from a sealed copy, which has no folder"),
+                "link it with absolute library folders, or install its libraries in a system folder".into(),
+            );
+            return None;
+        }
+        let whose_folder = format!("{whose}library ");
+        // A folder that does not exist yet is searched too, once someone makes it: whoever
+        // can write the nearest existing folder above it could.
+        let mut probe = dir.clone();
+        loop {
+            match pathwalk::walk(&probe, Open::Folder) {
+                Ok(w) => {
+                    for f in &w.folders {
+                        self.folder(f, &whose_folder, false);
+                    }
+                    self.folder(
+                        &Folder {
+                            path: w.real.clone(),
+                            stat: w.stat,
+                        },
+                        &whose_folder,
+                        true,
+                    );
+                    break;
+                }
+                Err(WalkError::NotFound(_)) => {
+                    if !probe.pop() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.refuse(
+                        format!(
+                            "{whose_folder}folder {} cannot be checked ({e})",
+                            display(&dir)
+                        ),
+                        fix.into(),
+                    );
+                    break;
+                }
+            }
+        }
+        Some((dir, from_origin))
+    }
+
+    /// The interpreters of a `#!` script, down to the program that runs (an ELF file).
+    /// `head` is the script's start; the command line is built in `run`.
+    fn script(
+        &mut self,
+        script: &Path,
+        head: &[u8],
+    ) -> Option<(OwnedFd, PathBuf, String, Vec<Arg>)> {
+        let mut args: Vec<Arg> = vec![Arg::Plugin];
+        let mut current = script.to_path_buf();
+        let mut head = head.to_vec();
+        for depth in 0..=MAX_INTERPRETERS {
+            if depth == MAX_INTERPRETERS {
+                self.refuse(
+                    format!("its interpreters run through more than {MAX_INTERPRETERS} scripts"),
+                    "name a program as the interpreter".into(),
+                );
+                return None;
+            }
+            let line = self.shebang(&current, &head, depth)?;
+            let (interpreter, arg0, arg) = match line {
+                Shebang::Direct { interpreter, arg } => {
+                    let arg0 = interpreter.to_string_lossy().into_owned();
+                    (interpreter, arg0, arg)
+                }
+                Shebang::Env { env, program } => {
+                    // `env` itself is not run: its program is, found on the plugin's PATH
+                    let label = format!("its interpreter {} (from its `#!` line)", display(&env));
+                    if let Some(e) = self.open(&env, &label, "its interpreter's ") {
+                        self.file(&e, &label);
+                    }
+                    let path = self.plugin_path();
+                    let Some(found) = path.find(&program) else {
+                        let left_out = if path.dropped.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; folders of PATH left out: {}",
+                                path.dropped
+                                    .iter()
+                                    .take(4)
+                                    .map(|(d, why)| format!("{} ({why})", display(d)))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        };
+                        self.refuse(
+                            format!(
+                                "its interpreter `{}` (from its `#!` line) is not on PATH{left_out}",
+                                one_line(&program, 64)
+                            ),
+                            format!(
+                                "install `{}` in a folder of PATH that only {} can change, or write its full path after `#!`",
+                                one_line(&program, 64),
+                                self.whose()
+                            ),
+                        );
+                        return None;
+                    };
+                    let arg0 = found.to_string_lossy().into_owned();
+                    (found, arg0, None)
+                }
+            };
+            let label = format!(
+                "its interpreter {} (from its `#!` line)",
+                one_line(&display(&interpreter), 120)
+            );
+            let w = self.open(&interpreter, &label, "its interpreter's ")?;
+            if !self.file(&w, &label) {
+                return None;
+            }
+            let mut next = [0u8; 256];
+            let n = match pathwalk::read_at(&w.file, &mut next, 0) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.refuse(
+                        format!("{label} cannot be read ({e})"),
+                        format!("check that you may read {}", display(&w.real)),
+                    );
+                    return None;
+                }
+            };
+            let next = &next[..n];
+            if let Some(a) = arg {
+                args.insert(0, Arg::Text(a));
+            }
+            if is_program(next) {
+                self.elf(&w, &label, "its interpreter's ", true, false, 0);
+                return Some((w.file, w.real, arg0, args));
+            }
+            if !next.starts_with(b"#!") {
+                self.refuse(
+                    format!("{label} is neither a program nor a `#!` script"),
+                    "name a program as the interpreter".into(),
+                );
+                return None;
+            }
+            // A script run as an interpreter: read by its own interpreter by its path (every
+            // folder to it was checked; `$0` stays its name).
+            let Some(text) = w.real.to_str() else {
+                self.refuse(
+                    format!("{label} has a path that is not UTF-8"),
+                    "install it under a UTF-8 path".into(),
+                );
+                return None;
+            };
+            args.insert(0, Arg::Text(text.to_owned()));
+            current = w.real.clone();
+            head = next.to_vec();
+        }
+        None
+    }
+
+    /// Parses a `#!` line the way the system does: the interpreter, then the rest of the line
+    /// as one argument.
+    fn shebang(&mut self, script: &Path, head: &[u8], depth: usize) -> Option<Shebang> {
+        let shown = display(script);
+        let whose = if depth == 0 {
+            "its".to_owned()
+        } else {
+            format!("its interpreter {shown}'s")
+        };
+        let rest = &head[2..];
+        let Some(end) = rest.iter().position(|b| *b == b'\n') else {
+            self.refuse(
+                format!("{whose} `#!` line is longer than 255 bytes, which the system cuts"),
+                format!("shorten the first line of {shown}"),
+            );
+            return None;
+        };
+        let line = &rest[..end];
+        if line.ends_with(b"\r") {
+            self.refuse(
+                format!("{whose} first line ends with a carriage return (Windows line endings)"),
+                format!("convert it to Unix line endings: sed -i 's/\\r$//' {shown}"),
+            );
+            return None;
+        }
+        let Ok(line) = std::str::from_utf8(line) else {
+            self.refuse(
+                format!("{whose} `#!` line is not UTF-8"),
+                format!("fix the first line of {shown}"),
+            );
+            return None;
+        };
+        let line = line.trim_matches([' ', '\t']);
+        let (interpreter, arg) = match line.find([' ', '\t']) {
+            Some(i) => (&line[..i], Some(line[i..].trim_matches([' ', '\t']))),
+            None => (line, None),
+        };
+        let arg = arg.filter(|a| !a.is_empty());
+        if interpreter.is_empty() {
+            self.refuse(
+                format!("{whose} `#!` line names no interpreter"),
+                format!("write the interpreter after `#!`, such as `#!/bin/sh` ({shown})"),
+            );
+            return None;
+        }
+        let path = PathBuf::from(interpreter);
+        if !path.is_absolute() {
+            self.refuse(
+                format!(
+                    "{whose} interpreter `{}` is not an absolute path",
+                    one_line(interpreter, 64)
+                ),
+                format!("write the interpreter's full path after `#!` ({shown})"),
+            );
+            return None;
+        }
+        if path.file_name().is_none_or(|n| n != "env") {
+            return Some(Shebang::Direct {
+                interpreter: path,
+                arg: arg.map(str::to_owned),
+            });
+        }
+        // `#!/usr/bin/env NAME`: the only form taken. On Linux everything after `env` is one
+        // argument; options (`-S`, `-i`, `-u`) and `NAME=VALUE` would change what runs and
+        // with what PATH.
+        let fix = format!(
+            "write `#!/usr/bin/env NAME` with nothing else, or the interpreter's full path with its option (`#!/usr/bin/python3 -u`) ({shown})"
+        );
+        let Some(program) = arg else {
+            self.refuse(
+                format!("{whose} `#!` line runs `env` without a program"),
+                fix,
+            );
+            return None;
+        };
+        let why = if program.starts_with('-') {
+            Some("passes options to `env`")
+        } else if program.contains('=') {
+            Some("sets variables through `env`")
+        } else if program.contains([' ', '\t']) {
+            Some("gives `env` more than a program name")
+        } else if program.contains('/') {
+            Some("gives `env` a path instead of a program name")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.refuse(
+                format!(
+                    "{whose} `#!` line {why} (`{}`), which cybedefend does not allow",
+                    one_line(program, 64)
+                ),
+                fix,
+            );
+            return None;
+        }
+        Some(Shebang::Env {
+            env: path,
+            program: program.to_owned(),
+        })
+    }
 }
 
-/// The checks of one folder.
-#[cfg(unix)]
-fn folder(dir: &Path, refusals: &mut Vec<Refusal>) {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(m) = fs::metadata(dir) else { return };
-    let mode = m.mode() & 0o7777;
-    let sticky_root = mode & 0o1000 != 0 && m.uid() == 0;
-    let shown = display(dir);
-    if mode & 0o022 != 0 && !sticky_root {
-        refuse(
-            refusals,
-            format!("its folder {shown} can be written by group or others (mode {mode:o})"),
-            format!("chmod go-w {shown}, or install the plugin in a private folder"),
+enum Shebang {
+    Direct {
+        interpreter: PathBuf,
+        arg: Option<String>,
+    },
+    Env {
+        env: PathBuf,
+        program: String,
+    },
+}
+
+/// The plugin's `PATH`: folders kept, and those left out with why.
+#[derive(Debug, Default)]
+struct PluginPath {
+    kept: Vec<PathBuf>,
+    dropped: Vec<(PathBuf, String)>,
+}
+
+impl PluginPath {
+    /// The first `name` in the kept folders that the system could run, as found (not
+    /// resolved: a virtual environment's `python3` is a link whose folder matters).
+    fn find(&self, name: &str) -> Option<PathBuf> {
+        self.kept.iter().map(|d| d.join(name)).find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+        })
+    }
+
+    fn var(&self) -> OsString {
+        std::env::join_paths(&self.kept).unwrap_or_default()
+    }
+}
+
+fn plugin_path(euid: u32, root_only: bool) -> PluginPath {
+    let mut out = PluginPath::default();
+    let Some(path) = cybedefend_core::env::path_var("PATH") else {
+        return out;
+    };
+    for dir in std::env::split_paths(&path) {
+        if out.kept.contains(&dir) || out.dropped.iter().any(|(d, _)| d == &dir) {
+            continue;
+        }
+        if !dir.is_absolute() {
+            out.dropped.push((dir, "not absolute".into()));
+            continue;
+        }
+        let mut c = Checker {
+            refusals: Vec::new(),
+            euid,
+            root_only,
+        };
+        match pathwalk::walk(&dir, Open::Folder) {
+            Ok(w) => {
+                for f in &w.folders {
+                    c.folder(f, "", false);
+                }
+                c.folder(
+                    &Folder {
+                        path: w.real.clone(),
+                        stat: w.stat,
+                    },
+                    "",
+                    true,
+                );
+            }
+            Err(e) => c.refuse(e.to_string(), String::new()),
+        }
+        match c.refusals.first() {
+            None => out.kept.push(dir),
+            Some(r) => {
+                let why = one_line(&r.reason, 120);
+                out.dropped.push((dir, why));
+            }
+        }
+    }
+    out
+}
+
+/// Runs every check on `plugin`; when it may run, the plugin held open.
+pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) {
+    let mut c = Checker {
+        refusals: Vec::new(),
+        euid: rustix::process::geteuid().as_raw(),
+        root_only: false,
+    };
+    let shown = display(&plugin.path);
+    let failed = |c: Checker, real: PathBuf, sha256: String| {
+        (
+            Verdict {
+                real_path: real,
+                sha256,
+                refusals: c.refusals,
+            },
+            None,
+        )
+    };
+    if !plugin.path.is_absolute() {
+        c.refuse(
+            "its path is not absolute (it would be searched on PATH)".into(),
+            format!("give the full path of {shown}"),
+        );
+        return failed(c, plugin.path.clone(), String::new());
+    }
+    let Some(w) = c.open(&plugin.path, "it", "its ") else {
+        return failed(c, plugin.path.clone(), String::new());
+    };
+    c.file(&w, "it");
+    let regular = pathwalk::is_file(&w.stat);
+    if plugin.kind == Kind::Exec
+        && regular
+        && rustix::fs::access(w.real.as_path(), rustix::fs::Access::EXEC_OK).is_err()
+    {
+        c.refuse(
+            "it is not executable".into(),
+            format!("chmod +x {}", display(&w.real)),
         );
     }
-    if !owner_ok(m.uid()) {
-        refuse(
-            refusals,
+    let allow_hashes = rules
+        .allow
+        .is_some_and(|(a, _)| a.iter().any(|e| allowed_hash(e).is_some()));
+    // When a hash decides, the bytes hashed are the bytes that run: a sealed copy.
+    let copy = rules.pin.is_some() || allow_hashes;
+    let (sha256, copied) = if regular && (copy || rules.hash) {
+        match read_all(&w.file, copy) {
+            Ok((h, m)) => (h, m),
+            Err(e) => {
+                c.refuse(
+                    format!("it cannot be hashed: {e}"),
+                    "replace it with the plugin's regular file".into(),
+                );
+                (String::new(), None)
+            }
+        }
+    } else {
+        (String::new(), None)
+    };
+    let shown_hash = if sha256.is_empty() {
+        String::new()
+    } else {
+        format!("sha256:{sha256}")
+    };
+    if let Some(pin) = rules.pin {
+        let want = pin
+            .trim()
+            .trim_start_matches("sha256:")
+            .to_ascii_lowercase();
+        if want != sha256 && !sha256.is_empty() {
+            c.refuse(
+                format!("its SHA-256 is {sha256}, but the configuration pins {want}"),
+                "install the pinned version, or pin the new file's hash (`cybedefend plugin list` shows it) if you trust it".into(),
+            );
+        }
+    }
+    if let Some((allow, origin)) = rules.allow {
+        allowed(&mut c, plugin, &w, &sha256, allow, origin);
+        c.root_only = true;
+    }
+    if !c.refusals.is_empty() {
+        return failed(c, w.real, shown_hash);
+    }
+    let run_fd = match copied {
+        Some(m) => m,
+        None => match w.file.try_clone() {
+            Ok(f) => f,
+            Err(e) => {
+                c.refuse(format!("it cannot be opened again ({e})"), String::new());
+                return failed(c, w.real, shown_hash);
+            }
+        },
+    };
+    let from_copy = copy;
+    let mut head = [0u8; 256];
+    let n = pathwalk::read_at(&run_fd, &mut head, 0).unwrap_or(0);
+    let head = &head[..n];
+    let run = match plugin.kind {
+        Kind::Exec if is_program(head) => {
+            c.elf(&w, "it", "its ", true, from_copy, 0);
+            let Some(text) = w.real.to_str() else {
+                c.refuse(
+                    "its path is not UTF-8".into(),
+                    "install it under a UTF-8 path".into(),
+                );
+                return failed(c, w.real, shown_hash);
+            };
+            Run::Exec(ExecRun {
+                program: run_fd,
+                program_path: w.real.clone(),
+                arg0: text.to_owned(),
+                args: Vec::new(),
+                script: None,
+                path_var: c.plugin_path().var(),
+            })
+        }
+        Kind::Exec if head.starts_with(b"#!") => match c.script(&w.real, head) {
+            Some((program, program_path, arg0, args)) => Run::Exec(ExecRun {
+                program,
+                program_path,
+                arg0,
+                args,
+                script: Some(run_fd),
+                path_var: c.plugin_path().var(),
+            }),
+            None => return failed(c, w.real, shown_hash),
+        },
+        Kind::Exec => {
+            c.refuse(
+                "it is neither a program nor a script with a `#!` first line".into(),
+                format!(
+                    "start the script with an interpreter line such as `#!/bin/sh` ({})",
+                    display(&w.real)
+                ),
+            );
+            return failed(c, w.real, shown_hash);
+        }
+        Kind::Native => {
+            let preload = c.elf(&w, "it", "its ", false, from_copy, 0);
+            let key = if sha256.is_empty() {
+                format!("{}:{}", w.stat.st_dev, w.stat.st_ino)
+            } else {
+                shown_hash.clone()
+            };
+            Run::Native(NativeRun {
+                library: run_fd,
+                preload,
+                key,
+            })
+        }
+    };
+    if !c.refusals.is_empty() {
+        return failed(c, w.real, shown_hash);
+    }
+    let verdict = Verdict {
+        real_path: w.real.clone(),
+        sha256: shown_hash.clone(),
+        refusals: Vec::new(),
+    };
+    (
+        verdict,
+        Some(Trusted {
+            name: plugin.name.clone(),
+            kind: plugin.kind,
+            path: plugin.path.clone(),
+            real_path: w.real,
+            sha256: shown_hash,
+            run,
+        }),
+    )
+}
+
+/// [`check`] as a result: the plugin, or the refusals as one error.
+pub fn open(plugin: &Located, rules: &Rules<'_>) -> cybedefend_core::Result<Trusted> {
+    match check(plugin, rules) {
+        (_, Some(t)) => Ok(t),
+        (v, None) => Err(v.to_error(&plugin.name)),
+    }
+}
+
+fn allowed(
+    c: &mut Checker,
+    plugin: &Located,
+    w: &Walked,
+    sha256: &str,
+    allow: &[String],
+    origin: &str,
+) {
+    if !sha256.is_empty()
+        && allow
+            .iter()
+            .any(|e| allowed_hash(e).is_some_and(|h| h.eq_ignore_ascii_case(sha256)))
+    {
+        return;
+    }
+    // The file that runs must carry the allowed name too: a link named after an allowed
+    // plugin to another file (even one root installed) is not that plugin.
+    let real_name = crate::discover::at(&w.real).name;
+    let ask = format!(
+        "ask the administrator of this machine to allow it in {origin} (`plugins.allow`: its name, or `sha256:<hash>` of this file)"
+    );
+    if !allow.contains(&plugin.name) {
+        c.refuse(
             format!(
-                "its folder {shown} belongs to another user (uid {})",
-                m.uid()
+                "`{}` is not in plugins.allow of the system configuration ({origin})",
+                plugin.name
             ),
-            "install the plugin in a folder of your own or of root".into(),
+            ask,
+        );
+    } else if real_name != plugin.name {
+        c.refuse(
+            format!(
+                "`{}` is in plugins.allow, but the file it leads to is {}, which is not that plugin",
+                plugin.name,
+                display(&w.real)
+            ),
+            format!("use the copy the administrator installed, or {ask}"),
+        );
+    } else if !(c.euid == 0
+        || (pathwalk::owner(&w.stat) == 0
+            && w.folders.iter().all(|f| pathwalk::owner(&f.stat) == 0)))
+    {
+        c.refuse(
+            format!(
+                "`{}` is in plugins.allow, but this file is not one the administrator installed: it or a folder to it belongs to a user other than root",
+                plugin.name
+            ),
+            format!("use the copy the administrator installed, or {ask}"),
         );
     }
 }
 
-#[cfg(not(unix))]
-fn file(_path: &Path, _kind: Kind, _refusals: &mut Vec<Refusal>) {}
-
-#[cfg(not(unix))]
-fn folder(_dir: &Path, _refusals: &mut Vec<Refusal>) {}
-
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     fn plugin(dir: &Path) -> Located {
@@ -647,13 +1202,11 @@ mod tests {
     fn a_private_plugin_is_trusted_and_weak_modes_are_refused() {
         let t = tempfile::tempdir().unwrap();
         let p = plugin(t.path());
-        assert!(
-            check(&p, &Rules::default()).trusted(),
-            "{:?}",
-            check(&p, &Rules::default())
-        );
+        let (v, run) = check(&p, &Rules::default());
+        assert!(v.trusted() && run.is_some(), "{v:?}");
         fs::set_permissions(&p.path, fs::Permissions::from_mode(0o777)).unwrap();
-        let v = check(&p, &Rules::default());
+        let (v, run) = check(&p, &Rules::default());
+        assert!(run.is_none());
         assert!(
             v.refusals
                 .iter()
@@ -662,7 +1215,7 @@ mod tests {
         );
         fs::set_permissions(&p.path, fs::Permissions::from_mode(0o755)).unwrap();
         fs::set_permissions(t.path(), fs::Permissions::from_mode(0o777)).unwrap();
-        let v = check(&p, &Rules::default());
+        let (v, _) = check(&p, &Rules::default());
         assert!(
             v.refusals.iter().any(|r| r.reason.contains("its folder")),
             "{v:?}"
@@ -678,18 +1231,18 @@ mod tests {
             pin: Some(&sum),
             ..Rules::default()
         };
-        assert!(check(&p, &ok).trusted());
+        assert!(check(&p, &ok).0.trusted());
         let bad = Rules {
             pin: Some("sha256:0000"),
             ..Rules::default()
         };
-        let v = check(&p, &bad);
+        let (v, _) = check(&p, &bad);
         assert!(
             v.refusals[0].reason.contains(&sum) && v.refusals[0].reason.contains("0000"),
             "{v:?}"
         );
         let allow = vec!["other".to_owned()];
-        let v = check(
+        let (v, _) = check(
             &p,
             &Rules {
                 allow: Some((&allow, "/etc/cybedefend/config.yaml")),
@@ -697,5 +1250,33 @@ mod tests {
             },
         );
         assert!(v.refusals[0].reason.contains("plugins.allow"), "{v:?}");
+    }
+
+    #[test]
+    fn env_lines_take_one_program_name_and_nothing_else() {
+        let t = tempfile::tempdir().unwrap();
+        let p = plugin(t.path());
+        for (line, needle) in [
+            ("#!/usr/bin/env -S PATH=/tmp sh", "passes options"),
+            ("#!/usr/bin/env PATH=/tmp sh", "sets variables"),
+            ("#!/usr/bin/env sh -e", "more than a program name"),
+            ("#!/usr/bin/env /bin/sh", "a path instead"),
+            ("#!/usr/bin/env", "without a program"),
+        ] {
+            fs::write(&p.path, format!("{line}\n")).unwrap();
+            let (v, _) = check(&p, &Rules::default());
+            assert!(v.reasons().contains(needle), "{line}: {v:?}");
+        }
+        fs::write(&p.path, "#!/usr/bin/env sh\n").unwrap();
+        let (v, run) = check(&p, &Rules::default());
+        assert!(v.trusted(), "{v:?}");
+        let Some(Trusted {
+            run: Run::Exec(e), ..
+        }) = run
+        else {
+            panic!("an exec plugin")
+        };
+        assert!(e.arg0.ends_with("/sh"), "{e:?}");
+        assert_eq!(e.args, vec![Arg::Plugin]);
     }
 }

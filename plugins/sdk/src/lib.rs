@@ -68,7 +68,8 @@ pub use protocol::{
 /// The native ABI (the C table a native plugin exports); see [`export_plugin!`].
 pub mod native {
     pub use crate::native_glue::{
-        ABI_VERSION, Buffer, ENTRY_SYMBOL, EntryPoint, PluginTable, call, create, destroy, free,
+        ABI_VERSION, Buffer, CallFn, CreateFn, DestroyFn, ENTRY_SYMBOL, EntryPoint, FreeFn,
+        PluginTable, call, create, destroy, free,
     };
 }
 
@@ -305,12 +306,12 @@ macro_rules! export_plugin {
                 abi_version: $crate::native::ABI_VERSION,
                 name: concat!($name, "\0").as_ptr().cast(),
                 version: concat!($version, "\0").as_ptr().cast(),
-                create,
-                get,
-                store,
-                erase,
-                free,
-                destroy,
+                create: Some(create),
+                get: Some(get),
+                store: Some(store),
+                erase: Some(erase),
+                free: Some(free),
+                destroy: Some(destroy),
             };
         }
 

@@ -34,8 +34,19 @@ pub struct Buffer {
     pub cap: usize,
 }
 
+/// `create`: makes an instance (null when it cannot).
+pub type CreateFn = unsafe extern "C" fn() -> *mut c_void;
+/// `get`, `store` and `erase`: one request (UTF-8 JSON) in, one answer out.
+pub type CallFn = unsafe extern "C" fn(*mut c_void, *const u8, usize) -> Buffer;
+/// `free`: frees an answer buffer.
+pub type FreeFn = unsafe extern "C" fn(Buffer);
+/// `destroy`: frees an instance.
+pub type DestroyFn = unsafe extern "C" fn(*mut c_void);
+
 /// The table a native plugin exports. Field order is the ABI: `abi_version` comes first and
-/// never moves.
+/// never moves. Every function is an `Option` because a C table may hold NULL: the host
+/// checks each one before it calls anything. `store` and `erase` may be NULL (the action is
+/// then `unsupported`); a NULL `create`, `get`, `free` or `destroy` is refused.
 #[repr(C)]
 pub struct PluginTable {
     /// [`ABI_VERSION`] of the SDK the plugin was built with.
@@ -44,18 +55,18 @@ pub struct PluginTable {
     pub name: *const c_char,
     /// The plugin's version, NUL-terminated UTF-8.
     pub version: *const c_char,
-    /// Makes an instance (null when it cannot).
-    pub create: unsafe extern "C" fn() -> *mut c_void,
+    /// Makes an instance (null when it cannot). Called once, before the first request.
+    pub create: Option<CreateFn>,
     /// Answers a `get` request (JSON in, JSON answer out).
-    pub get: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> Buffer,
-    /// Answers a `store` request.
-    pub store: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> Buffer,
-    /// Answers an `erase` request.
-    pub erase: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> Buffer,
+    pub get: Option<CallFn>,
+    /// Answers a `store` request; NULL when the plugin does not store.
+    pub store: Option<CallFn>,
+    /// Answers an `erase` request; NULL when the plugin does not erase.
+    pub erase: Option<CallFn>,
     /// Frees an answer buffer.
-    pub free: unsafe extern "C" fn(Buffer),
-    /// Frees an instance.
-    pub destroy: unsafe extern "C" fn(*mut c_void),
+    pub free: Option<FreeFn>,
+    /// Frees the instance, when the command ends and no call is in flight.
+    pub destroy: Option<DestroyFn>,
 }
 
 // SAFETY: the table is immutable static data: function pointers and pointers to static strings.

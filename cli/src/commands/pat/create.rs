@@ -1,7 +1,5 @@
 //! `pat create`.
 
-use std::io::IsTerminal;
-
 use clap::Args;
 use cybedefend_core::platform::user;
 use cybedefend_core::{Error, Result};
@@ -127,7 +125,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
             } else {
                 app.out.secret(created.secret.expose());
             }
-            let note = if std::io::stdout().is_terminal() {
+            let note = if cybedefend_core::stdio::stdout().is_terminal() {
                 "; copy it now: it is not shown again"
             } else {
                 ""

@@ -19,13 +19,11 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
         .filter(|p| !plugins.iter().any(|l| &l.path == p))
         .collect();
     for plugin in plugins {
-        let verdict = super::check(app, &plugin, None);
+        let (verdict, trusted) = super::check(app, &plugin, None);
         // Only a plugin that may run is asked who it is.
-        let info = if verdict.trusted() {
-            let real = super::checked(&plugin, &verdict);
-            Some(cybedefend_plugin_host::handshake(&real, Duration::from_secs(5)).await)
-        } else {
-            None
+        let info = match &trusted {
+            Some(t) => Some(cybedefend_plugin_host::handshake(t, Duration::from_secs(5)).await),
+            None => None,
         };
         rows.push((plugin, verdict, info));
     }
@@ -55,7 +53,7 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
             "dirs": settings.dirs.iter().map(|d| display(d)).collect::<Vec<_>>(),
             "allow": settings.allow,
             "plugins": list,
-            "ignored": ignored.iter().map(|d| display(d)).collect::<Vec<_>>(),
+            "ignored": ignored.iter().map(|d| json!({"path": display(d), "rename_to": rename(d)})).collect::<Vec<_>>(),
         }))?;
         return Ok(0);
     }
@@ -107,11 +105,20 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
             "Ignored (not named as a plugin: `cybedefend-credential-NAME` or `libcybedefend_credential_NAME.so`, NAME in lower-case letters, digits and dashes): {}",
             ignored
                 .iter()
-                .map(|d| display(d))
+                .map(|d| match rename(d) {
+                    Some(right) => format!("{} (a library is named {right})", display(d)),
+                    None => display(d),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         );
     }
     app.out.data(s.trim_end());
     Ok(0)
+}
+
+/// The name an ignored file should have, when that can be told.
+fn rename(path: &std::path::Path) -> Option<String> {
+    path.file_name()
+        .and_then(|f| discover::right_name(&f.to_string_lossy()))
 }

@@ -12,7 +12,7 @@ use clap::Subcommand;
 use cybedefend_core::duration::Span;
 use cybedefend_core::{Error, Result};
 use cybedefend_plugin_host::discover::{self, Located};
-use cybedefend_plugin_host::trust::{self, Rules, Verdict};
+use cybedefend_plugin_host::trust::{self, Rules, Trusted, Verdict};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
@@ -68,6 +68,10 @@ the reserved `cybedefend-conformance` config key (plugins/PROTOCOL.md): no real 
         /// Time limit for each answer
         #[arg(long, default_value = "5s", value_name = "DURATION")]
         timeout: Span,
+        /// Run only case N and print it as JSON (how a native plugin's cases run, each in a
+        /// process of its own, so that a crash names its case)
+        #[arg(long, hide = true, value_name = "N")]
+        case: Option<usize>,
     },
     /// Write a plugin skeleton that passes `plugin test` as it is
     New {
@@ -92,7 +96,11 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: PluginCommand) ->
         PluginCommand::Verify { plugin, sha256 } => {
             verify::run(&app, &plugin, sha256.as_deref()).await
         }
-        PluginCommand::Test { plugin, timeout } => test::run(&app, &plugin, timeout).await,
+        PluginCommand::Test {
+            plugin,
+            timeout,
+            case,
+        } => test::run(&app, &plugin, timeout, case).await,
         PluginCommand::New { .. } => Ok(0),
     }
 }
@@ -139,11 +147,16 @@ pub(crate) fn configured_pin(app: &App, plugin: &Located) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The trust checks with the machine's allow-list, and `pin` or else the configuration's pin.
-pub(crate) fn check(app: &App, plugin: &Located, pin: Option<&str>) -> Verdict {
+/// The trust checks with the machine's allow-list, and `pin` or else the configuration's pin;
+/// the plugin held open when it may run.
+pub(crate) fn check(
+    app: &App,
+    plugin: &Located,
+    pin: Option<&str>,
+) -> (Verdict, Option<std::sync::Arc<Trusted>>) {
     let settings = app.plugin_settings();
     let configured = configured_pin(app, plugin);
-    trust::check(
+    let (verdict, trusted) = trust::check(
         plugin,
         &Rules {
             pin: pin.or(configured.as_deref()),
@@ -153,13 +166,6 @@ pub(crate) fn check(app: &App, plugin: &Located, pin: Option<&str>) -> Verdict {
                 .map(|a| (a, settings.allow_origin.as_str())),
             hash: true,
         },
-    )
-}
-
-/// The plugin as checked: its real file, which is what runs.
-pub(crate) fn checked(plugin: &Located, verdict: &Verdict) -> Located {
-    Located {
-        path: verdict.real_path.clone(),
-        ..plugin.clone()
-    }
+    );
+    (verdict, trusted.map(std::sync::Arc::new))
 }

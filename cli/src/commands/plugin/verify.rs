@@ -11,12 +11,12 @@ use crate::app::App;
 pub(crate) async fn run(app: &App, plugin: &str, pin: Option<&str>) -> Result<u8> {
     let located = super::locate(app, plugin)?;
     let configured = super::configured_pin(app, &located);
-    let verdict = super::check(app, &located, pin);
+    let (verdict, trusted) = super::check(app, &located, pin);
     let mut s = String::new();
     let _ = writeln!(s, "plugin:  {} ({})", located.name, located.kind.as_str());
     let _ = writeln!(s, "file:    {}", display(&verdict.real_path));
     let _ = writeln!(s, "hash:    {}", verdict.sha256);
-    if !verdict.trusted() {
+    let Some(trusted) = trusted else {
         let _ = writeln!(s, "trust:   refused");
         for r in &verdict.refusals {
             let _ = writeln!(s, "  - {}\n    fix: {}", r.reason, r.fix);
@@ -28,7 +28,7 @@ pub(crate) async fn run(app: &App, plugin: &str, pin: Option<&str>) -> Result<u8
                 cybedefend_core::text::one_line(plugin, 200)
             )),
         );
-    }
+    };
     let _ = writeln!(
         s,
         "trust:   ok (owner, permissions, folders{}{})",
@@ -43,8 +43,7 @@ pub(crate) async fn run(app: &App, plugin: &str, pin: Option<&str>) -> Result<u8
             ""
         }
     );
-    let real = super::checked(&located, &verdict);
-    match cybedefend_plugin_host::handshake(&real, Duration::from_secs(5)).await {
+    match cybedefend_plugin_host::handshake(&trusted, Duration::from_secs(5)).await {
         Ok(info) => {
             if info.name != located.name {
                 app.out.warn(&format!(

@@ -122,10 +122,15 @@ impl Dest {
             ))))
         };
         let path = match output {
-            Some("-") if std::io::stdout().is_terminal() => {
-                return terminal(Box::new(std::io::stdout()));
+            Some("-") if cybedefend_core::stdio::stdout().is_terminal() => {
+                return terminal(Box::new(cybedefend_core::stdio::stdout()));
             }
-            Some("-") => return Ok(Dest::Stream(Masked::new(Box::new(std::io::stdout())), None)),
+            Some("-") => {
+                return Ok(Dest::Stream(
+                    Masked::new(Box::new(cybedefend_core::stdio::stdout())),
+                    None,
+                ));
+            }
             Some("") => {
                 return Err(Error::usage("--output is empty").with_hint(format!(
                     "give a file name, such as {default}, or `-` for stdout"
