@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that read untrusted bytes (config YAML, credentials.json, the token cache,
-# server answers, durations, terminal text, the redacting writer) with AFL++ through cargo-afl,
-# on stable Rust, each target for SECONDS (default 60). Prints the executions and crashes of
+# server answers, durations, terminal text, the redacting writer, an exec plugin's output, a
+# plugin's ELF headers) with AFL++ through cargo-afl, on stable Rust, each target for SECONDS
+# (default 60). Prints the executions and crashes of
 # each target; exits 1 when any target crashed (the inputs are kept under tests/fuzz/out).
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(config_yaml credentials_json token_cache api_answers durations terminal_text redaction)
+[ "${#targets[@]}" -gt 0 ] || targets=(config_yaml credentials_json token_cache api_answers durations terminal_text redaction plugin_protocol plugin_elf)
 
 root="$PWD/.tools/cargo"
 export PATH="$root/bin:$PATH"

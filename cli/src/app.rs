@@ -36,7 +36,16 @@ pub(crate) struct Connected {
 
 impl App {
     /// Loads configuration and prints its warnings. Errors are configuration errors.
-    pub(crate) fn load(global: GlobalArgs, out: Printer) -> Result<Self> {
+    pub(crate) fn load(mut global: GlobalArgs, out: Printer) -> Result<Self> {
+        match global.pat.as_deref() {
+            Some("-") => {
+                global.pat = Some(pat_from_stdin("--pat -")?.expose().to_owned());
+            }
+            Some(_) if others_can_read_arguments() => out.warn(
+                "--pat puts the PAT in this command's arguments, which other users of this machine can read in the process list; use `--pat -` (reads it from standard input), CYBEDEFEND_PAT or `cybedefend login`",
+            ),
+            _ => {}
+        }
         let home = Home::from_env()?;
         let mut sources = ConfigSources::standard(home.clone(), global.config.clone())?;
         if let Some(name) = &global.profile {
@@ -248,4 +257,81 @@ pub(crate) fn no_credential(endpoints: &Endpoints) -> Error {
         endpoints.region,
         endpoints.region.pat_page()
     ))
+}
+
+/// Reads a PAT from standard input (`--pat -`, `login --with-token`): the first non-empty line
+/// of at most 64 KiB of UTF-8, never from a terminal (nothing would be hidden while typed).
+pub(crate) fn pat_from_stdin(flag: &str) -> Result<cybedefend_core::Secret> {
+    use std::io::{IsTerminal, Read};
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::usage(format!("{flag} reads the PAT from standard input, which is a terminal"))
+            .with_hint(format!("pipe it in: `cybedefend ... {flag} < pat.txt` or `printf '%s' \"$PAT\" | cybedefend ... {flag}`")));
+    }
+    let mut bytes = Vec::new();
+    stdin
+        .by_ref()
+        .take(64 * 1024)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::usage(format!("cannot read the PAT from standard input: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| Error::usage("standard input is not UTF-8 text"))?;
+    let (text, _) = cybedefend_core::credentials::strip_bom(&text);
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    match cybedefend_core::credentials::normalize_pat(first) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(
+            Error::usage("standard input held no PAT").with_hint(format!(
+                "pipe the token in: `printf '%s' \"$PAT\" | cybedefend ... {flag}`"
+            )),
+        ),
+        Err(e) => Err(Error::usage(format!(
+            "the PAT read from standard input {e}"
+        ))),
+    }
+}
+
+/// Whether other users of this machine can read this process's arguments: `/proc` shows
+/// every user's command lines (no `hidepid`) and another account can log in here.
+fn others_can_read_arguments() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use cybedefend_core::fsutil::read_capped;
+        let hidden = read_capped(std::path::Path::new("/proc/self/mountinfo"), 1 << 20, true)
+            .ok()
+            .is_some_and(|m| {
+                String::from_utf8_lossy(&m).lines().any(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.get(4) == Some(&"/proc")
+                        && l.split(" - ").nth(1).is_some_and(|rest| {
+                            rest.split(|c: char| c == ',' || c.is_whitespace())
+                                .any(|o| {
+                                    o.starts_with("hidepid=")
+                                        && !matches!(o, "hidepid=0" | "hidepid=off")
+                                })
+                        })
+                })
+            });
+        if hidden {
+            return false;
+        }
+        let me = cybedefend_core::fsutil::current_uid();
+        read_capped(std::path::Path::new("/etc/passwd"), 4 << 20, true)
+            .ok()
+            .is_some_and(|p| {
+                String::from_utf8_lossy(&p).lines().any(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    let uid = f.get(2).and_then(|u| u.parse::<u32>().ok());
+                    let shell = f.get(6).copied().unwrap_or("");
+                    uid.is_some_and(|u| u >= 1000 && u != 65534 && Some(u) != me)
+                        && !shell.ends_with("nologin")
+                        && !shell.ends_with("/false")
+                        && !shell.is_empty()
+                })
+            })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
 }

@@ -96,7 +96,7 @@ impl Args for GlobalArgs {
                     .global(true)
                     .value_name("PAT")
                     .help_heading(GLOBAL)
-                    .help("Personal Access Token (highest priority). Prefer CYBEDEFEND_PAT or `login --with-token`: arguments are visible to other users in process listings"),
+                    .help("Personal Access Token (highest priority); `--pat -` reads it from standard input. Prefer that, CYBEDEFEND_PAT or `login --with-token`: arguments are visible to other users in process listings"),
             )
             .arg(
                 Arg::new("config")

@@ -185,6 +185,18 @@ fn is_symlink_error(e: &io::Error, path: &Path) -> bool {
     false
 }
 
+/// The user this process runs as (its effective uid), where there are uids.
+pub fn current_uid() -> Option<u32> {
+    #[cfg(unix)]
+    {
+        Some(rustix::process::geteuid().as_raw())
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 /// Reads a whole regular file of at most `cap` bytes (see [`open_regular`]).
 pub fn read_capped(path: &Path, cap: u64, follow: bool) -> std::result::Result<Vec<u8>, ReadError> {
     let file = open_regular(path, follow)?;

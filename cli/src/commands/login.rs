@@ -1,8 +1,6 @@
 //! `login`: a PAT (validated with one token exchange, then stored in credentials.json or the
 //! OS keyring) or a browser login (OAuth 2.0 + PKCE).
 
-use std::io::{IsTerminal, Read};
-
 use clap::Args;
 use cybedefend_core::credentials::{
     Credential, CredentialProvider, ResolveContext, Secret, display, factory, normalize_pat,
@@ -110,30 +108,7 @@ pub(crate) fn builtin(kind: &str) -> Result<Box<dyn CredentialProvider>> {
 }
 
 fn read_token_from_stdin() -> Result<Secret> {
-    let mut stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        return Err(Error::usage("--with-token reads the PAT from standard input, which is a terminal")
-            .with_hint("pipe it in: `cybedefend login --with-token < pat.txt` or `printf '%s' \"$PAT\" | cybedefend login --with-token`"));
-    }
-    let mut bytes = Vec::new();
-    stdin
-        .by_ref()
-        .take(64 * 1024)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::usage(format!("cannot read the PAT from standard input: {e}")))?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| Error::usage("standard input is not UTF-8 text"))?;
-    let (text, _) = cybedefend_core::credentials::strip_bom(&text);
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    match normalize_pat(first) {
-        Ok(Some(p)) => Ok(p),
-        Ok(None) => Err(Error::usage("standard input held no PAT").with_hint(
-            "pipe the token in: `printf '%s' \"$PAT\" | cybedefend login --with-token`",
-        )),
-        Err(e) => Err(Error::usage(format!(
-            "the PAT read from standard input {e}"
-        ))),
-    }
+    crate::app::pat_from_stdin("--with-token")
 }
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Result<u8> {

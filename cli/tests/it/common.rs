@@ -10,6 +10,8 @@ pub use serde_json::Value;
 pub struct Env {
     pub tmp: tempfile::TempDir,
     pub vars: Vec<(String, String)>,
+    /// Commands run as this local user (see [`Env::as_user`]).
+    pub user: Option<User>,
 }
 
 pub struct Out {
@@ -54,6 +56,43 @@ impl Env {
         Self {
             tmp,
             vars: Vec::new(),
+            user: None,
+        }
+    }
+
+    /// From now on, commands run as `user` (this process is root): HOME and the working
+    /// directory become theirs before each command (files the test wrote there included), the
+    /// folders above are opened to them, and the binary runs from a copy they can execute.
+    pub fn as_user(&mut self, user: &User) -> &mut Self {
+        use std::os::unix::fs::PermissionsExt;
+        for dir in [
+            self.tmp.path().to_path_buf(),
+            self.system_config().parent().unwrap().to_owned(),
+        ] {
+            fs::create_dir_all(&dir).unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        fs::create_dir_all(self.tmp_dir()).unwrap();
+        fs::set_permissions(self.tmp_dir(), fs::Permissions::from_mode(0o1777)).unwrap();
+        let bin = self.tmp.path().join("cybedefend");
+        fs::copy(env!("CARGO_BIN_EXE_cybedefend"), &bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        self.user = Some(user.clone());
+        self
+    }
+
+    /// Gives HOME and the working directory to the user commands run as.
+    pub fn hand_over(&self) {
+        if let Some(u) = &self.user {
+            let ok = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{}:{}", u.uid, u.gid))
+                .arg(self.home())
+                .arg(self.work())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "chown failed");
         }
     }
 
@@ -103,7 +142,19 @@ impl Env {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        self.command_with(env!("CARGO_BIN_EXE_cybedefend"), &[], args)
+        match &self.user {
+            None => self.command_with(env!("CARGO_BIN_EXE_cybedefend"), &[], args),
+            Some(u) => {
+                self.hand_over();
+                let bin = self.tmp.path().join("cybedefend");
+                let (reuid, regid) = (format!("--reuid={}", u.uid), format!("--regid={}", u.gid));
+                self.command_with(
+                    bin.to_str().unwrap(),
+                    &["setpriv", &reuid, &regid, "--clear-groups", "--"],
+                    args,
+                )
+            }
+        }
     }
 
     /// Runs `prefix... cybedefend args...` (e.g. a privilege-dropping wrapper).
@@ -242,4 +293,62 @@ pub fn missing(test: &str, component: &str, remedy: &str) {
         }
     }
     eprintln!("SKIPPED {test}: {component} is missing ({remedy})");
+}
+
+/// A local user other than the one running the tests.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+fn id_of(name: &str, flag: &str) -> Option<u32> {
+    let out = Command::new("id").args([flag, name]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// The local user `name` (`cbd-alice`, `cbd-mallory`), created once with `useradd` as a system
+/// account (no home, no login shell): the tests run commands as them with `setpriv`. Needs
+/// root; otherwise the test is skipped with a counted skip, and fails under CI.
+pub fn local_user(test: &str, name: &str) -> Option<User> {
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let root = fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    let have = |c: &str| Command::new(c).arg("--version").output().is_ok();
+    if !root || !have("setpriv") {
+        missing(
+            test,
+            "a second local user (created by the tests as root, run with setpriv)",
+            "run the tests as root, with util-linux's setpriv and useradd",
+        );
+        return None;
+    }
+    let _one = CREATING.lock().unwrap_or_else(|e| e.into_inner());
+    if id_of(name, "-u").is_none() {
+        // another test binary may create it at the same moment: check again after a failure
+        let useradd = if Path::new("/usr/sbin/useradd").exists() {
+            "/usr/sbin/useradd"
+        } else {
+            "useradd"
+        };
+        let _ = Command::new(useradd)
+            .args([
+                "--system",
+                "--no-create-home",
+                "--user-group",
+                "--shell",
+                "/usr/sbin/nologin",
+            ])
+            .arg(name)
+            .output();
+    }
+    let (Some(uid), Some(gid)) = (id_of(name, "-u"), id_of(name, "-g")) else {
+        missing(test, "useradd", "install the passwd package");
+        return None;
+    };
+    Some(User { uid, gid })
 }

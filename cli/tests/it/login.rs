@@ -55,6 +55,7 @@ fn pat_login_validates_once_stores_official_format_privately_and_remembers_regio
     let mut env2 = Env {
         tmp: env.tmp,
         vars: vec![],
+        user: None,
     };
     env2.set("CYBEDEFEND_AUTH_ENDPOINT", &d.url());
     let status = env2.run(&["auth", "status", "--offline", "--json"]);

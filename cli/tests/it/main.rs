@@ -19,6 +19,8 @@ mod network;
 mod newuser;
 mod oauth;
 mod official_surface;
+mod plugin_native;
+mod plugin_trust;
 mod plugins;
 mod profiles;
 mod provider_hardening;

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-const PAT: &str = "cdp_plugin_pat_000001";
+pub(crate) const PAT: &str = "cdp_plugin_pat_000001";
 
 /// The workspace's target folder (where the example plugins are built).
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cybedefend"))
         .parent()
         .unwrap()
@@ -22,7 +22,7 @@ fn target_dir() -> PathBuf {
 }
 
 /// Builds the example plugins once (a no-op when `cargo test --workspace` built them).
-fn examples() -> &'static PathBuf {
+pub(crate) fn examples() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -44,21 +44,21 @@ fn examples() -> &'static PathBuf {
     })
 }
 
-fn native_example() -> PathBuf {
+pub(crate) fn native_example() -> PathBuf {
     examples().join("libcybedefend_credential_example_native.so")
 }
 
-fn exec_example() -> PathBuf {
+pub(crate) fn exec_example() -> PathBuf {
     examples().join("cybedefend-credential-example")
 }
 
-fn python_example() -> PathBuf {
+pub(crate) fn python_example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../plugins/examples/python/cybedefend-credential-example-py")
 }
 
 /// A private plugin folder in the env's home, with `files` copied in (mode 0755).
-fn plugin_dir(env: &Env, files: &[(&Path, &str)]) -> PathBuf {
+pub(crate) fn plugin_dir(env: &Env, files: &[(&Path, &str)]) -> PathBuf {
     let dir = env.dot().join("plugins");
     fs::create_dir_all(&dir).unwrap();
     fs::set_permissions(env.dot(), fs::Permissions::from_mode(0o700)).unwrap();
@@ -72,7 +72,7 @@ fn plugin_dir(env: &Env, files: &[(&Path, &str)]) -> PathBuf {
 }
 
 /// An exec plugin written as a shell script in the plugin folder.
-fn script(env: &Env, name: &str, body: &str) -> PathBuf {
+pub(crate) fn script(env: &Env, name: &str, body: &str) -> PathBuf {
     let dir = plugin_dir(env, &[]);
     let path = dir.join(format!("cybedefend-credential-{name}"));
     fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -80,21 +80,21 @@ fn script(env: &Env, name: &str, body: &str) -> PathBuf {
     path
 }
 
-fn config(env: &Env, yaml: &str) {
+pub(crate) fn config(env: &Env, yaml: &str) {
     env.write(&env.dot().join("config.yaml"), yaml);
 }
 
-fn status(env: &Env) -> (Out, Value) {
+pub(crate) fn status(env: &Env) -> (Out, Value) {
     let out = env.run(&["auth", "status", "--offline", "--json"]);
     let j = out.json();
     (out, j)
 }
 
 /// A chain of one plugin provider `t`, the plugin named `t`.
-const ONE_PLUGIN_T: &str =
+pub(crate) const ONE_PLUGIN_T: &str =
     "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: t}\n";
 
-const HELLO: &str = r#"printf '{"v":[1],"name":"t","version":"1"}\n'; read -r req"#;
+pub(crate) const HELLO: &str = r#"printf '{"v":[1],"name":"t","version":"1"}\n'; read -r req"#;
 
 #[test]
 fn native_exec_and_python_plugins_answer_in_the_chain() {
@@ -589,7 +589,7 @@ fn broken_exec_plugins_give_clear_errors() {
 }
 
 /// Compiles a shared library from C, in the plugin folder under `file`.
-fn c_library(env: &Env, file: &str, source: &str) -> PathBuf {
+pub(crate) fn c_library(env: &Env, file: &str, source: &str) -> PathBuf {
     let dir = plugin_dir(env, &[]);
     let c = env.tmp.path().join(format!("{file}.c"));
     fs::write(&c, source).unwrap();
@@ -605,7 +605,7 @@ fn c_library(env: &Env, file: &str, source: &str) -> PathBuf {
     out
 }
 
-const C_TABLE: &str = r#"
+pub(crate) const C_TABLE: &str = r#"
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -920,7 +920,7 @@ fn new_skeletons_pass_the_conformance_run_as_they_are() {
 }
 
 /// A plugin script that answers `PAT` (after `body`), in `dir`, mode 0755.
-fn answering(dir: &Path, file: &str, body: &str) -> PathBuf {
+pub(crate) fn answering(dir: &Path, file: &str, body: &str) -> PathBuf {
     fs::create_dir_all(dir).unwrap();
     let path = dir.join(file);
     fs::write(
@@ -934,7 +934,7 @@ fn answering(dir: &Path, file: &str, body: &str) -> PathBuf {
     path
 }
 
-fn refused_with(env: &Env, needles: &[&str]) {
+pub(crate) fn refused_with(env: &Env, needles: &[&str]) {
     let start = Instant::now();
     let (out, j) = status(env);
     assert!(start.elapsed() < Duration::from_secs(10), "slow: {out:?}");
@@ -1230,7 +1230,7 @@ fn a_trusted_working_directory_cannot_repoint_or_repin_a_users_plugin() {
     let out = env.run(&["auth", "status", "--offline"]);
     assert!(
         out.stderr
-            .contains("never a plugin provider (`y`), even in a trusted folder"),
+            .contains("never a plugin or exec provider (`y`), even in a trusted folder"),
         "{out:?}"
     );
 }
@@ -1411,7 +1411,7 @@ fn under_the_allow_list_only_what_the_administrator_installed_loads() {
     assert_eq!(j["fingerprint"], fingerprint(PAT));
 }
 
-fn running_as_root() -> bool {
+pub(crate) fn running_as_root() -> bool {
     fs::read_to_string("/proc/self/status")
         .map(|s| {
             s.lines()

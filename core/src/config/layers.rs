@@ -108,12 +108,103 @@ fn first_existing(candidates: &[PathBuf], warnings: &mut Vec<String>) -> Option<
     existing.first().map(|p| (*p).clone())
 }
 
-fn parse_file(path: &Path) -> Result<Figment> {
-    yaml::check(path)?;
-    let f = Figment::from(yaml::file(path));
-    f.extract::<Dict>()
+/// Reads and parses one config file (once); `system`: the machine's file.
+fn parse_file(path: &Path, system: bool) -> Result<(yaml::ConfigFile, Dict)> {
+    let file = yaml::load(path, system)?;
+    let dict = Figment::from(file.provider())
+        .extract::<Dict>()
         .map_err(|e| Error::usage(describe_figment_error(&e)))?;
-    Ok(f)
+    Ok((file, dict))
+}
+
+/// Provider types that run a program the configuration chooses.
+pub(crate) const CODE_TYPES: &[&str] = &["exec", "plugin"];
+
+/// What a config file that another user could change says about providers and plugin
+/// folders (names of providers it defines or changes, at the top and in its profiles).
+struct Untrusted {
+    path: PathBuf,
+    why: String,
+    system: bool,
+    providers: Vec<String>,
+    plugin_dirs: bool,
+}
+
+impl Untrusted {
+    fn of(file: &yaml::ConfigFile, dict: &Dict, system: bool) -> Option<Self> {
+        let why = file.untrusted.clone()?;
+        let mut providers = provider_names(dict);
+        if let Some(Value::Dict(_, profiles)) = dict.get("profiles") {
+            for body in profiles.values() {
+                if let Value::Dict(_, body) = body {
+                    providers.extend(provider_names(body));
+                }
+            }
+        }
+        let plugin_dirs =
+            matches!(dict.get("plugins"), Some(Value::Dict(_, p)) if p.contains_key("dirs"));
+        Some(Self {
+            path: file.path.clone(),
+            why,
+            system,
+            providers,
+            plugin_dirs,
+        })
+    }
+}
+
+fn provider_names(dict: &Dict) -> Vec<String> {
+    match dict.get("credentials") {
+        Some(Value::Dict(_, c)) => match c.get("providers") {
+            Some(Value::Dict(_, p)) => p.keys().cloned().collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Refuses what a file another user could change says about code that runs: a provider whose
+/// type (wherever it is set) runs a program, and `plugins.dirs`.
+fn refuse_code_from(untrusted: &[Untrusted], figment: &Figment) -> Result<()> {
+    let types: Dict = figment
+        .extract_inner::<Dict>("credentials.providers")
+        .unwrap_or_default();
+    let runs_code = |name: &str| {
+        matches!(types.get(name), Some(Value::Dict(_, d))
+            if d.get("type").and_then(Value::as_str).is_some_and(|t| CODE_TYPES.contains(&t)))
+    };
+    for u in untrusted {
+        let mut what: Vec<String> = u
+            .providers
+            .iter()
+            .filter(|n| runs_code(n))
+            .map(|n| format!("provider `{n}`"))
+            .collect();
+        what.dedup();
+        if u.plugin_dirs {
+            what.push("`plugins.dirs`".to_owned());
+        }
+        if what.is_empty() {
+            continue;
+        }
+        let shown = display(&u.path);
+        let fix = if u.system {
+            format!("chown root {shown} and chmod go-w {shown} (and its folder)")
+        } else if u.why.contains("another user") {
+            "you are running with another user's configuration (HOME or CYBEDEFEND_HOME points at theirs, as `sudo -E` does): run without it, or copy what you need into a configuration of your own".to_owned()
+        } else {
+            format!(
+                "chmod go-w {shown} (and its folder), or move these settings into a file only you can change"
+            )
+        };
+        return Err(Error::usage(format!(
+            "{shown} may not define what runs code ({}): {}",
+            what.join(", "),
+            u.why
+        ))
+        .with_hint(fix));
+    }
+    Ok(())
 }
 
 /// A value from a variable or a flag, read by the key's type; errors name `origin`.
@@ -157,14 +248,17 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
     let profile;
 
     // System layers: the machine's file, then a test override; both only tighten the policy.
+    let mut untrusted: Vec<Untrusted> = Vec::new();
     let system = first_existing(&sources.system, &mut warnings);
     for path in system.iter().chain(sources.system_extra.iter()) {
         if !path.is_file() {
             continue;
         }
-        let layer = parse_file(path)?;
+        let (file, dict) = parse_file(path, true)?;
+        untrusted.extend(Untrusted::of(&file, &dict, true));
+        let layer = Figment::from(file.provider());
         policy.tighten_with(&layer, &display(path));
-        figment = figment.merge(yaml::file(path));
+        figment = figment.merge(file.provider());
         files.push(path.clone());
     }
 
@@ -175,14 +269,16 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
                 display(path)
             )));
         }
-        parse_file(path)?;
-        figment = figment.merge(yaml::file(path));
+        let (file, dict) = parse_file(path, false)?;
+        untrusted.extend(Untrusted::of(&file, &dict, false));
+        figment = figment.merge(file.provider());
         files.push(path.clone());
         profile = choose_profile(&mut figment, sources, &files, &mut unknown)?;
     } else {
         if let Some(p) = first_existing(&sources.home.user_config_candidates(), &mut warnings) {
-            parse_file(&p)?;
-            figment = figment.merge(yaml::file(&p));
+            let (file, dict) = parse_file(&p, false)?;
+            untrusted.extend(Untrusted::of(&file, &dict, false));
+            figment = figment.merge(file.provider());
             files.push(p);
         }
         profile = choose_profile(&mut figment, sources, &files, &mut unknown)?;
@@ -224,7 +320,7 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
                 })
                 .collect();
             let trusted = trusted_dirs.iter().any(|d| is_under(&sources.cwd, d));
-            let layer = trust::project_layer(&p, trusted, &mut warnings, &mut unknown)?;
+            let layer = trust::project_layer(&p, trusted, &figment, &mut warnings, &mut unknown)?;
             figment = figment.merge(layer);
             files.push(p);
         }
@@ -288,6 +384,8 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
             value,
         });
     }
+
+    refuse_code_from(&untrusted, &figment)?;
 
     Ok(Built {
         figment,

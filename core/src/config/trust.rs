@@ -50,17 +50,31 @@ impl Provider for ProjectLayer {
 pub(super) fn project_layer(
     path: &Path,
     trusted: bool,
+    lower: &Figment,
     warnings: &mut Vec<String>,
     unknown: &mut Vec<String>,
 ) -> Result<ProjectLayer> {
-    yaml::check(path)?;
-    let dict = Figment::from(yaml::file(path))
+    let file = yaml::load(path, false)?;
+    let dict = Figment::from(file.provider())
         .extract::<Dict>()
         .map_err(|e| Error::usage(describe_figment_error(&e)))?;
+    // Providers that run code in the layers below (the system's and the user's): a
+    // working-directory file may not change them, not even their `config` or `timeout`.
+    let lower_code: Vec<String> = lower
+        .extract_inner::<Dict>("credentials.providers")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, spec)| {
+            matches!(spec, Value::Dict(_, d) if d.get("type").and_then(Value::as_str)
+                .is_some_and(|t| super::layers::CODE_TYPES.contains(&t)))
+        })
+        .map(|(name, _)| name)
+        .collect();
     let present: Vec<String> = dict.keys().cloned().collect();
     let mut drop_providers = Vec::new();
-    // Providers that add a plugin, or that could re-point or re-pin one defined elsewhere (an
-    // entry without `type` that sets `plugin`, `path` or `sha256`).
+    // Providers that run code: a plugin or an exec command defined here, an entry without
+    // `type` that sets what runs (`plugin`, `path`, `sha256`, `command`, ...), or any entry
+    // that changes a provider that runs code in the layers below.
     let mut plugin_providers = Vec::new();
     if let Some(Value::Dict(_, creds)) = dict.get("credentials")
         && let Some(Value::Dict(_, providers)) = creds.get("providers")
@@ -68,10 +82,13 @@ pub(super) fn project_layer(
         for (name, spec) in providers {
             let Value::Dict(_, d) = spec else { continue };
             let kind = d.get("type").and_then(Value::as_str);
-            let points = ["plugin", "path", "sha256"]
+            let points = ["plugin", "path", "sha256", "command", "shell", "pass_env"]
                 .iter()
                 .any(|k| d.contains_key(*k));
-            if kind == Some("plugin") || (kind.is_none() && points) {
+            if kind.is_some_and(|k| super::layers::CODE_TYPES.contains(&k))
+                || (kind.is_none() && points)
+                || lower_code.contains(name)
+            {
                 plugin_providers.push(name.clone());
             }
         }
@@ -79,7 +96,7 @@ pub(super) fn project_layer(
     if trusted {
         for name in &plugin_providers {
             warnings.push(format!(
-                "ignoring provider `{name}` in {}: a working-directory config never adds, points to or pins a plugin, even when trusted (an entry without `type` may not set `plugin`, `path` or `sha256`); define it in your user or system config",
+                "ignoring provider `{name}` in {}: a working-directory config never adds, points to or pins a plugin, even when trusted, and never defines or changes a provider that runs code (an exec command, or such a provider's `config`, `timeout` or `on_error`); define it in your user or system config",
                 display(path)
             ));
             drop_providers.push(name.clone());
@@ -119,7 +136,7 @@ pub(super) fn project_layer(
             }
             Some(k) if k.name == "credentials" && !trusted && !plugin_providers.is_empty() => {
                 warnings.push(format!(
-                    "ignoring `credentials` in {}: the working directory's config may not set it, and never a plugin provider ({}), even in a trusted folder; define plugin providers in ~/.cybedefend/config.yaml",
+                    "ignoring `credentials` in {}: the working directory's config may not set it, and never a plugin or exec provider ({}), even in a trusted folder; define such providers in ~/.cybedefend/config.yaml",
                     display(path),
                     plugin_providers
                         .iter()
@@ -148,7 +165,7 @@ pub(super) fn project_layer(
         }
     }
     Ok(ProjectLayer {
-        inner: yaml::file(path),
+        inner: file.provider(),
         drop_keys,
         drop_providers,
     })

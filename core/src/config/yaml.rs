@@ -1,39 +1,143 @@
 //! The one place that knows the YAML parser (figment's `yaml` feature, serde_yaml 0.9), so that
 //! swapping it for a maintained one is a one-file change.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::providers::{Data, Format, Yaml};
+use figment::value::{Dict, Map};
+use figment::{Metadata, Profile, Provider};
 
 use crate::credentials::display;
 use crate::error::{Error, Result};
 
-/// A YAML file as a figment provider.
-pub(super) type YamlFile = Data<Yaml>;
-
 /// Largest config file read (a real one is a few KiB).
 const CONFIG_CAP: u64 = 1 << 20;
 
-/// The provider for `path` (read when the figment is extracted).
-pub(super) fn file(path: &Path) -> YamlFile {
-    Yaml::file_exact(path)
+/// A config file read once: what was parsed is what was checked.
+pub(super) struct ConfigFile {
+    /// Where it is.
+    pub(super) path: PathBuf,
+    text: String,
+    /// Why it may not define anything that runs code (its owner or folder lets another user
+    /// change it); `None` when it may.
+    pub(super) untrusted: Option<String>,
 }
 
-/// Refuses a config file that is not a regular file of at most 1 MiB, checked by a capped,
-/// non-blocking read (a `/proc` file or a FIFO committed as `config.yaml` must not exhaust
-/// memory or hang), before the parser reads it.
-pub(super) fn check(path: &Path) -> Result<()> {
-    match crate::fsutil::read_capped(path, CONFIG_CAP, true) {
-        Ok(bytes) => check_nesting(path, &bytes),
-        Err(crate::fsutil::ReadError::TooLarge(_)) => Err(Error::usage(format!(
+/// A YAML file as a figment provider: the text read by [`load`], named after its file.
+pub(super) struct YamlFile {
+    data: Data<Yaml>,
+    path: PathBuf,
+}
+
+impl Provider for YamlFile {
+    fn metadata(&self) -> Metadata {
+        Metadata::from("YAML file", self.path.as_path())
+    }
+
+    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
+        self.data.data()
+    }
+}
+
+impl ConfigFile {
+    /// The file as a figment provider.
+    pub(super) fn provider(&self) -> YamlFile {
+        YamlFile {
+            data: Yaml::string(&self.text),
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// Reads `path` once: a regular file of at most 1 MiB, read capped and without blocking (a
+/// `/proc` file or a FIFO committed as `config.yaml` must not exhaust memory or hang), with
+/// its nesting checked before the parser sees it; and, from the same descriptor, whether its
+/// owner and folder let it define what runs code. `system`: the machine's file, which must be
+/// root's for that.
+pub(super) fn load(path: &Path, system: bool) -> Result<ConfigFile> {
+    let (bytes, untrusted) = read(path, system).map_err(|e| match e {
+        crate::fsutil::ReadError::TooLarge(_) => Error::usage(format!(
             "config file {} is larger than {} KiB, far more than a configuration",
             display(path),
             CONFIG_CAP >> 10
-        ))),
-        Err(e) => Err(e
+        )),
+        e => e
             .into_error("config file", path)
-            .with_kind(crate::error::ErrorKind::Usage)),
+            .with_kind(crate::error::ErrorKind::Usage),
+    })?;
+    check_nesting(path, &bytes)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::usage(format!("config file {} is not UTF-8 text", display(path))))?;
+    Ok(ConfigFile {
+        path: path.to_owned(),
+        text,
+        untrusted,
+    })
+}
+
+#[cfg(unix)]
+fn read(
+    path: &Path,
+    system: bool,
+) -> std::result::Result<(Vec<u8>, Option<String>), crate::fsutil::ReadError> {
+    use std::io::Read;
+    let (file, walked) = crate::fsutil::open_walked(path)?;
+    let mut bytes = Vec::new();
+    file.take(CONFIG_CAP + 1)
+        .read_to_end(&mut bytes)
+        .map_err(crate::fsutil::ReadError::Io)?;
+    if bytes.len() as u64 > CONFIG_CAP {
+        return Err(crate::fsutil::ReadError::TooLarge(CONFIG_CAP));
     }
+    Ok((bytes, owner_verdict(&walked, system)))
+}
+
+#[cfg(not(unix))]
+fn read(
+    path: &Path,
+    _system: bool,
+) -> std::result::Result<(Vec<u8>, Option<String>), crate::fsutil::ReadError> {
+    crate::fsutil::read_capped(path, CONFIG_CAP, true).map(|b| (b, None))
+}
+
+/// Why the file (as opened) could be changed by someone else than root and the current user
+/// (root alone for the system file): its owner, its mode, the folder that holds it.
+#[cfg(unix)]
+fn owner_verdict(w: &crate::pathwalk::Walked, system: bool) -> Option<String> {
+    use crate::pathwalk::{mode, owner};
+    let euid = rustix::process::geteuid().as_raw();
+    let uid = owner(&w.stat);
+    if system && uid != 0 {
+        return Some(format!(
+            "it belongs to uid {uid}, and the system configuration must be root's"
+        ));
+    }
+    if uid != 0 && uid != euid {
+        return Some(format!(
+            "it belongs to another user (uid {uid}; you are uid {euid})"
+        ));
+    }
+    let m = mode(&w.stat);
+    if m & 0o022 != 0 {
+        return Some(format!("group or others can write to it (mode {m:o})"));
+    }
+    if let Some(folder) = w.folders.last() {
+        let (fuid, fm) = (owner(&folder.stat), mode(&folder.stat));
+        let sticky_root = fm & 0o1000 != 0 && fuid == 0;
+        if fuid != 0 && (system || fuid != euid) {
+            return Some(format!(
+                "its folder {} belongs to another user (uid {fuid})",
+                display(&folder.path)
+            ));
+        }
+        if fm & 0o022 != 0 && !sticky_root {
+            return Some(format!(
+                "its folder {} can be written by group or others (mode {fm:o})",
+                display(&folder.path)
+            ));
+        }
+    }
+    None
 }
 
 /// Deepest `[`/`{` nesting accepted: the parser's time grows with the square of it before its

@@ -46,7 +46,15 @@ pub fn needs(fd: impl AsFd) -> Result<Needs, String> {
             .map_err(|e| format!("it cannot be read: {e}"))?,
     );
     let cache = ReadCache::new(file);
-    let data = &cache;
+    needs_of(&cache)
+}
+
+/// [`needs`] of bytes in memory (the fuzz target reads files this way).
+pub fn needs_in(data: &[u8]) -> Result<Needs, String> {
+    needs_of(data)
+}
+
+fn needs_of<'data, R: ReadRef<'data>>(data: R) -> Result<Needs, String> {
     let kind = FileKind::parse(data).map_err(|_| "it is not an ELF file".to_owned())?;
     let r = match kind {
         FileKind::Elf32 => parse::<elf::FileHeader32<Endianness>, _>(data),

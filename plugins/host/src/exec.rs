@@ -177,8 +177,26 @@ async fn call_line(
     for s in secrets_in_output(&out.stdout) {
         redact::register(&s);
     }
-    let lines: Vec<&str> = out
-        .stdout
+    let stderr: Vec<String> = out.stderr_lines.iter().map(|l| redact::redact(l)).collect();
+    let tail = if out.stderr_tail.is_empty() {
+        String::new()
+    } else {
+        format!(" (stderr: {})", redact::redact(&out.stderr_tail))
+    };
+    let (hello, answer) = read_output(&shown, &out.stdout, out.code, &tail)?;
+    Ok((hello, answer, stderr))
+}
+
+/// Judges what an exec plugin printed on stdout and how it exited: its hello and its one
+/// answer, or an error that says what the plugin did without quoting stdout (where secrets
+/// travel). `tail` is its stderr's end, already masked, for messages.
+pub fn read_output(
+    shown: &str,
+    stdout: &str,
+    code: Option<i32>,
+    tail: &str,
+) -> Result<(Hello, Response)> {
+    let lines: Vec<&str> = stdout
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -187,14 +205,8 @@ async fn call_line(
         .iter()
         .map(|l| serde_json::from_str::<Response>(l).ok())
         .collect();
-    let stderr: Vec<String> = out.stderr_lines.iter().map(|l| redact::redact(l)).collect();
-    let tail = if out.stderr_tail.is_empty() {
-        String::new()
-    } else {
-        format!(" (stderr: {})", redact::redact(&out.stderr_tail))
-    };
-    if out.code != Some(0) {
-        let how = out.code.map_or("was killed by a signal".to_owned(), |c| {
+    if code != Some(0) {
+        let how = code.map_or("was killed by a signal".to_owned(), |c| {
             format!("exited with code {c}")
         });
         return Err(Error::failure(format!("plugin {shown} {how}{tail}")));
@@ -238,7 +250,10 @@ async fn call_line(
         (0, _) => Err(Error::failure(format!(
             "plugin {shown} wrote its hello but no answer{tail}"
         ))),
-        (1, 1) => Ok((hello, parsed[0].clone().expect("counted"), stderr)),
+        (1, 1) => match &parsed[0] {
+            Some(answer) => Ok((hello, answer.clone())),
+            None => Err(Error::failure(format!("plugin {shown} printed no answer"))),
+        },
         (1, _) => Err(Error::failure(format!(
             "plugin {shown} answered with {}, not a protocol answer ({{\"ok\": ...}} or {{\"err\": ...}})",
             describe(rest[0])

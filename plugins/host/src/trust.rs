@@ -340,7 +340,11 @@ impl Checker {
         }
         if !self.owner_ok(uid) {
             self.refuse(
-                format!("{whose}folder {shown} belongs to another user (uid {uid})"),
+                if self.root_only && uid == self.euid {
+                    format!("{whose}folder {shown} is yours, not root's (under plugins.allow only what the administrator installed runs)")
+                } else {
+                    format!("{whose}folder {shown} belongs to another user (uid {uid})")
+                },
                 format!("use a folder that only {} can change", self.whose()),
             );
         }
@@ -380,7 +384,11 @@ impl Checker {
         let uid = pathwalk::owner(&w.stat);
         if !self.owner_ok(uid) {
             self.refuse(
-                format!("{subject} belongs to another user (uid {uid})"),
+                if self.root_only && uid == self.euid {
+                    format!("{subject} is yours, not root's (under plugins.allow only what the administrator installed runs)")
+                } else {
+                    format!("{subject} belongs to another user (uid {uid})")
+                },
                 if self.root_only {
                     format!("use the copy the administrator installed (root's), not {shown}")
                 } else {
