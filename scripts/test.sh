@@ -78,10 +78,11 @@ fi
 # Debian packages for the exec provider (pass + gpg), the keyring (gnome-keyring on a
 # private D-Bus), test certificates, peak-memory measurement (time) and the container image
 # test (podman with runc, busybox-static as the image's shell), a forward proxy for the
-# corporate-network tests (tinyproxy) and the system CA store, installed when this runs as root
-# and they are missing.
+# corporate-network tests (tinyproxy), the system CA store, and useradd and setpriv for the tests
+# that need a second local user (passwd, util-linux), installed when this runs as root and they
+# are missing.
 need=()
-for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time runc busybox-static tinyproxy-bin ca-certificates; do
+for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time runc busybox-static tinyproxy-bin ca-certificates passwd util-linux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

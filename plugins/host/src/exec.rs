@@ -142,6 +142,14 @@ async fn call_line(
         return Err(Error::failure("not an exec plugin"));
     };
     let shown = display(&plugin.real_path);
+    if cfg!(any(target_os = "linux", target_os = "android"))
+        && !std::path::Path::new("/proc/self/fd").is_dir()
+    {
+        return Err(Error::failure(format!(
+            "cannot run plugin {shown}: it runs from the descriptor that was checked, through /proc/self/fd, and /proc is not mounted"
+        ))
+        .with_hint("mount /proc (containers and chroots need it for plugins)"));
+    }
     line.push(b'\n');
     let argv = command_line(plugin, run);
     let prepare = hand_over(run.script.as_ref().map(|f| f.as_raw_fd()));

@@ -160,8 +160,15 @@ fn guard_exit() {
 
 fn open_library(
     fd: &std::os::fd::OwnedFd,
+    real: &std::path::Path,
 ) -> std::result::Result<libloading::os::unix::Library, String> {
-    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    // Linux: the checked descriptor itself; elsewhere its real path, whose folders only root
+    // and the user can change
+    let path = if cfg!(any(target_os = "linux", target_os = "android")) {
+        format!("/proc/self/fd/{}", fd.as_raw_fd())
+    } else {
+        real.to_string_lossy().into_owned()
+    };
     // SAFETY: opening a library runs its initialisers; the file passed the trust checks (owner,
     // permissions, folders, pin, allow-list, its library folders) and this is its descriptor.
     unsafe {
@@ -189,13 +196,13 @@ fn load(plugin: &Trusted, run: &NativeRun) -> Result<Arc<Loaded>> {
     guard_exit();
     let mut libraries = Vec::new();
     for dep in &run.preload {
-        libraries.push(open_library(dep).map_err(|why| {
+        libraries.push(open_library(dep, &plugin.real_path).map_err(|why| {
             Error::usage(format!(
                 "a library of plugin {shown} (found through $ORIGIN) cannot be loaded ({why})"
             ))
         })?);
     }
-    let library = open_library(&run.library).map_err(|why| {
+    let library = open_library(&run.library, &plugin.real_path).map_err(|why| {
         Error::usage(format!(
             "plugin {shown} is not a shared library this system can load ({why})"
         ))
