@@ -98,7 +98,7 @@ fn file_kind(ft: &fs::FileType) -> &'static str {
 pub fn open_regular(path: &Path, follow: bool) -> std::result::Result<File, ReadError> {
     #[cfg(unix)]
     if follow {
-        return open_walked(path).map(|(f, _)| f);
+        return open_walked(path, true).map(|(f, _)| f);
     }
     let mut options = OpenOptions::new();
     options.read(true);
@@ -126,11 +126,21 @@ pub fn open_regular(path: &Path, follow: bool) -> std::result::Result<File, Read
 
 /// [`open_regular`] following links, with what the walk saw: the folders on the way and the
 /// file's own owner and mode (all from descriptors, so they describe the file that is read).
+/// With `link_at_name` false, a link as the last entry is refused, not followed.
 #[cfg(unix)]
-pub fn open_walked(path: &Path) -> std::result::Result<(File, crate::pathwalk::Walked), ReadError> {
+pub fn open_walked(
+    path: &Path,
+    link_at_name: bool,
+) -> std::result::Result<(File, crate::pathwalk::Walked), ReadError> {
     use crate::pathwalk::{self, WalkError};
-    let walked = pathwalk::walk(path, pathwalk::Open::Read).map_err(|e| match e {
+    let open = if link_at_name {
+        pathwalk::Open::Read
+    } else {
+        pathwalk::Open::ReadNoLink
+    };
+    let walked = pathwalk::walk(path, open).map_err(|e| match e {
         WalkError::NotFound(_) => ReadError::NotFound,
+        WalkError::Link(_) => ReadError::Symlink,
         WalkError::Io(_, e) => ReadError::Io(e),
         other => ReadError::Refused(other.to_string()),
     })?;

@@ -68,6 +68,8 @@ pub enum WalkError {
     },
     /// More than 40 links.
     TooManyLinks,
+    /// The last entry is a link, and [`Open::ReadNoLink`] was asked.
+    Link(PathBuf),
     /// Something on the way is not a folder, or changed while it was read.
     Changed(PathBuf),
     /// Another error at this path.
@@ -85,6 +87,11 @@ impl std::fmt::Display for WalkError {
                 display(link)
             ),
             WalkError::TooManyLinks => f.write_str("it goes through more than 40 symbolic links"),
+            WalkError::Link(p) => write!(
+                f,
+                "{} is a symbolic link, which is not followed here",
+                display(p)
+            ),
             WalkError::Changed(p) => write!(
                 f,
                 "{} is not a folder, or changed while it was read",
@@ -100,6 +107,9 @@ impl std::fmt::Display for WalkError {
 pub enum Open {
     /// For reading, without blocking (a FIFO does not hang the open).
     Read,
+    /// For reading, and a link as the last entry is an error ([`WalkError::Link`]), not
+    /// followed.
+    ReadNoLink,
     /// As a folder (a path-only descriptor where the system has one).
     Folder,
 }
@@ -159,7 +169,9 @@ pub fn walk(path: &Path, open: Open) -> Result<Walked, WalkError> {
     let mut pending: VecDeque<Step> = steps(&absolute).into();
     let mut links = 0usize;
     let final_flags = match open {
-        Open::Read => OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Open::Read | Open::ReadNoLink => {
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW
+        }
         Open::Folder => folder_flags() | OFlags::NOFOLLOW,
     };
     // `pending` empty after a name: that name is the last entry.
@@ -191,6 +203,9 @@ pub fn walk(path: &Path, open: Open) -> Result<Walked, WalkError> {
                     Err(e) => return Err(WalkError::Io(here, e.into())),
                 };
                 if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+                    if is_last && open == Open::ReadNoLink {
+                        return Err(WalkError::Link(here));
+                    }
                     if on_proc(dir) {
                         // the kernel's own links (`/proc/self/fd/N`): opened by the kernel
                         let flags = if is_last {
@@ -232,6 +247,9 @@ pub fn walk(path: &Path, open: Open) -> Result<Walked, WalkError> {
                 let fd = match rustix::fs::openat(dir, name.as_os_str(), flags, Mode::empty()) {
                     Ok(fd) => fd,
                     Err(rustix::io::Errno::NOENT) => return Err(WalkError::NotFound(here)),
+                    Err(rustix::io::Errno::LOOP) if is_last && open == Open::ReadNoLink => {
+                        return Err(WalkError::Link(here));
+                    }
                     Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
                         return Err(WalkError::Changed(here));
                     }

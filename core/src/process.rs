@@ -122,8 +122,30 @@ pub fn on_path(program: &str) -> bool {
     if program.contains('/') {
         return std::path::Path::new(program).is_file();
     }
+    find_on_path(program).is_some()
+}
+
+/// The absolute folders of `PATH`: an empty or relative entry (`::`, `.`) would make a name
+/// depend on the directory a command runs in (a repository's `./op`).
+fn absolute_path_dirs() -> Vec<std::path::PathBuf> {
     env::path_var("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .map(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| d.is_absolute())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Where `program` (a name) is in the absolute folders of `PATH`: the first executable file.
+fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    absolute_path_dirs()
+        .into_iter()
+        .map(|d| d.join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Output read so far, shared with the reading task: what was read is kept even when the
@@ -185,7 +207,20 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
         }
     };
     let shown = text::one_line(&program, 80);
-    let mut cmd = tokio::process::Command::new(&program);
+    // A name is looked up here, in the absolute folders of PATH only, and the helper gets
+    // that PATH: the system's own lookup would take an empty entry as the working directory.
+    let resolved = if program.contains('/') {
+        std::path::PathBuf::from(&program)
+    } else {
+        find_on_path(&program).ok_or_else(|| {
+            Error::usage(format!("`{shown}` was not found on PATH"))
+                .with_hint("install it, or give its full path in the provider's `command`")
+        })?
+    };
+    let mut cmd = tokio::process::Command::new(&resolved);
+    if !program.contains('/') {
+        cmd.arg0(&program);
+    }
     cmd.args(&args)
         .stdin(if spec.stdin.is_some() {
             Stdio::piped()
@@ -219,8 +254,15 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
     for (k, v) in spec.env_plain {
         cmd.env(k, v);
     }
-    if let Some(path) = spec.path {
-        cmd.env("PATH", path);
+    match spec.path {
+        Some(path) => {
+            cmd.env("PATH", path);
+        }
+        None => {
+            if let Ok(p) = std::env::join_paths(absolute_path_dirs()) {
+                cmd.env("PATH", p);
+            }
+        }
     }
     if let Some(arg0) = spec.arg0 {
         cmd.arg0(arg0);

@@ -307,3 +307,57 @@ fn a_library_named_like_a_program_is_listed_as_ignored_with_its_right_name() {
         "{out:?}"
     );
 }
+
+#[test]
+fn an_exit_from_a_plugins_own_thread_after_its_answer_is_still_a_failure() {
+    let env = Env::new();
+    let src_get = "static pthread_t t; pthread_create(&t, NULL, later, NULL); \
+                   return reply(\"{\\\"err\\\":{\\\"kind\\\":\\\"failed\\\",\\\"message\\\":\\\"no\\\"}}\")";
+    let src = format!(
+        "#include <pthread.h>\nstatic void *later(void *a) {{ (void)a; usleep(20000); exit(0); return NULL; }}\n#define PAT_TEXT \"{PAT}\"\n#define GET {src_get}\n#define CREATE (void)0\n#define DESTROY (void)0\n#define STORE NULL\n#define ERASE NULL\n#define CREATE_FN create\n#define GET_FN get\n{C_PLUGIN}"
+    );
+    c_library(&env, "libcybedefend_credential_n.so", &src);
+    config(
+        &env,
+        "credentials:\n  chain: [n]\n  providers:\n    n: {type: plugin, plugin: n, on_error: continue}\n",
+    );
+    for _ in 0..5 {
+        let out = env.run(&["auth", "status", "--offline", "--json"]);
+        assert_ne!(out.code, 0, "{out:?}");
+    }
+}
+
+#[test]
+fn a_library_that_crashes_while_loading_does_not_take_plugin_list_down() {
+    let env = Env::new();
+    native(&env, &Native::default());
+    let dir = plugin_dir(&env, &[]);
+    fs::rename(
+        dir.join("libcybedefend_credential_n.so"),
+        dir.join("libcybedefend_credential_good.so"),
+    )
+    .unwrap();
+    let src = format!(
+        "__attribute__((constructor)) static void boom(void) {{ volatile int *p = 0; *p = 1; }}\n#define PAT_TEXT \"{PAT}\"\n#define GET (void)0\n#define CREATE (void)0\n#define DESTROY (void)0\n#define STORE NULL\n#define ERASE NULL\n#define CREATE_FN create\n#define GET_FN get\n{C_PLUGIN}"
+    );
+    c_library(&env, "libcybedefend_credential_boom.so", &src);
+    let out = env.run(&["plugin", "list"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("good (native)") && out.stdout.contains("trusted; version 1.0"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("boom (native)")
+            && out
+                .stdout
+                .contains("crashed the process that loaded it (signal 11)"),
+        "{out:?}"
+    );
+    let out = env.run(&["plugin", "verify", "boom"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("crashed the process that loaded it"),
+        "{out:?}"
+    );
+}

@@ -220,12 +220,42 @@ fn a_configuration_another_user_could_change_may_not_define_what_runs() {
     assert_eq!(out.code, 2, "{out:?}");
     let e = out.stderr.clone();
     assert!(
-        e.contains("may not define what runs code (provider `e`)")
+        e.contains("may not set what runs code or where a credential goes (`credentials.chain`, `credentials.providers`)")
             && e.contains("group or others can write to it (mode 664)")
             && e.contains("chmod go-w"),
         "{e}"
     );
     assert!(!marker.exists());
+    // nor where the PAT is sent
+    config(
+        &env,
+        "api_url: http://127.0.0.1:9\nauth_endpoint: http://127.0.0.1:9\n",
+    );
+    mode(&user_config, 0o664);
+    let out = env.run(&["auth", "status", "--offline", "--pat", PAT]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("(`api_url`, `auth_endpoint`)"),
+        "{out:?}"
+    );
+    // nor through a link in a folder others can write, to a file that is the user's own
+    let open = env.tmp.path().join("open");
+    fs::create_dir_all(&open).unwrap();
+    mode(&open, 0o777);
+    let dotfile = env.home().join("dotfiles/config.yaml");
+    env.write(&dotfile, &exec_provider);
+    std::os::unix::fs::symlink(&dotfile, open.join("current.yaml")).unwrap();
+    fs::remove_file(&user_config).unwrap();
+    std::os::unix::fs::symlink(open.join("current.yaml"), &user_config).unwrap();
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("open can be written by group or others"),
+        "{out:?}"
+    );
+    assert!(!marker.exists());
+    fs::remove_file(&user_config).unwrap();
     // settings that run nothing still apply from it
     config(&env, "region: eu\n");
     mode(&user_config, 0o664);
@@ -284,10 +314,7 @@ fn a_configuration_another_user_could_change_may_not_define_what_runs() {
         theirs.to_str().unwrap(),
     ]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains("may not define what runs code"),
-        "{out:?}"
-    );
+    assert!(out.stderr.contains("may not set what runs code"), "{out:?}");
     assert!(!marker.exists());
 
     // the system file must be root's for plugin folders and code
@@ -327,7 +354,7 @@ fn under_the_allow_list_every_interpreter_is_the_administrators() {
     program(
         &sys_plugins.join("cybedefend-credential-corp"),
         &format!(
-            "#!/usr/bin/env cbd-admin-interp\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
+            "#!/usr/bin/env cbd-admin-interp\n{HELLO}\necho \"user-site=${{PYTHONNOUSERSITE:-yes}}\" >&2\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
         ),
     );
     for d in [&sys, &sys_bin, &sys_plugins] {
@@ -482,6 +509,62 @@ fn the_loader_and_library_folders_of_an_elf_plugin_are_checked() {
         ],
     );
     refused_with(&env, &["shared can be written by group or others"]);
+    // `$ORIGIN_lib` is no `$ORIGIN` for the loader: a folder of that name in the working directory
+    cc(
+        &name,
+        C_EXEC_PLUGIN,
+        false,
+        &[
+            "-L",
+            lib_dir.to_str().unwrap(),
+            "-lhelper",
+            "-Wl,-rpath,$ORIGIN_lib",
+        ],
+    );
+    refused_with(&env, &["`$ORIGIN_lib`", "other than the $ORIGIN token"]);
+    // a library needed by its path (one without a DT_SONAME, linked by path), in a folder
+    // others can write
+    cc(
+        &shared.join("libbypath.so"),
+        "int helper(void) { return 1; }\n",
+        true,
+        &[],
+    );
+    cc(
+        &name,
+        C_EXEC_PLUGIN,
+        false,
+        &[shared.join("libbypath.so").to_str().unwrap()],
+    );
+    refused_with(
+        &env,
+        &[
+            "its library's folder",
+            "shared can be written by group or others",
+        ],
+    );
+    // and a plugin's own folder may not be one where others can add files (a sticky /tmp)
+    let sticky = env.tmp.path().join("sticky");
+    fs::create_dir_all(&sticky).unwrap();
+    mode(&sticky, 0o1777);
+    let in_sticky = sticky.join("cybedefend-credential-t");
+    program(
+        &in_sticky,
+        &format!(
+            "#!/bin/sh\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
+        ),
+    );
+    config(
+        &env,
+        &format!(
+            "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, path: '{}'}}\n",
+            in_sticky.display()
+        ),
+    );
+    refused_with(
+        &env,
+        &["sticky can be written by group or others (mode 1777)"],
+    );
 }
 
 #[test]
@@ -819,6 +902,11 @@ fn a_secret_in_an_answer_that_does_not_parse_is_still_masked() {
             "cdp_mask_surr_00001",
             r#"{"ok":{"kind":"pat","secret":"cdp_mask_surr_00001\ud800"}}"#.to_owned(),
         ),
+        // a secret with more than the token in it: the token alone is masked too
+        (
+            "cdp_mask_word_00001",
+            r#"{"ok":{"kind":"pat","secret":"cdp_mask_word_00001 and-more"}}"#.to_owned(),
+        ),
         // nested, under another key
         (
             "cdp_mask_nest_00001",
@@ -853,4 +941,179 @@ fn a_secret_in_an_answer_that_does_not_parse_is_still_masked() {
     );
     let out = env.run(&["auth", "status", "--offline", "--json"]);
     assert!(!out.all().contains(secret), "{out:?}");
+}
+
+#[test]
+fn a_hash_decides_also_where_memory_files_may_not_run() {
+    if !crate::plugins::running_as_root() {
+        missing(
+            "a_hash_decides_also_where_memory_files_may_not_run",
+            "root (to set vm.memfd_noexec in a new PID namespace with unshare)",
+            "run the tests as root",
+        );
+        return;
+    }
+    let env = Env::new();
+    let dir = plugin_dir(&env, &[]);
+    let name = dir.join("cybedefend-credential-t");
+    let pinned = |env: &Env| {
+        let sum = Command::new("sha256sum").arg(&name).output().unwrap();
+        let sum = String::from_utf8_lossy(&sum.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        config(
+            env,
+            &format!(
+                "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, plugin: t, sha256: '{sum}'}}\n"
+            ),
+        );
+    };
+    let noexec_status = |env: &Env| {
+        let c = env.command_with(
+            "unshare",
+            &[],
+            &[
+                "-pf",
+                "--mount-proc",
+                "sh",
+                "-c",
+                &format!(
+                    "sysctl -qw vm.memfd_noexec=2 && exec '{}' auth status --offline --json",
+                    env!("CARGO_BIN_EXE_cybedefend")
+                ),
+            ],
+        );
+        Env::output_of(c, None)
+    };
+    // a script is only read from its sealed copy: it runs
+    program(
+        &name,
+        &format!(
+            "#!/bin/sh\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
+        ),
+    );
+    pinned(&env);
+    let out = noexec_status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["fingerprint"], fingerprint(PAT));
+    // a program would run from it: refused, saying why and what to do
+    cc(
+        &name,
+        &C_EXEC_PLUGIN.replace(
+            "extern int helper(void);",
+            "static int helper(void) { return 1; }",
+        ),
+        false,
+        &[],
+    );
+    pinned(&env);
+    let out = noexec_status(&env);
+    assert_eq!(out.code, 2, "{out:?}");
+    let j = out.json();
+    let e = format!("{} {}", j["error"], j["hint"]);
+    assert!(
+        e.contains("vm.memfd_noexec") && e.contains("allow it by name"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_exec_provider_never_runs_a_program_from_the_working_directory() {
+    let mut env = Env::new();
+    let marker = env.tmp.path().join("repository-op-ran");
+    program(
+        &env.work().join("op-helper"),
+        &format!(
+            "#!/bin/sh\ntouch '{}'\necho cdp_from_the_repository_1\n",
+            marker.display()
+        ),
+    );
+    config(
+        &env,
+        "credentials:\n  chain: [p]\n  providers:\n    p: {type: exec, command: [op-helper]}\n",
+    );
+    // an empty PATH entry means the working directory to the system's own lookup
+    for path in [
+        format!("{}:", std::env::var("PATH").unwrap_or_default()),
+        format!(":{}", std::env::var("PATH").unwrap_or_default()),
+        format!(".:{}", std::env::var("PATH").unwrap_or_default()),
+    ] {
+        env.vars.retain(|(k, _)| k != "PATH");
+        env.set("PATH", &path);
+        let (out, j) = status(&env);
+        assert_ne!(out.code, 0, "{out:?}");
+        assert!(
+            j["error"]
+                .as_str()
+                .unwrap()
+                .contains("`op-helper` was not found on PATH"),
+            "{j}"
+        );
+        assert!(!marker.exists(), "{path}");
+    }
+}
+
+#[test]
+fn a_config_file_that_is_no_configuration_is_never_quoted() {
+    let env = Env::new();
+    let token = env.tmp.path().join("token.txt");
+    fs::write(&token, "cdp_quoted_by_parser_1\n").unwrap();
+    let out = env.run(&[
+        "auth",
+        "status",
+        "--offline",
+        "--config",
+        token.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(!out.all().contains("cdp_quoted_by_parser_1"), "{out:?}");
+    assert!(out.stderr.contains("token.txt"), "{out:?}");
+}
+
+#[test]
+fn a_pinned_script_whose_interpreter_needs_its_real_path_says_why_it_fails() {
+    if !Path::new("/usr/bin/node").exists()
+        && Command::new("node").arg("--version").output().is_err()
+    {
+        missing(
+            "a_pinned_script_whose_interpreter_needs_its_real_path_says_why_it_fails",
+            "node",
+            "install Node.js",
+        );
+        return;
+    }
+    let env = Env::new();
+    let name = plugin_dir(&env, &[]).join("cybedefend-credential-t");
+    program(
+        &name,
+        &format!(
+            "#!/usr/bin/env node\nconsole.log(JSON.stringify({{v:[1],name:'t',version:'1'}}));\nconsole.log(JSON.stringify({{ok:{{kind:'pat',secret:'{PAT}'}}}}));\n"
+        ),
+    );
+    // unpinned: it runs
+    config(&env, ONE_PLUGIN_T);
+    let (out, j) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["fingerprint"], fingerprint(PAT));
+    // pinned: it runs from a sealed copy, which Node cannot find by path; the hint says so
+    let sum = Command::new("sha256sum").arg(&name).output().unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    config(
+        &env,
+        &format!(
+            "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, plugin: t, sha256: '{sum}'}}\n"
+        ),
+    );
+    let (out, j) = status(&env);
+    assert_ne!(out.code, 0, "Node.js found a sealed copy by path: {out:?}");
+    assert!(
+        j["hint"].as_str().unwrap_or_default().contains("Node.js"),
+        "{out:?}"
+    );
 }

@@ -87,13 +87,34 @@ pub fn describe_figment_error(err: &figment::Error) -> String {
         Kind::UnknownVariant(_, expected) => {
             format!("unknown value, expected one of: {}", expected.join(", "))
         }
-        other => crate::text::one_line(&other.to_string(), 300),
+        // the parser's own words quote what it read ("invalid type: string \"...\""): a file can
+        // be a link to anything, so quoted text is not repeated
+        other => crate::text::one_line(&without_quoted(&other.to_string()), 300),
     };
     if key.is_empty() {
         format!("invalid configuration in {origin}: {kind}")
     } else {
         format!("invalid configuration in {origin}: `{key}`: {kind}")
     }
+}
+
+/// `text` with every double-quoted part replaced by `"…"`.
+fn without_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut parts = text.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let rest: Vec<&str> = parts.collect();
+    for (i, part) in rest.iter().enumerate() {
+        if i % 2 == 0 {
+            // inside quotes (an unclosed quote hides the rest)
+            out.push_str("\"…\"");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 fn first_existing(candidates: &[PathBuf], warnings: &mut Vec<String>) -> Option<PathBuf> {
@@ -120,91 +141,75 @@ fn parse_file(path: &Path, system: bool) -> Result<(yaml::ConfigFile, Dict)> {
 /// Provider types that run a program the configuration chooses.
 pub(crate) const CODE_TYPES: &[&str] = &["exec", "plugin"];
 
-/// What a config file that another user could change says about providers and plugin
-/// folders (names of providers it defines or changes, at the top and in its profiles).
+/// Keys of a section that a file someone else could change may still set: they only tighten
+/// (machine policy), never route a token or run anything.
+const TIGHTENING: &[(&str, &[&str])] = &[
+    (
+        "credentials",
+        &["require_secure_storage", "allowed_providers"],
+    ),
+    ("plugins", &["allow"]),
+];
+
+/// A config file that someone other than root and the current user could change (its owner,
+/// its mode or a folder on its way), and what it sets that such a file may not: anything that
+/// runs code or decides where a credential goes. Like a repository's `config.yaml`, it may set
+/// only the harmless keys (`project_id`, `branch`, `region`, ...) and policy that tightens.
 struct Untrusted {
     path: PathBuf,
     why: String,
     system: bool,
-    providers: Vec<String>,
-    plugin_dirs: bool,
+    keys: Vec<String>,
 }
 
 impl Untrusted {
     fn of(file: &yaml::ConfigFile, dict: &Dict, system: bool) -> Option<Self> {
         let why = file.untrusted.clone()?;
-        let mut providers = provider_names(dict);
-        if let Some(Value::Dict(_, profiles)) = dict.get("profiles") {
-            for body in profiles.values() {
-                if let Value::Dict(_, body) = body {
-                    providers.extend(provider_names(body));
-                }
+        let mut keys = Vec::new();
+        for (k, v) in dict {
+            let Some(key) = keys::find(k) else { continue };
+            if key.project || key.ty == KeyType::Deprecated {
+                continue;
+            }
+            match (TIGHTENING.iter().find(|(s, _)| s == k), v) {
+                (Some((_, allowed)), Value::Dict(_, sub)) => keys.extend(
+                    sub.keys()
+                        .filter(|sk| !allowed.contains(&sk.as_str()))
+                        .map(|sk| format!("{k}.{sk}")),
+                ),
+                _ => keys.push(k.clone()),
             }
         }
-        let plugin_dirs =
-            matches!(dict.get("plugins"), Some(Value::Dict(_, p)) if p.contains_key("dirs"));
-        Some(Self {
+        (!keys.is_empty()).then(|| Self {
             path: file.path.clone(),
             why,
             system,
-            providers,
-            plugin_dirs,
+            keys,
         })
     }
-}
 
-fn provider_names(dict: &Dict) -> Vec<String> {
-    match dict.get("credentials") {
-        Some(Value::Dict(_, c)) => match c.get("providers") {
-            Some(Value::Dict(_, p)) => p.keys().cloned().collect(),
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
-}
-
-/// Refuses what a file another user could change says about code that runs: a provider whose
-/// type (wherever it is set) runs a program, and `plugins.dirs`.
-fn refuse_code_from(untrusted: &[Untrusted], figment: &Figment) -> Result<()> {
-    let types: Dict = figment
-        .extract_inner::<Dict>("credentials.providers")
-        .unwrap_or_default();
-    let runs_code = |name: &str| {
-        matches!(types.get(name), Some(Value::Dict(_, d))
-            if d.get("type").and_then(Value::as_str).is_some_and(|t| CODE_TYPES.contains(&t)))
-    };
-    for u in untrusted {
-        let mut what: Vec<String> = u
-            .providers
-            .iter()
-            .filter(|n| runs_code(n))
-            .map(|n| format!("provider `{n}`"))
-            .collect();
-        what.dedup();
-        if u.plugin_dirs {
-            what.push("`plugins.dirs`".to_owned());
-        }
-        if what.is_empty() {
-            continue;
-        }
-        let shown = display(&u.path);
-        let fix = if u.system {
-            format!("chown root {shown} and chmod go-w {shown} (and its folder)")
-        } else if u.why.contains("another user") {
-            "you are running with another user's configuration (HOME or CYBEDEFEND_HOME points at theirs, as `sudo -E` does): run without it, or copy what you need into a configuration of your own".to_owned()
+    fn into_error(self) -> Error {
+        let shown = display(&self.path);
+        let fix = if self.system {
+            format!("chown root {shown} and chmod go-w {shown} (and its folders)")
+        } else if self.why.contains("another user") {
+            "copy what you need into a configuration of your own (with another user's HOME or CYBEDEFEND_HOME, as `sudo -E` keeps it, cybedefend reads theirs: run without it)".to_owned()
         } else {
             format!(
-                "chmod go-w {shown} (and its folder), or move these settings into a file only you can change"
+                "chmod go-w {shown} (and its folders), or move these settings into a file only you can change"
             )
         };
-        return Err(Error::usage(format!(
-            "{shown} may not define what runs code ({}): {}",
-            what.join(", "),
-            u.why
+        Error::usage(format!(
+            "{shown} may not set what runs code or where a credential goes ({}): {}",
+            self.keys
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.why
         ))
-        .with_hint(fix));
+        .with_hint(fix)
     }
-    Ok(())
 }
 
 /// A value from a variable or a flag, read by the key's type; errors name `origin`.
@@ -248,14 +253,15 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
     let profile;
 
     // System layers: the machine's file, then a test override; both only tighten the policy.
-    let mut untrusted: Vec<Untrusted> = Vec::new();
     let system = first_existing(&sources.system, &mut warnings);
     for path in system.iter().chain(sources.system_extra.iter()) {
         if !path.is_file() {
             continue;
         }
         let (file, dict) = parse_file(path, true)?;
-        untrusted.extend(Untrusted::of(&file, &dict, true));
+        if let Some(u) = Untrusted::of(&file, &dict, true) {
+            return Err(u.into_error());
+        }
         let layer = Figment::from(file.provider());
         policy.tighten_with(&layer, &display(path));
         figment = figment.merge(file.provider());
@@ -270,14 +276,18 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
             )));
         }
         let (file, dict) = parse_file(path, false)?;
-        untrusted.extend(Untrusted::of(&file, &dict, false));
+        if let Some(u) = Untrusted::of(&file, &dict, false) {
+            return Err(u.into_error());
+        }
         figment = figment.merge(file.provider());
         files.push(path.clone());
         profile = choose_profile(&mut figment, sources, &files, &mut unknown)?;
     } else {
         if let Some(p) = first_existing(&sources.home.user_config_candidates(), &mut warnings) {
             let (file, dict) = parse_file(&p, false)?;
-            untrusted.extend(Untrusted::of(&file, &dict, false));
+            if let Some(u) = Untrusted::of(&file, &dict, false) {
+                return Err(u.into_error());
+            }
             figment = figment.merge(file.provider());
             files.push(p);
         }
@@ -384,8 +394,6 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
             value,
         });
     }
-
-    refuse_code_from(&untrusted, &figment)?;
 
     Ok(Built {
         figment,

@@ -54,7 +54,7 @@ pub(super) fn project_layer(
     warnings: &mut Vec<String>,
     unknown: &mut Vec<String>,
 ) -> Result<ProjectLayer> {
-    let file = yaml::load(path, false)?;
+    let file = yaml::load_no_link(path)?;
     let dict = Figment::from(file.provider())
         .extract::<Dict>()
         .map_err(|e| Error::usage(describe_figment_error(&e)))?;

@@ -55,7 +55,17 @@ impl ConfigFile {
 /// owner and folder let it define what runs code. `system`: the machine's file, which must be
 /// root's for that.
 pub(super) fn load(path: &Path, system: bool) -> Result<ConfigFile> {
-    let (bytes, untrusted) = read(path, system).map_err(|e| match e {
+    load_file(path, system, true)
+}
+
+/// [`load`] of a file that may not be a link (the working directory's: a repository could
+/// point it at a token file), refused as such even when it becomes one while it is opened.
+pub(super) fn load_no_link(path: &Path) -> Result<ConfigFile> {
+    load_file(path, false, false)
+}
+
+fn load_file(path: &Path, system: bool, link_at_name: bool) -> Result<ConfigFile> {
+    let (bytes, untrusted) = read(path, system, link_at_name).map_err(|e| match e {
         crate::fsutil::ReadError::TooLarge(_) => Error::usage(format!(
             "config file {} is larger than {} KiB, far more than a configuration",
             display(path),
@@ -79,9 +89,10 @@ pub(super) fn load(path: &Path, system: bool) -> Result<ConfigFile> {
 fn read(
     path: &Path,
     system: bool,
+    link_at_name: bool,
 ) -> std::result::Result<(Vec<u8>, Option<String>), crate::fsutil::ReadError> {
     use std::io::Read;
-    let (file, walked) = crate::fsutil::open_walked(path)?;
+    let (file, walked) = crate::fsutil::open_walked(path, link_at_name)?;
     let mut bytes = Vec::new();
     file.take(CONFIG_CAP + 1)
         .read_to_end(&mut bytes)
@@ -96,8 +107,9 @@ fn read(
 fn read(
     path: &Path,
     _system: bool,
+    link_at_name: bool,
 ) -> std::result::Result<(Vec<u8>, Option<String>), crate::fsutil::ReadError> {
-    crate::fsutil::read_capped(path, CONFIG_CAP, true).map(|b| (b, None))
+    crate::fsutil::read_capped(path, CONFIG_CAP, link_at_name).map(|b| (b, None))
 }
 
 /// Why the file (as opened) could be changed by someone else than root and the current user
@@ -121,7 +133,9 @@ fn owner_verdict(w: &crate::pathwalk::Walked, system: bool) -> Option<String> {
     if m & 0o022 != 0 {
         return Some(format!("group or others can write to it (mode {m:o})"));
     }
-    if let Some(folder) = w.folders.last() {
+    // every folder read on the way, links' folders included: whoever can write one of them can
+    // change which file this path leads to
+    for folder in &w.folders {
         let (fuid, fm) = (owner(&folder.stat), mode(&folder.stat));
         let sticky_root = fm & 0o1000 != 0 && fuid == 0;
         if fuid != 0 && (system || fuid != euid) {

@@ -88,10 +88,18 @@ where
     let mut needs = Needs::default();
     let mut dynamic: Option<&[H::Dyn]> = None;
     for ph in headers {
+        // The kernel takes the first loader header, the loader another dynamic section than
+        // a checker might: two of either are refused, not guessed at.
         if let Some(interp) = ph.interpreter(endian, data).map_err(|e| e.to_string())? {
+            if needs.interpreter.is_some() {
+                return Err("it names two program loaders (PT_INTERP)".to_owned());
+            }
             needs.interpreter = Some(text(interp)?);
         }
         if let Some(d) = ph.dynamic(endian, data).map_err(|e| e.to_string())? {
+            if dynamic.is_some() {
+                return Err("it has two dynamic sections (PT_DYNAMIC)".to_owned());
+            }
             dynamic = Some(d);
         }
     }
@@ -185,6 +193,24 @@ mod tests {
             "{n:?}"
         );
         assert!(n.needed.iter().any(|l| l.starts_with("libc.so")), "{n:?}");
+    }
+
+    #[test]
+    fn two_loader_headers_are_refused_not_guessed_at() {
+        // the test binary, with its PT_PHDR header turned into a second PT_INTERP (the kernel
+        // would take the first one, a checker reading the last would check another file)
+        let mut bytes = std::fs::read("/proc/self/exe").expect("exe");
+        assert!(needs_in(&bytes).is_ok());
+        let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+        let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().expect("8 bytes")) as usize;
+        let (size, count) = (u16_at(&bytes, 0x36), u16_at(&bytes, 0x38));
+        let phdr = (0..count)
+            .map(|i| phoff + i * size)
+            .find(|&o| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes")) == 6)
+            .expect("a PT_PHDR header");
+        bytes[phdr..phdr + 4].copy_from_slice(&3u32.to_le_bytes());
+        let e = needs_in(&bytes).expect_err("two loaders");
+        assert!(e.contains("two program loaders"), "{e}");
     }
 
     #[test]

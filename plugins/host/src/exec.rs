@@ -42,6 +42,17 @@ pub const REMOVED_VARIABLES: &[&str] = &[
     "NODE_OPTIONS",
     "NODE_PATH",
     "GCONV_PATH",
+    "PYTHONWARNINGS",
+    "PYTHONPYCACHEPREFIX",
+    "ZDOTDIR",
+    "LUA_INIT*",
+    "LUA_PATH*",
+    "LUA_CPATH*",
+    "PHPRC",
+    "PHP_INI_SCAN_DIR",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
 ];
 
 /// The variable that tells a plugin where its checked file is (a script's `$0` is
@@ -154,7 +165,15 @@ async fn call_line(
     let argv = command_line(plugin, run);
     let prepare = hand_over(run.script.as_ref().map(|f| f.as_raw_fd()));
     let file = plugin.real_path.as_os_str();
-    let plain = [(PLUGIN_FILE_VAR, file)];
+    // Under the allow-list, Python does not add the user's own site-packages (its `.pth`
+    // files run code at start-up).
+    let no_user_site = std::ffi::OsStr::new("1");
+    let plain_all = [(PLUGIN_FILE_VAR, file), ("PYTHONNOUSERSITE", no_user_site)];
+    let plain = if run.root_only {
+        &plain_all[..]
+    } else {
+        &plain_all[..1]
+    };
     let spawn = process::run(process::Spec {
         argv: &argv,
         stdin: Some(line),
@@ -164,7 +183,7 @@ async fn call_line(
         arg0: Some(&run.arg0),
         cwd: Some(std::path::Path::new("/")),
         env_remove: REMOVED_VARIABLES,
-        env_plain: &plain,
+        env_plain: plain,
         prepare: Some(&prepare),
         ..process::Spec::default()
     });
@@ -191,7 +210,15 @@ async fn call_line(
     } else {
         format!(" (stderr: {})", redact::redact(&out.stderr_tail))
     };
-    let (hello, answer) = read_output(&shown, &out.stdout, out.code, &tail)?;
+    let (hello, answer) = read_output(&shown, &out.stdout, out.code, &tail).map_err(|e| {
+        if run.from_copy && run.script.is_some() && out.code != Some(0) {
+            e.with_hint(
+                "this plugin is admitted by its hash, so its interpreter reads a sealed copy named /dev/fd/N (in Python, `sys.path[0]` is `/`); an interpreter that looks the script up by its real path (Node.js) cannot run it: allow it by name (a copy root installed), or make the plugin a program",
+            )
+        } else {
+            e
+        }
+    })?;
     Ok((hello, answer, stderr))
 }
 
@@ -321,10 +348,23 @@ pub fn secrets_in_output(stdout: &str) -> Vec<String> {
     out
 }
 
+/// A secret and, when it holds spaces, each long word of it (a plugin may print the token
+/// alone).
+fn push_secret(out: &mut Vec<String>, s: &str) {
+    out.push(s.to_owned());
+    if s.contains(char::is_whitespace) {
+        out.extend(
+            s.split_whitespace()
+                .filter(|w| w.len() >= 8)
+                .map(str::to_owned),
+        );
+    }
+}
+
 fn secret_strings(v: &serde_json::Value, under_secret: bool, out: &mut Vec<String>) {
     use serde_json::Value;
     match v {
-        Value::String(s) if under_secret => out.push(s.clone()),
+        Value::String(s) if under_secret => push_secret(out, s),
         Value::Number(n) if under_secret => out.push(n.to_string()),
         Value::Object(m) => {
             for (k, child) in m {
@@ -364,11 +404,11 @@ fn scan_secret_fields(line: &str, out: &mut Vec<String>) {
             }
         }
         let raw = &value[..end];
-        out.push(raw.to_owned());
+        push_secret(out, raw);
         // as the plugin may also have printed it: unescaped where it can be, and the pieces
         // between escapes (a lone `\ud800` cannot be unescaped)
         if let Ok(s) = serde_json::from_str::<String>(&format!("\"{raw}\"")) {
-            out.push(s);
+            push_secret(out, &s);
         }
         out.extend(
             raw.split('\\')

@@ -39,25 +39,33 @@ pub struct Info {
     pub versions: Vec<u32>,
 }
 
-/// The end of a command, called once before the process exits normally: native plugins'
-/// instances with no call in flight are `destroy`ed, and from then on an exit is the CLI's
-/// own (not a plugin's `exit()`). False when native code is still running (a call that timed
-/// out, a library still loading): the caller must then end the process without the normal
-/// exit, which would wait for it forever, as [`exit_now`] does.
+/// The end of a command, called once before the process exits: native plugins' instances with
+/// no call in flight are `destroy`ed. False once a native library was loaded (or one is still
+/// loading): the caller must then end the process with [`exit_now`], not the normal exit,
+/// which could wait for a stuck loader forever or race an `exit()` of a plugin's thread.
 pub fn finish() -> bool {
     native::finish()
 }
 
-/// Ends the process at once with `code`, after flushing stdout and stderr, without the normal
-/// exit's unloading of libraries (see [`finish`]).
+/// The CLI is ending the process itself (its main thread panicked): an exit from here on is
+/// not a native plugin's.
+pub fn exiting() {
+    native::exiting();
+}
+
+/// Ends the process at once with `code`, after flushing stdout and stderr (the C library's
+/// buffers too: what a native plugin printed), without the normal exit's handlers and
+/// unloading of libraries (see [`finish`]).
 pub fn exit_now(code: u8) -> ! {
     use std::io::Write as _;
     let _ = cybedefend_core::stdio::stdout().flush();
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     #[cfg(unix)]
-    // SAFETY: `_exit` only ends the process; nothing of this process runs after it.
+    // SAFETY: fflush(NULL) flushes the C library's open streams; `_exit` only ends the
+    // process, and nothing of this process runs after it.
     unsafe {
+        libc::fflush(std::ptr::null_mut());
         libc::_exit(i32::from(code))
     }
     #[cfg(not(unix))]

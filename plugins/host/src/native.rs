@@ -84,7 +84,7 @@ fn cache() -> &'static Mutex<HashMap<String, Arc<Loaded>>> {
 /// Loads, calls and `create`s in flight, with what each is (for the `atexit` message).
 static IN_FLIGHT: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
-/// Set when the CLI itself is ending the process.
+/// Set when the CLI itself is ending the process (its main thread panicked).
 static EXITING: AtomicBool = AtomicBool::new(false);
 
 /// Marks one piece of native work in flight until dropped.
@@ -124,16 +124,25 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
-/// The `atexit` hook: a process that exits while native code is in flight was ended by that
-/// code (the CLI's own exit sets [`EXITING`] first).
+/// The `atexit` hook: once a native library is loaded, the CLI never ends through `exit()`
+/// (see [`finish`]), so an exit is native code's, in a call or from a thread of its own.
 extern "C" fn on_exit() {
     if EXITING.load(Ordering::SeqCst) {
         return;
     }
+    // Not the CLI's own exit: native code ended the process, in a call or from a thread of
+    // its own after one.
     let what = match IN_FLIGHT.try_lock() {
         Ok(v) if !v.is_empty() => v.iter().map(|(_, w)| w.clone()).collect::<Vec<_>>(),
-        Ok(_) => return,
-        Err(_) => vec!["a native plugin".to_owned()],
+        _ => match cache().try_lock() {
+            Ok(c) if !c.is_empty() => c
+                .values()
+                .map(|l| format!("{} (from a thread of its own)", l.label))
+                .collect(),
+            // nothing native is loaded or running: this exit is the CLI's own
+            Ok(_) => return,
+            Err(_) => vec!["a native plugin".to_owned()],
+        },
     };
     let text = format!(
         "error: {} ended the process (it called exit) instead of answering; cybedefend stops with exit code 1\n  hint: a native plugin returns an answer or an error and never exits the process; report this to its authors\n",
@@ -146,6 +155,12 @@ extern "C" fn on_exit() {
         libc::write(2, text.as_ptr().cast(), text.len());
         libc::_exit(1);
     }
+}
+
+/// The CLI itself is ending the process from here on (a panic of its main thread): an exit is
+/// not a plugin's.
+pub(crate) fn exiting() {
+    EXITING.store(true, Ordering::SeqCst);
 }
 
 fn guard_exit() {
@@ -460,15 +475,16 @@ pub(crate) async fn call_raw(
     Ok(response)
 }
 
-/// The end of the command: each instance with no call in flight is `destroy`ed (within 2 s);
-/// from here on an exit is the CLI's own. False when something native is still running (a
-/// call that timed out, a `destroy` that did not return): the caller then ends the process
-/// without the normal exit, which could wait for it forever.
+/// The end of the command: each instance with no call in flight is `destroy`ed (within 2 s).
+/// False once any native library was loaded: its code (a call that timed out, a thread of
+/// its own) may still run, and the normal exit would run its exit handlers, wait for a stuck
+/// loader, or race an `exit()` of its threads; the caller then ends the process at once, as
+/// [`crate::exit_now`] does, after flushing the output.
 pub(crate) fn finish() -> bool {
     // a load that never finished holds the cache: nothing to destroy then
     let loaded: Vec<Arc<Loaded>> = match cache().try_lock() {
         Ok(c) => c.values().cloned().collect(),
-        Err(_) => Vec::new(),
+        Err(_) => return false,
     };
     let to_destroy: Vec<(DestroyFn, Instance, String)> = loaded
         .iter()
@@ -478,7 +494,6 @@ pub(crate) fn finish() -> bool {
             _ => None,
         })
         .collect();
-    let mut clean = true;
     if !to_destroy.is_empty() {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -490,8 +505,7 @@ pub(crate) fn finish() -> bool {
             }
             let _ = tx.send(());
         });
-        clean = rx.recv_timeout(DESTROY_LIMIT).is_ok();
+        let _ = rx.recv_timeout(DESTROY_LIMIT);
     }
-    EXITING.store(true, Ordering::SeqCst);
-    clean && !in_flight()
+    loaded.is_empty() && !in_flight()
 }

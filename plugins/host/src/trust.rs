@@ -165,6 +165,10 @@ pub(crate) struct ExecRun {
     pub(crate) script: Option<OwnedFd>,
     /// The plugin's `PATH`.
     pub(crate) path_var: OsString,
+    /// Whether it runs from a sealed copy (admitted by its hash).
+    pub(crate) from_copy: bool,
+    /// Under `plugins.allow`: only what the administrator installed may run.
+    pub(crate) root_only: bool,
 }
 
 /// An argument of an exec plugin's command line.
@@ -205,12 +209,16 @@ pub fn sha256_of(path: &Path) -> std::io::Result<String> {
     if !pathwalk::is_file(&w.stat) {
         return Err(std::io::Error::other("it is not a regular file"));
     }
-    read_all(&w.file, false).map(|(h, _)| h)
+    read_all(&w.file, None).map(|(h, _)| h)
 }
 
-/// Reads all of `fd` (at most 1 GiB), hashing it; with `copy`, into a sealed memory file too.
-fn read_all(fd: impl AsFd, copy: bool) -> std::io::Result<(String, Option<OwnedFd>)> {
-    let memfd = if copy { Some(memory_file()?) } else { None };
+/// Reads all of `fd` (at most 1 GiB), hashing it; with `copy`, into a sealed memory file too
+/// (executable unless `script`).
+fn read_all(fd: impl AsFd, copy: Option<bool>) -> std::io::Result<(String, Option<OwnedFd>)> {
+    let memfd = match copy {
+        Some(script) => Some(memory_file(!script)?),
+        None => None,
+    };
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut offset = 0u64;
@@ -238,14 +246,29 @@ fn read_all(fd: impl AsFd, copy: bool) -> std::io::Result<(String, Option<OwnedF
     Ok((hex, memfd))
 }
 
+/// Why a sealed copy cannot run here (`vm.memfd_noexec`); the refusal names it.
+const NO_EXECUTABLE_MEMORY: &str =
+    "this system does not allow executable memory files (vm.memfd_noexec)";
+
+/// A sealable memory file; `executable` for a program or library (a script is only read).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn memory_file() -> std::io::Result<OwnedFd> {
+fn memory_file(executable: bool) -> std::io::Result<OwnedFd> {
     use rustix::fs::MemfdFlags;
     let base = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
-    // Executable on purpose (a program plugin runs from it); older kernels know no such flag.
-    match rustix::fs::memfd_create("cybedefend-plugin", base | MemfdFlags::EXEC) {
+    let (wanted, old_kernel) = if executable {
+        (base | MemfdFlags::EXEC, base)
+    } else {
+        (base | MemfdFlags::NOEXEC_SEAL, base)
+    };
+    // kernels before 6.3 know neither flag (their memory files are executable)
+    match rustix::fs::memfd_create("cybedefend-plugin", wanted) {
         Ok(fd) => Ok(fd),
-        Err(rustix::io::Errno::INVAL) => Ok(rustix::fs::memfd_create("cybedefend-plugin", base)?),
+        Err(rustix::io::Errno::INVAL) => {
+            Ok(rustix::fs::memfd_create("cybedefend-plugin", old_kernel)?)
+        }
+        Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) if executable => Err(
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, NO_EXECUTABLE_MEMORY),
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -261,7 +284,7 @@ fn seal(fd: &OwnedFd) -> std::io::Result<()> {
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn memory_file() -> std::io::Result<OwnedFd> {
+fn memory_file(_executable: bool) -> std::io::Result<OwnedFd> {
     Err(std::io::Error::other(
         "this system has no sealed memory files; a plugin admitted by its hash runs on Linux only",
     ))
@@ -298,6 +321,8 @@ fn allowed_hash(entry: &str) -> Option<&str> {
 /// The checks of one plugin, with what they found.
 struct Checker {
     refusals: Vec<Refusal>,
+    /// Libraries already checked (a library needed twice, or in a cycle).
+    libraries_seen: Vec<PathBuf>,
     euid: u32,
     /// Under `plugins.allow`: everything else that runs must be root's.
     root_only: bool,
@@ -427,8 +452,12 @@ impl Checker {
                 return None;
             }
         };
+        // The folder that holds the file has no sticky exception: whoever can add files next
+        // to a script decides what its interpreter imports (Python's `sys.path[0]`, Node's
+        // `node_modules`), and next to a program what `$ORIGIN` finds.
+        let parent = w.real.parent().map(Path::to_path_buf);
         for f in &w.folders {
-            self.folder(f, whose, false);
+            self.folder(f, whose, parent.as_deref() == Some(f.path.as_path()));
         }
         Some(w)
     }
@@ -446,12 +475,14 @@ impl Checker {
     /// folders its `RPATH`/`RUNPATH` names; for a library loaded by descriptor (not `exec`),
     /// the libraries it finds through `$ORIGIN`, opened and checked, to load first.
     /// `subject` names the file, `whose` is the possessive for what it names (`its `).
+    #[allow(clippy::too_many_arguments)]
     fn elf(
         &mut self,
         w: &Walked,
         subject: &str,
         whose: &str,
         exec: bool,
+        by_descriptor: bool,
         copied: bool,
         depth: usize,
     ) -> Vec<OwnedFd> {
@@ -493,62 +524,57 @@ impl Checker {
             }
         }
         let origin = w.real.parent().map(Path::to_path_buf).unwrap_or_default();
-        let search: Vec<(PathBuf, bool)> = needs
-            .rpath
-            .iter()
-            .chain(&needs.runpath)
-            .filter_map(|entry| self.search_folder(entry, &origin, whose, exec && copied))
-            .collect();
-        let mut preload = Vec::new();
-        if exec {
-            return preload;
-        }
-        // A library loaded by descriptor has `/proc/self/fd` as its `$ORIGIN`: what it finds
-        // there is loaded first, by its own checked descriptor, and then found by its name.
-        // The loader searches RPATH only when there is no RUNPATH.
-        let order: Vec<&(PathBuf, bool)> = if needs.runpath.is_empty() {
-            search.iter().collect()
-        } else {
-            search
-                .iter()
-                .filter(|(d, _)| {
-                    needs.runpath.iter().any(|r| {
-                        let e = r
-                            .replace("${ORIGIN}", &origin.to_string_lossy())
-                            .replace("$ORIGIN", &origin.to_string_lossy());
-                        Path::new(&e) == d
-                    })
-                })
+        let folders = |list: &[String], c: &mut Self| -> Vec<(PathBuf, bool)> {
+            list.iter()
+                .filter_map(|entry| c.search_folder(entry, &origin, whose, exec && copied))
                 .collect()
         };
+        let rpath = folders(&needs.rpath, self);
+        let runpath = folders(&needs.runpath, self);
+        // The loader searches RPATH only when there is no RUNPATH.
+        let order = if needs.runpath.is_empty() {
+            rpath
+        } else {
+            runpath
+        };
+        let mut preload = Vec::new();
         for name in &needs.needed {
-            if name.contains('/') {
-                self.refuse(
-                    format!(
-                        "{subject} needs a library by path (`{}`)",
-                        one_line(name, 120)
-                    ),
-                    "link it against libraries by name".into(),
-                );
-                continue;
-            }
-            let Some((dir, from_origin)) = order
-                .iter()
-                .find(|(d, _)| d.join(name).symlink_metadata().is_ok())
-            else {
-                continue;
+            // A library named by path is opened by that path; one named by name is looked for
+            // in the folders above first, then in the system's own (root's) folders.
+            let (path, from_origin) = if name.contains('/') {
+                if name.contains('$') || !Path::new(name).is_absolute() {
+                    self.refuse(
+                        format!(
+                            "{subject} needs a library by a relative or variable path (`{}`)",
+                            one_line(name, 120)
+                        ),
+                        "link it against libraries by name".into(),
+                    );
+                    continue;
+                }
+                (PathBuf::from(name), false)
+            } else {
+                match order
+                    .iter()
+                    .find(|(d, _)| d.join(name).symlink_metadata().is_ok())
+                {
+                    Some((d, o)) => (d.join(name), *o),
+                    None => continue,
+                }
             };
-            if !from_origin {
+            if self.libraries_seen.contains(&path) {
                 continue;
             }
+            self.libraries_seen.push(path.clone());
             if depth >= MAX_LIBRARY_DEPTH {
                 self.refuse(
-                    format!("{subject} needs libraries through `$ORIGIN` more than {MAX_LIBRARY_DEPTH} levels deep"),
+                    format!(
+                        "{subject} needs libraries more than {MAX_LIBRARY_DEPTH} levels deep outside the system's folders"
+                    ),
                     "install its libraries in a system folder".into(),
                 );
                 return preload;
             }
-            let path = dir.join(name);
             let label = format!("{whose}library {}", display(&path));
             let Some(lib) = self.open(&path, &label, &format!("{whose}library's ")) else {
                 continue;
@@ -556,26 +582,34 @@ impl Checker {
             if !self.file(&lib, &label) {
                 continue;
             }
-            let soname = elf::needs(&lib.file).ok().and_then(|n| n.soname);
-            if soname.as_deref() != Some(name.as_str()) {
-                self.refuse(
-                    format!(
-                        "{label} is found through `$ORIGIN` but does not carry the name `{name}` (DT_SONAME), which cybedefend needs to load it first from its checked file"
-                    ),
-                    format!("link that library with -Wl,-soname,{name}"),
-                );
-                continue;
+            // A library a native plugin finds through `$ORIGIN` is loaded first, from its
+            // checked descriptor, and then found by its name: it must carry that name.
+            let first = !exec && by_descriptor && from_origin;
+            if first {
+                let soname = elf::needs(&lib.file).ok().and_then(|n| n.soname);
+                if soname.as_deref() != Some(name.as_str()) {
+                    self.refuse(
+                        format!(
+                            "{label} is found through `$ORIGIN` but does not carry the name `{name}` (DT_SONAME), which cybedefend needs to load it first from its checked file"
+                        ),
+                        format!("link that library with -Wl,-soname,{name}"),
+                    );
+                    continue;
+                }
             }
             let deeper = self.elf(
                 &lib,
                 &label,
                 &format!("{whose}library's "),
                 false,
+                first,
                 false,
                 depth + 1,
             );
-            preload.extend(deeper);
-            preload.push(lib.file);
+            if first {
+                preload.extend(deeper);
+                preload.push(lib.file);
+            }
         }
         preload
     }
@@ -598,19 +632,15 @@ impl Checker {
             );
             return None;
         }
-        let from_origin = entry.contains("$ORIGIN") || entry.contains("${ORIGIN}");
-        let expanded = entry
-            .replace("${ORIGIN}", &origin.to_string_lossy())
-            .replace("$ORIGIN", &origin.to_string_lossy());
-        if expanded.contains('$') {
+        let Some((expanded, from_origin)) = expand_origin(entry, &origin.to_string_lossy()) else {
             self.refuse(
                 format!(
-                    "{whose}library search path `{shown_entry}` uses a variable other than $ORIGIN"
+                    "{whose}library search path `{shown_entry}` uses `$` other than the $ORIGIN token (`$ORIGIN_x` is no token: the loader reads it as a folder name)"
                 ),
                 fix.into(),
             );
             return None;
-        }
+        };
         let dir = PathBuf::from(&expanded);
         if !dir.is_absolute() {
             self.refuse(
@@ -752,7 +782,7 @@ impl Checker {
                 args.insert(0, Arg::Text(a));
             }
             if is_program(next) {
-                self.elf(&w, &label, "its interpreter's ", true, false, 0);
+                self.elf(&w, &label, "its interpreter's ", true, false, false, 0);
                 return Some((w.file, w.real, arg0, args));
             }
             if !next.starts_with(b"#!") {
@@ -881,6 +911,34 @@ impl Checker {
     }
 }
 
+/// `entry` with each `$ORIGIN` or `${ORIGIN}` token replaced by `origin`, and whether there was
+/// one; `None` for any other `$` (the system's loader reads `$ORIGIN` as its token only when no
+/// letter, digit or `_` follows: `$ORIGIN_lib` is a folder of that name, relative to the
+/// working directory).
+fn expand_origin(entry: &str, origin: &str) -> Option<(String, bool)> {
+    let mut out = String::with_capacity(entry.len());
+    let mut rest = entry;
+    let mut used = false;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix("{ORIGIN}") {
+            rest = r;
+        } else if let Some(r) = after
+            .strip_prefix("ORIGIN")
+            .filter(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            rest = r;
+        } else {
+            return None;
+        }
+        out.push_str(origin);
+        used = true;
+    }
+    out.push_str(rest);
+    Some((out, used))
+}
+
 enum Shebang {
     Direct {
         interpreter: PathBuf,
@@ -931,6 +989,7 @@ fn plugin_path(euid: u32, root_only: bool) -> PluginPath {
         }
         let mut c = Checker {
             refusals: Vec::new(),
+            libraries_seen: Vec::new(),
             euid,
             root_only,
         };
@@ -965,6 +1024,7 @@ fn plugin_path(euid: u32, root_only: bool) -> PluginPath {
 pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) {
     let mut c = Checker {
         refusals: Vec::new(),
+        libraries_seen: Vec::new(),
         euid: rustix::process::geteuid().as_raw(),
         root_only: false,
     };
@@ -1005,9 +1065,20 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
         .is_some_and(|(a, _)| a.iter().any(|e| allowed_hash(e).is_some()));
     // When a hash decides, the bytes hashed are the bytes that run: a sealed copy.
     let copy = rules.pin.is_some() || allow_hashes;
+    let mut first = [0u8; 2];
+    let script = plugin.kind == Kind::Exec
+        && pathwalk::read_at(&w.file, &mut first, 0).is_ok_and(|n| n == 2)
+        && &first == b"#!";
     let (sha256, copied) = if regular && (copy || rules.hash) {
-        match read_all(&w.file, copy) {
+        match read_all(&w.file, copy.then_some(script)) {
             Ok((h, m)) => (h, m),
+            Err(e) if e.to_string() == NO_EXECUTABLE_MEMORY => {
+                c.refuse(
+                    format!("it is admitted by its hash, so it runs from a sealed copy of the bytes hashed, but {NO_EXECUTABLE_MEMORY}"),
+                    "allow it by name in plugins.allow (a copy root installed), or use a script plugin, or set vm.memfd_noexec to 0 or 1".into(),
+                );
+                (String::new(), None)
+            }
             Err(e) => {
                 c.refuse(
                     format!("it cannot be hashed: {e}"),
@@ -1059,7 +1130,7 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
     let head = &head[..n];
     let run = match plugin.kind {
         Kind::Exec if is_program(head) => {
-            c.elf(&w, "it", "its ", true, from_copy, 0);
+            c.elf(&w, "it", "its ", true, false, from_copy, 0);
             let Some(text) = w.real.to_str() else {
                 c.refuse(
                     "its path is not UTF-8".into(),
@@ -1074,6 +1145,8 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
                 args: Vec::new(),
                 script: None,
                 path_var: c.plugin_path().var(),
+                from_copy,
+                root_only: c.root_only,
             })
         }
         Kind::Exec if head.starts_with(b"#!") => match c.script(&w.real, head) {
@@ -1084,6 +1157,8 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
                 args,
                 script: Some(run_fd),
                 path_var: c.plugin_path().var(),
+                from_copy,
+                root_only: c.root_only,
             }),
             None => return failed(c, w.real, shown_hash),
         },
@@ -1098,7 +1173,7 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
             return failed(c, w.real, shown_hash);
         }
         Kind::Native => {
-            let preload = c.elf(&w, "it", "its ", false, from_copy, 0);
+            let preload = c.elf(&w, "it", "its ", false, true, from_copy, 0);
             let key = if sha256.is_empty() {
                 format!("{}:{}", w.stat.st_dev, w.stat.st_ino)
             } else {

@@ -1,7 +1,6 @@
 //! `plugin list`: every plugin found, whether it may run, and what it says about itself.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use cybedefend_core::Result;
 use cybedefend_core::credentials::display;
@@ -22,7 +21,7 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
         let (verdict, trusted) = super::check(app, &plugin, None);
         // Only a plugin that may run is asked who it is.
         let info = match &trusted {
-            Some(t) => Some(cybedefend_plugin_host::handshake(t, Duration::from_secs(5)).await),
+            Some(t) => Some(super::handshake(app, t, None).await),
             None => None,
         };
         rows.push((plugin, verdict, info));

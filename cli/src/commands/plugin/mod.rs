@@ -54,6 +54,11 @@ pub(crate) enum PluginCommand {
         /// Also check the file's SHA-256 against this value
         #[arg(long, value_name = "HEX")]
         sha256: Option<String>,
+        /// Only load a native plugin and print its table as JSON (how `plugin list` and
+        /// `plugin verify` read a native plugin: in a process of its own, which a crash in
+        /// its initialisers cannot take down)
+        #[arg(long, hide = true)]
+        table_json: bool,
     },
     /// Run the conformance cases against a plugin (for plugin authors): one line per case,
     /// exit 1 on any failure
@@ -93,9 +98,11 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: PluginCommand) ->
     let app = App::load(global, out)?;
     match cmd {
         PluginCommand::List { json } => list::run(&app, json).await,
-        PluginCommand::Verify { plugin, sha256 } => {
-            verify::run(&app, &plugin, sha256.as_deref()).await
-        }
+        PluginCommand::Verify {
+            plugin,
+            sha256,
+            table_json,
+        } => verify::run(&app, &plugin, sha256.as_deref(), table_json).await,
         PluginCommand::Test {
             plugin,
             timeout,
@@ -168,4 +175,103 @@ pub(crate) fn check(
         },
     );
     (verdict, trusted.map(std::sync::Arc::new))
+}
+
+/// Time limit of a handshake.
+const HANDSHAKE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A plugin's hello or table. A native plugin is loaded in a process of its own (this binary
+/// again, `plugin verify FILE --table-json`): its initialisers may crash or end the process,
+/// which must not take `plugin list` down with it.
+pub(crate) async fn handshake(
+    app: &App,
+    plugin: &std::sync::Arc<Trusted>,
+    pin: Option<&str>,
+) -> Result<cybedefend_plugin_host::Info> {
+    use cybedefend_plugin_host::Kind;
+    if plugin.kind == Kind::Exec {
+        return cybedefend_plugin_host::handshake(plugin, HANDSHAKE_LIMIT).await;
+    }
+    let shown = cybedefend_core::credentials::display(&plugin.real_path);
+    let exe = if cfg!(target_os = "linux") {
+        std::path::PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe()
+            .map_err(|e| Error::failure(format!("cannot run this program again: {e}")))?
+    };
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.args(["plugin", "verify"])
+        .arg(&plugin.real_path)
+        .arg("--table-json");
+    if let Some(p) = pin {
+        cmd.arg("--sha256").arg(p);
+    }
+    if let Some(c) = &app.global.config {
+        cmd.arg("--config").arg(c);
+    }
+    if let Some(p) = &app.global.profile {
+        cmd.arg("--profile").arg(p);
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::failure(format!("cannot run this program again: {e}")))?;
+    let limit = HANDSHAKE_LIMIT + std::time::Duration::from_secs(5);
+    let out = match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => return Err(Error::failure(format!("plugin {shown}: {e}"))),
+        Err(_) => {
+            return Err(Error::failure(format!(
+                "plugin {shown} did not finish loading within {}",
+                cybedefend_core::duration::format(limit)
+            )));
+        }
+    };
+    let json: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
+    if out.status.success()
+        && let Some(j) = json
+    {
+        let text = |k: &str| j[k].as_str().unwrap_or_default().to_owned();
+        return Ok(cybedefend_plugin_host::Info {
+            name: text("name"),
+            version: text("version"),
+            versions: j["versions"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+                        .take(16)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty() && !l.starts_with("hint:"))
+        .map(|l| l.trim_start_matches("error:").trim().to_owned());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = out.status.signal() {
+            return Err(Error::failure(format!(
+                "plugin {shown} crashed the process that loaded it (signal {sig})"
+            ))
+            .with_hint(
+                "`cybedefend plugin test` runs each of its cases and names the one that crashes",
+            ));
+        }
+    }
+    Err(Error::failure(match last {
+        Some(l) => cybedefend_core::text::one_line(&l, 300),
+        None => format!(
+            "plugin {shown} could not be loaded (exit code {})",
+            out.status.code().unwrap_or(-1)
+        ),
+    }))
 }

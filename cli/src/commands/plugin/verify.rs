@@ -1,15 +1,33 @@
 //! `plugin verify`: the trust checks and a handshake, with every reason spelled out.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use cybedefend_core::credentials::display;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
 
-pub(crate) async fn run(app: &App, plugin: &str, pin: Option<&str>) -> Result<u8> {
+pub(crate) async fn run(
+    app: &App,
+    plugin: &str,
+    pin: Option<&str>,
+    table_json: bool,
+) -> Result<u8> {
     let located = super::locate(app, plugin)?;
+    if table_json {
+        // the child of `plugin list` or `plugin verify`: this process loads the library
+        let (verdict, trusted) = super::check(app, &located, pin);
+        let Some(trusted) = trusted else {
+            return Err(verdict.to_error(&located.name));
+        };
+        let info = cybedefend_plugin_host::handshake(&trusted, super::HANDSHAKE_LIMIT).await?;
+        app.out.json(&serde_json::json!({
+            "name": info.name,
+            "version": info.version,
+            "versions": info.versions,
+        }))?;
+        return Ok(0);
+    }
     let configured = super::configured_pin(app, &located);
     let (verdict, trusted) = super::check(app, &located, pin);
     let mut s = String::new();
@@ -43,7 +61,7 @@ pub(crate) async fn run(app: &App, plugin: &str, pin: Option<&str>) -> Result<u8
             ""
         }
     );
-    match cybedefend_plugin_host::handshake(&trusted, Duration::from_secs(5)).await {
+    match super::handshake(app, &trusted, pin).await {
         Ok(info) => {
             if info.name != located.name {
                 app.out.warn(&format!(
