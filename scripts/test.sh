@@ -118,6 +118,8 @@ step "formatting"
 cargo fmt --all -- --check
 step "lints (clippy, all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --jobs "$jobs" -- -D warnings
+step "the fuzz targets' entry points compile (core with its fuzzing feature)"
+cargo check -p cybedefend-core --features fuzzing --jobs "$jobs" --quiet
 if [ -x "$machete" ]; then
   step "unused dependencies (cargo-machete)"
   "$machete" .

@@ -49,8 +49,13 @@ impl std::fmt::Debug for Out {
 const COMMAND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(180);
 
 impl Env {
+    /// Under the target folder, not the shared `/tmp`: a script plugin under a folder everyone
+    /// can write is refused (as it should be), and a user's tools do not live there.
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("env")
+            .tempdir_in(scratch_root())
+            .unwrap();
         fs::create_dir_all(tmp.path().join("home")).unwrap();
         fs::create_dir_all(tmp.path().join("work")).unwrap();
         Self {
@@ -351,4 +356,27 @@ pub fn local_user(test: &str, name: &str) -> Option<User> {
         return None;
     };
     Some(User { uid, gid })
+}
+
+/// Where test environments are made: the target folder's scratch space, unless a folder above
+/// it is one everyone can write (a clone under `/tmp`); then, as root, a folder of root's.
+fn scratch_root() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let shared_above = target
+        .ancestors()
+        .any(|a| fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o002 != 0));
+    let root = fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    if shared_above && root {
+        let own = PathBuf::from("/var/lib/cybedefend-tests");
+        fs::create_dir_all(&own).unwrap();
+        fs::set_permissions(&own, fs::Permissions::from_mode(0o755)).unwrap();
+        return own;
+    }
+    target
 }

@@ -539,7 +539,7 @@ fn the_loader_and_library_folders_of_an_elf_plugin_are_checked() {
     refused_with(
         &env,
         &[
-            "its library's folder",
+            "its library folder",
             "shared can be written by group or others",
         ],
     );
@@ -1115,5 +1115,176 @@ fn a_pinned_script_whose_interpreter_needs_its_real_path_says_why_it_fails() {
     assert!(
         j["hint"].as_str().unwrap_or_default().contains("Node.js"),
         "{out:?}"
+    );
+}
+
+#[test]
+fn what_the_loader_opens_besides_needed_libraries_is_checked() {
+    let env = Env::new();
+    let dir = plugin_dir(&env, &[]);
+    let name = dir.join("cybedefend-credential-t");
+    config(&env, ONE_PLUGIN_T);
+    let shared = env.tmp.path().join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    mode(&shared, 0o777);
+    let lib_dir = dir.join("lib");
+    fs::create_dir_all(&lib_dir).unwrap();
+    mode(&lib_dir, 0o755);
+    let helper = "int helper(void) { return 1; }\n";
+    cc(
+        &lib_dir.join("libhelper.so"),
+        helper,
+        true,
+        &["-Wl,-soname,libhelper.so"],
+    );
+    let link_helper = ["-L", lib_dir.to_str().unwrap(), "-lhelper"];
+    // an audit library: the loader opens it before the program's own code
+    cc(&shared.join("libaudit.so"), helper, true, &[]);
+    let audit = format!("-Wl,--audit,{}", shared.join("libaudit.so").display());
+    cc(
+        &name,
+        C_EXEC_PLUGIN,
+        false,
+        &[
+            link_helper[0],
+            link_helper[1],
+            link_helper[2],
+            "-Wl,-rpath,$ORIGIN/lib",
+            &audit,
+        ],
+    );
+    refused_with(
+        &env,
+        &[
+            "names an audit or filter library",
+            "link it without --audit",
+        ],
+    );
+    // a subfolder the loader tries before the folder itself (glibc-hwcaps), writable by others
+    cc(
+        &name,
+        C_EXEC_PLUGIN,
+        false,
+        &[
+            link_helper[0],
+            link_helper[1],
+            link_helper[2],
+            "-Wl,-rpath,$ORIGIN/lib",
+        ],
+    );
+    let (out, _) = status(&env);
+    assert_eq!(out.code, 0, "{out:?}");
+    let hwcaps = lib_dir.join("glibc-hwcaps/x86-64-v2");
+    fs::create_dir_all(&hwcaps).unwrap();
+    mode(&hwcaps, 0o777);
+    refused_with(&env, &["x86-64-v2 can be written by group or others"]);
+    // ... or one that holds another user's copy of the library, through a link
+    mode(&hwcaps, 0o755);
+    fs::copy(lib_dir.join("libhelper.so"), shared.join("libhelper.so")).unwrap();
+    std::os::unix::fs::symlink(shared.join("libhelper.so"), hwcaps.join("libhelper.so")).unwrap();
+    refused_with(
+        &env,
+        &[
+            "its library folder",
+            "shared can be written by group or others",
+        ],
+    );
+    fs::remove_dir_all(lib_dir.join("glibc-hwcaps")).unwrap();
+    // a library found through the RPATH of the program that needs the library that needs it
+    cc(
+        &shared.join("libinner.so"),
+        helper,
+        true,
+        &["-Wl,-soname,libinner.so"],
+    );
+    std::os::unix::fs::symlink(shared.join("libinner.so"), lib_dir.join("libinner.so")).unwrap();
+    cc(
+        &lib_dir.join("libouter.so"),
+        "extern int helper(void); int outer(void) { return helper(); }\n",
+        true,
+        &[
+            "-Wl,-soname,libouter.so",
+            "-L",
+            lib_dir.to_str().unwrap(),
+            "-linner",
+            "-Wl,--no-as-needed",
+        ],
+    );
+    cc(
+        &name,
+        C_EXEC_PLUGIN,
+        false,
+        &[
+            "-L",
+            lib_dir.to_str().unwrap(),
+            "-lhelper",
+            "-Wl,--no-as-needed",
+            "-louter",
+            "-Wl,--disable-new-dtags,-rpath,$ORIGIN/lib",
+        ],
+    );
+    refused_with(
+        &env,
+        &[
+            "its library's library folder",
+            "shared can be written by group or others",
+        ],
+    );
+}
+
+#[test]
+fn scripts_and_interpreters_keep_away_from_shared_folders() {
+    let mut env = Env::new();
+    // a private folder inside a sticky folder everyone can write (like /tmp/mine)
+    let sticky = env.tmp.path().join("sticky");
+    let mine = sticky.join("mine");
+    fs::create_dir_all(&mine).unwrap();
+    mode(&sticky, 0o1777);
+    mode(&mine, 0o700);
+    let plugin = mine.join("cybedefend-credential-t");
+    program(
+        &plugin,
+        &format!(
+            "#!/bin/sh\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
+        ),
+    );
+    config(
+        &env,
+        &format!(
+            "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, path: '{}'}}\n",
+            plugin.display()
+        ),
+    );
+    refused_with(
+        &env,
+        &[
+            "a folder everyone can add files to",
+            "node_modules",
+            "outside shared folders",
+        ],
+    );
+    // an interpreter started from a folder right under such a folder (Python would read a
+    // pyvenv.cfg that anyone can put there)
+    let bin = sticky.join("bin");
+    program(
+        &bin.join("cbd-near-interp"),
+        "#!/bin/sh\nexec /bin/sh \"$@\"\n",
+    );
+    mode(&bin, 0o755);
+    env.set(
+        "PATH",
+        &format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
+    plugin_t(&env, "#!/usr/bin/env cbd-near-interp", "");
+    refused_with(
+        &env,
+        &[
+            "its interpreter's nearby folder",
+            "sticky can be written by group or others",
+        ],
     );
 }

@@ -568,6 +568,7 @@ pub(crate) fn fuzz_text(text: &str) {
             warnings: Vec::new(),
             unknown: Vec::new(),
             files: Vec::new(),
+            profile: None,
         };
         loaded.apply_user_policy();
         loaded.find_unknown_keys();

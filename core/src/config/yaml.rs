@@ -58,10 +58,71 @@ pub(super) fn load(path: &Path, system: bool) -> Result<ConfigFile> {
     load_file(path, system, true)
 }
 
-/// [`load`] of a file that may not be a link (the working directory's: a repository could
-/// point it at a token file), refused as such even when it becomes one while it is opened.
+/// The working directory's `config.yaml`, which may not be a link (a repository could point it
+/// at a token file): opened from the process's working directory itself, not by its path
+/// (whose folders could be swapped), without following a link at its name. `path` is how it
+/// is shown, and is opened by path only when it is not in the process's working directory
+/// (tests).
 pub(super) fn load_no_link(path: &Path) -> Result<ConfigFile> {
+    #[cfg(unix)]
+    {
+        let in_cwd = path
+            .parent()
+            .is_some_and(|dir| std::env::current_dir().is_ok_and(|cwd| cwd == dir));
+        if let (true, Some(name)) = (in_cwd, path.file_name()) {
+            return load_from_cwd(path, name);
+        }
+    }
     load_file(path, false, false)
+}
+
+#[cfg(unix)]
+fn load_from_cwd(path: &Path, name: &std::ffi::OsStr) -> Result<ConfigFile> {
+    use rustix::fs::{CWD, Mode, OFlags};
+    use std::io::Read;
+    let refused = |e: crate::fsutil::ReadError| {
+        e.into_error("config file", path)
+            .with_kind(crate::error::ErrorKind::Usage)
+    };
+    let fd = rustix::fs::openat(
+        CWD,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP => refused(crate::fsutil::ReadError::Symlink),
+        rustix::io::Errno::NOENT => refused(crate::fsutil::ReadError::NotFound),
+        e => refused(crate::fsutil::ReadError::Io(e.into())),
+    })?;
+    let file = std::fs::File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(|e| refused(crate::fsutil::ReadError::Io(e)))?;
+    if !meta.is_file() {
+        return Err(refused(crate::fsutil::ReadError::NotRegular(
+            "special file",
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(CONFIG_CAP + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refused(crate::fsutil::ReadError::Io(e)))?;
+    if bytes.len() as u64 > CONFIG_CAP {
+        return Err(Error::usage(format!(
+            "config file {} is larger than {} KiB, far more than a configuration",
+            display(path),
+            CONFIG_CAP >> 10
+        )));
+    }
+    check_nesting(path, &bytes)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::usage(format!("config file {} is not UTF-8 text", display(path))))?;
+    Ok(ConfigFile {
+        path: path.to_owned(),
+        text,
+        untrusted: None,
+    })
 }
 
 fn load_file(path: &Path, system: bool, link_at_name: bool) -> Result<ConfigFile> {

@@ -145,7 +145,13 @@ fn judge(
             Ok(d) => (true, d),
             Err(d) => (false, d),
         },
-        Err(e) => (false, e.message().to_owned()),
+        Err(e) => (
+            false,
+            match e.hint() {
+                Some(h) => format!("{} (hint: {h})", e.message()),
+                None => e.message().to_owned(),
+            },
+        ),
     };
     Case {
         name: name.to_owned(),

@@ -31,6 +31,9 @@ pub struct Needs {
     pub rpath: Vec<String>,
     /// `DT_RUNPATH` entries.
     pub runpath: Vec<String>,
+    /// Libraries the loader opens besides the needed ones: audit (`DT_AUDIT`, `DT_DEPAUDIT`)
+    /// and filter (`DT_AUXILIARY`, `DT_FILTER`) libraries.
+    pub extra: Vec<String>,
 }
 
 /// Whether the first bytes of a file are an ELF header.
@@ -175,6 +178,15 @@ where
             needs
                 .runpath
                 .extend(string(value)?.split(':').map(str::to_owned));
+        } else if [
+            elf::DT_AUDIT,
+            elf::DT_DEPAUDIT,
+            elf::DT_AUXILIARY,
+            elf::DT_FILTER,
+        ]
+        .contains(&tag)
+        {
+            needs.extra.push(string(value)?);
         }
     }
     Ok(needs)

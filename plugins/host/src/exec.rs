@@ -22,37 +22,48 @@ use crate::trust::{Arg, ExecRun, Run, Trusted};
 /// Variables an exec plugin never gets (each changes what a program or interpreter loads or
 /// runs before the plugin's own code): exact names, and prefixes ending in `*`.
 pub const REMOVED_VARIABLES: &[&str] = &[
+    // the dynamic loader
     "LD_*",
     "DYLD_*",
-    "PYTHONPATH",
-    "PYTHONSTARTUP",
-    "PYTHONHOME",
-    "PYTHONUSERBASE",
-    "PYTHONINSPECT",
+    "GCONV_PATH",
+    // interpreters' start-up code, module paths and options
+    "PYTHON*",
     "BASH_ENV",
     "ENV",
     "BASH_FUNC_*",
     "SHELLOPTS",
     "BASHOPTS",
-    "PERL5LIB",
+    "ZDOTDIR",
+    "PERL5*",
     "PERLLIB",
-    "PERL5OPT",
-    "RUBYOPT",
-    "RUBYLIB",
+    "PERLIO",
+    "RUBY*",
+    "GEM_HOME",
+    "GEM_PATH",
     "NODE_OPTIONS",
     "NODE_PATH",
-    "GCONV_PATH",
-    "PYTHONWARNINGS",
-    "PYTHONPYCACHEPREFIX",
-    "ZDOTDIR",
     "LUA_INIT*",
     "LUA_PATH*",
     "LUA_CPATH*",
+    "TCL_LIBRARY",
+    "TCLLIBPATH",
+    "TK_LIBRARY",
     "PHPRC",
     "PHP_INI_SCAN_DIR",
     "JAVA_TOOL_OPTIONS",
     "_JAVA_OPTIONS",
     "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "DOTNET_STARTUP_HOOKS",
+    "DOTNET_ADDITIONAL_DEPS",
+    "CORECLR_*",
+    "COR_ENABLE_PROFILING",
+    "COR_PROFILER*",
+    // libraries that load modules named by their configuration
+    "OPENSSL_CONF",
+    "OPENSSL_MODULES",
+    "OPENSSL_ENGINES",
+    "KRB5_CONFIG",
 ];
 
 /// The variable that tells a plugin where its checked file is (a script's `$0` is
@@ -213,7 +224,7 @@ async fn call_line(
     let (hello, answer) = read_output(&shown, &out.stdout, out.code, &tail).map_err(|e| {
         if run.from_copy && run.script.is_some() && out.code != Some(0) {
             e.with_hint(
-                "this plugin is admitted by its hash, so its interpreter reads a sealed copy named /dev/fd/N (in Python, `sys.path[0]` is `/`); an interpreter that looks the script up by its real path (Node.js) cannot run it: allow it by name (a copy root installed), or make the plugin a program",
+                "this plugin is admitted by its hash, so its interpreter reads a sealed copy named /dev/fd/N: in Python, `sys.path[0]` is then `/` (add `sys.path.insert(0, os.path.dirname(os.environ[\"CYBEDEFEND_PLUGIN_FILE\"]))` before importing modules of its own); an interpreter that looks the script up by its real path (Node.js) cannot run from it: drop the pin, allow it by name (a copy root installed), or make the plugin a program",
             )
         } else {
             e

@@ -475,6 +475,13 @@ impl Checker {
     /// folders its `RPATH`/`RUNPATH` names; for a library loaded by descriptor (not `exec`),
     /// the libraries it finds through `$ORIGIN`, opened and checked, to load first.
     /// `subject` names the file, `whose` is the possessive for what it names (`its `).
+    /// Checks `w` as an ELF file that the system will load: its loader (`exec`), the folders
+    /// its `RPATH`/`RUNPATH` names, and every library found there or named by path, with their
+    /// own (recursively); for a library loaded by descriptor (`by_descriptor`), the libraries it
+    /// finds through `$ORIGIN` are returned, opened and checked, to load first. `inherited`: the
+    /// `RPATH` folders of the files that needed this one, which the loader searches too when
+    /// this one has no `RUNPATH`. `subject` names the file, `whose` is the possessive for what
+    /// it names (`its `).
     #[allow(clippy::too_many_arguments)]
     fn elf(
         &mut self,
@@ -484,6 +491,7 @@ impl Checker {
         exec: bool,
         by_descriptor: bool,
         copied: bool,
+        inherited: &[(PathBuf, bool)],
         depth: usize,
     ) -> Vec<OwnedFd> {
         if !ELF_SYSTEM {
@@ -506,6 +514,16 @@ impl Checker {
                 return Vec::new();
             }
         };
+        if let Some(extra) = needs.extra.first() {
+            self.refuse(
+                format!(
+                    "{subject} names an audit or filter library (`{}`: DT_AUDIT, DT_DEPAUDIT, DT_AUXILIARY or DT_FILTER), which the loader would open before anything is checked",
+                    one_line(extra, 120)
+                ),
+                "link it without --audit, --depaudit, --auxiliary or --filter".into(),
+            );
+            return Vec::new();
+        }
         if exec && let Some(interp) = &needs.interpreter {
             let p = PathBuf::from(interp);
             if !p.is_absolute() {
@@ -531,17 +549,26 @@ impl Checker {
         };
         let rpath = folders(&needs.rpath, self);
         let runpath = folders(&needs.runpath, self);
-        // The loader searches RPATH only when there is no RUNPATH.
-        let order = if needs.runpath.is_empty() {
-            rpath
+        // The loader's order for what this file needs: without a RUNPATH, its RPATH and the
+        // RPATH of each file that needed it (up to the program); then its RUNPATH; then the
+        // system's own folders (root's).
+        let mut order: Vec<(PathBuf, bool)> = Vec::new();
+        if needs.runpath.is_empty() {
+            order.extend(rpath.iter().cloned());
+            order.extend(inherited.iter().cloned());
+        }
+        order.extend(runpath.iter().cloned());
+        let passed_on: Vec<(PathBuf, bool)> = if needs.runpath.is_empty() {
+            rpath.iter().chain(inherited).cloned().collect()
         } else {
-            runpath
+            inherited.to_vec()
         };
         let mut preload = Vec::new();
         for name in &needs.needed {
             // A library named by path is opened by that path; one named by name is looked for
-            // in the folders above first, then in the system's own (root's) folders.
-            let (path, from_origin) = if name.contains('/') {
+            // in the folders above first (and in their subfolders the loader tries before
+            // them: glibc-hwcaps/x86-64-v3, ...), then in the system's own folders.
+            let found: Vec<(PathBuf, bool)> = if name.contains('/') {
                 if name.contains('$') || !Path::new(name).is_absolute() {
                     self.refuse(
                         format!(
@@ -552,63 +579,67 @@ impl Checker {
                     );
                     continue;
                 }
-                (PathBuf::from(name), false)
+                vec![(PathBuf::from(name), false)]
             } else {
-                match order
-                    .iter()
-                    .find(|(d, _)| d.join(name).symlink_metadata().is_ok())
-                {
-                    Some((d, o)) => (d.join(name), *o),
-                    None => continue,
-                }
+                let Some((dir, o)) = order.iter().find(|(d, _)| !candidates(d, name).is_empty())
+                else {
+                    continue;
+                };
+                candidates(dir, name).into_iter().map(|p| (p, *o)).collect()
             };
-            if self.libraries_seen.contains(&path) {
-                continue;
-            }
-            self.libraries_seen.push(path.clone());
-            if depth >= MAX_LIBRARY_DEPTH {
-                self.refuse(
-                    format!(
-                        "{subject} needs libraries more than {MAX_LIBRARY_DEPTH} levels deep outside the system's folders"
-                    ),
-                    "install its libraries in a system folder".into(),
-                );
-                return preload;
-            }
-            let label = format!("{whose}library {}", display(&path));
-            let Some(lib) = self.open(&path, &label, &format!("{whose}library's ")) else {
-                continue;
-            };
-            if !self.file(&lib, &label) {
-                continue;
-            }
-            // A library a native plugin finds through `$ORIGIN` is loaded first, from its
-            // checked descriptor, and then found by its name: it must carry that name.
-            let first = !exec && by_descriptor && from_origin;
-            if first {
-                let soname = elf::needs(&lib.file).ok().and_then(|n| n.soname);
-                if soname.as_deref() != Some(name.as_str()) {
-                    self.refuse(
-                        format!(
-                            "{label} is found through `$ORIGIN` but does not carry the name `{name}` (DT_SONAME), which cybedefend needs to load it first from its checked file"
-                        ),
-                        format!("link that library with -Wl,-soname,{name}"),
-                    );
+            for (path, from_origin) in found {
+                if self.libraries_seen.contains(&path) {
                     continue;
                 }
-            }
-            let deeper = self.elf(
-                &lib,
-                &label,
-                &format!("{whose}library's "),
-                false,
-                first,
-                false,
-                depth + 1,
-            );
-            if first {
-                preload.extend(deeper);
-                preload.push(lib.file);
+                self.libraries_seen.push(path.clone());
+                if depth >= MAX_LIBRARY_DEPTH {
+                    self.refuse(
+                        format!(
+                            "{subject} needs libraries more than {MAX_LIBRARY_DEPTH} levels deep outside the system's folders"
+                        ),
+                        "install its libraries in a system folder".into(),
+                    );
+                    return preload;
+                }
+                let label = format!("{whose}library {}", display(&path));
+                let Some(lib) = self.open(&path, &label, &format!("{whose}library ")) else {
+                    continue;
+                };
+                if !self.file(&lib, &label) {
+                    continue;
+                }
+                // A library a native plugin finds through `$ORIGIN` is loaded first, from its
+                // checked descriptor, and then found by its name: it must carry that name.
+                let first = !exec
+                    && by_descriptor
+                    && from_origin
+                    && path.parent().is_some_and(|d| d.join(name) == path);
+                if first {
+                    let soname = elf::needs(&lib.file).ok().and_then(|n| n.soname);
+                    if soname.as_deref() != Some(name.as_str()) {
+                        self.refuse(
+                            format!(
+                                "{label} is found through `$ORIGIN` but does not carry the name `{name}` (DT_SONAME), which cybedefend needs to load it first from its checked file"
+                            ),
+                            format!("link that library with -Wl,-soname,{name}"),
+                        );
+                        continue;
+                    }
+                }
+                let deeper = self.elf(
+                    &lib,
+                    &label,
+                    &format!("{whose}library's "),
+                    false,
+                    first,
+                    false,
+                    &passed_on,
+                    depth + 1,
+                );
+                if first {
+                    preload.extend(deeper);
+                    preload.push(lib.file);
+                }
             }
         }
         preload
@@ -674,6 +705,37 @@ impl Checker {
                         &whose_folder,
                         true,
                     );
+                    // the subfolders the loader tries first: nobody else may add a library
+                    // there either
+                    if probe == dir {
+                        match subfolders(&w.real) {
+                            Some(subs) => {
+                                for sub in subs {
+                                    if let Ok(sw) = pathwalk::walk(&sub, Open::Folder) {
+                                        for f in &sw.folders {
+                                            let below = f.path.starts_with(&w.real);
+                                            self.folder(f, &whose_folder, below);
+                                        }
+                                        self.folder(
+                                            &Folder {
+                                                path: sw.real.clone(),
+                                                stat: sw.stat,
+                                            },
+                                            &whose_folder,
+                                            true,
+                                        );
+                                    }
+                                }
+                            }
+                            None => self.refuse(
+                                format!(
+                                    "{whose_folder}folder {} has more than {MAX_SUBFOLDERS} subfolders, which the loader may search and cybedefend does not check one by one",
+                                    display(&dir)
+                                ),
+                                "keep a plugin's libraries in a small folder of their own".into(),
+                            ),
+                        }
+                    }
                     break;
                 }
                 Err(WalkError::NotFound(_)) => {
@@ -763,6 +825,9 @@ impl Checker {
                 one_line(&display(&interpreter), 120)
             );
             let w = self.open(&interpreter, &label, "its interpreter's ")?;
+            // An interpreter reads files near the name it was started by (Python's
+            // `pyvenv.cfg` beside it or one folder up): neither folder may take others' files.
+            self.near_interpreter(&interpreter);
             if !self.file(&w, &label) {
                 return None;
             }
@@ -782,7 +847,7 @@ impl Checker {
                 args.insert(0, Arg::Text(a));
             }
             if is_program(next) {
-                self.elf(&w, &label, "its interpreter's ", true, false, false, 0);
+                self.elf(&w, &label, "its interpreter's ", true, false, false, &[], 0);
                 return Some((w.file, w.real, arg0, args));
             }
             if !next.starts_with(b"#!") {
@@ -806,6 +871,59 @@ impl Checker {
             head = next.to_vec();
         }
         None
+    }
+
+    /// The folder an interpreter is started from, and the one above it, pass the strict folder
+    /// checks (no sticky exception).
+    fn near_interpreter(&mut self, started_as: &Path) {
+        let Some(dir) = started_as.parent() else {
+            return;
+        };
+        for d in [Some(dir), dir.parent()].into_iter().flatten() {
+            if d.as_os_str().is_empty() {
+                continue;
+            }
+            if let Ok(w) = pathwalk::walk(d, Open::Folder) {
+                self.folder(
+                    &Folder {
+                        path: w.real.clone(),
+                        stat: w.stat,
+                    },
+                    "its interpreter's nearby ",
+                    true,
+                );
+            }
+        }
+    }
+
+    /// No folder above a script may be one others can add files to, sticky or not: an
+    /// interpreter may look for files in any folder above a script (Node's `node_modules`).
+    fn above_script(&mut self, w: &Walked) {
+        for f in &w.folders {
+            if !w.real.starts_with(&f.path) {
+                continue;
+            }
+            let mode = pathwalk::mode(&f.stat);
+            if mode & 0o002 != 0 {
+                let shown = display(&f.path);
+                self.refuse(
+                    format!(
+                        "it is a script in {shown}, a folder everyone can add files to (mode {mode:o}): its interpreter may load files from any folder above it (Node's node_modules)"
+                    ),
+                    "install script plugins outside shared folders such as /tmp (~/.cybedefend/plugins, or a folder of plugins.dirs)".into(),
+                );
+            }
+        }
+    }
+
+    /// A script plugin: where it sits ([`Checker::above_script`]) and its interpreters.
+    fn script_chain(
+        &mut self,
+        w: &Walked,
+        head: &[u8],
+    ) -> Option<(OwnedFd, PathBuf, String, Vec<Arg>)> {
+        self.above_script(w);
+        self.script(&w.real, head)
     }
 
     /// Parses a `#!` line the way the system does: the interpreter, then the rest of the line
@@ -909,6 +1027,54 @@ impl Checker {
             program: program.to_owned(),
         })
     }
+}
+
+/// Most subfolders of a library folder looked at (the loader may try `glibc-hwcaps/*` and
+/// older per-CPU subfolders first).
+const MAX_SUBFOLDERS: usize = 1024;
+
+/// The subfolders of `dir`, two levels down, as the loader may try them before `dir`
+/// (`glibc-hwcaps/x86-64-v3/`, older `tls/`, `x86_64/`, ...); `None` when there are more than
+/// [`MAX_SUBFOLDERS`].
+fn subfolders(dir: &Path) -> Option<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut level = vec![dir.to_path_buf()];
+    for _ in 0..2 {
+        let mut next = Vec::new();
+        for d in &level {
+            let Ok(entries) = std::fs::read_dir(d) else {
+                continue;
+            };
+            for e in entries.filter_map(Result::ok) {
+                // a link to a folder counts: the loader follows it
+                if std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir()) {
+                    next.push(e.path());
+                    if out.len() + next.len() > MAX_SUBFOLDERS {
+                        return None;
+                    }
+                }
+            }
+        }
+        out.extend(next.iter().cloned());
+        level = next;
+    }
+    Some(out)
+}
+
+/// Where the loader may find library `name` in folder `dir`: in its subfolders (see
+/// [`subfolders`]) and in `dir` itself; every one that exists.
+fn candidates(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = subfolders(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.join(name))
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect();
+    let direct = dir.join(name);
+    if direct.symlink_metadata().is_ok() {
+        out.push(direct);
+    }
+    out
 }
 
 /// `entry` with each `$ORIGIN` or `${ORIGIN}` token replaced by `origin`, and whether there was
@@ -1075,7 +1241,7 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
             Err(e) if e.to_string() == NO_EXECUTABLE_MEMORY => {
                 c.refuse(
                     format!("it is admitted by its hash, so it runs from a sealed copy of the bytes hashed, but {NO_EXECUTABLE_MEMORY}"),
-                    "allow it by name in plugins.allow (a copy root installed), or use a script plugin, or set vm.memfd_noexec to 0 or 1".into(),
+                    "drop its `sha256` pin, or allow it by name in plugins.allow (a copy root installed) instead of by hash, or make it a script plugin, or set vm.memfd_noexec to 0 or 1".into(),
                 );
                 (String::new(), None)
             }
@@ -1130,7 +1296,7 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
     let head = &head[..n];
     let run = match plugin.kind {
         Kind::Exec if is_program(head) => {
-            c.elf(&w, "it", "its ", true, false, from_copy, 0);
+            c.elf(&w, "it", "its ", true, false, from_copy, &[], 0);
             let Some(text) = w.real.to_str() else {
                 c.refuse(
                     "its path is not UTF-8".into(),
@@ -1149,7 +1315,7 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
                 root_only: c.root_only,
             })
         }
-        Kind::Exec if head.starts_with(b"#!") => match c.script(&w.real, head) {
+        Kind::Exec if head.starts_with(b"#!") => match c.script_chain(&w, head) {
             Some((program, program_path, arg0, args)) => Run::Exec(ExecRun {
                 program,
                 program_path,
@@ -1173,7 +1339,7 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
             return failed(c, w.real, shown_hash);
         }
         Kind::Native => {
-            let preload = c.elf(&w, "it", "its ", false, true, from_copy, 0);
+            let preload = c.elf(&w, "it", "its ", false, true, from_copy, &[], 0);
             let key = if sha256.is_empty() {
                 format!("{}:{}", w.stat.st_dev, w.stat.st_ino)
             } else {
@@ -1273,6 +1439,24 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
+    /// A scratch folder beside the test binary (not under `/tmp`, where no script plugin may
+    /// be, since everyone can write there).
+    fn scratch() -> tempfile::TempDir {
+        let exe = std::env::current_exe().unwrap();
+        let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let shared_above = target
+            .ancestors()
+            .any(|a| fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o002 != 0));
+        if shared_above && rustix::process::geteuid().is_root() {
+            // a checkout under /tmp: a folder of root's instead
+            let own = PathBuf::from("/var/lib/cybedefend-tests");
+            fs::create_dir_all(&own).unwrap();
+            fs::set_permissions(&own, fs::Permissions::from_mode(0o755)).unwrap();
+            return tempfile::tempdir_in(own).unwrap();
+        }
+        tempfile::tempdir_in(target).unwrap()
+    }
+
     fn plugin(dir: &Path) -> Located {
         let p = dir.join("cybedefend-credential-t");
         fs::write(&p, "#!/bin/sh\n").unwrap();
@@ -1283,7 +1467,7 @@ mod tests {
 
     #[test]
     fn a_private_plugin_is_trusted_and_weak_modes_are_refused() {
-        let t = tempfile::tempdir().unwrap();
+        let t = scratch();
         let p = plugin(t.path());
         let (v, run) = check(&p, &Rules::default());
         assert!(v.trusted() && run.is_some(), "{v:?}");
@@ -1307,7 +1491,7 @@ mod tests {
 
     #[test]
     fn pins_and_allow_lists() {
-        let t = tempfile::tempdir().unwrap();
+        let t = scratch();
         let p = plugin(t.path());
         let sum = sha256_of(&p.path).unwrap();
         let ok = Rules {
@@ -1337,7 +1521,7 @@ mod tests {
 
     #[test]
     fn env_lines_take_one_program_name_and_nothing_else() {
-        let t = tempfile::tempdir().unwrap();
+        let t = scratch();
         let p = plugin(t.path());
         for (line, needle) in [
             ("#!/usr/bin/env -S PATH=/tmp sh", "passes options"),
