@@ -7,28 +7,12 @@ use std::fs;
 use std::path::Path;
 
 use crate::common::*;
-use crate::plugins::{PAT, c_library, config, plugin_dir, status};
+use crate::plugins::{C_ABI, PAT, c_library, config, plugin_dir, status};
 
 /// A native plugin in C. `GET`, `CREATE` and `DESTROY` are statements run first in those
 /// functions; `STORE` and `ERASE` name a function or `NULL`. `get` answers the conformance
 /// requests of `plugin test` (`found`, `not-found`, `error:KIND`) and a PAT otherwise.
 const C_PLUGIN: &str = r#"
-#include <stdint.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-typedef struct { uint8_t *ptr; size_t len; size_t cap; } Buffer;
-typedef struct {
-    uint32_t abi_version; const char *name; const char *version;
-    void *(*create)(void);
-    Buffer (*get)(void *, const uint8_t *, size_t);
-    Buffer (*store)(void *, const uint8_t *, size_t);
-    Buffer (*erase)(void *, const uint8_t *, size_t);
-    void (*free)(Buffer);
-    void (*destroy)(void *);
-} PluginTable;
 static Buffer reply(const char *a) {
     size_t len = strlen(a);
     Buffer b = { malloc(len), len, len };
@@ -63,6 +47,8 @@ const PluginTable *cybedefend_plugin(void) { return &table; }
 "#;
 
 struct Native<'a> {
+    /// C code before the table (includes, helper functions).
+    prelude: &'a str,
     get: &'a str,
     create: &'a str,
     destroy: &'a str,
@@ -75,6 +61,7 @@ struct Native<'a> {
 impl Default for Native<'_> {
     fn default() -> Self {
         Self {
+            prelude: "",
             get: "",
             create: "",
             destroy: "",
@@ -88,7 +75,8 @@ impl Default for Native<'_> {
 
 fn native(env: &Env, p: &Native<'_>) {
     let src = format!(
-        "#define PAT_TEXT \"{PAT}\"\n#define GET {}\n#define CREATE {}\n#define DESTROY {}\n#define STORE {}\n#define ERASE {}\n#define CREATE_FN {}\n#define GET_FN {}\n{C_PLUGIN}",
+        "{C_ABI}{}\n#define PAT_TEXT \"{PAT}\"\n#define GET {}\n#define CREATE {}\n#define DESTROY {}\n#define STORE {}\n#define ERASE {}\n#define CREATE_FN {}\n#define GET_FN {}\n{C_PLUGIN}",
+        p.prelude,
         if p.get.is_empty() { "(void)0" } else { p.get },
         if p.create.is_empty() {
             "(void)0"
@@ -311,12 +299,15 @@ fn a_library_named_like_a_program_is_listed_as_ignored_with_its_right_name() {
 #[test]
 fn an_exit_from_a_plugins_own_thread_after_its_answer_is_still_a_failure() {
     let env = Env::new();
-    let src_get = "static pthread_t t; pthread_create(&t, NULL, later, NULL); \
-                   return reply(\"{\\\"err\\\":{\\\"kind\\\":\\\"failed\\\",\\\"message\\\":\\\"no\\\"}}\")";
-    let src = format!(
-        "#include <pthread.h>\nstatic void *later(void *a) {{ (void)a; usleep(20000); exit(0); return NULL; }}\n#define PAT_TEXT \"{PAT}\"\n#define GET {src_get}\n#define CREATE (void)0\n#define DESTROY (void)0\n#define STORE NULL\n#define ERASE NULL\n#define CREATE_FN create\n#define GET_FN get\n{C_PLUGIN}"
+    native(
+        &env,
+        &Native {
+            prelude: "#include <pthread.h>\nstatic void *later(void *a) { (void)a; usleep(20000); exit(0); return NULL; }",
+            get: "static pthread_t t; pthread_create(&t, NULL, later, NULL); \
+                  return reply(\"{\\\"err\\\":{\\\"kind\\\":\\\"failed\\\",\\\"message\\\":\\\"no\\\"}}\")",
+            ..Native::default()
+        },
     );
-    c_library(&env, "libcybedefend_credential_n.so", &src);
     config(
         &env,
         "credentials:\n  chain: [n]\n  providers:\n    n: {type: plugin, plugin: n, on_error: continue}\n",
@@ -337,10 +328,18 @@ fn a_library_that_crashes_while_loading_does_not_take_plugin_list_down() {
         dir.join("libcybedefend_credential_good.so"),
     )
     .unwrap();
-    let src = format!(
-        "__attribute__((constructor)) static void boom(void) {{ volatile int *p = 0; *p = 1; }}\n#define PAT_TEXT \"{PAT}\"\n#define GET (void)0\n#define CREATE (void)0\n#define DESTROY (void)0\n#define STORE NULL\n#define ERASE NULL\n#define CREATE_FN create\n#define GET_FN get\n{C_PLUGIN}"
+    native(
+        &env,
+        &Native {
+            prelude: "__attribute__((constructor)) static void boom(void) { volatile int *p = 0; *p = 1; }",
+            ..Native::default()
+        },
     );
-    c_library(&env, "libcybedefend_credential_boom.so", &src);
+    fs::rename(
+        dir.join("libcybedefend_credential_n.so"),
+        dir.join("libcybedefend_credential_boom.so"),
+    )
+    .unwrap();
     let out = env.run(&["plugin", "list"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(

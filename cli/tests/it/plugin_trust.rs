@@ -51,6 +51,27 @@ fn plugin_t(env: &Env, first_line: &str, body: &str) -> PathBuf {
     name
 }
 
+/// The SHA-256 of a file, as `sha256sum` prints it.
+fn sha256(path: &Path) -> String {
+    let sum = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// A chain of one provider `t`, plugin `t` pinned to the hash of `file`.
+fn pinned_t(env: &Env, file: &Path) {
+    config(
+        env,
+        &format!(
+            "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, plugin: t, sha256: '{}'}}\n",
+            sha256(file)
+        ),
+    );
+}
+
 #[test]
 fn env_finds_its_program_only_in_path_folders_that_pass_the_checks() {
     let mut env = Env::new();
@@ -141,18 +162,7 @@ fn bytes_that_were_hashed_are_the_bytes_that_run_while_the_file_is_swapped() {
         &good[10..]
     );
     program(&name, &good);
-    let sum = Command::new("sha256sum").arg(&name).output().unwrap();
-    let sum = String::from_utf8_lossy(&sum.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    config(
-        &env,
-        &format!(
-            "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, plugin: t, sha256: '{sum}'}}\n"
-        ),
-    );
+    pinned_t(&env, &name);
     for swap in ["renamed into place", "rewritten in place"] {
         let stop = Arc::new(AtomicBool::new(false));
         let swapper = {
@@ -579,7 +589,8 @@ fn native_plugins_find_their_own_libraries_through_origin() {
     fs::create_dir_all(&lib_dir).unwrap();
     mode(&lib_dir, 0o755);
     let source = format!(
-        "#define ABI 1\n#define ANSWER \"{{\\\"ok\\\":{{\\\"kind\\\":\\\"pat\\\",\\\"secret\\\":\\\"{PAT}\\\"}}}}\"\nextern int helper(void);\nint use_helper(void) {{ return helper(); }}\n{}",
+        "#define ABI 1\n#define ANSWER \"{{\\\"ok\\\":{{\\\"kind\\\":\\\"pat\\\",\\\"secret\\\":\\\"{PAT}\\\"}}}}\"\nextern int helper(void);\nint use_helper(void) {{ return helper(); }}\n{}{}",
+        crate::plugins::C_ABI,
         crate::plugins::C_TABLE
     );
     let plugin = dir.join("libcybedefend_credential_n.so");
@@ -956,20 +967,7 @@ fn a_hash_decides_also_where_memory_files_may_not_run() {
     let env = Env::new();
     let dir = plugin_dir(&env, &[]);
     let name = dir.join("cybedefend-credential-t");
-    let pinned = |env: &Env| {
-        let sum = Command::new("sha256sum").arg(&name).output().unwrap();
-        let sum = String::from_utf8_lossy(&sum.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned();
-        config(
-            env,
-            &format!(
-                "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, plugin: t, sha256: '{sum}'}}\n"
-            ),
-        );
-    };
+    let pinned = |env: &Env| pinned_t(env, &name);
     let noexec_status = |env: &Env| {
         let c = env.command_with(
             "unshare",
@@ -1098,18 +1096,7 @@ fn a_pinned_script_whose_interpreter_needs_its_real_path_says_why_it_fails() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(j["fingerprint"], fingerprint(PAT));
     // pinned: it runs from a sealed copy, which Node cannot find by path; the hint says so
-    let sum = Command::new("sha256sum").arg(&name).output().unwrap();
-    let sum = String::from_utf8_lossy(&sum.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    config(
-        &env,
-        &format!(
-            "credentials:\n  chain: [t]\n  providers:\n    t: {{type: plugin, plugin: t, sha256: '{sum}'}}\n"
-        ),
-    );
+    pinned_t(&env, &name);
     let (out, j) = status(&env);
     assert_ne!(out.code, 0, "Node.js found a sealed copy by path: {out:?}");
     assert!(

@@ -605,11 +605,14 @@ pub(crate) fn c_library(env: &Env, file: &str, source: &str) -> PathBuf {
     out
 }
 
-pub(crate) const C_TABLE: &str = r#"
+/// The native ABI in C (plugins/PROTOCOL.md), for plugins compiled by the tests.
+pub(crate) const C_ABI: &str = r#"
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 typedef struct { uint8_t *ptr; size_t len; size_t cap; } Buffer;
 typedef struct {
     uint32_t abi_version; const char *name; const char *version;
@@ -620,6 +623,10 @@ typedef struct {
     void (*free)(Buffer);
     void (*destroy)(void *);
 } PluginTable;
+"#;
+
+/// A table that answers `ANSWER` (of length `CLAIMED`) for every action, with ABI `ABI`.
+pub(crate) const C_TABLE: &str = r#"
 static void *create(void) { return (void *)1; }
 static Buffer answer(void *i, const uint8_t *r, size_t n) {
     (void)i; (void)r; (void)n;
@@ -660,7 +667,7 @@ fn broken_native_plugins_are_refused_with_the_reason() {
         ("1", ok.clone(), 0, ""),
     ] {
         let src = format!(
-            "#define ABI {abi}\n#define ANSWER \"{}\"\n{C_TABLE}",
+            "#define ABI {abi}\n#define ANSWER \"{}\"\n{C_ABI}{C_TABLE}",
             answer.replace('"', "\\\"")
         );
         c_library(&env, lib, &src);
@@ -677,7 +684,7 @@ fn broken_native_plugins_are_refused_with_the_reason() {
     }
     // a length of a terabyte is not believed (nor read)
     let src = format!(
-        "#define ABI 1\n#define ANSWER \"{}\"\n#define CLAIMED ((size_t)1 << 40)\n{C_TABLE}",
+        "#define ABI 1\n#define ANSWER \"{}\"\n#define CLAIMED ((size_t)1 << 40)\n{C_ABI}{C_TABLE}",
         ok.replace('"', "\\\"")
     );
     c_library(&env, lib, &src);

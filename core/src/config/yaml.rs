@@ -109,33 +109,21 @@ fn load_from_cwd(path: &Path, name: &std::ffi::OsStr) -> Result<ConfigFile> {
         .read_to_end(&mut bytes)
         .map_err(|e| refused(crate::fsutil::ReadError::Io(e)))?;
     if bytes.len() as u64 > CONFIG_CAP {
-        return Err(Error::usage(format!(
-            "config file {} is larger than {} KiB, far more than a configuration",
-            display(path),
-            CONFIG_CAP >> 10
-        )));
+        return Err(too_large(path));
     }
-    check_nesting(path, &bytes)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::usage(format!("config file {} is not UTF-8 text", display(path))))?;
-    Ok(ConfigFile {
-        path: path.to_owned(),
-        text,
-        untrusted: None,
-    })
+    config_file(path, bytes, None)
 }
 
-fn load_file(path: &Path, system: bool, link_at_name: bool) -> Result<ConfigFile> {
-    let (bytes, untrusted) = read(path, system, link_at_name).map_err(|e| match e {
-        crate::fsutil::ReadError::TooLarge(_) => Error::usage(format!(
-            "config file {} is larger than {} KiB, far more than a configuration",
-            display(path),
-            CONFIG_CAP >> 10
-        )),
-        e => e
-            .into_error("config file", path)
-            .with_kind(crate::error::ErrorKind::Usage),
-    })?;
+fn too_large(path: &Path) -> Error {
+    Error::usage(format!(
+        "config file {} is larger than {} KiB, far more than a configuration",
+        display(path),
+        CONFIG_CAP >> 10
+    ))
+}
+
+/// The bytes read, checked for nesting and UTF-8, as a [`ConfigFile`].
+fn config_file(path: &Path, bytes: Vec<u8>, untrusted: Option<String>) -> Result<ConfigFile> {
     check_nesting(path, &bytes)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::usage(format!("config file {} is not UTF-8 text", display(path))))?;
@@ -144,6 +132,16 @@ fn load_file(path: &Path, system: bool, link_at_name: bool) -> Result<ConfigFile
         text,
         untrusted,
     })
+}
+
+fn load_file(path: &Path, system: bool, link_at_name: bool) -> Result<ConfigFile> {
+    let (bytes, untrusted) = read(path, system, link_at_name).map_err(|e| match e {
+        crate::fsutil::ReadError::TooLarge(_) => too_large(path),
+        e => e
+            .into_error("config file", path)
+            .with_kind(crate::error::ErrorKind::Usage),
+    })?;
+    config_file(path, bytes, untrusted)
 }
 
 #[cfg(unix)]
