@@ -98,6 +98,9 @@ fn main() -> ExitCode {
             e.exit_code()
         }
     };
+    if let Some(notice) = cybedefend_core::platform::exchange::cache_notice() {
+        printer.warn(notice);
+    }
     if !cybedefend_plugin_host::finish() {
         // native plugin code still running (a call that timed out, a library that never
         // finished loading and holds the loader's lock): the normal exit, which unloads

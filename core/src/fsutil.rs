@@ -327,8 +327,11 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_of(path);
     ensure_private_dir(dir)?;
+    // A temporary file of an earlier write that was killed (SIGKILL, power loss) holds a
+    // secret: the caller holds this file's lock, so any of its temporaries is left over.
+    remove_stale_temporaries(path);
     let mut tmp = tempfile::Builder::new()
-        .prefix(".cybedefend-")
+        .prefix(&temporary_prefix(path))
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| io_error("cannot write in", dir, &e))?;
@@ -338,6 +341,62 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.persist(path)
         .map_err(|e| io_error("cannot write", path, &e.error))?;
     Ok(())
+}
+
+/// The name prefix of [`write_private_atomic`]'s temporary files for `path`
+/// (`.credentials.json.cybedefend-`): one per file, so that removing a file's left-over
+/// temporaries under its lock never touches another file's write in progress.
+fn temporary_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.cybedefend-")
+}
+
+/// Older versions named every temporary `.cybedefend-XXXXXX.tmp`: those are removed once old
+/// enough that no write of theirs can still be running.
+const LEGACY_TEMPORARY_AGE: Duration = Duration::from_secs(600);
+
+/// Removes the temporary files a killed [`write_private_atomic`] of `path` left in its folder
+/// (regular files of this user only, never through a link). Call it holding `path`'s lock.
+/// Returns how many were removed.
+pub fn remove_stale_temporaries(path: &Path) -> usize {
+    let dir = parent_of(path);
+    let prefix = temporary_prefix(path);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.filter_map(|e| e.ok()).take(10_000) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".tmp") {
+            continue;
+        }
+        let Ok(meta) = e.path().symlink_metadata() else {
+            continue;
+        };
+        let legacy = name.starts_with(".cybedefend-")
+            && meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > LEGACY_TEMPORARY_AGE);
+        if !(name.starts_with(&prefix) || legacy) || !meta.is_file() {
+            continue;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if Some(meta.uid()) != current_uid() {
+                continue;
+            }
+        }
+        if fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// The folder of `path` (`.` for a bare file name).
@@ -476,6 +535,27 @@ pub struct FileLock {
 
 impl FileLock {
     /// Waits up to `wait` for the lock.
+    /// [`FileLock::acquire`], or `None` when the lock file cannot be made at all (a read-only
+    /// file system, a folder the user may not write): the caller can go on without what the
+    /// lock guards. Waiting too long for another process is still an error.
+    pub fn acquire_if_possible(path: &Path, wait: Duration) -> Result<Option<Self>> {
+        let unwritable = |e: &io::Error| {
+            matches!(
+                e.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+            )
+        };
+        if let Err(e) = fs::create_dir_all(parent_of(path))
+            && unwritable(&e)
+        {
+            return Ok(None);
+        }
+        match open_lock_file(path) {
+            Err(ReadError::Io(e)) if unwritable(&e) => Ok(None),
+            _ => Self::acquire(path, wait).map(Some),
+        }
+    }
+
     pub fn acquire(path: &Path, wait: Duration) -> Result<Self> {
         ensure_private_dir(parent_of(path))?;
         let file = open_lock_file(path).map_err(|e| match e {

@@ -250,3 +250,48 @@ fn cybedefend_home_moves_the_folder() {
     let j = env.run(&["config", "show", "--json"]).json();
     assert_eq!(j["branch"], "from-moved-home");
 }
+
+#[test]
+fn a_write_killed_half_way_leaves_no_secret_behind_after_the_next_write_or_logout() {
+    let d = Double::start();
+    d.add_pat("cdp_after_a_kill_0001");
+    let mut env = Env::new();
+    env.use_double(&d);
+    std::fs::create_dir_all(env.dot()).unwrap();
+    let mode = |p: &std::path::Path, m: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(&env.dot(), 0o700);
+    // what a SIGKILL during an atomic write leaves: the temporary, holding the secret
+    let left = env.dot().join(".credentials.json.cybedefend-AbC123.tmp");
+    let cache_left = env.dot().join(".token-cache.json.cybedefend-XyZ789.tmp");
+    let legacy = env.dot().join(".cybedefend-Old456.tmp");
+    for f in [&left, &cache_left, &legacy] {
+        std::fs::write(f, "{\"pat\":\"cdp_killed_write_secret_1\"}").unwrap();
+        mode(f, 0o600);
+    }
+    // the old name's temporaries go only once no write of theirs can still be running
+    let old = std::process::Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&legacy)
+        .status()
+        .unwrap();
+    assert!(old.success());
+    let out = env.run(&["login", "--pat", "cdp_after_a_kill_0001"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!left.exists() && !cache_left.exists() && !legacy.exists());
+    // logout removes what a killed write left too
+    std::fs::write(&left, "{\"pat\":\"cdp_killed_write_secret_2\"}").unwrap();
+    mode(&left, 0o600);
+    let out = env.run(&["logout"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!left.exists(), "logout left a temporary with a secret");
+    let rest: Vec<String> = std::fs::read_dir(env.dot())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(rest.is_empty(), "{rest:?}");
+}

@@ -976,6 +976,40 @@ fn pat_create_prints_the_pat_once_and_only_on_stdout() {
 }
 
 #[test]
+fn a_pat_the_server_made_that_is_not_one_word_of_visible_ascii_is_revoked_not_shown() {
+    let (d, env) = setup();
+    for (value, why) in [
+        (
+            "pat_\u{1b}]52;c;ZXZpbA==\u{7}_clipboard",
+            "other than visible ASCII (U+001B)",
+        ),
+        (
+            "pat_with_\u{202e}_bidi_override",
+            "other than visible ASCII (U+202E)",
+        ),
+        ("pat_two words", "spaces or line breaks"),
+        ("short", "5 characters long"),
+    ] {
+        d.set_next_pat_value(value);
+        let out = env.run(&["pat", "create", "--name", "odd"]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert!(
+            !out.all().contains(value) && !out.all().contains('\u{1b}'),
+            "{out:?}"
+        );
+        assert!(
+            out.stderr.contains(why) && out.stderr.contains("it was revoked, and is not shown"),
+            "{out:?}"
+        );
+        assert!(
+            !d.user_pats().iter().any(|(n, _)| n == "odd"),
+            "the odd PAT was left behind"
+        );
+    }
+}
+
+#[test]
 fn pat_create_store_keeps_it_as_the_login_and_never_prints_it() {
     let (d, mut env) = setup();
     let out = env.run(&["pat", "create", "--name", "laptop", "--store", "file"]);

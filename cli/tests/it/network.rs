@@ -836,3 +836,83 @@ fn a_tls_inspecting_proxy_works_once_its_ca_is_given_and_is_named_until_then() {
         "mitmproxy did not relay the requests: {flows}"
     );
 }
+
+#[test]
+fn a_relative_ca_file_from_the_environment_is_refused_not_read_from_the_working_directory() {
+    let env = Env::new();
+    // a repository's PEM, in the folder the command runs in
+    env.write(
+        &env.work().join("ca.pem"),
+        &TestCa::new("Repository CA").ca_pem,
+    );
+    std::fs::create_dir_all(env.work().join("certs")).unwrap();
+    for (var, value) in [
+        ("CYBEDEFEND_CA_CERT", "ca.pem"),
+        ("SSL_CERT_FILE", "ca.pem"),
+        ("SSL_CERT_DIR", "certs"),
+    ] {
+        // (the CA files are read when a connection is about to be made)
+        let mut c = env.command(&["auth", "status", "--pat", "cdp_relative_ca_01"]);
+        c.env(var, value);
+        let out = Env::output_of(c, None);
+        assert_eq!(out.code, 2, "{var}: {out:?}");
+        assert!(
+            out.stderr.contains("is not an absolute path")
+                && out
+                    .stderr
+                    .contains("a repository's PEM would become a trusted CA")
+                && out.stderr.contains("$PWD/"),
+            "{var}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn vault_follows_the_same_trust_rule_as_every_connection() {
+    // one company CA signs the platform's and Vault's certificates; `ca_cert` names it once
+    let (_d, mut env, ca, ca_file) = tls_setup("company CA");
+    let vault = Double::start_tls(&ca);
+    vault.can(
+        "GET",
+        "/v1/secret/data/cd",
+        Canned {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: format!(r#"{{"data":{{"data":{{"pat":"{PAT}"}}}}}}"#).into_bytes(),
+        },
+    );
+    unset(&mut env, "CYBEDEFEND_PAT");
+    env.set("VAULT_TOKEN", "hvs.trust-rule-token");
+    env.write(
+        &env.dot().join("config.yaml"),
+        &format!(
+            "ca_cert: '{}'\nca_cert_only: true\ncredentials:\n  chain: [v]\n  providers:\n    v: {{type: vault, address: '{}', path: cd}}\n",
+            ca_file.display(),
+            vault.url()
+        ),
+    );
+    let (out, j) = status(&env, &["--offline"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(j["source"], "v", "{j}");
+    // and a Vault whose CA the configuration does not trust is refused, naming the fix
+    let other = TestCa::new("another CA");
+    let vault2 = Double::start_tls(&other);
+    env.write(
+        &env.dot().join("config.yaml"),
+        &format!(
+            "ca_cert: '{}'\nca_cert_only: true\ncredentials:\n  chain: [v]\n  providers:\n    v: {{type: vault, address: '{}', path: cd}}\n",
+            ca_file.display(),
+            vault2.url()
+        ),
+    );
+    let (out, j) = status(&env, &["--offline"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot verify Vault's TLS certificate"),
+        "{j}"
+    );
+    assert!(!out.all().contains("hvs.trust-rule-token"));
+}

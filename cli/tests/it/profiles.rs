@@ -394,3 +394,63 @@ fn config_validate_checks_urls_and_paths_inside_profiles() {
         assert!(out.stderr.contains(says), "{body}: {out:?}");
     }
 }
+
+#[test]
+fn inside_a_profile_a_credential_from_outside_it_is_never_sent() {
+    let (default, acme, env) = setup();
+    default.add_pat("cdp_personal_pat_0001");
+    let marker = env.tmp.path().join("outside-provider-ran");
+    // the user's personal PAT and a provider of theirs, both outside any profile
+    let mut text = std::fs::read_to_string(env.dot().join("config.yaml")).unwrap();
+    text = format!(
+        "pat: cdp_personal_pat_0001\ncredentials:\n  providers:\n    mine: {{type: exec, command: [/bin/sh, -c, \"touch '{}'; echo cdp_personal_pat_0002\"]}}\n{text}",
+        marker.display()
+    );
+    env.write(&env.dot().join("config.yaml"), &text);
+    // in a folder of acme's, the acme profile applies: neither goes to acme's endpoints
+    let acme_dir = env.work().join("clients/acme");
+    let (out, j) = status_in(&env, &acme_dir, &[]);
+    assert_eq!(j["profile"], "acme", "{out:?}");
+    assert_eq!(j["authenticated"], false, "{out:?}");
+    assert!(j["source"].is_null(), "{j}");
+    let aside = j["outside_profile"].to_string();
+    assert!(
+        aside.contains("`pat` from ~/.cybedefend/config.yaml")
+            && aside.contains("provider `mine` from ~/.cybedefend/config.yaml"),
+        "{j}"
+    );
+    assert!(!marker.exists(), "a provider from outside the profile ran");
+    let sent: Vec<String> = acme
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(
+        !sent.iter().any(|b| b.contains("cdp_personal_pat")),
+        "the personal PAT went to acme's endpoint: {sent:?}"
+    );
+    let (out, _) = {
+        let mut c = env.command(&["auth", "status"]);
+        c.current_dir(&acme_dir);
+        (Env::output_of(c, None), ())
+    };
+    assert!(
+        out.stdout.contains("Not used in profile acme")
+            || out.stderr.contains("Not used in profile acme"),
+        "{out:?}"
+    );
+    // what the user gives for this command still applies, to the profile's account
+    let mut c = env.command(&["auth", "status", "--json", "--pat", PAT_ACME]);
+    c.current_dir(&acme_dir);
+    let out = Env::output_of(c, None);
+    let j = out.json();
+    assert_eq!(j["authenticated"], true, "{out:?}");
+    // and outside the profile, the personal PAT is the user's as before
+    let (out, j) = status_in(&env, &env.work(), &[]);
+    assert_eq!(j["authenticated"], true, "{out:?}");
+    assert_eq!(
+        j["fingerprint"],
+        fingerprint("cdp_personal_pat_0001"),
+        "{out:?}"
+    );
+}

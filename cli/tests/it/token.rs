@@ -94,3 +94,41 @@ fn token_without_credential_is_exit_4() {
     assert!(out.stdout.is_empty());
     assert!(out.stderr.contains("no credential found"));
 }
+
+#[test]
+fn a_home_that_cannot_be_written_works_without_the_token_cache_and_says_so() {
+    // as root every folder is writable: run as another user
+    let Some(alice) = local_user(
+        "a_home_that_cannot_be_written_works_without_the_token_cache_and_says_so",
+        "cbd-alice",
+    ) else {
+        return;
+    };
+    let d = Double::start();
+    d.add_pat("cdp_read_only_home_01");
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", "cdp_read_only_home_01");
+    std::fs::create_dir_all(env.dot()).unwrap();
+    env.as_user(&alice);
+    env.hand_over();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(env.dot(), std::fs::Permissions::from_mode(0o500)).unwrap();
+    }
+    let mut exchanges = 0;
+    for _ in 0..2 {
+        let out = env.run(&["auth", "status", "--json"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(out.json()["authenticated"], true, "{out:?}");
+        assert_eq!(
+            out.stderr.matches("the token cache is off").count(),
+            1,
+            "{out:?}"
+        );
+        // without the cache, each command exchanges again
+        let now = d.requests_to("/oidc/token").len();
+        assert!(now > exchanges, "{now} exchanges after {exchanges}");
+        exchanges = now;
+    }
+}

@@ -283,6 +283,9 @@ pub struct LoadedConfig {
     pub files: Vec<PathBuf>,
     /// The active profile and why, if any.
     pub profile: Option<ActiveProfile>,
+    /// Credentials defined outside the active profile, set aside (see
+    /// [`LoadedConfig::confine_to_profile`]): what, and where it was defined.
+    pub outside_profile: Vec<String>,
 }
 
 impl LoadedConfig {
@@ -301,11 +304,13 @@ impl LoadedConfig {
             unknown: built.unknown,
             files: built.files,
             profile: built.profile,
+            outside_profile: Vec::new(),
         };
         loaded.apply_user_policy();
         loaded.find_unknown_keys();
         loaded.resolve_plugin_dirs()?;
         loaded.resolve_ca_cert()?;
+        loaded.confine_to_profile();
         // A proxy URL is checked here, so that `config validate` refuses it too.
         if let Some(p) = &loaded.settings.proxy
             && !p.trim().eq_ignore_ascii_case("none")
@@ -315,10 +320,61 @@ impl LoadedConfig {
         Ok(loaded)
     }
 
-    /// `ca_cert`: `~/` means the home folder. A relative path is accepted from the variable
-    /// only (relative to where the command runs, as a shell user expects); from a file it
-    /// would be looked up in whatever directory a command runs in, so a repository could
-    /// supply the CA.
+    /// A profile is a separate account: inside one, only its own credentials are consulted
+    /// (its `pat:`, its providers and chain, its stored login and keyring entry, which live
+    /// under its name), besides `--pat` and `CYBEDEFEND_PAT`, which the user gives for this
+    /// command. A `pat:` or a provider defined outside the profile (the user's, the system's
+    /// or a working directory's file) is set aside, so that a personal PAT never goes to
+    /// another account's endpoints; [`LoadedConfig::outside_profile`] says what was.
+    fn confine_to_profile(&mut self) {
+        let Some(profile) = &self.profile else {
+            return;
+        };
+        let mark = format!("profile `{}`", profile.name);
+        let inside =
+            |origin: &Option<String>| origin.as_deref().is_some_and(|o| o.starts_with(&mark));
+        let mut aside = Vec::new();
+        let origin = self.origin("pat");
+        if self.settings.pat.is_some() && !inside(&origin) {
+            aside.push(format!("`pat` from {}", origin.unwrap_or_default()));
+            self.settings.pat = None;
+        }
+        let mut removed = Vec::new();
+        let names: Vec<String> = self
+            .settings
+            .credentials
+            .providers
+            .keys()
+            .cloned()
+            .collect();
+        for name in names {
+            let origin = self.origin(&format!("credentials.providers.{name}.type"));
+            if !inside(&origin) {
+                aside.push(format!(
+                    "provider `{name}` from {}",
+                    origin.unwrap_or_default()
+                ));
+                self.settings.credentials.providers.remove(&name);
+                removed.push(name);
+            }
+        }
+        let origin = self.origin("credentials.chain");
+        if self.settings.credentials.chain.is_some() && !inside(&origin) {
+            aside.push(format!(
+                "`credentials.chain` from {}",
+                origin.unwrap_or_default()
+            ));
+            self.settings.credentials.chain = None;
+        }
+        if let Some(chain) = &mut self.settings.credentials.chain {
+            chain.retain(|n| !removed.contains(n));
+        }
+        self.outside_profile = aside;
+    }
+
+    /// `ca_cert`: `~/` means the home folder. A relative path is refused wherever it comes
+    /// from (the variable included): it would be looked up in whatever directory a command
+    /// runs in, so a repository could supply the CA.
     fn resolve_ca_cert(&mut self) -> Result<()> {
         if let Some(path) = &self.settings.ca_cert {
             let origin = self.origin("ca_cert").unwrap_or_default();
@@ -327,12 +383,16 @@ impl LoadedConfig {
                     "`ca_cert` (from {origin}) starts with `~`, but HOME is not set"
                 ))
             })?;
-            if expanded.is_relative() && origin != "CYBEDEFEND_CA_CERT" {
+            if expanded.is_relative() {
                 return Err(Error::usage(format!(
-                    "`ca_cert` `{}` (from {origin}) is not an absolute path: it would be read from whatever directory a command runs in",
+                    "`ca_cert` `{}` (from {origin}) is not an absolute path: it would be read from whatever directory a command runs in (a repository's PEM would become a trusted CA)",
                     crate::text::one_line(&path.to_string_lossy(), 120)
                 ))
-                .with_hint("give an absolute path, or one under `~/`"));
+                .with_hint(if origin == "CYBEDEFEND_CA_CERT" {
+                    "give an absolute path: export CYBEDEFEND_CA_CERT=\"$PWD/ca.pem\""
+                } else {
+                    "give an absolute path, or one under `~/`"
+                }));
             }
             self.settings.ca_cert = Some(expanded);
         }
@@ -569,6 +629,7 @@ pub(crate) fn fuzz_text(text: &str) {
             unknown: Vec::new(),
             files: Vec::new(),
             profile: None,
+            outside_profile: Vec::new(),
         };
         loaded.apply_user_policy();
         loaded.find_unknown_keys();

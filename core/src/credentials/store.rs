@@ -261,6 +261,8 @@ pub enum Removed {
 pub fn remove(home: &Home) -> Result<Removed> {
     let _lock = FileLock::acquire(&home.credentials_lock(), LOCK_WAIT)?;
     let path = home.credentials_file();
+    // a write killed half-way left its temporary, with the secret: logging out removes it
+    fsutil::remove_stale_temporaries(&path);
     let pat_fingerprint = match load(home) {
         Ok(Some(StoredLogin {
             credential: Some(Credential::Pat(p)),

@@ -239,10 +239,26 @@ impl TokenStore for FileTokenStore {
     }
 
     async fn forget(&self, pat_fingerprint: &str) -> Result<usize> {
-        if !self.home.token_cache_file().exists() {
+        let path = self.home.token_cache_file();
+        let stale = fsutil::parent_of(&path).is_dir()
+            && std::fs::read_dir(fsutil::parent_of(&path)).is_ok_and(|mut d| {
+                d.any(|e| {
+                    e.is_ok_and(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with(".token-cache.json.")
+                    })
+                })
+            });
+        if !path.exists() && !stale {
             return Ok(0);
         }
         let _lock = FileLock::acquire(&self.home.token_cache_lock(), LOCK_WAIT)?;
+        // a write killed half-way left its temporary, with tokens in it
+        fsutil::remove_stale_temporaries(&path);
+        if !path.exists() {
+            return Ok(0);
+        }
         let mut cache = self.read();
         let before = cache.entries.len();
         cache
@@ -337,6 +353,14 @@ impl OAuthErrorBody {
     }
 }
 
+/// Why the token cache was off in this process, once (the CLI says so at the end).
+static CACHE_OFF: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Why the token cache could not be used by this command, if it could not.
+pub fn cache_notice() -> Option<&'static str> {
+    CACHE_OFF.get().map(String::as_str)
+}
+
 impl<'a> Exchanger<'a> {
     /// An exchanger for these endpoints, caching in `store` and locking under `home`.
     pub fn new(
@@ -362,16 +386,28 @@ impl<'a> Exchanger<'a> {
         if !force && let Some(hit) = self.cached(&key, &fp).await {
             return Ok(hit);
         }
-        let _lock = if self.store.shared() {
-            Some(FileLock::acquire(&self.home.token_cache_lock(), LOCK_WAIT)?)
+        let lock_path = self.home.token_cache_lock();
+        let (_lock, cache_on) = if self.store.shared() {
+            match FileLock::acquire_if_possible(&lock_path, LOCK_WAIT)? {
+                Some(l) => (Some(l), true),
+                None => {
+                    // A read-only home: every command works, each with its own exchange.
+                    let _ = CACHE_OFF.set(format!(
+                        "the token cache is off: {} cannot be created (a read-only or foreign folder), so each command exchanges its PAT again",
+                        crate::credentials::display(&lock_path)
+                    ));
+                    (None, false)
+                }
+            }
         } else {
-            None
+            (None, true)
         };
         if !force && let Some(hit) = self.cached(&key, &fp).await {
             return Ok(hit);
         }
         let token = exchange(self.http, self.endpoints, pat).await?;
         if let Some(expires_at) = token.expires_at
+            && cache_on
             && let Err(e) = self.store.put(&key, &fp, &token.token, expires_at).await
         {
             // The token is good; only the next process pays for the failed write.

@@ -690,7 +690,19 @@ impl Trust {
             trust.extra.push(CaSource { label, certs });
         }
         let mut conventional = false;
+        // A relative file or folder would be read from whatever directory a command runs in:
+        // a repository's PEM would become a trusted CA.
+        let relative = |var: &str, value: &str| {
+            Error::usage(format!(
+                "{var}={} is not an absolute path: it would be read from whatever directory a command runs in (a repository's PEM would become a trusted CA)",
+                one_line(value, 200)
+            ))
+            .with_hint(format!("give an absolute path: export {var}=\"$PWD/{}\"", one_line(value, 200)))
+        };
         if let Some(file) = lookup("SSL_CERT_FILE")? {
+            if Path::new(&file).is_relative() {
+                return Err(relative("SSL_CERT_FILE", &file));
+            }
             let label = format!("SSL_CERT_FILE={}", one_line(&file, 200));
             let fix = "fix or unset SSL_CERT_FILE: it takes a PEM file of certificate authorities";
             let certs = read_pem(Path::new(&file), &label, fix)?;
@@ -702,6 +714,9 @@ impl Trust {
             let mut budget = DirBudget::default();
             let mut missing = Vec::new();
             for dir in std::env::split_paths(&dirs).filter(|p| !p.as_os_str().is_empty()) {
+                if dir.is_relative() {
+                    return Err(relative("SSL_CERT_DIR", &dir.to_string_lossy()));
+                }
                 // A folder that does not exist is skipped, as OpenSSL does.
                 if !dir.exists() {
                     missing.push(display(&dir));
@@ -953,15 +968,18 @@ impl Network {
     }
 }
 
-/// Applies the process's proxies, and a trust of the system store (with `SSL_CERT_FILE` and
-/// `SSL_CERT_DIR`) plus `roots`, to a client builder: for a provider with its own CA setting
-/// (Vault), which the platform's `ca_cert` does not cover.
+/// Applies the process's proxies and the process's trust (the system store unless
+/// `ca_cert_only`, `ca_cert`, `SSL_CERT_FILE`, `SSL_CERT_DIR`) plus `roots` to a client
+/// builder: for a provider with its own CA setting (Vault's `ca_cert`).
 pub fn with_roots(
     builder: reqwest::ClientBuilder,
     roots: &[CertificateDer<'static>],
 ) -> Result<reqwest::ClientBuilder> {
     let proxies = proxies()?;
-    let trust = Trust::load(&NetSettings::default(), false, settings_lookup())?;
+    // One trust rule for every connection: `ca_cert` and `ca_cert_only` of the configuration
+    // apply here too (Vault's), and `roots` add to them.
+    let settings = SETTINGS.get().cloned().unwrap_or_default();
+    let trust = Trust::load(&settings, true, settings_lookup())?;
     let tls = trust.tls_config(roots)?;
     Ok(configured(builder, &proxies, tls))
 }

@@ -116,6 +116,8 @@ struct State {
     profile_email: String,
     served: Vec<Served>,
     report_stall: Option<Duration>,
+    /// The value of the next PAT created (a hostile server's answer).
+    next_pat_value: Option<String>,
 }
 
 /// A project and its findings by result type.
@@ -299,6 +301,7 @@ impl Double {
                 profile_email: "dana@example.test".into(),
                 served: Vec::new(),
                 report_stall: None,
+                next_pat_value: None,
             }),
             counter: AtomicU64::new(0),
         });
@@ -666,6 +669,11 @@ impl Double {
             .filter(|s| s.method == method && s.path == path)
             .cloned()
             .collect()
+    }
+
+    /// The value the next created PAT has (a hostile server's: escape sequences, spaces).
+    pub fn set_next_pat_value(&self, value: &str) {
+        self.shared.lock().next_pat_value = Some(value.to_owned());
     }
 
     /// The email of the double's user.

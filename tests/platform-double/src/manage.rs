@@ -610,12 +610,15 @@ pub(super) fn pat_create(s: &mut State, req: &Recorded, _: &Params) -> Response 
         },
     };
     let n = s.user_pats.len() + 1;
-    let pat = UserPat {
-        name: name.to_owned(),
-        value: format!(
+    let value = s.next_pat_value.take().unwrap_or_else(|| {
+        format!(
             "pat_double_{n:04}_{:016x}",
             0x5eed_u64.wrapping_mul(n as u64 + 7)
-        ),
+        )
+    });
+    let pat = UserPat {
+        name: name.to_owned(),
+        value,
         created_at: 1_767_225_600_000,
         expires_at,
     };

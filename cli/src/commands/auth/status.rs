@@ -133,6 +133,7 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
             "account_error": account_error.as_ref().map(|e| e.message().to_owned()),
             "profile": app.config.profile.as_ref().map(|p| p.name.clone()),
             "profile_reason": app.config.profile.as_ref().map(|p| p.reason.clone()),
+            "outside_profile": app.config.outside_profile,
             "proxy": net.proxy.as_ref().map(|(url, origin)| json!({"url": url, "origin": origin})),
             "proxy_route": net.route,
             "tls_trust": net.trust,
@@ -141,10 +142,19 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
         }))?;
     } else {
         match &app.config.profile {
-            Some(p) => app.out.info(&format!(
-                "Profile {} ({}; defined in {})",
-                p.name, p.reason, p.defined_in
-            )),
+            Some(p) => {
+                app.out.info(&format!(
+                    "Profile {} ({}; defined in {})",
+                    p.name, p.reason, p.defined_in
+                ));
+                if !app.config.outside_profile.is_empty() {
+                    app.out.info(&format!(
+                        "Not used in profile {} (defined outside it; a profile uses only its own credentials, --pat and CYBEDEFEND_PAT): {}",
+                        p.name,
+                        app.config.outside_profile.join(", ")
+                    ));
+                }
+            }
             None if !app.config.settings.profiles.is_empty() => app.out.info(&format!(
                 "No profile applies here (profiles: {}); `--profile NAME` picks one",
                 app.config

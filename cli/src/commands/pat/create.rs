@@ -118,6 +118,24 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
     }
     let api = app.api(&connected);
     let created = user::create_pat(&api, &args.name, expires).await?;
+    // The new PAT is shown or stored only when it is one word of visible ASCII of a sane
+    // length: anything else (escape sequences for the terminal, bidirectional controls, a
+    // page of text) is the server's fault, and the PAT it made is revoked at once.
+    if let Err(why) = check_new_pat(created.secret.expose()) {
+        let revoked = user::revoke_pat(&api, &args.name).await;
+        let what = match revoked {
+            Ok(_) => "it was revoked, and is not shown".to_owned(),
+            Err(r) => format!(
+                "revoking it failed ({}); revoke it with `cybedefend pat revoke --name {}`",
+                r.message(),
+                args.name
+            ),
+        };
+        return Err(
+            Error::failure(format!("the server answered a PAT that {why}; {what}"))
+                .with_hint("report this to CybeDefend; create the PAT in the web app meanwhile"),
+        );
+    }
     match &args.store {
         None => {
             if args.out.json {
@@ -178,6 +196,29 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
             }
         }
     }
+}
+
+/// Why a PAT the server made may not be printed or stored: not visible ASCII, more than one
+/// word, too short or too long.
+fn check_new_pat(pat: &str) -> std::result::Result<(), String> {
+    const MAX: usize = 1024;
+    if pat.len() < 8 || pat.len() > MAX {
+        return Err(format!(
+            "is {} characters long (a PAT has 8 to {MAX})",
+            pat.chars().count()
+        ));
+    }
+    if let Some(c) = pat.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(if c.is_whitespace() {
+            "holds spaces or line breaks".to_owned()
+        } else {
+            format!(
+                "holds a character other than visible ASCII (U+{:04X})",
+                u32::from(c)
+            )
+        });
+    }
+    Ok(())
 }
 
 /// "expires 2027-02-26" or "never expires".
