@@ -536,3 +536,95 @@ fn ctrl_c_or_sigterm_mid_upload_exits_130_and_removes_the_temp_archive() {
         );
     }
 }
+
+/// A zip file of `mib` MiB that does not compress (the storage reads it as it comes).
+fn big_zip(env: &Env, mib: usize) -> std::path::PathBuf {
+    let path = env.work().join("big.zip");
+    let mut bytes = b"PK\x03\x04".to_vec();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    bytes.extend((0..mib << 20).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as u8
+    }));
+    fs::write(&path, &bytes).unwrap();
+    path
+}
+
+#[test]
+fn an_upload_that_takes_longer_than_any_time_limit_finishes_while_it_makes_progress() {
+    let (d, mut env) = setup();
+    // a 66 s upload on a slow link: longer than the old 60 s cut, with the idle limit at 30 s
+    let file = big_zip(&env, 33);
+    d.set_upload_mode(UploadMode::Throttle(512 * 1024));
+    env.set("CYBEDEFEND_HTTP_TIMEOUT", "30s");
+    let start = std::time::Instant::now();
+    let out = env.run(&[
+        "scan",
+        "--file",
+        file.to_str().unwrap(),
+        "--project-id",
+        PROJECT,
+        "--wait=false",
+        "--ci",
+    ]);
+    let took = start.elapsed();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        took > std::time::Duration::from_secs(60),
+        "the upload was not slow: {took:?}"
+    );
+    let puts = d.requests().iter().filter(|r| r.method == "PUT").count();
+    assert_eq!(puts, 1, "the upload was cut and started again");
+}
+
+#[test]
+fn a_storage_that_stops_reading_gives_up_after_the_idle_limit_and_names_it() {
+    let (d, mut env) = setup();
+    let file = big_zip(&env, 1);
+    // it reads nothing for 60 s: the client's idle limit (2 s) ends each attempt
+    d.set_upload_mode(UploadMode::Stall(std::time::Duration::from_secs(60)));
+    env.set("CYBEDEFEND_HTTP_TIMEOUT", "2s");
+    let start = std::time::Instant::now();
+    let out = env.run(&[
+        "scan",
+        "--file",
+        file.to_str().unwrap(),
+        "--project-id",
+        PROJECT,
+        "--wait=false",
+        "--ci",
+    ]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("did not answer within 2s after the whole archive was sent")
+            || out.stderr.contains("made no progress for 2s"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("http_timeout"), "{out:?}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(40),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_429_on_the_upload_is_retried_after_its_retry_after() {
+    let (d, env) = setup();
+    d.set_upload_mode(UploadMode::TooMany(2));
+    let out = env.run(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--project-id",
+        PROJECT,
+        "--wait=false",
+        "--ci",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let puts = d.requests().iter().filter(|r| r.method == "PUT").count();
+    assert_eq!(puts, 3, "two 429s, then the upload");
+}

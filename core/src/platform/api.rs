@@ -605,10 +605,17 @@ async fn upload_file(
             .map_err(|e| crate::fsutil::io_error("cannot read", file, &e))?;
         let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = sent.clone();
+        // When a chunk was last taken by the connection (milliseconds since `began`): the
+        // idle limit runs from there, while the body is sent and while the answer is awaited.
+        let began = tokio::time::Instant::now();
+        let moved = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mover = moved.clone();
         let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).map(move |chunk| {
             if let Ok(c) = &chunk {
                 counter.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
+            let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+            mover.store(ms, std::sync::atomic::Ordering::Relaxed);
             chunk
         });
         let mut req = client
@@ -627,10 +634,30 @@ async fn upload_file(
         let fut = http.execute("upload", client, request);
         tokio::pin!(fut);
         let mut ticker = tokio::time::interval(Duration::from_millis(200));
+        let idle = http.timeout();
         let result = loop {
             tokio::select! {
                 r = &mut fut => break r,
-                _ = ticker.tick() => progress(sent.load(std::sync::atomic::Ordering::Relaxed)),
+                _ = ticker.tick() => {
+                    let done = sent.load(std::sync::atomic::Ordering::Relaxed);
+                    progress(done);
+                    let last = Duration::from_millis(moved.load(std::sync::atomic::Ordering::Relaxed));
+                    if began.elapsed().saturating_sub(last) > idle {
+                        let what = if done >= size {
+                            format!("the storage did not answer within {} after the whole archive was sent", crate::duration::format(idle))
+                        } else {
+                            format!(
+                                "the upload made no progress for {} ({} of {} bytes sent)",
+                                crate::duration::format(idle),
+                                done,
+                                size
+                            )
+                        };
+                        break Err(Error::network(what).with_hint(
+                            "the idle limit is `http_timeout` (CYBEDEFEND_HTTP_TIMEOUT); check the network, or raise it for a slow link",
+                        ));
+                    }
+                }
             }
         };
         match result {
@@ -638,8 +665,16 @@ async fn upload_file(
                 progress(size);
                 return Ok(());
             }
-            Ok(resp) if resp.status().is_server_error() && attempt < ATTEMPTS => {
-                let wait = backoff(backoff_base, attempt);
+            Ok(resp)
+                if (resp.status().is_server_error()
+                    || resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS)
+                    && attempt < ATTEMPTS =>
+            {
+                let header = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok());
+                let wait = retry_after(header).unwrap_or_else(|| backoff(backoff_base, attempt));
                 tracing::debug!(
                     "upload: HTTP {}; retrying in {}",
                     resp.status().as_u16(),

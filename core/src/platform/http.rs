@@ -306,18 +306,16 @@ impl Http {
         Ok(self.client.get_or_init(|| client))
     }
 
-    /// A client for long uploads: no overall limit, but connect and idle (read) limits, and no
-    /// redirects at all (a streamed body cannot be sent twice).
+    /// A client for long uploads: no overall limit and no read limit (a read limit would run
+    /// while the body is still being sent, and cut an upload that takes longer than it); the
+    /// caller watches progress instead (an idle limit). A connect limit, and no redirects at
+    /// all (a streamed body cannot be sent twice).
     pub fn upload_client(&self) -> Result<&reqwest::Client> {
         if let Some(c) = self.upload.get() {
             return Ok(c);
         }
         let client = net::network()?
-            .apply(
-                base_builder(self.timeout)
-                    .read_timeout(self.timeout.max(Duration::from_secs(60)))
-                    .redirect(reqwest::redirect::Policy::none()),
-            )
+            .apply(base_builder(self.timeout).redirect(reqwest::redirect::Policy::none()))
             .build()
             .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
         Ok(self.upload.get_or_init(|| client))

@@ -202,6 +202,10 @@ pub enum UploadMode {
     FailTimes(u32),
     /// Answers only after this long (to interrupt a client mid-upload).
     Stall(std::time::Duration),
+    /// Reads the body at about this many bytes a second (a slow link), then answers 200.
+    Throttle(u64),
+    /// 429 with `Retry-After: 1` this many times, then 200.
+    TooMany(u32),
 }
 
 /// What the policy evaluation says.
@@ -742,7 +746,14 @@ fn json_response(status: StatusCode, value: serde_json::Value) -> Response {
 
 async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response {
     let (parts, body) = req.into_parts();
-    let body = to_bytes(body, 1 << 30).await.unwrap_or_default().to_vec();
+    let throttle = match shared.lock().upload_mode {
+        UploadMode::Throttle(rate) if parts.uri.path().starts_with("/__upload/") => Some(rate),
+        _ => None,
+    };
+    let body = match throttle {
+        Some(rate) => read_slowly(body, rate).await,
+        None => to_bytes(body, 1 << 30).await.unwrap_or_default().to_vec(),
+    };
     let headers: BTreeMap<String, String> = parts
         .headers
         .iter()
@@ -780,6 +791,22 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response {
         });
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Reads a body at about `rate` bytes a second.
+async fn read_slowly(body: Body, rate: u64) -> Vec<u8> {
+    use futures_util::StreamExt;
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        out.extend_from_slice(&chunk);
+        let due = Duration::from_secs_f64(out.len() as f64 / rate.max(1) as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    out
 }
 
 /// An answer the double sent.

@@ -157,7 +157,20 @@ pub(super) fn upload(shared: &Shared, req: &Recorded) -> Response {
             s.upload_mode = UploadMode::FailTimes(n - 1);
             return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
         }
-        UploadMode::Ok | UploadMode::FailTimes(_) | UploadMode::Stall(_) => {}
+        UploadMode::TooMany(n) if n > 0 => {
+            s.upload_mode = UploadMode::TooMany(n - 1);
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, "1")],
+                "slow down",
+            )
+                .into_response();
+        }
+        UploadMode::Ok
+        | UploadMode::FailTimes(_)
+        | UploadMode::TooMany(_)
+        | UploadMode::Stall(_)
+        | UploadMode::Throttle(_) => {}
     }
     let declared = req
         .headers
