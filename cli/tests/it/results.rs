@@ -282,3 +282,39 @@ fn a_stored_browser_session_is_used_for_api_calls() {
     );
     assert!(!out.all().contains("oauth_access_token_123456"));
 }
+
+#[test]
+fn a_stalled_server_costs_one_retry_budget_not_one_per_call() {
+    let (d, mut env) = setup();
+    // every results page stalls; the request limit is 1 s: the command has 4 s of retries in
+    // all, whatever the number of result types and pages
+    d.set_api_stall("GET", "/results", std::time::Duration::from_secs(30));
+    env.set("CYBEDEFEND_HTTP_TIMEOUT", "1s");
+    let start = std::time::Instant::now();
+    let out = results(&env, &["-o", "json"]);
+    let took = start.elapsed();
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "gave up after {took:?}: {out:?}"
+    );
+}
+
+#[test]
+fn a_retry_after_beyond_the_retry_budget_fails_at_once_naming_when() {
+    let (d, env) = setup();
+    d.set_retry_after("3600");
+    d.fail_next_api_calls(&[429; 12]);
+    let start = std::time::Instant::now();
+    let out = results(&env, &["-o", "json"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains("the next try would be in 1h")
+            && out.stderr.contains("run the command again after"),
+        "{out:?}"
+    );
+}

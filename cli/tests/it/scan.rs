@@ -628,3 +628,27 @@ fn a_429_on_the_upload_is_retried_after_its_retry_after() {
     let puts = d.requests().iter().filter(|r| r.method == "PUT").count();
     assert_eq!(puts, 3, "two 429s, then the upload");
 }
+
+#[test]
+fn scan_timeout_bounds_the_status_requests_and_their_retries() {
+    let (d, env) = setup();
+    d.set_api_stall("GET", "/scan/", std::time::Duration::from_secs(60));
+    let start = std::time::Instant::now();
+    let out = env.run(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--project-id",
+        PROJECT,
+        "--timeout",
+        "3s",
+        "--ci",
+    ]);
+    let took = start.elapsed();
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "gave up after {took:?}: {out:?}"
+    );
+    assert!(out.stderr.contains("--timeout 3s"), "{out:?}");
+}

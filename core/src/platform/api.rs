@@ -3,9 +3,11 @@
 //!
 //! Every call: a time limit per request; retries with backoff on 429/503 (any method) and on
 //! other 5xx and transport failures (GET, PUT, DELETE only: a POST that may have reached the
-//! server is never repeated), honouring `Retry-After` up to [`MAX_BACKOFF`] and the per-request
-//! time limit, and saying how long it waits; one fresh token on 401; redirects followed to the same origin only; answers read
-//! with a size cap; clear errors for 403, 404 and malformed answers.
+//! server is never repeated), within one retry budget for the whole command ([`deadline`]);
+//! a `Retry-After` is waited for (and said) when it fits in what is left and in [`MAX_BACKOFF`],
+//! and fails at once naming when to retry otherwise; one fresh token on 401; redirects
+//! followed to the same origin only; answers read with a size cap; clear errors for 403, 404
+//! and malformed answers.
 
 use std::io::Write;
 use std::path::Path;
@@ -27,6 +29,74 @@ pub const ATTEMPTS: u32 = 4;
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Largest download (reports).
 pub(crate) const DOWNLOAD_CAP: u64 = 2 << 30;
+
+/// One retry budget per command, for every call of it: the time spent on failed attempts and
+/// on waits between them adds up, across calls, to at most [`ATTEMPTS`] request time limits.
+/// A command may also set a deadline of its own (`scan --timeout`). Past either, a request is
+/// not sent again, a request is cut at the deadline, and a wait (a `Retry-After`) beyond what
+/// is left fails at once, naming when to retry.
+pub mod deadline {
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    static COMMAND: Mutex<Option<Instant>> = Mutex::new(None);
+    static SPENT: Mutex<Duration> = Mutex::new(Duration::ZERO);
+
+    /// The command's own deadline (`None` lifts it).
+    pub fn set(at: Option<Instant>) {
+        if let Ok(mut d) = COMMAND.lock() {
+            *d = at;
+        }
+    }
+
+    /// Time spent failing (a failed attempt, a wait before the next).
+    pub(crate) fn spend(d: Duration) {
+        if let Ok(mut s) = SPENT.lock() {
+            *s += d;
+        }
+    }
+
+    /// Whether any time was spent failing in this command.
+    pub(crate) fn failing() -> bool {
+        SPENT.lock().is_ok_and(|s| !s.is_zero())
+    }
+
+    /// Time left for retries (`budget` less what failing cost) and before the command's
+    /// deadline, whichever is less.
+    pub(crate) fn left(budget: Duration) -> Duration {
+        let retries = budget.saturating_sub(SPENT.lock().map(|s| *s).unwrap_or(budget));
+        match COMMAND.lock().ok().and_then(|d| *d) {
+            Some(at) => retries.min(at.saturating_duration_since(Instant::now())),
+            None => retries,
+        }
+    }
+
+    /// Time left before the command's own deadline, if it has one.
+    pub(crate) fn until_deadline() -> Option<Duration> {
+        COMMAND
+            .lock()
+            .ok()
+            .and_then(|d| *d)
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+}
+
+/// Why a retry is not made: the wait it needs is beyond what the command has left.
+fn out_of_time(what: &str, why: &str, wait: Duration, left: Duration) -> Error {
+    let when = time::OffsetDateTime::now_utc() + wait;
+    let at = when
+        .format(&time::macros::format_description!(
+            "[hour]:[minute]:[second] UTC"
+        ))
+        .unwrap_or_default();
+    Error::network(format!(
+        "{what}: {why}; the next try would be in {} ({at}), beyond the {} this command has left for retries",
+        crate::duration::format(wait),
+        crate::duration::format(left)
+    ))
+    .with_hint(format!("run the command again after {at}"))
+}
 
 /// Something the user should see while a call waits (a retry after a rate limit).
 pub type Notice<'a> = &'a (dyn Fn(&str) + Send + Sync);
@@ -65,6 +135,15 @@ pub fn retry_after(value: Option<&str>) -> Option<Duration> {
         return None;
     }
     Some(Duration::from_secs_f64(secs.min(MAX_BACKOFF.as_secs_f64())))
+}
+
+/// `Retry-After` in seconds as the server asked (range-checked, not capped; at most a day).
+fn retry_after_uncapped(value: Option<&str>) -> Option<Duration> {
+    let secs: f64 = value?.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
 fn backoff(base: Duration, attempt: u32) -> Duration {
@@ -344,13 +423,38 @@ impl<'a> Api<'a> {
             if let Some(b) = &body {
                 req = req.json(b);
             }
+            // No request goes past the command's deadline, nor, once calls have failed, past
+            // what is left of the retry budget.
+            let budget = self.http.timeout() * ATTEMPTS;
+            let limit = match (deadline::until_deadline(), deadline::failing()) {
+                (Some(d), _) => Some(d.min(deadline::left(budget))),
+                (None, true) => Some(deadline::left(budget)),
+                (None, false) => None,
+            };
+            if limit.is_some_and(|l| l.is_zero()) {
+                return Err(Error::network(format!(
+                    "{what}: this command's time is up (its retries, or its own time limit)"
+                ))
+                .with_hint("check the network and the platform's status, then run it again"));
+            }
+            if let Some(l) = limit
+                && !stream
+            {
+                req = req.timeout(l.min(self.http.timeout()));
+            }
             let req = req
                 .build()
                 .map_err(|e| Error::failure(format!("cannot build the {what} request: {e}")))?;
+            let sent_at = tokio::time::Instant::now();
             let resp = match self.http.execute(what, client, req).await {
                 Ok(r) => r,
-                Err(e) if idempotent && attempt < ATTEMPTS && e.is_network() => {
+                Err(e) if e.is_network() => {
+                    deadline::spend(sent_at.elapsed());
                     let wait = backoff(self.backoff_base, attempt);
+                    if !idempotent || attempt >= ATTEMPTS || wait >= deadline::left(budget) {
+                        return Err(e);
+                    }
+                    deadline::spend(wait);
                     self.wait(e.message(), wait).await;
                     continue;
                 }
@@ -374,16 +478,31 @@ impl<'a> Api<'a> {
                 || status == StatusCode::SERVICE_UNAVAILABLE
                 || (idempotent && status.is_server_error());
             if transient && attempt < ATTEMPTS {
+                deadline::spend(sent_at.elapsed());
                 let header = resp
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok());
-                // Never longer than a request's own time limit (nor 30 s).
-                let wait = retry_after(header)
-                    .unwrap_or_else(|| backoff(self.backoff_base, attempt))
-                    .min(self.http.timeout());
-                self.wait(&format!("{what}: HTTP {}", status.as_u16()), wait)
-                    .await;
+                let asked = retry_after_uncapped(header);
+                let wait = asked.unwrap_or_else(|| backoff(self.backoff_base, attempt));
+                let why = format!("{what}: HTTP {}", status.as_u16());
+                // A wait the command cannot afford (beyond its give-up clock, or longer than
+                // 30 s) fails now, saying when to come back, instead of being waited for.
+                let left = deadline::left(budget).min(MAX_BACKOFF);
+                if wait > left {
+                    return Err(out_of_time(
+                        what,
+                        &format!(
+                            "the server answered HTTP {} and asks to retry later",
+                            status.as_u16()
+                        ),
+                        wait,
+                        left,
+                    )
+                    .with_status(status.as_u16()));
+                }
+                deadline::spend(wait);
+                self.wait(&why, wait).await;
                 continue;
             }
             let text = http::read_body(what, resp, http::SMALL_BODY_CAP)

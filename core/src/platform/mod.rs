@@ -24,7 +24,7 @@ pub mod user;
 
 pub use api::{
     ATTEMPTS, Answer, Api, MAX_BACKOFF, Method, Notice, Query, about, body_excerpt, check_id,
-    parse, retry_after, seg,
+    deadline, parse, retry_after, seg,
 };
 pub use bearer::Bearer;
 pub use endpoints::Endpoints;

@@ -105,6 +105,9 @@ struct State {
     base_url: String,
     canned: BTreeMap<(String, String), Canned>,
     retry_after: String,
+    /// API calls of this method whose path holds this text answer only after this long (a
+    /// stalled server).
+    api_stall: Option<(String, String, Duration)>,
     accept_any_but: Option<HashSet<String>>,
     orgs: BTreeMap<String, Org>,
     teams: BTreeMap<String, TeamRec>,
@@ -281,6 +284,7 @@ impl Double {
                 base_url: String::new(),
                 canned: BTreeMap::new(),
                 retry_after: "0".into(),
+                api_stall: None,
                 accept_any_but: None,
                 orgs: BTreeMap::from([(
                     ORG_ID.to_owned(),
@@ -659,6 +663,12 @@ impl Double {
     }
 
     /// The `Retry-After` header sent with injected 429s (default `0`).
+    /// API calls of `method` whose path contains `path_part` answer only after `wait` (a
+    /// stalled server).
+    pub fn set_api_stall(&self, method: &str, path_part: &str, wait: Duration) {
+        self.shared.lock().api_stall = Some((method.to_owned(), path_part.to_owned(), wait));
+    }
+
     pub fn set_retry_after(&self, value: &str) {
         self.shared.lock().retry_after = value.to_owned();
     }
@@ -859,6 +869,13 @@ async fn route(shared: &Shared, req: &Recorded) -> Response {
         "/client-apps" | "/__double/stats" | "/oidc/token"
     );
     if !public {
+        let stall =
+            shared.lock().api_stall.clone().filter(|(method, part, _)| {
+                req.method == *method && req.path.contains(part.as_str())
+            });
+        if let Some((_, _, wait)) = stall {
+            tokio::time::sleep(wait).await;
+        }
         if let Some(r) = api_gate(shared, req) {
             return r;
         }

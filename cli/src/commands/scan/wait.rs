@@ -21,6 +21,35 @@ pub(crate) async fn until_done(
     let interval = args.interval.get();
     let limit = args.timeout.get();
     let start = Instant::now();
+    // No status request, nor its retries, goes past `--timeout`.
+    cybedefend_core::platform::deadline::set(Some(tokio::time::Instant::now() + limit));
+    let result = poll(
+        app, api, project, scan_id, args, summary, start, interval, limit,
+    )
+    .await;
+    cybedefend_core::platform::deadline::set(None);
+    result.map_err(|e| {
+        if e.is_network() && start.elapsed() >= limit {
+            e.context(format!("the scan was not followed to its end within --timeout {}", args.timeout))
+                .with_hint(format!("it goes on on the platform as {scan_id}; `cybedefend results` fetches its findings later"))
+        } else {
+            e
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn poll(
+    app: &App,
+    api: &Api<'_>,
+    project: &str,
+    scan_id: &str,
+    args: &GateArgs,
+    summary: &mut Summary,
+    start: Instant,
+    interval: std::time::Duration,
+    limit: std::time::Duration,
+) -> Result<ScanStatus> {
     let mut last_line = String::new();
     loop {
         let s = scan::status(api, project, scan_id).await?;
