@@ -78,6 +78,11 @@ pub struct Error {
     status: Option<u16>,
     /// What the server said (a short, safe excerpt), if the error came from an answer.
     detail: Option<String>,
+    /// The request was never sent (the connection could not be made): repeating it is safe
+    /// even where repeating a sent one is not.
+    unsent: bool,
+    /// How long the server asked to wait before another try (`Retry-After`).
+    retry_after: Option<std::time::Duration>,
 }
 
 impl std::error::Error for Error {}
@@ -97,6 +102,8 @@ impl Error {
             hint: None,
             status: None,
             detail: None,
+            unsent: false,
+            retry_after: None,
         }
     }
 
@@ -162,6 +169,30 @@ impl Error {
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);
         self
+    }
+
+    /// Marks the request as never sent (a connection that could not be made).
+    #[must_use]
+    pub fn not_sent(mut self) -> Self {
+        self.unsent = true;
+        self
+    }
+
+    /// Whether the request was never sent.
+    pub fn was_not_sent(&self) -> bool {
+        self.unsent
+    }
+
+    /// Records the server's `Retry-After`.
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
+        self.retry_after = wait;
+        self
+    }
+
+    /// The server's `Retry-After`, if it gave one.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
     }
 
     /// The HTTP status of the answer this error is about (403, 404, ...), if it came from one.

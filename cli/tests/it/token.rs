@@ -132,3 +132,28 @@ fn a_home_that_cannot_be_written_works_without_the_token_cache_and_says_so() {
         exchanges = now;
     }
 }
+
+#[test]
+fn a_busy_or_failing_auth_server_is_asked_again_within_the_retry_budget() {
+    let d = Double::start();
+    d.add_pat("cdp_retried_exchange_1");
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", "cdp_retried_exchange_1");
+    // a 503, then a 429 with Retry-After: 1, then an answer
+    d.fail_next_token_calls(&[503, 429]);
+    let out = env.run(&["auth", "token"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(d.requests_to("/oidc/token").len(), 3);
+    // a server that keeps failing: bounded, and exit 3
+    d.add_pat("cdp_retried_exchange_2");
+    env.vars.retain(|(k, _)| k != "CYBEDEFEND_PAT");
+    env.set("CYBEDEFEND_PAT", "cdp_retried_exchange_2");
+    d.fail_next_token_calls(&[500; 10]);
+    env.set("CYBEDEFEND_HTTP_TIMEOUT", "2s");
+    let before = d.requests_to("/oidc/token").len();
+    let out = env.run(&["auth", "token"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    let tries = d.requests_to("/oidc/token").len() - before;
+    assert!((2..=4).contains(&tries), "{tries} tries");
+}

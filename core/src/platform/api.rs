@@ -82,6 +82,71 @@ pub mod deadline {
     }
 }
 
+/// The `Retry-After` of an answer, range-checked (at most a day).
+pub(crate) fn retry_after_of(resp: &reqwest::Response) -> Option<Duration> {
+    retry_after_uncapped(
+        resp.headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// Runs `attempt` until it succeeds or fails for good: a network failure (an unreachable or
+/// stalled server, a 429, a 5xx) is tried again, up to [`ATTEMPTS`] times with backoff or the
+/// server's `Retry-After`, within the command's retry budget ([`deadline`]), when `safe` says
+/// repeating it is safe. For calls outside [`Api`] (the token endpoint).
+pub(crate) async fn with_retries<T, F, Fut>(
+    what: &str,
+    http: &Http,
+    safe: impl Fn(&Error) -> bool,
+    mut attempt: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let budget = http.timeout() * ATTEMPTS;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let started = tokio::time::Instant::now();
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_network() && tries < ATTEMPTS && safe(&e) => {
+                deadline::spend(started.elapsed());
+                let wait = e
+                    .retry_after()
+                    .unwrap_or_else(|| backoff(Duration::from_secs(1), tries));
+                let left = deadline::left(budget).min(MAX_BACKOFF);
+                if wait > left {
+                    if e.retry_after().is_some() {
+                        return Err(out_of_time(
+                            what,
+                            "the server asks to retry later",
+                            wait,
+                            left,
+                        ));
+                    }
+                    return Err(e);
+                }
+                deadline::spend(wait);
+                tracing::debug!(
+                    "{what}: {}; retrying in {}",
+                    e.message(),
+                    crate::duration::format(wait)
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => {
+                if e.is_network() {
+                    deadline::spend(started.elapsed());
+                }
+                return Err(e);
+            }
+        }
+    }
+}
+
 /// Why a retry is not made: the wait it needs is beyond what the command has left.
 fn out_of_time(what: &str, why: &str, wait: Duration, left: Duration) -> Error {
     let when = time::OffsetDateTime::now_utc() + wait;

@@ -466,6 +466,18 @@ fn is_client_id(id: &str) -> bool {
 
 /// One token exchange, no cache.
 pub async fn exchange(http: &Http, endpoints: &Endpoints, pat: &Secret) -> Result<AccessToken> {
+    // An exchange changes nothing on the server: a 429, a 5xx or a connection that broke is
+    // tried again, as API calls are, within the command's retry budget.
+    crate::platform::api::with_retries(
+        "token exchange",
+        http,
+        |_| true,
+        || exchange_once(http, endpoints, pat),
+    )
+    .await
+}
+
+async fn exchange_once(http: &Http, endpoints: &Endpoints, pat: &Secret) -> Result<AccessToken> {
     let what = "token exchange";
     let client_id = client_id(http, endpoints).await;
     let url = format!("{}/oidc/token", endpoints.auth_endpoint);
@@ -488,6 +500,7 @@ pub async fn exchange(http: &Http, endpoints: &Endpoints, pat: &Secret) -> Resul
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let asked = crate::platform::api::retry_after_of(&resp);
     let body = http::read_body(what, resp, http::SMALL_BODY_CAP).await?;
     let auth = &endpoints.auth_endpoint;
     let pat_page = endpoints.region.pat_page();
@@ -537,7 +550,9 @@ pub async fn exchange(http: &Http, endpoints: &Endpoints, pat: &Secret) -> Resul
             return Err(Error::network(format!(
                 "token exchange: {auth} answered HTTP {status}{kind}; the PAT was not checked"
             ))
-            .with_hint("retry later; if it persists, check `--auth-endpoint` / `--region`"));
+            .with_hint("retry later; if it persists, check `--auth-endpoint` / `--region`")
+            .with_status(status)
+            .with_retry_after(asked));
         }
         _ => {
             let kind = if looks_html { ", an HTML page" } else { "" };

@@ -342,7 +342,34 @@ pub struct CodeVerifier {
     client_id: String,
 }
 
+/// A request to the token endpoint, tried again within the command's retry budget when that is
+/// safe: always for a login code exchange (a code is used once: a repeat is refused, not
+/// doubled), and for a refresh only when the request was not processed (never sent, 429, 503),
+/// since a refresh that reached the server may have rotated the refresh token.
 async fn token_request(
+    http: &Http,
+    endpoints: &Endpoints,
+    what: &str,
+    form: &[(&str, &str)],
+) -> Result<TokenAnswer> {
+    let rotates = form
+        .iter()
+        .any(|(k, v)| *k == "grant_type" && *v == "refresh_token");
+    let safe = move |e: &Error| !rotates || refresh_may_repeat(e);
+    crate::platform::api::with_retries(what, http, safe, || {
+        token_request_once(http, endpoints, what, form)
+    })
+    .await
+}
+
+/// Whether a failed refresh may be sent again: only when the server did not process it (it was
+/// never sent, or the answer says so: 429, 503). A refresh that reached the server may have
+/// rotated the refresh token, and sending the old one again would end the session.
+fn refresh_may_repeat(e: &Error) -> bool {
+    e.was_not_sent() || matches!(e.http_status(), Some(429 | 503))
+}
+
+async fn token_request_once(
     http: &Http,
     endpoints: &Endpoints,
     what: &str,
@@ -356,6 +383,7 @@ async fn token_request(
         return Err(http::redirect_error(what, &resp));
     }
     let status = resp.status().as_u16();
+    let asked = crate::platform::api::retry_after_of(&resp);
     let body = http::read_body(what, resp, http::SMALL_BODY_CAP).await?;
     if status != 200 {
         let code = OAuthErrorBody::code(&body).unwrap_or_default();
@@ -370,9 +398,12 @@ async fn token_request(
             endpoints.auth_endpoint
         );
         return Err(if status == 429 || status >= 500 {
-            Error::network(e.trim_end().to_owned()).with_hint("retry later")
+            Error::network(e.trim_end().to_owned())
+                .with_hint("retry later")
+                .with_status(status)
+                .with_retry_after(asked)
         } else {
-            Error::failure(e.trim_end().to_owned())
+            Error::failure(e.trim_end().to_owned()).with_status(status)
         });
     }
     serde_json::from_slice(&body).map_err(|_| {
@@ -522,4 +553,27 @@ pub async fn revoke(http: &Http, endpoints: &Endpoints, refresh_token: &Secret) 
         )
         .await?;
     Ok(resp.status().is_success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_is_repeated_only_when_the_server_did_not_process_it() {
+        let net = |status: Option<u16>| {
+            let e = Error::network("session refresh failed");
+            match status {
+                Some(s) => e.with_status(s),
+                None => e,
+            }
+        };
+        assert!(refresh_may_repeat(&net(Some(429))));
+        assert!(refresh_may_repeat(&net(Some(503))));
+        assert!(refresh_may_repeat(&net(None).not_sent()));
+        // it may have rotated the refresh token: never sent twice
+        assert!(!refresh_may_repeat(&net(Some(500))));
+        assert!(!refresh_may_repeat(&net(Some(502))));
+        assert!(!refresh_may_repeat(&net(None)));
+    }
 }

@@ -105,6 +105,8 @@ struct State {
     base_url: String,
     canned: BTreeMap<(String, String), Canned>,
     retry_after: String,
+    /// Statuses the next token requests answer, in order (429 with `Retry-After: 1`).
+    token_failures: Vec<u16>,
     /// API calls of this method whose path holds this text answer only after this long (a
     /// stalled server).
     api_stall: Option<(String, String, Duration)>,
@@ -285,6 +287,7 @@ impl Double {
                 canned: BTreeMap::new(),
                 retry_after: "0".into(),
                 api_stall: None,
+                token_failures: Vec::new(),
                 accept_any_but: None,
                 orgs: BTreeMap::from([(
                     ORG_ID.to_owned(),
@@ -663,6 +666,11 @@ impl Double {
     }
 
     /// The `Retry-After` header sent with injected 429s (default `0`).
+    /// The next token requests answer these statuses, in order (429 with `Retry-After: 1`).
+    pub fn fail_next_token_calls(&self, statuses: &[u16]) {
+        self.shared.lock().token_failures = statuses.to_vec();
+    }
+
     /// API calls of `method` whose path contains `path_part` answer only after `wait` (a
     /// stalled server).
     pub fn set_api_stall(&self, method: &str, path_part: &str, wait: Duration) {
@@ -922,6 +930,19 @@ fn client_apps(shared: &Shared) -> Response {
 }
 
 async fn token(shared: &Shared, req: &Recorded) -> Response {
+    let failure = {
+        let mut s = shared.lock();
+        (!s.token_failures.is_empty()).then(|| s.token_failures.remove(0))
+    };
+    if let Some(code) = failure {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut resp = (status, "try again").into_response();
+        if code == 429 {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        return resp;
+    }
     let form = req.form();
     let (mode, expires_in) = {
         let s = shared.lock();
