@@ -91,13 +91,22 @@ fn main() -> ExitCode {
         }
     };
     let printer = Printer::new(cli.global.ci);
-    let code = match commands::run(cli, printer) {
+    let mut code = match commands::run(cli, printer) {
         Ok(code) => code,
         Err(e) => {
             printer.error(&e);
             e.exit_code()
         }
     };
+    if let Some(e) = output::stdout_failure() {
+        printer.error(
+            &cybedefend_core::Error::failure(format!("the output could not be written: {e}"))
+                .with_hint("check where stdout goes (a full disk, a closed file)"),
+        );
+        if code == 0 {
+            code = 1;
+        }
+    }
     if let Some(notice) = cybedefend_core::platform::exchange::cache_notice() {
         printer.warn(notice);
     }

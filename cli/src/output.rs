@@ -69,15 +69,13 @@ impl Printer {
         self.message(SUCCESS, "✓", text);
     }
 
-    /// Human data for stdout (one write; a closed pipe is not an error).
+    /// Human data for stdout (one write; a failure is recorded, see [`stdout_failure`]).
     pub(crate) fn data(&self, text: &str) {
         let mut text = redact(&neutralize(text));
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        let mut out = cybedefend_core::stdio::stdout();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        write_stdout(text.as_bytes());
     }
 
     /// A JSON value for stdout, pretty-printed: secrets masked, and characters a terminal
@@ -93,10 +91,7 @@ impl Printer {
     /// A secret the user asked for (`auth token`): the only unredacted write. The value has
     /// been checked to be visible ASCII.
     pub(crate) fn secret(&self, value: &str) {
-        let mut out = cybedefend_core::stdio::stdout();
-        let _ = out.write_all(value.as_bytes());
-        let _ = out.write_all(b"\n");
-        let _ = out.flush();
+        write_stdout(format!("{value}\n").as_bytes());
     }
 
     /// JSON holding a secret the user asked for (`pat create --json`): not redacted, but
@@ -104,10 +99,7 @@ impl Printer {
     pub(crate) fn secret_json(&self, value: &serde_json::Value) -> cybedefend_core::Result<()> {
         let text = serde_json::to_string_pretty(value)
             .map_err(|e| Error::failure(format!("cannot render JSON: {e}")))?;
-        let mut out = cybedefend_core::stdio::stdout();
-        let _ = out.write_all(json_safe(&text).as_bytes());
-        let _ = out.write_all(b"\n");
-        let _ = out.flush();
+        write_stdout(format!("{}\n", json_safe(&text)).as_bytes());
         Ok(())
     }
 
@@ -115,6 +107,29 @@ impl Printer {
     pub(crate) fn stdout_stream(&self) -> RedactingWriter<cybedefend_core::stdio::Stdout> {
         RedactingWriter::new(cybedefend_core::stdio::stdout())
     }
+}
+
+/// The first failure to write stdout, if any (one output path: every write of data goes
+/// through [`write_stdout`]).
+static STDOUT_FAILED: std::sync::Mutex<Option<std::io::ErrorKind>> = std::sync::Mutex::new(None);
+
+/// Writes to stdout, recording the first failure for the end of the command.
+fn write_stdout(bytes: &[u8]) {
+    let mut out = cybedefend_core::stdio::stdout();
+    let r = out.write_all(bytes).and_then(|()| out.flush());
+    if let Err(e) = r
+        && let Ok(mut f) = STDOUT_FAILED.lock()
+        && f.is_none()
+    {
+        *f = Some(e.kind());
+    }
+}
+
+/// How the command's output failed, if it did: `None` for a closed pipe (`| head` stopped
+/// reading: the command ends quietly), the error for anything else (a full disk: exit 1).
+pub(crate) fn stdout_failure() -> Option<std::io::Error> {
+    let kind = STDOUT_FAILED.lock().ok().and_then(|f| *f)?;
+    (kind != std::io::ErrorKind::BrokenPipe).then(|| std::io::Error::from(kind))
 }
 
 /// JSON text with every character a terminal would act on escaped as `\uXXXX`. Valid because

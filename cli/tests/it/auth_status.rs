@@ -275,3 +275,31 @@ fn binary_registers_every_built_in_provider_type() {
         serde_json::json!(["flag", "env", "config", "stored", "keyring"])
     );
 }
+
+#[test]
+fn output_that_cannot_be_written_fails_the_command_and_a_closed_pipe_ends_it_quietly() {
+    let env = Env::new();
+    let mut c = env.command(&["auth", "status", "--offline", "--json"]);
+    c.env("CYBEDEFEND_PAT", "cdp_full_disk_out_01");
+    c.stdout(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    )
+    .stderr(std::process::Stdio::piped());
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the output could not be written"), "{err}");
+    // a reader that stops early (`| head -c1`): no error, the command's own exit code
+    let mut c = env.command(&["auth", "status", "--offline", "--json"]);
+    c.env("CYBEDEFEND_PAT", "cdp_full_disk_out_01");
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("could not be written"));
+}

@@ -916,3 +916,45 @@ fn vault_follows_the_same_trust_rule_as_every_connection() {
     );
     assert!(!out.all().contains("hvs.trust-rule-token"));
 }
+
+#[test]
+fn a_proxy_that_drops_the_tunnel_is_a_network_failure_retried_not_a_setting() {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (_d, mut env, _ca, ca_file) = tls_setup("company CA");
+    env.set("CYBEDEFEND_CA_CERT", ca_file.to_str().unwrap());
+    // a proxy that reads the CONNECT request and hangs up without an answer
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connects = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = connects.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut s) = stream else { continue };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        }
+    });
+    env.set(
+        "HTTPS_PROXY",
+        &format!("http://user:pw-not-shown@127.0.0.1:{port}"),
+    );
+    env.set("CYBEDEFEND_HTTP_TIMEOUT", "2s");
+    let out = env.run(&["auth", "status"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("closed the connection while it opened the tunnel")
+            && !out.stderr.contains("check the user name and password"),
+        "{out:?}"
+    );
+    assert!(!out.all().contains("pw-not-shown"), "{out:?}");
+    assert!(connects.load(Ordering::SeqCst) >= 2, "not retried");
+}

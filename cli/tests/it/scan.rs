@@ -652,3 +652,55 @@ fn scan_timeout_bounds_the_status_requests_and_their_retries() {
     );
     assert!(out.stderr.contains("--timeout 3s"), "{out:?}");
 }
+
+#[test]
+fn a_full_disk_while_packaging_is_one_clear_error() {
+    if !crate::plugins::running_as_root() {
+        missing(
+            "a_full_disk_while_packaging_is_one_clear_error",
+            "root (to mount a small tmpfs in a mount namespace of its own)",
+            "run the tests as root",
+        );
+        return;
+    }
+    let (d, env) = setup();
+    // 2 MiB that do not compress, for a temporary folder of 256 KiB
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let noise: Vec<u8> = (0..2 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    env.write(&env.work().join("repo/noise.bin"), "");
+    fs::write(env.work().join("repo/noise.bin"), &noise).unwrap();
+    let small = env.tmp_dir();
+    fs::create_dir_all(&small).unwrap();
+    let c = env.command_with(
+        "unshare",
+        &[],
+        &[
+            "-m",
+            "sh",
+            "-c",
+            &format!(
+                "mount -t tmpfs -o size=256k none '{}' && exec '{}' scan --dir repo --project-id {PROJECT} --ci",
+                small.display(),
+                env!("CARGO_BIN_EXE_cybedefend")
+            ),
+        ],
+    );
+    let out = Env::output_of(c, None);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(!out.stderr.contains("ZipWriter"), "{out:?}");
+    assert!(
+        out.stderr.contains("No space left on device") || out.stderr.contains("no space left"),
+        "{out:?}"
+    );
+    assert!(
+        !d.requests().iter().any(|r| r.method == "PUT"),
+        "nothing was uploaded"
+    );
+}

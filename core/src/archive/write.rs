@@ -140,6 +140,70 @@ enum Partial {
     Disk(tempfile::NamedTempFile),
 }
 
+/// A file writer that, after its first failure, takes and drops everything: the zip writer
+/// finishes the archive once more when it is dropped (and prints its own raw error line when
+/// that fails too, on a full disk); after a failure, that second attempt goes nowhere. The
+/// first error is what the caller reports, and the file is deleted.
+struct Fused<W> {
+    inner: W,
+    failed: std::sync::Arc<Mutex<Option<io::ErrorKind>>>,
+}
+
+impl<W> Fused<W> {
+    fn new(inner: W) -> (Self, std::sync::Arc<Mutex<Option<io::ErrorKind>>>) {
+        let failed = std::sync::Arc::new(Mutex::new(None));
+        (
+            Self {
+                inner,
+                failed: failed.clone(),
+            },
+            failed,
+        )
+    }
+
+    fn broken(&self) -> bool {
+        self.failed.lock().map(|f| f.is_some()).unwrap_or(true)
+    }
+
+    fn record<T>(&self, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r
+            && let Ok(mut f) = self.failed.lock()
+            && f.is_none()
+        {
+            *f = Some(e.kind());
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for Fused<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.broken() {
+            return Ok(buf.len());
+        }
+        let r = self.inner.write(buf);
+        self.record(r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.broken() {
+            return Ok(());
+        }
+        let r = self.inner.flush();
+        self.record(r)
+    }
+}
+
+impl<W: io::Seek> io::Seek for Fused<W> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        if self.broken() {
+            return Ok(0);
+        }
+        let r = self.inner.seek(pos);
+        self.record(r)
+    }
+}
+
 fn compress_batch(
     files: &[&PlannedFile],
     level: i64,
@@ -156,7 +220,8 @@ fn compress_batch(
         let handle = tmp
             .reopen()
             .map_err(|e| crate::fsutil::io_error("cannot open", tmp.path(), &e))?;
-        let mut zip = ZipWriter::new(BufWriter::new(handle));
+        let (fused, _) = Fused::new(BufWriter::new(handle));
+        let mut zip = ZipWriter::new(fused);
         add_files(&mut zip, files, level, progress, cancel)?;
         let mut w = zip.finish().map_err(finish_err)?;
         w.flush()
@@ -231,7 +296,8 @@ pub fn write(
     let threads = threads.max(1);
     let spill_dir = out.parent().unwrap_or(Path::new(".")).to_owned();
     let file = File::create(out).map_err(|e| crate::fsutil::io_error("cannot create", out, &e))?;
-    let mut zip = ZipWriter::new(BufWriter::with_capacity(256 * 1024, file));
+    let (fused, failed) = Fused::new(BufWriter::with_capacity(256 * 1024, file));
+    let mut zip = ZipWriter::new(fused);
     let files = batches(plan);
     let budget = Mutex::new(Budget {
         next: 0,
@@ -339,11 +405,18 @@ pub fn write(
         Ok(())
     });
     result?;
-    let mut w = zip
-        .finish()
-        .map_err(|e| Error::failure(format!("cannot write the archive: {e}")))?;
-    w.flush()
-        .map_err(|e| crate::fsutil::io_error("cannot write", out, &e))?;
+    let written = |e: &dyn std::fmt::Display| {
+        // the first failure of the file says more than the zip writer's (a full disk)
+        match failed.lock().ok().and_then(|f| *f) {
+            Some(kind) => crate::fsutil::io_error("cannot write", out, &io::Error::from(kind)),
+            None => Error::failure(format!("cannot write the archive: {e}")),
+        }
+    };
+    let mut w = zip.finish().map_err(|e| written(&e))?;
+    w.flush().map_err(|e| written(&e))?;
+    if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
+        return Err(written(&"the file could not be written"));
+    }
     let bytes_out = fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     Ok(Written {
         files: plan.files.len() as u64,

@@ -463,16 +463,26 @@ fn transport_error_of(what: &str, url: &url::Url, err: &reqwest::Error, limit: D
         let lower = why.to_ascii_lowercase();
         // A proxy that refuses (credentials, or this host) needs a setting fixed: retrying
         // does not help.
-        let kind = if lower.contains("auth") || lower.contains("tunnel") {
+        // The proxy answered with a refusal (407, 403, ...): a setting to fix. A proxy that
+        // dropped the connection while the tunnel was opened said nothing of the kind: a
+        // network failure, retried like others.
+        let dropped = lower.contains("end of file") || lower.contains("eof");
+        let refused = !dropped && (lower.contains("auth") || lower.contains("unsuccessful"));
+        let kind = if refused {
             ErrorKind::Usage
         } else {
             ErrorKind::Network
         };
-        let hint = if lower.contains("auth") && !p.has_credentials() {
+        let hint = if dropped {
+            format!(
+                "the proxy {} closed the connection while it opened the tunnel; retry, and if it persists, check the proxy (its logs say why)",
+                p.shown()
+            )
+        } else if lower.contains("auth") && !p.has_credentials() {
             "the proxy asks for a user name and password: give them in its URL (http://user:password@host:port), which is never printed".to_owned()
-        } else if lower.contains("auth") || (lower.contains("tunnel") && p.has_credentials()) {
+        } else if lower.contains("auth") || (refused && p.has_credentials()) {
             "the proxy refused the tunnel: check the user name and password in its URL, and that the proxy lets you reach this host and port".to_owned()
-        } else if lower.contains("tunnel") {
+        } else if refused {
             "the proxy refused the tunnel to this host: it may want a user name and password (http://user:password@host:port), or not allow this host or port".to_owned()
         } else {
             format!(
