@@ -114,12 +114,22 @@ async fn until_signal(
                 "stopped by {name}; the helpers and plugins it had started were stopped too"
             )))
         };
-        tokio::select! {
-            r = command => r,
-            () = recv(&mut int) => stopped("an interrupt (SIGINT)"),
-            () = recv(&mut term) => stopped("SIGTERM"),
-            () = recv(&mut hup) => stopped("a hangup (SIGHUP)"),
+        tokio::pin!(command);
+        let name = tokio::select! {
+            r = &mut command => return r,
+            () = recv(&mut int) => "an interrupt (SIGINT)",
+            () = recv(&mut term) => "SIGTERM",
+            () = recv(&mut hup) => "a hangup (SIGHUP)",
+        };
+        // Work that must not be cut in half (a session refresh that was sent) finishes first:
+        // the command goes on until it is done, then stops.
+        if cybedefend_core::shield::active() {
+            tokio::select! {
+                _ = &mut command => {}
+                () = cybedefend_core::shield::released() => {}
+            }
         }
+        stopped(name)
     }
     #[cfg(not(unix))]
     {

@@ -295,3 +295,55 @@ fn a_write_killed_half_way_leaves_no_secret_behind_after_the_next_write_or_logou
         .collect();
     assert!(rest.is_empty(), "{rest:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_signal_during_a_session_refresh_waits_until_the_new_session_is_saved() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Double::start();
+    let mut env = Env::new();
+    env.use_double(&d);
+    fs::create_dir_all(env.dot()).unwrap();
+    fs::set_permissions(env.dot(), fs::Permissions::from_mode(0o700)).unwrap();
+    // the refresh answers slowly: the signal comes while it is on its way
+    d.set_token_mode(TokenMode::Slow(std::time::Duration::from_millis(1500)));
+    let mut refresh = "rt-original-000001".to_owned();
+    d.add_refresh_token(&refresh);
+    for signal in ["-TERM", "-INT", "-HUP"] {
+        // a stored browser session whose access token has expired
+        env.write(
+            &env.creds(),
+            &format!(
+                r#"{{"type":"oauth","region":"us","access_token":"at-expired-000001","refresh_token":"{refresh}","token_expiry":"2020-01-01T00:00:00Z"}}"#
+            ),
+        );
+        fs::set_permissions(env.creds(), fs::Permissions::from_mode(0o600)).unwrap();
+        let before = d.requests_to("/oidc/token").len();
+        let child = env
+            .command(&["auth", "token"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut waited = 0;
+        while d.requests_to("/oidc/token").len() == before && waited < 200 {
+            std::thread::sleep(std::time::Duration::from_millis(25));
+            waited += 1;
+        }
+        assert!(waited < 200, "the refresh was never sent");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}: {out:?}");
+        // the rotated session was saved before the command stopped: still logged in
+        let stored: Value =
+            serde_json::from_str(&fs::read_to_string(env.creds()).unwrap()).unwrap();
+        let new = stored["refresh_token"].as_str().unwrap().to_owned();
+        assert_ne!(new, refresh, "{signal}: the rotated refresh token was lost");
+        assert!(d.refresh_token_works(&new), "{signal}: {stored}");
+        refresh = new;
+    }
+}

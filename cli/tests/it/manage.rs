@@ -1632,3 +1632,53 @@ fn empty_pages_say_so_instead_of_printing_an_empty_table() {
         "{out:?}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn pat_create_store_interrupted_after_the_pat_exists_ends_with_it_stored_or_revoked() {
+    let (d, env) = setup();
+    // the PAT is made at once, but its answer comes slowly: the signal comes in between
+    d.set_slow_answer(
+        "POST",
+        "/user/personal-access-tokens",
+        std::time::Duration::from_millis(1500),
+    );
+    for (round, signal) in ["-TERM", "-INT"].iter().enumerate() {
+        let name = format!("interrupted-{round}");
+        let child = env
+            .command(&["pat", "create", "--name", &name, "--store", "file"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let sent = |d: &Double| {
+            d.requests()
+                .iter()
+                .any(|r| r.method == "POST" && String::from_utf8_lossy(&r.body).contains(&name))
+        };
+        let mut waited = 0;
+        while !sent(&d) && waited < 400 {
+            std::thread::sleep(std::time::Duration::from_millis(25));
+            waited += 1;
+        }
+        assert!(waited < 400, "the creation was never asked");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::process::Command::new("kill")
+            .args([*signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}: {out:?}");
+        // whatever the server did after the client left is done by now
+        std::thread::sleep(std::time::Duration::from_millis(1600));
+        let kept = d.user_pats().into_iter().find(|(n, _)| *n == name);
+        let stored = fs::read_to_string(env.creds()).unwrap_or_default();
+        if let Some((_, value)) = kept {
+            // it exists: then it is the stored login (or it was revoked, and is gone)
+            assert!(
+                stored.contains(&value),
+                "{signal}: a PAT stored nowhere: {out:?}"
+            );
+        }
+    }
+}

@@ -470,6 +470,9 @@ pub async fn session_access_token(
         );
     };
     let client_id = client_id(http, endpoints).await;
+    // From the moment the refresh is sent until its answer is saved, a signal waits: the
+    // server may have rotated the refresh token, and only the saved answer keeps the login.
+    let shield = crate::shield::enter(http.timeout() * crate::platform::ATTEMPTS);
     let answer = token_request(
         http,
         endpoints,
@@ -484,6 +487,7 @@ pub async fn session_access_token(
     .await?;
     let session = answer.into_session("session refresh", Some(refresh))?;
     store::save_locked(home, region, &Credential::OAuth(session.clone()), None)?;
+    drop(shield);
     drop(lock);
     tracing::debug!("oauth: session refreshed");
     Ok((session.access_token, session.expires_at))

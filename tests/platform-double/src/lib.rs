@@ -94,6 +94,8 @@ struct State {
     requests: Vec<Recorded>,
     client_apps_ok: bool,
     issued: HashSet<String>,
+    /// Refresh tokens that still work (each is rotated when used).
+    refresh_tokens: HashSet<String>,
     projects: BTreeMap<String, Project>,
     forbidden: HashSet<String>,
     scans: BTreeMap<String, Scan>,
@@ -107,6 +109,9 @@ struct State {
     retry_after: String,
     /// Statuses the next token requests answer, in order (429 with `Retry-After: 1`).
     token_failures: Vec<u16>,
+    /// API calls of this method whose path holds this text are done at once but answered only
+    /// after this long (an answer lost when the client goes away meanwhile).
+    slow_answer: Option<(String, String, Duration)>,
     /// API calls of this method whose path holds this text answer only after this long (a
     /// stalled server).
     api_stall: Option<(String, String, Duration)>,
@@ -275,6 +280,7 @@ impl Double {
                 requests: Vec::new(),
                 client_apps_ok: true,
                 issued: HashSet::new(),
+                refresh_tokens: HashSet::new(),
                 projects: BTreeMap::new(),
                 forbidden: HashSet::new(),
                 scans: BTreeMap::new(),
@@ -288,6 +294,7 @@ impl Double {
                 retry_after: "0".into(),
                 api_stall: None,
                 token_failures: Vec::new(),
+                slow_answer: None,
                 accept_any_but: None,
                 orgs: BTreeMap::from([(
                     ORG_ID.to_owned(),
@@ -643,6 +650,17 @@ impl Double {
             Some(rejected.iter().map(|s| (*s).to_owned()).collect());
     }
 
+    /// Accepts a refresh token (a browser-login session's): a refresh with it gets a new access
+    /// token and a new refresh token, and it stops working (rotation).
+    pub fn add_refresh_token(&self, token: &str) {
+        self.shared.lock().refresh_tokens.insert(token.to_owned());
+    }
+
+    /// Whether a refresh token still works.
+    pub fn refresh_token_works(&self, token: &str) -> bool {
+        self.shared.lock().refresh_tokens.contains(token)
+    }
+
     /// Accepts an access token issued elsewhere (e.g. a browser-login session's).
     pub fn accept_token(&self, token: &str) {
         self.shared.lock().issued.insert(token.to_owned());
@@ -666,6 +684,12 @@ impl Double {
     }
 
     /// The `Retry-After` header sent with injected 429s (default `0`).
+    /// API calls of `method` whose path contains `path_part` take effect at once, but their
+    /// answer comes only after `wait` (a client that goes away meanwhile never learns it).
+    pub fn set_slow_answer(&self, method: &str, path_part: &str, wait: Duration) {
+        self.shared.lock().slow_answer = Some((method.to_owned(), path_part.to_owned(), wait));
+    }
+
     /// The next token requests answer these statuses, in order (429 with `Retry-After: 1`).
     pub fn fail_next_token_calls(&self, statuses: &[u16]) {
         self.shared.lock().token_failures = statuses.to_vec();
@@ -887,7 +911,16 @@ async fn route(shared: &Shared, req: &Recorded) -> Response {
         if let Some(r) = api_gate(shared, req) {
             return r;
         }
-        return routes::serve(&mut shared.lock(), req);
+        let resp = routes::serve(&mut shared.lock(), req);
+        let slow = shared
+            .lock()
+            .slow_answer
+            .clone()
+            .filter(|(method, part, _)| req.method == *method && req.path.contains(part.as_str()));
+        if let Some((_, _, wait)) = slow {
+            tokio::time::sleep(wait).await;
+        }
+        return resp;
     }
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/client-apps") => client_apps(shared),
@@ -1010,6 +1043,28 @@ async fn token(shared: &Shared, req: &Recorded) -> Response {
         TokenMode::ExpiresIn(_) | TokenMode::Normal | TokenMode::Slow(_) => {}
     }
     let grant = form.get("grant_type").map(String::as_str);
+    if grant == Some("refresh_token") {
+        // rotation: the refresh token used stops working, a new one comes with the answer
+        let used = form.get("refresh_token").cloned().unwrap_or_default();
+        if !shared.lock().refresh_tokens.remove(&used) {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_grant", "error_description": "grant request is invalid"}),
+            );
+        }
+        let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let token = format!("double-access-token-{n:06}");
+        let refresh = format!("double-refresh-token-{n:06}");
+        {
+            let mut s = shared.lock();
+            s.issued.insert(token.clone());
+            s.refresh_tokens.insert(refresh.clone());
+        }
+        return json_response(
+            StatusCode::OK,
+            json!({"access_token": token, "refresh_token": refresh, "token_type": "Bearer", "expires_in": expires_in, "scope": "openid offline_access"}),
+        );
+    }
     if grant != Some("urn:ietf:params:oauth:grant-type:token-exchange") {
         return json_response(
             StatusCode::BAD_REQUEST,

@@ -117,6 +117,11 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
             .map_err(|e| e.context("nothing was created"))?;
     }
     let api = app.api(&connected);
+    // From the request that creates the PAT until it is shown, stored or revoked, a signal
+    // waits: stopping in between would leave a PAT nobody has, or one stored nowhere.
+    let _shield = cybedefend_core::shield::enter(
+        app.http.timeout() * cybedefend_core::platform::ATTEMPTS * 3,
+    );
     let created = user::create_pat(&api, &args.name, expires).await?;
     // The new PAT is shown or stored only when it is one word of visible ASCII of a sane
     // length: anything else (escape sequences for the terminal, bidirectional controls, a

@@ -185,9 +185,18 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ScanArgs) -> Res
     let running = Running::default();
     let cancel = running.cancel.clone();
     let watch = running.clone();
+    let work = scan(global, out, args, running);
+    tokio::pin!(work);
     tokio::select! {
-        r = scan(global, out, args, running) => r,
+        r = &mut work => r,
         name = stop_signal() => {
+            // A session refresh that was sent is finished and saved first.
+            if cybedefend_core::shield::active() {
+                tokio::select! {
+                    _ = &mut work => {}
+                    () = cybedefend_core::shield::released() => {}
+                }
+            }
             // Stop the compressors and wait (briefly) for them to remove their temp files;
             // dropping the scan future removes the archive and any partial --archive-out file.
             cancel.store(true, Ordering::Relaxed);
