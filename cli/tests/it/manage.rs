@@ -1682,3 +1682,26 @@ fn pat_create_store_interrupted_after_the_pat_exists_ends_with_it_stored_or_revo
         }
     }
 }
+
+#[test]
+fn a_project_list_that_never_ends_stops_at_the_listing_budget() {
+    let (d, env) = setup();
+    // 50,000 new projects a page, pages without end: the item budget (500,000) ends it
+    d.set_project_flood(50_000);
+    let start = std::time::Instant::now();
+    let out = env.run(&["project", "list", "--organization-id", ORG_ID, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("project list: the server sent more than 500000 items"),
+        "{out:?}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let pages = d
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/projects"))
+        .count();
+    assert!(pages <= 12, "{pages} pages read");
+    assert!(start.elapsed() < std::time::Duration::from_secs(60));
+}

@@ -142,6 +142,9 @@ pub async fn all(
     let mut views = Vec::new();
     let mut previous: Vec<Value> = Vec::new();
     let mut n = 1;
+    // The same caps as results: a server that ignores the page size, or never stops, cannot
+    // make the listing grow without bound.
+    let mut budget = crate::platform::results::Budget::default();
     loop {
         let p = page(api, org, n, search).await?;
         let items = match p.raw.get("projects") {
@@ -152,6 +155,7 @@ pub async fn all(
                 ));
             }
         };
+        budget.take_values("project list", &items)?;
         let got = items.len();
         // The same page again: the server ignores `page`; what it sent is all there is.
         if got > 0 && items == previous {

@@ -6,7 +6,6 @@
 use std::io::{BufReader, Read, Seek, Write};
 
 use base64::Engine as _;
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::platform::api::{Api, Method, about, seg};
@@ -193,13 +192,6 @@ pub async fn download(
 /// Largest batch envelope read (its base64 text is held in memory once).
 pub const ENVELOPE_CAP: u64 = 1 << 30;
 
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    filename: Option<String>,
-    content: String,
-}
-
 /// What a batch report gave.
 #[derive(Debug, Clone)]
 pub struct Batch {
@@ -297,6 +289,7 @@ pub async fn batch(
             ENVELOPE_CAP >> 20
         )));
     }
+    // Whether it is an envelope: read as JSON without its `content` (never held in memory).
     let mut reader = BufReader::new(&mut spool);
     {
         use std::io::BufRead;
@@ -304,10 +297,12 @@ pub async fn batch(
             reader.consume(3);
         }
     }
-    let env: Envelope = match serde_json::from_reader(reader) {
-        Ok(e) => e,
+    let mut sink = std::io::sink();
+    let envelope = envelope::read(&mut reader, &mut sink);
+    let filename = match envelope {
+        Ok(e) if e.had_content => e.filename,
         // A JSON report sent as itself (no envelope): written as it came.
-        Err(_) if format == "json" => {
+        _ if format == "json" => {
             spool.rewind().map_err(io)?;
             let copied = std::io::copy(&mut spool, out).map_err(io)?;
             checked.finish().map_err(io)?;
@@ -316,26 +311,237 @@ pub async fn batch(
                 filename: None,
             });
         }
+        Ok(_) => {
+            return Err(Error::failure(
+                "report batch: the answer is neither a report nor an envelope this CLI can read (no `content`)",
+            ));
+        }
         Err(e) => {
             return Err(Error::failure(format!(
-                "report batch: the answer is neither a report nor an envelope this CLI can read ({})",
-                crate::text::one_line(&e.to_string(), 200)
+                "report batch: the answer is neither a report nor an envelope this CLI can read ({e})"
             )));
         }
     };
-    let bytes = decode_base64(&env.content, out)?;
+    // Then the report itself, decoded from the spooled answer as it is read.
+    spool.rewind().map_err(io)?;
+    let mut reader = BufReader::new(&mut spool);
+    {
+        use std::io::BufRead;
+        if reader.fill_buf().map_err(io)?.starts_with(b"\xef\xbb\xbf") {
+            reader.consume(3);
+        }
+    }
+    let written = envelope::read(&mut reader, out).map_err(|e| match e {
+        envelope::Failure::Write(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            not_a_report("report batch", &e)
+        }
+        envelope::Failure::Write(e) => {
+            Error::failure(format!("report batch: cannot write the file: {e}"))
+        }
+        other => Error::failure(format!(
+            "report batch: the report in the answer is not valid base64 ({other})"
+        )),
+    })?;
     checked.finish().map_err(io)?;
     Ok(Batch {
-        bytes,
-        filename: env
-            .filename
-            .as_deref()
-            .and_then(plain_file_name)
-            .filter(|n| {
-                n.rsplit_once('.')
-                    .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case(format))
-            }),
+        bytes: written.bytes,
+        filename: filename.as_deref().and_then(plain_file_name).filter(|n| {
+            n.rsplit_once('.')
+                .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case(format))
+        }),
     })
+}
+
+/// The batch envelope `{"filename": ..., "content": "<base64>", ...}` read as a stream: the
+/// `content` string is decoded as its characters arrive and written out in chunks, so the
+/// report is never in memory whole (neither its base64 text nor its bytes). Other members are
+/// skipped (strings of at most 64 KiB; `filename` is kept).
+mod envelope {
+    use std::io::{BufRead, Write};
+
+    /// Why the envelope could not be read.
+    #[derive(Debug)]
+    pub(super) enum Failure {
+        /// Not the JSON of an envelope.
+        Json(&'static str),
+        /// The content is not base64.
+        Base64,
+        /// Writing the report failed.
+        Write(std::io::Error),
+    }
+
+    impl std::fmt::Display for Failure {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Failure::Json(why) => f.write_str(why),
+                Failure::Base64 => f.write_str("a character that is not base64"),
+                Failure::Write(e) => write!(f, "{e}"),
+            }
+        }
+    }
+
+    /// What was read.
+    pub(super) struct Read {
+        pub(super) filename: Option<String>,
+        pub(super) had_content: bool,
+        pub(super) bytes: u64,
+    }
+
+    const SMALL: usize = 64 * 1024;
+
+    fn byte(r: &mut dyn BufRead) -> Result<Option<u8>, Failure> {
+        let buf = r
+            .fill_buf()
+            .map_err(|_| Failure::Json("the answer could not be read"))?;
+        let Some(&b) = buf.first() else {
+            return Ok(None);
+        };
+        r.consume(1);
+        Ok(Some(b))
+    }
+
+    fn skip_ws(r: &mut dyn BufRead) -> Result<Option<u8>, Failure> {
+        loop {
+            match byte(r)? {
+                Some(b) if b.is_ascii_whitespace() => {}
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// A small JSON string (after its opening quote), unescaped.
+    fn small_string(r: &mut dyn BufRead) -> Result<String, Failure> {
+        let mut raw = vec![b'"'];
+        loop {
+            let b = byte(r)?.ok_or(Failure::Json("a string does not end"))?;
+            raw.push(b);
+            if raw.len() > SMALL {
+                return Err(Failure::Json("a member other than `content` is too long"));
+            }
+            match b {
+                b'\\' => raw.push(byte(r)?.ok_or(Failure::Json("a string does not end"))?),
+                b'"' => break,
+                _ => {}
+            }
+        }
+        serde_json::from_slice(&raw).map_err(|_| Failure::Json("a string is not valid JSON"))
+    }
+
+    /// Skips a value (its first byte read): strings, numbers, literals, arrays, objects.
+    fn skip_value(r: &mut dyn BufRead, first: u8) -> Result<(), Failure> {
+        match first {
+            b'"' => small_string(r).map(|_| ()),
+            b'{' | b'[' => {
+                let mut depth = 1usize;
+                while depth > 0 {
+                    match byte(r)?.ok_or(Failure::Json("the envelope does not end"))? {
+                        b'"' => {
+                            small_string(r)?;
+                        }
+                        b'{' | b'[' => {
+                            depth += 1;
+                            if depth > 64 {
+                                return Err(Failure::Json("the envelope nests too deep"));
+                            }
+                        }
+                        b'}' | b']' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            _ => {
+                // a number or a literal: up to the next delimiter
+                loop {
+                    let buf = r
+                        .fill_buf()
+                        .map_err(|_| Failure::Json("the answer could not be read"))?;
+                    match buf.first() {
+                        Some(b',' | b'}' | b']') | None => return Ok(()),
+                        Some(b) if b.is_ascii_whitespace() => return Ok(()),
+                        Some(_) => r.consume(1),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes the `content` string (after its opening quote) into `out`.
+    fn content(r: &mut dyn BufRead, out: &mut dyn Write) -> Result<u64, Failure> {
+        use base64::Engine as _;
+        const CHUNK: usize = 64 * 1024;
+        let mut quad = Vec::with_capacity(CHUNK + 4);
+        let mut written = 0u64;
+        let mut emit = |quad: &mut Vec<u8>, last: bool| -> Result<(), Failure> {
+            let whole = if last { quad.len() } else { quad.len() / 4 * 4 };
+            if whole == 0 {
+                return Ok(());
+            }
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&quad[..whole])
+                .map_err(|_| Failure::Base64)?;
+            out.write_all(&bytes).map_err(Failure::Write)?;
+            written += bytes.len() as u64;
+            quad.drain(..whole);
+            Ok(())
+        };
+        loop {
+            let b = byte(r)?.ok_or(Failure::Json("the content does not end"))?;
+            match b {
+                b'"' => break,
+                // JSON escapes in base64 text: `\/` and escaped white space
+                b'\\' => match byte(r)?.ok_or(Failure::Json("the content does not end"))? {
+                    b'/' => quad.push(b'/'),
+                    b'n' | b'r' | b't' => {}
+                    _ => return Err(Failure::Base64),
+                },
+                b if b.is_ascii_whitespace() => {}
+                b => quad.push(b),
+            }
+            if quad.len() >= CHUNK {
+                emit(&mut quad, false)?;
+            }
+        }
+        emit(&mut quad, true)?;
+        Ok(written)
+    }
+
+    /// Reads the envelope from `r`, writing the decoded `content` into `out`.
+    pub(super) fn read(r: &mut dyn BufRead, out: &mut dyn Write) -> Result<Read, Failure> {
+        if skip_ws(r)? != Some(b'{') {
+            return Err(Failure::Json("the answer is not a JSON object"));
+        }
+        let mut found = Read {
+            filename: None,
+            had_content: false,
+            bytes: 0,
+        };
+        loop {
+            match skip_ws(r)? {
+                Some(b'}') => return Ok(found),
+                Some(b'"') => {}
+                _ => return Err(Failure::Json("a member name is missing")),
+            }
+            let key = small_string(r)?;
+            if skip_ws(r)? != Some(b':') {
+                return Err(Failure::Json("a `:` is missing"));
+            }
+            let first = skip_ws(r)?.ok_or(Failure::Json("a value is missing"))?;
+            match (key.as_str(), first) {
+                ("content", b'"') => {
+                    found.bytes = content(r, out)?;
+                    found.had_content = true;
+                }
+                ("filename", b'"') => found.filename = Some(small_string(r)?),
+                (_, first) => skip_value(r, first)?,
+            }
+            match skip_ws(r)? {
+                Some(b',') => {}
+                Some(b'}') => return Ok(found),
+                _ => return Err(Failure::Json("a `,` or `}` is missing")),
+            }
+        }
+    }
 }
 
 /// Decodes standard base64 (whitespace ignored) into `out` in chunks; the bytes written.
@@ -400,6 +606,41 @@ mod tests {
             Some("OWASP report (2).pdf")
         );
         assert_eq!(plain_file_name("dir/"), None);
+    }
+
+    #[test]
+    fn the_envelope_is_read_as_a_stream_in_any_member_order() {
+        use base64::Engine as _;
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+        // JSON may escape `/` and carry escaped line breaks in base64 text
+        let escaped = b64.replace('/', "\\/").replacen('A', "A\\n", 3);
+        for text in [
+            format!(r#"{{"filename":"r.pdf","contentType":"application/pdf","content":"{b64}"}}"#),
+            format!(
+                r#"{{"content":"{escaped}","extra":{{"a":[1,2,{{"b":"x"}}]}},"n":12.5,"ok":true,"filename":"r.pdf"}}"#
+            ),
+        ] {
+            let mut out = Vec::new();
+            let r = envelope::read(&mut text.as_bytes(), &mut out).expect("envelope");
+            assert_eq!(out, data);
+            assert_eq!(r.bytes, data.len() as u64);
+            assert_eq!(r.filename.as_deref(), Some("r.pdf"));
+            assert!(r.had_content);
+        }
+        for bad in [
+            r#"{"content":"@@@@"}"#,
+            r#"{"content":"QUJD"#,
+            r#"["content"]"#,
+            r#"{"content" "QUJD"}"#,
+        ] {
+            assert!(
+                envelope::read(&mut bad.as_bytes(), &mut Vec::new()).is_err(),
+                "{bad}"
+            );
+        }
+        let r = envelope::read(&mut &br#"{"filename":"x"}"#[..], &mut Vec::new()).expect("json");
+        assert!(!r.had_content);
     }
 
     #[test]

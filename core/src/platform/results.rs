@@ -405,10 +405,40 @@ pub struct Budget {
     bytes: usize,
 }
 
+/// Bytes a JSON value holds, text and structure (for the memory budget of a listing).
+pub(crate) fn value_weight(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    32 + match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(value_weight).sum(),
+        Value::Object(m) => m.iter().map(|(k, v)| k.len() + value_weight(v)).sum(),
+        _ => 0,
+    }
+}
+
 impl Budget {
+    /// [`Budget::take`] for the server's objects of any listing (projects, teams, ...).
+    pub fn take_values(&mut self, what: &str, items: &[serde_json::Value]) -> Result<()> {
+        self.findings += items.len();
+        self.bytes += items.iter().map(value_weight).sum::<usize>();
+        self.check(what, "items")
+    }
+
     fn take(&mut self, what: &str, findings: &[Finding]) -> Result<()> {
         self.findings += findings.len();
         self.bytes += findings.iter().map(Finding::weight).sum::<usize>();
+        self.check(what, "findings")
+    }
+
+    fn check(&self, what: &str, things: &str) -> Result<()> {
+        if things != "findings" && (self.findings > MAX_FINDINGS || self.bytes > MAX_FINDING_BYTES)
+        {
+            return Err(Error::failure(format!(
+                "{what}: the server sent more than {MAX_FINDINGS} {things} or {} MiB of them; stopped",
+                MAX_FINDING_BYTES >> 20
+            ))
+            .with_hint("narrow the listing (`--search`), or ask CybeDefend support about this account's data"));
+        }
         if self.findings > MAX_FINDINGS || self.bytes > MAX_FINDING_BYTES {
             return Err(Error::failure(format!(
                 "{what}: the server sent more than {MAX_FINDINGS} findings or {} MiB of them; stopped",

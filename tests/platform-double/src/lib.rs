@@ -109,6 +109,8 @@ struct State {
     retry_after: String,
     /// Statuses the next token requests answer, in order (429 with `Retry-After: 1`).
     token_failures: Vec<u16>,
+    /// Project pages of this many new projects each, without end (a hostile server).
+    project_flood: Option<u64>,
     /// API calls of this method whose path holds this text are done at once but answered only
     /// after this long (an answer lost when the client goes away meanwhile).
     slow_answer: Option<(String, String, Duration)>,
@@ -294,6 +296,7 @@ impl Double {
                 retry_after: "0".into(),
                 api_stall: None,
                 token_failures: Vec::new(),
+                project_flood: None,
                 slow_answer: None,
                 accept_any_but: None,
                 orgs: BTreeMap::from([(
@@ -688,6 +691,11 @@ impl Double {
     /// answer comes only after `wait` (a client that goes away meanwhile never learns it).
     pub fn set_slow_answer(&self, method: &str, path_part: &str, wait: Duration) {
         self.shared.lock().slow_answer = Some((method.to_owned(), path_part.to_owned(), wait));
+    }
+
+    /// Project lists answer pages of `per_page` new projects each, and never end.
+    pub fn set_project_flood(&self, per_page: u64) {
+        self.shared.lock().project_flood = Some(per_page);
     }
 
     /// The next token requests answer these statuses, in order (429 with `Retry-After: 1`).

@@ -5,7 +5,8 @@
 //! Runs the platform double by itself, for trying the CLI by hand:
 //! `DOUBLE_PROJECTS=ID,... cargo run -p cybedefend-platform-double -- [PAT ...]`, then point the
 //! CLI at the printed URL with `--api-url URL --auth-endpoint URL`. Each project gets the
-//! sample findings, or `DOUBLE_FINDINGS=N` generated SAST findings (for benchmarks).
+//! sample findings, or `DOUBLE_FINDINGS=N` generated SAST findings (for benchmarks);
+//! `DOUBLE_REPORT_BYTES=N` makes every report N bytes long.
 //! `DOUBLE_TLS=FOLDER` serves TLS instead, with a new CA written to `FOLDER/ca.pem` (the
 //! address is then `https://localhost:PORT`).
 #![allow(clippy::print_stdout)]
@@ -48,6 +49,12 @@ fn main() {
                 .collect();
             double.set_findings(project, "sast", findings);
         }
+    }
+    if let Some(n) = std::env::var("DOUBLE_REPORT_BYTES")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        double.set_report_size(n);
     }
     println!("READY {}", double.url());
     loop {

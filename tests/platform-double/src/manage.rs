@@ -91,6 +91,16 @@ pub(super) fn project_delete(s: &mut State, _: &Recorded, p: &Params) -> Respons
 pub(super) fn org_projects(s: &mut State, req: &Recorded, p: &Params) -> Response {
     let org = p.get("organizationId");
     let page = query_num(req, &["page"], 1);
+    if let Some(per_page) = s.project_flood {
+        // a hostile server: it ignores the page size and never runs out
+        let items: Vec<Value> = (0..per_page)
+            .map(|i| json!({"projectId": format!("p{page}-{i}"), "name": format!("flood {page}/{i}")}))
+            .collect();
+        return json_response(
+            StatusCode::OK,
+            json!({"projects": items, "totalProjects": 1u64 << 40, "totalPages": 1u64 << 30}),
+        );
+    }
     let size = query_num(req, &["pageSize"], 10);
     if page == 0 || !(1..=10).contains(&size) {
         return bad_request("pageSize must not be greater than 10");
