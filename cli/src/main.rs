@@ -1,5 +1,6 @@
 //! The `cybedefend` binary: parses arguments, runs one command, maps errors to exit codes.
 
+mod alloc;
 mod app;
 mod args;
 mod commands;

@@ -248,6 +248,10 @@ impl Drop for RedactingStderr {
 /// Prints a panic through the redactor (installed first thing in `main`).
 pub(crate) fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        if cybedefend_core::recover::is_catching() {
+            // caught and turned into an error by the code that ran it
+            return;
+        }
         if std::thread::current().name() == Some("main") {
             // the process ends with this panic: its exit is the CLI's, not a plugin's
             cybedefend_plugin_host::exiting();

@@ -32,6 +32,7 @@ pub mod fuzzing;
 pub mod pathwalk;
 pub mod platform;
 pub mod process;
+pub mod recover;
 pub mod shield;
 pub mod stdio;
 pub mod text;

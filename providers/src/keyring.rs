@@ -58,10 +58,13 @@ fn call<T: Send + 'static>(
         return Outcome::Unavailable(why);
     }
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let spawned = std::thread::Builder::new().spawn(move || {
         let r = keyring::Entry::new(service, &account).and_then(|e| f(&e));
         let _ = tx.send(r);
     });
+    if let Err(e) = spawned {
+        return Outcome::Unavailable(format!("cannot start a thread to ask the keyring ({e})"));
+    }
     match rx.recv_timeout(CALL_LIMIT) {
         Ok(Ok(v)) => Outcome::Done(v),
         Ok(Err(keyring::Error::NoEntry)) => Outcome::Missing,
@@ -80,9 +83,12 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Outcome<T> + Send + 'static,
 ) -> Outcome<T> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
+    let spawned = std::thread::Builder::new().spawn(move || {
         let _ = tx.send(f());
     });
+    if let Err(e) = spawned {
+        return Outcome::Unavailable(format!("cannot start a thread to ask the keyring ({e})"));
+    }
     rx.await
         .unwrap_or(Outcome::Unavailable("keyring thread ended".into()))
 }

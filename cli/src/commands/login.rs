@@ -374,13 +374,18 @@ async fn browser_login(app: &App, args: &LoginArgs, endpoints: &Endpoints) -> Re
         ));
         let out = app.out;
         // A detached thread: some browsers block until closed, and the login must not wait.
-        std::thread::spawn(move || {
+        let opened = std::thread::Builder::new().spawn(move || {
             if let Err(e) = webbrowser::open(&url) {
                 out.warn(&format!(
                     "could not open a browser ({e}); open the URL above yourself"
                 ));
             }
         });
+        if let Err(e) = opened {
+            app.out.warn(&format!(
+                "could not open a browser ({e}); open the URL above yourself"
+            ));
+        }
     }
     app.out.info(&format!(
         "Waiting for the sign-in (up to {}) ...",

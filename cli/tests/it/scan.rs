@@ -704,3 +704,69 @@ fn a_full_disk_while_packaging_is_one_clear_error() {
         "nothing was uploaded"
     );
 }
+
+/// Under a memory limit (`ulimit -v`) too tight for packaging, every outcome is the archive or
+/// one error with a hint, exit 1: never a panic's bug report, never SIGABRT. The limits tried
+/// go up one MiB at a time from the lowest this binary can start with (the loader's own
+/// failures come before any code of ours) until the archive is written three times in a row.
+#[test]
+fn a_memory_limit_while_packaging_is_an_error_with_a_hint() {
+    let (_d, env) = setup();
+    for i in 0..40 {
+        env.write(
+            &env.work().join(format!("repo/src/gen/f{i}.js")),
+            &format!("export const v{i} = {:?};\n", "x".repeat(20_000 + i)),
+        );
+    }
+    let bin = env!("CARGO_BIN_EXE_cybedefend");
+    let under = |kib: u64, args: &str| {
+        let c = env.command_with(
+            "sh",
+            &[],
+            &["-c", &format!("ulimit -v {kib} && exec '{bin}' {args}")],
+        );
+        Env::output_of(c, None)
+    };
+    // the lowest limit this binary starts under (debug builds map more than release ones)
+    let mut kib = 16 << 10;
+    while under(kib, "--version").code != 0 {
+        kib += 1 << 10;
+        assert!(kib < 1 << 20, "the binary does not start under 1 GiB");
+    }
+    let (mut clean_errors, mut in_a_row) = (Vec::new(), 0);
+    while in_a_row < 3 {
+        let out = under(kib, "scan --dir repo --dry-run --archive-out out.zip");
+        match out.code {
+            0 => {
+                assert!(
+                    out.stdout.contains("Wrote") || out.stderr.contains("Wrote"),
+                    "{out:?}"
+                );
+                in_a_row += 1;
+            }
+            1 => {
+                assert!(
+                    !out.stderr.contains("internal error"),
+                    "at {kib} KiB: {out:?}"
+                );
+                assert!(out.stderr.contains("memory"), "at {kib} KiB: {out:?}");
+                assert!(out.stderr.contains("hint: "), "at {kib} KiB: {out:?}");
+                assert_eq!(
+                    out.stderr.matches("error:").count(),
+                    1,
+                    "at {kib} KiB: {out:?}"
+                );
+                clean_errors.push(kib);
+                in_a_row = 0;
+            }
+            code => panic!("at {kib} KiB: exit {code}: {out:?}"),
+        }
+        kib += 1 << 10;
+        assert!(kib < 1 << 20, "packaging still fails under 1 GiB");
+    }
+    eprintln!("clean errors at {clean_errors:?} KiB, the archive from {kib} KiB on");
+    assert!(
+        !clean_errors.is_empty(),
+        "no limit was tight enough to fail packaging: the test proves nothing"
+    );
+}

@@ -35,6 +35,28 @@ pub struct Written {
     pub bytes_out: u64,
 }
 
+/// Stack of a compression thread: deflate keeps its state on the heap, so a small stack is
+/// plenty, and under a tight `ulimit -v` every reserved megabyte counts.
+const WORKER_STACK: usize = 512 << 10;
+
+const MEMORY_HINT: &str = "the process ran short of memory or threads: raise the limit \
+     (`ulimit -v`, `ulimit -u`, the container's memory limit) or free some, then run it again";
+
+/// The error for a compression that panicked: an allocation the compressor could not make
+/// under a memory limit, or a bug.
+fn compress_panicked(batch: &[&PlannedFile], message: &str) -> Error {
+    let what = match batch {
+        [one] => crate::text::neutralize(&one.name).into_owned(),
+        _ => format!("{} files", batch.len()),
+    };
+    if crate::recover::out_of_memory(message) {
+        Error::failure(format!("cannot compress {what}: out of memory")).with_hint(MEMORY_HINT)
+    } else {
+        Error::failure(format!("cannot compress {what}: {message}"))
+            .with_hint("this is a bug in cybedefend; please report it with the command you ran")
+    }
+}
+
 fn cancelled() -> Error {
     Error::cancelled("the archive was cancelled")
 }
@@ -312,11 +334,16 @@ pub fn write(
     };
 
     let result = std::thread::scope(|s| -> Result<()> {
-        for _ in 0..threads {
+        let mut started = 0;
+        let mut refused = None;
+        for n in 0..threads {
             let tx = tx.clone();
             let (files, budget, wake, written_upto, spill_dir) =
                 (&files, &budget, &wake, &written_upto, &spill_dir);
-            s.spawn(move || {
+            let worker = std::thread::Builder::new()
+                .name(format!("compress-{n}"))
+                .stack_size(WORKER_STACK);
+            let spawned = worker.spawn_scoped(s, move || {
                 loop {
                     // Take the next file when the budget allows it (or it is the next to write).
                     let (i, c) = {
@@ -343,15 +370,33 @@ pub fn write(
                         b.in_flight += c;
                         (i, c)
                     };
-                    let r = compress_batch(&files[i], level, spill_dir, progress, cancel);
+                    let r = crate::recover::catching(|| {
+                        compress_batch(&files[i], level, spill_dir, progress, cancel)
+                    })
+                    .unwrap_or_else(|message| Err(compress_panicked(&files[i], &message)));
                     let failed = r.is_err();
                     if tx.send((i, c, r)).is_err() || failed {
                         return;
                     }
                 }
             });
+            match spawned {
+                Ok(_) => started += 1,
+                // fewer workers are slower, not wrong
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
         }
         drop(tx);
+        if started == 0 {
+            let e = refused.map_or_else(|| "no reason given".to_owned(), |e| e.to_string());
+            return Err(Error::failure(format!(
+                "cannot start a thread to compress the files: {e}"
+            ))
+            .with_hint(MEMORY_HINT));
+        }
 
         // This thread appends in plan order.
         let mut pending: BTreeMap<usize, (u64, Partial)> = BTreeMap::new();

@@ -496,7 +496,7 @@ pub(crate) fn finish() -> bool {
         .collect();
     if !to_destroy.is_empty() {
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let spawned = std::thread::Builder::new().spawn(move || {
             for (destroy, instance, label) in to_destroy {
                 let _flight = InFlight::start(format!("{label} during `destroy`"));
                 // SAFETY: checked non-NULL at load; the instance was made by `create`, no call
@@ -505,7 +505,10 @@ pub(crate) fn finish() -> bool {
             }
             let _ = tx.send(());
         });
-        let _ = rx.recv_timeout(DESTROY_LIMIT);
+        // no thread to spare (a memory limit): the instances end with the process, undestroyed
+        if spawned.is_ok() {
+            let _ = rx.recv_timeout(DESTROY_LIMIT);
+        }
     }
     loaded.is_empty() && !in_flight()
 }

@@ -50,12 +50,21 @@ impl Running {
         }
         self.active.fetch_add(1, Ordering::SeqCst);
         let done = Done(self.active.clone());
-        tokio::task::spawn_blocking(move || {
-            let _done = done;
-            f()
+        // tokio panics when the OS refuses it a thread (a tight `ulimit -v`)
+        let task = cybedefend_core::recover::catching(|| {
+            tokio::task::spawn_blocking(move || {
+                let _done = done;
+                f()
+            })
         })
-        .await
-        .map_err(|e| Error::failure(format!("archive task failed: {e}")))?
+        .map_err(|e| {
+            Error::failure(format!("cannot start a thread for the archive: {e}")).with_hint(
+                "the process ran short of memory or threads: raise the limit (`ulimit -v`, \
+                 `ulimit -u`, the container's memory limit) or free some, then run it again",
+            )
+        })?;
+        task.await
+            .map_err(|e| Error::failure(format!("archive task failed: {e}")))?
     }
 }
 
