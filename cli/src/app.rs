@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use cybedefend_core::config::{ConfigSources, LoadedConfig, RequestedProfile, TokenCacheMode};
 use cybedefend_core::credentials::{
-    Chain, Home, Notices, PluginSettings, Resolution, ResolveContext, Winner, store,
+    Chain, Notices, PluginSettings, Resolution, ResolveContext, Winner, store,
 };
+use cybedefend_core::home::Home;
 use cybedefend_core::platform::exchange::token_store_backend;
 use cybedefend_core::platform::{
-    Api, Bearer, DEFAULT_TIMEOUT, Endpoints, FileTokenStore, Http, NoTokenStore, Region, TokenStore,
+    Api, Bearer, DEFAULT_TIMEOUT, Endpoints, FileTokenStore, Http, NoTokenStore, TokenStore,
 };
+use cybedefend_core::region::Region;
 use cybedefend_core::{Error, Result, env};
 
 use crate::args::GlobalArgs;
@@ -276,9 +278,9 @@ pub(crate) fn pat_from_stdin(flag: &str) -> Result<cybedefend_core::Secret> {
         .map_err(|e| Error::usage(format!("cannot read the PAT from standard input: {e}")))?;
     let text =
         String::from_utf8(bytes).map_err(|_| Error::usage("standard input is not UTF-8 text"))?;
-    let (text, _) = cybedefend_core::credentials::strip_bom(&text);
+    let (text, _) = cybedefend_core::secret::strip_bom(&text);
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    match cybedefend_core::credentials::normalize_pat(first) {
+    match cybedefend_core::secret::normalize_pat(first) {
         Ok(Some(p)) => Ok(p),
         Ok(None) => Err(
             Error::usage("standard input held no PAT").with_hint(format!(

@@ -10,7 +10,7 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 use cybedefend_core::Error;
-use cybedefend_core::credentials::redact::{RedactingWriter, redact};
+use cybedefend_core::secret::redact::{RedactingWriter, redact};
 use cybedefend_core::text::neutralize;
 
 /// Writes messages and data.

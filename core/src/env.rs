@@ -1,6 +1,6 @@
 //! Every environment variable the CLI reads, and the only place that reads them (`clippy.toml`
 //! forbids `std::env::var*` elsewhere). Config keys set by `CYBEDEFEND_<KEY>` are listed in the
-//! key table ([`crate::config::KEYS`]); the variables here are the others.
+//! key table (`config::KEYS`); the variables here are the others.
 //!
 //! A variable that is set but not valid UTF-8 is an error naming it, never silently "unset":
 //! falling back to the production URL or another home folder would surprise.

@@ -14,8 +14,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::credentials::display;
 use crate::error::{Error, Result};
+use crate::text;
 
 /// Largest credentials.json, secret file or token read from a file.
 pub const SECRET_FILE_CAP: u64 = 64 * 1024;
@@ -42,24 +42,24 @@ impl ReadError {
     /// The error for a message that names `path`.
     pub fn into_error(self, what: &str, path: &Path) -> Error {
         match self {
-            ReadError::NotFound => Error::not_found(format!("{} does not exist", display(path))),
+            ReadError::NotFound => Error::not_found(format!("{} does not exist", text::path(path))),
             ReadError::NotRegular(kind) => Error::failure(format!(
                 "{what} {} is a {kind}, not a regular file",
-                display(path)
+                text::path(path)
             ))
             .with_hint("replace it with a regular file"),
             ReadError::TooLarge(cap) => Error::failure(format!(
                 "{what} {} is larger than {} KiB, which no such file is",
-                display(path),
+                text::path(path),
                 cap / 1024
             )),
             ReadError::Symlink => Error::failure(format!(
                 "{what} {} is a symbolic link, which is not followed here",
-                display(path)
+                text::path(path)
             ))
             .with_hint("replace the link with the file itself"),
             ReadError::Refused(why) => {
-                Error::failure(format!("cannot read {what} {}: {why}", display(path)))
+                Error::failure(format!("cannot read {what} {}: {why}", text::path(path)))
                     .with_hint("give the file's own path, not a link another user made")
             }
             ReadError::Io(e) => io_error(&format!("cannot read {what}"), path, &e),
@@ -168,7 +168,7 @@ pub fn open_for_output(path: &Path) -> Result<File> {
         if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) {
             return Error::failure(format!(
                 "nothing is reading {} (a FIFO with no reader)",
-                display(path)
+                text::path(path)
             ))
             .with_hint("start the reader first, or write to a file");
         }
@@ -266,7 +266,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !meta.is_dir() {
         return Err(Error::usage(format!(
             "{} is not a folder",
-            display(dir)
+            text::path(dir)
         ))
         .with_hint("cybedefend keeps its files in a folder; remove or rename what is there, or set CYBEDEFEND_HOME"));
     }
@@ -276,7 +276,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
         let refuse = |why: String| {
             Error::usage(format!(
                 "refusing to keep credentials in {}: {why}",
-                display(dir)
+                text::path(dir)
             ))
             .with_hint("use a folder of your own (mode 0700), e.g. unset CYBEDEFEND_HOME to use ~/.cybedefend")
         };
@@ -425,7 +425,7 @@ impl AtomicFile {
             && m.permissions().readonly()
         {
             return Err(
-                Error::failure(format!("{} is read-only; not replaced", display(path)))
+                Error::failure(format!("{} is read-only; not replaced", text::path(path)))
                     .with_hint("make it writable, or write to another file"),
             );
         }
@@ -571,7 +571,7 @@ impl FileLock {
                     if start.elapsed() >= wait {
                         return Err(Error::failure(format!(
                             "another cybedefend process has held {} for {} s",
-                            display(path),
+                            text::path(path),
                             wait.as_secs()
                         ))
                         .with_hint("wait for it to finish, or stop it and retry"));
@@ -618,11 +618,11 @@ fn open_lock_file(path: &Path) -> std::result::Result<File, ReadError> {
 
 /// An I/O error naming the file, as a failure (exit 1).
 pub fn io_error(what: &str, path: &Path, err: &io::Error) -> Error {
-    let mut e = Error::failure(format!("{what} {}: {}", display(path), err_text(err)));
+    let mut e = Error::failure(format!("{what} {}: {}", text::path(path), err_text(err)));
     if err.kind() == io::ErrorKind::PermissionDenied {
         e = e.with_hint(format!(
             "check the owner and permissions of {}",
-            display(path)
+            text::path(path)
         ));
     }
     e

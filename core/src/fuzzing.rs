@@ -9,7 +9,10 @@ use crate::platform::{parse, policies, results, scan};
 /// masking logic.
 pub fn config_yaml(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        crate::config::fuzz_text(text);
+        if let Some(loaded) = crate::config::fuzz_text(text) {
+            let _ = crate::platform::Endpoints::resolve(&loaded, None);
+            let _ = crate::credentials::Chain::from_config(&loaded);
+        }
     }
 }
 
@@ -72,9 +75,9 @@ pub fn terminal_text(data: &[u8]) {
 pub fn redaction(data: &[u8]) {
     use std::io::Write as _;
     const SECRET: &str = "cdp_fuzz_secret_value_0001";
-    crate::credentials::redact::register(SECRET);
+    crate::secret::redact::register(SECRET);
     let cut = data.first().map_or(1, |b| usize::from(*b).max(1));
-    let mut w = crate::credentials::redact::RedactingWriter::new(Vec::new());
+    let mut w = crate::secret::redact::RedactingWriter::new(Vec::new());
     let mut all = Vec::new();
     for chunk in data.chunks(cut) {
         all.extend_from_slice(chunk);

@@ -1,25 +1,31 @@
-//! `cybedefend-core`: the engine of the `cybedefend` CLI, in three parts.
+//! `cybedefend-core`: the engine of the `cybedefend` CLI. It prints nothing, knows no
+//! command-line parser and no concrete provider (those live in `cybedefend-providers` and
+//! register with `inventory`); the scan archive is `cybedefend-archive`.
 //!
-//! - [`credentials`]: what a credential is, the provider trait and registry, the chain with its
-//!   trace, the stored login, redaction of secrets.
-//! - [`config`]: layered configuration with an origin for every value, trust of the working
-//!   directory, machine policy, the key table.
-//! - [`platform`]: regions and endpoints, HTTP with its safety rules, PAT exchange and browser
-//!   login, the one bearer path, the typed API by resource.
-//! - [`archive`]: the scan archive.
+//! Modules, each importing only those above it in this list (the arrows point one way):
 //!
-//! Shared by all: [`Error`] with its [`ErrorKind`], [`duration`], [`text`] (safe printing of
-//! outside text), [`fsutil`] (private and atomic files, safe reads), [`pathwalk`] (paths resolved
-//! through descriptors, links checked), [`stdio`] (the CLI's stdout, out of native plugins'
-//! reach), [`env`].
-//!
-//! This crate prints nothing and knows no command-line parser, and no concrete provider
-//! (those live in `cybedefend-providers` and register with `inventory`).
+//! | module | what it is for |
+//! | --- | --- |
+//! | [`error`](Error) | [`Error`] with its [`ErrorKind`], a hint and a cause |
+//! | [`env`] | every environment variable the CLI reads, read in one place |
+//! | [`text`] | outside text made safe to print; paths and "did you mean" for messages |
+//! | [`duration`] | durations as users write them (`90s`, `5m`) |
+//! | [`secret`] | [`Secret`] values and the redaction of everything printed |
+//! | [`region`] | the platform's regions and their default URLs |
+//! | [`home`] | the cybedefend home folder (`~/.cybedefend`) and what lives in it |
+//! | [`pathwalk`] | paths resolved through descriptors, links checked (Unix) |
+//! | [`fsutil`] | private, atomic and locked files; reads with a size cap |
+//! | [`process`] | helper programs: found on a checked `PATH`, run with a clean environment |
+//! | [`recover`] | a library's panic (a failed allocation) answered as an error |
+//! | [`shield`] | work a signal must let finish (a token refresh, a PAT creation) |
+//! | [`stdio`] | the CLI's stdout, out of native plugins' reach |
+//! | [`config`] | layered configuration with an origin for every value, the key table, trust of the working directory, machine policy, network settings |
+//! | [`credentials`] | what a credential is, the provider trait and registry, the chain with its trace, the stored login |
+//! | [`platform`] | endpoints, HTTP with its safety rules, proxies and TLS trust, PAT exchange and browser login, the typed API by resource |
 //!
 //! Internal, unstable API.
 #![warn(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
-pub mod archive;
 pub mod config;
 pub mod credentials;
 pub mod duration;
@@ -28,14 +34,17 @@ mod error;
 pub mod fsutil;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod home;
 #[cfg(unix)]
 pub mod pathwalk;
 pub mod platform;
 pub mod process;
 pub mod recover;
+pub mod region;
+pub mod secret;
 pub mod shield;
 pub mod stdio;
 pub mod text;
 
-pub use credentials::Secret;
 pub use error::{Error, ErrorKind, Result};
+pub use secret::Secret;

@@ -78,26 +78,26 @@ pub enum WalkError {
 
 impl std::fmt::Display for WalkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::credentials::display;
+        use crate::text;
         match self {
-            WalkError::NotFound(p) => write!(f, "{} does not exist", display(p)),
+            WalkError::NotFound(p) => write!(f, "{} does not exist", text::path(p)),
             WalkError::ForeignLink { link, owner } => write!(
                 f,
                 "{} is a symbolic link in a folder everyone can write, and it belongs to another user (uid {owner}): it is not followed",
-                display(link)
+                text::path(link)
             ),
             WalkError::TooManyLinks => f.write_str("it goes through more than 40 symbolic links"),
             WalkError::Link(p) => write!(
                 f,
                 "{} is a symbolic link, which is not followed here",
-                display(p)
+                text::path(p)
             ),
             WalkError::Changed(p) => write!(
                 f,
                 "{} is not a folder, or changed while it was read",
-                display(p)
+                text::path(p)
             ),
-            WalkError::Io(p, e) => write!(f, "{}: {e}", display(p)),
+            WalkError::Io(p, e) => write!(f, "{}: {e}", text::path(p)),
         }
     }
 }

@@ -13,7 +13,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::credentials::redact;
+use crate::secret::redact;
 use crate::{Error, Result};
 use crate::{env, text};
 use tokio::io::{AsyncRead, AsyncReadExt};

@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use cybedefend_core::credentials::{
     CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
-    normalize_pat, redact,
 };
+use cybedefend_core::secret::normalize_pat;
+use cybedefend_core::secret::redact;
 use cybedefend_core::{Error, Result};
 use serde::Deserialize;
 

@@ -14,10 +14,12 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use cybedefend_core::credentials::{
-    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext, display,
-    normalize_pat, strip_bom,
+    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
 };
 use cybedefend_core::fsutil::{self, ReadError};
+use cybedefend_core::secret::normalize_pat;
+use cybedefend_core::secret::strip_bom;
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 use serde::Deserialize;
 
@@ -59,19 +61,19 @@ impl CredentialProvider for FileProvider {
             match fsutil::read_capped_async(path.clone(), fsutil::SECRET_FILE_CAP, true).await {
                 Ok(b) => b,
                 Err(ReadError::NotFound) => {
-                    return Lookup::not_found(format!("{} does not exist", display(&path)));
+                    return Lookup::not_found(format!("{} does not exist", text::path(&path)));
                 }
                 Err(e) => return Err(e.into_error("secret file", &path)),
             };
         let text = String::from_utf8(bytes).map_err(|_| {
             Error::failure(format!(
                 "the secret file {} is not UTF-8 text",
-                display(&path)
+                text::path(&path)
             ))
         })?;
         let (text, bom) = strip_bom(&text);
         if bom {
-            let shown = display(&path);
+            let shown = text::path(&path);
             tracing::debug!(
                 "file provider: dropped a UTF-8 byte-order mark at the start of {shown}"
             );
@@ -82,17 +84,20 @@ impl CredentialProvider for FileProvider {
         let warning = (shared & 0o044 != 0).then(|| {
             format!(
                 "{} can be read by other users; restrict it with `chmod 600`",
-                display(&path)
+                text::path(&path)
             )
         });
         let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         match normalize_pat(first) {
-            Ok(Some(pat)) => Found::pat(pat, display(&path))
+            Ok(Some(pat)) => Found::pat(pat, text::path(&path))
                 .plaintext(warning.is_some())
                 .with_warning(warning)
                 .into_lookup(),
-            Ok(None) => Lookup::not_found(format!("{} is empty", display(&path))),
-            Err(e) => Err(Error::failure(format!("the PAT in {} {e}", display(&path)))),
+            Ok(None) => Lookup::not_found(format!("{} is empty", text::path(&path))),
+            Err(e) => Err(Error::failure(format!(
+                "the PAT in {} {e}",
+                text::path(&path)
+            ))),
         }
     }
 }

@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use cybedefend_core::credentials::{
-    CredentialProvider, Lookup, ProviderFactory, ProviderInit, ResolveContext, normalize_pat,
+    CredentialProvider, Lookup, ProviderFactory, ProviderInit, ResolveContext,
 };
+use cybedefend_core::secret::normalize_pat;
 use cybedefend_core::{Error, Result};
 
 struct FlagProvider;

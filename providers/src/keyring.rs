@@ -10,13 +10,16 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use cybedefend_core::Secret;
 use cybedefend_core::credentials::store;
 use cybedefend_core::credentials::{
     Credential, CredentialProvider, Erased, Found, Lookup, ProviderFactory, ProviderInit,
-    ResolveContext, Secret, normalize_pat,
+    ResolveContext,
 };
 use cybedefend_core::fsutil::FileLock;
-use cybedefend_core::platform::{Region, TokenStore, TokenStoreBackend};
+use cybedefend_core::platform::{TokenStore, TokenStoreBackend};
+use cybedefend_core::region::Region;
+use cybedefend_core::secret::normalize_pat;
 use cybedefend_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -24,7 +27,7 @@ use time::OffsetDateTime;
 /// Service name of the keyring entry.
 pub(crate) const SERVICE: &str = "cybedefend-cli";
 /// Account name of the keyring entry (`pat`, or `pat@<profile>` for a profile's login).
-pub(crate) fn account(home: &cybedefend_core::credentials::Home) -> String {
+pub(crate) fn account(home: &cybedefend_core::home::Home) -> String {
     match home.profile() {
         Some(p) => format!("pat@{p}"),
         None => "pat".to_owned(),
@@ -310,7 +313,7 @@ impl TokenStore for KeyringTokenStore {
 }
 
 fn open_token_store(
-    _home: &cybedefend_core::credentials::Home,
+    _home: &cybedefend_core::home::Home,
 ) -> std::result::Result<Box<dyn TokenStore>, String> {
     match unavailable_reason() {
         Some(why) => Err(why),

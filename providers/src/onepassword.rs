@@ -8,11 +8,13 @@
 //! like `op run` does.
 
 use async_trait::async_trait;
+use cybedefend_core::Secret;
 use cybedefend_core::credentials::{
-    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext, Secret,
-    normalize_pat, redact,
+    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
 };
 use cybedefend_core::env;
+use cybedefend_core::secret::normalize_pat;
+use cybedefend_core::secret::redact;
 use cybedefend_core::{Error, Result};
 use serde::Deserialize;
 

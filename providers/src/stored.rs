@@ -6,9 +6,10 @@ use cybedefend_core::Result;
 use cybedefend_core::credentials::store::{self, Removed};
 use cybedefend_core::credentials::{
     Credential, CredentialProvider, Erased, Found, Lookup, ProviderFactory, ProviderInit,
-    ResolveContext, display,
+    ResolveContext,
 };
-use cybedefend_core::platform::Region;
+use cybedefend_core::region::Region;
+use cybedefend_core::text;
 
 struct StoredProvider;
 
@@ -19,7 +20,7 @@ impl CredentialProvider for StoredProvider {
     }
 
     async fn resolve(&self, ctx: &ResolveContext) -> Result<Lookup> {
-        let path = display(&ctx.home.credentials_file());
+        let path = text::path(&ctx.home.credentials_file());
         let Some(login) = store::load(&ctx.home)? else {
             return Lookup::not_found(format!("no {path} (not logged in)"));
         };
@@ -46,7 +47,7 @@ impl CredentialProvider for StoredProvider {
     }
 
     async fn erase(&self, ctx: &ResolveContext) -> Result<Erased> {
-        let path = display(&ctx.home.credentials_file());
+        let path = text::path(&ctx.home.credentials_file());
         Ok(match store::remove(&ctx.home)? {
             Removed::Deleted { pat_fingerprint } => Erased {
                 removed: true,

@@ -21,12 +21,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use cybedefend_core::Secret;
 use cybedefend_core::credentials::{
-    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext, Secret,
-    display, normalize_pat, redact,
+    CredentialProvider, Found, Lookup, ProviderFactory, ProviderInit, ResolveContext,
 };
 use cybedefend_core::fsutil::{self, ReadError};
 use cybedefend_core::platform::http;
+use cybedefend_core::secret::normalize_pat;
+use cybedefend_core::secret::redact;
 use cybedefend_core::{Error, Result};
 use cybedefend_core::{env, text};
 use serde::Deserialize;
@@ -126,8 +128,8 @@ async fn file_value(path: &Path, cap: u64) -> Result<Option<String>> {
     match fsutil::read_capped_async(path.to_owned(), cap, true).await {
         Ok(b) => {
             let t = String::from_utf8(b)
-                .map_err(|_| Error::failure(format!("{} is not UTF-8 text", display(path))))?;
-            let (t, _) = cybedefend_core::credentials::strip_bom(&t);
+                .map_err(|_| Error::failure(format!("{} is not UTF-8 text", text::path(path))))?;
+            let (t, _) = cybedefend_core::secret::strip_bom(&t);
             Ok(Some(t.trim().to_owned()).filter(|t| !t.is_empty()))
         }
         Err(ReadError::NotFound) => Ok(None),
@@ -160,7 +162,7 @@ fn looked_at(env_name: Option<&str>, file: Option<&PathBuf>) -> String {
         parts.push(format!("{e} is not set"));
     }
     if let Some(f) = file {
-        parts.push(format!("{} does not exist", display(f)));
+        parts.push(format!("{} does not exist", text::path(f)));
     }
     parts.join(", and ")
 }
@@ -188,8 +190,11 @@ impl VaultProvider {
         };
         if let Some(ca) = ca {
             let pem = file_value(&ca, CA_FILE_CAP).await?.ok_or_else(|| {
-                Error::usage(format!("the Vault CA file {} does not exist", display(&ca)))
-                    .with_hint("fix `ca_cert` or VAULT_CACERT")
+                Error::usage(format!(
+                    "the Vault CA file {} does not exist",
+                    text::path(&ca)
+                ))
+                .with_hint("fix `ca_cert` or VAULT_CACERT")
             })?;
             use rustls::pki_types::{CertificateDer, pem::PemObject};
             let certs: Vec<CertificateDer<'static>> =
@@ -200,7 +205,7 @@ impl VaultProvider {
                     .ok_or_else(|| {
                         Error::usage(format!(
                         "the Vault CA file {} holds no PEM certificate",
-                        display(&ca)
+                        text::path(&ca)
                     ))
                     .with_hint(
                         "`ca_cert` / VAULT_CACERT takes a PEM file (-----BEGIN CERTIFICATE-----)",
@@ -380,7 +385,11 @@ impl CredentialProvider for VaultProvider {
             },
         };
         let addr = addr.trim_end_matches('/').to_owned();
-        http::check_url("address", &addr, &format!("provider `{}`", self.id))?;
+        cybedefend_core::config::net::check_url(
+            "address",
+            &addr,
+            &format!("provider `{}`", self.id),
+        )?;
         let client = self.client().await?;
         let token = match self.login(&client, &addr).await? {
             Ok(t) => t,

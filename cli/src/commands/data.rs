@@ -144,7 +144,7 @@ pub(crate) fn done(app: &App, json: bool, raw: &Value, message: &str) -> Result<
 /// A cell: secrets masked first (a cut must never leave part of one), then one line, cut at 60
 /// characters.
 pub(crate) fn cell(text: &str) -> String {
-    one_line(&cybedefend_core::credentials::redact::redact(text), 60)
+    one_line(&cybedefend_core::secret::redact::redact(text), 60)
 }
 
 /// An optional value, `-` when absent.

@@ -2,11 +2,12 @@
 //! OS keyring) or a browser login (OAuth 2.0 + PKCE).
 
 use clap::Args;
-use cybedefend_core::credentials::{
-    Credential, CredentialProvider, ResolveContext, Secret, display, factory, normalize_pat,
-};
+use cybedefend_core::Secret;
+use cybedefend_core::credentials::{Credential, CredentialProvider, ResolveContext, factory};
 use cybedefend_core::duration::Span;
 use cybedefend_core::platform::{Bearer, Endpoints, oauth};
+use cybedefend_core::secret::normalize_pat;
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result, env};
 
 use crate::app::App;
@@ -44,7 +45,7 @@ impl StoreIn {
                         .keys()
                         .map(String::as_str),
                 );
-                let guess = cybedefend_core::config::suggest(other, &valid)
+                let guess = cybedefend_core::text::suggest(other, &valid)
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
                 Err(Error::usage(format!(
@@ -301,7 +302,7 @@ async fn store_pat(
 ) -> Result<()> {
     let fingerprint = credential.fingerprint();
     let keyring = builtin("keyring")?;
-    let saved = display(&app.home.credentials_file());
+    let saved = text::path(&app.home.credentials_file());
     if let Some((name, provider)) = provider {
         provider
             .store(ctx, credential, endpoints.region)
@@ -407,7 +408,7 @@ async fn browser_login(app: &App, args: &LoginArgs, endpoints: &Endpoints) -> Re
         "Logged in{} to region {} in the browser (session {fingerprint}); saved to {}",
         app.profile_note(),
         endpoints.region,
-        display(&app.home.credentials_file())
+        text::path(&app.home.credentials_file())
     ));
     if !has_refresh {
         app.out.warn("the auth server gave no refresh token, so you will have to log in again when the session expires (the client needs `offline_access`)");

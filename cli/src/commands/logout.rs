@@ -6,7 +6,8 @@
 //! the command fails: credentials.json still says where the PAT is, so `logout` can be retried.
 
 use cybedefend_core::credentials::{Credential, store};
-use cybedefend_core::platform::{Endpoints, FileTokenStore, Region, oauth};
+use cybedefend_core::platform::{Endpoints, FileTokenStore, oauth};
+use cybedefend_core::region::Region;
 use cybedefend_core::{Result, env};
 
 use crate::app::App;

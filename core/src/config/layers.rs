@@ -8,11 +8,11 @@ use figment::{Figment, Metadata, Profile, Provider};
 
 use super::keys::{self, Key, KeyType};
 use super::{ConfigSources, FlagValues, Policy, origin_of_metadata, trust, yaml};
-use crate::credentials::display;
 use crate::duration::Span;
 use crate::env;
 use crate::error::{Error, Result};
-use crate::platform::Region;
+use crate::region::Region;
+use crate::text;
 
 /// What [`build`] made.
 pub(super) struct Built {
@@ -62,7 +62,7 @@ pub fn describe_figment_error(err: &figment::Error) -> String {
     let secret = err
         .path
         .last()
-        .is_some_and(|k| k == "pat" || crate::credentials::redact::is_secret_name(k));
+        .is_some_and(|k| k == "pat" || crate::secret::redact::is_secret_name(k));
     // The parser also quotes what it found: never repeated, since a file may be a link to
     // anything (a repository's `config.yaml` pointing at a token file).
     use figment::error::{Actual, Kind};
@@ -122,8 +122,8 @@ fn first_existing(candidates: &[PathBuf], warnings: &mut Vec<String>) -> Option<
     if existing.len() > 1 {
         warnings.push(format!(
             "both {} and {} exist; only the first is read",
-            display(existing[0]),
-            display(existing[1])
+            text::path(existing[0]),
+            text::path(existing[1])
         ));
     }
     existing.first().map(|p| (*p).clone())
@@ -189,7 +189,7 @@ impl Untrusted {
     }
 
     fn into_error(self) -> Error {
-        let shown = display(&self.path);
+        let shown = text::path(&self.path);
         let fix = if self.system {
             format!("chown root {shown} and chmod go-w {shown} (and its folders)")
         } else if self.why.contains("another user") {
@@ -263,7 +263,7 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
             return Err(u.into_error());
         }
         let layer = Figment::from(file.provider());
-        policy.tighten_with(&layer, &display(path));
+        policy.tighten_with(&layer, &text::path(path));
         figment = figment.merge(file.provider());
         files.push(path.clone());
     }
@@ -272,7 +272,7 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
         if !path.is_file() {
             return Err(Error::usage(format!(
                 "config file {} (from --config) does not exist or is not a regular file",
-                display(path)
+                text::path(path)
             )));
         }
         let (file, dict) = parse_file(path, false)?;
@@ -303,7 +303,7 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
             if link {
                 warnings.push(format!(
                     "ignoring {}: it is a symbolic link, and a working-directory config is read only as a regular file",
-                    display(p)
+                    text::path(p)
                 ));
             }
             !link

@@ -12,6 +12,7 @@
 
 mod keys;
 mod layers;
+pub mod net;
 mod policy;
 mod profiles;
 mod trust;
@@ -24,10 +25,13 @@ use figment::value::{Dict, Value};
 use figment::{Figment, Metadata, Source};
 use serde::{Deserialize, Serialize};
 
-use crate::credentials::{Home, Secret, display, normalize_pat};
+use crate::Secret;
 use crate::duration::Span;
 use crate::error::{Error, Result};
-use crate::platform::Region;
+use crate::home::Home;
+use crate::region::Region;
+use crate::secret::normalize_pat;
+use crate::text;
 
 pub use keys::{CREDENTIAL_KEYS, KEYS, Key, KeyType, PLUGIN_KEYS, find as key};
 pub use layers::describe_figment_error;
@@ -315,7 +319,7 @@ impl LoadedConfig {
         if let Some(p) = &loaded.settings.proxy
             && !p.trim().eq_ignore_ascii_case("none")
         {
-            crate::platform::net::ProxyUrl::parse(p, &loaded.origin("proxy").unwrap_or_default())?;
+            crate::config::net::ProxyUrl::parse(p, &loaded.origin("proxy").unwrap_or_default())?;
         }
         Ok(loaded)
     }
@@ -400,10 +404,10 @@ impl LoadedConfig {
     }
 
     /// The network settings, with their origins.
-    pub fn net_settings(&self) -> crate::platform::net::NetSettings {
-        use crate::platform::net::Setting;
+    pub fn net_settings(&self) -> net::NetSettings {
+        use net::Setting;
         let with = |key: &str| self.origin(key).unwrap_or_else(|| "config".to_owned());
-        crate::platform::net::NetSettings {
+        net::NetSettings {
             proxy: self.settings.proxy.clone().map(|value| Setting {
                 value,
                 origin: with("proxy"),
@@ -557,7 +561,7 @@ impl LoadedConfig {
             .unwrap_or_else(|| "default".into());
         let json = if key == "proxy" {
             match value.as_str() {
-                Some(s) => serde_json::Value::from(crate::platform::net::mask_userinfo(s)),
+                Some(s) => serde_json::Value::from(net::mask_userinfo(s)),
                 None => serde_json::Value::Null,
             }
         } else if key == "pat" {
@@ -617,7 +621,7 @@ impl LoadedConfig {
 
 /// A config file's text through everything that reads it (fuzzing).
 #[cfg(feature = "fuzzing")]
-pub(crate) fn fuzz_text(text: &str) {
+pub(crate) fn fuzz_text(text: &str) -> Option<LoadedConfig> {
     use figment::providers::{Format, Yaml};
     let figment = Figment::from(Yaml::string(text));
     if let Ok(settings) = figment.extract::<Settings>() {
@@ -634,16 +638,16 @@ pub(crate) fn fuzz_text(text: &str) {
         loaded.apply_user_policy();
         loaded.find_unknown_keys();
         let _ = loaded.entries();
-        let _ = crate::platform::Endpoints::resolve(&loaded, None);
-        let _ = crate::credentials::Chain::from_config(&loaded);
+        return Some(loaded);
     }
+    None
 }
 
 /// "unknown key `regoin` in FILE is ignored; did you mean `region`?"
 pub(crate) fn unknown_key_message(key: &str, origin: &str, known: &[&str], prefix: &str) -> String {
     let short = key.strip_prefix(prefix).unwrap_or(key);
     let mut msg = format!("unknown key `{key}` in {origin} is ignored");
-    if let Some(s) = suggest(short, known) {
+    if let Some(s) = crate::text::suggest(short, known) {
         msg.push_str(&format!("; did you mean `{prefix}{s}`?"));
     }
     msg
@@ -656,7 +660,7 @@ fn mask_secrets(v: &mut serde_json::Value, under_env: bool) {
         serde_json::Value::Object(map) => {
             for (k, child) in map.iter_mut() {
                 let lower = k.to_ascii_lowercase();
-                let secret_name = crate::credentials::redact::is_secret_name(k);
+                let secret_name = crate::secret::redact::is_secret_name(k);
                 if under_env || (secret_name && (child.is_string() || child.is_number())) {
                     if child.is_string() || child.is_number() {
                         *child = serde_json::Value::from("<masked>");
@@ -681,7 +685,7 @@ fn mask_arguments(v: &mut serde_json::Value) {
         return;
     };
     let secret_flag = |s: &str| {
-        s.starts_with('-') && crate::credentials::redact::is_secret_name(s.trim_start_matches('-'))
+        s.starts_with('-') && crate::secret::redact::is_secret_name(s.trim_start_matches('-'))
     };
     let mut mask_next = false;
     for arg in args.iter_mut() {
@@ -693,7 +697,7 @@ fn mask_arguments(v: &mut serde_json::Value) {
             *arg = serde_json::Value::from("<masked>");
             mask_next = false;
         } else if let Some((name, _)) = s.split_once('=')
-            && (secret_flag(name) || crate::credentials::redact::is_secret_name(name))
+            && (secret_flag(name) || crate::secret::redact::is_secret_name(name))
         {
             *arg = serde_json::Value::from(format!("{name}=<masked>"));
         } else {
@@ -704,20 +708,10 @@ fn mask_arguments(v: &mut serde_json::Value) {
 
 pub(crate) fn origin_of_metadata(md: &Metadata) -> String {
     match &md.source {
-        Some(Source::File(p)) => display(p),
+        Some(Source::File(p)) => text::path(p),
         Some(Source::Custom(s)) => s.clone(),
         _ => md.name.to_string(),
     }
-}
-
-/// The known word closest to `word`, if it is close enough to be a typo.
-pub fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(word, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
@@ -878,8 +872,11 @@ mod tests {
 
     #[test]
     fn suggestions_catch_typos() {
-        assert_eq!(suggest("regoin", &keys::names()), Some("region"));
-        assert_eq!(suggest("zzzzzz", &keys::names()), None);
+        assert_eq!(
+            crate::text::suggest("regoin", &keys::names()),
+            Some("region")
+        );
+        assert_eq!(crate::text::suggest("zzzzzz", &keys::names()), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! above it) or a remote URL of the repository it is in, else none: the settings outside
 //! `profiles:` alone, as without profiles. A profile's keys are laid over the system and user
 //! files, under the working directory's file, the environment and flags. Its login is its own
-//! ([`crate::credentials::Home::with_profile`]).
+//! ([`crate::home::Home::with_profile`]).
 
 use std::path::{Path, PathBuf};
 
@@ -22,8 +22,8 @@ use figment::{Figment, Metadata, Profile as FigmentProfile, Provider};
 
 use super::keys;
 use super::origin_of_metadata;
-use crate::credentials::display;
 use crate::error::{Error, Result};
+use crate::text;
 use crate::text::one_line;
 
 /// Keys a profile may not set: they are about the machine or the user, not an account.
@@ -137,7 +137,7 @@ impl Matcher {
             .keys()
             .filter(|k| !matches!(k.as_str(), "directories" | "git_remotes"))
         {
-            let near = super::suggest(k, &["directories", "git_remotes"])
+            let near = crate::text::suggest(k, &["directories", "git_remotes"])
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
             unknown.push(format!(
@@ -280,7 +280,7 @@ fn git_config(cwd: &Path) -> Option<PathBuf> {
     let entry_owned = std::fs::symlink_metadata(&dotgit).is_ok_and(|m| owned(&m));
     let dir_owned = std::fs::metadata(dir).is_ok_and(|m| owned(&m));
     if !owned(&meta) || !entry_owned || !dir_owned {
-        let shown = display(&dotgit);
+        let shown = text::path(&dotgit);
         tracing::debug!("profiles: {shown} belongs to another user; its remotes are not used");
         return None;
     }
@@ -413,7 +413,7 @@ fn check(
                     .filter(|n| !NOT_IN_PROFILE.contains(n))
                     .chain(["match"])
                     .collect();
-                let near = super::suggest(k, &known)
+                let near = crate::text::suggest(k, &known)
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
                 unknown.push(format!(
@@ -435,7 +435,7 @@ fn check(
     let origin = format!("profile `{name}` ({defined_in})");
     for key in ["api_url", "auth_endpoint", "app_url"] {
         if let Some(url) = dict.get(key).and_then(Value::as_str) {
-            crate::platform::check_url(key, url, &origin)?;
+            super::net::check_url(key, url, &origin)?;
         }
     }
     if let Some(ca) = dict.get("ca_cert").and_then(Value::as_str) {
@@ -451,7 +451,7 @@ fn check(
     if let Some(proxy) = dict.get("proxy").and_then(Value::as_str)
         && !proxy.trim().eq_ignore_ascii_case("none")
     {
-        crate::platform::net::ProxyUrl::parse(
+        super::net::ProxyUrl::parse(
             proxy,
             &format!("`proxy` of profile `{name}` ({defined_in})"),
         )?;
@@ -539,7 +539,7 @@ pub(super) fn choose(
                         .iter()
                         .find(|k| k.eq_ignore_ascii_case(&r.name))
                         .copied()
-                        .or_else(|| super::suggest(&r.name, &known))
+                        .or_else(|| crate::text::suggest(&r.name, &known))
                         .map(|s| format!("did you mean `{s}`? "))
                         .unwrap_or_default();
                     e.with_hint(format!(
@@ -593,7 +593,7 @@ pub(super) fn choose(
         active: ActiveProfile {
             name,
             reason,
-            defined_in: display(Path::new(&defined_in)),
+            defined_in: text::path(Path::new(&defined_in)),
         },
     }))
 }

@@ -138,7 +138,7 @@ impl Chain {
                 let key = format!("credentials.providers.{name}.type");
                 let origin = config.origin(&key).unwrap_or_default();
                 let f = factory(&spec.kind).ok_or_else(|| {
-                    let suggestion = crate::config::suggest(&spec.kind, &valid_types)
+                    let suggestion = crate::text::suggest(&spec.kind, &valid_types)
                         .map(|s| format!("; did you mean `{s}`?"))
                         .unwrap_or_default();
                     Error::usage(format!(
@@ -170,7 +170,7 @@ impl Chain {
                 let mut valid: Vec<String> =
                     default_chain().into_iter().map(str::to_owned).collect();
                 valid.extend(creds.providers.keys().cloned());
-                let suggestion = crate::config::suggest(
+                let suggestion = crate::text::suggest(
                     name,
                     &valid.iter().map(String::as_str).collect::<Vec<_>>(),
                 )

@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use crate::credentials::Secret;
+use crate::Secret;
 
 /// A credential for the platform.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,17 +4,12 @@
 
 mod chain;
 mod credential;
-mod home;
 mod provider;
-pub mod redact;
-mod secret;
 pub mod store;
 
 pub use chain::{Chain, Outcome, Resolution, TraceEntry, Winner};
 pub use credential::{Credential, OAuthSession};
-pub use home::{Home, display};
 pub use provider::{
     CredentialProvider, Erased, Found, Lookup, Notices, PluginSettings, ProviderFactory,
     ProviderInit, ResolveContext, default_chain, factories, factory,
 };
-pub use secret::{PatFormatError, Secret, fingerprint_of, normalize_pat, strip_bom};

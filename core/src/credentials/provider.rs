@@ -16,10 +16,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::Secret;
 use crate::config::ProviderSpec;
-use crate::credentials::{Credential, Home, Secret};
+use crate::credentials::Credential;
 use crate::error::{Error, Result};
-use crate::platform::Region;
+use crate::home::Home;
+use crate::region::Region;
 
 /// What a provider gets to look at.
 #[derive(Debug, Clone)]
@@ -290,7 +292,7 @@ fn explain_option_error(message: &str) -> String {
     };
     let mut all: Vec<&str> = vec!["type", "timeout", "on_error"];
     all.extend(known.iter().copied());
-    let guess = crate::config::suggest(unknown, &all)
+    let guess = crate::text::suggest(unknown, &all)
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default();
     format!(

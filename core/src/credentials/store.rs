@@ -18,10 +18,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::credentials::{Credential, Home, OAuthSession, display, normalize_pat};
+use crate::credentials::{Credential, OAuthSession};
 use crate::error::{Error, Result};
 use crate::fsutil::{self, FileLock, ReadError};
-use crate::platform::Region;
+use crate::home::Home;
+use crate::region::Region;
+use crate::secret::normalize_pat;
+use crate::text;
 
 /// How long a command waits for another process's lock on credentials.json.
 pub const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -82,7 +85,7 @@ pub fn load(home: &Home) -> Result<Option<StoredLogin>> {
         if shared != 0 {
             login.warning = Some(format!(
                 "{} can be read by other users (mode {:o}); it is made private (0600) on the next login, or run `chmod 600` on it now",
-                display(&path),
+                text::path(&path),
                 0o600 | shared
             ));
         }
@@ -91,7 +94,7 @@ pub fn load(home: &Home) -> Result<Option<StoredLogin>> {
 }
 
 fn corrupt(path: &Path, what: &str) -> Error {
-    Error::auth(format!("stored credentials {} {what}", display(path))).with_hint(
+    Error::auth(format!("stored credentials {} {what}", text::path(path))).with_hint(
         "run `cybedefend login` to store a new login, or `cybedefend logout` to remove the file",
     )
 }
@@ -280,7 +283,7 @@ pub fn remove(home: &Home) -> Result<Removed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::Secret;
+    use crate::Secret;
 
     fn home() -> (tempfile::TempDir, Home) {
         let t = tempfile::tempdir().unwrap();

@@ -233,7 +233,7 @@ pub fn body_excerpt(body: &[u8]) -> String {
                 .join("; "),
             other => other.to_string(),
         };
-        return crate::text::one_line(&crate::credentials::redact::redact(&text), 200);
+        return crate::text::one_line(&crate::secret::redact::redact(&text), 200);
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
     let t = text.trim_start();
@@ -241,7 +241,7 @@ pub fn body_excerpt(body: &[u8]) -> String {
         return "an HTML page".into();
     }
     let line = t.lines().next().unwrap_or("");
-    crate::text::one_line(&crate::credentials::redact::redact(line), 200)
+    crate::text::one_line(&crate::secret::redact::redact(line), 200)
 }
 
 impl<'a> Api<'a> {
@@ -643,8 +643,7 @@ impl<T: DeserializeOwned> Answer<T> {
     /// Reads `raw` as `T`; an answer that does not fit is an error naming the call.
     pub fn read(what: &str, raw: serde_json::Value) -> Result<Self> {
         let view = T::deserialize(&raw).map_err(|e| {
-            let detail =
-                crate::text::one_line(&crate::credentials::redact::redact(&e.to_string()), 200);
+            let detail = crate::text::one_line(&crate::secret::redact::redact(&e.to_string()), 200);
             Error::failure(format!(
                 "{what}: the API answered with something this CLI cannot read ({detail})"
             ))
@@ -743,8 +742,7 @@ pub fn parse<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
         bytes
     };
     serde_json::from_slice(bytes).map_err(|e| {
-        let detail =
-            crate::text::one_line(&crate::credentials::redact::redact(&e.to_string()), 200);
+        let detail = crate::text::one_line(&crate::secret::redact::redact(&e.to_string()), 200);
         Error::new(
             ErrorKind::Failed,
             format!("{what}: the API answered with something this CLI cannot read ({detail})"),
@@ -767,7 +765,9 @@ async fn upload_file(
 
     let parsed = url::Url::parse(url)
         .map_err(|_| Error::failure("scan start: the upload URL in the answer is not a URL"))?;
-    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && http::is_loopback(&parsed)) {
+    if parsed.scheme() != "https"
+        && !(parsed.scheme() == "http" && crate::config::net::is_loopback(&parsed))
+    {
         return Err(Error::failure(format!(
             "scan start: refusing to upload to {} (not https)",
             http::loggable(&parsed)

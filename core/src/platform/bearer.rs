@@ -8,8 +8,10 @@
 
 use tokio::sync::Mutex;
 
-use crate::credentials::{Credential, Home, Secret};
+use crate::Secret;
+use crate::credentials::Credential;
 use crate::error::Result;
+use crate::home::Home;
 use crate::platform::exchange::{AccessToken, Exchanger, TokenStore};
 use crate::platform::http::Http;
 use crate::platform::{Endpoints, oauth};

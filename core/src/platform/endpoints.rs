@@ -1,9 +1,9 @@
 //! The platform's URLs for this command: from the region, or explicit overrides.
 
 use crate::config::LoadedConfig;
+use crate::config::net::check_url;
 use crate::error::Result;
-use crate::platform::Region;
-use crate::platform::http::check_url;
+use crate::region::Region;
 
 /// Endpoints resolved from region and overrides, each with its origin.
 #[derive(Debug, Clone)]

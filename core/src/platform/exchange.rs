@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::credentials::{Home, Secret};
+use crate::Secret;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{self, FileLock, ReadError};
+use crate::home::Home;
 use crate::platform::Endpoints;
 use crate::platform::http::{self, Http};
 
@@ -78,7 +79,7 @@ pub fn checked_token(what: &str, token: Option<String>) -> Result<Secret> {
         .with_hint("retry later; if it persists, contact CybeDefend support"));
     };
     if token.len() > 64 * 1024 || !crate::text::is_visible_ascii(&token) {
-        crate::credentials::redact::register(&token);
+        crate::secret::redact::register(&token);
         return Err(Error::failure(format!(
             "{what}: the auth server answered with an access token that is not plain visible ASCII (or is far too long); refused"
         )));
@@ -394,7 +395,7 @@ impl<'a> Exchanger<'a> {
                     // A read-only home: every command works, each with its own exchange.
                     let _ = CACHE_OFF.set(format!(
                         "the token cache is off: {} cannot be created (a read-only or foreign folder), so each command exchanges its PAT again",
-                        crate::credentials::display(&lock_path)
+                        crate::text::path(&lock_path)
                     ));
                     (None, false)
                 }

@@ -9,7 +9,6 @@
 //! - Bodies: read with a size cap ([`read_body`]).
 //! - Failures: an unreachable server, a timeout or a TLS failure is [`ErrorKind::Network`].
 
-use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -24,48 +23,6 @@ pub const JSON_BODY_CAP: usize = 16 << 20;
 pub const SMALL_BODY_CAP: usize = 1 << 20;
 /// Redirect hops followed (same origin only).
 const MAX_REDIRECTS: usize = 5;
-
-/// Whether a URL's host is a loopback address (`localhost`, `127.0.0.0/8`, `::1`).
-pub fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
-
-/// Accepts `https://` anywhere and `http://` on loopback hosts only. `key` and `origin` name
-/// the setting in the error.
-pub fn check_url(key: &str, value: &str, origin: &str) -> Result<url::Url> {
-    let shown = crate::text::one_line(value, 200);
-    let url = url::Url::parse(value).map_err(|e| {
-        Error::usage(format!(
-            "`{key}` {shown} (from {origin}) is not a valid URL: {e}"
-        ))
-    })?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::usage(format!(
-            "`{key}` (from {origin}) has a user name or password in it; credentials never go in URLs"
-        )));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::usage(format!(
-            "`{key}` {shown} (from {origin}) has a query (`?`) or a fragment (`#`); give the base URL only"
-        )));
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(Error::usage(format!(
-            "`{key}` {shown} (from {origin}) uses plain http: tokens would travel unencrypted"
-        ))
-        .with_hint("use an https:// URL; plain http is accepted only for loopback addresses (localhost, 127.0.0.1, ::1)")),
-        other => Err(Error::usage(format!(
-            "`{key}` {shown} (from {origin}) has scheme `{other}`; expected https"
-        ))),
-    }
-}
 
 /// A URL for logs and messages: scheme, host, port and path; the query shows its keys only
 /// (pre-signed URLs carry signatures there); control characters are neutralised.
@@ -556,17 +513,6 @@ mod tests {
             loggable(&u),
             "https://storage.example/b/o?X-Goog-Signature=…&x=…"
         );
-    }
-
-    #[test]
-    fn http_only_on_loopback_and_no_userinfo() {
-        assert!(check_url("api_url", "http://127.0.0.1:8080", "x").is_ok());
-        assert!(check_url("api_url", "http://localhost:1", "x").is_ok());
-        assert!(check_url("api_url", "http://[::1]:1", "x").is_ok());
-        assert!(check_url("api_url", "http://api.example.com", "x").is_err());
-        assert!(check_url("api_url", "ftp://x", "x").is_err());
-        let e = check_url("api_url", "https://u:p@x.example", "x").unwrap_err();
-        assert!(!e.message().contains("u:p"), "{e}");
     }
 
     #[tokio::test]

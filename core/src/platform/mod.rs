@@ -15,13 +15,14 @@ pub mod oauth;
 pub mod overview;
 pub mod policies;
 pub mod projects;
-mod region;
 pub mod reports;
 pub mod results;
 pub mod scan;
 pub mod teams;
 pub mod user;
 
+pub use crate::config::net::check_url;
+pub use crate::region::{Region, UnknownRegion};
 pub use api::{
     ATTEMPTS, Answer, Api, MAX_BACKOFF, Method, Notice, Query, about, body_excerpt, check_id,
     deadline, parse, retry_after, seg,
@@ -29,5 +30,4 @@ pub use api::{
 pub use bearer::Bearer;
 pub use endpoints::Endpoints;
 pub use exchange::{AccessToken, FileTokenStore, NoTokenStore, TokenStore, TokenStoreBackend};
-pub use http::{DEFAULT_TIMEOUT, Http, check_url};
-pub use region::{Region, UnknownRegion};
+pub use http::{DEFAULT_TIMEOUT, Http};

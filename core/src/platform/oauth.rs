@@ -22,12 +22,15 @@ use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::credentials::{Credential, Home, OAuthSession, Secret, store};
+use crate::Secret;
+use crate::credentials::{Credential, OAuthSession, store};
 use crate::error::{Error, Result};
 use crate::fsutil::FileLock;
+use crate::home::Home;
+use crate::platform::Endpoints;
 use crate::platform::exchange::{OAuthErrorBody, checked_token, client_id, expiry_from};
 use crate::platform::http::{self, Http};
-use crate::platform::{Endpoints, Region};
+use crate::region::Region;
 
 /// The callback port registered for the platform's CLI client.
 pub const DEFAULT_CALLBACK_PORT: u16 = 9877;
@@ -271,7 +274,7 @@ async fn handle_callback(mut stream: TcpStream, state: String) -> Callback {
         .await;
         return Callback::Refused(Error::auth("login callback without an authorization code"));
     };
-    crate::credentials::redact::register(code);
+    crate::secret::redact::register(code);
     respond(
         &mut stream,
         "200 OK",
@@ -529,7 +532,7 @@ pub async fn revoke(http: &Http, endpoints: &Endpoints, refresh_token: &Secret) 
     let Some(endpoint) = d.revocation_endpoint else {
         return Ok(false);
     };
-    let target = http::check_url(
+    let target = crate::config::net::check_url(
         "revocation_endpoint",
         &endpoint,
         "the auth server's discovery document",

@@ -182,7 +182,7 @@ pub struct CreatedPat {
     /// The answer as sent, secret included (for `pat create --json`, which prints it once).
     pub raw: Value,
     /// The new PAT.
-    pub secret: crate::credentials::Secret,
+    pub secret: crate::Secret,
 }
 
 /// `POST /user/personal-access-tokens`; `expires_at` in milliseconds since the epoch.
@@ -206,7 +206,7 @@ pub async fn create_pat(api: &Api<'_>, name: &str, expires_at: Option<i64>) -> R
             )
             .with_hint("`cybedefend pat list` shows it; revoke it there and retry, or create one in the web app")
         })?;
-    let secret = crate::credentials::Secret::new(secret);
+    let secret = crate::Secret::new(secret);
     Ok(CreatedPat {
         masked: masked(&raw),
         raw,

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cybedefend_core::credentials::display;
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result, env};
 
 /// How a plugin is run.
@@ -199,11 +199,11 @@ pub fn find(name: &str, dirs: &[PathBuf]) -> Result<Located> {
             });
         }
     }
-    let looked: Vec<String> = dirs.iter().map(|d| display(d)).collect();
+    let looked: Vec<String> = dirs.iter().map(|d| text::path(d)).collect();
     let near: Vec<String> = misnamed(dirs, Some(name))
         .iter()
         .take(3)
-        .map(|p| display(p))
+        .map(|p| text::path(p))
         .collect();
     let hint = if near.is_empty() {
         "install the plugin there, or give its file with `path:` in the provider's config; `cybedefend plugin list` shows what is found".to_owned()

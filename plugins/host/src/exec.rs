@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use cybedefend_core::credentials::{display, redact};
+use cybedefend_core::secret::redact;
 use cybedefend_core::{Error, ErrorKind, Result, process, text};
 use cybedefend_plugin_sdk::{Hello, PLUGIN_ARG, Request, Response, SUPPORTED_VERSIONS};
 
@@ -163,7 +163,7 @@ async fn call_line(
     let Run::Exec(run) = &plugin.run else {
         return Err(Error::failure("not an exec plugin"));
     };
-    let shown = display(&plugin.real_path);
+    let shown = text::path(&plugin.real_path);
     if cfg!(any(target_os = "linux", target_os = "android"))
         && !std::path::Path::new("/proc/self/fd").is_dir()
     {

@@ -86,10 +86,7 @@ pub async fn handshake(plugin: &Arc<Trusted>, limit: Duration) -> Result<Info> {
             let (hello, _, _) = exec::call(plugin, &req, limit).await?;
             // what a plugin says about itself is shown: one short safe line each
             let safe = |s: String, max| {
-                cybedefend_core::text::one_line(
-                    &cybedefend_core::credentials::redact::redact(&s),
-                    max,
-                )
+                cybedefend_core::text::one_line(&cybedefend_core::secret::redact::redact(&s), max)
             };
             Ok(Info {
                 name: safe(hello.name.unwrap_or_else(|| plugin.name.clone()), 64),
@@ -127,7 +124,7 @@ pub async fn call(
         "plugin {} ({:?}, {}): {:?} in {} ms: {outcome}",
         plugin.name,
         plugin.kind,
-        cybedefend_core::credentials::display(&plugin.real_path),
+        cybedefend_core::text::path(&plugin.real_path),
         request.action,
         started.elapsed().as_millis()
     );

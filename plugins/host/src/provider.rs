@@ -19,9 +19,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cybedefend_core::credentials::{
     Credential, CredentialProvider, Erased, Found, Lookup, ProviderFactory, ProviderInit,
-    ResolveContext, normalize_pat,
+    ResolveContext,
 };
-use cybedefend_core::platform::Region;
+use cybedefend_core::region::Region;
+use cybedefend_core::secret::normalize_pat;
 use cybedefend_core::{Error, Result};
 use cybedefend_plugin_sdk::{Action, Request, Response};
 use serde::Deserialize;
@@ -118,7 +119,7 @@ impl CredentialProvider for PluginProvider {
                     return Err(Error::failure(format!(
                         "plugin `{name}` answered a credential of kind `{}`; this cybedefend takes `pat`",
                         cybedefend_core::text::one_line(
-                            &cybedefend_core::credentials::redact::redact(
+                            &cybedefend_core::secret::redact::redact(
                                 a.kind.as_deref().unwrap_or("none")
                             ),
                             40
@@ -133,7 +134,7 @@ impl CredentialProvider for PluginProvider {
                             .map(|d| {
                                 // masked before it is cut: a cut secret is not recognised
                                 cybedefend_core::text::one_line(
-                                    &cybedefend_core::credentials::redact::redact(&d),
+                                    &cybedefend_core::secret::redact::redact(&d),
                                     200,
                                 )
                             })
@@ -193,13 +194,13 @@ impl CredentialProvider for PluginProvider {
 /// are masked wherever the plugin's messages are shown.
 fn register_secrets(v: &serde_json::Value, secret: bool) {
     match v {
-        serde_json::Value::String(s) if secret => cybedefend_core::credentials::redact::register(s),
+        serde_json::Value::String(s) if secret => cybedefend_core::secret::redact::register(s),
         serde_json::Value::Number(n) if secret => {
-            cybedefend_core::credentials::redact::register(&n.to_string());
+            cybedefend_core::secret::redact::register(&n.to_string());
         }
         serde_json::Value::Object(map) => {
             for (k, child) in map {
-                let named = cybedefend_core::credentials::redact::is_secret_name(k);
+                let named = cybedefend_core::secret::redact::is_secret_name(k);
                 register_secrets(child, secret || named);
             }
         }

@@ -1,14 +1,15 @@
 //! `auth migrate --to keyring`: moves the PAT of credentials.json into the OS keyring. The copy
 //! is written, read back and compared before credentials.json loses its copy.
 
-use cybedefend_core::credentials::{Credential, display, store};
+use cybedefend_core::credentials::{Credential, store};
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
 use crate::commands::login::builtin;
 
 pub(crate) async fn run(app: &App) -> Result<u8> {
-    let path = display(&app.home.credentials_file());
+    let path = text::path(&app.home.credentials_file());
     let login = store::load(&app.home)?.ok_or_else(|| {
         Error::usage(format!("nothing to migrate: {path} does not exist"))
             .with_hint("log in with `cybedefend login --pat PAT --store keyring`")

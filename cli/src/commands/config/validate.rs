@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use cybedefend_core::config::{ConfigSources, LoadedConfig};
-use cybedefend_core::credentials::{Chain, display};
+use cybedefend_core::credentials::Chain;
 use cybedefend_core::platform::Endpoints;
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
@@ -43,7 +44,7 @@ pub(crate) fn run(
                 );
             }
             for f in &app.config.files {
-                app.out.success(&format!("{} is valid", display(f)));
+                app.out.success(&format!("{} is valid", text::path(f)));
             }
             app.out
                 .info(&format!("credential chain: {}", chain.ids().join(", ")));
@@ -55,7 +56,7 @@ pub(crate) fn run(
 fn validate_file(file: PathBuf, system: bool, out: Printer) -> Result<u8> {
     // The file alone, trusted, with no environment, flags or other files mixed in; as the
     // user's file, or as the system file with `--system`.
-    let shown = display(&file);
+    let shown = text::path(&file);
     if !file.is_file() {
         return Err(Error::usage(format!(
             "{shown} does not exist or is not a regular file"

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use cybedefend_core::Result;
-use cybedefend_core::credentials::display;
+use cybedefend_core::text;
 use cybedefend_plugin_host::discover;
 use serde_json::json;
 
@@ -38,7 +38,7 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
                 json!({
                     "name": p.name,
                     "kind": p.kind.as_str(),
-                    "path": display(&p.path),
+                    "path": text::path(&p.path),
                     "version": version,
                     "protocol_or_abi": versions,
                     "sha256": v.sha256,
@@ -49,10 +49,10 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
             })
             .collect();
         app.out.json(&json!({
-            "dirs": settings.dirs.iter().map(|d| display(d)).collect::<Vec<_>>(),
+            "dirs": settings.dirs.iter().map(|d| text::path(d)).collect::<Vec<_>>(),
             "allow": settings.allow,
             "plugins": list,
-            "ignored": ignored.iter().map(|d| json!({"path": display(d), "rename_to": rename(d)})).collect::<Vec<_>>(),
+            "ignored": ignored.iter().map(|d| json!({"path": text::path(d), "rename_to": rename(d)})).collect::<Vec<_>>(),
         }))?;
         return Ok(0);
     }
@@ -63,7 +63,7 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
         settings
             .dirs
             .iter()
-            .map(|d| display(d))
+            .map(|d| text::path(d))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -71,7 +71,13 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
         s.push_str("No plugins found.");
     }
     for (p, v, info) in &rows {
-        let _ = writeln!(s, "{} ({}) {}", p.name, p.kind.as_str(), display(&p.path));
+        let _ = writeln!(
+            s,
+            "{} ({}) {}",
+            p.name,
+            p.kind.as_str(),
+            text::path(&p.path)
+        );
         if !v.sha256.is_empty() {
             let _ = writeln!(s, "  {}", v.sha256);
         }
@@ -105,8 +111,8 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
             ignored
                 .iter()
                 .map(|d| match rename(d) {
-                    Some(right) => format!("{} (a library is named {right})", display(d)),
-                    None => display(d),
+                    Some(right) => format!("{} (a library is named {right})", text::path(d)),
+                    None => text::path(d),
                 })
                 .collect::<Vec<_>>()
                 .join(", ")

@@ -192,7 +192,7 @@ pub(crate) async fn handshake(
     if plugin.kind == Kind::Exec {
         return cybedefend_plugin_host::handshake(plugin, HANDSHAKE_LIMIT).await;
     }
-    let shown = cybedefend_core::credentials::display(&plugin.real_path);
+    let shown = cybedefend_core::text::path(&plugin.real_path);
     let exe = if cfg!(target_os = "linux") {
         std::path::PathBuf::from("/proc/self/exe")
     } else {

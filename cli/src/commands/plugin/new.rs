@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use cybedefend_core::credentials::display;
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::output::Printer;
@@ -78,7 +78,7 @@ pub(crate) fn run(out: Printer, name: &str, lang: Lang, dir: Option<PathBuf>) ->
     if dir.exists() && std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
         return Err(Error::usage(format!(
             "{} exists and is not empty; nothing was written",
-            display(&dir)
+            text::path(&dir)
         ))
         .with_hint("choose another folder with --dir"));
     }
@@ -125,7 +125,7 @@ pub(crate) fn run(out: Printer, name: &str, lang: Lang, dir: Option<PathBuf>) ->
     write(&dir.join("README.md"), &readme, false)?;
     out.success(&format!(
         "wrote the `{name}` plugin ({lang_name}) to {}; its README says how to test and use it",
-        display(&dir)
+        text::path(&dir)
     ));
     Ok(0)
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use cybedefend_core::credentials::display;
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
@@ -32,7 +32,7 @@ pub(crate) async fn run(
     let (verdict, trusted) = super::check(app, &located, pin);
     let mut s = String::new();
     let _ = writeln!(s, "plugin:  {} ({})", located.name, located.kind.as_str());
-    let _ = writeln!(s, "file:    {}", display(&verdict.real_path));
+    let _ = writeln!(s, "file:    {}", text::path(&verdict.real_path));
     let _ = writeln!(s, "hash:    {}", verdict.sha256);
     let Some(trusted) = trusted else {
         let _ = writeln!(s, "trust:   refused");

@@ -79,7 +79,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: BatchArgs) -> Re
         if std::path::Path::new(name).symlink_metadata().is_ok() {
             app.out.info(&format!(
                 "the platform suggested the name {name}, which exists already; keeping {}",
-                cybedefend_core::credentials::display(f.path())
+                cybedefend_core::text::path(f.path())
             ));
         } else {
             f.rename_to(name)?;

@@ -14,8 +14,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
-use cybedefend_core::credentials::display;
 use cybedefend_core::fsutil::AtomicFile;
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
@@ -89,7 +89,7 @@ impl Format {
     }
 }
 
-type Masked<W> = cybedefend_core::credentials::redact::RedactingWriter<W>;
+type Masked<W> = cybedefend_core::secret::redact::RedactingWriter<W>;
 
 /// Where a report goes. Every destination masks the secrets this process handled, so a report
 /// holds the same bytes wherever it is written.
@@ -139,7 +139,7 @@ impl Dest {
             Some(path) => PathBuf::from(path),
             None => PathBuf::from(default),
         };
-        let shown = display(&path);
+        let shown = text::path(&path);
         let names_a_folder = output.is_some_and(|o| {
             o.ends_with('/') || o.ends_with("/.") || o.ends_with("/..") || o == "." || o == ".."
         }) || path.file_name().is_none()
@@ -148,7 +148,7 @@ impl Dest {
             return Err(
                 Error::usage(format!("--output {shown} names a folder")).with_hint(format!(
                     "give a file name, such as {}",
-                    display(&path.join(default))
+                    text::path(&path.join(default))
                 )),
             );
         }
@@ -192,7 +192,7 @@ impl Dest {
                 if let Some(path) = path {
                     app.out.success(&format!(
                         "Report written to {} ({bytes} bytes, {})",
-                        display(&path),
+                        text::path(&path),
                         size(bytes)
                     ));
                 }
@@ -203,7 +203,7 @@ impl Dest {
                 f.commit()?;
                 app.out.success(&format!(
                     "Report saved to {} ({bytes} bytes, {})",
-                    display(&path),
+                    text::path(&path),
                     size(bytes)
                 ));
             }

@@ -12,9 +12,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use cybedefend_core::credentials::display;
 use cybedefend_core::fsutil::AtomicFile;
 use cybedefend_core::platform::results::{self, Budget, Finding, RESULT_TYPES, ResultsQuery};
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -197,9 +197,9 @@ pub(crate) fn write_report(
         Target::File(path) => {
             let mut file = AtomicFile::create(path)?;
             let result = {
-                let mut w = cybedefend_core::credentials::redact::RedactingWriter::new(
-                    BufWriter::new(file.file()),
-                );
+                let mut w = cybedefend_core::secret::redact::RedactingWriter::new(BufWriter::new(
+                    file.file(),
+                ));
                 body(&mut w)
                     .and_then(|()| w.finish())
                     .and_then(|mut b| b.flush())
@@ -213,7 +213,7 @@ pub(crate) fn write_report(
 fn describe(target: &Target) -> String {
     match target {
         Target::Stdout => "standard output".into(),
-        Target::File(p) => display(p),
+        Target::File(p) => text::path(p),
     }
 }
 

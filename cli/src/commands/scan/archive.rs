@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cybedefend_core::archive::{self, Plan};
-use cybedefend_core::credentials::display;
+use cybedefend_archive::{self as archive, Plan};
 use cybedefend_core::fsutil::AtomicFile;
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use super::{ScanArgs, describe_written, files};
@@ -145,7 +145,7 @@ pub(crate) async fn package(
         "Packaging {} ({}) from {}",
         files(plan.files.len()),
         size(plan.total_bytes),
-        display(&plan.root)
+        text::path(&plan.root)
     ));
     let w = write(app, running, Arc::new(plan), path.clone()).await?;
     app.out

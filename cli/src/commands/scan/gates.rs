@@ -45,7 +45,7 @@ impl Summary {
             .append(true)
             .open(&path)
         {
-            let _ = f.write_all(cybedefend_core::credentials::redact::redact(&self.md).as_bytes());
+            let _ = f.write_all(cybedefend_core::secret::redact::redact(&self.md).as_bytes());
         }
     }
 }

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use clap::{Args, ValueEnum};
-use cybedefend_core::credentials::display;
 use cybedefend_core::duration::Span;
 use cybedefend_core::platform::{Api, seg};
+use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
@@ -163,11 +163,11 @@ fn check_args(args: &ScanArgs, configured_project: Option<&str>) -> Result<Optio
         match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
-                return Err(Error::usage(format!("{} is not a folder", display(dir)))
+                return Err(Error::usage(format!("{} is not a folder", text::path(dir)))
                     .with_hint("--dir takes a folder; use --file for a zip archive"));
             }
             Err(_) => {
-                return Err(Error::usage(format!("{} does not exist", display(dir)))
+                return Err(Error::usage(format!("{} does not exist", text::path(dir)))
                     .with_hint("give the folder to scan with --dir"));
             }
         }
@@ -313,10 +313,10 @@ pub(crate) fn files(n: usize) -> String {
     }
 }
 
-pub(crate) fn describe_written(target: &Path, w: &cybedefend_core::archive::Written) -> String {
+pub(crate) fn describe_written(target: &Path, w: &cybedefend_archive::Written) -> String {
     format!(
         "{} ({}, {} → {})",
-        display(target),
+        text::path(target),
         files(w.files as usize),
         size(w.bytes_in),
         size(w.bytes_out)

@@ -5,9 +5,9 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use cybedefend_archive::{self as archive, IgnoredGroup, Plan, looks_like_secret};
 use cybedefend_core::Result;
-use cybedefend_core::archive::{self, IgnoredGroup, Plan, looks_like_secret};
-use cybedefend_core::credentials::display;
+use cybedefend_core::text;
 use serde_json::json;
 
 use super::{Running, ScanArgs, archive as pack, files};
@@ -62,7 +62,7 @@ pub(crate) async fn dry_run(
 
 fn plan_json(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> serde_json::Value {
     json!({
-        "root": display(&plan.root),
+        "root": text::path(&plan.root),
         "ignore_rules": respect,
         "files": plan.files.iter().map(|f| json!({
             "path": f.name,
@@ -83,7 +83,7 @@ fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
         "Would upload {}, {} from {}{}",
         files(plan.files.len()),
         size(plan.total_bytes),
-        display(&plan.root),
+        text::path(&plan.root),
         if respect {
             " (after .gitignore and .ignore rules; .git/ is never uploaded)"
         } else {

@@ -1,4 +1,7 @@
-//! Secret values (PATs, access and refresh tokens).
+//! Secret values (PATs, access and refresh tokens), and the redaction that keeps every secret
+//! the process has seen out of what it prints ([`redact`]).
+
+pub mod redact;
 
 use std::fmt;
 use std::fmt::Write as _;
@@ -7,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 /// A secret string. `Debug` never shows it, there is no `Display`, memory is zeroed on drop,
-/// and its value is registered with [`super::redact`] so that it is masked if it ever reaches
+/// and its value is registered with [`redact`] so that it is masked if it ever reaches
 /// the CLI's stderr by another route.
 #[derive(Clone)]
 pub struct Secret(SecretString);
@@ -16,7 +19,7 @@ impl Secret {
     /// Wraps a value. Callers normalise first (see [`normalize_pat`]).
     pub fn new(value: impl Into<String>) -> Self {
         let value: String = value.into();
-        super::redact::register(&value);
+        redact::register(&value);
         Self(SecretString::from(value))
     }
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::credentials::display;
-use crate::error::{Error, Result};
+use cybedefend_core::text;
+use cybedefend_core::{Error, Result};
 
 /// The file the platform reads its ignore rules from; always kept at the archive root.
 pub const PLATFORM_IGNORE_FILE: &str = ".cybedefend";
@@ -68,7 +68,9 @@ fn walk_error(root: &Path, err: &ignore::Error) -> Error {
         },
         _ => None,
     };
-    let what = path.map(|p| display(&p)).unwrap_or_else(|| display(root));
+    let what = path
+        .map(|p| text::path(&p))
+        .unwrap_or_else(|| text::path(root));
     let reason = err
         .io_error()
         .map(|e| match e.kind() {
@@ -121,12 +123,12 @@ fn ignore_files(dir: &Path) -> [PathBuf; 3] {
 fn unsafe_ignore_file(path: &Path) -> Option<String> {
     let meta = fs::metadata(path).ok()?;
     if !meta.is_file() {
-        return Some(format!("{} is not a regular file", display(path)));
+        return Some(format!("{} is not a regular file", text::path(path)));
     }
     (meta.len() > IGNORE_FILE_CAP).then(|| {
         format!(
             "{} is larger than {} MiB",
-            display(path),
+            text::path(path),
             IGNORE_FILE_CAP >> 20
         )
     })
@@ -241,20 +243,29 @@ pub fn plan(root: &Path, respect_ignore: bool) -> Result<Plan> {
     let meta = match fs::metadata(root) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Error::usage(format!("{} does not exist", display(root)))
+            return Err(Error::usage(format!("{} does not exist", text::path(root)))
                 .with_hint("give the folder to scan with --dir"));
         }
-        Err(e) => return Err(crate::fsutil::io_error("cannot read folder", root, &e)),
+        Err(e) => {
+            return Err(cybedefend_core::fsutil::io_error(
+                "cannot read folder",
+                root,
+                &e,
+            ));
+        }
     };
     if !meta.is_dir() {
-        return Err(Error::usage(format!("{} is not a folder", display(root))));
+        return Err(Error::usage(format!(
+            "{} is not a folder",
+            text::path(root)
+        )));
     }
     if respect_ignore {
         check_parent_ignore_files(root)?;
     }
     let canonical_root = root
         .canonicalize()
-        .map_err(|e| crate::fsutil::io_error("cannot resolve", root, &e))?;
+        .map_err(|e| cybedefend_core::fsutil::io_error("cannot resolve", root, &e))?;
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let mut total = 0u64;

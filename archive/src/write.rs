@@ -14,8 +14,8 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::{Plan, PlannedFile};
-use crate::credentials::display;
-use crate::error::{Error, Result};
+use cybedefend_core::text;
+use cybedefend_core::{Error, Result};
 
 /// Batches hold at most this many bytes of input...
 const BATCH_BYTES: u64 = 4 << 20;
@@ -46,10 +46,10 @@ const MEMORY_HINT: &str = "the process ran short of memory or threads: raise the
 /// under a memory limit, or a bug.
 fn compress_panicked(batch: &[&PlannedFile], message: &str) -> Error {
     let what = match batch {
-        [one] => crate::text::neutralize(&one.name).into_owned(),
+        [one] => cybedefend_core::text::neutralize(&one.name).into_owned(),
         _ => format!("{} files", batch.len()),
     };
-    if crate::recover::out_of_memory(message) {
+    if cybedefend_core::recover::out_of_memory(message) {
         Error::failure(format!("cannot compress {what}: out of memory")).with_hint(MEMORY_HINT)
     } else {
         Error::failure(format!("cannot compress {what}: {message}"))
@@ -95,7 +95,7 @@ fn add_files<W: Write + Seek>(
         // plan is an error, not a hang.
         // The plan resolved links to their real files inside the folder: a file swapped for a
         // link since then is refused, never followed out of the folder.
-        let input = crate::fsutil::open_regular(&f.source, false)
+        let input = cybedefend_core::fsutil::open_regular(&f.source, false)
             .map_err(|e| e.into_error("file", &f.source))?;
         // At most one byte more than planned: a file that keeps growing is refused, not read
         // for ever.
@@ -107,7 +107,7 @@ fn add_files<W: Write + Seek>(
             }
             let n = input
                 .read(&mut buf)
-                .map_err(|e| crate::fsutil::io_error("cannot read", &f.source, &e))?;
+                .map_err(|e| cybedefend_core::fsutil::io_error("cannot read", &f.source, &e))?;
             if n == 0 {
                 break;
             }
@@ -115,7 +115,7 @@ fn add_files<W: Write + Seek>(
             if read > f.size {
                 return Err(Error::failure(format!(
                     "{} grew while it was being archived; run the scan again",
-                    display(&f.source)
+                    text::path(&f.source)
                 )));
             }
             zip.write_all(&buf[..n])
@@ -237,11 +237,12 @@ fn compress_batch(
     let finish_err =
         |e: zip::result::ZipError| Error::failure(format!("cannot write the archive: {e}"));
     if large {
-        let tmp = tempfile::NamedTempFile::new_in(spill_dir)
-            .map_err(|e| crate::fsutil::io_error("cannot create a temp file in", spill_dir, &e))?;
+        let tmp = tempfile::NamedTempFile::new_in(spill_dir).map_err(|e| {
+            cybedefend_core::fsutil::io_error("cannot create a temp file in", spill_dir, &e)
+        })?;
         let handle = tmp
             .reopen()
-            .map_err(|e| crate::fsutil::io_error("cannot open", tmp.path(), &e))?;
+            .map_err(|e| cybedefend_core::fsutil::io_error("cannot open", tmp.path(), &e))?;
         let (fused, _) = Fused::new(BufWriter::new(handle));
         let mut zip = ZipWriter::new(fused);
         add_files(&mut zip, files, level, progress, cancel)?;
@@ -311,13 +312,14 @@ pub fn write(
     if plan.files.is_empty() {
         return Err(Error::usage(format!(
             "nothing to upload: {} has no files (after ignore rules)",
-            display(&plan.root)
+            text::path(&plan.root)
         ))
         .with_hint("check the folder, or pass --no-ignore to keep ignored files"));
     }
     let threads = threads.max(1);
     let spill_dir = out.parent().unwrap_or(Path::new(".")).to_owned();
-    let file = File::create(out).map_err(|e| crate::fsutil::io_error("cannot create", out, &e))?;
+    let file = File::create(out)
+        .map_err(|e| cybedefend_core::fsutil::io_error("cannot create", out, &e))?;
     let (fused, failed) = Fused::new(BufWriter::with_capacity(256 * 1024, file));
     let mut zip = ZipWriter::new(fused);
     let files = batches(plan);
@@ -370,7 +372,7 @@ pub fn write(
                         b.in_flight += c;
                         (i, c)
                     };
-                    let r = crate::recover::catching(|| {
+                    let r = cybedefend_core::recover::catching(|| {
                         compress_batch(&files[i], level, spill_dir, progress, cancel)
                     })
                     .unwrap_or_else(|message| Err(compress_panicked(&files[i], &message)));
@@ -426,7 +428,9 @@ pub fn write(
                     }
                     Partial::Disk(tmp) => {
                         let f = File::open(tmp.path())
-                            .map_err(|e| crate::fsutil::io_error("cannot read", tmp.path(), &e))
+                            .map_err(|e| {
+                                cybedefend_core::fsutil::io_error("cannot read", tmp.path(), &e)
+                            })
                             .map_err(stop)?;
                         let archive = ZipArchive::new(io::BufReader::new(f))
                             .map_err(merge_err)
@@ -453,7 +457,9 @@ pub fn write(
     let written = |e: &dyn std::fmt::Display| {
         // the first failure of the file says more than the zip writer's (a full disk)
         match failed.lock().ok().and_then(|f| *f) {
-            Some(kind) => crate::fsutil::io_error("cannot write", out, &io::Error::from(kind)),
+            Some(kind) => {
+                cybedefend_core::fsutil::io_error("cannot write", out, &io::Error::from(kind))
+            }
             None => Error::failure(format!("cannot write the archive: {e}")),
         }
     };

@@ -91,13 +91,3 @@ impl Home {
         self.dir.join("plugins")
     }
 }
-
-/// Shows a path with the home folder abbreviated to `~`, for messages.
-pub fn display(path: &Path) -> String {
-    if let Some(home) = env::path_var(env::HOME)
-        && let Ok(rest) = path.strip_prefix(PathBuf::from(home))
-    {
-        return format!("~/{}", rest.display());
-    }
-    path.display().to_string()
-}
