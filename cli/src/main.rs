@@ -4,7 +4,9 @@ mod alloc;
 mod app;
 mod args;
 mod commands;
+mod gates;
 mod output;
+mod session;
 
 use std::process::ExitCode;
 

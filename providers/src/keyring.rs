@@ -169,7 +169,7 @@ impl CredentialProvider for KeyringProvider {
         // Only a login stored with --store keyring says where the region is; without it the
         // keyring is not consulted (no D-Bus call on machines that never used it).
         let login = store::load(&ctx.home).ok().flatten();
-        let Some(login) = login.filter(|l| l.storage == "keyring") else {
+        let Some(login) = login.filter(|l| l.storage == store::Storage::Keyring) else {
             return Lookup::not_found("no login stored in the keyring");
         };
         match read(account(&ctx.home)).await? {
@@ -198,7 +198,7 @@ impl CredentialProvider for KeyringProvider {
         let _lock = FileLock::acquire(&ctx.home.credentials_lock(), store::LOCK_WAIT)?;
         write(account(&ctx.home), pat).await?;
         // Region remembered, secret elsewhere.
-        store::save_locked(&ctx.home, region, credential, Some("keyring"))
+        store::save_locked(&ctx.home, region, credential, &store::Storage::Keyring)
     }
 
     async fn erase(&self, ctx: &ResolveContext) -> Result<Erased> {

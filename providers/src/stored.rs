@@ -26,9 +26,9 @@ impl CredentialProvider for StoredProvider {
         };
         match login.credential {
             Some(credential) => Found::new(credential, path)
-                .plaintext(login.storage == "file")
+                .plaintext(login.storage == store::Storage::File)
                 .with_warning(login.warning)
-                .stored(login.region, login.storage)
+                .stored(login.region, login.storage.to_string())
                 .into_lookup(),
             None => Lookup::not_found(format!(
                 "{path} says the secret is kept in `{}`, which this provider does not read",

@@ -5,15 +5,16 @@
 //! When the login is in the keyring and the keyring cannot be reached, nothing is removed and
 //! the command fails: credentials.json still says where the PAT is, so `logout` can be retried.
 
+use cybedefend_core::credentials::store::Storage;
 use cybedefend_core::credentials::{Credential, store};
-use cybedefend_core::platform::{Endpoints, FileTokenStore, oauth};
+use cybedefend_core::platform::{Endpoints, oauth};
 use cybedefend_core::region::Region;
 use cybedefend_core::{Result, env};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
-use crate::commands::login::builtin;
 use crate::output::Printer;
+use crate::session::builtin_provider;
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
     let app = App::load(global, out)?;
@@ -56,11 +57,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
     let mut fingerprints = Vec::new();
     // A login kept by a provider of the configuration (a plugin): that provider erases it, and
     // when it cannot, nothing else is removed.
-    if let Some(storage) = login
-        .as_ref()
-        .map(|l| l.storage.clone())
-        .filter(|s| s != "file" && s != "keyring")
-    {
+    if let Some(Storage::Provider(storage)) = login.as_ref().map(|l| l.storage.clone()) {
         let chain = cybedefend_core::credentials::Chain::from_config(&app.config)?;
         let (kind, provider) = chain.provider(&storage).ok_or_else(|| {
             cybedefend_core::Error::usage(format!(
@@ -81,8 +78,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
         }
         fingerprints.extend(erased.pat_fingerprint);
     }
-    let keyring = builtin("keyring")?;
-    let in_keyring = login.as_ref().is_some_and(|l| l.storage == "keyring");
+    let keyring = builtin_provider("keyring")?;
+    let in_keyring = login
+        .as_ref()
+        .is_some_and(|l| l.storage == Storage::Keyring);
     match keyring.erase(&ctx).await {
         Ok(erased) => {
             if erased.removed {
@@ -95,9 +94,9 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
         Err(e) => tracing::debug!("keyring: {}", e.message()),
     }
 
-    let erased = builtin("stored")?.erase(&ctx).await?;
+    let erased = builtin_provider("stored")?.erase(&ctx).await?;
     fingerprints.extend(erased.pat_fingerprint.clone());
-    forget_tokens(&app, &fingerprints).await;
+    crate::session::forget_tokens(&app, &fingerprints).await;
     if erased.removed {
         app.out.success(&format!(
             "Logged out{}: removed {}",
@@ -115,25 +114,4 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
             .warn("CYBEDEFEND_PAT is still set in this environment; commands keep using it");
     }
     Ok(0)
-}
-
-/// Removes the cached access tokens of the removed PATs, from the configured cache and from
-/// the file cache (a cache setting may have changed since the login).
-pub(crate) async fn forget_tokens(app: &App, fingerprints: &[String]) {
-    let file = FileTokenStore::new(&app.home);
-    for fp in fingerprints {
-        for store in [
-            app.token_store(),
-            &file as &dyn cybedefend_core::platform::TokenStore,
-        ] {
-            match store.forget(fp).await {
-                Ok(n) if n > 0 => tracing::debug!("token cache: removed {n} access token(s)"),
-                Ok(_) => {}
-                Err(e) => app.out.warn(&format!(
-                    "cached access tokens were not removed: {}",
-                    e.message()
-                )),
-            }
-        }
-    }
 }

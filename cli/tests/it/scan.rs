@@ -363,7 +363,12 @@ fn bad_input_gives_clear_errors_and_leaves_no_temp_file() {
         "was not found",
     );
     d.forbid(PROJECT);
-    check(scan(&env, &[]), 4, "no access to that project");
+    check(scan(&env, &[]), 4, "has no access to project");
+    let out = scan(&env, &[]);
+    assert!(
+        out.stderr.contains("nothing was packaged or uploaded"),
+        "{out:?}"
+    );
 
     let (d, env) = setup();
     d.set_upload_mode(UploadMode::Expired);

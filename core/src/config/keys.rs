@@ -2,7 +2,9 @@
 //! and global flag that set it, whether the untrusted working-directory file may set it, and
 //! its type. Loading, trust filtering, unknown-key warnings, `config show` and the CLI's global
 //! flags are all driven from [`KEYS`]; adding a key is one entry here plus its field in
-//! [`super::Settings`] (a test checks that the two agree).
+//! [`super::Settings`]. The fields are read from `Settings`' own deserializer
+//! ([`fields_of`]), and a test fails when a key has no field or a field no key (a key without
+//! its field would be accepted and silently dropped).
 
 /// How a key's value is read from an environment variable or a flag, and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,18 @@ pub enum KeyType {
     Deprecated,
 }
 
+/// Whether the working directory's `./config.yaml` (a repository's file) may set a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FromProject {
+    /// Yes, trusted or not: it describes the project (`region`, `project_id`, `branch`).
+    Always,
+    /// Only when the folder is trusted (`trusted_directories`).
+    WhenTrusted,
+    /// Never, even in a trusted folder: it decides where the credential travels or what code
+    /// runs (`proxy`, `ca_cert`, `plugins`), and a repository must not choose that.
+    Never,
+}
+
 /// One configuration key.
 #[derive(Debug, Clone, Copy)]
 pub struct Key {
@@ -40,8 +54,8 @@ pub struct Key {
     pub flag: Option<&'static str>,
     /// Whether `CYBEDEFEND_<NAME>` sets it.
     pub env: bool,
-    /// Whether the working directory's `./config.yaml` may set it without being trusted.
-    pub project: bool,
+    /// Whether the working directory's `./config.yaml` may set it.
+    pub project: FromProject,
     /// Its type.
     pub ty: KeyType,
     /// One line of help (the flag's `--help` text).
@@ -60,7 +74,7 @@ const fn key(name: &'static str, ty: KeyType, about: &'static str) -> Key {
         name,
         flag: None,
         env: false,
-        project: false,
+        project: FromProject::WhenTrusted,
         ty,
         about,
     }
@@ -76,7 +90,11 @@ impl Key {
         self
     }
     const fn project(mut self) -> Self {
-        self.project = true;
+        self.project = FromProject::Always;
+        self
+    }
+    const fn never_from_project(mut self) -> Self {
+        self.project = FromProject::Never;
         self
     }
 }
@@ -149,19 +167,22 @@ pub const KEYS: &[Key] = &[
         "HTTPS proxy for every request (http://[user:password@]host:port), or `none`; overrides HTTPS_PROXY/ALL_PROXY",
     )
     .flag("proxy")
-    .env(),
+    .env()
+    .never_from_project(),
     key(
         "ca_cert",
         KeyType::Path,
         "PEM file of extra certificate authorities (a company proxy's or private CA), added to the system's trust store",
     )
-    .env(),
+    .env()
+    .never_from_project(),
     key(
         "ca_cert_only",
         KeyType::Bool,
         "Trust only the CA files given (`ca_cert`, SSL_CERT_FILE, SSL_CERT_DIR), not the system's store",
     )
-    .env(),
+    .env()
+    .never_from_project(),
     key(
         "pat",
         KeyType::Secret,
@@ -176,12 +197,14 @@ pub const KEYS: &[Key] = &[
         "plugins",
         KeyType::Section,
         "Plugin folders (`dirs`) and the machine's allow-list (`allow`, system file only)",
-    ),
+    )
+    .never_from_project(),
     key(
         "profiles",
         KeyType::Section,
         "Named sets of settings (region, api_url, project_id, credentials, ...) chosen by --profile, CYBEDEFEND_PROFILE or `match`",
-    ),
+    )
+    .never_from_project(),
     key(
         "trusted_directories",
         KeyType::PathList,
@@ -216,12 +239,71 @@ pub(super) fn names() -> Vec<&'static str> {
     KEYS.iter().map(|k| k.name).collect()
 }
 
-/// Keys the working-directory file may never set, even in a trusted folder: they decide where
-/// the credential travels (a repository must not route it through a host of its choosing).
-pub(super) const NEVER_FROM_PROJECT: &[&str] =
-    &["plugins", "proxy", "ca_cert", "ca_cert_only", "profiles"];
-
 /// Keys the working-directory file may set without being trusted.
 pub(super) fn project_keys() -> Vec<&'static str> {
-    KEYS.iter().filter(|k| k.project).map(|k| k.name).collect()
+    KEYS.iter()
+        .filter(|k| k.project == FromProject::Always)
+        .map(|k| k.name)
+        .collect()
+}
+
+#[cfg(test)]
+/// The field names `T`'s derived deserializer reads (its `#[serde(rename)]`s applied): asked
+/// of the type itself, so a field added, renamed or removed is seen here.
+pub(super) fn fields_of<'de, T: serde::Deserialize<'de>>() -> &'static [&'static str] {
+    struct Fields(Option<&'static [&'static str]>);
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("field names taken")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = Stop;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = Some(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut f = Fields(None);
+    let _ = T::deserialize(&mut f);
+    f.0.unwrap_or(&[])
+}
+
+#[cfg(test)]
+/// What differs between the keys of a table and the fields of its struct: "key `x` has no
+/// field" and "field `y` has no key", one line each.
+pub(super) fn mismatch(keys: &[&str], fields: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = keys
+        .iter()
+        .filter(|k| !fields.contains(k))
+        .map(|k| format!("key `{k}` has no field: a value given for it would be dropped"))
+        .collect();
+    out.extend(
+        fields
+            .iter()
+            .filter(|f| !keys.contains(f))
+            .map(|f| format!("field `{f}` has no key: it could never be set")),
+    );
+    out
 }

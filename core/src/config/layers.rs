@@ -168,7 +168,7 @@ impl Untrusted {
         let mut keys = Vec::new();
         for (k, v) in dict {
             let Some(key) = keys::find(k) else { continue };
-            if key.project || key.ty == KeyType::Deprecated {
+            if key.project == keys::FromProject::Always || key.ty == KeyType::Deprecated {
                 continue;
             }
             match (TIGHTENING.iter().find(|(s, _)| s == k), v) {

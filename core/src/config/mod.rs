@@ -123,7 +123,8 @@ pub struct PluginsSettings {
     pub allow: Option<Vec<String>>,
 }
 
-/// The merged settings. Every field is a key of [`KEYS`] (a test checks it).
+/// The merged settings: one field per key of [`KEYS`] (`keys::fields_of` reads the field
+/// names from this type's deserializer; a test compares them with the table).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Settings {
     /// API base URL override.
@@ -881,25 +882,43 @@ mod tests {
 
     #[test]
     fn every_settings_field_is_a_key_and_every_key_a_field() {
-        // A Settings with every field set, serialised through the same names serde reads.
-        let yaml = "api_url: https://a\nauth_endpoint: https://b\napp_url: https://c\npat: cdp_xyzxyz\n\
-                    project_id: p\nbranch: b\nregion: eu\nci: true\ndebug: true\nhttp_timeout: 5s\n\
-                    proxy: http://p:1\nca_cert: /ca.pem\nca_cert_only: false\nprofiles: {}\n\
-                    credentials: {}\nplugins: {}\ntrusted_directories: []\n";
-        let t = tempfile::tempdir().unwrap();
-        let f = t.path().join("c.yaml");
-        fs::write(&f, yaml).unwrap();
-        let c = LoadedConfig::load(&ConfigSources::only(f), &FlagValues::default()).unwrap();
-        assert!(c.unknown.is_empty(), "{:?}", c.unknown);
-        let fields: Vec<&str> = yaml.lines().map(|l| l.split(':').next().unwrap()).collect();
-        for k in KEYS.iter().filter(|k| k.ty != KeyType::Deprecated) {
-            assert!(
-                fields.contains(&k.name),
-                "key `{}` has no Settings field here",
-                k.name
-            );
+        let top: Vec<&str> = KEYS
+            .iter()
+            .filter(|k| k.ty != KeyType::Deprecated)
+            .map(|k| k.name)
+            .collect();
+        for (table, fields) in [
+            (&top[..], keys::fields_of::<Settings>()),
+            (
+                keys::CREDENTIAL_KEYS,
+                keys::fields_of::<CredentialsSettings>(),
+            ),
+            (keys::PLUGIN_KEYS, keys::fields_of::<PluginsSettings>()),
+        ] {
+            assert!(!fields.is_empty());
+            let wrong = keys::mismatch(table, fields);
+            assert!(wrong.is_empty(), "{}", wrong.join("\n"));
         }
-        assert_eq!(fields.len(), KEYS.len() - 1);
+    }
+
+    #[test]
+    fn a_key_without_its_field_fails_the_guard() {
+        // `Settings` as it would be with `branch` forgotten
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Forgotten {
+            region: Option<String>,
+            project_id: Option<String>,
+            #[serde(rename = "ci")]
+            ci_mode: Option<bool>,
+        }
+        let fields = keys::fields_of::<Forgotten>();
+        assert_eq!(fields, ["region", "project_id", "ci"]);
+        let wrong = keys::mismatch(&["region", "project_id", "branch", "ci"], fields);
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
+        assert!(wrong[0].contains("`branch` has no field"), "{wrong:?}");
+        let wrong = keys::mismatch(&["region", "ci"], fields);
+        assert!(wrong[0].contains("`project_id` has no key"), "{wrong:?}");
     }
 
     #[test]

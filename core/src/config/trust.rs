@@ -127,7 +127,7 @@ pub(super) fn project_layer(
                 ));
                 drop_keys.push(key);
             }
-            Some(k) if keys::NEVER_FROM_PROJECT.contains(&k.name) => {
+            Some(k) if k.project == keys::FromProject::Never => {
                 warnings.push(format!(
                     "ignoring `{key}` in {}: a working-directory config never sets `{key}`, even in a trusted folder (a repository could otherwise route your credential through hosts or accounts of its choosing); set it in ~/.cybedefend/config.yaml",
                     text::path(path),
@@ -146,7 +146,7 @@ pub(super) fn project_layer(
                 ));
                 drop_keys.push(key);
             }
-            Some(k) if !k.project && !trusted => {
+            Some(k) if k.project != keys::FromProject::Always && !trusted => {
                 warnings.push(format!(
                     "ignoring `{key}` in {}: the working directory's config may only set {}; \
                      to use it, pass `--config {}` or add this folder to `trusted_directories` \

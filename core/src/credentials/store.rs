@@ -48,6 +48,44 @@ struct RawCredentials {
     storage: Option<String>,
 }
 
+/// Where a stored login's secret lives (`storage` in credentials.json; absent means the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// In credentials.json itself, as the official CLI keeps it.
+    File,
+    /// In the OS keyring; the file keeps the region.
+    Keyring,
+    /// With the configured provider of this name (a plugin that stores); the file keeps the
+    /// region and this name.
+    Provider(String),
+}
+
+impl Storage {
+    /// `storage` as written in the file (absent: the file).
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            None | Some("file") => Storage::File,
+            Some("keyring") => Storage::Keyring,
+            Some(name) => Storage::Provider(name.to_owned()),
+        }
+    }
+
+    /// As written in the file, and shown (`file`, `keyring`, the provider's name).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Storage::File => "file",
+            Storage::Keyring => "keyring",
+            Storage::Provider(name) => name,
+        }
+    }
+}
+
+impl std::fmt::Display for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A stored login, parsed.
 #[derive(Debug, Clone)]
 pub struct StoredLogin {
@@ -55,8 +93,8 @@ pub struct StoredLogin {
     pub region: Region,
     /// The credential (for `storage` other than the file, the secret is elsewhere).
     pub credential: Option<Credential>,
-    /// Where the secret lives: `file` (in credentials.json) or another backend's name.
-    pub storage: String,
+    /// Where the secret lives.
+    pub storage: Storage,
     /// Set when other users can read the file (it is made private again on the next write).
     pub warning: Option<String>,
 }
@@ -120,11 +158,11 @@ fn parse(path: &Path, text: &str) -> Result<StoredLogin> {
             .parse()
             .map_err(|_| corrupt(path, &format!("name an unknown region `{r}`")))?,
     };
-    let storage = raw.storage.clone().unwrap_or_else(|| "file".to_owned());
+    let storage = Storage::parse(raw.storage.as_deref());
     let kind = raw.kind.as_deref().unwrap_or("");
     let credential = match kind {
         "pat" => {
-            if storage != "file" {
+            if storage != Storage::File {
                 None
             } else {
                 let pat = raw
@@ -187,21 +225,22 @@ pub(crate) fn fuzz_text(text: &str) {
     if let Ok(login) = parse(Path::new("credentials.json"), text)
         && let Some(c) = &login.credential
     {
-        let _ = render(login.region, c, None);
+        let _ = render(login.region, c, &Storage::File);
     }
 }
 
 /// Serialises a login in the official format (2-space indent, no trailing newline).
-fn render(region: Region, credential: &Credential, storage: Option<&str>) -> Result<Vec<u8>> {
+fn render(region: Region, credential: &Credential, storage: &Storage) -> Result<Vec<u8>> {
     let mut raw = RawCredentials {
         kind: Some(credential.type_name().to_owned()),
         region: Some(region.as_str().to_owned()),
-        storage: storage.map(str::to_owned),
+        // the official CLI's file has no `storage`: written only when the secret is elsewhere
+        storage: (*storage != Storage::File).then(|| storage.as_str().to_owned()),
         ..RawCredentials::default()
     };
     match credential {
         Credential::Pat(pat) => {
-            if storage.is_none() {
+            if *storage == Storage::File {
                 raw.pat = Some(pat.expose().to_owned());
             }
         }
@@ -222,27 +261,26 @@ fn render(region: Region, credential: &Credential, storage: Option<&str>) -> Res
 /// Stores a login, replacing any previous one, under the lock.
 pub fn save(home: &Home, region: Region, credential: &Credential) -> Result<()> {
     let _lock = FileLock::acquire(&home.credentials_lock(), LOCK_WAIT)?;
-    save_locked(home, region, credential, None)
+    save_locked(home, region, credential, &Storage::File)
 }
 
-/// Records a login whose secret another provider keeps (`storage` names it), under the lock.
+/// Records a login whose secret `storage` keeps, under the lock.
 pub fn save_with_storage(
     home: &Home,
     region: Region,
     credential: &Credential,
-    storage: &str,
+    storage: &Storage,
 ) -> Result<()> {
     let _lock = FileLock::acquire(&home.credentials_lock(), LOCK_WAIT)?;
-    save_locked(home, region, credential, Some(storage))
+    save_locked(home, region, credential, storage)
 }
 
-/// Stores a login while the caller holds the credentials lock. `storage` is `None` for the
-/// secret in the file, or the name of the backend that holds it.
+/// Stores a login while the caller holds the credentials lock.
 pub fn save_locked(
     home: &Home,
     region: Region,
     credential: &Credential,
-    storage: Option<&str>,
+    storage: &Storage,
 ) -> Result<()> {
     let bytes = render(region, credential, storage)?;
     fsutil::write_private_atomic(&home.credentials_file(), &bytes)

@@ -655,22 +655,71 @@ impl<T: DeserializeOwned> Answer<T> {
     }
 }
 
-/// Rewords a 403 or 404 of a call about `thing` ("project `ID`", "team `ID`") so the user reads
-/// what was missing or refused; other errors pass unchanged. The hint says where the right id
-/// or name can be found, by what the thing is (a project, team, organisation or PAT).
-pub fn about(thing: &str) -> impl FnOnce(Error) -> Error + '_ {
-    let lookup = if thing.starts_with("project") {
-        "; `cybedefend project list --organization-id ORG` lists the projects this account sees"
-    } else if thing.starts_with("team") || thing.starts_with("member") {
-        "; `cybedefend team list --organization-id ORG` lists the teams, `cybedefend team members --team-id TEAM` their members"
-    } else if thing.starts_with("organisation") {
-        "; `cybedefend auth status` shows the organisations of this account"
-    } else if thing.starts_with("the PAT") {
-        "; `cybedefend pat list` shows the names"
-    } else {
-        ""
+/// The kind of thing a request was about: it decides which command the hint of a 404 names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A project (`project list` lists them).
+    Project,
+    /// A team or a member of one (`team list`, `team members`).
+    Team,
+    /// An organisation (`auth status` shows them).
+    Organisation,
+    /// A personal access token, by name (`pat list`).
+    Pat,
+}
+
+/// What a request was about, as a 403 or 404 names it: "project `p1`", "member `u` of team
+/// `t`", with its [`Kind`].
+#[derive(Debug, Clone)]
+pub struct About {
+    kind: Kind,
+    named: String,
+}
+
+impl About {
+    /// "project `ID`".
+    pub fn project(id: &str) -> Self {
+        Self::described(Kind::Project, format!("project `{id}`"))
+    }
+
+    /// "team `ID`".
+    pub fn team(id: &str) -> Self {
+        Self::described(Kind::Team, format!("team `{id}`"))
+    }
+
+    /// "organisation `ID`".
+    pub fn organisation(id: &str) -> Self {
+        Self::described(Kind::Organisation, format!("organisation `{id}`"))
+    }
+
+    /// "the PAT named `NAME`".
+    pub fn pat(name: &str) -> Self {
+        Self::described(Kind::Pat, format!("the PAT named `{name}`"))
+    }
+
+    /// Anything else, in words, with the kind whose listing helps
+    /// ("organisation `o` or one of the projects `a`, `b`").
+    pub fn described(kind: Kind, named: String) -> Self {
+        Self { kind, named }
+    }
+}
+
+/// Rewords a 403 or 404 of a call about `thing` so the user reads what was missing or refused;
+/// other errors pass unchanged. The hint says where the right id or name can be found, by the
+/// thing's [`Kind`].
+pub fn about(thing: About) -> impl FnOnce(Error) -> Error {
+    let lookup = match thing.kind {
+        Kind::Project => {
+            "; `cybedefend project list --organization-id ORG` lists the projects this account sees"
+        }
+        Kind::Team => {
+            "; `cybedefend team list --organization-id ORG` lists the teams, `cybedefend team members --team-id TEAM` their members"
+        }
+        Kind::Organisation => "; `cybedefend auth status` shows the organisations of this account",
+        Kind::Pat => "; `cybedefend pat list` shows the names",
     };
-    let pat = thing.starts_with("the PAT");
+    let pat = thing.kind == Kind::Pat;
+    let thing = thing.named;
     move |e| {
         // What the server said, when it says more than "not found".
         let said = e

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::error::Result;
-use crate::platform::api::{Answer, Api, Query, about, seg};
+use crate::platform::api::{About, Answer, Api, Query, about, seg};
 use crate::platform::de;
 
 /// One past evaluation.
@@ -119,16 +119,12 @@ pub struct Stats {
     pub status: Option<String>,
 }
 
-fn project(id: &str) -> String {
-    format!("project `{id}`")
-}
-
 /// `GET /projects/{id}/compliance-history?page&pageSize[&startDate][&endDate]`.
 pub async fn history(api: &Api<'_>, id: &str, query: &Query) -> Result<Answer<History>> {
     let path = format!("/projects/{}/compliance-history", seg(id));
     api.get_answer("compliance history", &path, query)
         .await
-        .map_err(about(&project(id)))
+        .map_err(about(About::project(id)))
 }
 
 /// `GET /projects/{id}/violations?page&limit`.
@@ -136,7 +132,7 @@ pub async fn violations(api: &Api<'_>, id: &str, query: &Query) -> Result<Answer
     let path = format!("/projects/{}/violations", seg(id));
     api.get_answer("compliance violations", &path, query)
         .await
-        .map_err(about(&project(id)))
+        .map_err(about(About::project(id)))
 }
 
 /// `GET /projects/{id}/violation-stats[?startDate][&endDate]`.
@@ -144,5 +140,5 @@ pub async fn stats(api: &Api<'_>, id: &str, query: &Query) -> Result<Answer<Stat
     let path = format!("/projects/{}/violation-stats", seg(id));
     api.get_answer("compliance stats", &path, query)
         .await
-        .map_err(about(&project(id)))
+        .map_err(about(About::project(id)))
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::platform::api::{Answer, Api, about, seg};
+use crate::platform::api::{About, Answer, Api, Kind, about, seg};
 use crate::platform::de;
 
 /// A registry the platform scans images from.
@@ -120,9 +120,12 @@ pub async fn scan(
     let raw: Value = api
         .post("container scan", &path, body)
         .await
-        .map_err(about(&format!(
-            "project `{project}`, the image `{}` or the registry credential",
-            body.image
+        .map_err(about(About::described(
+            Kind::Project,
+            format!(
+                "project `{project}`, the image `{}` or the registry credential",
+                body.image
+            ),
         )))?;
     let a: Answer<Started> = Answer::read("container scan", raw)?;
     if let Some(id) = &a.view.scan_id {

@@ -24,8 +24,8 @@ pub mod user;
 pub use crate::config::net::check_url;
 pub use crate::region::{Region, UnknownRegion};
 pub use api::{
-    ATTEMPTS, Answer, Api, MAX_BACKOFF, Method, Notice, Query, about, body_excerpt, check_id,
-    deadline, parse, retry_after, seg,
+    ATTEMPTS, About, Answer, Api, Kind, MAX_BACKOFF, Method, Notice, Query, about, body_excerpt,
+    check_id, deadline, parse, retry_after, seg,
 };
 pub use bearer::Bearer;
 pub use endpoints::Endpoints;

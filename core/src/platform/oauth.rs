@@ -489,7 +489,12 @@ pub async fn session_access_token(
     )
     .await?;
     let session = answer.into_session("session refresh", Some(refresh))?;
-    store::save_locked(home, region, &Credential::OAuth(session.clone()), None)?;
+    store::save_locked(
+        home,
+        region,
+        &Credential::OAuth(session.clone()),
+        &store::Storage::File,
+    )?;
     drop(shield);
     drop(lock);
     tracing::debug!("oauth: session refreshed");

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::error::Result;
-use crate::platform::api::{Answer, Api, Query, about, seg};
+use crate::platform::api::{About, Answer, Api, Query, about, seg};
 use crate::platform::de;
 
 /// One count of a breakdown (`{severity|state|analysisType, count}`).
@@ -78,7 +78,7 @@ pub async fn project(api: &Api<'_>, id: &str, branches: &[String]) -> Result<Ans
         .collect();
     api.get_answer("project overview", &path, &q)
         .await
-        .map_err(about(&format!("project `{id}`")))
+        .map_err(about(About::project(id)))
 }
 
 /// `GET /organization/{id}/results/overview?...` with the filters as query parameters.
@@ -86,5 +86,5 @@ pub async fn organization(api: &Api<'_>, id: &str, query: &Query) -> Result<Answ
     let path = format!("/organization/{}/results/overview", seg(id));
     api.get_answer("organisation overview", &path, query)
         .await
-        .map_err(about(&format!("organisation `{id}`")))
+        .map_err(about(About::organisation(id)))
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::platform::api::{Answer, Api, about, seg};
+use crate::platform::api::{About, Answer, Api, about, seg};
 use crate::platform::de;
 
 /// The fields of a project this CLI shows. The API names the id `projectId`; the official CLI
@@ -72,7 +72,7 @@ pub async fn get(api: &Api<'_>, project: &str) -> Result<Answer<Project>> {
     let path = format!("/project/{}", seg(project));
     api.get_answer("project get", &path, &[])
         .await
-        .map_err(about(&format!("project `{project}`")))
+        .map_err(about(About::project(project)))
 }
 
 /// `POST /team/{teamId}/project`.
@@ -81,7 +81,7 @@ pub async fn create(api: &Api<'_>, team: &str, body: &NewProject) -> Result<Answ
     let raw: Value = api
         .post("project create", &path, body)
         .await
-        .map_err(about(&format!("team `{team}`")))?;
+        .map_err(about(About::team(team)))?;
     Answer::read("project create", raw)
 }
 
@@ -90,7 +90,7 @@ pub async fn delete(api: &Api<'_>, project: &str) -> Result<Value> {
     let path = format!("/project/{}", seg(project));
     api.delete("project delete", &path)
         .await
-        .map_err(about(&format!("project `{project}`")))
+        .map_err(about(About::project(project)))
 }
 
 /// One page of an organisation's projects.
@@ -129,7 +129,7 @@ pub async fn page(
     }
     api.get_answer("project list", &path, &q)
         .await
-        .map_err(about(&format!("organisation `{org}`")))
+        .map_err(about(About::organisation(org)))
 }
 
 /// Every project of an organisation, every page: the server's objects and their views.

@@ -8,7 +8,7 @@ use std::io::{BufReader, Read, Seek, Write};
 use base64::Engine as _;
 
 use crate::error::{Error, Result};
-use crate::platform::api::{Api, Method, about, seg};
+use crate::platform::api::{About, Api, Kind, Method, about, seg};
 
 /// What a report is about.
 #[derive(Debug, Clone, Copy)]
@@ -152,22 +152,22 @@ pub async fn download(
         Scope::Sbom(p) => (
             "report sbom",
             format!("/project/{}/sbom", seg(p)),
-            format!("project `{p}` (or its SBOM)"),
+            About::described(Kind::Project, format!("project `{p}` (or its SBOM)")),
         ),
         Scope::Project(p) => (
             "project report",
             format!("/project/{}/{kind}-report/{format}", seg(p)),
-            format!("project `{p}`"),
+            About::project(p),
         ),
         Scope::Organization(o) => (
             "organisation report",
             format!("/organization/{}/report/{kind}/{format}", seg(o)),
-            format!("organisation `{o}`"),
+            About::organisation(o),
         ),
         Scope::Team(t) => (
             "team report",
             format!("/team/{}/report/{kind}/{format}", seg(t)),
-            format!("team `{t}`"),
+            About::team(t),
         ),
     };
     let query = if detailed && !matches!(scope, Scope::Sbom(_)) {
@@ -184,7 +184,7 @@ pub async fn download(
     let (n, _) = api
         .download(what, Method::GET, &path, &query, None, &mut checked)
         .await
-        .map_err(about(&thing))?;
+        .map_err(about(thing))?;
     checked.finish().map_err(|e| not_a_report(what, &e))?;
     Ok(n)
 }
@@ -248,9 +248,12 @@ pub async fn batch(
             &mut spool,
         )
         .await
-        .map_err(about(&format!(
-            "organisation `{org}` or one of the projects `{}`",
-            projects.join("`, `")
+        .map_err(about(About::described(
+            Kind::Organisation,
+            format!(
+                "organisation `{org}` or one of the projects `{}`",
+                projects.join("`, `")
+            ),
         )))?;
     let io = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::InvalidData {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::platform::api::{Answer, Api, about, seg};
+use crate::platform::api::{About, Answer, Api, Kind, about, seg};
 use crate::platform::de;
 
 /// The fields of a team this CLI shows.
@@ -57,10 +57,6 @@ struct Member<'a> {
     role: Option<&'a str>,
 }
 
-fn team(id: &str) -> String {
-    format!("team `{id}`")
-}
-
 /// `POST /organization/{org}/team`.
 pub async fn create(
     api: &Api<'_>,
@@ -76,7 +72,7 @@ pub async fn create(
     let raw: Value = api
         .post("team create", &path, &body)
         .await
-        .map_err(about(&format!("organisation `{org}`")))?;
+        .map_err(about(About::organisation(org)))?;
     Answer::read("team create", raw)
 }
 
@@ -85,7 +81,7 @@ pub async fn delete(api: &Api<'_>, id: &str) -> Result<Value> {
     let path = format!("/team/{}", seg(id));
     api.delete("team delete", &path)
         .await
-        .map_err(about(&team(id)))
+        .map_err(about(About::team(id)))
 }
 
 /// `GET /organization/{org}/team/{team}`.
@@ -93,7 +89,10 @@ pub async fn get(api: &Api<'_>, org: &str, id: &str) -> Result<Answer<Team>> {
     let path = format!("/organization/{}/team/{}", seg(org), seg(id));
     api.get_answer("team get", &path, &[])
         .await
-        .map_err(about(&format!("team `{id}` of organisation `{org}`")))
+        .map_err(about(About::described(
+            Kind::Team,
+            format!("team `{id}` of organisation `{org}`"),
+        )))
 }
 
 /// The teams of a list answer: the spec's array or the official CLI's `{"teams": [...]}`.
@@ -136,7 +135,7 @@ pub async fn list(api: &Api<'_>, org: &str) -> Result<Answer<TeamList>> {
     let path = format!("/organization/{}/teams", seg(org));
     api.get_answer("team list", &path, &[])
         .await
-        .map_err(about(&format!("organisation `{org}`")))
+        .map_err(about(About::organisation(org)))
 }
 
 /// `PUT /team/{team}` with the fields given (the official CLI sends a partial body).
@@ -153,7 +152,7 @@ pub async fn update(
         &NameAndDescription { name, description },
     )
     .await
-    .map_err(about(&team(id)))
+    .map_err(about(About::team(id)))
 }
 
 /// A member as listed. The spec's member has `firstName`/`lastName`/`picture`; the official
@@ -226,7 +225,7 @@ pub async fn members(
     }
     api.get_answer("team members", &path, &q)
         .await
-        .map_err(about(&team(id)))
+        .map_err(about(About::team(id)))
 }
 
 /// `POST /team/{team}/member`.
@@ -238,7 +237,7 @@ pub async fn add_member(api: &Api<'_>, id: &str, user: &str, role: &str) -> Resu
     };
     api.post("team add-member", &path, &body)
         .await
-        .map_err(about(&team(id)))
+        .map_err(about(About::team(id)))
 }
 
 /// `PUT /team/{team}/member/role`.
@@ -250,7 +249,10 @@ pub async fn update_member(api: &Api<'_>, id: &str, user: &str, role: &str) -> R
     };
     api.put("team update-member", &path, &body)
         .await
-        .map_err(about(&format!("member `{user}` of team `{id}`")))
+        .map_err(about(About::described(
+            Kind::Team,
+            format!("member `{user}` of team `{id}`"),
+        )))
 }
 
 /// `DELETE /team/{team}/member` with `{userId}`.
@@ -262,5 +264,8 @@ pub async fn remove_member(api: &Api<'_>, id: &str, user: &str) -> Result<Value>
     };
     api.delete_with("team remove-member", &path, &body)
         .await
-        .map_err(about(&format!("member `{user}` of team `{id}`")))
+        .map_err(about(About::described(
+            Kind::Team,
+            format!("member `{user}` of team `{id}`"),
+        )))
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::platform::api::{Answer, Api};
+use crate::platform::api::{About, Answer, Api, about};
 use crate::platform::de;
 
 /// An organisation of the account.
@@ -222,9 +222,7 @@ pub async fn revoke_pat(api: &Api<'_>, name: &str) -> Result<Value> {
         &serde_json::json!({"name": name}),
     )
     .await
-    .map_err(crate::platform::api::about(&format!(
-        "the PAT named `{name}`"
-    )))
+    .map_err(about(About::pat(name)))
 }
 
 /// `PATCH /user/personal-access-tokens/name` with `{name, newName}`.
@@ -235,9 +233,7 @@ pub async fn rename_pat(api: &Api<'_>, name: &str, new_name: &str) -> Result<Val
         &serde_json::json!({"name": name, "newName": new_name}),
     )
     .await
-    .map_err(crate::platform::api::about(&format!(
-        "the PAT named `{name}`"
-    )))
+    .map_err(about(About::pat(name)))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
-use crate::commands::login::builtin;
+use crate::session::builtin_provider;
 
 pub(crate) async fn run(app: &App) -> Result<u8> {
     let path = text::path(&app.home.credentials_file());
@@ -14,7 +14,7 @@ pub(crate) async fn run(app: &App) -> Result<u8> {
         Error::usage(format!("nothing to migrate: {path} does not exist"))
             .with_hint("log in with `cybedefend login --pat PAT --store keyring`")
     })?;
-    if login.storage == "keyring" {
+    if login.storage == cybedefend_core::credentials::store::Storage::Keyring {
         app.out.info("The PAT is already in the OS keyring");
         return Ok(0);
     }
@@ -24,7 +24,7 @@ pub(crate) async fn run(app: &App) -> Result<u8> {
         ));
     };
     let endpoints = app.endpoints()?;
-    builtin("keyring")?
+    builtin_provider("keyring")?
         .store(&app.resolve_context(&endpoints), &credential, login.region)
         .await?;
     app.out.success(&format!(

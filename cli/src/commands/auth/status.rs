@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::{App, Connected, no_credential};
-use crate::commands::login::builtin;
+use crate::session::builtin_provider;
 
 /// What the server said about the credential.
 enum Check {
@@ -94,7 +94,7 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
 
     let mut warnings: Vec<String> = res.warnings.clone();
     if let Some(w) = res.winner.as_ref().filter(|w| w.found.plaintext)
-        && builtin("keyring")?.can_store(&ctx).await
+        && builtin_provider("keyring")?.can_store(&ctx).await
     {
         warnings.push(format!(
             "the PAT in {} is stored in plaintext although this machine has a keyring; `cybedefend auth migrate --to keyring` moves it",

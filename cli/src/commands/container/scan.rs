@@ -7,8 +7,7 @@ use cybedefend_core::{Error, Result};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
-use crate::commands::scan::GateArgs;
-use crate::commands::scan::gates::{self, Summary};
+use crate::gates::{self, GateArgs, Summary};
 
 use crate::output::Printer;
 

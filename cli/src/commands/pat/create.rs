@@ -112,7 +112,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
     let connected = app.connect().await?;
     if let Some(store) = &args.store {
         // Where the PAT would go is checked before a PAT exists.
-        crate::commands::login::check_store(&app, store, &connected.endpoints)
+        crate::session::check_store(&app, store, &connected.endpoints)
             .await
             .map_err(|e| e.context("nothing was created"))?;
     }
@@ -163,7 +163,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
         }
         Some(store) => {
             let endpoints = connected.endpoints.clone();
-            match crate::commands::login::pat_login(
+            match crate::session::keep_pat(
                 &app,
                 Some(store),
                 &endpoints,

@@ -5,7 +5,6 @@
 //! cannot be fetched, the report says what it has, the command warns and exits 5 (partial);
 //! when none can, no report is written.
 
-mod grouped;
 mod report;
 
 use std::io::{BufWriter, Write};
@@ -240,7 +239,17 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
     };
 
     if args.grouped {
-        let value = grouped::fetch(&api, &project, kind, &args).await?;
+        let value = results::grouped(
+            &api,
+            &project,
+            kind,
+            &results::Grouped {
+                all: args.all,
+                page: args.page,
+                branch: args.branch.clone().filter(|b| !b.is_empty()),
+            },
+        )
+        .await?;
         write_report(&app.out, &target, true, |w| {
             serde_json::to_writer_pretty(&mut *w, &value).map_err(std::io::Error::other)?;
             w.write_all(b"\n")

@@ -4,22 +4,20 @@
 //! credential, a token and the project (one API call), and only then the archive.
 
 mod archive;
-pub(crate) mod gates;
 mod plan;
 mod upload;
-mod wait;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use clap::{Args, ValueEnum};
-use cybedefend_core::duration::Span;
-use cybedefend_core::platform::{Api, seg};
+use clap::Args;
+use cybedefend_core::platform::Api;
 use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::gates::{self, GateArgs};
 use crate::output::{Printer, size};
 
 pub(crate) use archive::Running;
@@ -39,44 +37,6 @@ Examples:
   cybedefend scan --dir . --project-id ID --break-on-severity high
   CYBEDEFEND_PAT=... cybedefend scan --dir . --project-id ID --ci
   cybedefend scan --file build/source.zip --project-id ID --wait=false";
-
-/// Severity threshold of `--break-on-severity`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Threshold {
-    /// Critical findings
-    Critical,
-    /// High and above
-    High,
-    /// Medium and above
-    Medium,
-    /// Any severity
-    Low,
-    /// Never break
-    None,
-}
-
-impl Threshold {
-    /// Index into `SEVERITIES` (most severe first), or `None` for `none`.
-    fn rank(self) -> Option<usize> {
-        match self {
-            Threshold::Critical => Some(0),
-            Threshold::High => Some(1),
-            Threshold::Medium => Some(2),
-            Threshold::Low => Some(3),
-            Threshold::None => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Threshold::Critical => "critical",
-            Threshold::High => "high",
-            Threshold::Medium => "medium",
-            Threshold::Low => "low",
-            Threshold::None => "none",
-        }
-    }
-}
 
 /// `scan`.
 #[derive(Debug, Clone, Args)]
@@ -116,39 +76,6 @@ pub(crate) struct ScanArgs {
     /// complete)
     #[arg(long, value_name = "FILE", conflicts_with = "file")]
     pub(crate) archive_out: Option<PathBuf>,
-}
-
-/// Waiting and the gates after a scan (`scan`, `container scan`).
-#[derive(Debug, Clone, Args)]
-pub(crate) struct GateArgs {
-    /// The result types the severity gate counts (`container scan`: container findings only);
-    /// every type when not set.
-    #[arg(skip)]
-    pub(crate) kinds: Option<&'static [&'static str]>,
-    /// Time between status checks
-    #[arg(long, default_value = "5s", value_name = "DURATION")]
-    pub(crate) interval: Span,
-    /// Give up waiting after this long (the scan goes on on the platform)
-    #[arg(long, default_value = "30m", value_name = "DURATION")]
-    pub(crate) timeout: Span,
-    /// Exit 1 if the scan fails
-    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub(crate) break_on_fail: bool,
-    /// Exit 1 if an open finding has this severity or above
-    #[arg(long, value_enum, ignore_case = true, value_name = "SEVERITY")]
-    pub(crate) break_on_severity: Option<Threshold>,
-    /// Evaluate the project's policies after the scan (exit 1 on a blocking violation)
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub(crate) policy_check: bool,
-    /// How long to wait for the policy evaluation
-    #[arg(long, default_value = "5m", value_name = "DURATION")]
-    pub(crate) policy_timeout: Span,
-    /// List up to 5 findings per policy violation
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub(crate) show_policy_vulns: bool,
-    /// List every finding per policy violation
-    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub(crate) show_all_policy_vulns: bool,
 }
 
 /// Checks what can be checked without any work: the folder or zip, the project id.
@@ -289,14 +216,14 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
 
 /// `GET /project/{id}`: a wrong id or missing access is found before any packaging.
 async fn check_project(api: &Api<'_>, project: &str) -> Result<()> {
-    let path = format!("/project/{}", seg(project));
-    let _: serde_json::Value = api
-        .get("project check", &path, &[])
+    cybedefend_core::platform::projects::get(api, project)
         .await
         .map_err(|e| {
             if e.is_not_found() {
                 Error::not_found(format!("project `{project}` was not found on {}", api.base()))
                     .with_hint("check --project-id (or CYBEDEFEND_PROJECT_ID) and --region; nothing was packaged or uploaded")
+            } else if e.http_status() == Some(403) {
+                e.with_hint("check --project-id, and that the PAT's user is a member of the project's organisation or team (`cybedefend auth status` shows the account); nothing was packaged or uploaded")
             } else {
                 e
             }

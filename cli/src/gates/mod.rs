@@ -9,8 +9,82 @@ use cybedefend_core::platform::scan::ScanStatus;
 use cybedefend_core::platform::{Api, policies};
 use cybedefend_core::{Error, Result, env};
 
-use super::GateArgs;
 use crate::app::App;
+use clap::{Args, ValueEnum};
+use cybedefend_core::duration::Span;
+
+mod wait;
+
+/// Severity threshold of `--break-on-severity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Threshold {
+    /// Critical findings
+    Critical,
+    /// High and above
+    High,
+    /// Medium and above
+    Medium,
+    /// Any severity
+    Low,
+    /// Never break
+    None,
+}
+
+impl Threshold {
+    /// Index into `SEVERITIES` (most severe first), or `None` for `none`.
+    fn rank(self) -> Option<usize> {
+        match self {
+            Threshold::Critical => Some(0),
+            Threshold::High => Some(1),
+            Threshold::Medium => Some(2),
+            Threshold::Low => Some(3),
+            Threshold::None => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Threshold::Critical => "critical",
+            Threshold::High => "high",
+            Threshold::Medium => "medium",
+            Threshold::Low => "low",
+            Threshold::None => "none",
+        }
+    }
+}
+
+/// Waiting and the gates after a scan (`scan`, `container scan`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct GateArgs {
+    /// The result types the severity gate counts (`container scan`: container findings only);
+    /// every type when not set.
+    #[arg(skip)]
+    pub(crate) kinds: Option<&'static [&'static str]>,
+    /// Time between status checks
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub(crate) interval: Span,
+    /// Give up waiting after this long (the scan goes on on the platform)
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub(crate) timeout: Span,
+    /// Exit 1 if the scan fails
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) break_on_fail: bool,
+    /// Exit 1 if an open finding has this severity or above
+    #[arg(long, value_enum, ignore_case = true, value_name = "SEVERITY")]
+    pub(crate) break_on_severity: Option<Threshold>,
+    /// Evaluate the project's policies after the scan (exit 1 on a blocking violation)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) policy_check: bool,
+    /// How long to wait for the policy evaluation
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub(crate) policy_timeout: Span,
+    /// List up to 5 findings per policy violation
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) show_policy_vulns: bool,
+    /// List every finding per policy violation
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) show_all_policy_vulns: bool,
+}
 
 /// The Markdown summary for `$GITHUB_STEP_SUMMARY`.
 pub(crate) struct Summary {
@@ -61,7 +135,7 @@ pub(crate) async fn follow(
     args: &GateArgs,
     summary: &mut Summary,
 ) -> Result<u8> {
-    let status = super::wait::until_done(app, api, project, scan_id, args, summary).await?;
+    let status = wait::until_done(app, api, project, scan_id, args, summary).await?;
     apply(app, api, project, scan_id, branch, args, status, summary).await
 }
 

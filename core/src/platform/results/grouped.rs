@@ -2,23 +2,32 @@
 //! answer must be an object; paging stops at the last page announced, at an empty page or at a
 //! page that repeats the previous one, and never goes beyond a fixed number of pages.
 
-use cybedefend_core::platform::{Api, seg};
-use cybedefend_core::{Error, Result};
 use serde_json::{Value, json};
 
-use super::ResultsArgs;
+use crate::error::{Error, Result};
+use crate::platform::api::{Api, seg};
+use crate::platform::de;
+
+/// Which pages of grouped findings to read.
+#[derive(Debug, Clone, Default)]
+pub struct Grouped {
+    /// Every page, merged into one answer (else the one page `page`).
+    pub all: bool,
+    /// The page read when not `all` (from 1).
+    pub page: u64,
+    /// Only this branch.
+    pub branch: Option<String>,
+}
 
 /// Most pages merged.
 const MAX_PAGES: u64 = 1000;
 /// Most groups merged.
 const MAX_GROUPS: usize = 200_000;
 
-pub(crate) async fn fetch(
-    api: &Api<'_>,
-    project: &str,
-    kind: &str,
-    args: &ResultsArgs,
-) -> Result<Value> {
+/// `GET /project/{id}/results/{type}/grouped` (`container`:
+/// `/results/container/images/grouped`): findings grouped by rule or package, the server's JSON
+/// with the pages merged when `all`.
+pub async fn grouped(api: &Api<'_>, project: &str, kind: &str, args: &Grouped) -> Result<Value> {
     let what = format!("grouped {kind} results");
     let container = kind == "container";
     let path = if container {
@@ -63,10 +72,7 @@ pub(crate) async fn fetch(
                 kind_of(&v)
             )));
         };
-        let total_pages = obj
-            .get("totalPages")
-            .and_then(cybedefend_core::platform::de::count_of)
-            .unwrap_or(1);
+        let total_pages = obj.get("totalPages").and_then(de::count_of).unwrap_or(1);
         let items = match obj.remove(list_key) {
             Some(Value::Array(a)) => a,
             None | Some(Value::Null) => Vec::new(),

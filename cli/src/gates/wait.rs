@@ -6,8 +6,7 @@ use cybedefend_core::platform::Api;
 use cybedefend_core::platform::scan::{self, ScanStatus};
 use cybedefend_core::{Error, Result};
 
-use super::GateArgs;
-use super::gates::Summary;
+use super::{GateArgs, Summary};
 use crate::app::App;
 
 pub(crate) async fn until_done(

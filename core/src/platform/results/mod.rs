@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 use crate::platform::api::{Api, seg};
 use crate::platform::de;
 
+mod grouped;
+pub use grouped::{Grouped, grouped};
+
 /// Result types in the order reports list them.
 pub const RESULT_TYPES: &[&str] = &["sast", "sca", "iac", "secret", "cicd", "container"];
 
