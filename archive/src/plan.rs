@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 /// The file the platform reads its ignore rules from; always kept at the archive root.
@@ -69,8 +68,8 @@ fn walk_error(root: &Path, err: &ignore::Error) -> Error {
         _ => None,
     };
     let what = path
-        .map(|p| text::path(&p))
-        .unwrap_or_else(|| text::path(root));
+        .map(|p| cybedefend_core::home::tilde(&p))
+        .unwrap_or_else(|| cybedefend_core::home::tilde(root));
     let reason = err
         .io_error()
         .map(|e| match e.kind() {
@@ -123,12 +122,15 @@ fn ignore_files(dir: &Path) -> [PathBuf; 3] {
 fn unsafe_ignore_file(path: &Path) -> Option<String> {
     let meta = fs::metadata(path).ok()?;
     if !meta.is_file() {
-        return Some(format!("{} is not a regular file", text::path(path)));
+        return Some(format!(
+            "{} is not a regular file",
+            cybedefend_core::home::tilde(path)
+        ));
     }
     (meta.len() > IGNORE_FILE_CAP).then(|| {
         format!(
             "{} is larger than {} MiB",
-            text::path(path),
+            cybedefend_core::home::tilde(path),
             IGNORE_FILE_CAP >> 20
         )
     })
@@ -243,8 +245,11 @@ pub fn plan(root: &Path, respect_ignore: bool) -> Result<Plan> {
     let meta = match fs::metadata(root) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Error::usage(format!("{} does not exist", text::path(root)))
-                .with_hint("give the folder to scan with --dir"));
+            return Err(Error::usage(format!(
+                "{} does not exist",
+                cybedefend_core::home::tilde(root)
+            ))
+            .with_hint("give the folder to scan with --dir"));
         }
         Err(e) => {
             return Err(cybedefend_core::fsutil::io_error(
@@ -257,7 +262,7 @@ pub fn plan(root: &Path, respect_ignore: bool) -> Result<Plan> {
     if !meta.is_dir() {
         return Err(Error::usage(format!(
             "{} is not a folder",
-            text::path(root)
+            cybedefend_core::home::tilde(root)
         )));
     }
     if respect_ignore {

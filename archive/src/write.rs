@@ -14,7 +14,6 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::{Plan, PlannedFile};
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 /// Batches hold at most this many bytes of input...
@@ -115,7 +114,7 @@ fn add_files<W: Write + Seek>(
             if read > f.size {
                 return Err(Error::failure(format!(
                     "{} grew while it was being archived; run the scan again",
-                    text::path(&f.source)
+                    cybedefend_core::home::tilde(&f.source)
                 )));
             }
             zip.write_all(&buf[..n])
@@ -312,7 +311,7 @@ pub fn write(
     if plan.files.is_empty() {
         return Err(Error::usage(format!(
             "nothing to upload: {} has no files (after ignore rules)",
-            text::path(&plan.root)
+            cybedefend_core::home::tilde(&plan.root)
         ))
         .with_hint("check the folder, or pass --no-ignore to keep ignored files"));
     }

@@ -39,9 +39,9 @@ pub(crate) struct Connected {
 impl App {
     /// Loads configuration and prints its warnings. Errors are configuration errors.
     pub(crate) fn load(mut global: GlobalArgs, out: Printer) -> Result<Self> {
-        match global.pat.as_deref() {
+        match global.pat.as_ref().map(cybedefend_core::Secret::expose) {
             Some("-") => {
-                global.pat = Some(pat_from_stdin("--pat -")?.expose().to_owned());
+                global.pat = Some(pat_from_stdin("--pat -")?);
             }
             Some(_) if others_can_read_arguments() => out.warn(
                 "--pat puts the PAT in this command's arguments, which other users of this machine can read in the process list; use `--pat -` (reads it from standard input), CYBEDEFEND_PAT or `cybedefend login`",
@@ -154,11 +154,6 @@ impl App {
         Endpoints::resolve(&self.config, self.stored_region())
     }
 
-    /// The project: `--project-id`, else `project_id` from the environment or config.
-    pub(crate) fn project_id(&self, flag: Option<&str>) -> Result<String> {
-        project_id(flag, self.config.settings.project_id.as_deref())
-    }
-
     /// Where exchanged access tokens are cached (`credentials.token_cache`): the file, the
     /// keyring (falling back to no cache, with a note, when there is none here), or nothing.
     pub(crate) fn token_store(&self) -> &dyn TokenStore {
@@ -229,27 +224,6 @@ impl App {
     pub(crate) fn api<'a>(&'a self, c: &'a Connected) -> Api<'a> {
         Api::new(&self.http, &c.endpoints, self.bearer(c)).with_notices(&*self.notice)
     }
-}
-
-/// `--project-id`, else the configured one; trimmed, not empty, one id (the configured one is
-/// checked like the flag).
-pub(crate) fn project_id(flag: Option<&str>, configured: Option<&str>) -> Result<String> {
-    let id = flag
-        .or(configured)
-        .map(|p| p.trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| {
-            Error::usage("--project-id is required").with_hint(
-                "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
-            )
-        })?;
-    let origin = if flag.is_some() {
-        "--project-id"
-    } else {
-        "the configured project id (CYBEDEFEND_PROJECT_ID or `project_id:`)"
-    };
-    cybedefend_core::platform::check_id(origin, &id)?;
-    Ok(id)
 }
 
 /// The error when no provider had a credential.

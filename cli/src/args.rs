@@ -73,8 +73,9 @@ pub(crate) static FOR_COMPLETION: std::sync::atomic::AtomicBool =
 /// Options every command accepts: `--pat`, `--config`, and one per config key with a flag.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GlobalArgs {
-    /// `--pat`.
-    pub(crate) pat: Option<String>,
+    /// `--pat`, as typed (a [`cybedefend_core::Secret`] from the moment it is read: masked in
+    /// all output, never in `Debug`).
+    pub(crate) pat: Option<cybedefend_core::Secret>,
     /// `--config`.
     pub(crate) config: Option<PathBuf>,
     /// `--profile NAME`.
@@ -171,7 +172,7 @@ impl FromArgMatches for GlobalArgs {
 
     fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
         if let Some(p) = m.get_one::<String>("pat") {
-            self.pat = Some(p.clone());
+            self.pat = Some(cybedefend_core::Secret::new(p.as_str()));
         }
         if let Some(c) = m.get_one::<PathBuf>("config") {
             self.config = Some(c.clone());

@@ -4,6 +4,7 @@ mod alloc;
 mod app;
 mod args;
 mod commands;
+mod exit;
 mod gates;
 mod output;
 mod session;
@@ -11,6 +12,7 @@ mod session;
 use std::process::ExitCode;
 
 use crate::args::Cli;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// The arguments. The command tree is dropped here, before the command runs: the memory it
@@ -94,11 +96,11 @@ fn main() -> ExitCode {
         }
     };
     let printer = Printer::new(cli.global.ci);
-    let mut code = match commands::run(cli, printer) {
-        Ok(code) => code,
+    let mut exit = match commands::run(cli, printer) {
+        Ok(exit) => exit,
         Err(e) => {
             printer.error(&e);
-            e.exit_code()
+            Exit::of(&e)
         }
     };
     if let Some(e) = output::stdout_failure() {
@@ -106,8 +108,8 @@ fn main() -> ExitCode {
             &cybedefend_core::Error::failure(format!("the output could not be written: {e}"))
                 .with_hint("check where stdout goes (a full disk, a closed file)"),
         );
-        if code == 0 {
-            code = 1;
+        if exit == Exit::Success {
+            exit = Exit::Failed;
         }
     }
     if let Some(notice) = cybedefend_core::platform::exchange::cache_notice() {
@@ -117,9 +119,9 @@ fn main() -> ExitCode {
         // native plugin code still running (a call that timed out, a library that never
         // finished loading and holds the loader's lock): the normal exit, which unloads
         // libraries, could wait for it forever
-        cybedefend_plugin_host::exit_now(code);
+        cybedefend_plugin_host::exit_now(exit.code());
     }
-    ExitCode::from(code)
+    exit.into()
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -55,6 +55,12 @@ impl Printer {
         if let Some(h) = e.hint() {
             self.message(HINT, "  hint:", h);
         }
+        // what the libraries said, for a bug report or a closer look (`--debug`)
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for cause in e.causes() {
+                self.message(HINT, "  cause:", cause);
+            }
+        }
     }
 
     pub(crate) fn warn(&self, text: &str) {

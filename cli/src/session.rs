@@ -7,10 +7,10 @@ use cybedefend_core::Secret;
 use cybedefend_core::credentials::{Credential, CredentialProvider, ResolveContext, factory};
 use cybedefend_core::platform::{Bearer, Endpoints, FileTokenStore};
 use cybedefend_core::secret::normalize_pat;
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result, env};
 
 use crate::app::App;
+use crate::exit::Exit;
 
 /// Where `login` keeps a PAT: `file`, `keyring`, or a configured provider that can store (a
 /// plugin).
@@ -113,7 +113,7 @@ pub(crate) async fn keep_pat(
     endpoints: &Endpoints,
     pat: Secret,
     validate: bool,
-) -> Result<u8> {
+) -> Result<Exit> {
     let policy = &app.config.policy;
     let wanted = store.map(|s| StoreIn::parse(s, app)).transpose()?;
     let store_in = match (wanted, policy.require_secure_storage) {
@@ -198,7 +198,7 @@ pub(crate) async fn keep_pat(
         return Err(e);
     }
     warn_if_env_pat_differs(app, Some(&fingerprint))?;
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Keeps a validated PAT where `login` was asked to, and says where.
@@ -212,7 +212,7 @@ async fn store_pat(
 ) -> Result<()> {
     let fingerprint = credential.fingerprint();
     let keyring = builtin_provider("keyring")?;
-    let saved = text::path(&app.home.credentials_file());
+    let saved = cybedefend_core::home::tilde(&app.home.credentials_file());
     if let Some((name, provider)) = provider {
         provider
             .store(ctx, credential, endpoints.region)

@@ -1,6 +1,7 @@
 //! Every environment variable the CLI reads, and the only place that reads them (`clippy.toml`
 //! forbids `std::env::var*` elsewhere). Config keys set by `CYBEDEFEND_<KEY>` are listed in the
-//! key table (`config::KEYS`); the variables here are the others.
+//! key table (`config::KEYS`; their names come from [`var_for_key`]); every other variable's
+//! name is a constant here.
 //!
 //! A variable that is set but not valid UTF-8 is an error naming it, never silently "unset":
 //! falling back to the production URL or another home folder would surprise.
@@ -30,6 +31,44 @@ pub const CI: &str = "CI";
 pub const HOME: &str = "HOME";
 /// GitHub Actions' job summary file (`scan` appends its summary there in CI).
 pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
+/// The profile to use (`--profile` wins over it).
+pub const CYBEDEFEND_PROFILE: &str = "CYBEDEFEND_PROFILE";
+
+/// The proxy for https requests, each spelling in the order it is looked for (the first of
+/// `HTTPS_PROXY`, then `ALL_PROXY`), upper case before lower.
+pub const HTTPS_PROXY_VARS: [(&str, &str); 2] =
+    [("HTTPS_PROXY", "https_proxy"), ("ALL_PROXY", "all_proxy")];
+/// Hosts reached without a proxy.
+pub const NO_PROXY_VARS: [&str; 2] = ["NO_PROXY", "no_proxy"];
+/// The proxy for plain http requests: never used (tokens would cross it in clear), only named.
+pub const HTTP_PROXY_VARS: [&str; 2] = ["HTTP_PROXY", "http_proxy"];
+/// A PEM file of certificate authorities, added to the system's.
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// Folders of PEM files of certificate authorities, added to the system's.
+pub const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
+
+/// 1Password's service account token.
+pub const OP_SERVICE_ACCOUNT_TOKEN: &str = "OP_SERVICE_ACCOUNT_TOKEN";
+/// 1Password Connect's token.
+pub const OP_CONNECT_TOKEN: &str = "OP_CONNECT_TOKEN";
+/// The prefix of 1Password CLI session variables (`OP_SESSION_<account>`).
+pub const OP_SESSION_PREFIX: &str = "OP_SESSION_";
+
+/// Variables that commonly hold secrets: their values are masked in a helper's quoted stderr.
+pub const KNOWN_SECRET_VARS: &[&str] = &[
+    CYBEDEFEND_PAT,
+    CYBEDEFEND_API_KEY,
+    OP_SERVICE_ACCOUNT_TOKEN,
+    OP_CONNECT_TOKEN,
+    "VAULT_TOKEN",
+    "VAULT_SECRET_ID",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+];
 
 /// The environment variable that sets a config key.
 pub fn var_for_key(key: &str) -> String {

@@ -1,10 +1,10 @@
 //! The crate's error type: a kind that says what the caller does with the error, a one-line
-//! message and an optional hint.
+//! message, an optional hint, and the causes it came from (shown with `--debug`).
 //!
 //! Callers decide by [`ErrorKind`] (through the `is_*` query methods), never by reading the
 //! message. The chain moves on after [`ErrorKind::NotFound`] and [`ErrorKind::Unsupported`],
-//! and stops on anything else; the CLI maps each kind to one exit code
-//! ([`ErrorKind::exit_code`]); the plugin protocol maps its outcomes onto the same kinds.
+//! and stops on anything else; the CLI maps each kind to one exit code (its `Exit` type); the
+//! plugin protocol maps its outcomes onto the same kinds.
 
 use std::fmt;
 
@@ -33,17 +33,6 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The process exit code for this kind.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            ErrorKind::NotFound | ErrorKind::Failed => 1,
-            ErrorKind::Usage | ErrorKind::Unsupported => 2,
-            ErrorKind::Network => 3,
-            ErrorKind::Auth => 4,
-            ErrorKind::Cancelled => 130,
-        }
-    }
-
     /// The kind's name in JSON output and the plugin protocol (`not-found`, `unsupported`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -83,6 +72,8 @@ pub struct Error {
     unsent: bool,
     /// How long the server asked to wait before another try (`Retry-After`).
     retry_after: Option<std::time::Duration>,
+    /// The errors this one came from, outermost first, each one line (`--debug` shows them).
+    causes: Vec<String>,
 }
 
 impl std::error::Error for Error {}
@@ -104,6 +95,7 @@ impl Error {
             detail: None,
             unsent: false,
             retry_after: None,
+            causes: Vec::new(),
         }
     }
 
@@ -163,7 +155,31 @@ impl Error {
         self
     }
 
-    /// The kind.
+    /// Keeps `source` and what it came from (its `source()` chain) as this error's causes:
+    /// the message says what failed in the user's words, the causes what the libraries said
+    /// (`--debug` prints them). Each is cut to one line with control characters neutralised.
+    #[must_use]
+    pub fn with_source(mut self, source: &(dyn std::error::Error + 'static)) -> Self {
+        let mut next = Some(source);
+        while let Some(e) = next {
+            if self.causes.len() == 8 {
+                break;
+            }
+            let line = crate::text::one_line(&e.to_string(), 300);
+            // libraries often repeat their inner error in their own message
+            if self.causes.last() != Some(&line) {
+                self.causes.push(line);
+            }
+            next = e.source();
+        }
+        self
+    }
+
+    /// The causes kept by [`Error::with_source`], outermost first.
+    pub fn causes(&self) -> &[String] {
+        &self.causes
+    }
+
     /// Records the HTTP status of the answer this error is about.
     #[must_use]
     pub fn with_status(mut self, status: u16) -> Self {
@@ -212,6 +228,7 @@ impl Error {
         self.detail.as_deref()
     }
 
+    /// What the caller does with this error.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
@@ -224,11 +241,6 @@ impl Error {
     /// The hint, if any.
     pub fn hint(&self) -> Option<&str> {
         self.hint.as_deref()
-    }
-
-    /// The process exit code.
-    pub fn exit_code(&self) -> u8 {
-        self.kind.exit_code()
     }
 
     /// Nothing there: the chain moves on.
@@ -275,14 +287,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_map_to_documented_exit_codes() {
-        assert_eq!(Error::failure("x").exit_code(), 1);
-        assert_eq!(Error::not_found("x").exit_code(), 1);
-        assert_eq!(Error::usage("x").exit_code(), 2);
-        assert_eq!(Error::unsupported("x").exit_code(), 2);
-        assert_eq!(Error::network("x").exit_code(), 3);
-        assert_eq!(Error::auth("x").exit_code(), 4);
-        assert_eq!(Error::cancelled("x").exit_code(), 130);
+    fn the_causes_are_kept_one_line_each() {
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused\x1b[2J");
+        let e = Error::network("cannot reach the platform").with_source(&inner);
+        assert_eq!(e.causes().len(), 1);
+        assert!(!e.causes()[0].contains('\x1b'), "{:?}", e.causes());
+        assert_eq!(e.message(), "cannot reach the platform");
     }
 
     #[test]

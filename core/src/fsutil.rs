@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::text;
 
 /// Largest credentials.json, secret file or token read from a file.
 pub const SECRET_FILE_CAP: u64 = 64 * 1024;
@@ -42,26 +41,29 @@ impl ReadError {
     /// The error for a message that names `path`.
     pub fn into_error(self, what: &str, path: &Path) -> Error {
         match self {
-            ReadError::NotFound => Error::not_found(format!("{} does not exist", text::path(path))),
+            ReadError::NotFound => {
+                Error::not_found(format!("{} does not exist", crate::home::tilde(path)))
+            }
             ReadError::NotRegular(kind) => Error::failure(format!(
                 "{what} {} is a {kind}, not a regular file",
-                text::path(path)
+                crate::home::tilde(path)
             ))
             .with_hint("replace it with a regular file"),
             ReadError::TooLarge(cap) => Error::failure(format!(
                 "{what} {} is larger than {} KiB, which no such file is",
-                text::path(path),
+                crate::home::tilde(path),
                 cap / 1024
             )),
             ReadError::Symlink => Error::failure(format!(
                 "{what} {} is a symbolic link, which is not followed here",
-                text::path(path)
+                crate::home::tilde(path)
             ))
             .with_hint("replace the link with the file itself"),
-            ReadError::Refused(why) => {
-                Error::failure(format!("cannot read {what} {}: {why}", text::path(path)))
-                    .with_hint("give the file's own path, not a link another user made")
-            }
+            ReadError::Refused(why) => Error::failure(format!(
+                "cannot read {what} {}: {why}",
+                crate::home::tilde(path)
+            ))
+            .with_hint("give the file's own path, not a link another user made"),
             ReadError::Io(e) => io_error(&format!("cannot read {what}"), path, &e),
         }
     }
@@ -168,7 +170,7 @@ pub fn open_for_output(path: &Path) -> Result<File> {
         if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) {
             return Error::failure(format!(
                 "nothing is reading {} (a FIFO with no reader)",
-                text::path(path)
+                crate::home::tilde(path)
             ))
             .with_hint("start the reader first, or write to a file");
         }
@@ -266,7 +268,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !meta.is_dir() {
         return Err(Error::usage(format!(
             "{} is not a folder",
-            text::path(dir)
+            crate::home::tilde(dir)
         ))
         .with_hint("cybedefend keeps its files in a folder; remove or rename what is there, or set CYBEDEFEND_HOME"));
     }
@@ -276,7 +278,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
         let refuse = |why: String| {
             Error::usage(format!(
                 "refusing to keep credentials in {}: {why}",
-                text::path(dir)
+                crate::home::tilde(dir)
             ))
             .with_hint("use a folder of your own (mode 0700), e.g. unset CYBEDEFEND_HOME to use ~/.cybedefend")
         };
@@ -424,10 +426,11 @@ impl AtomicFile {
             && m.is_file()
             && m.permissions().readonly()
         {
-            return Err(
-                Error::failure(format!("{} is read-only; not replaced", text::path(path)))
-                    .with_hint("make it writable, or write to another file"),
-            );
+            return Err(Error::failure(format!(
+                "{} is read-only; not replaced",
+                crate::home::tilde(path)
+            ))
+            .with_hint("make it writable, or write to another file"));
         }
         let dir = parent_of(path);
         fs::create_dir_all(dir).map_err(|e| io_error("cannot create folder", dir, &e))?;
@@ -571,7 +574,7 @@ impl FileLock {
                     if start.elapsed() >= wait {
                         return Err(Error::failure(format!(
                             "another cybedefend process has held {} for {} s",
-                            text::path(path),
+                            crate::home::tilde(path),
                             wait.as_secs()
                         ))
                         .with_hint("wait for it to finish, or stop it and retry"));
@@ -618,11 +621,16 @@ fn open_lock_file(path: &Path) -> std::result::Result<File, ReadError> {
 
 /// An I/O error naming the file, as a failure (exit 1).
 pub fn io_error(what: &str, path: &Path, err: &io::Error) -> Error {
-    let mut e = Error::failure(format!("{what} {}: {}", text::path(path), err_text(err)));
+    let mut e = Error::failure(format!(
+        "{what} {}: {}",
+        crate::home::tilde(path),
+        err_text(err)
+    ))
+    .with_source(err);
     if err.kind() == io::ErrorKind::PermissionDenied {
         e = e.with_hint(format!(
             "check the owner and permissions of {}",
-            text::path(path)
+            crate::home::tilde(path)
         ));
     }
     e

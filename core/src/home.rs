@@ -91,3 +91,13 @@ impl Home {
         self.dir.join("plugins")
     }
 }
+
+/// A path as messages show it: under the user's home folder, `~/…`.
+pub fn tilde(path: &Path) -> String {
+    if let Some(home) = env::path_var(env::HOME)
+        && let Ok(rest) = path.strip_prefix(PathBuf::from(home))
+    {
+        return format!("~/{}", rest.display());
+    }
+    path.display().to_string()
+}

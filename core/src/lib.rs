@@ -6,13 +6,13 @@
 //!
 //! | module | what it is for |
 //! | --- | --- |
-//! | [`error`](Error) | [`Error`] with its [`ErrorKind`], a hint and a cause |
+//! | [`text`] | outside text made safe to print; "did you mean" for messages |
+//! | [`error`](Error) | [`Error`] with its [`ErrorKind`], a hint and its causes |
 //! | [`env`] | every environment variable the CLI reads, read in one place |
-//! | [`text`] | outside text made safe to print; paths and "did you mean" for messages |
 //! | [`duration`] | durations as users write them (`90s`, `5m`) |
 //! | [`secret`] | [`Secret`] values and the redaction of everything printed |
 //! | [`region`] | the platform's regions and their default URLs |
-//! | [`home`] | the cybedefend home folder (`~/.cybedefend`) and what lives in it |
+//! | [`home`] | the cybedefend home folder (`~/.cybedefend`) and what lives in it; paths shown as `~/…` |
 //! | [`pathwalk`] | paths resolved through descriptors, links checked (Unix) |
 //! | [`fsutil`] | private, atomic and locked files; reads with a size cap |
 //! | [`process`] | helper programs: found on a checked `PATH`, run with a clean environment |

@@ -61,7 +61,7 @@ pub enum WalkError {
     NotFound(PathBuf),
     /// A link in a sticky folder that others can write belongs to another user.
     ForeignLink {
-        /// The link.
+        /// The link itself (not where it points).
         link: PathBuf,
         /// Its owner.
         owner: u32,
@@ -78,26 +78,25 @@ pub enum WalkError {
 
 impl std::fmt::Display for WalkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::text;
         match self {
-            WalkError::NotFound(p) => write!(f, "{} does not exist", text::path(p)),
+            WalkError::NotFound(p) => write!(f, "{} does not exist", crate::home::tilde(p)),
             WalkError::ForeignLink { link, owner } => write!(
                 f,
                 "{} is a symbolic link in a folder everyone can write, and it belongs to another user (uid {owner}): it is not followed",
-                text::path(link)
+                crate::home::tilde(link)
             ),
             WalkError::TooManyLinks => f.write_str("it goes through more than 40 symbolic links"),
             WalkError::Link(p) => write!(
                 f,
                 "{} is a symbolic link, which is not followed here",
-                text::path(p)
+                crate::home::tilde(p)
             ),
             WalkError::Changed(p) => write!(
                 f,
                 "{} is not a folder, or changed while it was read",
-                text::path(p)
+                crate::home::tilde(p)
             ),
-            WalkError::Io(p, e) => write!(f, "{}: {e}", text::path(p)),
+            WalkError::Io(p, e) => write!(f, "{}: {e}", crate::home::tilde(p)),
         }
     }
 }

@@ -28,21 +28,7 @@ const DRAIN_GRACE: Duration = Duration::from_millis(200);
 /// Variables of the CLI that hold secrets, kept from helpers unless passed by name.
 pub const CLI_SECRET_VARS: &[&str] = &[env::CYBEDEFEND_PAT, env::CYBEDEFEND_API_KEY];
 
-/// Variables that commonly hold secrets: their values are masked in a helper's quoted stderr.
-const KNOWN_SECRET_VARS: &[&str] = &[
-    "CYBEDEFEND_PAT",
-    "CYBEDEFEND_API_KEY",
-    "OP_SERVICE_ACCOUNT_TOKEN",
-    "OP_CONNECT_TOKEN",
-    "VAULT_TOKEN",
-    "VAULT_SECRET_ID",
-    "GITHUB_TOKEN",
-    "GH_TOKEN",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AZURE_CLIENT_SECRET",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-];
+use env::KNOWN_SECRET_VARS;
 
 /// Last changes to the command before it starts (the plugin host hands descriptors to a plugin
 /// this way, with code that runs in the child).
@@ -380,7 +366,7 @@ fn masked_stderr(stderr: &str, mut masks: Vec<String>) -> String {
     }
     for name in env::names()
         .into_iter()
-        .filter(|n| n.starts_with("OP_SESSION_"))
+        .filter(|n| n.starts_with(env::OP_SESSION_PREFIX))
     {
         if let Ok(Some(v)) = env::non_empty(&name) {
             masks.push(v);

@@ -1,14 +1,10 @@
 //! Text from outside (a server, a repository, a helper command) made safe to print: control
 //! characters and bidirectional overrides are shown as escapes, so that nothing a server says
 //! can move the cursor, recolour the terminal, set its title or forge a line of output. Also
-//! the small words of messages: a path as users read it ([`path`]), a "did you mean"
-//! ([`suggest`]).
+//! the "did you mean" of messages ([`suggest`]).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-
-use crate::env;
 
 /// Whether `c` must not reach a terminal raw: C0 controls (except newline and tab), DEL, C1
 /// controls, and the Unicode bidirectional overrides and isolates.
@@ -83,16 +79,6 @@ pub fn one_line(text: &str, max: usize) -> String {
 /// break a header, a file or a terminal.
 pub fn is_visible_ascii(token: &str) -> bool {
     !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// Shows a path with the home folder abbreviated to `~`, for messages.
-pub fn path(path: &Path) -> String {
-    if let Some(home) = env::path_var(env::HOME)
-        && let Ok(rest) = path.strip_prefix(PathBuf::from(home))
-    {
-        return format!("~/{}", rest.display());
-    }
-    path.display().to_string()
 }
 
 /// The known word closest to `word`, if it is close enough to be a typo.

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// The order of `lib.rs`'s table: a module may use those before it.
 const ORDER: &[&str] = &[
+    "text",
     "error",
     "env",
-    "text",
     "duration",
     "secret",
     "region",

@@ -19,7 +19,6 @@ use cybedefend_core::credentials::{
 use cybedefend_core::fsutil::{self, ReadError};
 use cybedefend_core::secret::normalize_pat;
 use cybedefend_core::secret::strip_bom;
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 use serde::Deserialize;
 
@@ -61,19 +60,22 @@ impl CredentialProvider for FileProvider {
             match fsutil::read_capped_async(path.clone(), fsutil::SECRET_FILE_CAP, true).await {
                 Ok(b) => b,
                 Err(ReadError::NotFound) => {
-                    return Lookup::not_found(format!("{} does not exist", text::path(&path)));
+                    return Lookup::not_found(format!(
+                        "{} does not exist",
+                        cybedefend_core::home::tilde(&path)
+                    ));
                 }
                 Err(e) => return Err(e.into_error("secret file", &path)),
             };
         let text = String::from_utf8(bytes).map_err(|_| {
             Error::failure(format!(
                 "the secret file {} is not UTF-8 text",
-                text::path(&path)
+                cybedefend_core::home::tilde(&path)
             ))
         })?;
         let (text, bom) = strip_bom(&text);
         if bom {
-            let shown = text::path(&path);
+            let shown = cybedefend_core::home::tilde(&path);
             tracing::debug!(
                 "file provider: dropped a UTF-8 byte-order mark at the start of {shown}"
             );
@@ -84,19 +86,21 @@ impl CredentialProvider for FileProvider {
         let warning = (shared & 0o044 != 0).then(|| {
             format!(
                 "{} can be read by other users; restrict it with `chmod 600`",
-                text::path(&path)
+                cybedefend_core::home::tilde(&path)
             )
         });
         let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         match normalize_pat(first) {
-            Ok(Some(pat)) => Found::pat(pat, text::path(&path))
+            Ok(Some(pat)) => Found::pat(pat, cybedefend_core::home::tilde(&path))
                 .plaintext(warning.is_some())
                 .with_warning(warning)
                 .into_lookup(),
-            Ok(None) => Lookup::not_found(format!("{} is empty", text::path(&path))),
+            Ok(None) => {
+                Lookup::not_found(format!("{} is empty", cybedefend_core::home::tilde(&path)))
+            }
             Err(e) => Err(Error::failure(format!(
                 "the PAT in {} {e}",
-                text::path(&path)
+                cybedefend_core::home::tilde(&path)
             ))),
         }
     }

@@ -19,7 +19,7 @@ impl CredentialProvider for FlagProvider {
         let Some(raw) = &ctx.flag_pat else {
             return Lookup::not_found("--pat not given");
         };
-        match normalize_pat(raw) {
+        match normalize_pat(raw.expose()) {
             Ok(Some(pat)) => crate::onepassword::found_pat(pat, "--pat".into(), false, ctx).await,
             Ok(None) => Lookup::not_found("--pat is empty"),
             Err(e) => Err(Error::usage(format!("the PAT given with --pat {e}"))),

@@ -1,5 +1,7 @@
 //! Built-in credential providers of the `cybedefend` CLI. Each module is one provider type and
-//! registers it with `inventory::submit!`; nothing else refers to them by name.
+//! registers it with `inventory::submit!`; the chain finds them through the registry, and the
+//! CLI asks for two by type (`stored` and `keyring`, to log in and out) with
+//! `credentials::factory`. No code imports these modules.
 //!
 //! A crate whose only use is `inventory::submit!` can be dropped by the linker, so the binary
 //! calls [`link`] once, and a test checks that exactly the types of [`BUILT_IN_TYPES`] are

@@ -34,9 +34,9 @@ struct Options {
 fn has_headless_session() -> bool {
     let mut found = false;
     for name in env::names() {
-        if name == "OP_SERVICE_ACCOUNT_TOKEN"
-            || name == "OP_CONNECT_TOKEN"
-            || name.starts_with("OP_SESSION_")
+        if name == env::OP_SERVICE_ACCOUNT_TOKEN
+            || name == env::OP_CONNECT_TOKEN
+            || name.starts_with(env::OP_SESSION_PREFIX)
         {
             if let Ok(Some(v)) = env::non_empty(&name) {
                 redact::register(&v);

@@ -9,7 +9,6 @@ use cybedefend_core::credentials::{
     ResolveContext,
 };
 use cybedefend_core::region::Region;
-use cybedefend_core::text;
 
 struct StoredProvider;
 
@@ -20,7 +19,7 @@ impl CredentialProvider for StoredProvider {
     }
 
     async fn resolve(&self, ctx: &ResolveContext) -> Result<Lookup> {
-        let path = text::path(&ctx.home.credentials_file());
+        let path = cybedefend_core::home::tilde(&ctx.home.credentials_file());
         let Some(login) = store::load(&ctx.home)? else {
             return Lookup::not_found(format!("no {path} (not logged in)"));
         };
@@ -47,7 +46,7 @@ impl CredentialProvider for StoredProvider {
     }
 
     async fn erase(&self, ctx: &ResolveContext) -> Result<Erased> {
-        let path = text::path(&ctx.home.credentials_file());
+        let path = cybedefend_core::home::tilde(&ctx.home.credentials_file());
         Ok(match store::remove(&ctx.home)? {
             Removed::Deleted { pat_fingerprint } => Erased {
                 removed: true,

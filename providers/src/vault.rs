@@ -127,8 +127,12 @@ fn env_value(name: &str) -> Result<Option<String>> {
 async fn file_value(path: &Path, cap: u64) -> Result<Option<String>> {
     match fsutil::read_capped_async(path.to_owned(), cap, true).await {
         Ok(b) => {
-            let t = String::from_utf8(b)
-                .map_err(|_| Error::failure(format!("{} is not UTF-8 text", text::path(path))))?;
+            let t = String::from_utf8(b).map_err(|_| {
+                Error::failure(format!(
+                    "{} is not UTF-8 text",
+                    cybedefend_core::home::tilde(path)
+                ))
+            })?;
             let (t, _) = cybedefend_core::secret::strip_bom(&t);
             Ok(Some(t.trim().to_owned()).filter(|t| !t.is_empty()))
         }
@@ -162,7 +166,10 @@ fn looked_at(env_name: Option<&str>, file: Option<&PathBuf>) -> String {
         parts.push(format!("{e} is not set"));
     }
     if let Some(f) = file {
-        parts.push(format!("{} does not exist", text::path(f)));
+        parts.push(format!(
+            "{} does not exist",
+            cybedefend_core::home::tilde(f)
+        ));
     }
     parts.join(", and ")
 }
@@ -192,7 +199,7 @@ impl VaultProvider {
             let pem = file_value(&ca, CA_FILE_CAP).await?.ok_or_else(|| {
                 Error::usage(format!(
                     "the Vault CA file {} does not exist",
-                    text::path(&ca)
+                    cybedefend_core::home::tilde(&ca)
                 ))
                 .with_hint("fix `ca_cert` or VAULT_CACERT")
             })?;
@@ -205,7 +212,7 @@ impl VaultProvider {
                     .ok_or_else(|| {
                         Error::usage(format!(
                         "the Vault CA file {} holds no PEM certificate",
-                        text::path(&ca)
+                        cybedefend_core::home::tilde(&ca)
                     ))
                     .with_hint(
                         "`ca_cert` / VAULT_CACERT takes a PEM file (-----BEGIN CERTIFICATE-----)",

@@ -4,8 +4,9 @@ use clap::CommandFactory;
 use cybedefend_core::Result;
 
 use crate::args::Cli;
+use crate::exit::Exit;
 
-pub(crate) fn run(shell: clap_complete::Shell) -> Result<u8> {
+pub(crate) fn run(shell: clap_complete::Shell) -> Result<Exit> {
     crate::args::FOR_COMPLETION.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut cmd = Cli::command();
     clap_complete::generate(
@@ -14,5 +15,5 @@ pub(crate) fn run(shell: clap_complete::Shell) -> Result<u8> {
         "cybedefend",
         &mut cybedefend_core::stdio::stdout(),
     );
-    Ok(0)
+    Ok(Exit::Success)
 }

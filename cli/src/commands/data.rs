@@ -5,11 +5,12 @@
 //! a re-serialised subset); otherwise a table or `field: value` lines. Messages go to stderr.
 
 use clap::Args;
-use cybedefend_core::Result;
 use cybedefend_core::text::one_line;
+use cybedefend_core::{Error, Result};
 use serde_json::Value;
 
 use crate::app::App;
+use crate::exit::Exit;
 
 /// `--json`.
 #[derive(Debug, Clone, Copy, Args)]
@@ -25,6 +26,58 @@ pub(crate) fn id(value: &str) -> std::result::Result<String, String> {
     let v = value.trim();
     cybedefend_core::platform::check_id("", v).map_err(|e| e.message().trim().to_owned())?;
     Ok(v.to_owned())
+}
+
+/// `--project-id`, shared by every command about one project.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct ProjectId {
+    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
+    #[arg(id = "project_id", long = "project-id", value_name = "ID", value_parser = id)]
+    pub(crate) id: Option<String>,
+}
+
+impl ProjectId {
+    /// The flag, else the configured project (environment, config files, the active profile).
+    pub(crate) fn resolve(&self, app: &App) -> Result<String> {
+        self.or(app.config.settings.project_id.as_deref())
+    }
+
+    /// The flag, else `configured`: trimmed, one id (the configured one is checked like the
+    /// flag), or an error that says how to give one.
+    pub(crate) fn or(&self, configured: Option<&str>) -> Result<String> {
+        let (value, origin) = match (&self.id, configured) {
+            (Some(flag), _) => (flag.as_str(), "--project-id"),
+            (None, Some(c)) => (
+                c,
+                "the configured project id (CYBEDEFEND_PROJECT_ID or `project_id:`)",
+            ),
+            (None, None) => ("", ""),
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(Error::usage("--project-id is required").with_hint(
+                "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
+            ));
+        }
+        cybedefend_core::platform::check_id(origin, value)?;
+        Ok(value.to_owned())
+    }
+}
+
+/// `--organization-id`, shared by every command about one organisation.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct OrganizationId {
+    /// Organisation
+    #[arg(id = "organization_id", long = "organization-id", value_name = "ID", value_parser = id)]
+    pub(crate) id: String,
+}
+
+/// `--team-id`, shared by every command about one team.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TeamId {
+    /// Team
+    #[arg(id = "team_id", long = "team-id", value_name = "ID", value_parser = id)]
+    pub(crate) id: String,
 }
 
 /// A name (project, team, PAT): trimmed, not empty, no control characters, at most 200
@@ -133,12 +186,12 @@ pub(crate) fn show(
 
 /// For commands whose human output is a message: the server's answer as JSON with `--json`,
 /// else `message` on stderr.
-pub(crate) fn done(app: &App, json: bool, raw: &Value, message: &str) -> Result<u8> {
+pub(crate) fn done(app: &App, json: bool, raw: &Value, message: &str) -> Result<Exit> {
     if json {
         app.out.json(raw)?;
     }
     app.out.success(message);
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// A cell: secrets masked first (a cut must never leave part of one), then one line, cut at 60

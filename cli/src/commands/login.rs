@@ -7,11 +7,11 @@ use cybedefend_core::credentials::Credential;
 use cybedefend_core::duration::Span;
 use cybedefend_core::platform::{Endpoints, oauth};
 use cybedefend_core::secret::normalize_pat;
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result, env};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 use crate::session::{builtin_provider, keep_pat, warn_if_env_pat_differs};
 
@@ -61,12 +61,12 @@ fn read_token_from_stdin() -> Result<Secret> {
     crate::app::pat_from_stdin("--with-token")
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let pat = if args.with_token {
         Some(read_token_from_stdin()?)
     } else {
-        match app.global.pat.as_deref().map(normalize_pat) {
+        match app.global.pat.as_ref().map(|p| normalize_pat(p.expose())) {
             None => None,
             Some(Ok(Some(p))) => Some(p),
             Some(Ok(None)) => {
@@ -103,7 +103,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: LoginArgs) -> Re
     }
 }
 
-async fn browser_login(app: &App, args: &LoginArgs, endpoints: &Endpoints) -> Result<u8> {
+async fn browser_login(app: &App, args: &LoginArgs, endpoints: &Endpoints) -> Result<Exit> {
     let pending = oauth::prepare_login(&app.http, endpoints, args.callback_port).await?;
     let url = pending.authorize_url.clone();
     if args.no_browser {
@@ -149,11 +149,11 @@ async fn browser_login(app: &App, args: &LoginArgs, endpoints: &Endpoints) -> Re
         "Logged in{} to region {} in the browser (session {fingerprint}); saved to {}",
         app.profile_note(),
         endpoints.region,
-        text::path(&app.home.credentials_file())
+        cybedefend_core::home::tilde(&app.home.credentials_file())
     ));
     if !has_refresh {
         app.out.warn("the auth server gave no refresh token, so you will have to log in again when the session expires (the client needs `offline_access`)");
     }
     warn_if_env_pat_differs(app, None)?;
-    Ok(0)
+    Ok(Exit::Success)
 }

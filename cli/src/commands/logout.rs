@@ -13,10 +13,11 @@ use cybedefend_core::{Result, env};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 use crate::session::builtin_provider;
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<Exit> {
     let app = App::load(global, out)?;
     // Logging out must work even when the configuration names no valid endpoint.
     let endpoints = app.endpoints();
@@ -113,5 +114,5 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer) -> Result<u8> {
         app.out
             .warn("CYBEDEFEND_PAT is still set in this environment; commands keep using it");
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -1,6 +1,6 @@
 //! One module per command; a group is a folder with one file per verb.
 //!
-//! A command is `run(global, printer, args) -> Result<u8>`: `Ok` carries the exit code of a
+//! A command is `run(global, printer, args) -> Result<Exit>`: `Ok` carries the exit code of a
 //! command that ran (a gate may set 1), `Err` an error printed by `main` with its kind's code.
 
 pub(crate) mod auth;
@@ -24,11 +24,12 @@ pub(crate) mod version;
 use cybedefend_core::{Error, Result, env};
 
 use crate::args::{Cli, Command, Lazy, LazySub};
+use crate::exit::Exit;
 use crate::output::{Printer, RedactingStderr};
 
 /// Sets up logging and the runtime, and runs the command.
-pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
-    if cli.global.debug || env::bool_var("CYBEDEFEND_DEBUG").ok().flatten() == Some(true) {
+pub(crate) fn run(cli: Cli, printer: Printer) -> Result<Exit> {
+    if cli.global.debug || env::bool_var(&env::var_for_key("debug")).ok().flatten() == Some(true) {
         init_debug_log();
     }
     match cli.command.0 {
@@ -52,7 +53,7 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
     let handles_interrupt = matches!(cli.command.0, Command::Scan(_));
     // Each command's future is boxed: held inline, the largest of them made `main`'s stack
     // frame 32 KB, and the stack probes touched all of it at every start.
-    let command: std::pin::Pin<Box<dyn std::future::Future<Output = Result<u8>>>> = match cli
+    let command: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Exit>>>> = match cli
         .command
         .0
     {
@@ -70,7 +71,7 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
         Command::Auth(LazySub(cmd)) => Box::pin(auth::run(global, printer, cmd)),
         Command::Config(LazySub(cmd)) => Box::pin(async move { config::run(global, printer, cmd) }),
         Command::Plugin(LazySub(cmd)) => Box::pin(plugin::run(global, printer, cmd)),
-        Command::Version | Command::Completion { .. } => Box::pin(async { Ok(0) }),
+        Command::Version | Command::Completion { .. } => Box::pin(async { Ok(Exit::Success) }),
     };
     let result = runtime.block_on(until_signal(handles_interrupt, command));
     // Work still running off the runtime (a blocked file read, a keyring call) must not keep
@@ -84,8 +85,8 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<u8> {
 /// started (their process groups are killed) and removes its temporary files.
 async fn until_signal(
     handles_interrupt: bool,
-    command: impl std::future::Future<Output = Result<u8>>,
-) -> Result<u8> {
+    command: impl std::future::Future<Output = Result<Exit>>,
+) -> Result<Exit> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{Signal, SignalKind, signal};

@@ -3,9 +3,10 @@
 use cybedefend_core::Result;
 
 use crate::args::VERSION;
+use crate::exit::Exit;
 use crate::output::Printer;
 
-pub(crate) fn run(out: Printer) -> Result<u8> {
+pub(crate) fn run(out: Printer) -> Result<Exit> {
     out.data(&format!("cybedefend {}", VERSION.as_str()));
-    Ok(0)
+    Ok(Exit::Success)
 }

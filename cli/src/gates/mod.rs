@@ -10,6 +10,7 @@ use cybedefend_core::platform::{Api, policies};
 use cybedefend_core::{Error, Result, env};
 
 use crate::app::App;
+use crate::exit::Exit;
 use clap::{Args, ValueEnum};
 use cybedefend_core::duration::Span;
 
@@ -134,7 +135,7 @@ pub(crate) async fn follow(
     branch: &str,
     args: &GateArgs,
     summary: &mut Summary,
-) -> Result<u8> {
+) -> Result<Exit> {
     let status = wait::until_done(app, api, project, scan_id, args, summary).await?;
     apply(app, api, project, scan_id, branch, args, status, summary).await
 }
@@ -150,7 +151,7 @@ pub(crate) async fn apply(
     args: &GateArgs,
     status: ScanStatus,
     summary: &mut Summary,
-) -> Result<u8> {
+) -> Result<Exit> {
     let _ = writeln!(
         summary.md,
         "## Scan status: {}\n",
@@ -169,7 +170,7 @@ pub(crate) async fn apply(
             "the scan failed ({why}); exit code 0 because --break-on-fail is not set"
         ));
         summary.write(true, "The scan failed; --break-on-fail is not set.");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
 
     // Open findings by severity, over every result type and page.
@@ -222,7 +223,7 @@ pub(crate) async fn apply(
             app.out.error(&Error::failure(format!(
                 "gate: {msg} (--break-on-severity {name})"
             )));
-            return Ok(1);
+            return Ok(Exit::Failed);
         }
         app.out
             .success(&format!("No open finding of severity {name} or above"));
@@ -230,7 +231,7 @@ pub(crate) async fn apply(
 
     if !args.policy_check {
         summary.write(true, "Policy evaluation disabled.");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     policy_gate(app, api, project, scan_id, args, summary).await
 }
@@ -242,7 +243,7 @@ async fn policy_gate(
     scan: &str,
     args: &GateArgs,
     summary: &mut Summary,
-) -> Result<u8> {
+) -> Result<Exit> {
     let start = Instant::now();
     let limit = args.policy_timeout.get();
     let eval = loop {
@@ -258,7 +259,7 @@ async fn policy_gate(
         if e.has_evaluation == Some(false) {
             app.out.info("No policy evaluation available for this scan");
             summary.write(true, "No policy evaluation available.");
-            return Ok(0);
+            return Ok(Exit::Success);
         }
         match e.status.as_str() {
             "COMPLETED" | "FAILED" | "NOT_STARTED" => break e,
@@ -274,7 +275,7 @@ async fn policy_gate(
         "NOT_STARTED" => {
             app.out.info("No policies configured for this project");
             summary.write(true, "No policies configured.");
-            return Ok(0);
+            return Ok(Exit::Success);
         }
         "FAILED" => {
             summary.write(false, "Policy evaluation failed.");
@@ -302,7 +303,7 @@ async fn policy_gate(
     if violations.is_empty() {
         app.out.success("Policy check passed: no violations");
         summary.write(true, "No policy violations.");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let shown = if args.show_all_policy_vulns {
         usize::MAX
@@ -356,11 +357,11 @@ async fn policy_gate(
         app.out
             .success("Policy check passed: no blocking violation");
         summary.write(true, "No blocking policy violation.");
-        Ok(0)
+        Ok(Exit::Success)
     } else {
         let msg = format!("{} blocking policy violation(s)", blocking.len());
         app.out.error(&Error::failure(format!("gate: {msg}")));
         summary.write(false, &msg);
-        Ok(1)
+        Ok(Exit::Failed)
     }
 }

@@ -359,6 +359,22 @@ fn cheap_checks_come_before_packaging() {
     let out = scan(&env, &[]);
     assert_eq!(out.code, 3, "{out:?}");
     assert!(!out.stderr.contains("Packaging"), "{out:?}");
+    assert!(
+        !out.stderr.contains("cause:"),
+        "causes only with --debug: {out:?}"
+    );
+    // --debug shows what the libraries said, down to the system's own words
+    let out = scan(&env, &["--debug"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    let causes: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  cause: "))
+        .collect();
+    assert!(
+        causes.iter().any(|c| c.contains("Connection refused")),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -12,7 +12,6 @@ use crate::duration::Span;
 use crate::env;
 use crate::error::{Error, Result};
 use crate::region::Region;
-use crate::text;
 
 /// What [`build`] made.
 pub(super) struct Built {
@@ -122,8 +121,8 @@ fn first_existing(candidates: &[PathBuf], warnings: &mut Vec<String>) -> Option<
     if existing.len() > 1 {
         warnings.push(format!(
             "both {} and {} exist; only the first is read",
-            text::path(existing[0]),
-            text::path(existing[1])
+            crate::home::tilde(existing[0]),
+            crate::home::tilde(existing[1])
         ));
     }
     existing.first().map(|p| (*p).clone())
@@ -189,7 +188,7 @@ impl Untrusted {
     }
 
     fn into_error(self) -> Error {
-        let shown = text::path(&self.path);
+        let shown = crate::home::tilde(&self.path);
         let fix = if self.system {
             format!("chown root {shown} and chmod go-w {shown} (and its folders)")
         } else if self.why.contains("another user") {
@@ -243,166 +242,221 @@ fn deprecated_api_key(origin: &str, region: Option<Region>) -> Error {
     ))
 }
 
-/// Builds the layers (see the module documentation of [`super`]).
+/// Builds the layers (see the module documentation of [`super`]), lowest first.
 pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built> {
-    let mut warnings = Vec::new();
-    let mut unknown = Vec::new();
-    let mut files = Vec::new();
-    let mut figment = Figment::new();
-    let mut policy = Policy::default();
-    let profile;
+    let mut stack = Stack::default();
+    stack.system(sources)?;
+    let profile = match &sources.explicit {
+        // `--config FILE` replaces the user's file and the working directory's
+        Some(path) => {
+            if !path.is_file() {
+                return Err(Error::usage(format!(
+                    "config file {} (from --config) does not exist or is not a regular file",
+                    crate::home::tilde(path)
+                )));
+            }
+            stack.owned_file(path)?;
+            stack.profile(sources)?
+        }
+        None => {
+            let user = sources.home.user_config_candidates();
+            if let Some(path) = first_existing(&user, &mut stack.warnings) {
+                stack.owned_file(&path)?;
+            }
+            // chosen before the working directory's file, which may not choose it
+            let profile = stack.profile(sources)?;
+            stack.working_directory(sources)?;
+            profile
+        }
+    };
+    stack.refuse_api_key(sources, flags)?;
+    if sources.use_env {
+        stack.environment()?;
+    }
+    stack.flags(flags)?;
+    Ok(Built {
+        figment: stack.figment,
+        policy: stack.policy,
+        warnings: stack.warnings,
+        unknown: stack.unknown,
+        files: stack.files,
+        profile,
+    })
+}
 
-    // System layers: the machine's file, then a test override; both only tighten the policy.
-    let system = first_existing(&sources.system, &mut warnings);
-    for path in system.iter().chain(sources.system_extra.iter()) {
-        if !path.is_file() {
-            continue;
+/// The layers laid so far, and what was found on the way.
+#[derive(Default)]
+struct Stack {
+    figment: Figment,
+    policy: Policy,
+    warnings: Vec<String>,
+    unknown: Vec<String>,
+    files: Vec<PathBuf>,
+}
+
+impl Stack {
+    /// The machine's file, then a test override; both can only tighten the policy.
+    fn system(&mut self, sources: &ConfigSources) -> Result<()> {
+        let system = first_existing(&sources.system, &mut self.warnings);
+        for path in system.iter().chain(sources.system_extra.iter()) {
+            if !path.is_file() {
+                continue;
+            }
+            let (file, dict) = parse_file(path, true)?;
+            if let Some(u) = Untrusted::of(&file, &dict, true) {
+                return Err(u.into_error());
+            }
+            let layer = Figment::from(file.provider());
+            self.policy.tighten_with(&layer, &crate::home::tilde(path));
+            self.merge_file(file, path);
         }
-        let (file, dict) = parse_file(path, true)?;
-        if let Some(u) = Untrusted::of(&file, &dict, true) {
-            return Err(u.into_error());
-        }
-        let layer = Figment::from(file.provider());
-        policy.tighten_with(&layer, &text::path(path));
-        figment = figment.merge(file.provider());
-        files.push(path.clone());
+        Ok(())
     }
 
-    if let Some(path) = &sources.explicit {
-        if !path.is_file() {
-            return Err(Error::usage(format!(
-                "config file {} (from --config) does not exist or is not a regular file",
-                text::path(path)
-            )));
-        }
+    /// A file its owner vouches for: the user's own, or `--config`.
+    fn owned_file(&mut self, path: &Path) -> Result<()> {
         let (file, dict) = parse_file(path, false)?;
         if let Some(u) = Untrusted::of(&file, &dict, false) {
             return Err(u.into_error());
         }
-        figment = figment.merge(file.provider());
-        files.push(path.clone());
-        profile = choose_profile(&mut figment, sources, &files, &mut unknown)?;
-    } else {
-        if let Some(p) = first_existing(&sources.home.user_config_candidates(), &mut warnings) {
-            let (file, dict) = parse_file(&p, false)?;
-            if let Some(u) = Untrusted::of(&file, &dict, false) {
-                return Err(u.into_error());
-            }
-            figment = figment.merge(file.provider());
-            files.push(p);
-        }
-        profile = choose_profile(&mut figment, sources, &files, &mut unknown)?;
-        let cwd_candidates = [
+        self.merge_file(file, path);
+        Ok(())
+    }
+
+    fn merge_file(&mut self, file: yaml::ConfigFile, path: &Path) {
+        self.figment = std::mem::take(&mut self.figment).merge(file.provider());
+        self.files.push(path.to_owned());
+    }
+
+    /// The active profile, laid over the files read so far.
+    fn profile(&mut self, sources: &ConfigSources) -> Result<Option<super::ActiveProfile>> {
+        choose_profile(&mut self.figment, sources, &self.files, &mut self.unknown)
+    }
+
+    /// `./config.yaml` of the working directory: a regular file (never a link), not one of
+    /// the files already read, filtered by [`trust::project_layer`].
+    fn working_directory(&mut self, sources: &ConfigSources) -> Result<()> {
+        let candidates = [
             sources.cwd.join("config.yaml"),
             sources.cwd.join("config.yml"),
         ];
-        let cwd_file = first_existing(&cwd_candidates, &mut warnings).filter(|p| {
-            // A repository can ship a link to any file of the user's (a token file): its
-            // content would reach error messages. Links are not read here.
-            let link = std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
-            if link {
-                warnings.push(format!(
-                    "ignoring {}: it is a symbolic link, and a working-directory config is read only as a regular file",
-                    text::path(p)
-                ));
-            }
-            !link
-        });
-        if let Some(p) = cwd_file
-            // The same file may already be the user's (cwd = ~/.cybedefend).
-            && !files.iter().any(|f| same_file(f, &p))
-        {
-            // Only absolute folders (after `~/`) count: an empty or relative entry would
-            // match wherever a command runs.
-            let trusted_dirs: Vec<PathBuf> = figment
-                .extract_inner::<Vec<PathBuf>>("trusted_directories")
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|d| {
-                    let expanded = env::expand_home(&d).filter(|e| e.is_absolute());
-                    if expanded.is_none() {
-                        warnings.push(format!(
-                            "`trusted_directories` entry `{}` is ignored: give an absolute folder, or one under `~/`",
-                            crate::text::one_line(&d.to_string_lossy(), 120)
-                        ));
-                    }
-                    expanded
-                })
-                .collect();
-            let trusted = trusted_dirs.iter().any(|d| is_under(&sources.cwd, d));
-            let layer = trust::project_layer(&p, trusted, &figment, &mut warnings, &mut unknown)?;
-            figment = figment.merge(layer);
-            files.push(p);
+        let Some(path) = first_existing(&candidates, &mut self.warnings) else {
+            return Ok(());
+        };
+        // A repository can ship a link to any file of the user's (a token file): its content
+        // would reach error messages. Links are not read here.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            self.warnings.push(format!(
+                "ignoring {}: it is a symbolic link, and a working-directory config is read only as a regular file",
+                crate::home::tilde(&path)
+            ));
+            return Ok(());
         }
+        // The same file may already be the user's (cwd = ~/.cybedefend).
+        if self.files.iter().any(|f| same_file(f, &path)) {
+            return Ok(());
+        }
+        let trusted = self
+            .trusted_directories()
+            .iter()
+            .any(|d| is_under(&sources.cwd, d));
+        let layer = trust::project_layer(
+            &path,
+            trusted,
+            &self.figment,
+            &mut self.warnings,
+            &mut self.unknown,
+        )?;
+        self.figment = std::mem::take(&mut self.figment).merge(layer);
+        self.files.push(path);
+        Ok(())
     }
 
-    // The deprecated API key, anywhere.
-    let early_region = flags
-        .get("region")
-        .and_then(|r| r.parse().ok())
-        .or_else(|| {
-            env::non_empty("CYBEDEFEND_REGION")
-                .ok()
-                .flatten()
-                .and_then(|r| r.parse().ok())
-        });
-    if flags.api_key_given {
-        return Err(deprecated_api_key("the --api-key flag", early_region));
-    }
-    if sources.use_env && env::is_present(env::CYBEDEFEND_API_KEY) {
-        return Err(deprecated_api_key(
-            "the CYBEDEFEND_API_KEY environment variable",
-            early_region,
-        ));
-    }
-    if figment.find_value("api_key").is_ok() {
-        let origin = figment
-            .find_metadata("api_key")
-            .map(origin_of_metadata)
-            .unwrap_or_else(|| "a config file".into());
-        return Err(deprecated_api_key(
-            &format!("`api_key:` in {origin}"),
-            early_region,
-        ));
+    /// `trusted_directories` of the files read so far. Only absolute folders (after `~/`)
+    /// count: an empty or relative entry would match wherever a command runs.
+    fn trusted_directories(&mut self) -> Vec<PathBuf> {
+        let listed = self
+            .figment
+            .extract_inner::<Vec<PathBuf>>("trusted_directories")
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for d in listed {
+            match env::expand_home(&d).filter(|e| e.is_absolute()) {
+                Some(folder) => out.push(folder),
+                None => self.warnings.push(format!(
+                    "`trusted_directories` entry `{}` is ignored: give an absolute folder, or one under `~/`",
+                    crate::text::one_line(&d.to_string_lossy(), 120)
+                )),
+            }
+        }
+        out
     }
 
-    // Environment.
-    if sources.use_env {
+    /// The deprecated API key, wherever it is set, is an error with migration steps.
+    fn refuse_api_key(&self, sources: &ConfigSources, flags: &FlagValues) -> Result<()> {
+        let region = flags
+            .get("region")
+            .and_then(|r| r.parse().ok())
+            .or_else(|| {
+                env::non_empty(&env::var_for_key("region"))
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.parse().ok())
+            });
+        if flags.api_key_given {
+            return Err(deprecated_api_key("the --api-key flag", region));
+        }
+        if sources.use_env && env::is_present(env::CYBEDEFEND_API_KEY) {
+            return Err(deprecated_api_key(
+                "the CYBEDEFEND_API_KEY environment variable",
+                region,
+            ));
+        }
+        if self.figment.find_value("api_key").is_ok() {
+            let origin = self
+                .figment
+                .find_metadata("api_key")
+                .map(origin_of_metadata)
+                .unwrap_or_else(|| "a config file".into());
+            return Err(deprecated_api_key(
+                &format!("`api_key:` in {origin}"),
+                region,
+            ));
+        }
+        Ok(())
+    }
+
+    /// `CYBEDEFEND_<KEY>` of every key that has one.
+    fn environment(&mut self) -> Result<()> {
         for key in keys::KEYS {
             let Some(var) = key.env_var() else { continue };
             if let Some(raw) = env::non_empty(&var)? {
-                let value = typed_value(key, &var, &raw)?;
-                figment = figment.merge(Single {
-                    origin: var,
-                    key: key.name,
-                    value,
-                });
+                self.single(key, var, &raw)?;
             }
         }
+        Ok(())
     }
 
-    // Flags.
-    for key in keys::KEYS {
-        let (Some(flag), Some(raw)) = (key.flag, flags.get(key.name)) else {
-            continue;
-        };
-        let origin = format!("--{flag}");
+    /// The global flags of the keys that have one.
+    fn flags(&mut self, flags: &FlagValues) -> Result<()> {
+        for key in keys::KEYS {
+            if let (Some(flag), Some(raw)) = (key.flag, flags.get(key.name)) {
+                self.single(key, format!("--{flag}"), raw)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One value set by `origin` (a variable, a flag), typed by its key.
+    fn single(&mut self, key: &'static Key, origin: String, raw: &str) -> Result<()> {
         let value = typed_value(key, &origin, raw)?;
-        figment = figment.merge(Single {
+        self.figment = std::mem::take(&mut self.figment).merge(Single {
             origin,
             key: key.name,
             value,
         });
+        Ok(())
     }
-
-    Ok(Built {
-        figment,
-        policy,
-        warnings,
-        unknown,
-        files,
-        profile,
-    })
 }
 
 /// Picks the profile from the layers so far (system and user files: never the working

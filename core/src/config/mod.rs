@@ -31,7 +31,6 @@ use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::region::Region;
 use crate::secret::normalize_pat;
-use crate::text;
 
 pub use keys::{CREDENTIAL_KEYS, KEYS, Key, KeyType, PLUGIN_KEYS, find as key};
 pub use layers::describe_figment_error;
@@ -240,9 +239,11 @@ impl ConfigSources {
             cwd,
             explicit,
             use_env: true,
-            profile: crate::env::non_empty("CYBEDEFEND_PROFILE")?.map(|name| profiles::Requested {
-                name,
-                origin: "CYBEDEFEND_PROFILE".to_owned(),
+            profile: crate::env::non_empty(crate::env::CYBEDEFEND_PROFILE)?.map(|name| {
+                profiles::Requested {
+                    name,
+                    origin: crate::env::CYBEDEFEND_PROFILE.to_owned(),
+                }
             }),
         })
     }
@@ -393,7 +394,7 @@ impl LoadedConfig {
                     "`ca_cert` `{}` (from {origin}) is not an absolute path: it would be read from whatever directory a command runs in (a repository's PEM would become a trusted CA)",
                     crate::text::one_line(&path.to_string_lossy(), 120)
                 ))
-                .with_hint(if origin == "CYBEDEFEND_CA_CERT" {
+                .with_hint(if origin == crate::env::var_for_key("ca_cert") {
                     "give an absolute path: export CYBEDEFEND_CA_CERT=\"$PWD/ca.pem\""
                 } else {
                     "give an absolute path, or one under `~/`"
@@ -709,7 +710,7 @@ fn mask_arguments(v: &mut serde_json::Value) {
 
 pub(crate) fn origin_of_metadata(md: &Metadata) -> String {
     match &md.source {
-        Some(Source::File(p)) => text::path(p),
+        Some(Source::File(p)) => crate::home::tilde(p),
         Some(Source::Custom(s)) => s.clone(),
         _ => md.name.to_string(),
     }

@@ -13,7 +13,7 @@ use crate::text::one_line;
 /// A value with where it came from (`--proxy`, `CYBEDEFEND_CA_CERT`, a config file).
 #[derive(Debug, Clone)]
 pub struct Setting<T> {
-    /// The value.
+    /// As given, not yet checked.
     pub value: T,
     /// Where it was set.
     pub origin: String,

@@ -23,7 +23,6 @@ use figment::{Figment, Metadata, Profile as FigmentProfile, Provider};
 use super::keys;
 use super::origin_of_metadata;
 use crate::error::{Error, Result};
-use crate::text;
 use crate::text::one_line;
 
 /// Keys a profile may not set: they are about the machine or the user, not an account.
@@ -51,7 +50,7 @@ pub struct ActiveProfile {
 /// A profile asked for by name, and by what (`--profile`, `CYBEDEFEND_PROFILE`).
 #[derive(Debug, Clone)]
 pub struct Requested {
-    /// The name.
+    /// As written under `profiles:`.
     pub name: String,
     /// `--profile` or `CYBEDEFEND_PROFILE`.
     pub origin: String,
@@ -280,7 +279,7 @@ fn git_config(cwd: &Path) -> Option<PathBuf> {
     let entry_owned = std::fs::symlink_metadata(&dotgit).is_ok_and(|m| owned(&m));
     let dir_owned = std::fs::metadata(dir).is_ok_and(|m| owned(&m));
     if !owned(&meta) || !entry_owned || !dir_owned {
-        let shown = text::path(&dotgit);
+        let shown = crate::home::tilde(&dotgit);
         tracing::debug!("profiles: {shown} belongs to another user; its remotes are not used");
         return None;
     }
@@ -593,7 +592,7 @@ pub(super) fn choose(
         active: ActiveProfile {
             name,
             reason,
-            defined_in: text::path(Path::new(&defined_in)),
+            defined_in: crate::home::tilde(Path::new(&defined_in)),
         },
     }))
 }

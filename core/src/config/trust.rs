@@ -14,7 +14,6 @@ use figment::{Figment, Metadata, Profile, Provider};
 use super::keys;
 use super::{describe_figment_error, unknown_key_message, yaml};
 use crate::error::{Error, Result};
-use crate::text;
 
 /// The working-directory file with its restricted and unknown keys removed.
 pub(super) struct ProjectLayer {
@@ -97,14 +96,14 @@ pub(super) fn project_layer(
         for name in &plugin_providers {
             warnings.push(format!(
                 "ignoring provider `{name}` in {}: a working-directory config never adds, points to or pins a plugin, even when trusted, and never defines or changes a provider that runs code (an exec command, or such a provider's `config`, `timeout` or `on_error`); define it in your user or system config",
-                text::path(path)
+                crate::home::tilde(path)
             ));
             drop_providers.push(name.clone());
         }
         if present.iter().any(|k| k == "plugins") {
             warnings.push(format!(
                 "ignoring `plugins` in {}: a working-directory config never points to a plugin, even when trusted",
-                text::path(path)
+                crate::home::tilde(path)
             ));
         }
     }
@@ -114,7 +113,12 @@ pub(super) fn project_layer(
     for key in present {
         match keys::find(&key) {
             None => {
-                unknown.push(unknown_key_message(&key, &text::path(path), &known, ""));
+                unknown.push(unknown_key_message(
+                    &key,
+                    &crate::home::tilde(path),
+                    &known,
+                    "",
+                ));
                 drop_keys.push(key);
             }
             // The deprecated key is refused wherever it is, with migration steps.
@@ -123,21 +127,21 @@ pub(super) fn project_layer(
             Some(k) if k.name == "plugins" => {
                 warnings.push(format!(
                     "ignoring `plugins` in {}: a working-directory config never points to a plugin; set `plugins` in ~/.cybedefend/config.yaml",
-                    text::path(path)
+                    crate::home::tilde(path)
                 ));
                 drop_keys.push(key);
             }
             Some(k) if k.project == keys::FromProject::Never => {
                 warnings.push(format!(
                     "ignoring `{key}` in {}: a working-directory config never sets `{key}`, even in a trusted folder (a repository could otherwise route your credential through hosts or accounts of its choosing); set it in ~/.cybedefend/config.yaml",
-                    text::path(path),
+                    crate::home::tilde(path),
                 ));
                 drop_keys.push(key);
             }
             Some(k) if k.name == "credentials" && !trusted && !plugin_providers.is_empty() => {
                 warnings.push(format!(
                     "ignoring `credentials` in {}: the working directory's config may not set it, and never a plugin or exec provider ({}), even in a trusted folder; define such providers in ~/.cybedefend/config.yaml",
-                    text::path(path),
+                    crate::home::tilde(path),
                     plugin_providers
                         .iter()
                         .map(|n| format!("`{n}`"))
@@ -151,13 +155,13 @@ pub(super) fn project_layer(
                     "ignoring `{key}` in {}: the working directory's config may only set {}; \
                      to use it, pass `--config {}` or add this folder to `trusted_directories` \
                      in your user config",
-                    text::path(path),
+                    crate::home::tilde(path),
                     allowed
                         .iter()
                         .map(|k| format!("`{k}`"))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    text::path(path),
+                    crate::home::tilde(path),
                 ));
                 drop_keys.push(key);
             }

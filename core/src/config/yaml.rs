@@ -8,7 +8,6 @@ use figment::value::{Dict, Map};
 use figment::{Metadata, Profile, Provider};
 
 use crate::error::{Error, Result};
-use crate::text;
 
 /// Largest config file read (a real one is a few KiB).
 const CONFIG_CAP: u64 = 1 << 20;
@@ -117,7 +116,7 @@ fn load_from_cwd(path: &Path, name: &std::ffi::OsStr) -> Result<ConfigFile> {
 fn too_large(path: &Path) -> Error {
     Error::usage(format!(
         "config file {} is larger than {} KiB, far more than a configuration",
-        text::path(path),
+        crate::home::tilde(path),
         CONFIG_CAP >> 10
     ))
 }
@@ -128,7 +127,7 @@ fn config_file(path: &Path, bytes: Vec<u8>, untrusted: Option<String>) -> Result
     let text = String::from_utf8(bytes).map_err(|_| {
         Error::usage(format!(
             "config file {} is not UTF-8 text",
-            text::path(path)
+            crate::home::tilde(path)
         ))
     })?;
     Ok(ConfigFile {
@@ -204,13 +203,13 @@ fn owner_verdict(w: &crate::pathwalk::Walked, system: bool) -> Option<String> {
         if fuid != 0 && (system || fuid != euid) {
             return Some(format!(
                 "its folder {} belongs to another user (uid {fuid})",
-                text::path(&folder.path)
+                crate::home::tilde(&folder.path)
             ));
         }
         if fm & 0o022 != 0 && !sticky_root {
             return Some(format!(
                 "its folder {} can be written by group or others (mode {fm:o})",
-                text::path(&folder.path)
+                crate::home::tilde(&folder.path)
             ));
         }
     }
@@ -230,7 +229,7 @@ fn check_nesting(path: &Path, bytes: &[u8]) -> Result<()> {
                 if depth > MAX_NESTING {
                     return Err(Error::usage(format!(
                         "config file {} nests `[` or `{{` deeper than {MAX_NESTING} levels, which no configuration does",
-                        text::path(path)
+                        crate::home::tilde(path)
                     )));
                 }
             }

@@ -53,7 +53,7 @@ pub struct TraceEntry {
     /// Provider type.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Outcome.
+    /// What the provider answered: found, nothing, skipped by policy, or an error.
     pub outcome: Outcome,
     /// Why (not found), where (found) or what failed (error); never a secret.
     pub detail: String,

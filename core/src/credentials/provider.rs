@@ -27,7 +27,7 @@ use crate::region::Region;
 #[derive(Debug, Clone)]
 pub struct ResolveContext {
     /// `--pat` as typed (normalised by the `flag` provider).
-    pub flag_pat: Option<String>,
+    pub flag_pat: Option<Secret>,
     /// `pat:` from the merged config files, with its origin.
     pub config_pat: Option<(Secret, String)>,
     /// The cybedefend home (credentials.json, caches).
@@ -91,7 +91,7 @@ impl std::fmt::Debug for Notices {
 /// A credential a provider found, with what the trace should say about it.
 #[derive(Debug, Clone)]
 pub struct Found {
-    /// The credential.
+    /// What was found.
     pub credential: Credential,
     /// Where exactly it came from (`CYBEDEFEND_PAT`, a file path, ...), no secret.
     pub detail: String,

@@ -24,7 +24,6 @@ use crate::fsutil::{self, FileLock, ReadError};
 use crate::home::Home;
 use crate::region::Region;
 use crate::secret::normalize_pat;
-use crate::text;
 
 /// How long a command waits for another process's lock on credentials.json.
 pub const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -123,7 +122,7 @@ pub fn load(home: &Home) -> Result<Option<StoredLogin>> {
         if shared != 0 {
             login.warning = Some(format!(
                 "{} can be read by other users (mode {:o}); it is made private (0600) on the next login, or run `chmod 600` on it now",
-                text::path(&path),
+                crate::home::tilde(&path),
                 0o600 | shared
             ));
         }
@@ -132,7 +131,11 @@ pub fn load(home: &Home) -> Result<Option<StoredLogin>> {
 }
 
 fn corrupt(path: &Path, what: &str) -> Error {
-    Error::auth(format!("stored credentials {} {what}", text::path(path))).with_hint(
+    Error::auth(format!(
+        "stored credentials {} {what}",
+        crate::home::tilde(path)
+    ))
+    .with_hint(
         "run `cybedefend login` to store a new login, or `cybedefend logout` to remove the file",
     )
 }

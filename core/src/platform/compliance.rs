@@ -9,7 +9,7 @@ use crate::platform::de;
 /// One past evaluation.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Evaluation {
-    /// Scan id.
+    /// The scan the evaluation followed (`scanId`).
     #[serde(default, rename = "scanId", deserialize_with = "de::text")]
     pub scan_id: Option<String>,
     /// Whether the scan complied.
@@ -48,7 +48,7 @@ pub struct History {
 /// One open violation (the fields of `ViolationDto` shown in a table).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Violation {
-    /// Id.
+    /// The violation's own id.
     #[serde(default, deserialize_with = "de::text")]
     pub id: Option<String>,
     /// BLOCK or WARN.
@@ -58,7 +58,7 @@ pub struct Violation {
         deserialize_with = "de::text_or_empty"
     )]
     pub action: String,
-    /// The rule.
+    /// The broken rule, as the server sent it (shown as JSON).
     #[serde(default)]
     pub rule: Option<serde_json::Value>,
     /// Findings it concerns.
@@ -87,7 +87,7 @@ impl Violation {
 /// A page of violations.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Violations {
-    /// Violations.
+    /// This page's violations.
     #[serde(default, deserialize_with = "de::lenient_list")]
     pub violations: Vec<Violation>,
     /// In all.
@@ -101,10 +101,10 @@ pub struct Stats {
     /// Violations.
     #[serde(default, rename = "totalViolations", deserialize_with = "de::count")]
     pub total: Option<u64>,
-    /// Blocked.
+    /// Violations that blocked (`blockedCount`).
     #[serde(default, rename = "blockedCount", deserialize_with = "de::count")]
     pub blocked: Option<u64>,
-    /// Warned.
+    /// Violations that only warned (`warnedCount`).
     #[serde(default, rename = "warnedCount", deserialize_with = "de::count")]
     pub warned: Option<u64>,
     /// Policies that apply.

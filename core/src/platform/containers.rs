@@ -87,7 +87,7 @@ pub struct ImageScan {
     /// `app:v1`.
     #[serde(rename = "imageName")]
     pub image: String,
-    /// Branch.
+    /// The branch the image's results are filed under; the project's default when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     /// Sent only when `--private` was given.

@@ -395,7 +395,7 @@ impl<'a> Exchanger<'a> {
                     // A read-only home: every command works, each with its own exchange.
                     let _ = CACHE_OFF.set(format!(
                         "the token cache is off: {} cannot be created (a read-only or foreign folder), so each command exchanges its PAT again",
-                        crate::text::path(&lock_path)
+                        crate::home::tilde(&lock_path)
                     ));
                     (None, false)
                 }

@@ -352,7 +352,7 @@ impl Http {
 /// A one-line explanation of a transport failure ([`ErrorKind::Network`]), naming the host,
 /// the proxy in the path if any, and for TLS the issuer seen and the setting that would fix it.
 pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: Duration) -> Error {
-    let e = transport_error_of(what, url, err, limit);
+    let e = transport_error_of(what, url, err, limit).with_source(err);
     // a connection that could not be made sent nothing (a TLS failure did not get that far
     // either, but it is no failure to retry)
     if err.is_connect() && e.kind() == ErrorKind::Network {

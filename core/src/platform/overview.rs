@@ -15,7 +15,7 @@ pub struct Count {
     state: Option<String>,
     #[serde(default, rename = "analysisType", deserialize_with = "de::text")]
     analysis_type: Option<String>,
-    /// The count.
+    /// Findings of this state and type.
     #[serde(default, deserialize_with = "de::count")]
     pub count: Option<u64>,
 }
@@ -55,10 +55,10 @@ pub struct Overview {
         deserialize_with = "de::lenient_list"
     )]
     pub by_type: Vec<Count>,
-    /// Risk score.
+    /// As the platform computes it (`riskScore`); higher is riskier.
     #[serde(default, rename = "riskScore", deserialize_with = "de::number")]
     pub risk_score: Option<f64>,
-    /// Risk level.
+    /// `low` to `critical`, as sent (`riskLevel`).
     #[serde(default, rename = "riskLevel", deserialize_with = "de::text")]
     pub risk_level: Option<String>,
     /// Projects (organisation).

@@ -74,9 +74,9 @@ impl Violation {
 pub struct AffectedFinding {
     /// Finding id.
     pub id: String,
-    /// Name.
+    /// The finding's title.
     pub name: String,
-    /// Severity.
+    /// `critical`, `high`, `medium` or `low`, as sent.
     pub severity: String,
     /// `path (Lx-y)` or `package@version`.
     pub location: String,

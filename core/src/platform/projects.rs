@@ -15,19 +15,19 @@ pub struct Project {
     project_id: Option<String>,
     #[serde(default, deserialize_with = "de::text")]
     id: Option<String>,
-    /// Name.
+    /// The project's display name.
     #[serde(default, deserialize_with = "de::text_or_empty")]
     pub name: String,
-    /// Team id.
+    /// The owning team (`teamId`).
     #[serde(default, rename = "teamId", deserialize_with = "de::text")]
     pub team_id: Option<String>,
-    /// Team name.
+    /// The owning team's name, when the server sends it.
     #[serde(default, rename = "teamName", deserialize_with = "de::text")]
     pub team_name: Option<String>,
     /// Risk level (`low`, `medium`, ...).
     #[serde(default, rename = "riskLevel", deserialize_with = "de::text")]
     pub risk_level: Option<String>,
-    /// Risk score.
+    /// As the platform computes it (`riskScore`); higher is riskier.
     #[serde(default, rename = "riskScore", deserialize_with = "de::number")]
     pub risk_score: Option<f64>,
     /// Creation time as sent.
@@ -48,7 +48,7 @@ impl Project {
 /// What `project create` sends; the switches are sent only when given.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NewProject {
-    /// Name.
+    /// The new project's name (trimmed, never empty).
     pub name: String,
     /// AI merge requests.
     #[serde(
@@ -96,7 +96,7 @@ pub async fn delete(api: &Api<'_>, project: &str) -> Result<Value> {
 /// One page of an organisation's projects.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProjectPage {
-    /// The projects.
+    /// In the server's order.
     #[serde(default, deserialize_with = "de::lenient_list")]
     pub projects: Vec<Project>,
     /// Pages in all.

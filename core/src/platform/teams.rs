@@ -15,10 +15,10 @@ pub struct Team {
     id: Option<String>,
     #[serde(default, rename = "teamId", deserialize_with = "de::text")]
     team_id: Option<String>,
-    /// Name.
+    /// The team's name (empty when the server sent none).
     #[serde(default, deserialize_with = "de::text_or_empty")]
     pub name: String,
-    /// Description.
+    /// Free text; empty when there is none.
     #[serde(default, deserialize_with = "de::text_or_empty")]
     pub description: String,
     /// Creation time as sent.
@@ -98,7 +98,7 @@ pub async fn get(api: &Api<'_>, org: &str, id: &str) -> Result<Answer<Team>> {
 /// The teams of a list answer: the spec's array or the official CLI's `{"teams": [...]}`.
 #[derive(Debug, Clone, Default)]
 pub struct TeamList {
-    /// The teams.
+    /// In the server's order.
     pub teams: Vec<Team>,
 }
 
@@ -162,7 +162,7 @@ pub struct TeamMember {
     /// User id.
     #[serde(default, deserialize_with = "de::text")]
     pub id: Option<String>,
-    /// Email.
+    /// The member's email address (empty when the server sent none).
     #[serde(default, deserialize_with = "de::text_or_empty")]
     pub email: String,
     #[serde(default, deserialize_with = "de::text")]
@@ -171,7 +171,7 @@ pub struct TeamMember {
     first_name: Option<String>,
     #[serde(default, rename = "lastName", deserialize_with = "de::text")]
     last_name: Option<String>,
-    /// Role.
+    /// `admin`, `member`, ... as the server spells it.
     #[serde(default, deserialize_with = "de::text_or_empty")]
     pub role: String,
 }

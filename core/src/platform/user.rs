@@ -20,10 +20,10 @@ use crate::platform::de;
 /// An organisation of the account.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Organization {
-    /// Id.
+    /// What `--organization-id` takes.
     #[serde(default, deserialize_with = "de::text")]
     pub id: Option<String>,
-    /// Name.
+    /// Its display name.
     #[serde(default, deserialize_with = "de::text_or_empty")]
     pub name: String,
     /// The account's role there.
@@ -34,10 +34,10 @@ pub struct Organization {
 /// The fields of the profile this CLI shows.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Profile {
-    /// Id.
+    /// The user's id on the platform.
     #[serde(default, deserialize_with = "de::text")]
     pub id: Option<String>,
-    /// Email.
+    /// The address the account signs in with.
     #[serde(default, deserialize_with = "de::text")]
     pub email: Option<String>,
     #[serde(default, rename = "firstName", deserialize_with = "de::text")]
@@ -76,7 +76,7 @@ pub const SECRET_FIELDS: &[&str] = &["value", "token", "pat", "personalAccessTok
 /// A PAT as listed.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PatInfo {
-    /// Name.
+    /// Given at creation, one per PAT of the user: what `pat revoke` and `pat rename` take.
     #[serde(default, deserialize_with = "de::text_or_empty")]
     pub name: String,
     /// Created (as sent: text or epoch milliseconds).

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result, env};
 
 /// How a plugin is run.
@@ -199,11 +198,14 @@ pub fn find(name: &str, dirs: &[PathBuf]) -> Result<Located> {
             });
         }
     }
-    let looked: Vec<String> = dirs.iter().map(|d| text::path(d)).collect();
+    let looked: Vec<String> = dirs
+        .iter()
+        .map(|d| cybedefend_core::home::tilde(d))
+        .collect();
     let near: Vec<String> = misnamed(dirs, Some(name))
         .iter()
         .take(3)
-        .map(|p| text::path(p))
+        .map(|p| cybedefend_core::home::tilde(p))
         .collect();
     let hint = if near.is_empty() {
         "install the plugin there, or give its file with `path:` in the provider's config; `cybedefend plugin list` shows what is found".to_owned()

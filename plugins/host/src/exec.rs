@@ -120,6 +120,7 @@ fn command_line(plugin: &Trusted, run: &ExecRun) -> Vec<String> {
 /// In the child, before the plugin starts: every descriptor but stdin, stdout, stderr and
 /// the script's is closed at exec.
 #[cfg(any(target_os = "linux", target_os = "android"))]
+#[allow(unsafe_code)]
 fn hand_over(keep: Option<std::os::fd::RawFd>) -> impl Fn(&mut tokio::process::Command) + Sync {
     move |cmd: &mut tokio::process::Command| {
         // SAFETY: the closure runs in the child between fork and exec and makes only
@@ -163,7 +164,7 @@ async fn call_line(
     let Run::Exec(run) = &plugin.run else {
         return Err(Error::failure("not an exec plugin"));
     };
-    let shown = text::path(&plugin.real_path);
+    let shown = cybedefend_core::home::tilde(&plugin.real_path);
     if cfg!(any(target_os = "linux", target_os = "android"))
         && !std::path::Path::new("/proc/self/fd").is_dir()
     {

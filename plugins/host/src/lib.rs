@@ -5,10 +5,20 @@
 //!
 //! Internal, unstable API.
 
+// Every trust check works on descriptors (open once, fstat, run or load that descriptor): on a
+// system without them the host refuses to build rather than run plugins unchecked.
+#[cfg(not(unix))]
+compile_error!(
+    "the plugin host needs Unix file descriptors for its trust checks; this system is not supported"
+);
+
 pub mod conformance;
 pub mod discover;
 pub mod elf;
 pub mod exec;
+// Loading a native plugin and calling its table is `unsafe` by nature: allowed in this module
+// only, every block with its SAFETY reasoning.
+#[allow(unsafe_code)]
 mod native;
 mod provider;
 pub mod trust;
@@ -56,6 +66,7 @@ pub fn exiting() {
 /// Ends the process at once with `code`, after flushing stdout and stderr (the C library's
 /// buffers too: what a native plugin printed), without the normal exit's handlers and
 /// unloading of libraries (see [`finish`]).
+#[allow(unsafe_code)]
 pub fn exit_now(code: u8) -> ! {
     use std::io::Write as _;
     let _ = cybedefend_core::stdio::stdout().flush();
@@ -124,7 +135,7 @@ pub async fn call(
         "plugin {} ({:?}, {}): {:?} in {} ms: {outcome}",
         plugin.name,
         plugin.kind,
-        cybedefend_core::text::path(&plugin.real_path),
+        cybedefend_core::home::tilde(&plugin.real_path),
         request.action,
         started.elapsed().as_millis()
     );

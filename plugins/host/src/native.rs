@@ -202,7 +202,7 @@ fn open_library(
 }
 
 fn load(plugin: &Trusted, run: &NativeRun) -> Result<Arc<Loaded>> {
-    let shown = text::path(&plugin.real_path);
+    let shown = cybedefend_core::home::tilde(&plugin.real_path);
     cybedefend_core::stdio::divert().map_err(|e| {
         Error::failure(format!(
             "cannot set stdout aside before loading plugin {shown}: {e}"
@@ -321,7 +321,7 @@ fn loaded(plugin: &Trusted) -> Result<Arc<Loaded>> {
     let _flight = InFlight::start(format!(
         "native plugin `{}` ({}) while it was being loaded",
         plugin.name,
-        text::path(&plugin.real_path)
+        cybedefend_core::home::tilde(&plugin.real_path)
     ));
     let l = load(plugin, run)?;
     // Kept for the life of the process: never unloaded, so nothing taken from it dangles.
@@ -331,7 +331,7 @@ fn loaded(plugin: &Trusted) -> Result<Arc<Loaded>> {
 
 /// [`loaded`] off the async runtime, under `limit`: a library's initialisers may block.
 async fn loaded_within(plugin: Arc<Trusted>, limit: Duration) -> Result<Arc<Loaded>> {
-    let shown = text::path(&plugin.real_path);
+    let shown = cybedefend_core::home::tilde(&plugin.real_path);
     let task = tokio::task::spawn_blocking(move || loaded(&plugin));
     match tokio::time::timeout(limit, task).await {
         Ok(Ok(r)) => r,
@@ -371,7 +371,7 @@ pub(crate) async fn call_raw(
     action: Action,
     limit: Duration,
 ) -> Result<Response> {
-    let shown = text::path(&plugin.real_path);
+    let shown = cybedefend_core::home::tilde(&plugin.real_path);
     if action == Action::Hello {
         // a native plugin's hello is its table: nothing to call
         return Ok(Response::Ok(cybedefend_plugin_sdk::Answer::stored()));

@@ -40,7 +40,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use cybedefend_core::pathwalk::{self, Folder, Open, WalkError, Walked};
-use cybedefend_core::text;
 use cybedefend_core::text::one_line;
 use sha2::{Digest, Sha256};
 
@@ -117,7 +116,7 @@ impl Verdict {
         }
         cybedefend_core::Error::usage(format!(
             "plugin `{name}` ({}) is refused: {}",
-            text::path(&self.real_path),
+            cybedefend_core::home::tilde(&self.real_path),
             self.reasons()
         ))
         .with_hint(fixes.join("; "))
@@ -183,7 +182,7 @@ pub(crate) enum Arg {
 /// A native plugin, ready to load.
 #[derive(Debug)]
 pub(crate) struct NativeRun {
-    /// The library.
+    /// The checked library, held open: it is loaded from this descriptor.
     pub(crate) library: OwnedFd,
     /// Libraries it finds through `$ORIGIN`, each checked, to load first by their descriptors
     /// (the system's loader then finds them by name), dependencies first.
@@ -356,7 +355,7 @@ impl Checker {
         let mode = pathwalk::mode(&f.stat);
         let uid = pathwalk::owner(&f.stat);
         let sticky_root = mode & 0o1000 != 0 && uid == 0;
-        let shown = text::path(&f.path);
+        let shown = cybedefend_core::home::tilde(&f.path);
         if mode & 0o022 != 0 && (strict || !sticky_root) {
             self.refuse(
                 format!("{whose}folder {shown} can be written by group or others (mode {mode:o})"),
@@ -379,7 +378,7 @@ impl Checker {
     /// allowed owner. `subject` names it in messages (`it`, `its interpreter /bin/sh`).
     fn file(&mut self, w: &Walked, subject: &str) -> bool {
         let before = self.refusals.len();
-        let shown = text::path(&w.real);
+        let shown = cybedefend_core::home::tilde(&w.real);
         if !pathwalk::is_file(&w.stat) {
             let dir = pathwalk::is_dir(&w.stat);
             self.refuse(
@@ -427,7 +426,7 @@ impl Checker {
     /// Resolves and opens `path` as a file that runs, checking every folder on the way.
     /// `subject` names the file in messages, `whose` its folders (`its `, `its interpreter's `).
     fn open(&mut self, path: &Path, subject: &str, whose: &str) -> Option<Walked> {
-        let shown = one_line(&text::path(path), 160);
+        let shown = one_line(&cybedefend_core::home::tilde(path), 160);
         let w = match pathwalk::walk(path, Open::Read) {
             Ok(w) => w,
             Err(WalkError::NotFound(_)) => {
@@ -535,7 +534,7 @@ impl Checker {
                     "link the program with the system's dynamic loader".into(),
                 );
             } else {
-                let label = format!("{whose}loader {}", text::path(&p));
+                let label = format!("{whose}loader {}", cybedefend_core::home::tilde(&p));
                 if let Some(l) = self.open(&p, &label, &format!("{whose}loader's ")) {
                     self.file(&l, &label);
                 }
@@ -601,7 +600,7 @@ impl Checker {
                     );
                     return preload;
                 }
-                let label = format!("{whose}library {}", text::path(&path));
+                let label = format!("{whose}library {}", cybedefend_core::home::tilde(&path));
                 let Some(lib) = self.open(&path, &label, &format!("{whose}library ")) else {
                     continue;
                 };
@@ -730,7 +729,7 @@ impl Checker {
                             None => self.refuse(
                                 format!(
                                     "{whose_folder}folder {} has more than {MAX_SUBFOLDERS} subfolders, which the loader may search and cybedefend does not check one by one",
-                                    text::path(&dir)
+                                    cybedefend_core::home::tilde(&dir)
                                 ),
                                 "keep a plugin's libraries in a small folder of their own".into(),
                             ),
@@ -747,7 +746,7 @@ impl Checker {
                     self.refuse(
                         format!(
                             "{whose_folder}folder {} cannot be checked ({e})",
-                            text::path(&dir)
+                            cybedefend_core::home::tilde(&dir)
                         ),
                         fix.into(),
                     );
@@ -784,8 +783,10 @@ impl Checker {
                 }
                 Shebang::Env { env, program } => {
                     // `env` itself is not run: its program is, found on the plugin's PATH
-                    let label =
-                        format!("its interpreter {} (from its `#!` line)", text::path(&env));
+                    let label = format!(
+                        "its interpreter {} (from its `#!` line)",
+                        cybedefend_core::home::tilde(&env)
+                    );
                     if let Some(e) = self.open(&env, &label, "its interpreter's ") {
                         self.file(&e, &label);
                     }
@@ -799,7 +800,10 @@ impl Checker {
                                 path.dropped
                                     .iter()
                                     .take(4)
-                                    .map(|(d, why)| format!("{} ({why})", text::path(d)))
+                                    .map(|(d, why)| format!(
+                                        "{} ({why})",
+                                        cybedefend_core::home::tilde(d)
+                                    ))
                                     .collect::<Vec<_>>()
                                     .join(", ")
                             )
@@ -823,7 +827,7 @@ impl Checker {
             };
             let label = format!(
                 "its interpreter {} (from its `#!` line)",
-                one_line(&text::path(&interpreter), 120)
+                one_line(&cybedefend_core::home::tilde(&interpreter), 120)
             );
             let w = self.open(&interpreter, &label, "its interpreter's ")?;
             // An interpreter reads files near the name it was started by (Python's
@@ -838,7 +842,10 @@ impl Checker {
                 Err(e) => {
                     self.refuse(
                         format!("{label} cannot be read ({e})"),
-                        format!("check that you may read {}", text::path(&w.real)),
+                        format!(
+                            "check that you may read {}",
+                            cybedefend_core::home::tilde(&w.real)
+                        ),
                     );
                     return None;
                 }
@@ -906,7 +913,7 @@ impl Checker {
             }
             let mode = pathwalk::mode(&f.stat);
             if mode & 0o002 != 0 {
-                let shown = text::path(&f.path);
+                let shown = cybedefend_core::home::tilde(&f.path);
                 self.refuse(
                     format!(
                         "it is a script in {shown}, a folder everyone can add files to (mode {mode:o}): its interpreter may load files from any folder above it (Node's node_modules)"
@@ -930,7 +937,7 @@ impl Checker {
     /// Parses a `#!` line the way the system does: the interpreter, then the rest of the line
     /// as one argument.
     fn shebang(&mut self, script: &Path, head: &[u8], depth: usize) -> Option<Shebang> {
-        let shown = text::path(script);
+        let shown = cybedefend_core::home::tilde(script);
         let whose = if depth == 0 {
             "its".to_owned()
         } else {
@@ -1195,7 +1202,7 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
         euid: rustix::process::geteuid().as_raw(),
         root_only: false,
     };
-    let shown = text::path(&plugin.path);
+    let shown = cybedefend_core::home::tilde(&plugin.path);
     let failed = |c: Checker, real: PathBuf, sha256: String| {
         (
             Verdict {
@@ -1224,7 +1231,7 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
     {
         c.refuse(
             "it is not executable".into(),
-            format!("chmod +x {}", text::path(&w.real)),
+            format!("chmod +x {}", cybedefend_core::home::tilde(&w.real)),
         );
     }
     let allow_hashes = rules
@@ -1334,7 +1341,7 @@ pub fn check(plugin: &Located, rules: &Rules<'_>) -> (Verdict, Option<Trusted>) 
                 "it is neither a program nor a script with a `#!` first line".into(),
                 format!(
                     "start the script with an interpreter line such as `#!/bin/sh` ({})",
-                    text::path(&w.real)
+                    cybedefend_core::home::tilde(&w.real)
                 ),
             );
             return failed(c, w.real, shown_hash);
@@ -1416,7 +1423,7 @@ fn allowed(
             format!(
                 "`{}` is in plugins.allow, but the file it leads to is {}, which is not that plugin",
                 plugin.name,
-                text::path(&w.real)
+                cybedefend_core::home::tilde(&w.real)
             ),
             format!("use the copy the administrator installed, or {ask}"),
         );

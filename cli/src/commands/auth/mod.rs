@@ -11,6 +11,7 @@ use cybedefend_core::Result;
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// Where `auth migrate` moves the PAT.
@@ -53,7 +54,7 @@ the server rejected it.")]
     },
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: AuthCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: AuthCommand) -> Result<Exit> {
     let app = App::load(global, out)?;
     match cmd {
         AuthCommand::Status { offline, json } => status::run(&app, offline, json).await,

@@ -6,9 +6,10 @@ use cybedefend_core::Result;
 use cybedefend_core::credentials::{default_chain, factories};
 use serde_json::json;
 
+use crate::exit::Exit;
 use crate::output::Printer;
 
-pub(crate) fn run(out: Printer, as_json: bool) -> Result<u8> {
+pub(crate) fn run(out: Printer, as_json: bool) -> Result<Exit> {
     let all = factories();
     let default = default_chain();
     if as_json {
@@ -25,5 +26,5 @@ pub(crate) fn run(out: Printer, as_json: bool) -> Result<u8> {
         let _ = write!(s, "Default chain: {}", default.join(", "));
         out.data(&s);
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

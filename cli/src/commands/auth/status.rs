@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::{App, Connected, no_credential};
+use crate::exit::Exit;
 use crate::session::builtin_provider;
 
 /// What the server said about the credential.
@@ -42,7 +43,7 @@ impl Check {
     }
 }
 
-pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
+pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<Exit> {
     let endpoints = app.endpoints()?;
     let chain = app.chain()?;
     let ctx = app.resolve_context(&endpoints);
@@ -189,12 +190,12 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<u8> {
         }
     }
     match failure {
-        None => Ok(0),
+        None => Ok(Exit::Success),
         Some(e) => {
             if !as_json {
                 app.out.error(&e);
             }
-            Ok(e.exit_code())
+            Ok(Exit::of(&e))
         }
     }
 }

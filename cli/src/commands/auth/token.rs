@@ -4,10 +4,11 @@
 use cybedefend_core::Result;
 
 use crate::app::App;
+use crate::exit::Exit;
 
-pub(crate) async fn run(app: &App) -> Result<u8> {
+pub(crate) async fn run(app: &App) -> Result<Exit> {
     let connected = app.connect().await?;
     let token = app.bearer(&connected).token().await?;
     app.out.secret(token.expose());
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -7,6 +7,7 @@ use cybedefend_core::platform::compliance;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag, opt, table};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `compliance history`.
@@ -16,9 +17,8 @@ Examples:
   cybedefend compliance history --project-id ID
   cybedefend compliance history --project-id ID --start-date 2026-01-01 --json")]
 pub(crate) struct HistoryArgs {
-    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: data::ProjectId,
     /// Page
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub(crate) page: u64,
@@ -35,7 +35,7 @@ pub(crate) struct HistoryArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: HistoryArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: HistoryArgs) -> Result<Exit> {
     data::ordered(
         "--start-date",
         args.start_date.as_deref(),
@@ -43,7 +43,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: HistoryArgs) -> 
         args.end_date.as_deref(),
     )?;
     let app = App::load(global, out)?;
-    let project = app.project_id(args.project_id.as_deref())?;
+    let project = args.project.resolve(&app)?;
     let mut q = vec![
         ("page".to_owned(), args.page.to_string()),
         ("pageSize".to_owned(), args.page_size.to_string()),
@@ -65,7 +65,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: HistoryArgs) -> 
             )),
             _ => app.out.info("No policy evaluations yet."),
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     data::show(&app, args.out.json, &a.raw, || {
         let rows: Vec<Vec<String>> = a
@@ -93,5 +93,5 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: HistoryArgs) -> 
         t.push_str(&format!("\n\n{} evaluations in all", opt(a.view.total)));
         t
     })?;
-    Ok(0)
+    Ok(Exit::Success)
 }

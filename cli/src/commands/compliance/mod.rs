@@ -8,6 +8,7 @@ use clap::Subcommand;
 use cybedefend_core::Result;
 
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `compliance` subcommands.
@@ -21,7 +22,7 @@ pub(crate) enum ComplianceCommand {
     Stats(stats::StatsArgs),
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: ComplianceCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: ComplianceCommand) -> Result<Exit> {
     match cmd {
         ComplianceCommand::History(a) => history::run(global, out, a).await,
         ComplianceCommand::Violations(a) => violations::run(global, out, a).await,

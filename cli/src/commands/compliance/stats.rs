@@ -7,6 +7,7 @@ use cybedefend_core::platform::compliance;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag, fields, opt};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `compliance stats`.
@@ -15,9 +16,8 @@ use crate::output::Printer;
 Examples:
   cybedefend compliance stats --project-id ID --start-date 2026-01-01 --end-date 2026-01-31")]
 pub(crate) struct StatsArgs {
-    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: data::ProjectId,
     /// From this date (YYYY-MM-DD)
     #[arg(long, value_name = "DATE", value_parser = data::date)]
     pub(crate) start_date: Option<String>,
@@ -28,7 +28,7 @@ pub(crate) struct StatsArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: StatsArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: StatsArgs) -> Result<Exit> {
     data::ordered(
         "--start-date",
         args.start_date.as_deref(),
@@ -36,7 +36,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: StatsArgs) -> Re
         args.end_date.as_deref(),
     )?;
     let app = App::load(global, out)?;
-    let project = app.project_id(args.project_id.as_deref())?;
+    let project = args.project.resolve(&app)?;
     let mut q = Vec::new();
     if let Some(d) = &args.start_date {
         q.push(("startDate".to_owned(), d.clone()));
@@ -57,5 +57,5 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: StatsArgs) -> Re
             ("policies", opt(v.policies)),
         ])
     })?;
-    Ok(0)
+    Ok(Exit::Success)
 }

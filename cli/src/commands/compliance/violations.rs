@@ -7,6 +7,7 @@ use cybedefend_core::platform::compliance;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag, cell, opt, table};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `compliance violations`.
@@ -16,9 +17,8 @@ Examples:
   cybedefend compliance violations --project-id ID
   cybedefend compliance violations --project-id ID --page 2 --limit 50 --json")]
 pub(crate) struct ViolationsArgs {
-    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: data::ProjectId,
     /// Page
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub(crate) page: u64,
@@ -29,9 +29,9 @@ pub(crate) struct ViolationsArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ViolationsArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ViolationsArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
-    let project = app.project_id(args.project_id.as_deref())?;
+    let project = args.project.resolve(&app)?;
     let q = vec![
         ("page".to_owned(), args.page.to_string()),
         ("limit".to_owned(), args.limit.to_string()),
@@ -41,7 +41,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ViolationsArgs) 
     let a = compliance::violations(&api, &project, &q).await?;
     if a.view.violations.is_empty() && !args.out.json {
         app.out.info("No policy violations.");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     data::show(&app, args.out.json, &a.raw, || {
         let rows: Vec<Vec<String>> = a
@@ -62,5 +62,5 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ViolationsArgs) 
         t.push_str(&format!("\n\n{} violations in all", opt(a.view.total)));
         t
     })?;
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use cybedefend_core::Result;
 
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 #[derive(Debug, Subcommand)]
@@ -34,7 +35,7 @@ pub(crate) enum ConfigCommand {
     },
 }
 
-pub(crate) fn run(global: GlobalArgs, out: Printer, cmd: ConfigCommand) -> Result<u8> {
+pub(crate) fn run(global: GlobalArgs, out: Printer, cmd: ConfigCommand) -> Result<Exit> {
     match cmd {
         ConfigCommand::Show { origin, json } => show::run(global, out, origin, json),
         ConfigCommand::Validate { file, system } => validate::run(global, out, file, system),

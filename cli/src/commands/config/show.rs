@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 pub(crate) fn run(
@@ -15,7 +16,7 @@ pub(crate) fn run(
     out: Printer,
     with_origin: bool,
     as_json: bool,
-) -> Result<u8> {
+) -> Result<Exit> {
     let app = App::load(global, out)?;
     let endpoints = app.endpoints()?;
     let chain = app.chain()?;
@@ -116,5 +117,5 @@ pub(crate) fn run(
         }
         app.out.data(s.trim_end());
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use cybedefend_core::config::{ConfigSources, LoadedConfig};
 use cybedefend_core::credentials::Chain;
 use cybedefend_core::platform::Endpoints;
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 fn unknown_keys_error(unknown: &[String]) -> Error {
@@ -28,7 +28,7 @@ pub(crate) fn run(
     out: Printer,
     file: Option<PathBuf>,
     system: bool,
-) -> Result<u8> {
+) -> Result<Exit> {
     match file {
         Some(file) => validate_file(file, system, out),
         None => {
@@ -44,19 +44,20 @@ pub(crate) fn run(
                 );
             }
             for f in &app.config.files {
-                app.out.success(&format!("{} is valid", text::path(f)));
+                app.out
+                    .success(&format!("{} is valid", cybedefend_core::home::tilde(f)));
             }
             app.out
                 .info(&format!("credential chain: {}", chain.ids().join(", ")));
-            Ok(0)
+            Ok(Exit::Success)
         }
     }
 }
 
-fn validate_file(file: PathBuf, system: bool, out: Printer) -> Result<u8> {
+fn validate_file(file: PathBuf, system: bool, out: Printer) -> Result<Exit> {
     // The file alone, trusted, with no environment, flags or other files mixed in; as the
     // user's file, or as the system file with `--system`.
-    let shown = text::path(&file);
+    let shown = cybedefend_core::home::tilde(&file);
     if !file.is_file() {
         return Err(Error::usage(format!(
             "{shown} does not exist or is not a regular file"
@@ -80,5 +81,5 @@ fn validate_file(file: PathBuf, system: bool, out: Printer) -> Result<u8> {
         "{shown} is valid (credential chain: {})",
         chain.ids().join(", ")
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use cybedefend_core::Result;
 
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `container` subcommands.
@@ -17,7 +18,7 @@ pub(crate) enum ContainerCommand {
     Scan(scan::RegistryCommand),
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: ContainerCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: ContainerCommand) -> Result<Exit> {
     match cmd {
         ContainerCommand::Scan(r) => scan::run(global, out, r).await,
     }

@@ -9,6 +9,7 @@ use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
 use crate::gates::{self, GateArgs, Summary};
 
+use crate::exit::Exit;
 use crate::output::Printer;
 
 const HELP: &str = "\
@@ -77,9 +78,8 @@ impl RegistryCommand {
 /// What every registry takes.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ImageArgs {
-    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: data::ProjectId,
     /// Image to scan, NAME:TAG (e.g. api:1.4.2)
     #[arg(long, value_name = "IMAGE")]
     pub(crate) image: String,
@@ -162,14 +162,14 @@ fn check(registry: &Registry, args: &ImageArgs) -> Result<(bool, Option<Vec<Stri
     Ok((wait, severities))
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: RegistryCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: RegistryCommand) -> Result<Exit> {
     let (name, args) = cmd.split();
     let Some(registry) = REGISTRIES.iter().find(|r| r.name == name) else {
         return Err(Error::usage(format!("unknown registry `{name}`")));
     };
     let (wait, severities) = check(registry, &args)?;
     let app = App::load(global, out)?;
-    let project = app.project_id(args.project_id.as_deref())?;
+    let project = args.project.resolve(&app)?;
     let branch = args.branch.clone().filter(|b| !b.trim().is_empty());
     let body = ImageScan {
         credential_id: args.credential_id.clone(),
@@ -193,7 +193,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: RegistryCommand) 
         } else if let Some(id) = &scan_id {
             app.out.data(id);
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let Some(scan_id) = scan_id else {
         return Err(Error::failure(

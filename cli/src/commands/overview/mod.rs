@@ -9,6 +9,7 @@ use cybedefend_core::platform::overview::{Count, Overview};
 
 use crate::args::GlobalArgs;
 use crate::commands::data::{number, opt};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `overview` subcommands.
@@ -20,7 +21,7 @@ pub(crate) enum OverviewCommand {
     Org(org::OrgArgs),
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: OverviewCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: OverviewCommand) -> Result<Exit> {
     match cmd {
         OverviewCommand::Project(a) => project::run(global, out, a).await,
         OverviewCommand::Org(a) => org::run(global, out, a).await,

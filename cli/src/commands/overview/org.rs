@@ -7,6 +7,7 @@ use cybedefend_core::platform::overview;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `overview org`.
@@ -19,9 +20,8 @@ Examples:
   cybedefend overview org --organization-id ORG
   cybedefend overview org --organization-id ORG --severity-filter CRITICAL,HIGH --date-from 2026-01-01")]
 pub(crate) struct OrgArgs {
-    /// Organisation
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) organization_id: String,
+    #[command(flatten)]
+    pub(crate) organization: data::OrganizationId,
     /// Only these severities
     #[arg(long, value_name = "LIST")]
     pub(crate) severity_filter: Option<String>,
@@ -50,7 +50,7 @@ pub(crate) struct OrgArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: OrgArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: OrgArgs) -> Result<Exit> {
     let mut q: Vec<(String, String)> = Vec::new();
     let checked = [
         (
@@ -116,14 +116,14 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: OrgArgs) -> Resu
     }
     let connected = app.connect().await?;
     let api = app.api(&connected);
-    let a = overview::organization(&api, &args.organization_id, &q).await?;
+    let a = overview::organization(&api, &args.organization.id, &q).await?;
     let text = super::describe(&a.view);
     if text.is_empty() && !args.out.json {
         app.out.info(
             "the answer holds none of the fields shown here (counts, risk); `--json` prints it whole",
         );
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     data::show(&app, args.out.json, &a.raw, || text)?;
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -7,6 +7,7 @@ use cybedefend_core::platform::overview;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `overview project`.
@@ -16,9 +17,8 @@ Examples:
   cybedefend overview project --project-id ID
   cybedefend overview project --project-id ID --branches main,develop --json")]
 pub(crate) struct ProjectArgs {
-    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: data::ProjectId,
     /// Only these branches (comma-separated)
     #[arg(long, value_name = "LIST")]
     pub(crate) branches: Option<String>,
@@ -26,9 +26,9 @@ pub(crate) struct ProjectArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ProjectArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ProjectArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
-    let project = app.project_id(args.project_id.as_deref())?;
+    let project = args.project.resolve(&app)?;
     let branches = args.branches.as_deref().map(data::list).unwrap_or_default();
     let connected = app.connect().await?;
     let api = app.api(&connected);
@@ -38,8 +38,8 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ProjectArgs) -> 
         app.out.info(
             "the answer holds none of the fields shown here (counts, risk); `--json` prints it whole",
         );
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     data::show(&app, args.out.json, &a.raw, || text)?;
-    Ok(0)
+    Ok(Exit::Success)
 }

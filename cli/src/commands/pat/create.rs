@@ -7,6 +7,7 @@ use cybedefend_core::{Error, Result};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `pat create`.
@@ -102,7 +103,7 @@ fn expires_at(value: &str, now: time::OffsetDateTime) -> Result<i64> {
     Ok((at.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> Result<Exit> {
     let expires = args
         .expires
         .as_deref()
@@ -159,7 +160,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
                 created.secret.fingerprint(),
                 expiry_text(expires)
             ));
-            Ok(0)
+            Ok(Exit::Success)
         }
         Some(store) => {
             let endpoints = connected.endpoints.clone();

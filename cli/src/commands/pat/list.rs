@@ -7,6 +7,7 @@ use cybedefend_core::platform::user;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag, cell, table};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `pat list`.
@@ -23,14 +24,14 @@ pub(crate) struct ListArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
     let a = user::pats(&api).await?;
     if a.view.tokens.is_empty() && !args.out.json {
         app.out.info("No personal access tokens.");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     data::show(&app, args.out.json, &user::masked(&a.raw), || {
         let rows: Vec<Vec<String>> = a
@@ -47,5 +48,5 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Res
             .collect();
         table(&["NAME", "CREATED", "EXPIRES"], &rows)
     })?;
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -13,6 +13,7 @@ use clap::Subcommand;
 use cybedefend_core::Result;
 
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `pat` subcommands.
@@ -28,7 +29,7 @@ pub(crate) enum PatCommand {
     Rename(rename::RenameArgs),
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: PatCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: PatCommand) -> Result<Exit> {
     match cmd {
         PatCommand::List(a) => list::run(global, out, a).await,
         PatCommand::Create(a) => create::run(global, out, a).await,

@@ -7,6 +7,7 @@ use cybedefend_core::platform::user;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `pat rename`.
@@ -25,7 +26,7 @@ pub(crate) struct RenameArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RenameArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RenameArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);

@@ -7,6 +7,7 @@ use cybedefend_core::{Error, Result};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `pat revoke`.
@@ -28,7 +29,7 @@ pub(crate) struct RevokeArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RevokeArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RevokeArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     if !args.yes
         && app.interactive()

@@ -3,13 +3,13 @@
 use std::fmt::Write as _;
 
 use cybedefend_core::Result;
-use cybedefend_core::text;
 use cybedefend_plugin_host::discover;
 use serde_json::json;
 
 use crate::app::App;
+use crate::exit::Exit;
 
-pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
+pub(crate) async fn run(app: &App, as_json: bool) -> Result<Exit> {
     let settings = app.plugin_settings();
     let mut rows = Vec::new();
     let plugins = discover::all(&settings.dirs);
@@ -38,7 +38,7 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
                 json!({
                     "name": p.name,
                     "kind": p.kind.as_str(),
-                    "path": text::path(&p.path),
+                    "path": cybedefend_core::home::tilde(&p.path),
                     "version": version,
                     "protocol_or_abi": versions,
                     "sha256": v.sha256,
@@ -49,12 +49,12 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
             })
             .collect();
         app.out.json(&json!({
-            "dirs": settings.dirs.iter().map(|d| text::path(d)).collect::<Vec<_>>(),
+            "dirs": settings.dirs.iter().map(|d| cybedefend_core::home::tilde(d)).collect::<Vec<_>>(),
             "allow": settings.allow,
             "plugins": list,
-            "ignored": ignored.iter().map(|d| json!({"path": text::path(d), "rename_to": rename(d)})).collect::<Vec<_>>(),
+            "ignored": ignored.iter().map(|d| json!({"path": cybedefend_core::home::tilde(d), "rename_to": rename(d)})).collect::<Vec<_>>(),
         }))?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let mut s = String::new();
     let _ = writeln!(
@@ -63,7 +63,7 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
         settings
             .dirs
             .iter()
-            .map(|d| text::path(d))
+            .map(|d| cybedefend_core::home::tilde(d))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -76,7 +76,7 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
             "{} ({}) {}",
             p.name,
             p.kind.as_str(),
-            text::path(&p.path)
+            cybedefend_core::home::tilde(&p.path)
         );
         if !v.sha256.is_empty() {
             let _ = writeln!(s, "  {}", v.sha256);
@@ -111,15 +111,18 @@ pub(crate) async fn run(app: &App, as_json: bool) -> Result<u8> {
             ignored
                 .iter()
                 .map(|d| match rename(d) {
-                    Some(right) => format!("{} (a library is named {right})", text::path(d)),
-                    None => text::path(d),
+                    Some(right) => format!(
+                        "{} (a library is named {right})",
+                        cybedefend_core::home::tilde(d)
+                    ),
+                    None => cybedefend_core::home::tilde(d),
                 })
                 .collect::<Vec<_>>()
                 .join(", ")
         );
     }
     app.out.data(s.trim_end());
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The name an ignored file should have, when that can be told.

@@ -16,6 +16,7 @@ use cybedefend_plugin_host::trust::{self, Rules, Trusted, Verdict};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// Credential plugins: providers that a platform team ships as a program (any language) or a
@@ -91,7 +92,7 @@ the reserved `cybedefend-conformance` config key (plugins/PROTOCOL.md): no real 
     },
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: PluginCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: PluginCommand) -> Result<Exit> {
     if let PluginCommand::New { name, lang, dir } = cmd {
         return new::run(out, &name, lang, dir);
     }
@@ -108,7 +109,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: PluginCommand) ->
             timeout,
             case,
         } => test::run(&app, &plugin, timeout, case).await,
-        PluginCommand::New { .. } => Ok(0),
+        PluginCommand::New { .. } => Ok(Exit::Success),
     }
 }
 
@@ -192,7 +193,7 @@ pub(crate) async fn handshake(
     if plugin.kind == Kind::Exec {
         return cybedefend_plugin_host::handshake(plugin, HANDSHAKE_LIMIT).await;
     }
-    let shown = cybedefend_core::text::path(&plugin.real_path);
+    let shown = cybedefend_core::home::tilde(&plugin.real_path);
     let exe = if cfg!(target_os = "linux") {
         std::path::PathBuf::from("/proc/self/exe")
     } else {

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// The language of a skeleton.
@@ -55,7 +55,7 @@ fn write(path: &Path, text: &str, executable: bool) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn run(out: Printer, name: &str, lang: Lang, dir: Option<PathBuf>) -> Result<u8> {
+pub(crate) fn run(out: Printer, name: &str, lang: Lang, dir: Option<PathBuf>) -> Result<Exit> {
     if let Some(short) = name
         .strip_prefix("cybedefend-credential-")
         .or_else(|| name.strip_prefix("cybedefend_credential_"))
@@ -78,7 +78,7 @@ pub(crate) fn run(out: Printer, name: &str, lang: Lang, dir: Option<PathBuf>) ->
     if dir.exists() && std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
         return Err(Error::usage(format!(
             "{} exists and is not empty; nothing was written",
-            text::path(&dir)
+            cybedefend_core::home::tilde(&dir)
         ))
         .with_hint("choose another folder with --dir"));
     }
@@ -125,7 +125,7 @@ pub(crate) fn run(out: Printer, name: &str, lang: Lang, dir: Option<PathBuf>) ->
     write(&dir.join("README.md"), &readme, false)?;
     out.success(&format!(
         "wrote the `{name}` plugin ({lang_name}) to {}; its README says how to test and use it",
-        text::path(&dir)
+        cybedefend_core::home::tilde(&dir)
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -13,8 +13,9 @@ use cybedefend_plugin_host::Kind;
 use cybedefend_plugin_host::conformance::{self, Case};
 
 use crate::app::App;
+use crate::exit::Exit;
 
-pub(crate) async fn run(app: &App, plugin: &str, limit: Span, case: Option<usize>) -> Result<u8> {
+pub(crate) async fn run(app: &App, plugin: &str, limit: Span, case: Option<usize>) -> Result<Exit> {
     let located = super::locate(app, plugin)?;
     let (verdict, trusted) = super::check(app, &located, None);
     let Some(trusted) = trusted else {
@@ -23,7 +24,7 @@ pub(crate) async fn run(app: &App, plugin: &str, limit: Span, case: Option<usize
     if let Some(index) = case {
         let c = conformance::run_one(&trusted, index, limit.get()).await;
         app.out.json(&c.to_json())?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let cases = match trusted.kind {
         Kind::Exec => conformance::run(&trusted, limit.get()).await,
@@ -57,7 +58,7 @@ pub(crate) async fn run(app: &App, plugin: &str, limit: Span, case: Option<usize
         located.name,
         cases.len()
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Runs each case of a native plugin in a new process of this binary, with this command line

@@ -2,17 +2,17 @@
 
 use std::fmt::Write as _;
 
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
+use crate::exit::Exit;
 
 pub(crate) async fn run(
     app: &App,
     plugin: &str,
     pin: Option<&str>,
     table_json: bool,
-) -> Result<u8> {
+) -> Result<Exit> {
     let located = super::locate(app, plugin)?;
     if table_json {
         // the child of `plugin list` or `plugin verify`: this process loads the library
@@ -26,13 +26,17 @@ pub(crate) async fn run(
             "version": info.version,
             "versions": info.versions,
         }))?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let configured = super::configured_pin(app, &located);
     let (verdict, trusted) = super::check(app, &located, pin);
     let mut s = String::new();
     let _ = writeln!(s, "plugin:  {} ({})", located.name, located.kind.as_str());
-    let _ = writeln!(s, "file:    {}", text::path(&verdict.real_path));
+    let _ = writeln!(
+        s,
+        "file:    {}",
+        cybedefend_core::home::tilde(&verdict.real_path)
+    );
     let _ = writeln!(s, "hash:    {}", verdict.sha256);
     let Some(trusted) = trusted else {
         let _ = writeln!(s, "trust:   refused");
@@ -77,7 +81,7 @@ pub(crate) async fn run(
             app.out.data(s.trim_end());
             app.out
                 .success(&format!("plugin `{}` can be used", located.name));
-            Ok(0)
+            Ok(Exit::Success)
         }
         Err(e) => {
             let _ = writeln!(s, "answers: no");

@@ -7,6 +7,7 @@ use cybedefend_core::platform::projects::{self, NewProject};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `project create`.
@@ -18,9 +19,8 @@ Examples:
   cybedefend project create --team-id TEAM --name web-app
   cybedefend project create --team-id TEAM --name web-app --ai-merge-request --json | jq -r .projectId")]
 pub(crate) struct CreateArgs {
-    /// Team the project belongs to
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) team_id: String,
+    #[command(flatten)]
+    pub(crate) team: data::TeamId,
     /// Project name
     #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: String,
@@ -37,7 +37,7 @@ pub(crate) struct CreateArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
@@ -47,12 +47,12 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
         improving_results: args.improving_results,
         auto_fix: args.auto_fix,
     };
-    let a = projects::create(&api, &args.team_id, &body).await?;
+    let a = projects::create(&api, &args.team.id, &body).await?;
     app.out.success(&format!(
         "project `{}` created ({})",
         args.name,
         a.view.id().unwrap_or("no id in the answer")
     ));
     data::show(&app, args.out.json, &a.raw, || super::describe(&a.view))?;
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -7,6 +7,7 @@ use cybedefend_core::{Error, Result};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `project delete`.
@@ -20,9 +21,8 @@ Examples:
   cybedefend project delete --project-id ID
   cybedefend project delete --project-id ID --yes")]
 pub(crate) struct DeleteArgs {
-    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: data::ProjectId,
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub(crate) yes: bool,
@@ -30,9 +30,9 @@ pub(crate) struct DeleteArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
-    let project = app.project_id(args.project_id.as_deref())?;
+    let project = args.project.resolve(&app)?;
     if !args.yes
         && app.interactive()
         && !crate::commands::confirm(&format!("Delete project {project} and all its results?"))?

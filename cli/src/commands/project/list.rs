@@ -7,6 +7,7 @@ use cybedefend_core::platform::projects;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag, cell, number, opt, table};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `project list`.
@@ -19,9 +20,8 @@ Examples:
   cybedefend project list --organization-id ORG
   cybedefend project list --organization-id ORG --search web --json | jq -r '.[].projectId'")]
 pub(crate) struct ListArgs {
-    /// Organisation
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) organization_id: String,
+    #[command(flatten)]
+    pub(crate) organization: data::OrganizationId,
     /// Only projects whose name contains this
     #[arg(long, value_name = "TEXT", value_parser = crate::commands::data::search)]
     pub(crate) search: Option<String>,
@@ -29,14 +29,14 @@ pub(crate) struct ListArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
-    let (raw, views) = projects::all(&api, &args.organization_id, args.search.as_deref()).await?;
+    let (raw, views) = projects::all(&api, &args.organization.id, args.search.as_deref()).await?;
     if views.is_empty() && !args.out.json {
         app.out.info("No projects found.");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     data::show(&app, args.out.json, &serde_json::Value::Array(raw), || {
         let rows: Vec<Vec<String>> = views
@@ -53,5 +53,5 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Res
             .collect();
         table(&["ID", "NAME", "TEAM", "RISK", "UPDATED"], &rows)
     })?;
-    Ok(0)
+    Ok(Exit::Success)
 }

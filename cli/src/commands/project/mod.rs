@@ -11,6 +11,7 @@ use cybedefend_core::platform::projects::Project;
 
 use crate::args::GlobalArgs;
 use crate::commands::data::{fields, number, opt};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `project` subcommands.
@@ -26,7 +27,7 @@ pub(crate) enum ProjectCommand {
     List(list::ListArgs),
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: ProjectCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: ProjectCommand) -> Result<Exit> {
     match cmd {
         ProjectCommand::Create(a) => create::run(global, out, a).await,
         ProjectCommand::Get(a) => get::run(global, out, a).await,

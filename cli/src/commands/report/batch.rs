@@ -8,6 +8,7 @@ use super::{Dest, Format, Kind};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `report batch`.
@@ -20,9 +21,8 @@ Examples:
   cybedefend report batch --organization-id ORG --project-ids P1,P2 --format pdf
   cybedefend report batch --organization-id ORG --project-ids P1 --detailed=false --output out/b.json")]
 pub(crate) struct BatchArgs {
-    /// Organisation
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) organization_id: String,
+    #[command(flatten)]
+    pub(crate) organization: data::OrganizationId,
     /// Projects (comma-separated)
     #[arg(long, value_name = "LIST")]
     pub(crate) project_ids: String,
@@ -40,7 +40,7 @@ pub(crate) struct BatchArgs {
     pub(crate) output: Option<String>,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: BatchArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: BatchArgs) -> Result<Exit> {
     let projects = data::list(&args.project_ids);
     if projects.is_empty() {
         return Err(Error::usage("--project-ids is empty")
@@ -65,7 +65,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: BatchArgs) -> Re
     let api = app.api(&connected);
     let b = reports::batch(
         &api,
-        &args.organization_id,
+        &args.organization.id,
         kind,
         format,
         &projects,
@@ -79,7 +79,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: BatchArgs) -> Re
         if std::path::Path::new(name).symlink_metadata().is_ok() {
             app.out.info(&format!(
                 "the platform suggested the name {name}, which exists already; keeping {}",
-                cybedefend_core::text::path(f.path())
+                cybedefend_core::home::tilde(f.path())
             ));
         } else {
             f.rename_to(name)?;

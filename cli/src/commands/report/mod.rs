@@ -15,11 +15,11 @@ use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
 use cybedefend_core::fsutil::AtomicFile;
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::{Printer, size};
 
 /// `report` subcommands.
@@ -39,7 +39,7 @@ pub(crate) enum ReportCommand {
     Batch(batch::BatchArgs),
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: ReportCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: ReportCommand) -> Result<Exit> {
     match cmd {
         ReportCommand::Sbom(a) => sbom::run(global, out, a).await,
         ReportCommand::Owasp(a) => project::run(global, out, Kind::Owasp, a).await,
@@ -139,7 +139,7 @@ impl Dest {
             Some(path) => PathBuf::from(path),
             None => PathBuf::from(default),
         };
-        let shown = text::path(&path);
+        let shown = cybedefend_core::home::tilde(&path);
         let names_a_folder = output.is_some_and(|o| {
             o.ends_with('/') || o.ends_with("/.") || o.ends_with("/..") || o == "." || o == ".."
         }) || path.file_name().is_none()
@@ -148,7 +148,7 @@ impl Dest {
             return Err(
                 Error::usage(format!("--output {shown} names a folder")).with_hint(format!(
                     "give a file name, such as {}",
-                    text::path(&path.join(default))
+                    cybedefend_core::home::tilde(&path.join(default))
                 )),
             );
         }
@@ -181,7 +181,7 @@ impl Dest {
     }
 
     /// Completes the report: the file appears under its final name, with a message.
-    pub(crate) fn finish(self, app: &App, bytes: u64) -> Result<u8> {
+    pub(crate) fn finish(self, app: &App, bytes: u64) -> Result<Exit> {
         let io = |e: std::io::Error| Error::failure(format!("cannot write the report: {e}"));
         match self {
             Dest::Terminal(w) => {
@@ -192,7 +192,7 @@ impl Dest {
                 if let Some(path) = path {
                     app.out.success(&format!(
                         "Report written to {} ({bytes} bytes, {})",
-                        text::path(&path),
+                        cybedefend_core::home::tilde(&path),
                         size(bytes)
                     ));
                 }
@@ -203,11 +203,11 @@ impl Dest {
                 f.commit()?;
                 app.out.success(&format!(
                     "Report saved to {} ({bytes} bytes, {})",
-                    text::path(&path),
+                    cybedefend_core::home::tilde(&path),
                     size(bytes)
                 ));
             }
         }
-        Ok(0)
+        Ok(Exit::Success)
     }
 }

@@ -8,6 +8,7 @@ use super::{Dest, Format, Kind};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `report owasp` and `report cwe`.
@@ -17,9 +18,8 @@ Examples:
   cybedefend report owasp --project-id ID                     # owasp-report-ID.json
   cybedefend report cwe --project-id ID --format pdf --detailed --output reports/cwe.pdf")]
 pub(crate) struct ProjectReportArgs {
-    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: data::ProjectId,
     /// Format
     #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Json)]
     pub(crate) format: Format,
@@ -36,9 +36,9 @@ pub(crate) async fn run(
     out: Printer,
     kind: Kind,
     args: ProjectReportArgs,
-) -> Result<u8> {
+) -> Result<Exit> {
     let app = App::load(global, out)?;
-    let project = app.project_id(args.project_id.as_deref())?;
+    let project = args.project.resolve(&app)?;
     let (kind, format) = (kind.as_str(), args.format.as_str());
     let mut dest = Dest::open(
         args.output.as_deref(),

@@ -8,6 +8,7 @@ use super::{Dest, Format};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `report sbom`.
@@ -17,17 +18,16 @@ Examples:
   cybedefend report sbom --project-id ID                      # sbom-ID.json
   cybedefend report sbom --project-id ID --output out/sbom.json")]
 pub(crate) struct SbomArgs {
-    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: data::ProjectId,
     /// File to write (folders are created; `-` for stdout) [default: sbom-<project>.json]
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: Option<String>,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: SbomArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: SbomArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
-    let project = app.project_id(args.project_id.as_deref())?;
+    let project = args.project.resolve(&app)?;
     let mut dest = Dest::open(
         args.output.as_deref(),
         &format!("sbom-{project}.json"),

@@ -9,6 +9,7 @@ use super::{Dest, Format, Kind};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data;
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// What both take besides the id.
@@ -35,9 +36,8 @@ Examples:
   cybedefend report org --organization-id ID                  # org-owasp-ID.json
   cybedefend report org --organization-id ID --type cwe --format html --output reports/cwe.html")]
 pub(crate) struct OrgArgs {
-    /// Organisation
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) organization_id: String,
+    #[command(flatten)]
+    pub(crate) organization: data::OrganizationId,
     #[command(flatten)]
     pub(crate) options: ReportOptions,
 }
@@ -49,30 +49,29 @@ Examples:
   cybedefend report team --team-id ID                         # team-owasp-ID.json
   cybedefend report team --team-id ID --type cwe --format pdf --output reports/team.pdf")]
 pub(crate) struct TeamArgs {
-    /// Team
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) team_id: String,
+    #[command(flatten)]
+    pub(crate) team: data::TeamId,
     #[command(flatten)]
     pub(crate) options: ReportOptions,
 }
 
-pub(crate) async fn org(global: GlobalArgs, out: Printer, args: OrgArgs) -> Result<u8> {
+pub(crate) async fn org(global: GlobalArgs, out: Printer, args: OrgArgs) -> Result<Exit> {
     run(
         global,
         out,
         "org",
-        Scope::Organization(&args.organization_id),
+        Scope::Organization(&args.organization.id),
         &args.options,
     )
     .await
 }
 
-pub(crate) async fn team(global: GlobalArgs, out: Printer, args: TeamArgs) -> Result<u8> {
+pub(crate) async fn team(global: GlobalArgs, out: Printer, args: TeamArgs) -> Result<Exit> {
     run(
         global,
         out,
         "team",
-        Scope::Team(&args.team_id),
+        Scope::Team(&args.team.id),
         &args.options,
     )
     .await
@@ -84,7 +83,7 @@ async fn run(
     name: &str,
     scope: Scope<'_>,
     o: &ReportOptions,
-) -> Result<u8> {
+) -> Result<Exit> {
     let id = scope.id();
     let app = App::load(global, out)?;
     let (kind, format) = (o.kind.as_str(), o.format.as_str());

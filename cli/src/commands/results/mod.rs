@@ -13,18 +13,15 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use cybedefend_core::fsutil::AtomicFile;
 use cybedefend_core::platform::results::{self, Budget, Finding, RESULT_TYPES, ResultsQuery};
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::output::Printer;
 use report::Report;
-
-/// Exit code of a report that lacks some result types.
-pub(crate) const PARTIAL: u8 = 5;
 
 /// Report formats of `results`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,9 +94,8 @@ Examples:
   cybedefend results --project-id ID -t sast --all=false -p 2
   cybedefend results --project-id ID -t sca --grouped")]
 pub(crate) struct ResultsArgs {
-    /// Project [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID")]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: crate::commands::data::ProjectId,
     /// Result type
     #[arg(
         short = 't',
@@ -212,11 +208,11 @@ pub(crate) fn write_report(
 fn describe(target: &Target) -> String {
     match target {
         Target::Stdout => "standard output".into(),
-        Target::File(p) => text::path(p),
+        Target::File(p) => cybedefend_core::home::tilde(p),
     }
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> Result<Exit> {
     let kind = args.kind.name();
     if args.grouped && args.output != OutputFormat::Json {
         return Err(Error::usage("--grouped writes JSON only")
@@ -228,7 +224,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         ));
     }
     let app = App::load(global, out)?;
-    let project = app.project_id(args.project_id.as_deref())?;
+    let project = args.project.resolve(&app)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
     let target = target(&args, &app.out);
@@ -258,7 +254,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
             app.out
                 .success(&format!("Grouped results saved to {}", describe(&target)));
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
 
     let mut name = String::new();
@@ -335,15 +331,16 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
     if !failed.is_empty() {
         let missing: Vec<&str> = failed.iter().map(|(t, _)| *t).collect();
         app.out.warn(&format!(
-            "the report in {} is partial: {} could not be fetched (exit code {PARTIAL})",
+            "the report in {} is partial: {} could not be fetched (exit code {})",
             describe(&target),
-            missing.join(", ")
+            missing.join(", "),
+            Exit::Partial.code()
         ));
-        return Ok(PARTIAL);
+        return Ok(Exit::Partial);
     }
     if let Target::File(_) = target {
         app.out
             .success(&format!("{count} findings saved to {}", describe(&target)));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

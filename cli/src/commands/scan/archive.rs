@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use cybedefend_archive::{self as archive, Plan};
 use cybedefend_core::fsutil::AtomicFile;
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use super::{ScanArgs, describe_written, files};
@@ -145,7 +144,7 @@ pub(crate) async fn package(
         "Packaging {} ({}) from {}",
         files(plan.files.len()),
         size(plan.total_bytes),
-        text::path(&plan.root)
+        cybedefend_core::home::tilde(&plan.root)
     ));
     let w = write(app, running, Arc::new(plan), path.clone()).await?;
     app.out

@@ -12,11 +12,11 @@ use std::sync::atomic::Ordering;
 
 use clap::Args;
 use cybedefend_core::platform::Api;
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
+use crate::exit::Exit;
 use crate::gates::{self, GateArgs};
 use crate::output::{Printer, size};
 
@@ -48,9 +48,8 @@ pub(crate) struct ScanArgs {
     /// Existing zip archive to upload instead of a folder
     #[arg(short, long, value_name = "ZIP")]
     pub(crate) file: Option<PathBuf>,
-    /// Project to scan [default: CYBEDEFEND_PROJECT_ID or `project_id:` in config]
-    #[arg(long, value_name = "ID")]
-    pub(crate) project_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) project: crate::commands::data::ProjectId,
     /// Branch the scan belongs to [default: `branch:` in config, else main]
     #[arg(short, long, value_name = "NAME")]
     pub(crate) branch: Option<String>,
@@ -90,12 +89,18 @@ fn check_args(args: &ScanArgs, configured_project: Option<&str>) -> Result<Optio
         match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
-                return Err(Error::usage(format!("{} is not a folder", text::path(dir)))
-                    .with_hint("--dir takes a folder; use --file for a zip archive"));
+                return Err(Error::usage(format!(
+                    "{} is not a folder",
+                    cybedefend_core::home::tilde(dir)
+                ))
+                .with_hint("--dir takes a folder; use --file for a zip archive"));
             }
             Err(_) => {
-                return Err(Error::usage(format!("{} does not exist", text::path(dir)))
-                    .with_hint("give the folder to scan with --dir"));
+                return Err(Error::usage(format!(
+                    "{} does not exist",
+                    cybedefend_core::home::tilde(dir)
+                ))
+                .with_hint("give the folder to scan with --dir"));
             }
         }
     }
@@ -105,10 +110,10 @@ fn check_args(args: &ScanArgs, configured_project: Option<&str>) -> Result<Optio
     if args.dry_run {
         return Ok(None);
     }
-    crate::app::project_id(args.project_id.as_deref(), configured_project).map(Some)
+    args.project.or(configured_project).map(Some)
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ScanArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ScanArgs) -> Result<Exit> {
     let running = Running::default();
     let cancel = running.cancel.clone();
     let watch = running.clone();
@@ -161,7 +166,7 @@ async fn stop_signal() -> &'static str {
     }
 }
 
-async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running) -> Result<u8> {
+async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running) -> Result<Exit> {
     let app = App::load(global, out)?;
     let project = check_args(&args, app.config.settings.project_id.as_deref())?;
 
@@ -200,7 +205,7 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
     if !args.wait {
         app.out.data(&scan_id);
         summary.write(true, "Scan started; not waiting for it (`--wait=false`).");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     gates::follow(
         &app,
@@ -243,7 +248,7 @@ pub(crate) fn files(n: usize) -> String {
 pub(crate) fn describe_written(target: &Path, w: &cybedefend_archive::Written) -> String {
     format!(
         "{} ({}, {} → {})",
-        text::path(target),
+        cybedefend_core::home::tilde(target),
         files(w.files as usize),
         size(w.bytes_in),
         size(w.bytes_out)

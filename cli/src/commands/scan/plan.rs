@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use cybedefend_archive::{self as archive, IgnoredGroup, Plan, looks_like_secret};
 use cybedefend_core::Result;
-use cybedefend_core::text;
 use serde_json::json;
 
 use super::{Running, ScanArgs, archive as pack, files};
 use crate::app::App;
+use crate::exit::Exit;
 use crate::output::size;
 
 /// Folders with at most this many files are listed whole; larger ones show the largest files.
@@ -22,7 +22,7 @@ pub(crate) async fn dry_run(
     args: &ScanArgs,
     dir: PathBuf,
     running: Running,
-) -> Result<u8> {
+) -> Result<Exit> {
     let respect = !args.no_ignore;
     let plan = pack::plan(&running, &dir, respect).await?;
     let ignored = if respect {
@@ -57,12 +57,12 @@ pub(crate) async fn dry_run(
     }
     app.out
         .info("Dry run: nothing was uploaded and no network call was made");
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 fn plan_json(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> serde_json::Value {
     json!({
-        "root": text::path(&plan.root),
+        "root": cybedefend_core::home::tilde(&plan.root),
         "ignore_rules": respect,
         "files": plan.files.iter().map(|f| json!({
             "path": f.name,
@@ -83,7 +83,7 @@ fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
         "Would upload {}, {} from {}{}",
         files(plan.files.len()),
         size(plan.total_bytes),
-        text::path(&plan.root),
+        cybedefend_core::home::tilde(&plan.root),
         if respect {
             " (after .gitignore and .ignore rules; .git/ is never uploaded)"
         } else {

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cybedefend_core::platform::{Api, scan};
-use cybedefend_core::text;
 use cybedefend_core::{Error, Result};
 
 use super::archive::progress_bar;
@@ -21,16 +20,19 @@ pub(crate) fn check_zip(path: &Path) -> Result<()> {
     })?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len == 0 {
-        return Err(Error::usage(format!("{} is empty", text::path(path)))
-            .with_hint("--file takes a zip archive of the source code"));
+        return Err(
+            Error::usage(format!("{} is empty", cybedefend_core::home::tilde(path)))
+                .with_hint("--file takes a zip archive of the source code"),
+        );
     }
     let mut magic = [0u8; 4];
     let n = f.read(&mut magic).unwrap_or(0);
     if n < 4 || !(magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06") {
-        return Err(
-            Error::usage(format!("{} is not a zip archive", text::path(path)))
-                .with_hint("--file takes a zip archive; use --dir to package a folder"),
-        );
+        return Err(Error::usage(format!(
+            "{} is not a zip archive",
+            cybedefend_core::home::tilde(path)
+        ))
+        .with_hint("--file takes a zip archive; use --dir to package a folder"));
     }
     Ok(())
 }

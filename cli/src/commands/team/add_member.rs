@@ -8,6 +8,7 @@ use super::Role;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `team add-member`.
@@ -16,9 +17,8 @@ use crate::output::Printer;
 Examples:
   cybedefend team add-member --team-id TEAM --user-id USER --role developer")]
 pub(crate) struct AddMemberArgs {
-    /// Team
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) team_id: String,
+    #[command(flatten)]
+    pub(crate) team: data::TeamId,
     /// User (their id, as `team members` shows)
     #[arg(long, value_name = "ID", value_parser = data::id)]
     pub(crate) user_id: String,
@@ -29,11 +29,11 @@ pub(crate) struct AddMemberArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: AddMemberArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: AddMemberArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
-    let raw = teams::add_member(&api, &args.team_id, &args.user_id, args.role.as_str()).await?;
+    let raw = teams::add_member(&api, &args.team.id, &args.user_id, args.role.as_str()).await?;
     data::done(
         &app,
         args.out.json,
@@ -41,7 +41,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: AddMemberArgs) -
         &format!(
             "user {} added to team {} as {}",
             args.user_id,
-            args.team_id,
+            args.team.id,
             args.role.as_str()
         ),
     )

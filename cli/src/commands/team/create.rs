@@ -7,6 +7,7 @@ use cybedefend_core::platform::teams;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `team create`.
@@ -15,9 +16,8 @@ use crate::output::Printer;
 Examples:
   cybedefend team create --organization-id ORG --name backend --description \"Backend services\"")]
 pub(crate) struct CreateArgs {
-    /// Organisation
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) organization_id: String,
+    #[command(flatten)]
+    pub(crate) organization: data::OrganizationId,
     /// Team name
     #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: String,
@@ -28,16 +28,16 @@ pub(crate) struct CreateArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
-    let a = teams::create(&api, &args.organization_id, &args.name, &args.description).await?;
+    let a = teams::create(&api, &args.organization.id, &args.name, &args.description).await?;
     app.out.success(&format!(
         "team `{}` created ({})",
         args.name,
         a.view.id().unwrap_or("no id in the answer")
     ));
     data::show(&app, args.out.json, &a.raw, || super::describe(&a.view))?;
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -7,6 +7,7 @@ use cybedefend_core::{Error, Result};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `team delete`.
@@ -17,9 +18,8 @@ At a terminal you are asked to confirm unless --yes is given; scripts (no termin
 Examples:
   cybedefend team delete --team-id TEAM --yes")]
 pub(crate) struct DeleteArgs {
-    /// Team
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) team_id: String,
+    #[command(flatten)]
+    pub(crate) team: data::TeamId,
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub(crate) yes: bool,
@@ -27,21 +27,21 @@ pub(crate) struct DeleteArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     if !args.yes
         && app.interactive()
-        && !crate::commands::confirm(&format!("Delete team {}?", args.team_id))?
+        && !crate::commands::confirm(&format!("Delete team {}?", args.team.id))?
     {
         return Err(Error::failure("not confirmed; nothing was deleted"));
     }
     let connected = app.connect().await?;
     let api = app.api(&connected);
-    let raw = teams::delete(&api, &args.team_id).await?;
+    let raw = teams::delete(&api, &args.team.id).await?;
     data::done(
         &app,
         args.out.json,
         &raw,
-        &format!("team {} deleted", args.team_id),
+        &format!("team {} deleted", args.team.id),
     )
 }

@@ -7,6 +7,7 @@ use cybedefend_core::platform::teams;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag, cell, opt, table};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `team list`.
@@ -17,21 +18,20 @@ use crate::output::Printer;
 Examples:
   cybedefend team list --organization-id ORG")]
 pub(crate) struct ListArgs {
-    /// Organisation
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) organization_id: String,
+    #[command(flatten)]
+    pub(crate) organization: data::OrganizationId,
     #[command(flatten)]
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
-    let a = teams::list(&api, &args.organization_id).await?;
+    let a = teams::list(&api, &args.organization.id).await?;
     if a.view.teams.is_empty() && !args.out.json {
         app.out.info("No teams found.");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     data::show(&app, args.out.json, &a.raw, || {
         let rows: Vec<Vec<String>> = a
@@ -42,5 +42,5 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Res
             .collect();
         table(&["ID", "NAME", "DESCRIPTION"], &rows)
     })?;
-    Ok(0)
+    Ok(Exit::Success)
 }

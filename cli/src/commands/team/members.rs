@@ -7,6 +7,7 @@ use cybedefend_core::platform::teams;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag, cell, opt, table};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `team members`.
@@ -16,9 +17,8 @@ Examples:
   cybedefend team members --team-id TEAM
   cybedefend team members --team-id TEAM --search alice --json")]
 pub(crate) struct MembersArgs {
-    /// Team
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) team_id: String,
+    #[command(flatten)]
+    pub(crate) team: data::TeamId,
     /// Page
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub(crate) page: u64,
@@ -32,13 +32,13 @@ pub(crate) struct MembersArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: MembersArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: MembersArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
     let a = teams::members(
         &api,
-        &args.team_id,
+        &args.team.id,
         args.page,
         args.page_size,
         args.search.as_deref(),
@@ -54,7 +54,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: MembersArgs) -> 
         } else {
             app.out.info("No members.");
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     data::show(&app, args.out.json, &a.raw, || {
         let rows: Vec<Vec<String>> = a
@@ -79,5 +79,5 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: MembersArgs) -> 
         ));
         t
     })?;
-    Ok(0)
+    Ok(Exit::Success)
 }

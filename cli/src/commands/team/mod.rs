@@ -16,6 +16,7 @@ use cybedefend_core::platform::teams::Team;
 
 use crate::args::GlobalArgs;
 use crate::commands::data::{fields, opt};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `team` subcommands.
@@ -41,7 +42,7 @@ pub(crate) enum TeamCommand {
     RemoveMember(remove_member::RemoveMemberArgs),
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: TeamCommand) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: TeamCommand) -> Result<Exit> {
     match cmd {
         TeamCommand::Create(a) => create::run(global, out, a).await,
         TeamCommand::Delete(a) => delete::run(global, out, a).await,

@@ -7,6 +7,7 @@ use cybedefend_core::platform::teams;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `team remove-member`.
@@ -15,9 +16,8 @@ use crate::output::Printer;
 Examples:
   cybedefend team remove-member --team-id TEAM --user-id USER")]
 pub(crate) struct RemoveMemberArgs {
-    /// Team
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) team_id: String,
+    #[command(flatten)]
+    pub(crate) team: data::TeamId,
     /// User
     #[arg(long, value_name = "ID", value_parser = data::id)]
     pub(crate) user_id: String,
@@ -25,15 +25,15 @@ pub(crate) struct RemoveMemberArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RemoveMemberArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RemoveMemberArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
-    let raw = teams::remove_member(&api, &args.team_id, &args.user_id).await?;
+    let raw = teams::remove_member(&api, &args.team.id, &args.user_id).await?;
     data::done(
         &app,
         args.out.json,
         &raw,
-        &format!("user {} removed from team {}", args.user_id, args.team_id),
+        &format!("user {} removed from team {}", args.user_id, args.team.id),
     )
 }

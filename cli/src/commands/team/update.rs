@@ -7,6 +7,7 @@ use cybedefend_core::platform::teams;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `team update`.
@@ -19,9 +20,8 @@ Examples:
   cybedefend team update --team-id TEAM --description \"Platform engineering\"")]
 #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["name", "description"])))]
 pub(crate) struct UpdateArgs {
-    /// Team
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) team_id: String,
+    #[command(flatten)]
+    pub(crate) team: data::TeamId,
     /// New name
     #[arg(long, value_name = "NAME", value_parser = data::name)]
     pub(crate) name: Option<String>,
@@ -32,13 +32,13 @@ pub(crate) struct UpdateArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: UpdateArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: UpdateArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
     let raw = teams::update(
         &api,
-        &args.team_id,
+        &args.team.id,
         args.name.as_deref(),
         args.description.as_deref(),
     )
@@ -47,6 +47,6 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: UpdateArgs) -> R
         &app,
         args.out.json,
         &raw,
-        &format!("team {} updated", args.team_id),
+        &format!("team {} updated", args.team.id),
     )
 }

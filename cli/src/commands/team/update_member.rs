@@ -8,6 +8,7 @@ use super::Role;
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
+use crate::exit::Exit;
 use crate::output::Printer;
 
 /// `team update-member`.
@@ -16,9 +17,8 @@ use crate::output::Printer;
 Examples:
   cybedefend team update-member --team-id TEAM --user-id USER --role read_only")]
 pub(crate) struct UpdateMemberArgs {
-    /// Team
-    #[arg(long, value_name = "ID", value_parser = data::id)]
-    pub(crate) team_id: String,
+    #[command(flatten)]
+    pub(crate) team: data::TeamId,
     /// User
     #[arg(long, value_name = "ID", value_parser = data::id)]
     pub(crate) user_id: String,
@@ -29,11 +29,11 @@ pub(crate) struct UpdateMemberArgs {
     pub(crate) out: JsonFlag,
 }
 
-pub(crate) async fn run(global: GlobalArgs, out: Printer, args: UpdateMemberArgs) -> Result<u8> {
+pub(crate) async fn run(global: GlobalArgs, out: Printer, args: UpdateMemberArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
-    let raw = teams::update_member(&api, &args.team_id, &args.user_id, args.role.as_str()).await?;
+    let raw = teams::update_member(&api, &args.team.id, &args.user_id, args.role.as_str()).await?;
     data::done(
         &app,
         args.out.json,
@@ -42,7 +42,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: UpdateMemberArgs
             "user {} is now {} in team {}",
             args.user_id,
             args.role.as_str(),
-            args.team_id
+            args.team.id
         ),
     )
 }

@@ -35,8 +35,8 @@ pub use proxy::{Proxies, Route};
 pub use rejected::Rejected;
 pub use trust::{CaSource, Trust};
 
-/// Reads an environment variable (a test passes its own).
-pub type Lookup<'a> = &'a dyn Fn(&str) -> Result<Option<String>>;
+/// Reads an environment variable by name (the process's, or a test's own).
+pub type ReadVar<'a> = &'a dyn Fn(&str) -> Result<Option<String>>;
 
 fn process_env(name: &str) -> Result<Option<String>> {
     crate::env::non_empty(name)
@@ -70,7 +70,7 @@ pub fn with_roots(
     // One trust rule for every connection: `ca_cert` and `ca_cert_only` of the configuration
     // apply here too (Vault's), and `roots` add to them.
     let settings = SETTINGS.get().cloned().unwrap_or_default();
-    let trust = Trust::load(&settings, true, settings_lookup())?;
+    let trust = Trust::load(&settings, true, process_vars())?;
     let tls = trust.tls_config(roots)?;
     Ok(configured(builder, &proxies, tls))
 }
@@ -92,7 +92,7 @@ static SETTINGS: OnceLock<NetSettings> = OnceLock::new();
 static PROXIES: OnceLock<std::result::Result<Arc<Proxies>, Error>> = OnceLock::new();
 static NETWORK: OnceLock<std::result::Result<Arc<Network>, Error>> = OnceLock::new();
 
-fn settings_lookup() -> Lookup<'static> {
+fn process_vars() -> ReadVar<'static> {
     &process_env
 }
 
@@ -102,7 +102,7 @@ fn settings_lookup() -> Lookup<'static> {
 /// environment (shared with other programs) is one only when a request is about to go out.
 pub fn configure(settings: NetSettings) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
-    let proxies = Proxies::resolve(settings.proxy.as_ref(), settings_lookup(), &mut warnings);
+    let proxies = Proxies::resolve(settings.proxy.as_ref(), process_vars(), &mut warnings);
     let fatal = settings.proxy.is_some();
     let _ = SETTINGS.set(settings);
     let _ = PROXIES.set(proxies.clone().map(Arc::new));
@@ -117,7 +117,7 @@ pub fn proxies() -> Result<Arc<Proxies>> {
     PROXIES
         .get_or_init(|| {
             let mut warnings = Vec::new();
-            let p = Proxies::resolve(None, settings_lookup(), &mut warnings).map(Arc::new);
+            let p = Proxies::resolve(None, process_vars(), &mut warnings).map(Arc::new);
             for w in warnings {
                 tracing::warn!("{w}");
             }
@@ -132,7 +132,7 @@ pub fn network() -> Result<Arc<Network>> {
         .get_or_init(|| {
             let settings = SETTINGS.get_or_init(NetSettings::default);
             let proxies = proxies()?;
-            let trust = Trust::load(settings, true, settings_lookup())?;
+            let trust = Trust::load(settings, true, process_vars())?;
             let tls = trust.tls_config(&[])?;
             tracing::debug!("tls: trusting {}", trust.describe());
             Ok(Arc::new(Network {

@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{Lookup, ProxyUrl, Setting};
+use super::{ProxyUrl, ReadVar, Setting};
+use crate::env;
 use crate::error::Result;
 use crate::text::one_line;
 
@@ -200,7 +201,7 @@ impl Proxies {
     /// proxy URL) name the setting or variable; malformed `NO_PROXY` entries become warnings.
     pub fn resolve(
         setting: Option<&Setting<String>>,
-        lookup: Lookup<'_>,
+        lookup: ReadVar<'_>,
         warnings: &mut Vec<String>,
     ) -> Result<Self> {
         let choice = match setting {
@@ -210,13 +211,14 @@ impl Proxies {
             Some(s) => Choice::Fixed(ProxyUrl::parse(&s.value, &s.origin)?),
             None => {
                 let mut found = None;
-                for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+                let spellings = env::HTTPS_PROXY_VARS.iter().flat_map(|(u, l)| [*u, *l]);
+                for var in spellings {
                     if let Some(v) = lookup(var)? {
                         found = Some(ProxyUrl::parse(&v, var)?);
                         break;
                     }
                 }
-                for (upper, lower) in [("HTTPS_PROXY", "https_proxy"), ("ALL_PROXY", "all_proxy")] {
+                for (upper, lower) in env::HTTPS_PROXY_VARS {
                     if let (Some(a), Some(b)) = (lookup(upper)?, lookup(lower)?)
                         && a != b
                     {
@@ -229,7 +231,7 @@ impl Proxies {
             }
         };
         let mut no_proxy = None;
-        for var in ["NO_PROXY", "no_proxy"] {
+        for var in env::NO_PROXY_VARS {
             if let Some(v) = lookup(var)? {
                 no_proxy = Some(NoProxy::parse(&v, var, warnings));
                 break;
@@ -237,7 +239,7 @@ impl Proxies {
         }
         let mut http_only = None;
         if matches!(choice, Choice::Env(None)) {
-            for var in ["HTTP_PROXY", "http_proxy"] {
+            for var in env::HTTP_PROXY_VARS {
                 if lookup(var)?.is_some() {
                     http_only = Some(var.to_owned());
                     break;

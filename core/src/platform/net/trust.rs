@@ -10,9 +10,9 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use super::rejected::NoteIssuer;
-use super::{Lookup, NetSettings};
+use super::{NetSettings, ReadVar};
+use crate::env;
 use crate::error::{Error, Result};
-use crate::text;
 use crate::text::one_line;
 
 /// Largest CA file read (system bundles are about 200 KiB).
@@ -200,10 +200,14 @@ fn read_pem_dir(
 impl Trust {
     /// Reads the CA files: `ca_cert` (if `with_ca_cert`), then `SSL_CERT_FILE` and
     /// `SSL_CERT_DIR`.
-    pub fn load(settings: &NetSettings, with_ca_cert: bool, lookup: Lookup<'_>) -> Result<Self> {
+    pub fn load(settings: &NetSettings, with_ca_cert: bool, lookup: ReadVar<'_>) -> Result<Self> {
         let mut trust = Self::default();
         if with_ca_cert && let Some(ca) = &settings.ca_cert {
-            let label = format!("ca_cert {} (from {})", text::path(&ca.value), ca.origin);
+            let label = format!(
+                "ca_cert {} (from {})",
+                crate::home::tilde(&ca.value),
+                ca.origin
+            );
             let fix = format!(
                 "fix `ca_cert` in {}: it takes a PEM file of the certificate authorities to trust",
                 ca.origin
@@ -221,9 +225,9 @@ impl Trust {
             ))
             .with_hint(format!("give an absolute path: export {var}=\"$PWD/{}\"", one_line(value, 200)))
         };
-        if let Some(file) = lookup("SSL_CERT_FILE")? {
+        if let Some(file) = lookup(env::SSL_CERT_FILE)? {
             if Path::new(&file).is_relative() {
-                return Err(relative("SSL_CERT_FILE", &file));
+                return Err(relative(env::SSL_CERT_FILE, &file));
             }
             let label = format!("SSL_CERT_FILE={}", one_line(&file, 200));
             let fix = "fix or unset SSL_CERT_FILE: it takes a PEM file of certificate authorities";
@@ -231,20 +235,20 @@ impl Trust {
             trust.extra.push(CaSource { label, certs });
             conventional = true;
         }
-        if let Some(dirs) = lookup("SSL_CERT_DIR")? {
+        if let Some(dirs) = lookup(env::SSL_CERT_DIR)? {
             let fix = "fix or unset SSL_CERT_DIR: it takes folders of PEM files";
             let mut budget = DirBudget::default();
             let mut missing = Vec::new();
             for dir in std::env::split_paths(&dirs).filter(|p| !p.as_os_str().is_empty()) {
                 if dir.is_relative() {
-                    return Err(relative("SSL_CERT_DIR", &dir.to_string_lossy()));
+                    return Err(relative(env::SSL_CERT_DIR, &dir.to_string_lossy()));
                 }
                 // A folder that does not exist is skipped, as OpenSSL does.
                 if !dir.exists() {
-                    missing.push(text::path(&dir));
+                    missing.push(crate::home::tilde(&dir));
                     continue;
                 }
-                let label = format!("SSL_CERT_DIR entry {}", text::path(&dir));
+                let label = format!("SSL_CERT_DIR entry {}", crate::home::tilde(&dir));
                 let certs = read_pem_dir(&dir, &label, fix, &mut budget)?;
                 trust.extra.push(CaSource { label, certs });
                 conventional = true;
@@ -273,7 +277,7 @@ impl Trust {
             // The system verifier reads SSL_CERT_FILE/SSL_CERT_DIR in place of the system
             // store; add the store back, so they add to it as every other CA setting does.
             if let Some(bundle) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
-                match read_pem(bundle, &text::path(bundle), "") {
+                match read_pem(bundle, &crate::home::tilde(bundle), "") {
                     Ok(c) => trust.system_again = c,
                     Err(e) => tracing::debug!("tls: system bundle skipped: {e}"),
                 }

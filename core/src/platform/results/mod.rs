@@ -51,7 +51,7 @@ pub struct Finding {
     pub start_line: Option<u64>,
     /// Last line.
     pub end_line: Option<u64>,
-    /// Branch.
+    /// The branch the finding was seen on (empty when the server did not say).
     pub branch: String,
     /// How to fix (markdown).
     pub how_to_prevent: String,
@@ -302,7 +302,7 @@ enum PageAnswer {
 /// One page of flat results.
 #[derive(Debug, Clone)]
 pub struct ResultsPage {
-    /// Project name.
+    /// For report titles.
     pub project_name: String,
     /// This page (1-based).
     pub page: u64,
@@ -310,7 +310,7 @@ pub struct ResultsPage {
     pub total_pages: u64,
     /// Findings in all.
     pub total: u64,
-    /// The findings.
+    /// This page's findings, normalised.
     pub findings: Vec<Finding>,
 }
 

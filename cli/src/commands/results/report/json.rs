@@ -1,0 +1,100 @@
+//! JSON in the official CLI's shape: a record per finding.
+
+use std::io::{self, Write};
+
+use cybedefend_core::platform::results::Finding;
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use super::Report;
+
+/// The official CLI's record for one finding.
+#[derive(Serialize)]
+struct Record<'a> {
+    id: &'a str,
+    language: &'a str,
+    path: &'a str,
+    #[serde(rename = "vulnerableStartLine")]
+    start: Option<u64>,
+    #[serde(rename = "vulnerableEndLine")]
+    end: Option<u64>,
+    vulnerability: RecordDetails<'a>,
+    branch: &'a str,
+}
+
+#[derive(Serialize)]
+struct RecordDetails<'a> {
+    name: &'a str,
+    description: &'a str,
+    severity: String,
+    #[serde(rename = "howToPrevent")]
+    how_to_prevent: &'a str,
+    cwe: &'a [String],
+    #[serde(rename = "owaspTop10")]
+    owasp_top10: &'a [String],
+    #[serde(rename = "vulnerabilityType")]
+    kind: &'a str,
+}
+
+fn record(f: &Finding) -> Record<'_> {
+    Record {
+        id: &f.id,
+        language: &f.language,
+        path: &f.path,
+        start: f.start_line,
+        end: f.end_line,
+        vulnerability: RecordDetails {
+            name: &f.name,
+            description: &f.description,
+            severity: f.severity.to_ascii_uppercase(),
+            how_to_prevent: &f.how_to_prevent,
+            cwe: &f.cwe,
+            owasp_top10: &f.owasp_top10,
+            kind: &f.kind,
+        },
+        branch: &f.branch,
+    }
+}
+
+struct Records<'a>(&'a [Finding]);
+
+impl Serialize for Records<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for f in self.0 {
+            seq.serialize_element(&record(f))?;
+        }
+        seq.end()
+    }
+}
+
+struct JsonReport<'a>(&'a Report<'a>);
+
+impl Serialize for JsonReport<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("projectId", r.project_id)?;
+        m.serialize_entry("projectName", r.project_name)?;
+        if r.kind == "all" {
+            for (t, f) in r.by_type {
+                m.serialize_entry(t, &Records(f))?;
+            }
+        } else {
+            let empty = Vec::new();
+            let f = r.by_type.first().map_or(&empty, |(_, f)| f);
+            m.serialize_entry("page", &r.page.0)?;
+            m.serialize_entry("total", &r.page.2)?;
+            m.serialize_entry("totalPages", &r.page.1)?;
+            m.serialize_entry("severity", &Option::<()>::None)?;
+            m.serialize_entry("vulnerabilities", &Records(f))?;
+        }
+        m.end()
+    }
+}
+
+/// JSON in the official CLI's shape.
+pub(crate) fn json(r: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &JsonReport(r)).map_err(io::Error::other)?;
+    out.write_all(b"\n")
+}

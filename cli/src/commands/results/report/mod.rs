@@ -1,0 +1,145 @@
+//! Report formats for `results`, written as a stream into a file or stdout (no whole report
+//! in memory): JSON in the official CLI's record shape ([`json`]), SARIF 2.1.0 ([`sarif`]),
+//! Markdown ([`markdown`]) and a self-contained HTML page ([`html`]). This module holds what
+//! they share: the [`Report`] and the small facts every format shows the same way.
+
+mod html;
+mod json;
+mod markdown;
+mod sarif;
+
+use cybedefend_core::platform::results::{Finding, SEVERITIES};
+
+pub(crate) use html::html;
+pub(crate) use json::json;
+pub(crate) use markdown::markdown;
+pub(crate) use sarif::sarif;
+
+/// Everything a report shows.
+pub(crate) struct Report<'a> {
+    pub(crate) project_id: &'a str,
+    pub(crate) project_name: &'a str,
+    /// The `--type` asked for.
+    pub(crate) kind: &'a str,
+    /// Findings by type, in report order (one entry for a single type).
+    pub(crate) by_type: &'a [(&'a str, Vec<Finding>)],
+    /// Page, pages and total for a single type (`--all=false`).
+    pub(crate) page: (u64, u64, u64),
+}
+
+impl Report<'_> {
+    pub(super) fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.by_type.iter().flat_map(|(_, f)| f.iter())
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.by_type.iter().map(|(_, f)| f.len()).sum()
+    }
+}
+
+pub(super) fn location(f: &Finding) -> String {
+    match (f.start_line, f.end_line) {
+        (Some(s), Some(e)) if e > s => format!("{}:{s}-{e}", f.path),
+        (Some(s), _) => format!("{}:{s}", f.path),
+        _ => f.path.clone(),
+    }
+}
+
+/// A description without markdown's bold marks (plain-text formats).
+pub(super) fn strip_bold(s: &str) -> String {
+    s.replace("**", "")
+}
+
+/// Findings by severity, most severe first.
+pub(super) fn counts(r: &Report<'_>) -> [usize; 4] {
+    let mut c = [0; 4];
+    for f in r.findings() {
+        if let Some(i) = SEVERITIES.iter().position(|s| *s == f.severity) {
+            c[i] += 1;
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{self, Write};
+
+    fn finding(name: &str, sev: &str) -> Finding {
+        Finding {
+            id: "1".into(),
+            kind: "sast".into(),
+            name: name.into(),
+            description: "**Bad** thing <script>".into(),
+            severity: sev.into(),
+            state: "to_verify".into(),
+            language: "js".into(),
+            path: "a.js".into(),
+            start_line: Some(0),
+            end_line: None,
+            branch: "main".into(),
+            how_to_prevent: "Use `escape()`".into(),
+            cwe: vec!["CWE-79".into()],
+            owasp_top10: vec![],
+        }
+    }
+
+    fn render(
+        by_type: &[(&str, Vec<Finding>)],
+        f: fn(&Report<'_>, &mut dyn Write) -> io::Result<()>,
+    ) -> String {
+        let r = Report {
+            project_id: "p",
+            project_name: "n",
+            kind: "sast",
+            by_type,
+            page: (1, 1, 0),
+        };
+        let mut out = Vec::new();
+        f(&r, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn sarif_has_rules_and_sane_regions_and_empty_results_are_a_list() {
+        let by_type = [(
+            "sast",
+            vec![finding("XSS", "critical"), finding("XSS", "high")],
+        )];
+        let v: serde_json::Value = serde_json::from_str(&render(&by_type, sarif)).unwrap();
+        let run = &v["runs"][0];
+        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 1);
+        assert_eq!(run["results"][1]["ruleIndex"], 0);
+        assert_eq!(run["results"][0]["level"], "error");
+        assert_eq!(
+            run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+            1
+        );
+        let empty: serde_json::Value =
+            serde_json::from_str(&render(&[("sast", vec![])], sarif)).unwrap();
+        assert_eq!(empty["runs"][0]["results"], serde_json::json!([]));
+        assert_eq!(empty["version"], "2.1.0");
+    }
+
+    #[test]
+    fn html_escapes_and_needs_no_network() {
+        let by_type = [(
+            "sast",
+            vec![finding("<img src=x onerror=alert(1)>", "high")],
+        )];
+        let page = render(&by_type, |r, o| html(r, "now", o));
+        assert!(!page.contains("<img src=x"));
+        assert!(!page.contains("<script"));
+        assert!(page.contains("<strong>Bad</strong>"));
+        assert!(!page.contains("src=\"http"), "no external resources");
+    }
+
+    #[test]
+    fn json_streams_the_official_shape() {
+        let by_type = [("sast", vec![finding("XSS", "high")])];
+        let v: serde_json::Value = serde_json::from_str(&render(&by_type, json)).unwrap();
+        assert_eq!(v["vulnerabilities"][0]["vulnerability"]["severity"], "HIGH");
+        assert_eq!(v["severity"], serde_json::Value::Null);
+    }
+}
