@@ -110,25 +110,47 @@ impl Printer {
     }
 
     /// A redacting writer over stdout (reports written with `-f -`).
-    pub(crate) fn stdout_stream(&self) -> RedactingWriter<cybedefend_core::stdio::Stdout> {
-        RedactingWriter::new(cybedefend_core::stdio::stdout())
+    pub(crate) fn stdout_stream(&self) -> RedactingWriter<Stdout> {
+        RedactingWriter::new(stdout())
     }
 }
 
-/// The first failure to write stdout, if any (one output path: every write of data goes
-/// through [`write_stdout`]).
-static STDOUT_FAILED: std::sync::Mutex<Option<std::io::ErrorKind>> = std::sync::Mutex::new(None);
+/// Standard output as a stream (a report written with `-f -`, a completion script): the
+/// descriptor every other write uses, with a failure recorded like theirs, so that the end of
+/// the command reports it (see [`stdout_failure`]).
+pub(crate) struct Stdout(cybedefend_core::stdio::Stdout);
 
-/// Writes to stdout, recording the first failure for the end of the command.
-fn write_stdout(bytes: &[u8]) {
-    let mut out = cybedefend_core::stdio::stdout();
-    let r = out.write_all(bytes).and_then(|()| out.flush());
-    if let Err(e) = r
-        && let Ok(mut f) = STDOUT_FAILED.lock()
+/// Standard output as a stream.
+pub(crate) fn stdout() -> Stdout {
+    Stdout(cybedefend_core::stdio::stdout())
+}
+
+impl Write for Stdout {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write(bytes).inspect_err(record_failure)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().inspect_err(record_failure)
+    }
+}
+
+fn record_failure(e: &std::io::Error) {
+    if let Ok(mut f) = STDOUT_FAILED.lock()
         && f.is_none()
     {
         *f = Some(e.kind());
     }
+}
+
+/// The first failure to write stdout, if any (one output path: every write of data goes
+/// through [`write_stdout`] or a [`Stdout`]).
+static STDOUT_FAILED: std::sync::Mutex<Option<std::io::ErrorKind>> = std::sync::Mutex::new(None);
+
+/// Writes to stdout, recording the first failure for the end of the command.
+fn write_stdout(bytes: &[u8]) {
+    let mut out = stdout();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
 }
 
 /// How the command's output failed, if it did: `None` for a closed pipe (`| head` stopped

@@ -125,33 +125,34 @@ impl Summary {
     }
 }
 
+/// A started scan that a command follows to its end, and the gates it applies then.
+#[derive(Clone, Copy)]
+pub(crate) struct Followed<'a, 'b> {
+    pub(crate) app: &'a App,
+    pub(crate) api: &'a Api<'b>,
+    pub(crate) project: &'a str,
+    pub(crate) scan_id: &'a str,
+    pub(crate) branch: &'a str,
+    pub(crate) args: &'a GateArgs,
+}
+
 /// Waits for the scan to finish, then applies every gate; the exit code (`scan` and
 /// `container scan`).
-pub(crate) async fn follow(
-    app: &App,
-    api: &Api<'_>,
-    project: &str,
-    scan_id: &str,
-    branch: &str,
-    args: &GateArgs,
-    summary: &mut Summary,
-) -> Result<Exit> {
-    let status = wait::until_done(app, api, project, scan_id, args, summary).await?;
-    apply(app, api, project, scan_id, branch, args, status, summary).await
+pub(crate) async fn follow(scan: Followed<'_, '_>, summary: &mut Summary) -> Result<Exit> {
+    let status = wait::until_done(scan, summary).await?;
+    apply(scan, status, summary).await
 }
 
 /// Applies every gate to a finished scan; the exit code.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn apply(
-    app: &App,
-    api: &Api<'_>,
-    project: &str,
-    scan_id: &str,
-    branch: &str,
-    args: &GateArgs,
-    status: ScanStatus,
-    summary: &mut Summary,
-) -> Result<Exit> {
+async fn apply(scan: Followed<'_, '_>, status: ScanStatus, summary: &mut Summary) -> Result<Exit> {
+    let Followed {
+        app,
+        api,
+        project,
+        scan_id,
+        branch,
+        args,
+    } = scan;
     let _ = writeln!(
         summary.md,
         "## Scan status: {}\n",

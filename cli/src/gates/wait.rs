@@ -2,30 +2,22 @@
 
 use std::time::Instant;
 
-use cybedefend_core::platform::Api;
 use cybedefend_core::platform::scan::{self, ScanStatus};
 use cybedefend_core::{Error, Result};
 
-use super::{GateArgs, Summary};
-use crate::app::App;
+use super::{Followed, Summary};
 
 pub(crate) async fn until_done(
-    app: &App,
-    api: &Api<'_>,
-    project: &str,
-    scan_id: &str,
-    args: &GateArgs,
+    scan: Followed<'_, '_>,
     summary: &mut Summary,
 ) -> Result<ScanStatus> {
+    let Followed { scan_id, args, .. } = scan;
     let interval = args.interval.get();
     let limit = args.timeout.get();
     let start = Instant::now();
     // No status request, nor its retries, goes past `--timeout`.
     cybedefend_core::platform::deadline::set(Some(tokio::time::Instant::now() + limit));
-    let result = poll(
-        app, api, project, scan_id, args, summary, start, interval, limit,
-    )
-    .await;
+    let result = poll(scan, summary, start, interval, limit).await;
     cybedefend_core::platform::deadline::set(None);
     result.map_err(|e| {
         if e.is_network() && start.elapsed() >= limit {
@@ -37,18 +29,21 @@ pub(crate) async fn until_done(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn poll(
-    app: &App,
-    api: &Api<'_>,
-    project: &str,
-    scan_id: &str,
-    args: &GateArgs,
+    scan: Followed<'_, '_>,
     summary: &mut Summary,
     start: Instant,
     interval: std::time::Duration,
     limit: std::time::Duration,
 ) -> Result<ScanStatus> {
+    let Followed {
+        app,
+        api,
+        project,
+        scan_id,
+        args,
+        ..
+    } = scan;
     let mut last_line = String::new();
     loop {
         let s = scan::status(api, project, scan_id).await?;

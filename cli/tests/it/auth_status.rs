@@ -292,6 +292,20 @@ fn output_that_cannot_be_written_fails_the_command_and_a_closed_pipe_ends_it_qui
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the output could not be written"), "{err}");
+    // every way out to stdout is checked: a completion script too (it used to panic)
+    let mut c = env.command(&["completion", "bash"]);
+    c.stdout(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    )
+    .stderr(std::process::Stdio::piped());
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the output could not be written"), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
     // a reader that stops early (`| head -c1`): no error, the command's own exit code
     let mut c = env.command(&["auth", "status", "--offline", "--json"]);
     c.env("CYBEDEFEND_PAT", "cdp_full_disk_out_01");
@@ -302,4 +316,64 @@ fn output_that_cannot_be_written_fails_the_command_and_a_closed_pipe_ends_it_qui
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("could not be written"));
+}
+
+/// `auth status --json` whole, against a file: a field renamed, dropped, added or moved shows
+/// here as a diff (`UPDATE_GOLDEN=1` rewrites the files after a deliberate change; review the
+/// diff like code). Durations and times are replaced (after a check of their form) and so
+/// is the double's address, nothing else.
+#[test]
+fn status_json_is_pinned_by_golden_files() {
+    fn normalised(out: &Out, double: Option<&str>) -> String {
+        let mut v = out.json();
+        for e in v["chain"].as_array_mut().unwrap() {
+            e["elapsed_ms"] = Value::from(0);
+        }
+        if let Some(t) = v["expires_at"].as_str() {
+            assert!(t.ends_with('Z') && t.contains('T'), "not RFC 3339 UTC: {t}");
+            v["expires_at"] = Value::from("RFC3339");
+        }
+        let mut text = serde_json::to_string_pretty(&v).unwrap();
+        if let Some(url) = double {
+            text = text.replace(url, "http://DOUBLE");
+        }
+        text + "\n"
+    }
+    fn check(name: &str, actual: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/it/golden")
+            .join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            fs::write(&path, actual).unwrap();
+        }
+        let expected = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+        assert_eq!(
+            expected, actual,
+            "{name} differs from the golden file (UPDATE_GOLDEN=1 rewrites it)"
+        );
+    }
+
+    // offline, a PAT from the environment
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "cdp_golden_pat_0001");
+    let out = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    check("auth_status_offline.json", &normalised(&out, None));
+
+    // online: accepted, with the account and its organisations
+    let d = Double::start();
+    d.add_pat("cdp_golden_pat_0002");
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", "cdp_golden_pat_0002");
+    let out = env.run(&["auth", "status", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    check("auth_status_online.json", &normalised(&out, Some(&d.url())));
+
+    // nothing found: the error, its kind and hint
+    let env = Env::new();
+    let out = env.run(&["auth", "status", "--offline", "--json"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    check("auth_status_none.json", &normalised(&out, None));
 }

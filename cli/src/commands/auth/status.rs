@@ -8,12 +8,12 @@
 
 use std::fmt::Write as _;
 
-use cybedefend_core::credentials::{Credential, Outcome, Winner};
+use cybedefend_core::credentials::{Credential, Outcome, TraceEntry, Winner};
 use cybedefend_core::platform::net::{self, Route};
 use cybedefend_core::platform::user::{self, Profile};
 use cybedefend_core::platform::{Endpoints, oauth};
 use cybedefend_core::{Error, ErrorKind, Result};
-use serde_json::json;
+use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -110,37 +110,19 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<Exit>
         let mut all_warnings = warnings.clone();
         all_warnings.extend(app.config.warnings.iter().cloned());
         all_warnings.extend(app.config.unknown.iter().cloned());
-        app.out.json(&json!({
-            "authenticated": authenticated,
-            "source": winner.map(|w| w.provider.clone()),
-            "credential_type": winner.map(|w| w.found.credential.type_name()),
-            "fingerprint": winner.map(|w| w.found.credential.fingerprint()),
-            "region": endpoints.region.as_str(),
-            "api_url": endpoints.api_url,
-            "auth_endpoint": endpoints.auth_endpoint,
-            "storage": winner.and_then(|w| w.found.storage.clone()),
-            "expires_at": expires_at.and_then(|t| t.format(&Rfc3339).ok()),
-            "checked_with_server": matches!(check, Check::Accepted | Check::Rejected(_)),
-            "server_check": check.name(),
-            "error": failure.as_ref().map(|e| e.message().to_owned()),
-            "error_kind": failure.as_ref().map(|e| e.kind().as_str()),
-            "hint": failure.as_ref().and_then(|e| e.hint()),
-            "account": account.as_ref().map(|a| json!({
-                "id": a.id,
-                "email": a.email,
-                "name": a.name(),
-                "organizations": a.organizations.iter().map(|o| json!({"id": o.id, "name": o.name, "role": o.role})).collect::<Vec<_>>(),
-            })),
-            "account_error": account_error.as_ref().map(|e| e.message().to_owned()),
-            "profile": app.config.profile.as_ref().map(|p| p.name.clone()),
-            "profile_reason": app.config.profile.as_ref().map(|p| p.reason.clone()),
-            "outside_profile": app.config.outside_profile,
-            "proxy": net.proxy.as_ref().map(|(url, origin)| json!({"url": url, "origin": origin})),
-            "proxy_route": net.route,
-            "tls_trust": net.trust,
-            "chain": res.trace,
-            "warnings": all_warnings,
-        }))?;
+        let status = Status {
+            winner,
+            check: &check,
+            offline,
+            authenticated,
+            endpoints: &endpoints,
+            expires_at,
+            account: account.as_ref(),
+            net: &net,
+            trace: &res.trace,
+        };
+        app.out
+            .json(&status.json(app, failure.as_ref(), account_error.as_ref(), all_warnings))?;
     } else {
         match &app.config.profile {
             Some(p) => {
@@ -168,17 +150,18 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<Exit>
             )),
             None => {}
         }
-        app.out.data(&text(
+        let status = Status {
             winner,
-            &check,
+            check: &check,
             offline,
             authenticated,
-            &endpoints,
+            endpoints: &endpoints,
             expires_at,
-            account.as_ref(),
-            &net,
-            &res.trace,
-        ));
+            account: account.as_ref(),
+            net: &net,
+            trace: &res.trace,
+        };
+        app.out.data(&status.text());
         if let Some(e) = &account_error {
             warnings.push(format!(
                 "the credential works, but the account behind it could not be read: {}",
@@ -200,127 +183,246 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<Exit>
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn text(
-    winner: Option<&Winner>,
-    check: &Check,
+/// What `auth status` found, shown as text ([`Status::text`]) or JSON ([`Status::json`]).
+struct Status<'a> {
+    winner: Option<&'a Winner>,
+    check: &'a Check,
     offline: bool,
     authenticated: bool,
-    endpoints: &Endpoints,
+    endpoints: &'a Endpoints,
     expires_at: Option<OffsetDateTime>,
-    account: Option<&Profile>,
-    net: &NetView,
-    trace: &[cybedefend_core::credentials::TraceEntry],
-) -> String {
-    let mut s = String::new();
-    if let Some(w) = winner {
-        let what = format!(
-            "{} {} from `{}` ({})",
-            w.found.credential.type_name().to_uppercase(),
-            w.found.credential.fingerprint(),
-            w.provider,
-            w.found.detail
-        );
-        let _ = match check {
-            Check::Accepted => writeln!(s, "Authenticated with {what}, accepted by the server"),
-            Check::Rejected(_) => {
-                writeln!(s, "Not authenticated: {what} was rejected by the server")
-            }
-            Check::Unreachable(_) => writeln!(
-                s,
-                "Not checked: {what} was found, but the server could not be reached"
-            ),
-            Check::NotChecked(_) => writeln!(
-                s,
-                "Not checked: {what} was found, but a local setting must be fixed before the server can be asked"
-            ),
-            Check::Skipped if offline && authenticated => writeln!(
-                s,
-                "Authenticated with {what}, not checked with the server (--offline)"
-            ),
-            Check::Skipped if authenticated => writeln!(s, "Authenticated with {what}"),
-            Check::Skipped => writeln!(s, "Not authenticated: {what} cannot be used"),
-        };
-    } else {
-        s.push_str("Not authenticated\n");
-    }
-    let _ = writeln!(
-        s,
-        "  region:        {} ({})",
-        endpoints.region, endpoints.region_origin
-    );
-    let _ = writeln!(
-        s,
-        "  api_url:       {} ({})",
-        endpoints.api_url, endpoints.api_url_origin
-    );
-    let _ = writeln!(
-        s,
-        "  auth_endpoint: {} ({})",
-        endpoints.auth_endpoint, endpoints.auth_endpoint_origin
-    );
-    let _ = writeln!(s, "  proxy:         {}", net.route);
-    if let Some(t) = &net.trust {
-        let _ = writeln!(s, "  tls trust:     {t}");
-    }
-    if let Some(storage) = winner.and_then(|w| w.found.storage.clone()) {
-        let _ = writeln!(s, "  storage:       {storage}");
-    }
-    if let Some(t) = expires_at.and_then(|t| t.format(&Rfc3339).ok()) {
-        let _ = writeln!(
-            s,
-            "  token expires: {t} (the access token; it is renewed as needed)"
-        );
-    }
-    if let Some(a) = account {
-        let name = a.name();
-        let _ = writeln!(
-            s,
-            "  account:       {}{}",
-            a.email.as_deref().unwrap_or("(no email)"),
-            if name.is_empty() {
-                String::new()
-            } else {
-                format!(" ({name})")
-            }
-        );
-        for o in &a.organizations {
-            let _ = writeln!(
-                s,
-                "  organisation:  {} {}{}",
-                o.name,
-                o.id.as_deref().unwrap_or("-"),
-                o.role
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            );
+    account: Option<&'a Profile>,
+    net: &'a NetView,
+    trace: &'a [TraceEntry],
+}
+
+/// `auth status --json`: its fields, in this order, are a contract (scripts read them; a
+/// golden test pins them).
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    authenticated: bool,
+    source: Option<&'a str>,
+    credential_type: Option<&'static str>,
+    fingerprint: Option<String>,
+    region: &'static str,
+    api_url: &'a str,
+    auth_endpoint: &'a str,
+    storage: Option<&'a str>,
+    expires_at: Option<String>,
+    checked_with_server: bool,
+    server_check: &'static str,
+    error: Option<&'a str>,
+    error_kind: Option<&'static str>,
+    hint: Option<&'a str>,
+    account: Option<AccountJson<'a>>,
+    account_error: Option<&'a str>,
+    profile: Option<&'a str>,
+    profile_reason: Option<&'a str>,
+    outside_profile: &'a [String],
+    proxy: Option<ProxyJson<'a>>,
+    proxy_route: &'a str,
+    tls_trust: Option<&'a str>,
+    chain: &'a [TraceEntry],
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct AccountJson<'a> {
+    id: Option<&'a str>,
+    email: Option<&'a str>,
+    name: String,
+    organizations: Vec<OrganizationJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct OrganizationJson<'a> {
+    id: Option<&'a str>,
+    name: &'a str,
+    role: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ProxyJson<'a> {
+    url: &'a str,
+    origin: &'a str,
+}
+
+impl<'a> Status<'a> {
+    fn json(
+        &self,
+        app: &'a App,
+        failure: Option<&'a Error>,
+        account_error: Option<&'a Error>,
+        warnings: Vec<String>,
+    ) -> StatusJson<'a> {
+        let winner = self.winner;
+        StatusJson {
+            authenticated: self.authenticated,
+            source: winner.map(|w| w.provider.as_str()),
+            credential_type: winner.map(|w| w.found.credential.type_name()),
+            fingerprint: winner.map(|w| w.found.credential.fingerprint()),
+            region: self.endpoints.region.as_str(),
+            api_url: &self.endpoints.api_url,
+            auth_endpoint: &self.endpoints.auth_endpoint,
+            storage: winner.and_then(|w| w.found.storage.as_deref()),
+            expires_at: self.expires_at.and_then(|t| t.format(&Rfc3339).ok()),
+            checked_with_server: matches!(self.check, Check::Accepted | Check::Rejected(_)),
+            server_check: self.check.name(),
+            error: failure.map(Error::message),
+            error_kind: failure.map(|e| e.kind().as_str()),
+            hint: failure.and_then(Error::hint),
+            account: self.account.map(|a| AccountJson {
+                id: a.id.as_deref(),
+                email: a.email.as_deref(),
+                name: a.name(),
+                organizations: a
+                    .organizations
+                    .iter()
+                    .map(|o| OrganizationJson {
+                        id: o.id.as_deref(),
+                        name: &o.name,
+                        role: o.role.as_deref(),
+                    })
+                    .collect(),
+            }),
+            account_error: account_error.map(Error::message),
+            profile: app.config.profile.as_ref().map(|p| p.name.as_str()),
+            profile_reason: app.config.profile.as_ref().map(|p| p.reason.as_str()),
+            outside_profile: &app.config.outside_profile,
+            proxy: self
+                .net
+                .proxy
+                .as_ref()
+                .map(|(url, origin)| ProxyJson { url, origin }),
+            proxy_route: &self.net.route,
+            tls_trust: self.net.trust.as_deref(),
+            chain: self.trace,
+            warnings,
         }
     }
-    s.push_str("Credential chain (first match wins):\n");
-    let width = trace.iter().map(|t| t.provider.len()).max().unwrap_or(6);
-    for t in trace {
-        let mark = match t.outcome {
-            Outcome::Found => "✓",
-            Outcome::NotFound => "-",
-            Outcome::Error => "✗",
-            Outcome::NotReached => " ",
-        };
-        let time = if t.outcome == Outcome::NotReached {
-            String::new()
+
+    fn text(&self) -> String {
+        let Status {
+            winner,
+            check,
+            offline,
+            authenticated,
+            endpoints,
+            expires_at,
+            account,
+            net,
+            trace,
+        } = *self;
+        let mut s = String::new();
+        if let Some(w) = winner {
+            let what = format!(
+                "{} {} from `{}` ({})",
+                w.found.credential.type_name().to_uppercase(),
+                w.found.credential.fingerprint(),
+                w.provider,
+                w.found.detail
+            );
+            let _ = match check {
+                Check::Accepted => writeln!(s, "Authenticated with {what}, accepted by the server"),
+                Check::Rejected(_) => {
+                    writeln!(s, "Not authenticated: {what} was rejected by the server")
+                }
+                Check::Unreachable(_) => writeln!(
+                    s,
+                    "Not checked: {what} was found, but the server could not be reached"
+                ),
+                Check::NotChecked(_) => writeln!(
+                    s,
+                    "Not checked: {what} was found, but a local setting must be fixed before the server can be asked"
+                ),
+                Check::Skipped if offline && authenticated => writeln!(
+                    s,
+                    "Authenticated with {what}, not checked with the server (--offline)"
+                ),
+                Check::Skipped if authenticated => writeln!(s, "Authenticated with {what}"),
+                Check::Skipped => writeln!(s, "Not authenticated: {what} cannot be used"),
+            };
         } else {
-            format!("{:.2} ms", t.elapsed_ms)
-        };
-        let line = format!(
-            "  {mark} {:width$}  {:11}  {time:>9}  {}",
-            t.provider,
-            t.outcome.label(),
-            t.detail,
+            s.push_str("Not authenticated\n");
+        }
+        let _ = writeln!(
+            s,
+            "  region:        {} ({})",
+            endpoints.region, endpoints.region_origin
         );
-        s.push_str(line.trim_end());
-        s.push('\n');
+        let _ = writeln!(
+            s,
+            "  api_url:       {} ({})",
+            endpoints.api_url, endpoints.api_url_origin
+        );
+        let _ = writeln!(
+            s,
+            "  auth_endpoint: {} ({})",
+            endpoints.auth_endpoint, endpoints.auth_endpoint_origin
+        );
+        let _ = writeln!(s, "  proxy:         {}", net.route);
+        if let Some(t) = &net.trust {
+            let _ = writeln!(s, "  tls trust:     {t}");
+        }
+        if let Some(storage) = winner.and_then(|w| w.found.storage.clone()) {
+            let _ = writeln!(s, "  storage:       {storage}");
+        }
+        if let Some(t) = expires_at.and_then(|t| t.format(&Rfc3339).ok()) {
+            let _ = writeln!(
+                s,
+                "  token expires: {t} (the access token; it is renewed as needed)"
+            );
+        }
+        if let Some(a) = account {
+            let name = a.name();
+            let _ = writeln!(
+                s,
+                "  account:       {}{}",
+                a.email.as_deref().unwrap_or("(no email)"),
+                if name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({name})")
+                }
+            );
+            for o in &a.organizations {
+                let _ = writeln!(
+                    s,
+                    "  organisation:  {} {}{}",
+                    o.name,
+                    o.id.as_deref().unwrap_or("-"),
+                    o.role
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        s.push_str("Credential chain (first match wins):\n");
+        let width = trace.iter().map(|t| t.provider.len()).max().unwrap_or(6);
+        for t in trace {
+            let mark = match t.outcome {
+                Outcome::Found => "✓",
+                Outcome::NotFound => "-",
+                Outcome::Error => "✗",
+                Outcome::NotReached => " ",
+            };
+            let time = if t.outcome == Outcome::NotReached {
+                String::new()
+            } else {
+                format!("{:.2} ms", t.elapsed_ms)
+            };
+            let line = format!(
+                "  {mark} {:width$}  {:11}  {time:>9}  {}",
+                t.provider,
+                t.outcome.label(),
+                t.detail,
+            );
+            s.push_str(line.trim_end());
+            s.push('\n');
+        }
+        s.trim_end().to_owned()
     }
-    s.trim_end().to_owned()
 }
 
 /// How requests to the API travel: the proxy (never with its credentials) and, online, the

@@ -205,14 +205,13 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: RegistryCommand) 
     // An image scan is judged on what the image holds, not on the project's other findings.
     let mut args = args;
     args.gates.kinds = Some(&["container"]);
-    gates::follow(
-        &app,
-        &api,
-        &project,
-        &scan_id,
-        &branch,
-        &args.gates,
-        &mut summary,
-    )
-    .await
+    let scan = gates::Followed {
+        app: &app,
+        api: &api,
+        project: &project,
+        scan_id: &scan_id,
+        branch: &branch,
+        args: &args.gates,
+    };
+    gates::follow(scan, &mut summary).await
 }

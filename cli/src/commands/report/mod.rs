@@ -123,11 +123,11 @@ impl Dest {
         };
         let path = match output {
             Some("-") if cybedefend_core::stdio::stdout().is_terminal() => {
-                return terminal(Box::new(cybedefend_core::stdio::stdout()));
+                return terminal(Box::new(crate::output::stdout()));
             }
             Some("-") => {
                 return Ok(Dest::Stream(
-                    Masked::new(Box::new(cybedefend_core::stdio::stdout())),
+                    Masked::new(Box::new(crate::output::stdout())),
                     None,
                 ));
             }

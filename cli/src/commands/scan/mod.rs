@@ -207,16 +207,15 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
         summary.write(true, "Scan started; not waiting for it (`--wait=false`).");
         return Ok(Exit::Success);
     }
-    gates::follow(
-        &app,
-        &api,
-        &project,
-        &scan_id,
-        &branch,
-        &args.gates,
-        &mut summary,
-    )
-    .await
+    let scan = gates::Followed {
+        app: &app,
+        api: &api,
+        project: &project,
+        scan_id: &scan_id,
+        branch: &branch,
+        args: &args.gates,
+    };
+    gates::follow(scan, &mut summary).await
 }
 
 /// `GET /project/{id}`: a wrong id or missing access is found before any packaging.
