@@ -246,14 +246,32 @@ impl<T: FromArgMatches> FromArgMatches for Lazy<T> {
 /// then built with that command alone. clap copies every global flag into every command it
 /// knows while parsing, and that copying was three quarters of the heap at start-up.
 /// For a command group, the word after it is kept too, and only that subcommand is built.
-static ONLY: std::sync::OnceLock<(String, Option<String>)> = std::sync::OnceLock::new();
+type Named = Option<(String, Option<String>)>;
+
+static ONLY: std::sync::OnceLock<Named> = std::sync::OnceLock::new();
+
+// A test builds one tree per command; the binary sets ONLY once. (Not a thread-local in the
+// binary: registering its destructor is one more allocation that, under a tight memory
+// limit, glibc answers with an abort.)
+#[cfg(test)]
+thread_local! {
+    static TEST_ONLY: std::cell::RefCell<Option<Named>> = const { std::cell::RefCell::new(None) };
+}
+
+fn only() -> Named {
+    #[cfg(test)]
+    if let Some(named) = TEST_ONLY.with_borrow(Clone::clone) {
+        return named;
+    }
+    ONLY.get().cloned().flatten()
+}
 
 /// Looks for the command named in `args` (the first word that is not an option or an
 /// option's value) and, when it is one of ours, has the tree built with it alone. Help, the
 /// version, completion scripts, typos and anything unusual keep the whole tree.
 pub(crate) fn only_named_command(args: &[std::ffi::OsString]) {
     if let Some(name) = named_command(args) {
-        let _ = ONLY.set(name);
+        let _ = ONLY.set(Some(name));
     }
 }
 
@@ -317,8 +335,8 @@ pub(crate) struct Only<T>(pub(crate) T);
 
 impl<T: Subcommand> Subcommand for Only<T> {
     fn augment_subcommands(cmd: ClapCommand) -> ClapCommand {
-        match ONLY.get() {
-            Some((name, _)) => with_only::<T>(cmd, name),
+        match only() {
+            Some((name, _)) => with_only::<T>(cmd, &name),
             None => T::augment_subcommands(cmd),
         }
     }
@@ -370,13 +388,12 @@ impl<T: Subcommand> Subcommand for LazySub<T> {
 /// texts, seen only in the group's own help, which is built whole; a parsing setting there
 /// (`infer_subcommands`, say) would need copying over.
 fn only_named_subcommand<T: Subcommand>(cmd: ClapCommand) -> ClapCommand {
-    let named = ONLY
-        .get()
+    let named = only()
         .filter(|(group, _)| cmd.get_name() == group)
-        .and_then(|(_, sub)| sub.as_deref())
+        .and_then(|(_, sub)| sub)
         .filter(|sub| T::has_subcommand(sub));
     match named {
-        Some(sub) => with_only::<T>(cmd, sub),
+        Some(sub) => with_only::<T>(cmd, &sub),
         None => T::augment_subcommands(cmd),
     }
 }
@@ -512,5 +529,60 @@ mod tests {
         ] {
             assert_eq!(named(line).as_deref(), want, "{line}");
         }
+    }
+
+    /// Every command, built alone as a command line naming it builds it, is the command of
+    /// the whole tree: the same arguments, help and subcommands (clap's own checks run on
+    /// each build too: two arguments with one id fail here, not in a user's hands).
+    #[test]
+    fn every_pruned_command_is_the_whole_trees_command() {
+        use clap::CommandFactory;
+        fn helps(cmd: &mut ClapCommand, path: &str, out: &mut Vec<(String, String)>) {
+            let path = format!("{path} {}", cmd.get_name());
+            out.push((path.clone(), cmd.render_long_help().to_string()));
+            for sub in cmd.get_subcommands_mut() {
+                helps(sub, &path, out);
+            }
+        }
+        fn of(named: Named, path: &[&str]) -> Vec<(String, String)> {
+            TEST_ONLY.set(Some(named));
+            // clap's checks of the definition, over the whole tree built
+            Cli::command().debug_assert();
+            let mut tree = Cli::command();
+            tree.build();
+            TEST_ONLY.set(None);
+            let mut cmd = &mut tree;
+            for word in path {
+                cmd = cmd
+                    .find_subcommand_mut(word)
+                    .unwrap_or_else(|| panic!("no `{word}` in {path:?}"));
+            }
+            let mut out = Vec::new();
+            helps(cmd, "", &mut out);
+            out
+        }
+        let mut whole = Cli::command();
+        whole.build();
+        let mut checked = 0;
+        for group in whole.get_subcommands() {
+            let g = group.get_name().to_owned();
+            if g == "help" || g == "completion" {
+                continue;
+            }
+            let mut paths: Vec<Vec<String>> = vec![vec![g.clone()]];
+            paths.extend(
+                group
+                    .get_subcommands()
+                    .filter(|s| s.get_name() != "help")
+                    .map(|s| vec![g.clone(), s.get_name().to_owned()]),
+            );
+            for path in paths {
+                let words: Vec<&str> = path.iter().map(String::as_str).collect();
+                let named = Some((path[0].clone(), path.get(1).cloned()));
+                assert_eq!(of(named, &words), of(None, &words), "{words:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 50, "only {checked} commands checked");
     }
 }

@@ -377,3 +377,96 @@ fn status_json_is_pinned_by_golden_files() {
     assert_eq!(out.code, 4, "{out:?}");
     check("auth_status_none.json", &normalised(&out, None));
 }
+
+/// What auth status says the server decided.
+mod server_verdicts {
+    use super::*;
+
+    use std::time::Duration;
+
+    const PAT: &str = "cdp_newuser_pat_0001";
+
+    fn setup() -> (Double, Env) {
+        let d = Double::start();
+        d.add_pat(PAT);
+        d.add_project(PROJECT, "demo");
+        let mut env = Env::new();
+        env.use_double(&d);
+        env.set("CYBEDEFEND_PAT", PAT);
+        env.write(&env.work().join("repo/src/app.js"), "console.log(1)\n");
+        (d, env)
+    }
+
+    fn status_json(env: &Env) -> (Out, Value) {
+        let out = env.run(&["auth", "status", "--json"]);
+        let j = out.json();
+        (out, j)
+    }
+
+    const PROJECT: &str = "44444444-4444-4444-8444-444444444444";
+
+    #[test]
+    fn auth_status_says_rejected_only_when_the_server_rejected() {
+        // unreachable: a port where nothing listens
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut env = Env::new();
+        let url = format!("http://127.0.0.1:{port}");
+        env.set("CYBEDEFEND_API_URL", &url)
+            .set("CYBEDEFEND_AUTH_ENDPOINT", &url)
+            .set("CYBEDEFEND_PAT", PAT);
+        let (out, j) = status_json(&env);
+        assert_eq!(out.code, 3, "{out:?}");
+        assert_eq!(j["server_check"], "unreachable");
+        assert_eq!(j["checked_with_server"], false);
+        assert_eq!(j["authenticated"], false);
+        let text = env.run(&["auth", "status"]);
+        assert_eq!(text.code, 3);
+        assert!(text.stdout.contains("could not be reached"), "{text:?}");
+        assert!(!text.all().contains("rejected"), "{text:?}");
+
+        // 5xx and a timeout: the same outcome
+        let (d, mut env) = setup();
+        env.set("CYBEDEFEND_HTTP_TIMEOUT", "1");
+        d.set_token_mode(TokenMode::ServerError);
+        let (out, j) = status_json(&env);
+        assert_eq!(
+            (out.code, j["server_check"].as_str()),
+            (3, Some("unreachable")),
+            "{out:?}"
+        );
+        d.set_token_mode(TokenMode::Slow(Duration::from_secs(3)));
+        let (out, j) = status_json(&env);
+        assert_eq!(
+            (out.code, j["server_check"].as_str()),
+            (3, Some("unreachable")),
+            "{out:?}"
+        );
+
+        // rejected: exit 4, and said so
+        d.set_token_mode(TokenMode::InvalidGrant);
+        let (out, j) = status_json(&env);
+        assert_eq!(
+            (out.code, j["server_check"].as_str()),
+            (4, Some("rejected")),
+            "{out:?}"
+        );
+        assert_eq!(j["checked_with_server"], true);
+        let text = env.run(&["auth", "status"]);
+        assert!(
+            text.stdout.contains("was rejected by the server"),
+            "{text:?}"
+        );
+
+        d.set_token_mode(TokenMode::Normal);
+        let (out, j) = status_json(&env);
+        assert_eq!(
+            (out.code, j["server_check"].as_str()),
+            (0, Some("accepted")),
+            "{out:?}"
+        );
+    }
+}

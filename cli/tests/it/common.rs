@@ -380,3 +380,60 @@ fn scratch_root() -> PathBuf {
     }
     target
 }
+
+/// Polls `condition` every 20 ms until it holds or `limit` passes, and says whether it held:
+/// what a test waits for (a process gone, a request seen), instead of a fixed sleep that is
+/// too short on a loaded machine and wasted on an idle one.
+pub fn eventually(limit: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether no process's command line matches `pattern` (`pgrep -f`) within 5 s: for a
+/// helper or plugin the CLI must have ended, whose end the kernel reports a moment later.
+pub fn gone(pattern: &str) -> bool {
+    eventually(std::time::Duration::from_secs(5), || {
+        std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .map(|o| o.stdout.is_empty())
+            .unwrap_or(false)
+    })
+}
+
+/// A canned JSON answer of the double.
+pub fn json_canned(status: u16, body: &str) -> cybedefend_platform_double::Canned {
+    cybedefend_platform_double::Canned {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// A canned redirect (307) of the double to `to`.
+pub fn redirect(to: String) -> cybedefend_platform_double::Canned {
+    cybedefend_platform_double::Canned {
+        status: 307,
+        headers: vec![("location".into(), to)],
+        body: Vec::new(),
+    }
+}
+
+/// A FIFO at `path` (its folder created): a file whose reading blocks until a writer comes.
+pub fn mkfifo(path: &std::path::Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(made, "mkfifo {}", path.display());
+}

@@ -520,3 +520,193 @@ fn provider_paths_from_config_files_must_be_absolute() {
         assert!(!out.all().contains("cdp_repository_supplied_1"), "{out:?}");
     }
 }
+
+/// Values checked before any work: durations, numbers, encodings, typos; help and small words.
+mod values_and_typos {
+    use super::*;
+
+    use std::ffi::OsStr;
+
+    use std::os::unix::ffi::OsStrExt;
+
+    fn setup() -> (Double, Env) {
+        let d = Double::start();
+        d.add_pat(PAT);
+        d.add_project(PROJECT, "demo");
+        let mut env = Env::new();
+        env.use_double(&d);
+        env.set("CYBEDEFEND_PAT", PAT);
+        env.write(&env.work().join("repo/src/app.js"), "console.log(1)\n");
+        (d, env)
+    }
+
+    fn scan(env: &Env, extra: &[&str]) -> Out {
+        let mut args = vec!["scan", "--dir", "repo", "--project-id", PROJECT, "--ci"];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    }
+
+    const PROJECT: &str = "44444444-4444-4444-8444-444444444444";
+
+    const PAT: &str = "cdp_newuser_pat_0001";
+
+    #[test]
+    fn non_utf8_settings_are_refused_not_ignored() {
+        for var in [
+            "CYBEDEFEND_API_URL",
+            "CYBEDEFEND_HOME",
+            "CYBEDEFEND_REGION",
+            "CYBEDEFEND_PAT",
+        ] {
+            let env = Env::new();
+            let mut c = env.command(&["auth", "status", "--offline"]);
+            c.env(var, OsStr::from_bytes(b"caf\xe9"));
+            let out = Env::output_of(c, None);
+            assert_eq!(out.code, 2, "{var}: {out:?}");
+            assert!(out.stderr.contains(var), "{var}: {out:?}");
+            assert!(out.stderr.contains("UTF-8"), "{var}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn every_duration_uses_one_grammar_and_is_checked_before_any_work() {
+        let (d, env) = setup();
+        for (flag, value) in [
+            ("--timeout", "10x"),
+            ("--timeout", "99999999999999999999"),
+            ("--interval", "1e300"),
+            ("--policy-timeout", "1e300"),
+            ("--policy-timeout", "-5"),
+        ] {
+            let out = scan(&env, &[&format!("{flag}={value}")]);
+            assert_eq!(out.code, 2, "{flag} {value}: {out:?}");
+            assert!(out.stderr.contains(flag), "{flag} {value}: {out:?}");
+            assert!(!out.stderr.contains("Packaging"), "{flag} {value}: {out:?}");
+        }
+        assert!(
+            d.requests().is_empty(),
+            "nothing was sent: {:?}",
+            d.requests()
+        );
+
+        // hours and combinations are durations, everywhere
+        let out = scan(
+            &env,
+            &[
+                "--timeout",
+                "1h",
+                "--interval",
+                "0.2",
+                "--policy-timeout",
+                "5m",
+            ],
+        );
+        assert_eq!(out.code, 0, "{out:?}");
+
+        let out = env.run(&["login", "--login-timeout", "99999999999999999999"]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains("--login-timeout"), "{out:?}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_from_env_and_config_are_usage_errors() {
+        let (_d, mut env) = setup();
+        env.set("CYBEDEFEND_HTTP_TIMEOUT", "99999999999999999999");
+        let out = env.run(&["auth", "status"]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains("CYBEDEFEND_HTTP_TIMEOUT"), "{out:?}");
+
+        let (_d, env) = setup();
+        env.write(&env.dot().join("config.yaml"), "http_timeout: 1e300\n");
+        let out = env.run(&["auth", "status"]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr.contains("http_timeout") && out.stderr.contains("config.yaml"),
+            "{out:?}"
+        );
+
+        // a duration with a unit, and a provider timeout as a plain number, are fine
+        env.write(
+        &env.dot().join("config.yaml"),
+        "http_timeout: 30s\ncredentials:\n  providers:\n    x: {type: exec, command: [\"true\"], timeout: 10}\n  chain: [env, x]\n",
+    );
+        let out = env.run(&["config", "show", "--origin"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.stdout.contains("http_timeout"), "{out:?}");
+        assert!(out.stdout.contains("30s"), "{out:?}");
+    }
+
+    #[test]
+    fn a_typo_in_the_project_config_is_an_unknown_key_with_a_suggestion() {
+        let mut env = Env::new();
+        env.set("CYBEDEFEND_PAT", PAT);
+        env.write(
+            &env.work().join("config.yaml"),
+            "regoin: eu\nproject_id: p1\n",
+        );
+        let out = env.run(&["auth", "status", "--offline"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stderr.contains("unknown key `regoin`")
+                && out.stderr.contains("did you mean `region`?"),
+            "{out:?}"
+        );
+        assert!(!out.stderr.contains("not allowed"), "{out:?}");
+        assert!(!out.stderr.contains("may only set"), "{out:?}");
+
+        let out = env.run(&["config", "validate"]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains("did you mean `region`?"), "{out:?}");
+        let out = env.run(&["config", "validate", "config.yaml"]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(!out.stderr.contains("--config"), "{out:?}");
+
+        let out = env.run(&["config", "show", "--origin"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(!out.stdout.contains("regoin"), "{out:?}");
+        assert!(out.stdout.contains("project_id"), "{out:?}");
+    }
+
+    #[test]
+    fn help_version_completion_and_small_words() {
+        let env = Env::new();
+        let help = env.run(&["scan", "--help"]);
+        let own = help.stdout.find("--project-id").unwrap();
+        let global = help
+            .stdout
+            .find("Global options:")
+            .expect("a heading for global options");
+        let pat = help.stdout.find("--pat <PAT>").unwrap();
+        assert!(own < global && global < pat, "{}", help.stdout);
+
+        let v1 = env.run(&["--version"]).stdout;
+        let v2 = env.run(&["version"]).stdout;
+        assert_eq!(v1, v2);
+
+        let bash = env.run(&["completion", "bash"]);
+        assert_eq!(bash.code, 0);
+        assert!(bash.stdout.contains("--region"));
+        assert!(
+            !bash.stdout.contains("--api-key"),
+            "hidden options are not offered"
+        );
+
+        let mut env = Env::new();
+        env.set("CYBEDEFEND_PAT", PAT);
+        env.write(&env.work().join("one/a.js"), "x");
+        let out = env.run(&["scan", "--dir", "one", "--dry-run"]);
+        assert!(out.stdout.contains("Would upload 1 file,"), "{out:?}");
+
+        // a provider defined but left out of the chain is pointed out
+        env.write(
+        &env.dot().join("config.yaml"),
+        "credentials:\n  chain: [env]\n  providers:\n    forgotten: {type: file, path: /nowhere}\n",
+    );
+        let out = env.run(&["auth", "status", "--offline", "--json"]);
+        assert!(out.stderr.contains("`forgotten`"), "{out:?}");
+        // elapsed times have no float noise
+        let j = out.json();
+        let ms = j["chain"][0]["elapsed_ms"].to_string();
+        assert!(ms.split('.').nth(1).is_none_or(|d| d.len() <= 3), "{ms}");
+    }
+}

@@ -331,7 +331,7 @@ fn a_signal_during_a_session_refresh_waits_until_the_new_session_is_saved() {
             waited += 1;
         }
         assert!(waited < 200, "the refresh was never sent");
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        // the request is at the server: the signal comes while the CLI waits for the answer
         std::process::Command::new("kill")
             .args([signal, &child.id().to_string()])
             .status()
@@ -345,5 +345,72 @@ fn a_signal_during_a_session_refresh_waits_until_the_new_session_is_saved() {
         assert_ne!(new, refresh, "{signal}: the rotated refresh token was lost");
         assert!(d.refresh_token_works(&new), "{signal}: {stored}");
         refresh = new;
+    }
+}
+
+/// The login timeout as it is echoed, and logout when the keyring cannot be reached.
+mod timeouts_and_keyrings {
+    use super::*;
+
+    fn setup() -> (Double, Env) {
+        let d = Double::start();
+        d.add_pat(PAT);
+        d.add_project(PROJECT, "demo");
+        let mut env = Env::new();
+        env.use_double(&d);
+        env.set("CYBEDEFEND_PAT", PAT);
+        env.write(&env.work().join("repo/src/app.js"), "console.log(1)\n");
+        (d, env)
+    }
+
+    const PROJECT: &str = "44444444-4444-4444-8444-444444444444";
+
+    const PAT: &str = "cdp_newuser_pat_0001";
+
+    #[test]
+    fn login_timeout_is_echoed_with_its_unit() {
+        let (d, env) = setup();
+        let out = env.run(&[
+            "login",
+            "--no-browser",
+            "--callback-port",
+            "0",
+            "--login-timeout",
+            "1",
+            "--pat",
+            "",
+        ]);
+        // an empty --pat is refused before anything else
+        assert_eq!(out.code, 2, "{out:?}");
+        let mut env2 = Env::new();
+        env2.use_double(&d);
+        let out = env2.run(&[
+            "login",
+            "--no-browser",
+            "--callback-port",
+            "0",
+            "--login-timeout",
+            "1",
+        ]);
+        assert_eq!(out.code, 4, "{out:?}");
+        assert!(out.stderr.contains("(up to 1s)"), "{out:?}");
+        assert!(out.stderr.contains("timed out after 1s"), "{out:?}");
+    }
+
+    #[test]
+    fn logout_with_an_unreachable_keyring_keeps_what_is_needed_to_retry() {
+        let env = Env::new();
+        env.write(
+            &env.creds(),
+            r#"{"type":"pat","region":"eu","storage":"keyring"}"#,
+        );
+        // no D-Bus session: the keyring cannot be reached
+        let out = env.run(&["logout"]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(out.stderr.contains("could not be erased"), "{out:?}");
+        assert!(
+            env.creds().exists(),
+            "credentials.json still says where the PAT is"
+        );
     }
 }

@@ -958,3 +958,116 @@ fn a_proxy_that_drops_the_tunnel_is_a_network_failure_retried_not_a_setting() {
     assert!(!out.all().contains("pw-not-shown"), "{out:?}");
     assert!(connects.load(Ordering::SeqCst) >= 2, "not retried");
 }
+
+/// Redirects that would carry a credential elsewhere, and waits a server asks for.
+mod redirects_and_waits {
+    use super::*;
+    use cybedefend_platform_double::Canned;
+
+    use std::time::{Duration, Instant};
+
+    const PAT: &str = "cdp_hostile_pat_000001";
+
+    fn setup() -> (Double, Env) {
+        let d = Double::start();
+        d.add_pat(PAT);
+        d.add_project(PROJECT, "demo");
+        let mut env = Env::new();
+        env.use_double(&d);
+        env.set("CYBEDEFEND_PAT", PAT);
+        (d, env)
+    }
+
+    const PROJECT: &str = "66666666-6666-4666-8666-666666666666";
+
+    fn results(env: &Env, extra: &[&str]) -> Out {
+        let mut args = vec!["results", "--project-id", PROJECT];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    }
+
+    #[test]
+    fn a_pat_never_follows_a_redirect_to_another_origin() {
+        let (d, mut env) = setup();
+        let other = Double::start();
+        other.add_pat(PAT);
+        d.set_token_mode(TokenMode::Redirect(format!("{}/oidc/token", other.url())));
+        env.set("CYBEDEFEND_DEBUG", "1");
+        let out = env.run(&["auth", "token"]);
+        assert_ne!(out.code, 0, "{out:?}");
+        assert!(out.stderr.contains("not followed"), "{out:?}");
+        assert!(out.stderr.contains("another origin"), "{out:?}");
+        assert!(
+            other.requests().is_empty(),
+            "the other origin got {:?}",
+            other.requests()
+        );
+        assert!(
+            !env.dot().join("token-cache.json").exists(),
+            "nothing cached"
+        );
+        assert!(!out.all().contains(PAT));
+    }
+
+    #[test]
+    fn api_redirects_are_followed_only_within_the_origin_and_logged() {
+        let (d, mut env) = setup();
+        let page = serde_json::json!({"projectId": PROJECT, "projectName": "moved", "page": 1, "total": 0, "totalPages": 1, "vulnerabilities": []});
+        d.can(
+            "GET",
+            &format!("/project/{PROJECT}/results/sast"),
+            Canned {
+                status: 307,
+                headers: vec![("location".into(), "/moved/sast".into())],
+                body: Vec::new(),
+            },
+        );
+        d.can("GET", "/moved/sast", json_canned(200, &page.to_string()));
+        env.set("CYBEDEFEND_DEBUG", "1");
+        let out = results(&env, &["-t", "sast"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.stderr.contains("(same origin, followed)"), "{out:?}");
+        let moved = d.requests_to("/moved/sast");
+        assert_eq!(moved.len(), 1);
+        assert!(moved[0].headers["authorization"].starts_with("Bearer "));
+
+        let other = Double::start();
+        d.can(
+            "GET",
+            &format!("/project/{PROJECT}/results/sast"),
+            Canned {
+                status: 307,
+                headers: vec![("location".into(), format!("{}/stolen", other.url()))],
+                body: Vec::new(),
+            },
+        );
+        let out = results(&env, &["-t", "sast"]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(out.stderr.contains("not followed"), "{out:?}");
+        assert!(other.requests().is_empty(), "{:?}", other.requests());
+    }
+
+    #[test]
+    fn an_absurd_retry_after_is_never_waited_for_and_says_when_to_come_back() {
+        let (d, mut env) = setup();
+        env.set("CYBEDEFEND_HTTP_TIMEOUT", "2");
+        d.set_retry_after("1e30");
+        d.fail_next_api_calls(&[429]);
+        let start = Instant::now();
+        let out = env.run(&["results", "--project-id", PROJECT, "-t", "sast"]);
+        assert_eq!(out.code, 3, "{out:?}");
+        // read as at most a day, beyond what the command has left: it fails now, naming the time
+        assert!(
+            out.stderr.contains("the next try would be in 1d")
+                && out.stderr.contains("run the command again after"),
+            "{out:?}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(5));
+        // a short one is waited for, and said
+        d.set_retry_after("2");
+        d.fail_next_api_calls(&[429]);
+        let out = env.run(&["results", "--project-id", PROJECT, "-t", "sast"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.stderr.contains("retrying in 2s"), "{out:?}");
+    }
+}

@@ -540,12 +540,7 @@ fn broken_exec_plugins_give_clear_errors() {
     let (out, _) = status(&env);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(start.elapsed() < Duration::from_secs(8));
-    std::thread::sleep(Duration::from_millis(300));
-    let left = Command::new("pgrep")
-        .args(["-f", "sleep 46.75"])
-        .output()
-        .unwrap();
-    assert!(left.stdout.is_empty(), "the plugin outlived the CLI");
+    assert!(gone("sleep 46.75"), "the plugin outlived the CLI");
 
     // not found: the chain moves on; a secret on stderr is masked
     let mut env = env;
@@ -1165,15 +1160,7 @@ fn a_plugin_is_held_to_its_time_limit_and_leaves_nothing_behind() {
         j["warnings"].to_string().contains("plugin says: debug: "),
         "{j}"
     );
-    std::thread::sleep(Duration::from_millis(200));
-    let left = Command::new("pgrep")
-        .args(["-f", "sleep 47.25"])
-        .output()
-        .unwrap();
-    assert!(
-        left.stdout.is_empty(),
-        "the plugin's child outlived the CLI"
-    );
+    assert!(gone("sleep 47.25"), "the plugin's child outlived the CLI");
 
     // the configured time limit applies, not a built-in one
     answering(&plugins, "cybedefend-credential-t", "sleep 3");
@@ -1554,15 +1541,7 @@ fn signals_stop_the_plugins_a_command_started() {
         let status = child.wait().unwrap();
         assert!(start.elapsed() < Duration::from_secs(5), "{signal}");
         assert_eq!(status.code(), Some(130), "{signal}");
-        std::thread::sleep(Duration::from_millis(200));
-        let left = Command::new("pgrep")
-            .args(["-f", "sleep 44.5"])
-            .output()
-            .unwrap();
-        assert!(
-            left.stdout.is_empty(),
-            "{signal}: the plugin outlived the CLI"
-        );
+        assert!(gone("sleep 44.5"), "{signal}: the plugin outlived the CLI");
     }
 }
 

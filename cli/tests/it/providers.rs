@@ -87,12 +87,7 @@ fn exec_is_killed_at_its_timeout_and_on_error_continue_moves_on() {
             .contains("timed out after 500ms")
     );
     assert!(j["warnings"].to_string().contains("on_error: continue"));
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let ps = Command::new("pgrep")
-        .args(["-f", "sleep 37.25"])
-        .output()
-        .unwrap();
-    assert!(ps.stdout.is_empty(), "the command was killed");
+    assert!(gone("sleep 37.25"), "the command was killed");
 }
 
 #[test]
@@ -416,4 +411,214 @@ fn system_policy_restricts_types_and_refuses_plaintext_and_users_cannot_loosen_i
     let (out, j) = status(&env);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(j["source"], "env");
+}
+
+/// Helper commands and secret files that misbehave: blocking files, endless output, children left behind, a byte order mark; 1Password without a terminal.
+mod helpers_and_files_that_misbehave {
+    use super::*;
+
+    use std::fs;
+
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    fn config(env: &Env, providers: &str) {
+        env.write(
+            &env.dot().join("config.yaml"),
+            &format!("credentials:\n  chain: [p]\n  providers:\n    p: {providers}\n"),
+        );
+    }
+
+    fn status(env: &Env) -> (Out, Value) {
+        let out = env.run(&["auth", "status", "--offline", "--json"]);
+        let j = out.json();
+        (out, j)
+    }
+
+    #[test]
+    fn onepassword_diagnosis_does_not_depend_on_the_terminal() {
+        let mut env = Env::new();
+        // a PATH without `op`
+        env.vars.push(("PATH".into(), "/usr/bin:/bin".into()));
+        env.write(
+        &env.dot().join("config.yaml"),
+        "credentials:\n  chain: [op]\n  providers:\n    op: {type: onepassword, reference: \"op://CI/cd/pat\"}\n",
+    );
+        let without = env.run(&["auth", "status", "--offline"]);
+        assert_eq!(without.code, 2, "{without:?}");
+        assert!(
+            without.stderr.contains("`op`) is not installed"),
+            "{without:?}"
+        );
+
+        // the same under a terminal (`script` gives the command a pty)
+        let bin = env!("CARGO_BIN_EXE_cybedefend");
+        let mut c = std::process::Command::new("/usr/bin/script");
+        c.args([
+            "-qec",
+            &format!("{bin} auth status --offline; echo EXIT=$?"),
+            "/dev/null",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", env.home())
+        .env("TMPDIR", env.tmp_dir())
+        .env("CYBEDEFEND_SYSTEM_CONFIG", env.system_config())
+        .current_dir(env.work());
+        let with = Env::output_of(c, None);
+        assert!(with.stdout.contains("`op`) is not installed"), "{with:?}");
+        assert!(with.stdout.contains("EXIT=2"), "{with:?}");
+    }
+
+    #[test]
+    fn blocking_files_are_bounded_by_the_time_limit_and_type_checks() {
+        let env = Env::new();
+        let fifo = env.tmp.path().join("pat.fifo");
+        mkfifo(&fifo);
+        config(
+            &env,
+            &format!("{{type: file, path: '{}', timeout: 2s}}", fifo.display()),
+        );
+        let start = Instant::now();
+        let (out, j) = status(&env);
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(j["error"].as_str().unwrap().contains("FIFO"), "{j}");
+
+        let zero = env.tmp.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        config(&env, &format!("{{type: file, path: '{}'}}", zero.display()));
+        let start = Instant::now();
+        let (out, j) = status(&env);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(j["error"].as_str().unwrap().contains("device"), "{j}");
+
+        // Vault's token file as a FIFO
+        let plain = Double::start();
+        config(
+            &env,
+            &format!(
+                "{{type: vault, address: '{}', path: cd, auth: {{method: token, token_file: '{}'}}, timeout: 2s}}",
+                plain.url(),
+                fifo.display()
+            ),
+        );
+        let start = Instant::now();
+        let (out, j) = status(&env);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(j["error"].as_str().unwrap().contains("FIFO"), "{j}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_in_a_secret_file_is_dropped() {
+        let env = Env::new();
+        let file = env.tmp.path().join("pat.txt");
+        fs::write(&file, "\u{feff}cdp_bom_pat_000001\r\n").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        config(&env, &format!("{{type: file, path: '{}'}}", file.display()));
+        let (out, j) = status(&env);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(j["fingerprint"], fingerprint("cdp_bom_pat_000001"));
+    }
+
+    #[test]
+    fn helpers_are_read_until_they_exit_and_their_group_is_killed_at_the_limit() {
+        let env = Env::new();
+        // prints the PAT and exits, leaving a child that holds stdout open
+        config(
+            &env,
+            "{type: exec, shell: true, command: 'echo cdp_lingering_pat_01; sleep 43.25 &', timeout: 10s}",
+        );
+        let start = Instant::now();
+        let (out, j) = status(&env);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(j["fingerprint"], fingerprint("cdp_lingering_pat_01"));
+        let _ = Command::new("pkill").args(["-f", "sleep 43.25"]).status();
+
+        // hangs with a child: at the limit the whole group goes
+        config(
+            &env,
+            "{type: exec, shell: true, command: 'sleep 44.25 & sleep 45.25', timeout: 1s}",
+        );
+        let (out, _) = status(&env);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(gone("sleep 44.25"), "the helper's child outlived the CLI");
+        assert!(gone("sleep 45.25"), "the helper outlived the CLI");
+    }
+
+    #[test]
+    fn helper_output_is_capped() {
+        let env = Env::new();
+        config(&env, "{type: exec, command: [yes], timeout: 20s}");
+        let start = Instant::now();
+        let (out, j) = status(&env);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(
+            j["error"].as_str().unwrap().contains("more than 64 KiB"),
+            "{j}"
+        );
+        assert!(gone("^yes$"), "the helper outlived the CLI");
+    }
+
+    #[test]
+    fn a_failing_helpers_quoted_stderr_is_redacted_and_safe() {
+        let mut env = Env::new();
+        env.set("OP_SERVICE_ACCOUNT_TOKEN", "ops_env_secret_abcdef01");
+        config(
+            &env,
+            "{type: exec, shell: true, command: 'echo cdp_printed_then_failed; printf \"token %s and cdp_printed_then_failed \\033[2J\\n\" \"$OP_SERVICE_ACCOUNT_TOKEN\" >&2; exit 3'}",
+        );
+        for args in [
+            &["auth", "status", "--offline", "--json"][..],
+            &["auth", "status", "--offline"],
+        ] {
+            let out = env.run(args);
+            assert_eq!(out.code, 1, "{out:?}");
+            assert!(out.all().contains("exit code 3"), "{out:?}");
+            assert!(!out.all().contains("ops_env_secret_abcdef01"), "{out:?}");
+            assert!(!out.all().contains("cdp_printed_then_failed"), "{out:?}");
+            assert!(!out.all().contains('\u{1b}'), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn secure_storage_policy_counts_a_readable_secret_file_as_plaintext() {
+        let env = Env::new();
+        let file = env.tmp.path().join("pat.txt");
+        fs::write(&file, "cdp_file_pat_policy_1\n").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        env.write(
+            &env.system_config(),
+            "credentials:\n  require_secure_storage: true\n",
+        );
+        config(&env, &format!("{{type: file, path: '{}'}}", file.display()));
+        let (out, j) = status(&env);
+        assert_eq!(out.code, 4, "{out:?}");
+        assert!(
+            j["chain"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("refused"),
+            "{j}"
+        );
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        let (out, _) = status(&env);
+        assert_eq!(
+            out.code, 0,
+            "an owner-only secret file is accepted: {out:?}"
+        );
+    }
 }

@@ -318,3 +318,123 @@ fn a_retry_after_beyond_the_retry_budget_fails_at_once_naming_when() {
         "{out:?}"
     );
 }
+
+/// Answers that make no sense: errors for every type, odd grouped pages, endless paging.
+mod answers_that_make_no_sense {
+    use super::*;
+
+    use std::fs;
+
+    use std::time::{Duration, Instant};
+
+    const PROJECT: &str = "66666666-6666-4666-8666-666666666666";
+
+    fn setup() -> (Double, Env) {
+        let d = Double::start();
+        d.add_pat(PAT);
+        d.add_project(PROJECT, "demo");
+        let mut env = Env::new();
+        env.use_double(&d);
+        env.set("CYBEDEFEND_PAT", PAT);
+        (d, env)
+    }
+
+    fn results(env: &Env, extra: &[&str]) -> Out {
+        let mut args = vec!["results", "--project-id", PROJECT];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    }
+
+    const PAT: &str = "cdp_hostile_pat_000001";
+
+    #[test]
+    fn results_never_claim_no_findings_when_nothing_could_be_fetched() {
+        // the token endpoint fails for every type: no report, and a non-zero exit
+        let (d, env) = setup();
+        d.set_token_mode(TokenMode::ServerError);
+        let out = results(&env, &["-o", "sarif"]);
+        assert_eq!(out.code, 3, "{out:?}");
+        assert!(
+            !env.work().join("results.sarif").exists(),
+            "no empty report"
+        );
+
+        // the API fails for every type
+        let (d, mut env) = setup();
+        env.set("CYBEDEFEND_HTTP_TIMEOUT", "1");
+        for t in ["sast", "sca", "iac", "secret", "cicd", "container"] {
+            d.can(
+                "GET",
+                &format!("/project/{PROJECT}/results/{t}"),
+                json_canned(400, r#"{"message":"nope"}"#),
+            );
+        }
+        let out = results(&env, &["-o", "sarif"]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(out.stderr.contains("no report was written"), "{out:?}");
+        assert!(!env.work().join("results.sarif").exists());
+
+        // one type fails: the report says what it has, and the exit code says it is partial
+        let (d, env) = setup();
+        d.can(
+            "GET",
+            &format!("/project/{PROJECT}/results/iac"),
+            json_canned(400, r#"{"message":"nope"}"#),
+        );
+        let out = results(&env, &[]);
+        assert_eq!(out.code, 5, "{out:?}");
+        assert!(
+            out.stderr.contains("partial") && out.stderr.contains("iac"),
+            "{out:?}"
+        );
+        let v: Value =
+            serde_json::from_str(&fs::read_to_string(env.work().join("results.json")).unwrap())
+                .unwrap();
+        assert!(!v["sast"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn odd_grouped_answers_and_endless_paging_end_with_an_error_or_stop() {
+        let (d, env) = setup();
+        let path = format!("/project/{PROJECT}/results/sast/grouped");
+        for body in [
+            "[]",
+            "\"x\"",
+            "5",
+            "true",
+            "{\"groupedVulnerabilities\": 3}",
+        ] {
+            d.can("GET", &path, json_canned(200, body));
+            let out = results(&env, &["-t", "sast", "--grouped"]);
+            assert_eq!(out.code, 1, "{body}: {out:?}");
+            assert!(!out.stderr.contains("internal error"), "{body}: {out:?}");
+        }
+
+        // a server that repeats the same page and announces a billion of them
+        let group = serde_json::json!({"groupedVulnerabilities": [{"ruleId": "r1", "occurrenceCount": 1}], "totalPages": 1e9, "page": 1});
+        d.can("GET", &path, json_canned(200, &group.to_string()));
+        d.clear_requests();
+        let start = Instant::now();
+        let out = results(&env, &["-t", "sast", "--grouped"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(start.elapsed() < Duration::from_secs(20));
+        assert!(
+            d.requests_to(&path).len() <= 3,
+            "{}",
+            d.requests_to(&path).len()
+        );
+
+        let flat = format!("/project/{PROJECT}/results/sast");
+        let page = serde_json::json!({"projectId": PROJECT, "projectName": "p", "page": 1, "total": 1, "totalPages": 1_000_000_000u64,
+        "vulnerabilities": [cybedefend_platform_double::sample_finding("sast", 1, "high", "to_verify")]});
+        d.can("GET", &flat, json_canned(200, &page.to_string()));
+        d.clear_requests();
+        let out = results(&env, &["-t", "sast"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            d.requests_to(&flat).len() <= 3,
+            "{}",
+            d.requests_to(&flat).len()
+        );
+    }
+}

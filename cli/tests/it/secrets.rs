@@ -130,3 +130,127 @@ fn credentials_file_content_is_never_echoed_on_parse_errors() {
         assert!(!out.all().contains(CANARY), "{out:?}");
     }
 }
+
+/// Secrets and terminal safety against what a server, a helper or a config sends.
+mod what_a_server_or_a_helper_sends {
+    use super::*;
+
+    use std::fs;
+
+    const PROJECT: &str = "66666666-6666-4666-8666-666666666666";
+
+    const PAT: &str = "cdp_hostile_pat_000001";
+
+    fn setup() -> (Double, Env) {
+        let d = Double::start();
+        d.add_pat(PAT);
+        d.add_project(PROJECT, "demo");
+        let mut env = Env::new();
+        env.use_double(&d);
+        env.set("CYBEDEFEND_PAT", PAT);
+        (d, env)
+    }
+
+    #[test]
+    fn a_secret_a_server_echoes_never_reaches_stdout_or_stderr() {
+        let (d, env) = setup();
+        for mode in [TokenMode::EchoSecret, TokenMode::EchoSecretInCode] {
+            d.set_token_mode(mode.clone());
+            for args in [
+                &["auth", "status", "--json"][..],
+                &["auth", "status"],
+                &["auth", "token"],
+                &["--debug", "results", "--project-id", PROJECT],
+            ] {
+                let out = env.run(args);
+                assert_ne!(out.code, 0, "{mode:?} {args:?}: {out:?}");
+                assert!(
+                    !out.all().contains(PAT),
+                    "{mode:?} {args:?} leaked: {out:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal_raw() {
+        let (d, env) = setup();
+        d.set_token_mode(TokenMode::ControlToken);
+        let out = env.run(&["auth", "token"]);
+        assert_ne!(out.code, 0, "{out:?}");
+        assert!(out.stderr.contains("not plain visible ASCII"), "{out:?}");
+        assert!(!out.all().contains('\u{1b}'), "{out:?}");
+        assert!(!env.dot().join("token-cache.json").exists());
+
+        let (d, env) = setup();
+        d.can(
+            "GET",
+            &format!("/project/{PROJECT}"),
+            json_canned(
+                400,
+                "{\"message\":\"\\u001b]0;pwned\\u0007bad\\nFAKE LINE \\u001b[31m\"}",
+            ),
+        );
+        env.write(&env.work().join("repo/a.js"), "x");
+        let out = env.run(&["scan", "--dir", "repo", "--project-id", PROJECT]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(
+            !out.all().contains('\u{1b}') && !out.all().contains('\u{7}'),
+            "{out:?}"
+        );
+        assert!(out.stderr.contains("\\x1b]0;pwned"), "{out:?}");
+        assert!(!out.stderr.contains("\nFAKE LINE"), "{out:?}");
+
+        // file names from a repository
+        let env = Env::new();
+        env.write(&env.work().join("repo/evil\u{1b}[2Jname.js"), "x");
+        let out = env.run(&["scan", "--dir", "repo", "--dry-run"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(!out.all().contains('\u{1b}'), "{out:?}");
+        assert!(out.stdout.contains("evil\\x1b[2Jname.js"), "{out:?}");
+    }
+
+    #[test]
+    fn exec_helpers_do_not_inherit_the_pat_unless_asked() {
+        let (_d, env) = setup();
+        let seen = env.tmp.path().join("seen");
+        let script = format!(
+            "echo \"${{CYBEDEFEND_PAT:-none}}\" > {}; echo cdp_from_the_helper_01",
+            seen.display()
+        );
+        let yaml = |pass: &str| {
+            format!(
+                "credentials:\n  chain: [helper]\n  providers:\n    helper: {{type: exec, shell: true, command: '{script}'{pass}}}\n"
+            )
+        };
+        env.write(&env.dot().join("config.yaml"), &yaml(""));
+        let out = env.run(&["auth", "status", "--offline", "--json"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(fs::read_to_string(&seen).unwrap().trim(), "none");
+        env.write(
+            &env.dot().join("config.yaml"),
+            &yaml(", pass_env: [CYBEDEFEND_PAT]"),
+        );
+        let out = env.run(&["auth", "status", "--offline", "--json"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(fs::read_to_string(&seen).unwrap().trim(), PAT);
+    }
+
+    #[test]
+    fn config_show_masks_secrets_in_provider_options() {
+        let env = Env::new();
+        env.write(
+        &env.dot().join("config.yaml"),
+        "credentials:\n  providers:\n    op: {type: exec, command: [op, read, 'op://x/y/z'], env: {OP_SERVICE_ACCOUNT_TOKEN: ops_very_secret_value, LANG: C}}\n",
+    );
+        for args in [
+            &["config", "show"][..],
+            &["config", "show", "--json", "--origin"],
+        ] {
+            let out = env.run(args);
+            assert_eq!(out.code, 0, "{out:?}");
+            assert!(!out.all().contains("ops_very_secret_value"), "{out:?}");
+            assert!(out.stdout.contains("<masked>"), "{out:?}");
+        }
+    }
+}

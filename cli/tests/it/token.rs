@@ -157,3 +157,81 @@ fn a_busy_or_failing_auth_server_is_asked_again_within_the_retry_budget() {
     let tries = d.requests_to("/oidc/token").len() - before;
     assert!((2..=4).contains(&tries), "{tries} tries");
 }
+
+/// Expiry times a server sends, and the token cache switched off.
+mod expiries_and_the_cache {
+    use super::*;
+
+    use std::fs;
+
+    fn setup() -> (Double, Env) {
+        let d = Double::start();
+        d.add_pat(PAT);
+        d.add_project(PROJECT, "demo");
+        let mut env = Env::new();
+        env.use_double(&d);
+        env.set("CYBEDEFEND_PAT", PAT);
+        (d, env)
+    }
+
+    const PROJECT: &str = "66666666-6666-4666-8666-666666666666";
+
+    const PAT: &str = "cdp_hostile_pat_000001";
+
+    #[test]
+    fn absurd_expiries_never_crash_a_command() {
+        for value in [
+            serde_json::json!(1e30),
+            serde_json::json!("1e30"),
+            serde_json::json!(u64::MAX),
+            serde_json::json!(-1),
+            serde_json::json!("soon"),
+        ] {
+            let (d, env) = setup();
+            d.set_token_mode(TokenMode::ExpiresIn(value.clone()));
+            let out = env.run(&["auth", "token"]);
+            assert_eq!(out.code, 0, "{value}: {out:?}");
+            assert!(!out.stderr.contains("internal error"), "{value}: {out:?}");
+            if let Ok(text) = fs::read_to_string(env.dot().join("token-cache.json")) {
+                // cached at most for a day
+                let v: Value = serde_json::from_str(&text).unwrap();
+                for e in v["entries"].as_object().unwrap().values() {
+                    let year: i32 = e["expires_at"].as_str().unwrap()[..4].parse().unwrap();
+                    assert!(year < 2200, "{value}: {text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn token_cache_off_keeps_no_file_and_costs_an_exchange_per_command() {
+        let d = Double::start();
+        d.add_pat("cdp_cache_off_pat_01");
+        let mut env = Env::new();
+        env.use_double(&d);
+        env.set("CYBEDEFEND_PAT", "cdp_cache_off_pat_01");
+        env.write(
+            &env.dot().join("config.yaml"),
+            "credentials:\n  token_cache: off\n",
+        );
+        for _ in 0..2 {
+            assert_eq!(env.run(&["auth", "token"]).code, 0);
+        }
+        assert_eq!(d.requests_to("/oidc/token").len(), 2);
+        assert!(!env.dot().join("token-cache.json").exists());
+
+        env.write(
+            &env.dot().join("config.yaml"),
+            "credentials:\n  token_cache: file\n",
+        );
+        for _ in 0..2 {
+            assert_eq!(env.run(&["auth", "token"]).code, 0);
+        }
+        assert_eq!(
+            d.requests_to("/oidc/token").len(),
+            3,
+            "one more exchange, then the cache"
+        );
+        assert!(env.dot().join("token-cache.json").exists());
+    }
+}

@@ -592,3 +592,121 @@ fn tls_with_a_private_ca_from_config_or_vault_cacert() {
     let (out, _) = status(&env);
     assert_eq!(out.code, 0, "{out:?}");
 }
+
+/// A Vault that misbehaves on purpose (the double's canned answers: a real OpenBao does not redirect to plain http or echo tokens).
+mod a_vault_that_misbehaves {
+    use super::*;
+    use cybedefend_platform_double::TestCa;
+
+    const VAULT_TOKEN: &str = "hvs.hostile_test_token_0001";
+
+    const SECRET_ID: &str = "secret-id-hostile-000001";
+
+    fn config(env: &Env, providers: &str) {
+        env.write(
+            &env.dot().join("config.yaml"),
+            &format!("credentials:\n  chain: [p]\n  providers:\n    p: {providers}\n"),
+        );
+    }
+
+    fn status(env: &Env) -> (Out, Value) {
+        let out = env.run(&["auth", "status", "--offline", "--json"]);
+        let j = out.json();
+        (out, j)
+    }
+
+    /// A Vault over TLS (the double, with a CA written to `ca.pem`) and the env to reach it.
+    fn tls_vault() -> (Double, Env, TestCa) {
+        let ca = TestCa::new("cybedefend test CA");
+        let vault = Double::start_tls(&ca);
+        let env = Env::new();
+        env.write(&env.tmp.path().join("ca.pem"), &ca.ca_pem);
+        (vault, env, ca)
+    }
+
+    #[test]
+    fn vault_never_resends_a_token_or_secret_id_after_a_redirect() {
+        let (vault, mut env, _ca) = tls_vault();
+        let plain = Double::start();
+        let ca_file = env.tmp.path().join("ca.pem");
+        let base = format!(
+            "{{type: vault, address: '{}', ca_cert: '{}', path: cd",
+            vault.url(),
+            ca_file.display()
+        );
+
+        // a KV read redirected to plain http: not followed, token not sent there
+        env.set("VAULT_TOKEN", VAULT_TOKEN);
+        config(&env, &format!("{base}}}"));
+        vault.can(
+            "GET",
+            "/v1/secret/data/cd",
+            redirect(format!("{}/v1/secret/data/cd", plain.url())),
+        );
+        let (out, j) = status(&env);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(j["error"].as_str().unwrap().contains("not followed"), "{j}");
+        assert!(plain.requests().is_empty(), "{:?}", plain.requests());
+        assert!(!out.all().contains(VAULT_TOKEN));
+
+        // an AppRole login redirected to another https origin: role_id/secret_id not re-sent
+        let ca2 = TestCa::new("other CA");
+        let other = Double::start_tls(&ca2);
+        env.vars.clear();
+        env.set("VAULT_ROLE_ID", "role-id-0001")
+            .set("VAULT_SECRET_ID", SECRET_ID);
+        config(&env, &format!("{base}, auth: {{method: approle}}}}"));
+        vault.can(
+            "POST",
+            "/v1/auth/approle/login",
+            redirect(format!("{}/v1/auth/approle/login", other.url())),
+        );
+        let (out, j) = status(&env);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(
+            j["error"].as_str().unwrap().contains("another origin"),
+            "{j}"
+        );
+        assert!(other.requests().is_empty());
+        assert!(!out.all().contains(SECRET_ID));
+    }
+
+    #[test]
+    fn vault_answers_are_capped_and_their_texts_are_safe() {
+        let (vault, mut env, _ca) = tls_vault();
+        env.set("VAULT_TOKEN", VAULT_TOKEN);
+        config(
+            &env,
+            &format!(
+                "{{type: vault, address: '{}', ca_cert: '{}', path: cd}}",
+                vault.url(),
+                env.tmp.path().join("ca.pem").display()
+            ),
+        );
+        // far too large
+        let big = format!("{{\"data\": \"{}\"}}", "x".repeat(2 << 20));
+        vault.can("GET", "/v1/secret/data/cd", json_canned(200, &big));
+        let (out, j) = status(&env);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(
+            j["error"].as_str().unwrap().contains("larger than 1 MiB"),
+            "{j}"
+        );
+
+        // an error that echoes the token and carries escape sequences
+        let echo = format!(
+            "{{\"errors\": [\"permission denied for {VAULT_TOKEN}\\u001b]0;pwned\\u0007\\nFAKE\"]}}"
+        );
+        vault.can("GET", "/v1/secret/data/cd", json_canned(500, &echo));
+        for args in [
+            &["auth", "status", "--offline", "--json"][..],
+            &["auth", "status", "--offline"],
+        ] {
+            let out = env.run(args);
+            assert_eq!(out.code, 1, "{out:?}");
+            assert!(!out.all().contains(VAULT_TOKEN), "{out:?}");
+            assert!(!out.all().contains('\u{1b}'), "{out:?}");
+            assert!(!out.all().contains("\nFAKE"), "{out:?}");
+        }
+    }
+}
