@@ -470,3 +470,19 @@ mod server_verdicts {
         );
     }
 }
+
+/// What a person reads from `auth status`, whole (`cargo insta review`, or INSTA_UPDATE=always,
+/// after a deliberate change).
+#[test]
+fn status_text_is_pinned() {
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "cdp_snapshot_pat_001");
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    insta::assert_snapshot!("status_offline_env_pat", env.human(&out, None));
+
+    let env = Env::new();
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    insta::assert_snapshot!("status_nothing_found", env.human(&out, None));
+}

@@ -437,3 +437,49 @@ pub fn mkfifo(path: &std::path::Path) {
         .success();
     assert!(made, "mkfifo {}", path.display());
 }
+
+impl Env {
+    /// What a person reads (stderr, then stdout), made stable for a snapshot: this test's
+    /// temporary folder reads `<tmp>`, the double's address `<double>`, a duration `<t>`
+    /// (`0.02 ms`, `0.35 s`). Nothing else changes: the rest is pinned as printed.
+    pub fn human(&self, out: &Out, double: Option<&str>) -> String {
+        let mut text = format!("--- stderr\n{}--- stdout\n{}", out.stderr, out.stdout);
+        text = text.replace(&self.tmp.path().display().to_string(), "<tmp>");
+        if let Some(url) = double {
+            text = text.replace(url, "<double>");
+        }
+        timings_replaced(&text)
+    }
+}
+
+/// `12.34 ms` and `0.35 s` as `<t> ms`, `<t> s`.
+fn timings_replaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, from) = rest.split_at(i);
+        out.push_str(before);
+        let end = from
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(from.len());
+        let (number, after) = from.split_at(end);
+        let timed = number.contains('.') && (after.starts_with(" ms") || after.starts_with(" s"));
+        let word_start = !before.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.');
+        if timed && word_start {
+            out.push_str("<t>");
+        } else {
+            out.push_str(number);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn timings_are_replaced_and_nothing_else() {
+    assert_eq!(
+        timings_replaced("took 0.35 s and 12.04 ms; v1.2 s3 0.5x 1.35 MB"),
+        "took <t> s and <t> ms; v1.2 s3 0.5x 1.35 MB"
+    );
+}

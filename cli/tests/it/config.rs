@@ -710,3 +710,27 @@ mod values_and_typos {
         assert!(ms.split('.').nth(1).is_none_or(|d| d.len() <= 3), "{ms}");
     }
 }
+
+/// `config show` and the help of the main commands, whole: a reworded flag or a reordered
+/// section shows as a diff.
+#[test]
+fn config_show_and_help_are_pinned() {
+    let env = Env::new();
+    env.write(
+        &env.dot().join("config.yaml"),
+        "region: eu\nproject_id: 11111111-1111-4111-8111-111111111111\nhttp_timeout: 45s\n",
+    );
+    let out = env.run(&["config", "show"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    insta::assert_snapshot!("config_show", env.human(&out, None));
+    for (name, args) in [
+        ("help_top", &["--help"][..]),
+        ("help_scan", &["scan", "--help"][..]),
+        ("help_login", &["login", "--help"][..]),
+        ("help_results", &["results", "--help"][..]),
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 0, "{out:?}");
+        insta::assert_snapshot!(name, env.human(&out, None));
+    }
+}

@@ -1024,3 +1024,18 @@ mod packaging_checks {
         );
     }
 }
+
+/// What a person reads from a dry run and from the first mistakes, whole.
+#[test]
+fn dry_run_and_usage_errors_are_pinned() {
+    let (_d, env) = setup();
+    let out = env.run(&["scan", "--dir", "repo", "--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    insta::assert_snapshot!("dry_run", env.human(&out, None));
+    let out = env.run(&["scan", "--dir", "repo", "--dry-run", "--list"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    insta::assert_snapshot!("dry_run_list", env.human(&out, None));
+    let out = env.run(&["scan", "--project-id", PROJECT]);
+    assert_eq!(out.code, 2, "{out:?}");
+    insta::assert_snapshot!("no_folder", env.human(&out, None));
+}

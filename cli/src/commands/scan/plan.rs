@@ -110,15 +110,16 @@ fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
         let bytes: u64 = ignored.iter().map(|g| g.bytes).sum();
         let _ = writeln!(
             s,
-            "Left out by ignore rules: {count} files, {} (--no-ignore keeps them):",
+            "Left out by ignore rules: {}, {} (--no-ignore keeps them):",
+            super::files(usize::try_from(count).unwrap_or(usize::MAX)),
             size(bytes)
         );
         for g in ignored.iter().take(15) {
             let _ = writeln!(
                 s,
-                "  {:>10}  {:>7} files  {}",
+                "  {:>10}  {:>13}  {}",
                 size(g.bytes),
-                g.files,
+                super::files(usize::try_from(g.files).unwrap_or(usize::MAX)),
                 g.path
             );
         }
