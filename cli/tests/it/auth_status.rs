@@ -278,34 +278,27 @@ fn binary_registers_every_built_in_provider_type() {
 
 #[test]
 fn output_that_cannot_be_written_fails_the_command_and_a_closed_pipe_ends_it_quietly() {
-    let env = Env::new();
-    let mut c = env.command(&["auth", "status", "--offline", "--json"]);
-    c.env("CYBEDEFEND_PAT", "cdp_full_disk_out_01");
-    c.stdout(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap(),
-    )
-    .stderr(std::process::Stdio::piped());
-    let out = c.output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("the output could not be written"), "{err}");
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "cdp_full_disk_out_01");
     // every way out to stdout is checked: a completion script too (it used to panic)
-    let mut c = env.command(&["completion", "bash"]);
-    c.stdout(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap(),
-    )
-    .stderr(std::process::Stdio::piped());
-    let out = c.output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("the output could not be written"), "{err}");
-    assert!(!err.contains("internal error"), "{err}");
+    for args in [
+        &["auth", "status", "--offline", "--json"][..],
+        &["completion", "bash"],
+    ] {
+        let mut c = env.command(args);
+        c.stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .stderr(std::process::Stdio::piped());
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("the output could not be written"), "{err}");
+        assert!(!err.contains("internal error"), "{err}");
+    }
     // a reader that stops early (`| head -c1`): no error, the command's own exit code
     let mut c = env.command(&["auth", "status", "--offline", "--json"]);
     c.env("CYBEDEFEND_PAT", "cdp_full_disk_out_01");
@@ -381,29 +374,15 @@ fn status_json_is_pinned_by_golden_files() {
 /// What auth status says the server decided.
 mod server_verdicts {
     use super::*;
+    use crate::common::{DEMO_PAT as PAT, demo as setup};
 
     use std::time::Duration;
-
-    const PAT: &str = "cdp_newuser_pat_0001";
-
-    fn setup() -> (Double, Env) {
-        let d = Double::start();
-        d.add_pat(PAT);
-        d.add_project(PROJECT, "demo");
-        let mut env = Env::new();
-        env.use_double(&d);
-        env.set("CYBEDEFEND_PAT", PAT);
-        env.write(&env.work().join("repo/src/app.js"), "console.log(1)\n");
-        (d, env)
-    }
 
     fn status_json(env: &Env) -> (Out, Value) {
         let out = env.run(&["auth", "status", "--json"]);
         let j = out.json();
         (out, j)
     }
-
-    const PROJECT: &str = "44444444-4444-4444-8444-444444444444";
 
     #[test]
     fn auth_status_says_rejected_only_when_the_server_rejected() {

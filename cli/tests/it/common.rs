@@ -483,3 +483,40 @@ fn timings_are_replaced_and_nothing_else() {
         "took <t> s and <t> ms; v1.2 s3 0.5x 1.35 MB"
     );
 }
+
+/// The double with the PAT `pat` and the project `project` (named `name`), and an env that
+/// reaches the double with `CYBEDEFEND_PAT` set: where most tests of an API command start.
+pub fn with_project(pat: &str, project: &str, name: &str) -> (Double, Env) {
+    let d = Double::start();
+    d.add_pat(pat);
+    d.add_project(project, name);
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", pat);
+    (d, env)
+}
+
+/// `results --project-id PROJECT EXTRA…`.
+pub fn results_of(env: &Env, project: &str, extra: &[&str]) -> Out {
+    let mut args = vec!["results", "--project-id", project];
+    args.extend_from_slice(extra);
+    env.run(&args)
+}
+
+/// The PAT of [`demo`].
+pub const DEMO_PAT: &str = "cdp_demo_pat_0000001";
+/// The project of [`demo`].
+pub const DEMO_PROJECT: &str = "66666666-6666-4666-8666-666666666666";
+
+/// [`with_project`] with [`DEMO_PAT`] and [`DEMO_PROJECT`], and a one-file repository in
+/// `repo/`: for tests of what a server, a file or a setting can do to any command.
+pub fn demo() -> (Double, Env) {
+    let (d, env) = with_project(DEMO_PAT, DEMO_PROJECT, "demo");
+    env.write(&env.work().join("repo/src/app.js"), "console.log(1)\n");
+    (d, env)
+}
+
+/// `results --project-id DEMO_PROJECT EXTRA…`.
+pub fn demo_results(env: &Env, extra: &[&str]) -> Out {
+    results_of(env, DEMO_PROJECT, extra)
+}

@@ -524,31 +524,17 @@ fn provider_paths_from_config_files_must_be_absolute() {
 /// Values checked before any work: durations, numbers, encodings, typos; help and small words.
 mod values_and_typos {
     use super::*;
+    use crate::common::{DEMO_PAT as PAT, DEMO_PROJECT as PROJECT, demo as setup};
 
     use std::ffi::OsStr;
 
     use std::os::unix::ffi::OsStrExt;
-
-    fn setup() -> (Double, Env) {
-        let d = Double::start();
-        d.add_pat(PAT);
-        d.add_project(PROJECT, "demo");
-        let mut env = Env::new();
-        env.use_double(&d);
-        env.set("CYBEDEFEND_PAT", PAT);
-        env.write(&env.work().join("repo/src/app.js"), "console.log(1)\n");
-        (d, env)
-    }
 
     fn scan(env: &Env, extra: &[&str]) -> Out {
         let mut args = vec!["scan", "--dir", "repo", "--project-id", PROJECT, "--ci"];
         args.extend_from_slice(extra);
         env.run(&args)
     }
-
-    const PROJECT: &str = "44444444-4444-4444-8444-444444444444";
-
-    const PAT: &str = "cdp_newuser_pat_0001";
 
     #[test]
     fn non_utf8_settings_are_refused_not_ignored() {

@@ -2,29 +2,12 @@
 //! user or a repository can plant: FIFOs, links, shared folders, readable files, huge files.
 
 use crate::common::*;
+use crate::common::{
+    DEMO_PAT as PAT, DEMO_PROJECT as PROJECT, demo as setup, demo_results as results,
+};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
-
-const PAT: &str = "cdp_hostile_pat_000001";
-
-fn setup() -> (Double, Env) {
-    let d = Double::start();
-    d.add_pat(PAT);
-    d.add_project(PROJECT, "demo");
-    let mut env = Env::new();
-    env.use_double(&d);
-    env.set("CYBEDEFEND_PAT", PAT);
-    (d, env)
-}
-
-const PROJECT: &str = "66666666-6666-4666-8666-666666666666";
-
-fn results(env: &Env, extra: &[&str]) -> Out {
-    let mut args = vec!["results", "--project-id", PROJECT];
-    args.extend_from_slice(extra);
-    env.run(&args)
-}
 
 #[test]
 fn fifos_in_place_of_files_never_hang_a_command() {

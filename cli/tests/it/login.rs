@@ -351,21 +351,7 @@ fn a_signal_during_a_session_refresh_waits_until_the_new_session_is_saved() {
 /// The login timeout as it is echoed, and logout when the keyring cannot be reached.
 mod timeouts_and_keyrings {
     use super::*;
-
-    fn setup() -> (Double, Env) {
-        let d = Double::start();
-        d.add_pat(PAT);
-        d.add_project(PROJECT, "demo");
-        let mut env = Env::new();
-        env.use_double(&d);
-        env.set("CYBEDEFEND_PAT", PAT);
-        env.write(&env.work().join("repo/src/app.js"), "console.log(1)\n");
-        (d, env)
-    }
-
-    const PROJECT: &str = "44444444-4444-4444-8444-444444444444";
-
-    const PAT: &str = "cdp_newuser_pat_0001";
+    use crate::common::demo as setup;
 
     #[test]
     fn login_timeout_is_echoed_with_its_unit() {

@@ -962,29 +962,12 @@ fn a_proxy_that_drops_the_tunnel_is_a_network_failure_retried_not_a_setting() {
 /// Redirects that would carry a credential elsewhere, and waits a server asks for.
 mod redirects_and_waits {
     use super::*;
+    use crate::common::{
+        DEMO_PAT as PAT, DEMO_PROJECT as PROJECT, demo as setup, demo_results as results,
+    };
     use cybedefend_platform_double::Canned;
 
     use std::time::{Duration, Instant};
-
-    const PAT: &str = "cdp_hostile_pat_000001";
-
-    fn setup() -> (Double, Env) {
-        let d = Double::start();
-        d.add_pat(PAT);
-        d.add_project(PROJECT, "demo");
-        let mut env = Env::new();
-        env.use_double(&d);
-        env.set("CYBEDEFEND_PAT", PAT);
-        (d, env)
-    }
-
-    const PROJECT: &str = "66666666-6666-4666-8666-666666666666";
-
-    fn results(env: &Env, extra: &[&str]) -> Out {
-        let mut args = vec!["results", "--project-id", PROJECT];
-        args.extend_from_slice(extra);
-        env.run(&args)
-    }
 
     #[test]
     fn a_pat_never_follows_a_redirect_to_another_origin() {

@@ -8,19 +8,11 @@ const PROJECT: &str = "44444444-4444-4444-8444-444444444444";
 const PAT: &str = "cdp_results_pat_01";
 
 fn setup() -> (Double, Env) {
-    let d = Double::start();
-    d.add_pat(PAT);
-    d.add_project(PROJECT, "demo <app>");
-    let mut env = Env::new();
-    env.use_double(&d);
-    env.set("CYBEDEFEND_PAT", PAT);
-    (d, env)
+    with_project(PAT, PROJECT, "demo <app>")
 }
 
 fn results(env: &Env, extra: &[&str]) -> Out {
-    let mut args = vec!["results", "--project-id", PROJECT];
-    args.extend_from_slice(extra);
-    env.run(&args)
+    results_of(env, PROJECT, extra)
 }
 
 #[test]
@@ -322,30 +314,11 @@ fn a_retry_after_beyond_the_retry_budget_fails_at_once_naming_when() {
 /// Answers that make no sense: errors for every type, odd grouped pages, endless paging.
 mod answers_that_make_no_sense {
     use super::*;
+    use crate::common::{DEMO_PROJECT as PROJECT, demo as setup, demo_results as results};
 
     use std::fs;
 
     use std::time::{Duration, Instant};
-
-    const PROJECT: &str = "66666666-6666-4666-8666-666666666666";
-
-    fn setup() -> (Double, Env) {
-        let d = Double::start();
-        d.add_pat(PAT);
-        d.add_project(PROJECT, "demo");
-        let mut env = Env::new();
-        env.use_double(&d);
-        env.set("CYBEDEFEND_PAT", PAT);
-        (d, env)
-    }
-
-    fn results(env: &Env, extra: &[&str]) -> Out {
-        let mut args = vec!["results", "--project-id", PROJECT];
-        args.extend_from_slice(extra);
-        env.run(&args)
-    }
-
-    const PAT: &str = "cdp_hostile_pat_000001";
 
     #[test]
     fn results_never_claim_no_findings_when_nothing_could_be_fetched() {

@@ -11,12 +11,7 @@ const PROJECT: &str = "22222222-2222-4222-8222-222222222222";
 const PAT: &str = "cdp_scan_pat_000001";
 
 fn setup() -> (Double, Env) {
-    let d = Double::start();
-    d.add_pat(PAT);
-    d.add_project(PROJECT, "demo");
-    let mut env = Env::new();
-    env.use_double(&d);
-    env.set("CYBEDEFEND_PAT", PAT);
+    let (d, env) = with_project(PAT, PROJECT, "demo");
     let src = env.work().join("repo");
     env.write(&src.join("src/app.js"), "console.log(1)\n");
     env.write(&src.join("src/util/helpers.js"), "export const x = 1\n");
@@ -791,6 +786,7 @@ fn a_memory_limit_while_packaging_is_an_error_with_a_hint() {
 /// Checks before packaging, and what --archive-out and --dry-run leave behind.
 mod packaging_checks {
     use super::*;
+    use crate::common::{DEMO_PAT as PAT, DEMO_PROJECT as PROJECT, demo as setup};
 
     use std::fs;
 
@@ -801,21 +797,6 @@ mod packaging_checks {
         let mut args = vec!["scan", "--dir", "repo", "--project-id", PROJECT, "--ci"];
         args.extend_from_slice(extra);
         env.run(&args)
-    }
-
-    const PROJECT: &str = "44444444-4444-4444-8444-444444444444";
-
-    const PAT: &str = "cdp_newuser_pat_0001";
-
-    fn setup() -> (Double, Env) {
-        let d = Double::start();
-        d.add_pat(PAT);
-        d.add_project(PROJECT, "demo");
-        let mut env = Env::new();
-        env.use_double(&d);
-        env.set("CYBEDEFEND_PAT", PAT);
-        env.write(&env.work().join("repo/src/app.js"), "console.log(1)\n");
-        (d, env)
     }
 
     #[test]

@@ -134,22 +134,9 @@ fn credentials_file_content_is_never_echoed_on_parse_errors() {
 /// Secrets and terminal safety against what a server, a helper or a config sends.
 mod what_a_server_or_a_helper_sends {
     use super::*;
+    use crate::common::{DEMO_PAT as PAT, DEMO_PROJECT as PROJECT, demo as setup};
 
     use std::fs;
-
-    const PROJECT: &str = "66666666-6666-4666-8666-666666666666";
-
-    const PAT: &str = "cdp_hostile_pat_000001";
-
-    fn setup() -> (Double, Env) {
-        let d = Double::start();
-        d.add_pat(PAT);
-        d.add_project(PROJECT, "demo");
-        let mut env = Env::new();
-        env.use_double(&d);
-        env.set("CYBEDEFEND_PAT", PAT);
-        (d, env)
-    }
 
     #[test]
     fn a_secret_a_server_echoes_never_reaches_stdout_or_stderr() {

@@ -161,22 +161,9 @@ fn a_busy_or_failing_auth_server_is_asked_again_within_the_retry_budget() {
 /// Expiry times a server sends, and the token cache switched off.
 mod expiries_and_the_cache {
     use super::*;
+    use crate::common::demo as setup;
 
     use std::fs;
-
-    fn setup() -> (Double, Env) {
-        let d = Double::start();
-        d.add_pat(PAT);
-        d.add_project(PROJECT, "demo");
-        let mut env = Env::new();
-        env.use_double(&d);
-        env.set("CYBEDEFEND_PAT", PAT);
-        (d, env)
-    }
-
-    const PROJECT: &str = "66666666-6666-4666-8666-666666666666";
-
-    const PAT: &str = "cdp_hostile_pat_000001";
 
     #[test]
     fn absurd_expiries_never_crash_a_command() {

@@ -106,21 +106,21 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<Exit>
     let winner = res.winner.as_ref();
     let authenticated =
         winner.is_some() && failure.is_none() && matches!(check, Check::Accepted | Check::Skipped);
+    let status = Status {
+        winner,
+        check: &check,
+        offline,
+        authenticated,
+        endpoints: &endpoints,
+        expires_at,
+        account: account.as_ref(),
+        net: &net,
+        trace: &res.trace,
+    };
     if as_json {
         let mut all_warnings = warnings.clone();
         all_warnings.extend(app.config.warnings.iter().cloned());
         all_warnings.extend(app.config.unknown.iter().cloned());
-        let status = Status {
-            winner,
-            check: &check,
-            offline,
-            authenticated,
-            endpoints: &endpoints,
-            expires_at,
-            account: account.as_ref(),
-            net: &net,
-            trace: &res.trace,
-        };
         app.out
             .json(&status.json(app, failure.as_ref(), account_error.as_ref(), all_warnings))?;
     } else {
@@ -150,17 +150,6 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<Exit>
             )),
             None => {}
         }
-        let status = Status {
-            winner,
-            check: &check,
-            offline,
-            authenticated,
-            endpoints: &endpoints,
-            expires_at,
-            account: account.as_ref(),
-            net: &net,
-            trace: &res.trace,
-        };
         app.out.data(&status.text());
         if let Some(e) = &account_error {
             warnings.push(format!(
