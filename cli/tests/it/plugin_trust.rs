@@ -38,6 +38,16 @@ fn program(path: &Path, text: &str) {
     mode(path, 0o755);
 }
 
+/// A shell script at `path` that answers PAT, mode 0755.
+fn answering_at(path: &Path) {
+    program(
+        path,
+        &format!(
+            "#!/bin/sh\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
+        ),
+    );
+}
+
 /// A plugin `t` answering PAT whose first line is `first_line`; its stderr lists its PATH.
 fn plugin_t(env: &Env, first_line: &str, body: &str) -> PathBuf {
     let name = plugin_dir(env, &[]).join("cybedefend-credential-t");
@@ -558,12 +568,7 @@ fn the_loader_and_library_folders_of_an_elf_plugin_are_checked() {
     fs::create_dir_all(&sticky).unwrap();
     mode(&sticky, 0o1777);
     let in_sticky = sticky.join("cybedefend-credential-t");
-    program(
-        &in_sticky,
-        &format!(
-            "#!/bin/sh\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
-        ),
-    );
+    answering_at(&in_sticky);
     config(
         &env,
         &format!(
@@ -986,12 +991,7 @@ fn a_hash_decides_also_where_memory_files_may_not_run() {
         Env::output_of(c, None)
     };
     // a script is only read from its sealed copy: it runs
-    program(
-        &name,
-        &format!(
-            "#!/bin/sh\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
-        ),
-    );
+    answering_at(&name);
     pinned(&env);
     let out = noexec_status(&env);
     assert_eq!(out.code, 0, "{out:?}");
@@ -1229,12 +1229,7 @@ fn scripts_and_interpreters_keep_away_from_shared_folders() {
     mode(&sticky, 0o1777);
     mode(&mine, 0o700);
     let plugin = mine.join("cybedefend-credential-t");
-    program(
-        &plugin,
-        &format!(
-            "#!/bin/sh\n{HELLO}\nprintf '{{\"ok\":{{\"kind\":\"pat\",\"secret\":\"{PAT}\"}}}}\\n'\n"
-        ),
-    );
+    answering_at(&plugin);
     config(
         &env,
         &format!(
