@@ -520,3 +520,10 @@ pub fn demo() -> (Double, Env) {
 pub fn demo_results(env: &Env, extra: &[&str]) -> Out {
     results_of(env, DEMO_PROJECT, extra)
 }
+
+/// `auth status --offline --json`, and its JSON.
+pub fn status(env: &Env) -> (Out, Value) {
+    let out = env.run(&["auth", "status", "--offline", "--json"]);
+    let j = out.json();
+    (out, j)
+}

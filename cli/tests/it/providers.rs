@@ -11,12 +11,6 @@ fn config(env: &Env, yaml: &str) {
     env.write(&env.dot().join("config.yaml"), yaml);
 }
 
-fn status(env: &Env) -> (Out, Value) {
-    let out = env.run(&["auth", "status", "--offline", "--json"]);
-    let j = out.json();
-    (out, j)
-}
-
 #[test]
 fn exec_reads_the_first_line_and_explains_failures() {
     let env = Env::new();
@@ -428,12 +422,6 @@ mod helpers_and_files_that_misbehave {
             &env.dot().join("config.yaml"),
             &format!("credentials:\n  chain: [p]\n  providers:\n    p: {providers}\n"),
         );
-    }
-
-    fn status(env: &Env) -> (Out, Value) {
-        let out = env.run(&["auth", "status", "--offline", "--json"]);
-        let j = out.json();
-        (out, j)
     }
 
     #[test]

@@ -214,12 +214,6 @@ fn provider(env: &Env, body: &str, chain: &str) {
     );
 }
 
-fn status(env: &Env) -> (Out, Value) {
-    let out = env.run(&["auth", "status", "--offline", "--json"]);
-    let j = out.json();
-    (out, j)
-}
-
 #[test]
 fn kv2_with_token_and_approle_and_kv1() {
     let Some(bao) = Bao::start() else { return };
@@ -607,12 +601,6 @@ mod a_vault_that_misbehaves {
             &env.dot().join("config.yaml"),
             &format!("credentials:\n  chain: [p]\n  providers:\n    p: {providers}\n"),
         );
-    }
-
-    fn status(env: &Env) -> (Out, Value) {
-        let out = env.run(&["auth", "status", "--offline", "--json"]);
-        let j = out.json();
-        (out, j)
     }
 
     /// A Vault over TLS (the double, with a CA written to `ca.pem`) and the env to reach it.
