@@ -103,14 +103,13 @@ fn main() -> ExitCode {
             Exit::of(&e)
         }
     };
-    if let Some(e) = output::stdout_failure() {
+    // a command that failed has said why; its stream errors are not said twice
+    if let Some(e) = output::stdout_failure().filter(|_| exit == Exit::Success) {
         printer.error(
             &cybedefend_core::Error::failure(format!("the output could not be written: {e}"))
                 .with_hint("check where stdout goes (a full disk, a closed file)"),
         );
-        if exit == Exit::Success {
-            exit = Exit::Failed;
-        }
+        exit = Exit::Failed;
     }
     if let Some(notice) = cybedefend_core::platform::exchange::cache_notice() {
         printer.warn(notice);

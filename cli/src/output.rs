@@ -130,12 +130,21 @@ impl Write for Stdout {
         self.0.write(bytes).inspect_err(record_failure)
     }
 
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // one lock for the whole write, and a failure recorded however it ends
+        self.0.write_all(bytes).inspect_err(record_failure)
+    }
+
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush().inspect_err(record_failure)
     }
 }
 
 fn record_failure(e: &std::io::Error) {
+    // a write a signal interrupted is tried again by `write_all`: not a failure
+    if e.kind() == std::io::ErrorKind::Interrupted {
+        return;
+    }
     if let Ok(mut f) = STDOUT_FAILED.lock()
         && f.is_none()
     {

@@ -1020,3 +1020,20 @@ fn dry_run_and_usage_errors_are_pinned() {
     assert_eq!(out.code, 2, "{out:?}");
     insta::assert_snapshot!("no_folder", env.human(&out, None));
 }
+
+/// An upload that cannot connect, under --debug: the causes are shown, the signed URL's
+/// signature never is (reqwest's own message quotes the whole URL; the causes start below it).
+#[test]
+fn a_failed_upload_under_debug_never_shows_the_signature() {
+    let (d, env) = setup();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    d.set_upload_base(&format!("http://127.0.0.1:{closed}"));
+    let out = scan(&env, &["--wait=false", "--debug"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("  cause: "), "{out:?}");
+    assert!(!out.all().contains("deadbeef"), "{out:?}");
+}

@@ -352,7 +352,13 @@ impl Http {
 /// A one-line explanation of a transport failure ([`ErrorKind::Network`]), naming the host,
 /// the proxy in the path if any, and for TLS the issuer seen and the setting that would fix it.
 pub fn transport_error(what: &str, url: &url::Url, err: &reqwest::Error, limit: Duration) -> Error {
-    let e = transport_error_of(what, url, err, limit).with_source(err);
+    let e = transport_error_of(what, url, err, limit);
+    // reqwest's own text names the whole URL, query included (a pre-signed upload URL carries
+    // its signature there): the causes start below it, with hyper's and the system's words
+    let e = match std::error::Error::source(err) {
+        Some(inner) => e.with_source(inner),
+        None => e,
+    };
     // a connection that could not be made sent nothing (a TLS failure did not get that far
     // either, but it is no failure to retry)
     if err.is_connect() && e.kind() == ErrorKind::Network {

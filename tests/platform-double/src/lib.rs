@@ -105,6 +105,8 @@ struct State {
     api_failures: Vec<u16>,
     malformed_status: bool,
     base_url: String,
+    /// Where upload URLs point instead of the double itself (a closed port, say).
+    upload_base: Option<String>,
     canned: BTreeMap<(String, String), Canned>,
     retry_after: String,
     /// Statuses the next token requests answer, in order (429 with `Retry-After: 1`).
@@ -292,6 +294,7 @@ impl Double {
                 api_failures: Vec::new(),
                 malformed_status: false,
                 base_url: String::new(),
+                upload_base: None,
                 canned: BTreeMap::new(),
                 retry_after: "0".into(),
                 api_stall: None,
@@ -568,6 +571,12 @@ impl Double {
     /// How the upload URL answers.
     pub fn set_upload_mode(&self, mode: UploadMode) {
         self.shared.lock().upload_mode = mode;
+    }
+
+    /// Signed upload URLs point at `base` (`http://127.0.0.1:PORT` where nothing listens, to
+    /// make every upload fail to connect).
+    pub fn set_upload_base(&self, base: &str) {
+        self.shared.lock().upload_base = Some(base.to_owned());
     }
 
     /// What the policy evaluation says.

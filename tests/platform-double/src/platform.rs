@@ -296,7 +296,7 @@ pub(super) fn scan_start(s: &mut State, req: &Recorded, p: &Params) -> Response 
     let sid = new_scan(s, &project_id, None);
     let url = format!(
         "{}/__upload/{sid}?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=deadbeef&X-Goog-Expires=900",
-        s.base_url
+        s.upload_base.as_deref().unwrap_or(&s.base_url)
     );
     json_response(
         StatusCode::OK,
