@@ -18,7 +18,7 @@ mod write;
 
 pub use plan::{
     IgnoredGroup, PLATFORM_IGNORE_FILE, Plan, PlannedFile, Skipped, ignored, looks_like_secret,
-    plan,
+    plan, plan_excluding,
 };
 pub use write::{Written, write};
 

@@ -56,6 +56,8 @@ pub struct Plan {
     pub total_bytes: u64,
     /// Symbolic links and special files left out.
     pub skipped: Vec<Skipped>,
+    /// Files the `exclude` patterns left out.
+    pub excluded: Vec<String>,
 }
 
 fn walk_error(root: &Path, err: &ignore::Error) -> Error {
@@ -242,6 +244,42 @@ pub fn looks_like_secret(name: &str) -> Option<&'static str> {
 /// Lists what goes into the archive. Errors name the unreadable path; a missing folder is a
 /// usage error.
 pub fn plan(root: &Path, respect_ignore: bool) -> Result<Plan> {
+    plan_excluding(root, respect_ignore, &[])
+}
+
+/// [`plan`], leaving out the files `exclude` matches: patterns in `.gitignore` syntax, relative
+/// to `root` (`*.pem`, `secrets/`, `/config/local.env`), applied even with `respect_ignore`
+/// off. A pattern that does not parse is a usage error naming it.
+pub fn plan_excluding(root: &Path, respect_ignore: bool, exclude: &[String]) -> Result<Plan> {
+    let mut rules = ignore::gitignore::GitignoreBuilder::new(root);
+    for pattern in exclude {
+        rules.add_line(None, pattern).map_err(|e| {
+            Error::usage(format!(
+                "--exclude `{}` is not a valid pattern: {e}",
+                cybedefend_core::text::one_line(pattern, 120)
+            ))
+            .with_hint("patterns use .gitignore syntax: `*.pem`, `secrets/`, `/config/local.env`")
+        })?;
+    }
+    let rules = rules
+        .build()
+        .map_err(|e| Error::usage(format!("--exclude: {e}")))?;
+    let mut plan = plan_all(root, respect_ignore)?;
+    if !exclude.is_empty() {
+        let (kept, left): (Vec<PlannedFile>, Vec<PlannedFile>) =
+            std::mem::take(&mut plan.files).into_iter().partition(|f| {
+                !rules
+                    .matched_path_or_any_parents(Path::new(&f.name), false)
+                    .is_ignore()
+            });
+        plan.total_bytes = kept.iter().map(|f| f.size).sum();
+        plan.files = kept;
+        plan.excluded = left.into_iter().map(|f| f.name).collect();
+    }
+    Ok(plan)
+}
+
+fn plan_all(root: &Path, respect_ignore: bool) -> Result<Plan> {
     let meta = match fs::metadata(root) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -356,13 +394,20 @@ pub fn plan(root: &Path, respect_ignore: bool) -> Result<Plan> {
         files,
         total_bytes: total,
         skipped,
+        excluded: Vec::new(),
     })
 }
 
 /// What the ignore rules removed from `plan`, grouped by the outermost folder that lost all
 /// its files (a second walk without rules; for `--dry-run` only).
 pub fn ignored(plan: &Plan) -> Result<Vec<IgnoredGroup>> {
-    let kept: HashSet<&str> = plan.files.iter().map(|f| f.name.as_str()).collect();
+    // what --exclude left out is its own group, not the ignore rules'
+    let kept: HashSet<&str> = plan
+        .files
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain(plan.excluded.iter().map(String::as_str))
+        .collect();
     let mut dirs_with_kept: HashSet<String> = HashSet::new();
     for f in &plan.files {
         let mut acc = String::new();

@@ -1037,3 +1037,68 @@ fn a_failed_upload_under_debug_never_shows_the_signature() {
     assert!(out.stderr.contains("  cause: "), "{out:?}");
     assert!(!out.all().contains("deadbeef"), "{out:?}");
 }
+
+/// A real scan names a file that looks like a secret before it leaves, in CI too, with advice
+/// that works (`--exclude`, `.gitignore`: never `.cybedefend`, which hides findings after the
+/// upload); `--exclude` keeps it out, with --no-ignore too, and the dry run shows what it left out.
+#[test]
+fn secret_looking_files_are_named_before_every_upload_and_exclude_keeps_them_out() {
+    let (d, env) = setup();
+    let out = scan(&env, &["--wait=false"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.contains(".env looks like a secret"))
+        .unwrap_or_else(|| panic!("no warning before the upload: {out:?}"));
+    assert!(warning.contains("will be uploaded"), "{warning}");
+    assert!(warning.contains("--exclude '/.env'"), "{warning}");
+    assert!(!warning.contains(".cybedefend"), "{warning}");
+    let packaging = out.stderr.find("Packaging").unwrap();
+    assert!(
+        out.stderr.find(".env looks like").unwrap() < packaging,
+        "{out:?}"
+    );
+    assert!(zip_names(&d.uploaded(&d.scan_ids()[0]).unwrap()).contains(&".env".to_owned()));
+
+    // the advice, followed: nothing of it leaves, and nothing warns
+    for extra in [
+        &["--exclude", "/.env"][..],
+        &["--exclude", "/.env", "--no-ignore"],
+    ] {
+        let before = d.scan_ids().len();
+        let mut args = vec!["--wait=false"];
+        args.extend_from_slice(extra);
+        let out = scan(&env, &args);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(!out.stderr.contains("looks like a secret"), "{out:?}");
+        let id = &d.scan_ids()[before];
+        let names = zip_names(&d.uploaded(id).unwrap());
+        assert!(!names.contains(&".env".to_owned()), "{extra:?}: {names:?}");
+        assert!(
+            names.contains(&"src/app.js".to_owned()),
+            "{extra:?}: {names:?}"
+        );
+    }
+
+    // a folder pattern, in the dry run: listed as left out by --exclude, not by ignore rules
+    let out = env.run(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--dry-run",
+        "--exclude",
+        "src/util/",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("Left out by --exclude: 1 file:\n  src/util/helpers.js"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("Would upload 4 files"), "{out:?}");
+    // a pattern that does not parse is a usage error naming it
+    let out = env.run(&["scan", "--dir", "repo", "--dry-run", "--exclude", "{a"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--exclude `{a`"), "{out:?}");
+}

@@ -72,10 +72,11 @@ fn threads() -> usize {
 }
 
 /// Plans the archive of `dir` (off the runtime).
-pub(crate) async fn plan(running: &Running, dir: &Path, respect_ignore: bool) -> Result<Plan> {
+pub(crate) async fn plan(running: &Running, dir: &Path, args: &ScanArgs) -> Result<Plan> {
     let dir = dir.to_owned();
+    let (respect_ignore, exclude) = (!args.no_ignore, args.exclude.clone());
     running
-        .blocking(move || archive::plan(&dir, respect_ignore))
+        .blocking(move || archive::plan_excluding(&dir, respect_ignore, &exclude))
         .await
 }
 
@@ -132,7 +133,11 @@ pub(crate) async fn package(
     dir: &Path,
     running: &Running,
 ) -> Result<(PathBuf, tempfile::TempPath)> {
-    let plan = plan(running, dir, !args.no_ignore).await?;
+    let plan = plan(running, dir, args).await?;
+    // what looks like a secret is named before anything leaves, terminal or CI
+    for warning in super::plan::secret_warnings(&plan, false) {
+        app.out.warn(&warning);
+    }
     let tmp = tempfile::Builder::new()
         .prefix("cybedefend-scan-")
         .suffix(".zip")

@@ -61,6 +61,10 @@ pub(crate) struct ScanArgs {
     /// Keep files that .gitignore/.ignore exclude (.git/ is still left out)
     #[arg(long)]
     pub(crate) no_ignore: bool,
+    /// Leave out the files GLOB matches (.gitignore syntax, relative to --dir: `*.pem`,
+    /// `secrets/`, `/config/local.env`); repeatable, and applied with --no-ignore too
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) exclude: Vec<String>,
     /// Show what would be uploaded (files, sizes, secrets-looking files, what the ignore rules
     /// removed); no account and no network needed
     #[arg(long)]

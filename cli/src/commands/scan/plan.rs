@@ -24,18 +24,14 @@ pub(crate) async fn dry_run(
     running: Running,
 ) -> Result<Exit> {
     let respect = !args.no_ignore;
-    let plan = pack::plan(&running, &dir, respect).await?;
+    let plan = pack::plan(&running, &dir, args).await?;
     let ignored = if respect {
         let p = plan.clone();
         running.blocking(move || archive::ignored(&p)).await?
     } else {
         Vec::new()
     };
-    let secrets: Vec<(&str, &str)> = plan
-        .files
-        .iter()
-        .filter_map(|f| looks_like_secret(&f.name).map(|why| (f.name.as_str(), why)))
-        .collect();
+    let secrets = secret_warnings(&plan, true);
     if args.json {
         app.out.json(&plan_json(&plan, &ignored, respect))?;
     } else if args.list {
@@ -47,10 +43,8 @@ pub(crate) async fn dry_run(
     } else {
         app.out.data(&summary(&plan, &ignored, respect));
     }
-    for (name, why) in &secrets {
-        app.out.warn(&format!(
-            "{name} looks like a secret ({why}) and would be uploaded; exclude it with a .gitignore, .ignore or .cybedefend rule if it should not leave this machine"
-        ));
+    for warning in &secrets {
+        app.out.warn(warning);
     }
     if let Some(target) = &args.archive_out {
         pack::write_to(app, &running, plan, target).await?;
@@ -58,6 +52,25 @@ pub(crate) async fn dry_run(
     app.out
         .info("Dry run: nothing was uploaded and no network call was made");
     Ok(Exit::Success)
+}
+
+/// One warning for each planned file that looks like a secret, saying what keeps it out
+/// (`.cybedefend` does not: the platform reads it to hide findings, after the upload).
+pub(crate) fn secret_warnings(plan: &Plan, dry_run: bool) -> Vec<String> {
+    let will = if dry_run { "would be" } else { "will be" };
+    plan.files
+        .iter()
+        .filter_map(|f| looks_like_secret(&f.name).map(|why| (f.name.as_str(), why)))
+        .map(|(name, why)| {
+            let pattern = format!("/{name}");
+            format!(
+                "{} looks like a secret ({why}) and {will} uploaded; to keep it on this machine, add `{}` to .gitignore or .ignore, or pass --exclude '{}'",
+                cybedefend_core::text::neutralize(name),
+                cybedefend_core::text::neutralize(&pattern),
+                cybedefend_core::text::neutralize(&pattern)
+            )
+        })
+        .collect()
 }
 
 fn plan_json(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> serde_json::Value {
@@ -73,6 +86,7 @@ fn plan_json(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> serde_json
         "total_bytes": plan.total_bytes,
         "ignored": ignored.iter().map(|g| json!({"path": g.path, "files": g.files, "bytes": g.bytes})).collect::<Vec<_>>(),
         "skipped": plan.skipped.iter().map(|s| json!({"path": s.name, "reason": s.reason})).collect::<Vec<_>>(),
+        "excluded": plan.excluded,
     })
 }
 
@@ -125,6 +139,15 @@ fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
         }
         if ignored.len() > 15 {
             let _ = writeln!(s, "  ... and {} more", ignored.len() - 15);
+        }
+    }
+    if !plan.excluded.is_empty() {
+        let _ = writeln!(s, "Left out by --exclude: {}:", files(plan.excluded.len()));
+        for name in plan.excluded.iter().take(15) {
+            let _ = writeln!(s, "  {name}");
+        }
+        if plan.excluded.len() > 15 {
+            let _ = writeln!(s, "  ... and {} more", plan.excluded.len() - 15);
         }
     }
     if !plan.skipped.is_empty() {
