@@ -1705,3 +1705,42 @@ fn a_project_list_that_never_ends_stops_at_the_listing_budget() {
     assert!(pages <= 12, "{pages} pages read");
     assert!(start.elapsed() < std::time::Duration::from_secs(60));
 }
+
+/// `-o` is the file in `report` and the format in `results`: `report owasp -o pdf` is refused
+/// with the right flag named (it wrote a JSON report to a file called `pdf` and exited 0), and
+/// `results --format` says to use `-o`. Nothing is asked of the server either way.
+#[test]
+fn a_format_where_the_file_goes_is_named_not_written() {
+    let (d, env) = setup();
+    for (args, flag) in [
+        (
+            &["report", "owasp", "--project-id", PROJECT, "-o", "pdf"][..],
+            "--format pdf",
+        ),
+        (
+            &["report", "cwe", "--project-id", PROJECT, "--output", "HTML"],
+            "--format html",
+        ),
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr.contains(&format!("did you mean `{flag}`?")),
+            "{out:?}"
+        );
+        assert!(!env.work().join("pdf").exists() && !env.work().join("HTML").exists());
+    }
+    // a file of that very name is still possible
+    let out = env.run(&["report", "owasp", "--project-id", PROJECT, "-o", "./pdf"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(env.work().join("pdf").is_file());
+    let out = env.run(&["results", "--project-id", PROJECT, "--format", "sarif"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("`-o sarif`"), "{out:?}");
+    let asked = d
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("report"))
+        .count();
+    assert_eq!(asked, 1, "only the ./pdf report was asked for");
+}

@@ -136,6 +136,21 @@ impl Dest {
                     "give a file name, such as {default}, or `-` for stdout"
                 )));
             }
+            // `report owasp -o pdf`: the format where the file goes (in `results`, -o is the
+            // format) would write a JSON report to a file named `pdf`
+            Some(name)
+                if ["json", "html", "pdf", "sarif", "markdown", "md"]
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(name)) =>
+            {
+                return Err(Error::usage(format!(
+                    "--output `{name}` is a format's name, not a file: did you mean `--format {}`?",
+                    name.to_ascii_lowercase()
+                ))
+                .with_hint(format!(
+                    "in `report`, -o/--output is the file and --format the format (in `results`, -o is the format); a file of that very name is `--output ./{name}`"
+                )));
+            }
             Some(path) => PathBuf::from(path),
             None => PathBuf::from(default),
         };

@@ -128,6 +128,9 @@ pub(crate) struct ResultsArgs {
     /// Group findings by rule or package (JSON only)
     #[arg(short, long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) grouped: bool,
+    /// `report`'s name for the format, taken only to say that here it is `--output`
+    #[arg(long, hide = true, value_name = "FORMAT")]
+    pub(crate) format: Option<String>,
 }
 
 /// Where the report goes.
@@ -214,6 +217,13 @@ fn describe(target: &Target) -> String {
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> Result<Exit> {
     let kind = args.kind.name();
+    if let Some(format) = &args.format {
+        let shown = cybedefend_core::text::one_line(format, 40);
+        return Err(
+            Error::usage(format!("`results` takes the format with -o/--output: `-o {shown}`"))
+                .with_hint("in `results`, -o is the format and -f the file name (as in the official CLI); --format and --output FILE are `report`'s"),
+        );
+    }
     if args.grouped && args.output != OutputFormat::Json {
         return Err(Error::usage("--grouped writes JSON only")
             .with_hint("drop --output or use --output json"));
