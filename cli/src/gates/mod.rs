@@ -136,6 +136,13 @@ pub(crate) struct Followed<'a, 'b> {
     pub(crate) args: &'a GateArgs,
 }
 
+impl Followed<'_, '_> {
+    /// The job summary of this scan (`$GITHUB_STEP_SUMMARY`).
+    pub(crate) fn summary(&self) -> Summary {
+        Summary::new(self.scan_id, self.project, self.branch)
+    }
+}
+
 /// Waits for the scan to finish, then applies every gate; the exit code (`scan` and
 /// `container scan`).
 pub(crate) async fn follow(scan: Followed<'_, '_>, summary: &mut Summary) -> Result<Exit> {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cybedefend_platform_double::{Canned, TestCa};
+use cybedefend_platform_double::TestCa;
 
 use crate::common::*;
 
@@ -235,19 +235,10 @@ fn api_token_exchange_upload_and_vault_go_through_a_real_proxy_unless_no_proxy_s
 
     // a Vault provider with its own CA goes through the same proxy
     let vault_ca = TestCa::new("vault test CA");
-    let vault = Double::start_tls(&vault_ca);
+    let vault = vault_with_pat(&vault_ca);
     let vault_port = port_of(&vault.url());
     let vault_ca_file = env.tmp.path().join("vault-ca.pem");
     env.write(&vault_ca_file, &vault_ca.ca_pem);
-    vault.can(
-        "GET",
-        "/v1/secret/data/cd",
-        Canned {
-            status: 200,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: format!(r#"{{"data":{{"data":{{"pat":"{PAT}"}}}}}}"#).into_bytes(),
-        },
-    );
     unset(&mut env, "CYBEDEFEND_PAT");
     env.set("VAULT_TOKEN", "hvs.network-test-token");
     env.write(
@@ -867,20 +858,22 @@ fn a_relative_ca_file_from_the_environment_is_refused_not_read_from_the_working_
     }
 }
 
+/// A Vault over TLS (its certificate signed by `ca`) whose KV v2 secret `cd` holds PAT.
+fn vault_with_pat(ca: &TestCa) -> Double {
+    let vault = Double::start_tls(ca);
+    vault.can(
+        "GET",
+        "/v1/secret/data/cd",
+        json_canned(200, &format!(r#"{{"data":{{"data":{{"pat":"{PAT}"}}}}}}"#)),
+    );
+    vault
+}
+
 #[test]
 fn vault_follows_the_same_trust_rule_as_every_connection() {
     // one company CA signs the platform's and Vault's certificates; `ca_cert` names it once
     let (_d, mut env, ca, ca_file) = tls_setup("company CA");
-    let vault = Double::start_tls(&ca);
-    vault.can(
-        "GET",
-        "/v1/secret/data/cd",
-        Canned {
-            status: 200,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: format!(r#"{{"data":{{"data":{{"pat":"{PAT}"}}}}}}"#).into_bytes(),
-        },
-    );
+    let vault = vault_with_pat(&ca);
     unset(&mut env, "CYBEDEFEND_PAT");
     env.set("VAULT_TOKEN", "hvs.trust-rule-token");
     env.write(

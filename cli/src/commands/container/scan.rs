@@ -7,7 +7,7 @@ use cybedefend_core::{Error, Result};
 use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::commands::data::{self, JsonFlag};
-use crate::gates::{self, GateArgs, Summary};
+use crate::gates::{self, GateArgs};
 
 use crate::exit::Exit;
 use crate::output::Printer;
@@ -201,7 +201,6 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: RegistryCommand) 
         ));
     };
     let branch = branch.unwrap_or_default();
-    let mut summary = Summary::new(&scan_id, &project, &branch);
     // An image scan is judged on what the image holds, not on the project's other findings.
     let mut args = args;
     args.gates.kinds = Some(&["container"]);
@@ -213,5 +212,5 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, cmd: RegistryCommand) 
         branch: &branch,
         args: &args.gates,
     };
-    gates::follow(scan, &mut summary).await
+    gates::follow(scan, &mut scan.summary()).await
 }

@@ -205,12 +205,6 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
     let scan_id = upload::start_and_upload(&app, &api, &project, &branch, &archive_path).await?;
     drop(_guard);
 
-    let mut summary = gates::Summary::new(&scan_id, &project, &branch);
-    if !args.wait {
-        app.out.data(&scan_id);
-        summary.write(true, "Scan started; not waiting for it (`--wait=false`).");
-        return Ok(Exit::Success);
-    }
     let scan = gates::Followed {
         app: &app,
         api: &api,
@@ -219,6 +213,12 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
         branch: &branch,
         args: &args.gates,
     };
+    let mut summary = scan.summary();
+    if !args.wait {
+        app.out.data(&scan_id);
+        summary.write(true, "Scan started; not waiting for it (`--wait=false`).");
+        return Ok(Exit::Success);
+    }
     gates::follow(scan, &mut summary).await
 }
 

@@ -62,12 +62,9 @@ pub(crate) fn secret_warnings(plan: &Plan, dry_run: bool) -> Vec<String> {
         .iter()
         .filter_map(|f| looks_like_secret(&f.name).map(|why| (f.name.as_str(), why)))
         .map(|(name, why)| {
-            let pattern = format!("/{name}");
+            // (the printer neutralises what it prints)
             format!(
-                "{} looks like a secret ({why}) and {will} uploaded; to keep it on this machine, add `{}` to .gitignore or .ignore, or pass --exclude '{}'",
-                cybedefend_core::text::neutralize(name),
-                cybedefend_core::text::neutralize(&pattern),
-                cybedefend_core::text::neutralize(&pattern)
+                "{name} looks like a secret ({why}) and {will} uploaded; to keep it on this machine, add `/{name}` to .gitignore or .ignore, or pass --exclude '/{name}'"
             )
         })
         .collect()
