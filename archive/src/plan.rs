@@ -58,6 +58,8 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// Files the `exclude` patterns left out.
     pub excluded: Vec<String>,
+    /// Files left out because they look like secrets ([`Plan::leave_out_secrets`]).
+    pub secrets_left_out: Vec<String>,
 }
 
 fn walk_error(root: &Path, err: &ignore::Error) -> Error {
@@ -255,7 +257,7 @@ pub fn plan_excluding(root: &Path, respect_ignore: bool, exclude: &[String]) -> 
     for pattern in exclude {
         rules.add_line(None, pattern).map_err(|e| {
             Error::usage(format!(
-                "--exclude `{}` is not a valid pattern: {e}",
+                "exclude pattern `{}` (--exclude or scan.exclude) is not valid: {e}",
                 cybedefend_core::text::one_line(pattern, 120)
             ))
             .with_hint("patterns use .gitignore syntax: `*.pem`, `secrets/`, `/config/local.env`")
@@ -263,20 +265,39 @@ pub fn plan_excluding(root: &Path, respect_ignore: bool, exclude: &[String]) -> 
     }
     let rules = rules
         .build()
-        .map_err(|e| Error::usage(format!("--exclude: {e}")))?;
+        .map_err(|e| Error::usage(format!("exclude patterns (--exclude, scan.exclude): {e}")))?;
     let mut plan = plan_all(root, respect_ignore)?;
     if !exclude.is_empty() {
-        let (kept, left): (Vec<PlannedFile>, Vec<PlannedFile>) =
-            std::mem::take(&mut plan.files).into_iter().partition(|f| {
-                !rules
+        plan.excluded = plan
+            .leave_out(|f| {
+                rules
                     .matched_path_or_any_parents(Path::new(&f.name), false)
                     .is_ignore()
-            });
-        plan.total_bytes = kept.iter().map(|f| f.size).sum();
-        plan.files = kept;
-        plan.excluded = left.into_iter().map(|f| f.name).collect();
+            })
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
     }
     Ok(plan)
+}
+
+impl Plan {
+    /// Removes the files `out` picks from the plan (the total follows) and returns them.
+    pub fn leave_out(&mut self, out: impl Fn(&PlannedFile) -> bool) -> Vec<PlannedFile> {
+        let (left, kept): (Vec<PlannedFile>, Vec<PlannedFile>) = std::mem::take(&mut self.files)
+            .into_iter()
+            .partition(|f| out(f));
+        self.total_bytes = kept.iter().map(|f| f.size).sum();
+        self.files = kept;
+        left
+    }
+
+    /// Removes every file that [`looks_like_secret`], recorded in `secrets_left_out`.
+    pub fn leave_out_secrets(&mut self) {
+        let left = self.leave_out(|f| looks_like_secret(&f.name).is_some());
+        self.secrets_left_out
+            .extend(left.into_iter().map(|f| f.name));
+    }
 }
 
 fn plan_all(root: &Path, respect_ignore: bool) -> Result<Plan> {
@@ -395,6 +416,7 @@ fn plan_all(root: &Path, respect_ignore: bool) -> Result<Plan> {
         total_bytes: total,
         skipped,
         excluded: Vec::new(),
+        secrets_left_out: Vec::new(),
     })
 }
 
@@ -407,6 +429,7 @@ pub fn ignored(plan: &Plan) -> Result<Vec<IgnoredGroup>> {
         .iter()
         .map(|f| f.name.as_str())
         .chain(plan.excluded.iter().map(String::as_str))
+        .chain(plan.secrets_left_out.iter().map(String::as_str))
         .collect();
     let mut dirs_with_kept: HashSet<String> = HashSet::new();
     for f in &plan.files {

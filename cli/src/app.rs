@@ -67,6 +67,9 @@ impl App {
         for w in config.warnings.iter().chain(&config.unknown) {
             out.warn(w);
         }
+        for n in &config.notes {
+            out.note(n);
+        }
         for f in &config.files {
             tracing::debug!("config: read {}", f.display());
         }

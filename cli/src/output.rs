@@ -67,6 +67,11 @@ impl Printer {
         self.message(WARNING, "warning:", text);
     }
 
+    /// Worth a line, not a warning (what of an application's own `config.yaml` was not read).
+    pub(crate) fn note(&self, text: &str) {
+        self.message(HINT, "note:", text);
+    }
+
     pub(crate) fn info(&self, text: &str) {
         self.message(Style::new(), "", text);
     }

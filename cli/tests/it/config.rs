@@ -135,7 +135,7 @@ fn working_directory_config_cannot_redirect_tokens_unless_trusted() {
     let warnings = out.stderr.clone() + &j["warnings"].to_string();
     for key in ["api_url", "auth_endpoint", "pat", "credentials"] {
         assert!(
-            warnings.contains(&format!("ignoring `{key}`")),
+            warnings.contains("config.yaml: ignoring") && warnings.contains(&format!("`{key}` (")),
             "{key}: {warnings}"
         );
     }
@@ -333,6 +333,11 @@ fn every_config_example_is_valid() {
             continue;
         }
         let env = Env::new();
+        // the CA file an example names exists (validate reads it)
+        env.write(
+            &env.dot().join("corp-root-ca.pem"),
+            &cybedefend_platform_double::TestCa::new("example CA").ca_pem,
+        );
         // policy files are checked in their role (there `plugins.allow` is honoured)
         let system = path
             .file_name()
@@ -448,8 +453,13 @@ fn hostile_config_files_and_trust_entries_are_refused() {
         .set_len(1 << 30)
         .unwrap();
     let out = env.run(&["auth", "status", "--offline"]);
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("larger than 1024 KiB"), "{out:?}");
+    assert_eq!(out.code, 0, "a note, not an error: {out:?}");
+    assert!(
+        out.stderr
+            .contains("note: ignoring ./config.yaml: config file")
+            && out.stderr.contains("is larger than 1024 KiB"),
+        "{out:?}"
+    );
     // a PAT of the wrong type is not quoted back
     std::fs::remove_file(env.work().join("config.yaml")).unwrap();
     env.write(&env.dot().join("config.yaml"), "pat: 918273645546372819\n");
@@ -477,9 +487,9 @@ fn a_repository_config_that_links_to_a_secret_or_nests_deeply_is_not_read() {
         "project_id: [\"QUOTEDVALUE123\"]\n",
     );
     let out = env.run(&["config", "show"]);
-    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.code, 0, "a note, not an error: {out:?}");
     assert!(!out.all().contains("QUOTEDVALUE123"), "{out:?}");
-    assert!(out.stderr.contains("found a list"), "{out:?}");
+    assert!(out.stderr.contains("`project_id` (found a list"), "{out:?}");
     // flow nesting that would keep the parser busy for minutes
     env.write(
         &env.work().join("config.yaml"),
@@ -490,7 +500,7 @@ fn a_repository_config_that_links_to_a_secret_or_nests_deeply_is_not_read() {
         ),
     );
     let out = env.run(&["config", "show"]);
-    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.code, 0, "a note, not an error: {out:?}");
     assert!(out.stderr.contains("deeper than 64 levels"), "{out:?}");
 }
 
@@ -633,8 +643,8 @@ mod values_and_typos {
         let out = env.run(&["auth", "status", "--offline"]);
         assert_eq!(out.code, 0, "{out:?}");
         assert!(
-            out.stderr.contains("unknown key `regoin`")
-                && out.stderr.contains("did you mean `region`?"),
+            out.stderr
+                .contains("note: ./config.yaml: ignoring `regoin` (did you mean `region`?)"),
             "{out:?}"
         );
         assert!(!out.stderr.contains("not allowed"), "{out:?}");
@@ -719,4 +729,133 @@ fn config_show_and_help_are_pinned() {
         assert_eq!(out.code, 0, "{out:?}");
         insta::assert_snapshot!(name, env.human(&out, None));
     }
+}
+
+/// An application's own `config.yaml` in the working directory is not ours: with none of our
+/// keys it is not read at all; with some, unknown keys, values that do not fit and keys it may
+/// not set are left out with one note naming the file and how to stop reading it, and what fits
+/// still applies. Never an error, in any command. `project_config: false` (or the variable)
+/// stops reading it, the user's own file stays strict, `--config /dev/null` means no file, and
+/// `config validate` counts what would be ignored as problems.
+#[test]
+fn an_applications_config_yaml_never_breaks_a_command() {
+    let mut env = Env::new();
+    env.set("CYBEDEFEND_PAT", "cdp_env_pat_cwdapp1");
+    let cwd_file = env.work().join("config.yaml");
+    env.write(
+        &cwd_file,
+        "server:\n  port: 8080\ndatabase:\n  url: postgres://db\n",
+    );
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        !out.stderr.contains("config.yaml"),
+        "silently not ours: {out:?}"
+    );
+
+    env.write(
+        &cwd_file,
+        "region: eu-west-1\ndebug: yes\napi_key: app-secret-key-123\nserver:\n  port: 8080\nproject_id: p9\n",
+    );
+    let dry_run = ["scan", "--dir", ".", "--dry-run"];
+    for args in [
+        &["auth", "status", "--offline"][..],
+        &dry_run,
+        &["config", "show"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        let notes: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("config.yaml"))
+            .collect();
+        assert_eq!(notes.len(), 1, "{args:?}: one line: {out:?}");
+        let note = notes[0];
+        assert!(note.starts_with("note: ./config.yaml: ignoring"), "{note}");
+        for part in [
+            "`server` (not cybedefend settings)",
+            "`region` (unknown region",
+            "`debug` (found a text, expected a boolean)",
+            "`api_key` (API keys are no longer accepted",
+            "set `project_config: false` in ~/.cybedefend/config.yaml",
+        ] {
+            assert!(note.contains(part), "{part}: {note}");
+        }
+        assert!(!out.all().contains("app-secret-key"), "{out:?}");
+        assert!(!out.stderr.contains("warning"), "{args:?}: {out:?}");
+    }
+    let shown = env.run(&["config", "show", "--json"]).json();
+    assert_eq!(shown["project_id"], "p9", "what fits still applies");
+    assert_eq!(shown["region"], "us", "{shown}");
+
+    // `config validate` reports what the note names, as a problem
+    let out = env.run(&["config", "validate"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("1 problem found"), "{out:?}");
+
+    // a text that does not parse: a note only when it names a key of ours
+    env.write(&cwd_file, "{{ .Values.server }}\nport: {{ x }}\n");
+    let out = env.run(&dry_run);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stderr.contains("config.yaml"), "{out:?}");
+    env.write(&cwd_file, "project_id: {{ .Values.id }}\n  - broken\n");
+    let out = env.run(&dry_run);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("note: ignoring ./config.yaml: it is not a YAML mapping"),
+        "{out:?}"
+    );
+
+    // stop reading it: in the user's file, or the variable
+    env.write(&cwd_file, "region: eu-west-1\nproject_id: p9\n");
+    env.write(&env.dot().join("config.yaml"), "project_config: false\n");
+    let out = env.run(&["config", "show", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stderr.contains("config.yaml"), "{out:?}");
+    assert!(out.json()["project_id"].is_null(), "{out:?}");
+    env.write(&env.dot().join("config.yaml"), "branch: dev\n");
+    env.set("CYBEDEFEND_PROJECT_CONFIG", "false");
+    let out = env.run(&["config", "show", "--json"]);
+    assert!(!out.stderr.contains("config.yaml:"), "{out:?}");
+    assert!(out.json()["project_id"].is_null(), "{out:?}");
+    assert_eq!(out.json()["branch"], "dev", "{out:?}");
+    env.set("CYBEDEFEND_PROJECT_CONFIG", "");
+
+    // the user's own file stays strict, and --config /dev/null sets every file aside
+    env.write(&env.dot().join("config.yaml"), "debug: yes\n");
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("`debug`: found a text"), "{out:?}");
+    for null in ["/dev/null", "/dev/./null"] {
+        let out = env.run(&["--config", null, "config", "show", "--json"]);
+        assert_eq!(out.code, 0, "{null}: {out:?}");
+        assert!(out.json()["project_id"].is_null(), "{out:?}");
+    }
+}
+
+/// `config validate` opens and parses the CA file as the first request would: a file that is
+/// not PEM fails here, not on the first command behind the proxy.
+#[test]
+fn validate_reads_the_ca_file() {
+    let env = Env::new();
+    let not_pem = env.work().join("corp-ca.pem");
+    env.write(&not_pem, "this is not a certificate\n");
+    let file = env.work().join("user.yaml");
+    env.write(&file, &format!("ca_cert: {}\n", not_pem.display()));
+    for args in [
+        vec!["config", "validate", file.to_str().unwrap()],
+        vec!["--config", file.to_str().unwrap(), "config", "validate"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stderr.contains("holds no PEM certificate"), "{out:?}");
+        assert!(out.stderr.contains("fix `ca_cert`"), "{out:?}");
+    }
+    // and what other commands would ignore is a problem there too
+    env.write(&file, "regoin: eu\n");
+    let out = env.run(&["config", "validate", file.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("did you mean `region`"), "{out:?}");
 }

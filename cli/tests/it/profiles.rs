@@ -273,7 +273,10 @@ fn a_repository_cannot_define_a_profile_and_profiles_keep_to_account_settings() 
     assert_eq!(out.code, 4, "{out:?}");
     assert!(j["profile"].is_null(), "{j}");
     let warnings = j["warnings"].to_string();
-    assert!(warnings.contains("ignoring `profiles`"), "{warnings}");
+    assert!(
+        warnings.contains("ignoring `profiles` (never read from a working directory"),
+        "{warnings}"
+    );
 
     let (out, j) = status_in(&env, &env.work(), &["--offline", "--profile", "typo"]);
     assert_eq!(j["profile"], "typo", "{out:?}");

@@ -1100,5 +1100,94 @@ fn secret_looking_files_are_named_before_every_upload_and_exclude_keeps_them_out
     // a pattern that does not parse is a usage error naming it
     let out = env.run(&["scan", "--dir", "repo", "--dry-run", "--exclude", "{a"]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("--exclude `{a`"), "{out:?}");
+    assert!(out.stderr.contains("pattern `{a`"), "{out:?}");
+}
+
+/// `scan.secret_files` and `scan.exclude` in config: `fail` refuses the upload before anything
+/// is packaged (exit 2, each file named, nothing uploaded); a repository's `config.yaml` may
+/// tighten the mode but not loosen it; `--secret-files exclude` leaves such files out with a
+/// note; the exclude lists of the user's file, the repository's file and the flag add up.
+#[test]
+fn secret_files_setting_refuses_or_leaves_out_and_a_repository_only_tightens_it() {
+    let (d, env) = setup();
+    env.write(&env.work().join("repo/README.md"), "# demo\n");
+    env.write(&env.work().join("repo/notes.txt"), "todo\n");
+    env.write(
+        &env.dot().join("config.yaml"),
+        "scan:\n  secret_files: fail\n  exclude: ['src/util/']\n",
+    );
+    let refused = |out: &Out| {
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr.contains(".env (environment file)")
+                && out.stderr.contains("`scan.secret_files: fail`"),
+            "{out:?}"
+        );
+        assert!(out.stderr.contains("--secret-files exclude"), "{out:?}");
+        assert!(!out.stderr.contains("Packaging"), "{out:?}");
+        assert!(d.scan_ids().is_empty(), "nothing uploaded");
+    };
+    refused(&scan(&env, &["--wait=false"]));
+
+    // the repository's file (the working directory's) cannot loosen it
+    env.write(
+        &env.work().join("config.yaml"),
+        "scan:\n  secret_files: warn\n  exclude: ['/README.md']\n",
+    );
+    let out = scan(&env, &["--wait=false"]);
+    refused(&out);
+    assert!(
+        out.stderr
+            .contains("`scan.secret_files: warn` (looser than `fail`"),
+        "{out:?}"
+    );
+
+    // the flag decides for one command; every exclude list applies
+    let out = scan(
+        &env,
+        &[
+            "--wait=false",
+            "--secret-files",
+            "exclude",
+            "--exclude",
+            "notes.txt",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("note: .env looks like a secret (environment file) and is left out (--secret-files exclude)"),
+        "{out:?}"
+    );
+    let names = zip_names(&d.uploaded(&d.scan_ids()[0]).unwrap());
+    assert!(names.contains(&"src/app.js".to_owned()), "{names:?}");
+    for gone in [".env", "src/util/helpers.js", "README.md", "notes.txt"] {
+        assert!(!names.contains(&gone.to_owned()), "{gone}: {names:?}");
+    }
+
+    // the dry run shows them apart, and says what a real scan would do
+    let out = env.run(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--dry-run",
+        "--secret-files",
+        "exclude",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("Left out as secrets (secret files: exclude): 1 file:\n  .env"),
+        "{out:?}"
+    );
+    assert!(
+        !out.stdout.contains("Left out by ignore rules: 2"),
+        "{out:?}"
+    );
+    let out = env.run(&["scan", "--dir", "repo", "--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("a real scan refuses to upload it"),
+        "{out:?}"
+    );
 }

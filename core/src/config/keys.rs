@@ -211,6 +211,19 @@ pub const KEYS: &[Key] = &[
         "Folders whose ./config.yaml is trusted (system and user files only)",
     ),
     key(
+        "project_config",
+        KeyType::Bool,
+        "Read the working directory's ./config.yaml for project settings (default true; false when an application's own config.yaml lives there)",
+    )
+    .env()
+    .never_from_project(),
+    key(
+        "scan",
+        KeyType::Section,
+        "What `scan` uploads: `exclude` (.gitignore-syntax patterns left out) and `secret_files` (warn, exclude or fail)",
+    )
+    .project(),
+    key(
         "api_key",
         KeyType::Deprecated,
         "Deprecated API key: refused with migration steps",
@@ -228,6 +241,20 @@ pub const CREDENTIAL_KEYS: &[&str] = &[
 
 /// Keys under `plugins:`.
 pub const PLUGIN_KEYS: &[&str] = &["dirs", "allow"];
+
+/// Keys under `scan:`.
+pub const SCAN_KEYS: &[&str] = &["exclude", "secret_files"];
+
+/// The keys of a section (`credentials`, `plugins`, `scan`); `None` for other keys (profiles
+/// have their own checks).
+pub(super) fn sub_keys(section: &str) -> Option<&'static [&'static str]> {
+    match section {
+        "credentials" => Some(CREDENTIAL_KEYS),
+        "plugins" => Some(PLUGIN_KEYS),
+        "scan" => Some(SCAN_KEYS),
+        _ => None,
+    }
+}
 
 /// The key named `name`.
 pub fn find(name: &str) -> Option<&'static Key> {

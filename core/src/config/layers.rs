@@ -18,6 +18,7 @@ pub(super) struct Built {
     pub(super) figment: Figment,
     pub(super) policy: Policy,
     pub(super) warnings: Vec<String>,
+    pub(super) notes: Vec<String>,
     pub(super) unknown: Vec<String>,
     pub(super) files: Vec<PathBuf>,
     pub(super) profile: Option<super::ActiveProfile>,
@@ -50,13 +51,27 @@ pub fn describe_figment_error(err: &figment::Error) -> String {
         .as_ref()
         .map(origin_of_metadata)
         .unwrap_or_else(|| "configuration".to_owned());
-    let key = err
-        .path
+    let key = error_key(err);
+    let kind = error_kind(err);
+    if key.is_empty() {
+        format!("invalid configuration in {origin}: {kind}")
+    } else {
+        format!("invalid configuration in {origin}: `{key}`: {kind}")
+    }
+}
+
+/// The key a figment error is about (`credentials.chain`), or nothing.
+fn error_key(err: &figment::Error) -> String {
+    err.path
         .iter()
         .filter(|p| p.as_str() != "default")
         .cloned()
         .collect::<Vec<_>>()
-        .join(".");
+        .join(".")
+}
+
+/// What is wrong, without the value (`found a text, expected a boolean`).
+pub(super) fn error_kind(err: &figment::Error) -> String {
     // The parser quotes the value it refused: not when the key holds a secret.
     let secret = err
         .path
@@ -75,7 +90,7 @@ pub fn describe_figment_error(err: &figment::Error) -> String {
         Actual::Map => "a mapping",
         _ => "another kind of value",
     };
-    let kind = match &err.kind {
+    match &err.kind {
         _ if secret => {
             "the value has the wrong type or form (not shown: it may be a secret)".to_owned()
         }
@@ -89,11 +104,6 @@ pub fn describe_figment_error(err: &figment::Error) -> String {
         // the parser's own words quote what it read ("invalid type: string \"...\""): a file can
         // be a link to anything, so quoted text is not repeated
         other => crate::text::one_line(&without_quoted(&other.to_string()), 300),
-    };
-    if key.is_empty() {
-        format!("invalid configuration in {origin}: {kind}")
-    } else {
-        format!("invalid configuration in {origin}: `{key}`: {kind}")
     }
 }
 
@@ -248,6 +258,8 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
     stack.system(sources)?;
     let profile = match &sources.explicit {
         // `--config FILE` replaces the user's file and the working directory's
+        // `--config /dev/null`: no user or working-directory file at all
+        Some(path) if is_dev_null(path) => stack.profile(sources)?,
         Some(path) => {
             if !path.is_file() {
                 return Err(Error::usage(format!(
@@ -278,6 +290,7 @@ pub(super) fn build(sources: &ConfigSources, flags: &FlagValues) -> Result<Built
         figment: stack.figment,
         policy: stack.policy,
         warnings: stack.warnings,
+        notes: stack.notes,
         unknown: stack.unknown,
         files: stack.files,
         profile,
@@ -290,6 +303,7 @@ struct Stack {
     figment: Figment,
     policy: Policy,
     warnings: Vec<String>,
+    notes: Vec<String>,
     unknown: Vec<String>,
     files: Vec<PathBuf>,
 }
@@ -334,8 +348,13 @@ impl Stack {
     }
 
     /// `./config.yaml` of the working directory: a regular file (never a link), not one of
-    /// the files already read, filtered by [`trust::project_layer`].
+    /// the files already read, filtered by [`trust::project_layer`] (which never fails: an
+    /// application's own `config.yaml` must not break a command). Not read at all when
+    /// `project_config` is false in the files below or the environment.
     fn working_directory(&mut self, sources: &ConfigSources) -> Result<()> {
+        if !self.project_config_wanted(sources) {
+            return Ok(());
+        }
         let candidates = [
             sources.cwd.join("config.yaml"),
             sources.cwd.join("config.yml"),
@@ -346,7 +365,7 @@ impl Stack {
         // A repository can ship a link to any file of the user's (a token file): its content
         // would reach error messages. Links are not read here.
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            self.warnings.push(format!(
+            self.notes.push(format!(
                 "ignoring {}: it is a symbolic link, and a working-directory config is read only as a regular file",
                 crate::home::tilde(&path)
             ));
@@ -360,16 +379,31 @@ impl Stack {
             .trusted_directories()
             .iter()
             .any(|d| is_under(&sources.cwd, d));
-        let layer = trust::project_layer(
+        if let Some(layer) = trust::project_layer(
             &path,
             trusted,
             &self.figment,
             &mut self.warnings,
-            &mut self.unknown,
-        )?;
-        self.figment = std::mem::take(&mut self.figment).merge(layer);
-        self.files.push(path);
+            &mut self.notes,
+        ) {
+            self.figment = std::mem::take(&mut self.figment).merge(layer);
+            self.files.push(path);
+        }
         Ok(())
+    }
+
+    /// `project_config` of the files read so far, then `CYBEDEFEND_PROJECT_CONFIG`: whether
+    /// the working directory's file is read (default yes).
+    fn project_config_wanted(&self, sources: &ConfigSources) -> bool {
+        if sources.use_env
+            && let Ok(Some(raw)) = env::non_empty(&env::var_for_key("project_config"))
+            && let Some(on) = env::parse_bool(raw.trim())
+        {
+            return on;
+        }
+        self.figment
+            .extract_inner::<bool>("project_config")
+            .unwrap_or(true)
     }
 
     /// `trusted_directories` of the files read so far. Only absolute folders (after `~/`)
@@ -478,6 +512,12 @@ fn choose_profile(
         *figment = std::mem::take(figment).merge(c.layer);
         c.active
     }))
+}
+
+/// `--config /dev/null` (or a link to it) stands for "no configuration file".
+fn is_dev_null(path: &Path) -> bool {
+    let null = Path::new("/dev/null");
+    path == null || path.canonicalize().is_ok_and(|p| p == null)
 }
 
 fn is_under(dir: &Path, root: &Path) -> bool {

@@ -32,7 +32,7 @@ use crate::home::Home;
 use crate::region::Region;
 use crate::secret::normalize_pat;
 
-pub use keys::{CREDENTIAL_KEYS, KEYS, Key, KeyType, PLUGIN_KEYS, find as key};
+pub use keys::{CREDENTIAL_KEYS, KEYS, Key, KeyType, PLUGIN_KEYS, SCAN_KEYS, find as key};
 pub use layers::describe_figment_error;
 pub use policy::Policy;
 pub use profiles::{
@@ -122,6 +122,43 @@ pub struct PluginsSettings {
     pub allow: Option<Vec<String>>,
 }
 
+/// What `scan` does with files that look like secrets (`.env`, private keys, keystores),
+/// from the loosest to the strictest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretFiles {
+    /// Name each one on stderr before the upload, and upload it (default).
+    #[default]
+    Warn,
+    /// Leave them out of the archive, naming each one.
+    Exclude,
+    /// Refuse to upload while there is one (exit 2), naming each one.
+    Fail,
+}
+
+impl SecretFiles {
+    /// Its name in config files and flags.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warn => "warn",
+            Self::Exclude => "exclude",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+/// `scan:` settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ScanSettings {
+    /// Patterns (.gitignore syntax) left out of every scan; added to `--exclude`. The lists of
+    /// every layer add up (a repository's own list cannot drop the user's).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// What to do with files that look like secrets.
+    #[serde(default)]
+    pub secret_files: Option<SecretFiles>,
+}
+
 /// The merged settings: one field per key of [`KEYS`] (`keys::fields_of` reads the field
 /// names from this type's deserializer; a test compares them with the table).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -174,6 +211,12 @@ pub struct Settings {
     /// Folders whose `./config.yaml` is trusted (system and user files only).
     #[serde(default)]
     pub trusted_directories: Vec<PathBuf>,
+    /// Whether the working directory's `./config.yaml` is read (default true).
+    #[serde(default)]
+    pub project_config: Option<bool>,
+    /// What `scan` uploads.
+    #[serde(default)]
+    pub scan: ScanSettings,
     /// Profiles, by name (the active one is already laid over the other settings).
     #[serde(default)]
     pub profiles: BTreeMap<String, serde_json::Value>,
@@ -282,6 +325,9 @@ pub struct LoadedConfig {
     pub settings: Settings,
     /// Things the user should know (ignored keys, shadowed files, loosening refused).
     pub warnings: Vec<String>,
+    /// Things worth a line but no warning: what of the working directory's `config.yaml` (often
+    /// an application's own file) was not read, at most one line per file.
+    pub notes: Vec<String>,
     /// Keys that no layer may set, with where they were and a suggestion: warnings for
     /// commands, errors for `config validate`.
     pub unknown: Vec<String>,
@@ -307,6 +353,7 @@ impl LoadedConfig {
             figment: built.figment,
             settings,
             warnings: built.warnings,
+            notes: built.notes,
             unknown: built.unknown,
             files: built.files,
             profile: built.profile,
@@ -540,8 +587,8 @@ impl LoadedConfig {
             if key.ty == KeyType::Section {
                 if let Value::Dict(_, sub) = value {
                     for (k, v) in sub {
-                        if (key.name == "credentials" && !CREDENTIAL_KEYS.contains(&k.as_str()))
-                            || (key.name == "plugins" && !keys::PLUGIN_KEYS.contains(&k.as_str()))
+                        if keys::sub_keys(key.name)
+                            .is_some_and(|known| !known.contains(&k.as_str()))
                         {
                             continue;
                         }
@@ -589,11 +636,7 @@ impl LoadedConfig {
                 let msg = self.unknown_message(key, value, &known, "");
                 self.unknown.push(msg);
             }
-            let known_sub = match key.as_str() {
-                "credentials" => Some(CREDENTIAL_KEYS),
-                "plugins" => Some(keys::PLUGIN_KEYS),
-                _ => None,
-            };
+            let known_sub = keys::sub_keys(key);
             if let (Some(known_sub), Value::Dict(_, sub)) = (known_sub, value) {
                 let prefix = format!("{key}.");
                 for (k, v) in sub {
@@ -632,6 +675,7 @@ pub(crate) fn fuzz_text(text: &str) -> Option<LoadedConfig> {
             figment,
             settings,
             warnings: Vec::new(),
+            notes: Vec::new(),
             unknown: Vec::new(),
             files: Vec::new(),
             profile: None,
@@ -759,19 +803,18 @@ mod tests {
         assert!(c.settings.api_url.is_none());
         assert!(c.settings.pat.is_none());
         assert!(c.origin("branch").unwrap().ends_with("home/config.yaml"));
-        assert_eq!(
-            c.warnings.iter().filter(|w| w.contains("ignoring")).count(),
-            2,
-            "{:?}",
-            c.warnings
-        );
-        // the typo is an unknown key with a suggestion, not a trust warning
-        assert_eq!(c.unknown.len(), 1, "{:?}", c.unknown);
-        assert!(
-            c.unknown[0].contains("did you mean `region`"),
-            "{:?}",
-            c.unknown
-        );
+        // one note names what was left out: the keys it may not set, and the typo with a
+        // suggestion; no warning
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert!(c.unknown.is_empty(), "{:?}", c.unknown);
+        assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+        for part in [
+            "`api_url` (",
+            "`pat` (",
+            "`regoin` (did you mean `region`?)",
+        ] {
+            assert!(c.notes[0].contains(part), "{part}: {:?}", c.notes);
+        }
         assert!(!c.entries().iter().any(|(k, _, _)| k == "regoin"));
 
         // trusted once the user lists the folder
@@ -895,6 +938,7 @@ mod tests {
                 keys::fields_of::<CredentialsSettings>(),
             ),
             (keys::PLUGIN_KEYS, keys::fields_of::<PluginsSettings>()),
+            (keys::SCAN_KEYS, keys::fields_of::<ScanSettings>()),
         ] {
             assert!(!fields.is_empty());
             let wrong = keys::mismatch(table, fields);

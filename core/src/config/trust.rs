@@ -1,25 +1,30 @@
 //! The working directory's `./config.yaml` is read from repositories nobody vetted, often in
-//! CI. From it, only keys marked `project` in [`super::KEYS`] apply (`project_id`, `branch`,
-//! `region`, `ci`, `debug`); keys that decide where a token is sent or what runs are ignored
-//! with a warning unless the folder is listed in `trusted_directories` of the system or user
-//! file, or the file is passed with `--config`. Unknown keys are reported as such (with a
-//! suggestion) and dropped, trusted or not. Even a trusted working-directory file never adds,
-//! points to or pins a plugin: `plugins` and providers of type `plugin` are dropped from it.
+//! CI, and `config.yaml` is also a common name for an application's own settings. From it, only
+//! keys marked `project` in [`super::KEYS`] apply (`project_id`, `branch`, `region`, `ci`,
+//! `debug`, `scan`); keys that decide where a token is sent or what runs are ignored unless the
+//! folder is listed in `trusted_directories` of the system or user file, or the file is passed
+//! with `--config`. Even a trusted working-directory file never adds, points to or pins a
+//! plugin: `plugins` and providers of type `plugin` are dropped from it, with a warning.
+//!
+//! Nothing in this file is ever an error: a file with no key of ours is not read at all, and
+//! unknown keys, invalid values and keys it may not set are left out with one note that names
+//! them and says how to stop reading the file (`project_config: false`).
 
 use std::path::Path;
 
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
-use super::keys;
-use super::{describe_figment_error, unknown_key_message, yaml};
-use crate::error::{Error, Result};
+use super::{keys, layers, yaml};
 
-/// The working-directory file with its restricted and unknown keys removed.
+/// The working-directory file with its restricted, unknown and invalid keys removed.
 pub(super) struct ProjectLayer {
     inner: yaml::YamlFile,
     drop_keys: Vec<String>,
     drop_providers: Vec<String>,
+    drop_scan: Vec<String>,
+    /// `scan.exclude` of the layers below, kept before the file's own patterns.
+    lower_exclude: Vec<String>,
 }
 
 impl Provider for ProjectLayer {
@@ -40,41 +45,245 @@ impl Provider for ProjectLayer {
                     providers.remove(name);
                 }
             }
+            if let Some(Value::Dict(_, scan)) = dict.get_mut("scan") {
+                for key in &self.drop_scan {
+                    scan.remove(key);
+                }
+                if let Some(Value::Array(_, patterns)) = scan.get_mut("exclude") {
+                    let own = std::mem::take(patterns);
+                    patterns.extend(self.lower_exclude.iter().map(|p| Value::from(p.clone())));
+                    patterns.extend(own);
+                }
+            }
         }
         Ok(data)
     }
 }
 
-/// Reads `path` as the working-directory layer, recording what it may not set.
+/// What the file had that was left out, for the one note.
+#[derive(Default)]
+struct LeftOut {
+    /// Keys that are not ours (with a suggestion when one is near).
+    not_ours: Vec<String>,
+    /// Keys of ours with a value that does not fit, and why.
+    invalid: Vec<String>,
+    /// Keys of ours a working directory's file may not set, and where to set them.
+    not_here: Vec<String>,
+}
+
+impl LeftOut {
+    fn note(&self, shown: &str) -> Option<String> {
+        let list = |v: &[String]| v.join(", ");
+        let mut parts = Vec::new();
+        if !self.not_ours.is_empty() {
+            parts.push(format!(
+                "{} (not cybedefend settings)",
+                list(&self.not_ours)
+            ));
+        }
+        if !self.invalid.is_empty() {
+            parts.push(list(&self.invalid));
+        }
+        if !self.not_here.is_empty() {
+            parts.push(list(&self.not_here));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{shown}: ignoring {}; to stop reading this file, set `project_config: false` in ~/.cybedefend/config.yaml or CYBEDEFEND_PROJECT_CONFIG=false",
+                parts.join("; ")
+            )
+        })
+    }
+}
+
+/// Reads `path` as the working-directory layer: `None` when nothing of it applies (not ours,
+/// or unreadable). What was left out goes to `notes` (one line); attempts to add code that
+/// runs go to `warnings`.
 pub(super) fn project_layer(
     path: &Path,
     trusted: bool,
     lower: &Figment,
     warnings: &mut Vec<String>,
-    unknown: &mut Vec<String>,
-) -> Result<ProjectLayer> {
-    let file = yaml::load_no_link(path)?;
-    let dict = Figment::from(file.provider())
-        .extract::<Dict>()
-        .map_err(|e| Error::usage(describe_figment_error(&e)))?;
-    // Providers that run code in the layers below (the system's and the user's): a
-    // working-directory file may not change them, not even their `config` or `timeout`.
+    notes: &mut Vec<String>,
+) -> Option<ProjectLayer> {
+    // `./config.yaml` when it is the process's own working directory's (it is, but in tests)
+    let shown = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) if std::env::current_dir().is_ok_and(|cwd| cwd == dir) => {
+            format!("./{}", name.to_string_lossy())
+        }
+        _ => crate::home::tilde(path),
+    };
+    let file = match yaml::load_no_link(path) {
+        Ok(file) => file,
+        Err(e) => {
+            notes.push(format!("ignoring {shown}: {}", e.message()));
+            return None;
+        }
+    };
+    let dict = match Figment::from(file.provider()).extract::<Dict>() {
+        Ok(dict) => dict,
+        Err(e) => {
+            // an application's template (`{{ .Values }}`) is not ours: a note only when the
+            // text names a key of ours
+            if file.mentions_any(&keys::names()) {
+                notes.push(format!(
+                    "ignoring {shown}: it is not a YAML mapping ({}); to stop reading this file, set `project_config: false` in ~/.cybedefend/config.yaml",
+                    layers::error_kind(&e)
+                ));
+            }
+            return None;
+        }
+    };
+    if !dict.keys().any(|k| keys::find(k).is_some()) {
+        return None;
+    }
+    let plugin_providers = code_providers(&dict, lower);
+    let mut drop_providers = Vec::new();
+    if trusted {
+        for name in &plugin_providers {
+            warnings.push(format!(
+                "ignoring provider `{name}` in {shown}: a working-directory config never adds, points to or pins a plugin, even when trusted, and never defines or changes a provider that runs code (an exec command, or such a provider's `config`, `timeout` or `on_error`); define it in your user or system config"
+            ));
+            drop_providers.push(name.clone());
+        }
+    }
+    let known = keys::names();
+    let allowed = keys::project_keys()
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut left = LeftOut::default();
+    let mut drop_keys = Vec::new();
+    for (name, value) in &dict {
+        let Some(k) = keys::find(name) else {
+            left.not_ours
+                .push(match crate::text::suggest(name, &known) {
+                    Some(s) => format!("`{name}` (did you mean `{s}`?)"),
+                    None => format!("`{name}`"),
+                });
+            drop_keys.push(name.clone());
+            continue;
+        };
+        let refused = match k {
+            k if k.ty == keys::KeyType::Deprecated => Some(
+                "(API keys are no longer accepted; a Personal Access Token goes in `pat:` of ~/.cybedefend/config.yaml)"
+                    .to_owned(),
+            ),
+            k if k.name == "plugins" => {
+                warnings.push(format!(
+                    "ignoring `plugins` in {shown}: a working-directory config never points to a plugin, even when trusted; set `plugins` in ~/.cybedefend/config.yaml"
+                ));
+                drop_keys.push(name.clone());
+                continue;
+            }
+            k if k.project == keys::FromProject::Never => Some(
+                "(never read from a working directory, even a trusted one: a repository could otherwise route your credential; set it in ~/.cybedefend/config.yaml)"
+                    .to_owned(),
+            ),
+            k if k.name == "credentials" && !trusted && !plugin_providers.is_empty() => {
+                warnings.push(format!(
+                    "ignoring `credentials` in {shown}: the working directory's config may not set it, and never a plugin or exec provider ({}), even in a trusted folder; define such providers in ~/.cybedefend/config.yaml",
+                    plugin_providers
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                drop_keys.push(name.clone());
+                continue;
+            }
+            k if k.project != keys::FromProject::Always && !trusted => Some(format!(
+                "(a working directory's file may set only {allowed}; to use it, pass `--config {shown}` or add this folder to `trusted_directories` in your user config)"
+            )),
+            _ => None,
+        };
+        if let Some(why) = refused {
+            left.not_here.push(format!("`{name}` {why}"));
+            drop_keys.push(name.clone());
+            continue;
+        }
+        if let Err(why) = fits(name, value) {
+            left.invalid.push(format!("`{name}` ({why})"));
+            drop_keys.push(name.clone());
+        }
+    }
+    let mut drop_scan = Vec::new();
+    if let Some(Value::Dict(_, scan)) = dict.get("scan")
+        && !drop_keys.iter().any(|k| k == "scan")
+    {
+        drop_scan = tighter_scan(scan, lower, &mut left);
+    }
+    if let Some(note) = left.note(&shown) {
+        notes.push(note);
+    }
+    Some(ProjectLayer {
+        inner: file.provider(),
+        drop_keys,
+        drop_providers,
+        drop_scan,
+        lower_exclude: lower
+            .extract_inner::<Vec<String>>("scan.exclude")
+            .unwrap_or_default(),
+    })
+}
+
+/// Whether `value` is a valid value of key `name`, and if not, why (without the value).
+fn fits(name: &str, value: &Value) -> Result<(), String> {
+    let mut one = Dict::new();
+    one.insert(name.to_owned(), value.clone());
+    Figment::from(figment::providers::Serialized::defaults(one))
+        .extract::<super::Settings>()
+        .map(drop)
+        .map_err(|e| layers::error_kind(&e))
+}
+
+/// `scan:` of the working directory may add patterns and tighten `secret_files`, never loosen
+/// what the layers below chose, and never keep a key that is not ours: the sub-keys to drop.
+fn tighter_scan(scan: &Dict, lower: &Figment, left: &mut LeftOut) -> Vec<String> {
+    let mut drop = Vec::new();
+    for key in scan.keys() {
+        if !keys::SCAN_KEYS.contains(&key.as_str()) {
+            left.not_ours.push(format!("`scan.{key}`"));
+            drop.push(key.clone());
+        }
+    }
+    let below = lower
+        .extract_inner::<super::SecretFiles>("scan.secret_files")
+        .ok();
+    let here = scan
+        .get("secret_files")
+        .and_then(|v| v.deserialize::<super::SecretFiles>().ok());
+    if let (Some(below), Some(here)) = (below, here)
+        && here < below
+    {
+        left.not_here.push(format!(
+            "`scan.secret_files: {}` (looser than `{}` of your own configuration; a working directory's file may only tighten it)",
+            here.as_str(),
+            below.as_str()
+        ));
+        drop.push("secret_files".to_owned());
+    }
+    drop
+}
+
+/// Providers of `dict` that run code: a plugin or an exec command defined here, an entry
+/// without `type` that sets what runs (`plugin`, `path`, `sha256`, `command`, ...), or any
+/// entry that changes a provider that runs code in the layers below (the system's and the
+/// user's): a working-directory file may not change them, not even their `config` or
+/// `timeout`.
+fn code_providers(dict: &Dict, lower: &Figment) -> Vec<String> {
     let lower_code: Vec<String> = lower
         .extract_inner::<Dict>("credentials.providers")
         .unwrap_or_default()
         .into_iter()
         .filter(|(_, spec)| {
             matches!(spec, Value::Dict(_, d) if d.get("type").and_then(Value::as_str)
-                .is_some_and(|t| super::layers::CODE_TYPES.contains(&t)))
+                .is_some_and(|t| layers::CODE_TYPES.contains(&t)))
         })
         .map(|(name, _)| name)
         .collect();
-    let present: Vec<String> = dict.keys().cloned().collect();
-    let mut drop_providers = Vec::new();
-    // Providers that run code: a plugin or an exec command defined here, an entry without
-    // `type` that sets what runs (`plugin`, `path`, `sha256`, `command`, ...), or any entry
-    // that changes a provider that runs code in the layers below.
-    let mut plugin_providers = Vec::new();
+    let mut out = Vec::new();
     if let Some(Value::Dict(_, creds)) = dict.get("credentials")
         && let Some(Value::Dict(_, providers)) = creds.get("providers")
     {
@@ -84,93 +293,13 @@ pub(super) fn project_layer(
             let points = ["plugin", "path", "sha256", "command", "shell", "pass_env"]
                 .iter()
                 .any(|k| d.contains_key(*k));
-            if kind.is_some_and(|k| super::layers::CODE_TYPES.contains(&k))
+            if kind.is_some_and(|k| layers::CODE_TYPES.contains(&k))
                 || (kind.is_none() && points)
                 || lower_code.contains(name)
             {
-                plugin_providers.push(name.clone());
+                out.push(name.clone());
             }
         }
     }
-    if trusted {
-        for name in &plugin_providers {
-            warnings.push(format!(
-                "ignoring provider `{name}` in {}: a working-directory config never adds, points to or pins a plugin, even when trusted, and never defines or changes a provider that runs code (an exec command, or such a provider's `config`, `timeout` or `on_error`); define it in your user or system config",
-                crate::home::tilde(path)
-            ));
-            drop_providers.push(name.clone());
-        }
-        if present.iter().any(|k| k == "plugins") {
-            warnings.push(format!(
-                "ignoring `plugins` in {}: a working-directory config never points to a plugin, even when trusted",
-                crate::home::tilde(path)
-            ));
-        }
-    }
-    let known = keys::names();
-    let allowed = keys::project_keys();
-    let mut drop_keys = Vec::new();
-    for key in present {
-        match keys::find(&key) {
-            None => {
-                unknown.push(unknown_key_message(
-                    &key,
-                    &crate::home::tilde(path),
-                    &known,
-                    "",
-                ));
-                drop_keys.push(key);
-            }
-            // The deprecated key is refused wherever it is, with migration steps.
-            Some(k) if k.ty == keys::KeyType::Deprecated => {}
-            Some(k) if k.name == "plugins" && trusted => drop_keys.push(key),
-            Some(k) if k.name == "plugins" => {
-                warnings.push(format!(
-                    "ignoring `plugins` in {}: a working-directory config never points to a plugin; set `plugins` in ~/.cybedefend/config.yaml",
-                    crate::home::tilde(path)
-                ));
-                drop_keys.push(key);
-            }
-            Some(k) if k.project == keys::FromProject::Never => {
-                warnings.push(format!(
-                    "ignoring `{key}` in {}: a working-directory config never sets `{key}`, even in a trusted folder (a repository could otherwise route your credential through hosts or accounts of its choosing); set it in ~/.cybedefend/config.yaml",
-                    crate::home::tilde(path),
-                ));
-                drop_keys.push(key);
-            }
-            Some(k) if k.name == "credentials" && !trusted && !plugin_providers.is_empty() => {
-                warnings.push(format!(
-                    "ignoring `credentials` in {}: the working directory's config may not set it, and never a plugin or exec provider ({}), even in a trusted folder; define such providers in ~/.cybedefend/config.yaml",
-                    crate::home::tilde(path),
-                    plugin_providers
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                drop_keys.push(key);
-            }
-            Some(k) if k.project != keys::FromProject::Always && !trusted => {
-                warnings.push(format!(
-                    "ignoring `{key}` in {}: the working directory's config may only set {}; \
-                     to use it, pass `--config {}` or add this folder to `trusted_directories` \
-                     in your user config",
-                    crate::home::tilde(path),
-                    allowed
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    crate::home::tilde(path),
-                ));
-                drop_keys.push(key);
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(ProjectLayer {
-        inner: file.provider(),
-        drop_keys,
-        drop_providers,
-    })
+    out
 }

@@ -39,6 +39,17 @@ impl Provider for YamlFile {
 }
 
 impl ConfigFile {
+    /// Whether a line of the text starts with one of `keys` followed by `:` (a top-level key,
+    /// as far as text that does not parse can say).
+    pub(super) fn mentions_any(&self, keys: &[&str]) -> bool {
+        self.text.lines().any(|line| {
+            keys.iter().any(|k| {
+                line.strip_prefix(k)
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
+            })
+        })
+    }
+
     /// The file as a figment provider.
     pub(super) fn provider(&self) -> YamlFile {
         YamlFile {

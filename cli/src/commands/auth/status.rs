@@ -121,6 +121,7 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<Exit>
         let mut all_warnings = warnings.clone();
         all_warnings.extend(app.config.warnings.iter().cloned());
         all_warnings.extend(app.config.unknown.iter().cloned());
+        all_warnings.extend(app.config.notes.iter().cloned());
         app.out
             .json(&status.json(app, failure.as_ref(), account_error.as_ref(), all_warnings))?;
     } else {

@@ -1,5 +1,6 @@
-//! `config validate [FILE]`: syntax, types, keys and the credential chain. Unknown keys are
-//! errors here (they are warnings for other commands).
+//! `config validate [FILE]`: syntax, types, keys, CA files and the credential chain. What other
+//! commands would ignore with a warning or a note (unknown keys, keys a file may not set,
+//! invalid values in the working directory's `config.yaml`) is a problem here: exit 2.
 
 use std::path::PathBuf;
 
@@ -13,14 +14,21 @@ use crate::args::GlobalArgs;
 use crate::exit::Exit;
 use crate::output::Printer;
 
-fn unknown_keys_error(unknown: &[String]) -> Error {
+/// What a command would ignore (printed above as warnings and notes) is a configuration that
+/// does not do what its author meant: an error counting them.
+fn problems_found(n: usize) -> Error {
     Error::usage(format!(
-        "{} unknown key{}: {}",
-        unknown.len(),
-        if unknown.len() == 1 { "" } else { "s" },
-        unknown.join("; ")
+        "{n} problem{} found: other commands would ignore what the line{} above name{}",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "s" } else { "" },
     ))
-    .with_hint("fix the key names; `cybedefend config show` lists what is in effect")
+    .with_hint("fix or remove those settings; `cybedefend config show --origin` lists what is in effect and where it comes from")
+}
+
+/// The configuration's CA file, opened and parsed as the first request would.
+fn check_ca(config: &LoadedConfig, with_env: bool) -> Result<()> {
+    cybedefend_core::platform::net::check_ca_files(&config.net_settings(), with_env)
 }
 
 pub(crate) fn run(
@@ -32,11 +40,15 @@ pub(crate) fn run(
     match file {
         Some(file) => validate_file(file, system, out),
         None => {
+            // App::load prints warnings and notes as every command does; here they count
             let app = App::load(global, out)?;
             app.endpoints()?;
             let chain = app.chain()?;
-            if !app.config.unknown.is_empty() {
-                return Err(unknown_keys_error(&app.config.unknown));
+            check_ca(&app.config, true)?;
+            let c = &app.config;
+            let count = c.unknown.len() + c.warnings.len() + c.notes.len();
+            if count > 0 {
+                return Err(problems_found(count));
             }
             if app.config.files.is_empty() {
                 app.out.info(
@@ -69,13 +81,21 @@ fn validate_file(file: PathBuf, system: bool, out: Printer) -> Result<Exit> {
         ConfigSources::only(file)
     };
     let config = LoadedConfig::load(&sources, &Default::default())?;
-    for w in &config.warnings {
-        out.warn(w);
-    }
-    if !config.unknown.is_empty() {
-        return Err(unknown_keys_error(&config.unknown));
+    let problems: Vec<String> = config
+        .unknown
+        .iter()
+        .chain(&config.warnings)
+        .chain(&config.notes)
+        .cloned()
+        .collect();
+    if !problems.is_empty() {
+        for p in &problems {
+            out.warn(p);
+        }
+        return Err(problems_found(problems.len()));
     }
     Endpoints::resolve(&config, None)?;
+    check_ca(&config, false)?;
     let chain = Chain::from_config(&config)?;
     out.success(&format!(
         "{shown} is valid (credential chain: {})",

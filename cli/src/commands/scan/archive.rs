@@ -71,13 +71,25 @@ fn threads() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-/// Plans the archive of `dir` (off the runtime).
-pub(crate) async fn plan(running: &Running, dir: &Path, args: &ScanArgs) -> Result<Plan> {
+/// Plans the archive of `dir` (off the runtime), with the exclude patterns of the flags and
+/// the config, then applies the secret-files mode: the plan, and what it says about the files
+/// that look like secrets (warnings for `warn`, notes for `exclude`; `fail` is an error).
+pub(crate) async fn plan(
+    app: &App,
+    running: &Running,
+    dir: &Path,
+    args: &ScanArgs,
+    dry_run: bool,
+) -> Result<(Plan, super::plan::Secrets)> {
     let dir = dir.to_owned();
-    let (respect_ignore, exclude) = (!args.no_ignore, args.exclude.clone());
-    running
+    let mut exclude = app.config.settings.scan.exclude.clone();
+    exclude.extend(args.exclude.iter().cloned());
+    let respect_ignore = !args.no_ignore;
+    let mut plan = running
         .blocking(move || archive::plan_excluding(&dir, respect_ignore, &exclude))
-        .await
+        .await?;
+    let secrets = super::plan::secrets(app, args, &mut plan, dry_run)?;
+    Ok((plan, secrets))
 }
 
 /// Writes the archive of `plan` to `target` with a progress bar.
@@ -133,11 +145,9 @@ pub(crate) async fn package(
     dir: &Path,
     running: &Running,
 ) -> Result<(PathBuf, tempfile::TempPath)> {
-    let plan = plan(running, dir, args).await?;
     // what looks like a secret is named before anything leaves, terminal or CI
-    for warning in super::plan::secret_warnings(&plan, false) {
-        app.out.warn(&warning);
-    }
+    let (plan, secrets) = plan(app, running, dir, args, false).await?;
+    secrets.print(app);
     let tmp = tempfile::Builder::new()
         .prefix("cybedefend-scan-")
         .suffix(".zip")

@@ -27,13 +27,19 @@ The folder is zipped without .git/ and without what .gitignore/.ignore exclude (
 everything); .cybedefend at the root is always included. Symbolic links never lead out of it.
 Before anything is packaged, the credential and the project are checked with the platform.
 
+Files that look like secrets (.env, private keys, keystores, credential files) are named on stderr
+before anything is packaged; --secret-files (or `scan.secret_files` in config) can leave them out
+or refuse the upload instead.
+
 Exit codes: 0 scan done and no gate tripped (or --wait=false), 1 a gate tripped (--break-on-fail,
---break-on-severity, a blocking policy violation) or the scan could not be run, 2 usage error,
-3 the platform could not be reached, 4 no credential or access denied, 130 interrupted.
+--break-on-severity, a blocking policy violation) or the scan could not be run, 2 usage error
+(or a file that looks like a secret under --secret-files fail), 3 the platform could not be
+reached, 4 no credential or access denied, 130 interrupted.
 
 Examples:
   cybedefend scan --dir . --dry-run                   # what would be uploaded; no account needed
   cybedefend scan --dir . --dry-run --list            # every file, one a line
+  cybedefend scan --dir . --exclude '*.pem' --secret-files fail --project-id ID
   cybedefend scan --dir . --project-id ID --break-on-severity high
   CYBEDEFEND_PAT=... cybedefend scan --dir . --project-id ID --ci
   cybedefend scan --file build/source.zip --project-id ID --wait=false";
@@ -62,9 +68,15 @@ pub(crate) struct ScanArgs {
     #[arg(long)]
     pub(crate) no_ignore: bool,
     /// Leave out the files GLOB matches (.gitignore syntax, relative to --dir: `*.pem`,
-    /// `secrets/`, `/config/local.env`); repeatable, and applied with --no-ignore too
+    /// `secrets/`, `/config/local.env`); repeatable, added to `scan.exclude` of the config,
+    /// and applied with --no-ignore too
     #[arg(long, value_name = "GLOB")]
     pub(crate) exclude: Vec<String>,
+    /// Files that look like secrets (.env, private keys, keystores): `warn` names each one and
+    /// uploads it, `exclude` leaves them out, `fail` refuses to upload (exit 2) [default:
+    /// `scan.secret_files` of the config, else warn]
+    #[arg(long, value_name = "MODE", value_parser = ["warn", "exclude", "fail"])]
+    pub(crate) secret_files: Option<String>,
     /// Show what would be uploaded (files, sizes, secrets-looking files, what the ignore rules
     /// removed); no account and no network needed
     #[arg(long)]

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use cybedefend_archive::{self as archive, IgnoredGroup, Plan, looks_like_secret};
-use cybedefend_core::Result;
+use cybedefend_core::config::SecretFiles;
+use cybedefend_core::{Error, Result};
 use serde_json::json;
 
 use super::{Running, ScanArgs, archive as pack, files};
@@ -24,16 +25,16 @@ pub(crate) async fn dry_run(
     running: Running,
 ) -> Result<Exit> {
     let respect = !args.no_ignore;
-    let plan = pack::plan(&running, &dir, args).await?;
+    let (plan, secrets) = pack::plan(app, &running, &dir, args, true).await?;
     let ignored = if respect {
         let p = plan.clone();
         running.blocking(move || archive::ignored(&p)).await?
     } else {
         Vec::new()
     };
-    let secrets = secret_warnings(&plan, true);
     if args.json {
-        app.out.json(&plan_json(&plan, &ignored, respect))?;
+        app.out
+            .json(&plan_json(&plan, &ignored, respect, &secrets))?;
     } else if args.list {
         let mut s = String::new();
         for f in &plan.files {
@@ -43,9 +44,7 @@ pub(crate) async fn dry_run(
     } else {
         app.out.data(&summary(&plan, &ignored, respect));
     }
-    for warning in &secrets {
-        app.out.warn(warning);
-    }
+    secrets.print(app);
     if let Some(target) = &args.archive_out {
         pack::write_to(app, &running, plan, target).await?;
     }
@@ -54,23 +53,102 @@ pub(crate) async fn dry_run(
     Ok(Exit::Success)
 }
 
-/// One warning for each planned file that looks like a secret, saying what keeps it out
-/// (`.cybedefend` does not: the platform reads it to hide findings, after the upload).
-pub(crate) fn secret_warnings(plan: &Plan, dry_run: bool) -> Vec<String> {
-    let will = if dry_run { "would be" } else { "will be" };
-    plan.files
-        .iter()
-        .filter_map(|f| looks_like_secret(&f.name).map(|why| (f.name.as_str(), why)))
-        .map(|(name, why)| {
-            // (the printer neutralises what it prints)
-            format!(
-                "{name} looks like a secret ({why}) and {will} uploaded; to keep it on this machine, add `/{name}` to .gitignore or .ignore, or pass --exclude '/{name}'"
-            )
-        })
-        .collect()
+/// What a scan does with the planned files that look like secrets, and says about them.
+pub(crate) struct Secrets {
+    /// The mode in force and what set it (`--secret-files`, the config file).
+    mode: SecretFiles,
+    origin: String,
+    /// Each file with why it looks like a secret.
+    found: Vec<(String, &'static str)>,
+    dry_run: bool,
 }
 
-fn plan_json(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> serde_json::Value {
+impl Secrets {
+    /// One line per file: a warning when it is uploaded, a note when it is left out.
+    pub(crate) fn print(&self, app: &App) {
+        let will = if self.dry_run { "would be" } else { "will be" };
+        for (name, why) in &self.found {
+            // (the printer neutralises what it prints)
+            match self.mode {
+                SecretFiles::Exclude => app.out.note(&format!(
+                    "{name} looks like a secret ({why}) and is left out ({})",
+                    self.origin
+                )),
+                SecretFiles::Fail => app.out.warn(&format!(
+                    "{name} looks like a secret ({why}); a real scan refuses to upload it ({})",
+                    self.origin
+                )),
+                SecretFiles::Warn => app.out.warn(&format!(
+                    "{name} looks like a secret ({why}) and {will} uploaded; to keep it on this machine, add `/{name}` to .gitignore or .ignore, or pass --exclude '/{name}' (or --secret-files exclude)"
+                )),
+            }
+        }
+    }
+}
+
+/// Finds the planned files that look like secrets and applies the mode (`--secret-files`, else
+/// `scan.secret_files`, else warn): `exclude` takes them out of `plan`, `fail` refuses a real
+/// scan (exit 2) naming each one and what to do.
+pub(crate) fn secrets(
+    app: &App,
+    args: &ScanArgs,
+    plan: &mut Plan,
+    dry_run: bool,
+) -> Result<Secrets> {
+    let (mode, origin) = match args.secret_files.as_deref() {
+        Some("exclude") => (SecretFiles::Exclude, "--secret-files exclude".to_owned()),
+        Some("fail") => (SecretFiles::Fail, "--secret-files fail".to_owned()),
+        Some(_) => (SecretFiles::Warn, "--secret-files warn".to_owned()),
+        None => {
+            let mode = app.config.settings.scan.secret_files.unwrap_or_default();
+            let origin = app
+                .config
+                .origin("scan.secret_files")
+                .map(|o| format!("`scan.secret_files: {}` in {o}", mode.as_str()))
+                .unwrap_or_default();
+            (mode, origin)
+        }
+    };
+    let found: Vec<(String, &'static str)> = plan
+        .files
+        .iter()
+        .filter_map(|f| looks_like_secret(&f.name).map(|why| (f.name.clone(), why)))
+        .collect();
+    if mode == SecretFiles::Exclude {
+        plan.leave_out_secrets();
+    }
+    if mode == SecretFiles::Fail && !found.is_empty() && !dry_run {
+        let names: Vec<String> = found
+            .iter()
+            .take(10)
+            .map(|(n, why)| format!("{} ({why})", cybedefend_core::text::one_line(n, 200)))
+            .collect();
+        let more = found.len().saturating_sub(10);
+        return Err(Error::usage(format!(
+            "{} look{} like secrets and {origin} refuses to upload them: {}{}",
+            files(found.len()),
+            if found.len() == 1 { "s" } else { "" },
+            names.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ))
+        .with_hint(
+            "keep them on this machine with a .gitignore or .ignore line or --exclude PATTERN,              or pass --secret-files exclude to leave every such file out; nothing was packaged or uploaded",
+        ));
+    }
+    Ok(Secrets {
+        mode,
+        origin,
+        found,
+        dry_run,
+    })
+}
+
+fn plan_json(
+    plan: &Plan,
+    ignored: &[IgnoredGroup],
+    respect: bool,
+    secrets: &Secrets,
+) -> serde_json::Value {
     json!({
         "root": cybedefend_core::home::tilde(&plan.root),
         "ignore_rules": respect,
@@ -84,6 +162,8 @@ fn plan_json(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> serde_json
         "ignored": ignored.iter().map(|g| json!({"path": g.path, "files": g.files, "bytes": g.bytes})).collect::<Vec<_>>(),
         "skipped": plan.skipped.iter().map(|s| json!({"path": s.name, "reason": s.reason})).collect::<Vec<_>>(),
         "excluded": plan.excluded,
+        "secret_files": secrets.mode.as_str(),
+        "secrets_left_out": plan.secrets_left_out,
     })
 }
 
@@ -138,15 +218,12 @@ fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
             let _ = writeln!(s, "  ... and {} more", ignored.len() - 15);
         }
     }
-    if !plan.excluded.is_empty() {
-        let _ = writeln!(s, "Left out by --exclude: {}:", files(plan.excluded.len()));
-        for name in plan.excluded.iter().take(15) {
-            let _ = writeln!(s, "  {name}");
-        }
-        if plan.excluded.len() > 15 {
-            let _ = writeln!(s, "  ... and {} more", plan.excluded.len() - 15);
-        }
-    }
+    names(&mut s, "Left out by --exclude", &plan.excluded);
+    names(
+        &mut s,
+        "Left out as secrets (secret files: exclude)",
+        &plan.secrets_left_out,
+    );
     if !plan.skipped.is_empty() {
         let _ = writeln!(s, "Skipped:");
         for k in plan.skipped.iter().take(15) {
@@ -157,4 +234,18 @@ fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
         }
     }
     s.trim_end().to_owned()
+}
+
+/// "TITLE: N files:" and the first 15 names.
+fn names(s: &mut String, title: &str, names: &[String]) {
+    if names.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "{title}: {}:", files(names.len()));
+    for name in names.iter().take(15) {
+        let _ = writeln!(s, "  {name}");
+    }
+    if names.len() > 15 {
+        let _ = writeln!(s, "  ... and {} more", names.len() - 15);
+    }
 }

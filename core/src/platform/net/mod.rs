@@ -126,6 +126,16 @@ pub fn proxies() -> Result<Arc<Proxies>> {
         .clone()
 }
 
+/// Reads and parses every CA file `settings` names (`ca_cert`, and `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` when `with_env`), as the first request would (`config validate`): the
+/// error that request would meet, if any.
+pub fn check_ca_files(settings: &NetSettings, with_env: bool) -> Result<()> {
+    let none = |_: &str| -> Result<Option<String>> { Ok(None) };
+    let lookup: ReadVar<'_> = if with_env { process_vars() } else { &none };
+    let trust = Trust::load(settings, true, lookup)?;
+    trust.tls_config(&[]).map(drop)
+}
+
 /// The network of this process, resolved on first use (CA files are read then).
 pub fn network() -> Result<Arc<Network>> {
     NETWORK
