@@ -20,7 +20,7 @@ pub use plan::{
     IgnoredGroup, PLATFORM_IGNORE_FILE, Plan, PlannedFile, Skipped, ignored, looks_like_secret,
     plan, plan_excluding,
 };
-pub use write::{Written, write};
+pub use write::{Changed, Written, write};
 
 #[cfg(test)]
 mod tests;

@@ -24,7 +24,7 @@ pub(super) const BATCH_FILES: usize = 256;
 pub(super) const LARGE_FILE: u64 = 16 << 20;
 
 /// What was written.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Written {
     /// Files in the archive.
     pub files: u64,
@@ -32,6 +32,22 @@ pub struct Written {
     pub bytes_in: u64,
     /// Archive size.
     pub bytes_out: u64,
+    /// Files whose size changed between the plan and their turn, in plan order.
+    pub changed: Vec<Changed>,
+}
+
+/// A file that grew or shrank while the folder was archived (a log written into it): it is
+/// archived as it was at the plan's size, never read past it, or as far as it still goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// Path inside the archive.
+    pub name: String,
+    /// Its size in the plan: what was archived of a file that grew.
+    pub planned: u64,
+    /// What was read of it: less than `planned` when it shrank.
+    pub archived: u64,
+    /// Its size when its turn came.
+    pub now: u64,
 }
 
 /// Stack of a compression thread: deflate keeps its state on the heap, so a small stack is
@@ -82,6 +98,7 @@ fn add_files<W: Write + Seek>(
     level: i64,
     progress: &AtomicU64,
     cancel: &AtomicBool,
+    changed: &Mutex<Vec<Changed>>,
 ) -> Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     for f in files {
@@ -96,30 +113,35 @@ fn add_files<W: Write + Seek>(
         // link since then is refused, never followed out of the folder.
         let input = cybedefend_core::fsutil::open_regular(&f.source, false)
             .map_err(|e| e.into_error("file", &f.source))?;
-        // At most one byte more than planned: a file that keeps growing is refused, not read
-        // for ever.
-        let mut input = Read::take(input, f.size.saturating_add(1));
+        // Never past the planned size: a file that grows while it is read (a log written into
+        // the folder, `scan ... | tee scan.log`) is archived as it was planned, with a note.
+        let mut limited = Read::take(&input, f.size);
         let mut read = 0u64;
         loop {
             if cancel.load(Ordering::Relaxed) {
                 return Err(cancelled());
             }
-            let n = input
+            let n = limited
                 .read(&mut buf)
                 .map_err(|e| cybedefend_core::fsutil::io_error("cannot read", &f.source, &e))?;
             if n == 0 {
                 break;
             }
             read += n as u64;
-            if read > f.size {
-                return Err(Error::failure(format!(
-                    "{} grew while it was being archived; run the scan again",
-                    cybedefend_core::home::tilde(&f.source)
-                )));
-            }
             zip.write_all(&buf[..n])
                 .map_err(|e| Error::failure(format!("cannot write the archive: {e}")))?;
             progress.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        let now = input.metadata().map_or(read, |m| m.len());
+        if now != f.size || read != f.size {
+            if let Ok(mut c) = changed.lock() {
+                c.push(Changed {
+                    name: f.name.clone(),
+                    planned: f.size,
+                    archived: read,
+                    now,
+                });
+            }
         }
     }
     Ok(())
@@ -231,6 +253,7 @@ fn compress_batch(
     spill_dir: &Path,
     progress: &AtomicU64,
     cancel: &AtomicBool,
+    changed: &Mutex<Vec<Changed>>,
 ) -> Result<Partial> {
     let large = files.iter().map(|f| f.size).sum::<u64>() >= LARGE_FILE;
     let finish_err =
@@ -244,14 +267,14 @@ fn compress_batch(
             .map_err(|e| cybedefend_core::fsutil::io_error("cannot open", tmp.path(), &e))?;
         let (fused, _) = Fused::new(BufWriter::new(handle));
         let mut zip = ZipWriter::new(fused);
-        add_files(&mut zip, files, level, progress, cancel)?;
+        add_files(&mut zip, files, level, progress, cancel, changed)?;
         let mut w = zip.finish().map_err(finish_err)?;
         w.flush()
             .map_err(|e| Error::failure(format!("cannot write the archive: {e}")))?;
         Ok(Partial::Disk(tmp))
     } else {
         let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-        add_files(&mut zip, files, level, progress, cancel)?;
+        add_files(&mut zip, files, level, progress, cancel, changed)?;
         Ok(Partial::Memory(
             zip.finish().map_err(finish_err)?.into_inner(),
         ))
@@ -327,6 +350,7 @@ pub fn write(
         in_flight: 0,
     });
     let written_upto = AtomicUsize::new(0);
+    let changed = Mutex::new(Vec::new());
     let wake = Condvar::new();
     let (tx, rx) = mpsc::channel::<(usize, u64, Result<Partial>)>();
     let cost = |batch: &[&PlannedFile]| match batch {
@@ -339,8 +363,8 @@ pub fn write(
         let mut refused = None;
         for n in 0..threads {
             let tx = tx.clone();
-            let (files, budget, wake, written_upto, spill_dir) =
-                (&files, &budget, &wake, &written_upto, &spill_dir);
+            let (files, budget, wake, written_upto, spill_dir, changed) =
+                (&files, &budget, &wake, &written_upto, &spill_dir, &changed);
             let worker = std::thread::Builder::new()
                 .name(format!("compress-{n}"))
                 .stack_size(WORKER_STACK);
@@ -372,7 +396,7 @@ pub fn write(
                         (i, c)
                     };
                     let r = cybedefend_core::recover::catching(|| {
-                        compress_batch(&files[i], level, spill_dir, progress, cancel)
+                        compress_batch(&files[i], level, spill_dir, progress, cancel, changed)
                     })
                     .unwrap_or_else(|message| Err(compress_panicked(&files[i], &message)));
                     let failed = r.is_err();
@@ -468,9 +492,18 @@ pub fn write(
         return Err(written(&"the file could not be written"));
     }
     let bytes_out = fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    let mut changed = changed.into_inner().unwrap_or_default();
+    let order: std::collections::HashMap<&str, usize> = plan
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), i))
+        .collect();
+    changed.sort_by_key(|c| order.get(c.name.as_str()).copied());
     Ok(Written {
         files: plan.files.len() as u64,
         bytes_in: progress.load(Ordering::Relaxed),
         bytes_out,
+        changed,
     })
 }

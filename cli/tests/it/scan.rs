@@ -60,6 +60,64 @@ fn zip_names(bytes: &[u8]) -> Vec<String> {
     names
 }
 
+/// The uncompressed size the central directory records for `name`.
+fn zip_size_of(bytes: &[u8], name: &str) -> Option<u64> {
+    let mut i = 0;
+    while i + 46 <= bytes.len() {
+        if &bytes[i..i + 4] == b"PK\x01\x02" {
+            let n = u16::from_le_bytes([bytes[i + 28], bytes[i + 29]]) as usize;
+            let m = u16::from_le_bytes([bytes[i + 30], bytes[i + 31]]) as usize;
+            let k = u16::from_le_bytes([bytes[i + 32], bytes[i + 33]]) as usize;
+            if &bytes[i + 46..i + 46 + n] == name.as_bytes() {
+                let size = &bytes[i + 24..i + 28];
+                return Some(u64::from(u32::from_le_bytes(size.try_into().unwrap())));
+            }
+            i += 46 + n + m + k;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// A log written into the scanned folder while the scan runs (`scan ... 2> repo/scan.log`,
+/// `| tee`) grows between the plan and its turn: the scan goes on, the archive holds the log
+/// as it was planned (never read past it), and a note says so and how to leave it out. It
+/// used to fail every run with advice to run it again.
+#[test]
+fn a_log_growing_in_the_scanned_folder_is_archived_at_its_planned_size() {
+    let (d, env) = setup();
+    let log = env.work().join("repo/scan.log");
+    let mut c = env.command(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--project-id",
+        PROJECT,
+        "--ci",
+        "--wait=false",
+    ]);
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(&log).unwrap());
+    let status = c.status().unwrap();
+    let written = fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status:?}: {written}");
+    assert!(
+        written.contains("note: scan.log grew while it was being archived")
+            && written.contains("--exclude '/scan.log'"),
+        "{written}"
+    );
+    assert!(!written.contains("run the scan again"), "{written}");
+    let zip = d.uploaded(&d.scan_ids()[0]).unwrap();
+    let archived = zip_size_of(&zip, "scan.log").expect("the log is in the archive");
+    let packaging = written.find("Packaging").unwrap() as u64;
+    assert!(
+        archived <= packaging,
+        "only what was there when planned: {archived} > {packaging}"
+    );
+}
+
 #[test]
 fn scan_uploads_the_right_archive_waits_and_summarises() {
     let (d, env) = setup();

@@ -114,7 +114,42 @@ pub(crate) async fn write(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    if let Ok(w) = &result {
+        changed_notes(app, &w.changed);
+    }
     result
+}
+
+/// One note per file whose size changed while it was archived (at most 10): what went into the
+/// archive, and how to leave such a file out. Never an error: a log written into the scanned
+/// folder (`scan ... | tee scan.log`) grows on every run, and a retry would meet it again.
+fn changed_notes(app: &App, changed: &[archive::Changed]) {
+    for c in changed.iter().take(10) {
+        let text = if c.now > c.planned {
+            format!(
+                "{} grew while it was being archived (to {}); the archive holds its first {}, its size when the scan started; a file written during the scan, such as a log in this folder, is better left out: --exclude '/{}'",
+                c.name,
+                size(c.now),
+                size(c.planned),
+                c.name
+            )
+        } else {
+            format!(
+                "{} changed while it was being archived ({} when the scan started, {} now); the archive holds the {} read",
+                c.name,
+                size(c.planned),
+                size(c.now),
+                size(c.archived)
+            )
+        };
+        app.out.note(&text);
+    }
+    if changed.len() > 10 {
+        app.out.note(&format!(
+            "{} more files changed while they were being archived",
+            changed.len() - 10
+        ));
+    }
 }
 
 /// Writes the archive straight to `target` (`--archive-out` of a dry run): under a temporary
