@@ -133,15 +133,15 @@ fn add_files<W: Write + Seek>(
             progress.fetch_add(n as u64, Ordering::Relaxed);
         }
         let now = input.metadata().map_or(read, |m| m.len());
-        if now != f.size || read != f.size {
-            if let Ok(mut c) = changed.lock() {
-                c.push(Changed {
-                    name: f.name.clone(),
-                    planned: f.size,
-                    archived: read,
-                    now,
-                });
-            }
+        if (now != f.size || read != f.size)
+            && let Ok(mut c) = changed.lock()
+        {
+            c.push(Changed {
+                name: f.name.clone(),
+                planned: f.size,
+                archived: read,
+                now,
+            });
         }
     }
     Ok(())
