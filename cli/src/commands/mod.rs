@@ -23,6 +23,7 @@ pub(crate) mod version;
 
 use cybedefend_core::{Error, Result, env};
 
+use crate::app::App;
 use crate::args::{Cli, Command, Lazy, LazySub};
 use crate::exit::Exit;
 use crate::output::{Printer, RedactingStderr};
@@ -155,6 +156,35 @@ pub(crate) fn confirm(question: &str) -> Result<bool> {
         line.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"
     ))
+}
+
+/// What a destructive command needs before it acts: `--yes`, or a person at a terminal who
+/// answers yes. Without a terminal (a script, CI) and without `--yes` it is a usage error that
+/// shows the command with `--yes`; a "no" at the terminal is not an error but an answer: a
+/// plain line, and [`Exit::Failed`] so that a script knows nothing happened.
+pub(crate) fn confirmed(
+    app: &App,
+    yes: bool,
+    question: &str,
+    again: &str,
+    nothing: &str,
+) -> Result<Option<Exit>> {
+    if yes {
+        return Ok(None);
+    }
+    if !app.interactive() {
+        // (the command line itself is not echoed: it may hold `--pat`)
+        return Err(Error::usage(format!(
+            "{question} Without a terminal nobody can answer, so nothing was done"
+        ))
+        .with_hint(format!("pass --yes to confirm: `{again} --yes`")));
+    }
+    if confirm(question)? {
+        Ok(None)
+    } else {
+        app.out.info(nothing);
+        Ok(Some(Exit::Failed))
+    }
 }
 
 fn init_debug_log() {

@@ -240,7 +240,15 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
-            &["team", "remove-member", "--team-id", t, "--user-id", USER],
+            &[
+                "team",
+                "remove-member",
+                "--team-id",
+                t,
+                "--user-id",
+                USER,
+                "--yes",
+            ],
             "DELETE",
             format!("/team/{t}/member"),
             Some(TEAM_ID),
@@ -251,6 +259,7 @@ fn cases() -> Vec<Case> {
                 t,
                 "--user-id",
                 UNKNOWN,
+                "--yes",
             ]),
             (
                 &[
@@ -377,27 +386,27 @@ fn cases() -> Vec<Case> {
             (&["pat", "rename", "--name", "old"], "--new-name"),
         ),
         case(
-            &["pat", "revoke", "--name", "old"],
+            &["pat", "revoke", "--name", "old", "--yes"],
             "POST",
             "/user/personal-access-tokens/delete".into(),
             None,
-            Some(&["pat", "revoke", "--name", "nope"]),
+            Some(&["pat", "revoke", "--name", "nope", "--yes"]),
             (&["pat", "revoke"], "--name"),
         ),
         case(
-            &["project", "delete", "--project-id", p],
+            &["project", "delete", "--project-id", p, "--yes"],
             "DELETE",
             format!("/project/{p}"),
             Some(PROJECT),
-            Some(&["project", "delete", "--project-id", UNKNOWN]),
+            Some(&["project", "delete", "--project-id", UNKNOWN, "--yes"]),
             (&["project", "delete", "--project-id", " "], "empty"),
         ),
         case(
-            &["team", "delete", "--team-id", t],
+            &["team", "delete", "--team-id", t, "--yes"],
             "DELETE",
             format!("/team/{t}"),
             Some(TEAM_ID),
-            Some(&["team", "delete", "--team-id", UNKNOWN]),
+            Some(&["team", "delete", "--team-id", UNKNOWN, "--yes"]),
             (&["team", "delete"], "--team-id"),
         ),
     ];
@@ -727,6 +736,62 @@ fn bad_values_stop_before_any_network_call() {
             "{:?}: no request at all, not even a token exchange",
             c.invalid.0
         );
+    }
+}
+
+/// Destructive commands without a terminal (a script, CI) need `--yes`: exit 2, nothing sent,
+/// and the hint shows the command with `--yes` (never the PAT of the command line). At a
+/// terminal, "n" is an answer, not an error: a plain line, exit 1, nothing sent; "y" goes on.
+#[test]
+fn destructive_commands_need_yes_without_a_terminal_and_no_is_an_answer() {
+    let t = TEAM_ID;
+    let destructive: [(&[&str], &str); 4] = [
+        (&["project", "delete", "--project-id", PROJECT], "/project/"),
+        (&["team", "delete", "--team-id", t], "/team/"),
+        (
+            &["team", "remove-member", "--team-id", t, "--user-id", USER],
+            "/member",
+        ),
+        (&["pat", "revoke", "--name", "old"], "/delete"),
+    ];
+    for (args, path) in destructive {
+        let (d, env) = setup();
+        prepare(&d);
+        let mut with_pat = vec!["--pat", PAT];
+        with_pat.extend_from_slice(args);
+        let out = env.run(&with_pat);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains("Without a terminal nobody can answer")
+                && out
+                    .stderr
+                    .contains(&format!("`cybedefend {} --yes`", args.join(" "))),
+            "{args:?}: {out:?}"
+        );
+        assert!(!out.stderr.contains(PAT), "{out:?}");
+        let sent = || {
+            d.requests()
+                .iter()
+                .any(|r| r.method != "GET" && r.path.contains(path))
+        };
+        assert!(!sent(), "{args:?}: nothing sent");
+
+        // at a terminal (a pseudo-terminal from `script`): "n" is an answer
+        let line = format!("{} {}", env!("CARGO_BIN_EXE_cybedefend"), args.join(" "));
+        for (answer, code) in [("n", 1), ("y", 0)] {
+            let c = env.command_with("script", &[], &["-qec", &line, "/dev/null"]);
+            let out = Env::output_of(c, Some(&format!("{answer}\n")));
+            assert_eq!(out.code, code, "{args:?} {answer}: {out:?}");
+            if answer == "n" {
+                assert!(
+                    out.stdout.contains("Nothing was") && !out.stdout.contains("error"),
+                    "{args:?}: {out:?}"
+                );
+                assert!(!sent(), "{args:?}: nothing sent");
+            } else {
+                assert!(sent(), "{args:?}: sent");
+            }
+        }
     }
 }
 

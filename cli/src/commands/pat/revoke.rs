@@ -1,8 +1,8 @@
 //! `pat revoke`.
 
 use clap::Args;
+use cybedefend_core::Result;
 use cybedefend_core::platform::user;
-use cybedefend_core::{Error, Result};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
@@ -14,7 +14,7 @@ use crate::output::Printer;
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
 Anything using the PAT stops working at once. At a terminal you are asked to confirm unless
---yes is given.
+--yes is given; without a terminal (scripts, CI) --yes is required (exit 2 without it).
 
 Examples:
   cybedefend pat revoke --name ci-nightly --yes")]
@@ -31,11 +31,14 @@ pub(crate) struct RevokeArgs {
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RevokeArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
-    if !args.yes
-        && app.interactive()
-        && !crate::commands::confirm(&format!("Revoke the PAT `{}`?", args.name))?
-    {
-        return Err(Error::failure("not confirmed; nothing was revoked"));
+    if let Some(no) = crate::commands::confirmed(
+        &app,
+        args.yes,
+        &format!("Revoke the PAT `{}`?", args.name),
+        &format!("cybedefend pat revoke --name {}", args.name),
+        "Nothing was revoked.",
+    )? {
+        return Ok(no);
     }
     let connected = app.connect().await?;
     let api = app.api(&connected);

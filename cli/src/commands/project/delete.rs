@@ -1,8 +1,8 @@
 //! `project delete`.
 
 use clap::Args;
+use cybedefend_core::Result;
 use cybedefend_core::platform::projects;
-use cybedefend_core::{Error, Result};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
@@ -14,8 +14,11 @@ use crate::output::Printer;
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
 The project, its scans and its findings are deleted on the platform; there is no undo. At a
-terminal you are asked to confirm unless --yes is given; scripts and CI (no terminal) are not
-asked, as with the official CLI.
+terminal you are asked to confirm unless --yes is given; without a terminal (scripts, CI) --yes
+is required (exit 2 without it), where the official CLI deletes at once.
+
+Exit codes: 0 deleted, 1 not confirmed or not found, 2 usage error (no --yes without a terminal),
+3 the platform could not be reached, 4 no credential or access denied.
 
 Examples:
   cybedefend project delete --project-id ID
@@ -33,11 +36,14 @@ pub(crate) struct DeleteArgs {
 pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
     let project = args.project.resolve(&app)?;
-    if !args.yes
-        && app.interactive()
-        && !crate::commands::confirm(&format!("Delete project {project} and all its results?"))?
-    {
-        return Err(Error::failure("not confirmed; nothing was deleted"));
+    if let Some(no) = crate::commands::confirmed(
+        &app,
+        args.yes,
+        &format!("Delete project {project} and all its results?"),
+        &format!("cybedefend project delete --project-id {project}"),
+        "Nothing was deleted.",
+    )? {
+        return Ok(no);
     }
     let connected = app.connect().await?;
     let api = app.api(&connected);

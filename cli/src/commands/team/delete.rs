@@ -1,8 +1,8 @@
 //! `team delete`.
 
 use clap::Args;
+use cybedefend_core::Result;
 use cybedefend_core::platform::teams;
-use cybedefend_core::{Error, Result};
 
 use crate::app::App;
 use crate::args::GlobalArgs;
@@ -13,7 +13,8 @@ use crate::output::Printer;
 /// `team delete`.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
-At a terminal you are asked to confirm unless --yes is given; scripts (no terminal) are not.
+The team is deleted on the platform; there is no undo. At a terminal you are asked to confirm
+unless --yes is given; without a terminal (scripts, CI) --yes is required (exit 2 without it).
 
 Examples:
   cybedefend team delete --team-id TEAM --yes")]
@@ -29,11 +30,14 @@ pub(crate) struct DeleteArgs {
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
-    if !args.yes
-        && app.interactive()
-        && !crate::commands::confirm(&format!("Delete team {}?", args.team.id))?
-    {
-        return Err(Error::failure("not confirmed; nothing was deleted"));
+    if let Some(no) = crate::commands::confirmed(
+        &app,
+        args.yes,
+        &format!("Delete team {}?", args.team.id),
+        &format!("cybedefend team delete --team-id {}", args.team.id),
+        "Nothing was deleted.",
+    )? {
+        return Ok(no);
     }
     let connected = app.connect().await?;
     let api = app.api(&connected);
