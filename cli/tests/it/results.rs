@@ -233,6 +233,21 @@ fn grouped_results() {
     assert_eq!(v["groupedVulnerabilities"].as_array().unwrap().len(), 4);
     let bad = results(&env, &["-t", "sast", "--grouped", "-o", "html"]);
     assert_eq!(bad.code, 2);
+
+    // without -t (every type) -g runs flat, as the official CLI does, with a note
+    for extra in [&["-g"][..], &["-g", "-o", "sarif"]] {
+        let out = results(&env, extra);
+        assert_eq!(out.code, 0, "{extra:?}: {out:?}");
+        assert!(
+            out.stderr.contains("note: --grouped groups one type"),
+            "{out:?}"
+        );
+    }
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(env.work().join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["sast"].as_array().unwrap().len(), 4, "flat, every type");
+    assert!(env.work().join("results.sarif").is_file());
 }
 
 #[test]

@@ -224,16 +224,19 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
                 .with_hint("in `results`, -o is the format and -f the file name (as in the official CLI); --format and --output FILE are `report`'s"),
         );
     }
-    if args.grouped && args.output != OutputFormat::Json {
+    // Grouping is by one type: with every type (the default), --grouped is set aside and the
+    // results are written flat, as the official CLI does.
+    let grouped = args.grouped && args.kind != ResultType::All;
+    if grouped && args.output != OutputFormat::Json {
         return Err(Error::usage("--grouped writes JSON only")
             .with_hint("drop --output or use --output json"));
     }
-    if args.grouped && args.kind == ResultType::All {
-        return Err(Error::usage(
-            "--grouped needs one --type (sast, sca, iac, secret, cicd or container)",
-        ));
-    }
     let app = App::load(global, out)?;
+    if args.grouped && !grouped {
+        app.out.note(
+            "--grouped groups one type (-t sast, sca, iac, secret, cicd or container); with all types the results are written flat",
+        );
+    }
     let project = args.project.resolve(&app)?;
     let connected = app.connect().await?;
     let api = app.api(&connected);
@@ -244,7 +247,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         open_only: true,
     };
 
-    if args.grouped {
+    if grouped {
         let value = results::grouped(
             &api,
             &project,
