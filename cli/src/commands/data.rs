@@ -184,6 +184,31 @@ pub(crate) fn show(
     }
 }
 
+/// A project answer with the official CLI's `id` beside the server's `projectId` (scripts
+/// written for the official CLI read `.id`); everything the server sent is kept.
+pub(crate) fn project_json(raw: &Value) -> Value {
+    let mut v = raw.clone();
+    if let Value::Object(o) = &mut v
+        && !o.contains_key("id")
+        && let Some(id) = o.get("projectId").cloned()
+    {
+        o.insert("id".to_owned(), id);
+    }
+    v
+}
+
+/// A team list as the official CLI prints it: a bare array, whether the server sent one (as
+/// its specification says) or `{"teams": [...]}` (as the official CLI reads).
+pub(crate) fn teams_json(raw: &Value) -> Value {
+    match raw {
+        Value::Object(o) => match o.get("teams") {
+            Some(teams @ Value::Array(_)) => teams.clone(),
+            _ => raw.clone(),
+        },
+        _ => raw.clone(),
+    }
+}
+
 /// For commands whose human output is a message: the server's answer as JSON with `--json`,
 /// else `message` on stderr.
 pub(crate) fn done(app: &App, json: bool, raw: &Value, message: &str) -> Result<Exit> {

@@ -632,6 +632,15 @@ fn every_command_happy_path_and_json_is_what_the_server_sent() {
             )
         } else if c.args[0] == "pat" {
             mask(&bodies[0])
+        } else if c.args[..2] == ["project", "get"] || c.args[..2] == ["project", "create"] {
+            // the official CLI's `id` beside the server's `projectId`
+            let mut b = bodies[0].clone();
+            b["id"] = b["projectId"].clone();
+            assert!(!b["id"].is_null(), "{args:?}: {b}");
+            b
+        } else if c.args[..2] == ["team", "list"] && bodies[0].get("teams").is_some() {
+            // a bare array, as the official CLI prints it
+            bodies[0]["teams"].clone()
         } else {
             bodies[0].clone()
         };
@@ -806,9 +815,34 @@ fn team_list_reads_the_spec_array_and_the_official_object() {
             out.stdout.contains(TEAM_ID) && out.stdout.contains("Double team"),
             "{out:?}"
         );
+        // a bare array either way, as the official CLI prints it
         let out = env.run(&["team", "list", "--organization-id", ORG_ID, "--json"]);
-        assert_eq!(out.json().is_array(), !wrapped, "printed as sent: {out:?}");
+        let teams = out.json();
+        assert!(teams.is_array(), "{wrapped}: {out:?}");
+        assert_eq!(teams[0]["id"], TEAM_ID, "{out:?}");
     }
+}
+
+/// `team update` prints the changed team on stdout, as the official CLI does (the confirmation
+/// stays on stderr); `project get --json` has the official `id`.
+#[test]
+fn mutations_print_the_changed_object_and_json_has_the_official_keys() {
+    let (_d, env) = setup();
+    let out = env.run(&["team", "update", "--team-id", TEAM_ID, "--name", "renamed"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("team") && out.stderr.contains("updated"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("renamed") && out.stdout.contains(TEAM_ID),
+        "the changed team on stdout: {out:?}"
+    );
+    let out = env.run(&["project", "get", "--project-id", PROJECT, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let p = out.json();
+    assert_eq!(p["id"], PROJECT, "{p}");
+    assert_eq!(p["projectId"], PROJECT, "the server's own key stays: {p}");
 }
 
 #[test]

@@ -53,6 +53,8 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: CreateArgs) -> R
         args.name,
         a.view.id().unwrap_or("no id in the answer")
     ));
-    data::show(&app, args.out.json, &a.raw, || super::describe(&a.view))?;
+    data::show(&app, args.out.json, &data::project_json(&a.raw), || {
+        super::describe(&a.view)
+    })?;
     Ok(Exit::Success)
 }

@@ -29,6 +29,8 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: GetArgs) -> Resu
     let connected = app.connect().await?;
     let api = app.api(&connected);
     let a = projects::get(&api, &project).await?;
-    data::show(&app, args.out.json, &a.raw, || super::describe(&a.view))?;
+    data::show(&app, args.out.json, &data::project_json(&a.raw), || {
+        super::describe(&a.view)
+    })?;
     Ok(Exit::Success)
 }

@@ -13,7 +13,8 @@ use crate::output::Printer;
 /// `team list`.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
---json prints the server's answer as sent (an array, or an object with `teams`).
+--json prints the array of teams, as the official CLI does (the server may send the array, or an
+object with `teams`).
 
 Examples:
   cybedefend team list --organization-id ORG")]
@@ -33,7 +34,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Res
         app.out.info("No teams found.");
         return Ok(Exit::Success);
     }
-    data::show(&app, args.out.json, &a.raw, || {
+    data::show(&app, args.out.json, &data::teams_json(&a.raw), || {
         let rows: Vec<Vec<String>> = a
             .view
             .teams

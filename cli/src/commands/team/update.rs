@@ -43,10 +43,13 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: UpdateArgs) -> R
         args.description.as_deref(),
     )
     .await?;
-    data::done(
-        &app,
-        args.out.json,
-        &raw,
-        &format!("team {} updated", args.team.id),
-    )
+    // the changed team on stdout, as the official CLI prints it; the confirmation on stderr
+    app.out.success(&format!("team {} updated", args.team.id));
+    let team: Option<teams::Team> = raw
+        .get("updatedTeam")
+        .and_then(|t| serde_json::from_value(t.clone()).ok());
+    data::show(&app, args.out.json, &raw, || {
+        team.as_ref().map(super::describe).unwrap_or_default()
+    })?;
+    Ok(Exit::Success)
 }
