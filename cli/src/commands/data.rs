@@ -225,6 +225,33 @@ pub(crate) fn cell(text: &str) -> String {
     one_line(&cybedefend_core::secret::redact::redact(text), 60)
 }
 
+/// A time the server sent, as people read it: `2026-12-06 10:34 UTC` (RFC 3339 in any offset,
+/// fractions dropped); text that is not such a time is shown as a [`cell`], and none as `-`.
+pub(crate) fn when(raw: Option<&str>) -> String {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+    let Some(raw) = raw else {
+        return "-".into();
+    };
+    match OffsetDateTime::parse(raw.trim(), &Rfc3339) {
+        Ok(t) => human_time(t),
+        Err(_) => cell(raw),
+    }
+}
+
+/// `2026-12-06 10:34 UTC`.
+pub(crate) fn human_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
 /// An optional value, `-` when absent.
 pub(crate) fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".into(), |v| cell(&v.to_string()))

@@ -845,6 +845,41 @@ fn mutations_print_the_changed_object_and_json_has_the_official_keys() {
     assert_eq!(p["projectId"], PROJECT, "the server's own key stays: {p}");
 }
 
+/// Human output shows times as people read them (`2026-01-02 00:00 UTC`, never the server's
+/// fractions or `null`), and `compliance history` names each evaluation.
+#[test]
+fn human_output_reads_times_and_names_evaluations() {
+    let (d, env) = setup();
+    prepare(&d);
+    let out = env.run(&["compliance", "history", "--project-id", PROJECT]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("EVALUATION"), "{out:?}");
+    assert!(
+        out.stdout.contains("00000000-0000-4000-8000-000000003101"),
+        "each evaluation id: {out:?}"
+    );
+    assert!(out.stdout.contains("2026-01-02 00:00 UTC"), "{out:?}");
+    for args in [
+        &["project", "get", "--project-id", PROJECT][..],
+        &[
+            "team",
+            "get",
+            "--organization-id",
+            ORG_ID,
+            "--team-id",
+            TEAM_ID,
+        ],
+        &["pat", "list"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        assert!(out.stdout.contains(" UTC"), "{args:?}: {out:?}");
+        for raw in ["T00:00", "T10:30", ".000", "null"] {
+            assert!(!out.stdout.contains(raw), "{args:?}: {raw}: {out:?}");
+        }
+    }
+}
+
 #[test]
 fn project_list_reads_every_page() {
     let (d, env) = setup();

@@ -9,6 +9,9 @@ use crate::platform::de;
 /// One past evaluation.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Evaluation {
+    /// The evaluation's own id (`evaluationId`).
+    #[serde(default, rename = "evaluationId", deserialize_with = "de::text")]
+    pub evaluation_id: Option<String>,
     /// The scan the evaluation followed (`scanId`).
     #[serde(default, rename = "scanId", deserialize_with = "de::text")]
     pub scan_id: Option<String>,

@@ -357,10 +357,11 @@ impl<'a> Status<'a> {
         if let Some(storage) = winner.and_then(|w| w.found.storage.clone()) {
             let _ = writeln!(s, "  storage:       {storage}");
         }
-        if let Some(t) = expires_at.and_then(|t| t.format(&Rfc3339).ok()) {
+        if let Some(t) = expires_at {
             let _ = writeln!(
                 s,
-                "  token expires: {t} (the access token; it is renewed as needed)"
+                "  token expires: {} (the access token; it is renewed as needed)",
+                crate::commands::data::human_time(t)
             );
         }
         if let Some(a) = account {

@@ -6,7 +6,7 @@ use cybedefend_core::platform::compliance;
 
 use crate::app::App;
 use crate::args::GlobalArgs;
-use crate::commands::data::{self, JsonFlag, opt, table};
+use crate::commands::data::{self, JsonFlag, opt, table, when};
 use crate::exit::Exit;
 use crate::output::Printer;
 
@@ -74,7 +74,8 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: HistoryArgs) -> 
             .iter()
             .map(|e| {
                 vec![
-                    opt(e.evaluated_at.as_deref()),
+                    when(e.evaluated_at.as_deref()),
+                    opt(e.evaluation_id.as_deref()),
                     opt(e.scan_id.as_deref()),
                     match e.compliant {
                         Some(true) => "yes".into(),
@@ -87,7 +88,14 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: HistoryArgs) -> 
             })
             .collect();
         let mut t = table(
-            &["EVALUATED", "SCAN", "COMPLIANT", "BLOCKING", "WARNINGS"],
+            &[
+                "EVALUATED",
+                "EVALUATION",
+                "SCAN",
+                "COMPLIANT",
+                "BLOCKING",
+                "WARNINGS",
+            ],
             &rows,
         );
         t.push_str(&format!("\n\n{} evaluations in all", opt(a.view.total)));

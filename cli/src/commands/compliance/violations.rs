@@ -6,7 +6,7 @@ use cybedefend_core::platform::compliance;
 
 use crate::app::App;
 use crate::args::GlobalArgs;
-use crate::commands::data::{self, JsonFlag, cell, opt, table};
+use crate::commands::data::{self, JsonFlag, cell, opt, table, when};
 use crate::exit::Exit;
 use crate::output::Printer;
 
@@ -53,7 +53,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ViolationsArgs) 
                     cell(&v.action),
                     cell(&v.rule_name()),
                     opt(v.affected),
-                    opt(v.created_at.as_deref()),
+                    when(v.created_at.as_deref()),
                     opt(v.id.as_deref()),
                 ]
             })

@@ -45,9 +45,8 @@ pub(crate) fn when(value: Option<&str>) -> String {
     };
     if let Ok(ms) = v.parse::<i64>()
         && let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        && let Ok(s) = t.format(&time::format_description::well_known::Rfc3339)
     {
-        return s;
+        return crate::commands::data::human_time(t);
     }
-    crate::commands::data::cell(v)
+    crate::commands::data::when(Some(v))
 }

@@ -47,7 +47,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ListArgs) -> Res
                     cell(&p.name),
                     opt(p.team_name.as_deref()),
                     format!("{} {}", opt(p.risk_level.as_deref()), number(p.risk_score)),
-                    opt(p.updated_at.as_deref()),
+                    crate::commands::data::when(p.updated_at.as_deref()),
                 ]
             })
             .collect();

@@ -51,7 +51,13 @@ pub(crate) fn describe(p: &Project) -> String {
                 number(p.risk_score)
             ),
         ),
-        ("created", opt(p.created_at.as_deref())),
-        ("updated", opt(p.updated_at.as_deref())),
+        (
+            "created",
+            crate::commands::data::when(p.created_at.as_deref()),
+        ),
+        (
+            "updated",
+            crate::commands::data::when(p.updated_at.as_deref()),
+        ),
     ])
 }

@@ -89,7 +89,7 @@ pub(crate) fn describe(t: &Team) -> String {
         ("description", opt(Some(&t.description))),
     ];
     if let Some(c) = t.created_at.as_deref() {
-        rows.push(("created", opt(Some(c))));
+        rows.push(("created", crate::commands::data::when(Some(c))));
     }
     fields(&rows)
 }
