@@ -197,8 +197,72 @@ pub(crate) async fn keep_pat(
         forget_tokens(app, std::slice::from_ref(&fingerprint)).await;
         return Err(e);
     }
+    if validate {
+        name_account(app, endpoints, credential).await;
+    }
     warn_if_env_pat_differs(app, Some(&fingerprint))?;
     Ok(Exit::Success)
+}
+
+/// Says whose account a login is for and its organisations with their ids (what
+/// `--organization-id` takes), as `gh` names the account: a wrong PAT shows at once. The
+/// login is done either way; a profile the server does not give is only logged.
+pub(crate) async fn name_account(app: &App, endpoints: &Endpoints, credential: Credential) {
+    let bearer = Bearer::new(
+        &app.http,
+        endpoints,
+        &app.home,
+        app.token_store(),
+        credential,
+    );
+    let api = cybedefend_core::platform::Api::new(&app.http, endpoints, bearer);
+    match cybedefend_core::platform::user::profile(&api).await {
+        Ok(p) => {
+            let p = p.view;
+            let name = p.name();
+            let who = match (p.email.as_deref(), name.is_empty()) {
+                (Some(email), false) => format!("{email} ({name})"),
+                (Some(email), true) => email.to_owned(),
+                (None, false) => name,
+                (None, true) => return,
+            };
+            let orgs: Vec<String> = p
+                .organizations
+                .iter()
+                .take(10)
+                .map(|o| {
+                    format!(
+                        "{} (id {}{})",
+                        o.name,
+                        o.id.as_deref().unwrap_or("-"),
+                        o.role
+                            .as_deref()
+                            .map(|r| format!(", {r}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            let more = p.organizations.len().saturating_sub(10);
+            app.out.info(&format!(
+                "Account: {who}{}{}",
+                if orgs.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; organisation{}: {}",
+                        if orgs.len() == 1 { "" } else { "s" },
+                        orgs.join(", ")
+                    )
+                },
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        Err(e) => tracing::debug!("login: the account could not be named: {}", e.message()),
+    }
 }
 
 /// Keeps a validated PAT where `login` was asked to, and says where.

@@ -56,7 +56,8 @@ impl ProjectId {
         let value = value.trim();
         if value.is_empty() {
             return Err(Error::usage("--project-id is required").with_hint(
-                "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config",
+                "pass --project-id ID, or set CYBEDEFEND_PROJECT_ID or `project_id:` in config; \
+                 `cybedefend project list` shows the ids of your projects",
             ));
         }
         cybedefend_core::platform::check_id(origin, value)?;

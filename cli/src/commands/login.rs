@@ -145,12 +145,14 @@ async fn browser_login(app: &App, args: &LoginArgs, endpoints: &Endpoints) -> Re
             endpoints.region,
         )
         .await?;
+    let named = credential.clone();
     app.out.success(&format!(
         "Logged in{} to region {} in the browser (session {fingerprint}); saved to {}",
         app.profile_note(),
         endpoints.region,
         cybedefend_core::home::tilde(&app.home.credentials_file())
     ));
+    crate::session::name_account(app, endpoints, named).await;
     if !has_refresh {
         app.out.warn("the auth server gave no refresh token, so you will have to log in again when the session expires (the client needs `offline_access`)");
     }

@@ -400,3 +400,65 @@ mod timeouts_and_keyrings {
         );
     }
 }
+
+/// The project id is one step away: `login` names the account and its organisations (with the
+/// id `--organization-id` takes), `project list` uses the only organisation or lists them in
+/// its error, `auth status` reads `Name (id ID, role)`, and a missing `--project-id` points to
+/// `project list`.
+#[test]
+fn login_names_the_account_and_project_list_finds_the_only_organisation() {
+    use cybedefend_platform_double::ORG_ID;
+    let d = Double::start();
+    d.add_pat(PAT);
+    d.add_project("77777777-7777-4777-8777-777777777777", "web-app");
+    let mut env = Env::new();
+    env.use_double(&d);
+    let out = env.run(&["login", "--pat", PAT]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let org = format!("Double org (id {ORG_ID}, admin)");
+    assert!(
+        out.stderr.contains("Account: ")
+            && out.stderr.contains("(Dana Double)")
+            && out.stderr.contains(&format!("organisation: {org}")),
+        "{out:?}"
+    );
+
+    let out = env.run(&["project", "list"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "note: organisation Double org (id {ORG_ID}), the account's only one"
+        )),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("web-app"), "{out:?}");
+
+    let out = env.run(&["auth", "status"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains(&format!("organisation:  {org}")),
+        "{out:?}"
+    );
+
+    // two organisations: the error lists them, with the command to run
+    let second = "00000000-0000-4000-8000-0000000080b2";
+    d.add_org(second, "Second org");
+    let out = env.run(&["project", "list"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("belongs to 2 organisations")
+            && out.stderr.contains(&format!("Second org (id {second})"))
+            && out
+                .stderr
+                .contains("cybedefend project list --organization-id"),
+        "{out:?}"
+    );
+
+    let out = env.run(&["results"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("`cybedefend project list` shows the ids"),
+        "{out:?}"
+    );
+}

@@ -92,7 +92,10 @@ fn cases() -> Vec<Case> {
             format!("/organization/{o}/projects"),
             Some(ORG_ID),
             Some(&["project", "list", "--organization-id", UNKNOWN]),
-            (&["project", "list"], "--organization-id"),
+            (
+                &["project", "list", "--organization-id", "a/b"],
+                "--organization-id",
+            ),
         ),
         case(
             &[
@@ -599,7 +602,13 @@ fn every_command_happy_path_and_json_is_what_the_server_sent() {
             let saved = fs::read_to_string(env.work().join(file))
                 .unwrap_or_else(|e| panic!("{:?}: {file}: {e}; {out:?}", c.args));
             assert_eq!(saved, content, "{:?}", c.args);
-            assert!(out.stderr.contains("Report saved to"), "{out:?}");
+            assert!(
+                out.stderr.contains(&format!(
+                    "Report saved to {file} ({})",
+                    human_size(content.len())
+                )),
+                "{out:?}"
+            );
             assert!(out.stdout.is_empty(), "reports leave stdout alone: {out:?}");
             continue;
         }
@@ -648,6 +657,21 @@ fn every_command_happy_path_and_json_is_what_the_server_sent() {
             printed, expected,
             "{args:?}: --json prints the server's whole answer"
         );
+    }
+}
+
+/// `1.8 kB`, `512 B`: sizes as the CLI prints them (decimal units, three digits).
+fn human_size(n: usize) -> String {
+    match n {
+        0..1000 => format!("{n} B"),
+        _ => {
+            let kb = n as f64 / 1000.0;
+            if kb < 1000.0 {
+                format!("{kb:.2} kB")
+            } else {
+                format!("{:.2} MB", kb / 1000.0)
+            }
+        }
     }
 }
 
@@ -907,10 +931,17 @@ fn project_list_reads_every_page() {
         "svc-2",
     ]);
     assert_eq!(
-        out.stdout.lines().count(),
-        1 + 5,
+        out.stdout.lines().filter(|l| l.contains("svc-")).count(),
+        5,
         "svc-2, svc-20..23: {out:?}"
     );
+    assert!(out.stdout.starts_with("ID "), "{out:?}");
+    assert!(
+        out.stdout.contains("OPEN C/H/M/L"),
+        "the counts the answer holds: {out:?}"
+    );
+    assert!(out.stdout.contains("1/1/3/3"), "{out:?}");
+    assert!(out.stdout.contains("\n5 projects;"), "{out:?}");
 }
 
 #[test]
@@ -1219,7 +1250,8 @@ fn auth_status_names_the_account_behind_the_credential() {
         "{out:?}"
     );
     assert!(
-        out.stdout.contains(&format!("Double org {ORG_ID} (admin)")),
+        out.stdout
+            .contains(&format!("Double org (id {ORG_ID}, admin)")),
         "{out:?}"
     );
     let v = env.run(&["auth", "status", "--json"]).json();

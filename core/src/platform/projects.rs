@@ -36,6 +36,27 @@ pub struct Project {
     /// Last change as sent.
     #[serde(default, rename = "updatedAt", deserialize_with = "de::text")]
     pub updated_at: Option<String>,
+    /// Open findings by severity (`issuesCount`), in the organisation's list.
+    #[serde(default, rename = "issuesCount")]
+    pub issues: Option<Issues>,
+}
+
+/// Open findings by severity, as the organisation's project list counts them; a count the
+/// server did not send (or sent out of range) is `None`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct Issues {
+    /// Critical.
+    #[serde(default, deserialize_with = "de::count")]
+    pub critical: Option<u64>,
+    /// High.
+    #[serde(default, deserialize_with = "de::count")]
+    pub high: Option<u64>,
+    /// Medium.
+    #[serde(default, deserialize_with = "de::count")]
+    pub medium: Option<u64>,
+    /// Low.
+    #[serde(default, deserialize_with = "de::count")]
+    pub low: Option<u64>,
 }
 
 impl Project {

@@ -90,7 +90,14 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<Exit>
         failure.get_or_insert_with(|| e.clone());
     }
     if res.winner.is_none() && failure.is_none() {
-        failure = Some(no_credential(&endpoints));
+        // (without the advice to run `auth status`: this is it)
+        let e = no_credential(&endpoints);
+        let hint = e.hint().unwrap_or_default();
+        let hint = hint
+            .split_once("; `cybedefend auth status`")
+            .map_or(hint, |(first, _)| first)
+            .to_owned();
+        failure = Some(Error::auth(e.message()).with_hint(hint));
     }
 
     let mut warnings: Vec<String> = res.warnings.clone();
@@ -102,7 +109,9 @@ pub(crate) async fn run(app: &App, offline: bool, as_json: bool) -> Result<Exit>
             w.found.detail
         ));
     }
-    let net = NetView::of(&endpoints, !offline);
+    // the CAs trusted matter where a request went over TLS
+    let tls_used = !matches!(check, Check::Skipped) && endpoints.api_url.starts_with("https:");
+    let net = NetView::of(&endpoints, tls_used);
     let winner = res.winner.as_ref();
     let authenticated =
         winner.is_some() && failure.is_none() && matches!(check, Check::Accepted | Check::Skipped);
@@ -379,12 +388,12 @@ impl<'a> Status<'a> {
             for o in &a.organizations {
                 let _ = writeln!(
                     s,
-                    "  organisation:  {} {}{}",
+                    "  organisation:  {} (id {}{})",
                     o.name,
                     o.id.as_deref().unwrap_or("-"),
                     o.role
                         .as_deref()
-                        .map(|r| format!(" ({r})"))
+                        .map(|r| format!(", {r}"))
                         .unwrap_or_default()
                 );
             }
@@ -416,8 +425,8 @@ impl<'a> Status<'a> {
     }
 }
 
-/// How requests to the API travel: the proxy (never with its credentials) and, online, the
-/// certificate authorities trusted.
+/// How requests to the API travel: the proxy (never with its credentials) and, when a request
+/// went over TLS, the certificate authorities trusted.
 struct NetView {
     proxy: Option<(String, String)>,
     route: String,

@@ -206,7 +206,7 @@ impl Dest {
                 w.finish().and_then(|mut s| s.flush()).map_err(io)?;
                 if let Some(path) = path {
                     app.out.success(&format!(
-                        "Report written to {} ({bytes} bytes, {})",
+                        "Report written to {} ({})",
                         cybedefend_core::home::tilde(&path),
                         size(bytes)
                     ));
@@ -217,7 +217,7 @@ impl Dest {
                 let path = f.path().to_owned();
                 f.commit()?;
                 app.out.success(&format!(
-                    "Report saved to {} ({bytes} bytes, {})",
+                    "Report saved to {} ({})",
                     cybedefend_core::home::tilde(&path),
                     size(bytes)
                 ));
