@@ -97,6 +97,7 @@ impl Args for GlobalArgs {
                     .global(true)
                     .value_name("PAT")
                     .help_heading(GLOBAL)
+                    .hide_short_help(true)
                     .help("Personal Access Token (highest priority); `--pat -` reads it from standard input. Prefer that, CYBEDEFEND_PAT or `login --with-token`: arguments are visible to other users in process listings"),
             )
             .arg(
@@ -106,6 +107,7 @@ impl Args for GlobalArgs {
                     .value_name("FILE")
                     .value_parser(clap::value_parser!(PathBuf))
                     .help_heading(GLOBAL)
+                    .hide_short_help(true)
                     .help("Read this config file instead of the user and working-directory files (the system file and its policy still apply)"),
             )
             .arg(
@@ -114,6 +116,7 @@ impl Args for GlobalArgs {
                     .global(true)
                     .value_name("NAME")
                     .help_heading(GLOBAL)
+                    .hide_short_help(true)
                     .help("Use this profile of the user or system config (default: CYBEDEFEND_PROFILE, else the first whose `match` fits the folder or git remote)"),
             )
             ;
@@ -133,6 +136,7 @@ impl Args for GlobalArgs {
                 .long(flag)
                 .global(true)
                 .help_heading(GLOBAL)
+                .hide_short_help(true)
                 .help(key.about);
             arg = match key.ty {
                 // `--ci` or `--ci=false`, as the official CLI (pflag) accepts.
@@ -194,6 +198,74 @@ impl FromArgMatches for GlobalArgs {
         self.ci = self.keys.get("ci") == Some("true");
         self.debug = self.keys.get("debug") == Some("true");
         Ok(())
+    }
+}
+
+/// The line `-h` shows in place of the global options (`--help` describes each).
+fn global_line() -> String {
+    let mut flags = vec!["--pat", "--config", "--profile"];
+    flags.extend(KEYS.iter().filter_map(|k| k.flag));
+    format!(
+        "Global options: {} (`--help` describes them)",
+        flags
+            .iter()
+            .map(|f| if f.starts_with("--") {
+                (*f).to_owned()
+            } else {
+                format!("--{f}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// What every command's `--help` says about exit codes, unless it says it itself.
+const EXIT_CODES: &str =
+    "Exit codes: 0 success, 1 failed (or not found), 2 usage error, 3 the platform could not be
+reached, 4 no credential or access denied, 130 interrupted.";
+
+/// Whether the command line asks for help (`-h`, `--help`, `help`, or no command at all): only
+/// then is the whole help text finished by [`finish_help`], at no cost to other runs.
+pub(crate) fn wants_help(args: &[std::ffi::OsString]) -> bool {
+    args.len() <= 1
+        || args
+            .iter()
+            .skip(1)
+            .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "help")))
+}
+
+/// Finishes every command's help texts (the tree is built first, so deferred commands are
+/// there): `-h` shows the global options as one line, and `--help` shows them whole, with the
+/// exit codes on every command.
+pub(crate) fn finish_help(cmd: &mut ClapCommand) {
+    cmd.build();
+    let line = global_line();
+    finish_one(cmd, &line, true);
+}
+
+fn finish_one(cmd: &mut ClapCommand, line: &str, root: bool) {
+    let short = cmd.get_after_help().map(|h| h.to_string());
+    let long = cmd
+        .get_after_long_help()
+        .map(|h| h.to_string())
+        .or_else(|| short.clone());
+    let joined = |a: Option<&String>, b: &str| match a {
+        Some(a) if !a.is_empty() => format!("{a}\n\n{b}"),
+        _ => b.to_owned(),
+    };
+    let long = match long {
+        Some(l) if l.contains("Exit codes") => l,
+        l => joined(l.as_ref(), EXIT_CODES),
+    };
+    let short = if root {
+        short.unwrap_or_default()
+    } else {
+        joined(short.as_ref(), line)
+    };
+    let taken = std::mem::take(cmd);
+    *cmd = taken.after_help(short).after_long_help(long);
+    for sub in cmd.get_subcommands_mut() {
+        finish_one(sub, line, false);
     }
 }
 
@@ -455,7 +527,11 @@ pub(crate) enum Command {
     #[command(after_help = "\
 With a profile (--profile NAME, CYBEDEFEND_PROFILE, or a profile whose `match` fits this folder),
 only that profile's login is removed; `--profile default` removes the login kept outside
-profiles (~/.cybedefend/credentials.json).")]
+profiles (~/.cybedefend/credentials.json).
+
+Examples:
+  cybedefend logout
+  cybedefend --profile acme logout")]
     Logout,
     /// Inspect credentials: which source answers, and tokens for scripts
     #[command(subcommand)]
@@ -467,8 +543,17 @@ profiles (~/.cybedefend/credentials.json).")]
     #[command(subcommand)]
     Plugin(LazySub<commands::plugin::PluginCommand>),
     /// Print the version
+    #[command(after_help = "\
+Examples:
+  cybedefend version")]
     Version,
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(after_help = "\
+Examples:
+  cybedefend completion bash \\
+      > ~/.local/share/bash-completion/completions/cybedefend
+  cybedefend completion zsh > \"${fpath[1]}/_cybedefend\"
+  cybedefend completion fish > ~/.config/fish/completions/cybedefend.fish")]
     Completion {
         /// The shell
         shell: clap_complete::Shell,
@@ -478,6 +563,52 @@ profiles (~/.cybedefend/credentials.json).")]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every command's help teaches: each leaf has an Examples section whose lines fit an
+    /// 80-column terminal (no example wraps mid-command), every `--help` states the exit codes,
+    /// and `-h` names the global options in one line.
+    #[test]
+    fn every_command_has_examples_exit_codes_and_the_global_line() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        finish_help(&mut cmd);
+        let mut problems = Vec::new();
+        fn walk(cmd: &ClapCommand, path: &str, problems: &mut Vec<String>) {
+            let long = cmd
+                .get_after_long_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let short = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if !long.contains("Exit codes") {
+                problems.push(format!("{path}: no exit codes in --help"));
+            }
+            if path != "cybedefend" && !short.contains("Global options: --pat") {
+                problems.push(format!("{path}: no global line in -h"));
+            }
+            let leaf = cmd.get_subcommands().next().is_none();
+            if leaf && !long.contains("Examples:") {
+                problems.push(format!("{path}: no Examples section"));
+            }
+            if let Some((_, examples)) = long.split_once("Examples:") {
+                for line in examples
+                    .lines()
+                    .take_while(|l| l.is_empty() || l.starts_with("  "))
+                {
+                    if line.chars().count() > 80 {
+                        problems.push(format!("{path}: example over 80 columns: {line}"));
+                    }
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub, &format!("{path} {}", sub.get_name()), problems);
+            }
+        }
+        walk(&cmd, "cybedefend", &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
 
     #[test]
     fn the_named_command_is_found_past_global_options_and_their_values() {

@@ -22,7 +22,28 @@ fn parse() -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     args::only_named_command(&args);
+    // `help --help` (clap's help command takes no options): the help of `help`
+    if args.len() == 3 && args[1] == "help" && matches!(args[2].to_str(), Some("--help" | "-h")) {
+        let mut cmd = clap::Command::new("help")
+            .disable_help_subcommand(true)
+            .bin_name("cybedefend help")
+            .about("Print the help of cybedefend or of one of its commands")
+            .arg(
+                clap::Arg::new("command")
+                    .value_name("COMMAND")
+                    .num_args(0..)
+                    .help("The command (and subcommand) to describe"),
+            )
+            .after_help("Examples:\n  cybedefend help scan\n  cybedefend help team add-member");
+        return match cmd.try_get_matches_from_mut(["help", "--help"]) {
+            Err(e) => Err(e),
+            Ok(_) => Err(cmd.error(clap::error::ErrorKind::DisplayHelp, "")),
+        };
+    }
     let mut cmd = Cli::command();
+    if args::wants_help(&args) {
+        args::finish_help(&mut cmd);
+    }
     cmd.try_get_matches_from_mut(args)
         .and_then(|mut m| Cli::from_arg_matches_mut(&mut m))
         .map_err(|e| e.format(&mut cmd))
@@ -87,6 +108,19 @@ fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // `cybedefend` (or a group) alone: the help, which is what was asked for
+            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                use std::io::{IsTerminal, Write};
+                let text = e.render();
+                let mut out = output::stdout();
+                let _ = if std::io::stdout().is_terminal() {
+                    write!(out, "{}", text.ansi())
+                } else {
+                    write!(out, "{text}")
+                };
+                let _ = out.flush();
+                return ExitCode::SUCCESS;
+            }
             let _ = e.print();
             return if e.use_stderr() {
                 ExitCode::from(2)

@@ -32,7 +32,7 @@ Examples:
   cybedefend login --pat \"$PAT\" --region eu
   cybedefend login --with-token < pat.txt
   cybedefend login --pat \"$PAT\" --store keyring
-  cybedefend login --pat \"$PAT\" --store corp  # a plugin provider `corp` that stores
+  cybedefend login --pat \"$PAT\" --store corp  # a provider that stores
   cybedefend login --region eu                 # browser
   cybedefend login --profile acme --pat \"$PAT\" # the login of profile `acme`
   cybedefend login --no-browser                # print the URL, e.g. over SSH")]

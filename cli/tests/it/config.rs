@@ -859,3 +859,35 @@ fn validate_reads_the_ca_file() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("did you mean `region`"), "{out:?}");
 }
+
+/// `cybedefend` alone prints the help and exits 0 (on stdout: it is what was asked for);
+/// `help --help` works; `-h` names the global options in one line, `--help` describes them.
+#[test]
+fn bare_command_and_help_of_help_exit_0_and_short_help_is_short() {
+    let env = Env::new();
+    let out = env.run(&[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("Usage: cybedefend"), "{out:?}");
+    let out = env.run(&["help", "--help"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("Usage: cybedefend help [COMMAND]"),
+        "{out:?}"
+    );
+    let short = env.run(&["scan", "-h"]);
+    let long = env.run(&["scan", "--help"]);
+    assert_eq!((short.code, long.code), (0, 0));
+    assert!(
+        short
+            .stdout
+            .contains("Global options: --pat, --config, --profile, --region"),
+        "{short:?}"
+    );
+    assert!(!short.stdout.contains("--auth-endpoint <URL>"), "{short:?}");
+    assert!(long.stdout.contains("--auth-endpoint <URL>"), "{long:?}");
+    for out in [&short, &long] {
+        assert!(out.stdout.contains("Examples:"), "{out:?}");
+    }
+    let out = env.run(&["team", "delete", "--help"]);
+    assert!(out.stdout.contains("Exit codes:"), "{out:?}");
+}

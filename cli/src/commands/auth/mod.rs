@@ -28,7 +28,12 @@ pub(crate) enum AuthCommand {
     #[command(after_help = "\
 Exit codes: 0 a credential was found (and accepted by the server, unless --offline),
 3 the server could not be reached (the credential was not judged), 4 no credential, or
-the server rejected it.")]
+the server rejected it.
+
+Examples:
+  cybedefend auth status
+  cybedefend auth status --offline --json | jq -r .source
+  cybedefend --profile acme auth status")]
     Status {
         /// Do not contact the server (no token exchange)
         #[arg(long)]
@@ -38,15 +43,28 @@ the server rejected it.")]
         json: bool,
     },
     /// Print an access token for the current credential (for scripts)
+    #[command(after_help = "\
+The token is short-lived and printed on stdout only; the PAT never is.
+
+Examples:
+  curl -H \"Authorization: Bearer $(cybedefend auth token)\" \\
+      https://api-us.cybedefend.com/project/ID")]
     Token,
     /// Move the stored PAT into the OS keyring (read back and verified before the file copy
     /// is removed)
+    #[command(after_help = "\
+Examples:
+  cybedefend auth migrate --to keyring")]
     Migrate {
         /// Destination
         #[arg(long, value_enum, default_value = "keyring")]
         to: MigrateTo,
     },
     /// List the credential provider types this build knows, and the default chain
+    #[command(after_help = "\
+Examples:
+  cybedefend auth providers
+  cybedefend auth providers --json")]
     Providers {
         /// Print JSON
         #[arg(long)]

@@ -14,7 +14,8 @@ use crate::output::Printer;
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
 Examples:
-  cybedefend compliance stats --project-id ID --start-date 2026-01-01 --end-date 2026-01-31")]
+  cybedefend compliance stats --project-id ID --start-date 2026-01-01 \\
+      --end-date 2026-01-31")]
 pub(crate) struct StatsArgs {
     #[command(flatten)]
     pub(crate) project: data::ProjectId,

@@ -15,6 +15,10 @@ use crate::output::Printer;
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {
     /// Print the effective configuration
+    #[command(after_help = "\
+Examples:
+  cybedefend config show --origin
+  cybedefend --profile acme config show --json")]
     Show {
         /// Also say where each value comes from (file, environment variable, flag)
         #[arg(long)]
@@ -23,8 +27,13 @@ pub(crate) enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check a config file (or the effective configuration): syntax, types, keys, chain.
-    /// Unknown keys are errors here (exit 2)
+    /// Check a config file (or the effective configuration): syntax, types, keys, CA files,
+    /// chain. What other commands would ignore (an unknown key, say) is an error here (exit 2)
+    #[command(after_help = "\
+Examples:
+  cybedefend config validate
+  cybedefend config validate ~/.cybedefend/config.yaml
+  sudo cybedefend config validate --system /etc/cybedefend/config.yaml")]
     Validate {
         /// The file to check on its own [default: every layer in effect]
         file: Option<PathBuf>,

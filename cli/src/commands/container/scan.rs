@@ -23,9 +23,12 @@ Exit codes: 0 started (or done and no gate tripped), 1 a gate tripped or the sca
 started, 2 usage, 3 platform unreachable, 4 no credential or access denied.
 
 Examples:
-  cybedefend container scan ecr --project-id ID --credential-id CRED --image api:1.4.2
-  cybedefend container scan github --project-id ID --image org/api:main --break-on-severity high
-  cybedefend container scan dockerhub --project-id ID --credential-id CRED --image app:v1 --severities critical,high";
+  cybedefend container scan ecr --project-id ID --credential-id CRED \\
+      --image api:1.4.2
+  cybedefend container scan github --project-id ID --image org/api:main \\
+      --break-on-severity high
+  cybedefend container scan dockerhub --project-id ID --credential-id CRED \\
+      --image app:v1 --severities critical,high";
 
 /// The registry.
 #[derive(Debug, Subcommand)]

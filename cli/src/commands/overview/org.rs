@@ -18,7 +18,8 @@ in_review, resolved, ignored; analysis types: SAST, SCA, IAC, CONTAINER, CICD, S
 
 Examples:
   cybedefend overview org --organization-id ORG
-  cybedefend overview org --organization-id ORG --severity-filter CRITICAL,HIGH --date-from 2026-01-01")]
+  cybedefend overview org --organization-id ORG \\
+      --severity-filter CRITICAL,HIGH --date-from 2026-01-01")]
 pub(crate) struct OrgArgs {
     #[command(flatten)]
     pub(crate) organization: data::OrganizationId,

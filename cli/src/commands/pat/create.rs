@@ -19,7 +19,8 @@ provider of `credentials.providers` that can store, becomes the stored login, an
 printed. If it cannot be stored, it is revoked, so no unknown PAT is left behind.
 
 Examples:
-  (umask 077; cybedefend pat create --name ci-nightly --expires 90d > pat.txt)   # file 0600
+  # the PAT into a file only you can read
+  (umask 077; cybedefend pat create --name ci-nightly --expires 90d > pat.txt)
   cybedefend pat create --name laptop --store keyring
   cybedefend pat create --name release --expires 2026-12-31 --json")]
 pub(crate) struct CreateArgs {

@@ -42,6 +42,10 @@ protocol, the native ABI and every rule: plugins/PROTOCOL.md in the cybedefend r
 pub(crate) enum PluginCommand {
     /// List the plugins in the plugin folders and on PATH: kind, file, version, SHA-256 and
     /// whether they may run
+    #[command(after_help = "\
+Examples:
+  cybedefend plugin list
+  cybedefend plugin list --json")]
     List {
         /// Print JSON
         #[arg(long)]
@@ -49,6 +53,11 @@ pub(crate) enum PluginCommand {
     },
     /// Check a plugin: trust rules (owner, permissions, folders, pin, allow-list) and a
     /// handshake. Never prints a secret
+    #[command(after_help = "\
+Examples:
+  cybedefend plugin verify corp
+  cybedefend plugin verify ~/.cybedefend/plugins/cybedefend-credential-corp \\
+      --sha256 HEX")]
     Verify {
         /// A plugin name (`corp-secrets`) or a file
         plugin: String,
@@ -67,7 +76,11 @@ pub(crate) enum PluginCommand {
 The cases: the hello and its protocol version (or the native ABI version), `get` found and
 not found, each error kind, unknown fields and actions, `store` and `erase` answered or
 `unsupported`, every answer within the time limit. The requests ask for these answers through
-the reserved `cybedefend-conformance` config key (plugins/PROTOCOL.md): no real secret is read.")]
+the reserved `cybedefend-conformance` config key (plugins/PROTOCOL.md): no real secret is read.
+
+Examples:
+  cybedefend plugin test corp
+  cybedefend plugin test ./target/release/libcybedefend_credential_corp.so")]
     Test {
         /// A plugin name or a file
         plugin: String,
@@ -80,6 +93,10 @@ the reserved `cybedefend-conformance` config key (plugins/PROTOCOL.md): no real 
         case: Option<usize>,
     },
     /// Write a plugin skeleton that passes `plugin test` as it is
+    #[command(after_help = "\
+Examples:
+  cybedefend plugin new corp --lang python
+  cybedefend plugin new corp --lang rust --dir plugins/corp")]
     New {
         /// The plugin's name (lower-case letters, digits, dashes)
         name: String,

@@ -17,7 +17,8 @@ The switches are sent only when given (the platform's defaults apply otherwise).
 
 Examples:
   cybedefend project create --team-id TEAM --name web-app
-  cybedefend project create --team-id TEAM --name web-app --ai-merge-request --json | jq -r .projectId")]
+  cybedefend project create --team-id TEAM --name web-app --ai-merge-request \\
+      --json | jq -r .projectId")]
 pub(crate) struct CreateArgs {
     #[command(flatten)]
     pub(crate) team: data::TeamId,

@@ -20,7 +20,7 @@ the error lists them (`cybedefend auth status` shows them too).
 Examples:
   cybedefend project list
   cybedefend project list --organization-id ORG
-  cybedefend project list --organization-id ORG --search web --json | jq -r '.[].projectId'")]
+  cybedefend project list --search web --json | jq -r '.[].projectId'")]
 pub(crate) struct ListArgs {
     /// Organisation [default: the account's only organisation]
     #[arg(long = "organization-id", value_name = "ID", value_parser = data::id)]

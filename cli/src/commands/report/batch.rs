@@ -19,7 +19,8 @@ batch-<type>.<format>.
 
 Examples:
   cybedefend report batch --organization-id ORG --project-ids P1,P2 --format pdf
-  cybedefend report batch --organization-id ORG --project-ids P1 --detailed=false --output out/b.json")]
+  cybedefend report batch --organization-id ORG --project-ids P1 \\
+      --detailed=false --output out/b.json")]
 pub(crate) struct BatchArgs {
     #[command(flatten)]
     pub(crate) organization: data::OrganizationId,

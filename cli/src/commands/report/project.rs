@@ -15,8 +15,9 @@ use crate::output::Printer;
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
 Examples:
-  cybedefend report owasp --project-id ID                     # owasp-report-ID.json
-  cybedefend report cwe --project-id ID --format pdf --detailed --output reports/cwe.pdf")]
+  cybedefend report owasp --project-id ID     # owasp-report-ID.json
+  cybedefend report cwe --project-id ID --format pdf --detailed \\
+      --output reports/cwe.pdf")]
 pub(crate) struct ProjectReportArgs {
     #[command(flatten)]
     pub(crate) project: data::ProjectId,

@@ -33,8 +33,9 @@ pub(crate) struct ReportOptions {
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
 Examples:
-  cybedefend report org --organization-id ID                  # org-owasp-ID.json
-  cybedefend report org --organization-id ID --type cwe --format html --output reports/cwe.html")]
+  cybedefend report org --organization-id ID     # org-owasp-ID.json
+  cybedefend report org --organization-id ID --type cwe --format html \\
+      --output reports/cwe.html")]
 pub(crate) struct OrgArgs {
     #[command(flatten)]
     pub(crate) organization: data::OrganizationId,
@@ -46,8 +47,9 @@ pub(crate) struct OrgArgs {
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
 Examples:
-  cybedefend report team --team-id ID                         # team-owasp-ID.json
-  cybedefend report team --team-id ID --type cwe --format pdf --output reports/team.pdf")]
+  cybedefend report team --team-id ID     # team-owasp-ID.json
+  cybedefend report team --team-id ID --type cwe --format pdf \\
+      --output reports/team.pdf")]
 pub(crate) struct TeamArgs {
     #[command(flatten)]
     pub(crate) team: data::TeamId,

@@ -89,8 +89,8 @@ Exit codes: 0 report written, 5 report written without some result types (each i
 warning), 1 nothing could be fetched (no report), 2 usage, 3 platform unreachable, 4 access denied.
 
 Examples:
-  cybedefend results --project-id ID -o sarif                # results.sarif in this folder
-  cybedefend results --project-id ID -o sarif -f -           # SARIF on stdout
+  cybedefend results --project-id ID -o sarif       # results.sarif here
+  cybedefend results --project-id ID -o sarif -f -    # SARIF on stdout
   cybedefend results --project-id ID -t sast --all=false -p 2
   cybedefend results --project-id ID -t sca --grouped")]
 pub(crate) struct ResultsArgs {

@@ -37,8 +37,8 @@ Exit codes: 0 scan done and no gate tripped (or --wait=false), 1 a gate tripped 
 reached, 4 no credential or access denied, 130 interrupted.
 
 Examples:
-  cybedefend scan --dir . --dry-run                   # what would be uploaded; no account needed
-  cybedefend scan --dir . --dry-run --list            # every file, one a line
+  cybedefend scan --dir . --dry-run            # what would leave; no account
+  cybedefend scan --dir . --dry-run --list     # every file, one a line
   cybedefend scan --dir . --exclude '*.pem' --secret-files fail --project-id ID
   cybedefend scan --dir . --project-id ID --break-on-severity high
   CYBEDEFEND_PAT=... cybedefend scan --dir . --project-id ID --ci

@@ -14,7 +14,8 @@ use crate::output::Printer;
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
 Examples:
-  cybedefend team create --organization-id ORG --name backend --description \"Backend services\"")]
+  cybedefend team create --organization-id ORG --name backend \\
+      --description \"Backend services\"")]
 pub(crate) struct CreateArgs {
     #[command(flatten)]
     pub(crate) organization: data::OrganizationId,
