@@ -84,3 +84,31 @@ impl Endpoints {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The token's audience is the API it is sent to: the region's (as the official CLI sends
+    /// it), or the API URL that overrides it (README, "Coming from the official CLI").
+    #[test]
+    fn the_resource_is_the_api_url_in_effect() {
+        for region in [Region::Us, Region::Eu] {
+            let e = Endpoints::of_region(region);
+            assert_eq!(e.resource, region.api_url());
+        }
+        let mut flags = crate::config::FlagValues::default();
+        flags.set(crate::config::key("region").unwrap(), "eu");
+        flags.set(
+            crate::config::key("api_url").unwrap(),
+            "https://api.staging.example/",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = crate::config::ConfigSources::only(dir.path().join("none.yaml"));
+        sources.explicit = None;
+        let config = LoadedConfig::load(&sources, &flags).unwrap();
+        let e = Endpoints::resolve(&config, None).unwrap();
+        assert_eq!(e.resource, "https://api.staging.example");
+        assert_eq!(e.auth_endpoint, Region::Eu.auth_endpoint());
+    }
+}
