@@ -742,6 +742,14 @@ fn every_command_names_what_was_not_found() {
             "{missing:?}: the message names what is missing: {out:?}"
         );
         assert!(out.stderr.contains("hint:"), "{out:?}");
+        // one wording: where the right id is listed, by what was missing
+        if missing.iter().any(|a| a == "--project-id") {
+            assert!(
+                out.stderr
+                    .contains("`cybedefend project list` lists the projects"),
+                "{missing:?}: {out:?}"
+            );
+        }
         // a failed report leaves no file behind
         let files: Vec<_> = fs::read_dir(env.work())
             .unwrap()
@@ -845,6 +853,26 @@ fn team_list_reads_the_spec_array_and_the_official_object() {
         assert!(teams.is_array(), "{wrapped}: {out:?}");
         assert_eq!(teams[0]["id"], TEAM_ID, "{out:?}");
     }
+}
+
+/// A name taken on `pat create` (HTTP 409) says to rename or revoke, and creates nothing.
+#[test]
+fn a_pat_name_taken_says_rename_or_revoke() {
+    let (d, env) = setup();
+    prepare(&d);
+    let out = env.run(&["pat", "create", "--name", "old"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("a PAT named `old` already exists (HTTP 409); nothing was created"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains("pick another name")
+            && out.stderr.contains("cybedefend pat revoke --name old"),
+        "{out:?}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
 }
 
 /// `team update` prints the changed team on stdout, as the official CLI does (the confirmation

@@ -410,11 +410,18 @@ fn bad_input_gives_clear_errors_and_leaves_no_temp_file() {
         "not a zip archive",
     );
 
-    check(
-        scan_project(&env, "33333333-3333-4333-8333-333333333333"),
-        1,
-        "was not found",
+    // the wording every command uses, and what the scan did not do
+    let out = scan_project(&env, "33333333-3333-4333-8333-333333333333");
+    assert!(
+        out.stderr
+            .contains("project `33333333-3333-4333-8333-333333333333` was not found (HTTP 404)")
+            && out
+                .stderr
+                .contains("`cybedefend project list` lists the projects")
+            && out.stderr.contains("nothing was packaged or uploaded"),
+        "{out:?}"
     );
+    check(out, 1, "was not found");
     d.forbid(PROJECT);
     check(scan(&env, &[]), 4, "has no access to project");
     let out = scan(&env, &[]);

@@ -709,9 +709,7 @@ impl About {
 /// thing's [`Kind`].
 pub fn about(thing: About) -> impl FnOnce(Error) -> Error {
     let lookup = match thing.kind {
-        Kind::Project => {
-            "; `cybedefend project list --organization-id ORG` lists the projects this account sees"
-        }
+        Kind::Project => "; `cybedefend project list` lists the projects this account sees",
         Kind::Team => {
             "; `cybedefend team list --organization-id ORG` lists the teams, `cybedefend team members --team-id TEAM` their members"
         }

@@ -193,7 +193,18 @@ pub async fn create_pat(api: &Api<'_>, name: &str, expires_at: Option<i64>) -> R
             "/user/personal-access-tokens",
             &NewPat { name, expires_at },
         )
-        .await?;
+        .await
+        .map_err(|e| {
+            if e.http_status() == Some(409) {
+                Error::usage(format!("a PAT named `{name}` already exists (HTTP 409); nothing was created"))
+                    .with_hint(format!(
+                        "pick another name, or revoke the old one first: `cybedefend pat revoke --name {name}` (`cybedefend pat list` shows the names)"
+                    ))
+                    .with_status(409)
+            } else {
+                e
+            }
+        })?;
     let secret = SECRET_FIELDS
         .iter()
         .find_map(|k| {

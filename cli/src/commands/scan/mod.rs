@@ -239,13 +239,13 @@ async fn check_project(api: &Api<'_>, project: &str) -> Result<()> {
     cybedefend_core::platform::projects::get(api, project)
         .await
         .map_err(|e| {
-            if e.is_not_found() {
-                Error::not_found(format!("project `{project}` was not found on {}", api.base()))
-                    .with_hint("check --project-id (or CYBEDEFEND_PROJECT_ID) and --region; nothing was packaged or uploaded")
-            } else if e.http_status() == Some(403) {
-                e.with_hint("check --project-id, and that the PAT's user is a member of the project's organisation or team (`cybedefend auth status` shows the account); nothing was packaged or uploaded")
-            } else {
-                e
+            // the words every command uses, and what this one did not do
+            let hint = e.hint().map(str::to_owned);
+            match (e.http_status(), hint) {
+                (Some(403 | 404), Some(h)) => {
+                    e.with_hint(format!("{h}; nothing was packaged or uploaded"))
+                }
+                _ => e,
             }
         })?;
     Ok(())
