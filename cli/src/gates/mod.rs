@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use cybedefend_core::platform::results::{self, Budget, RESULT_TYPES, ResultsQuery, SEVERITIES};
+use cybedefend_core::platform::results::{
+    self, Budget, Finding, RESULT_TYPES, ResultsQuery, SEVERITIES,
+};
 use cybedefend_core::platform::scan::ScanStatus;
 use cybedefend_core::platform::{Api, policies};
 use cybedefend_core::{Error, Result, env};
@@ -150,6 +152,51 @@ pub(crate) async fn follow(scan: Followed<'_, '_>, summary: &mut Summary) -> Res
     apply(scan, status, summary).await
 }
 
+/// How many findings a tripped gate lists.
+const TOP: usize = 10;
+
+/// Keeps the [`TOP`] most severe findings (`rank` 0 is critical), first seen first among equals.
+fn keep_top(top: &mut Vec<(usize, Finding)>, rank: usize, f: Finding) {
+    if top.len() == TOP && top.last().is_some_and(|(r, _)| *r <= rank) {
+        return;
+    }
+    let at = top.partition_point(|(r, _)| *r <= rank);
+    top.insert(at, (rank, f));
+    top.truncate(TOP);
+}
+
+/// `src/db.js:42`, or the package for a dependency.
+fn place(f: &Finding) -> String {
+    match f.start_line {
+        Some(line) if line > 0 => format!("{}:{line}", f.path),
+        _ => f.path.clone(),
+    }
+}
+
+/// Text for a Markdown table cell: one line, no `|`.
+fn md_cell(text: &str) -> String {
+    cybedefend_core::text::one_line(text, 120).replace('|', "\\|")
+}
+
+/// The findings that tripped a gate, most severe first: severity, type, rule, file:line.
+fn tripped_by(top: &[(usize, Finding)], hits: u64) -> String {
+    let mut s = String::from("Tripped by:\n");
+    for (_, f) in top {
+        let _ = writeln!(
+            s,
+            "  {:<9} {:<9} {}  {}",
+            f.severity,
+            cybedefend_core::text::one_line(&f.kind, 12),
+            cybedefend_core::text::one_line(&f.name, 80),
+            cybedefend_core::text::one_line(&place(f), 160)
+        );
+    }
+    if hits > top.len() as u64 {
+        let _ = writeln!(s, "  ... and {} more", hits - top.len() as u64);
+    }
+    s.trim_end().to_owned()
+}
+
 /// Applies every gate to a finished scan; the exit code.
 async fn apply(scan: Followed<'_, '_>, status: ScanStatus, summary: &mut Summary) -> Result<Exit> {
     let Followed {
@@ -193,13 +240,20 @@ async fn apply(scan: Followed<'_, '_>, status: ScanStatus, summary: &mut Summary
     let mut counts = [0u64; 4];
     let mut other = 0u64;
     let mut budget = Budget::default();
+    // the most severe open findings at or above the threshold, for a gate that trips
+    let mut top: Vec<(usize, Finding)> = Vec::new();
     let kinds = args.kinds.unwrap_or(RESULT_TYPES);
     for kind in kinds {
         match results::all(api, project, kind, &q, &mut budget).await {
             Ok((_, findings)) => {
-                for f in findings.iter().filter(|f| f.is_open()) {
+                for f in findings.into_iter().filter(|f| f.is_open()) {
                     match SEVERITIES.iter().position(|s| *s == f.severity) {
-                        Some(i) => counts[i] += 1,
+                        Some(i) => {
+                            counts[i] += 1;
+                            if threshold.is_some_and(|(_, rank)| i <= rank) {
+                                keep_top(&mut top, i, f);
+                            }
+                        }
                         None => other += 1,
                     }
                 }
@@ -227,10 +281,37 @@ async fn apply(scan: Followed<'_, '_>, status: ScanStatus, summary: &mut Summary
         let hits: u64 = counts[..=rank].iter().sum();
         if hits > 0 {
             let msg = format!("{hits} open finding(s) of severity {name} or above");
+            let listed = tripped_by(&top, hits);
+            let next = if branch.is_empty() {
+                format!("cybedefend results --project-id {project} -o html")
+            } else {
+                format!(
+                    "cybedefend results --project-id {project} --branch '{}' -o html",
+                    cybedefend_core::text::one_line(branch, 120).replace('\'', "")
+                )
+            };
+            let _ = writeln!(summary.md, "\n### What tripped the gate\n");
+            let _ = writeln!(
+                summary.md,
+                "| Severity | Type | Finding | Where |\n|---|---|---|---|"
+            );
+            for (_, f) in &top {
+                let _ = writeln!(
+                    summary.md,
+                    "| {} | {} | {} | `{}` |",
+                    f.severity,
+                    md_cell(&f.kind),
+                    md_cell(&f.name),
+                    md_cell(&place(f)).replace('`', "'")
+                );
+            }
+            let _ = writeln!(summary.md, "\nEvery finding: `{next}`\n");
             summary.write(false, &msg);
-            app.out.error(&Error::failure(format!(
-                "gate: {msg} (--break-on-severity {name})"
-            )));
+            app.out.data(&listed);
+            app.out.error(
+                &Error::failure(format!("gate: {msg} (--break-on-severity {name})"))
+                    .with_hint(format!("every finding, as a report: `{next}`")),
+            );
             return Ok(Exit::Failed);
         }
         app.out
@@ -331,6 +412,13 @@ async fn policy_gate(
             continue;
         }
         let _ = writeln!(text, "{label} policy violations ({}):", list.len());
+        // what blocks is always shown (three findings a rule at least): a tripped gate says
+        // what tripped it
+        let shown = if label == "Blocking" {
+            shown.max(3)
+        } else {
+            shown
+        };
         for v in list.iter() {
             let _ = writeln!(
                 text,
@@ -368,7 +456,22 @@ async fn policy_gate(
         Ok(Exit::Success)
     } else {
         let msg = format!("{} blocking policy violation(s)", blocking.len());
-        app.out.error(&Error::failure(format!("gate: {msg}")));
+        let _ = writeln!(summary.md, "\n### Blocking violations\n");
+        for v in &blocking {
+            let _ = writeln!(
+                summary.md,
+                "- **{}**: {} ({} finding(s))",
+                md_cell(&v.rule),
+                md_cell(&v.description),
+                v.affected_count
+            );
+        }
+        let next = format!("cybedefend compliance violations --project-id {project}");
+        let _ = writeln!(summary.md, "\nEvery violation: `{next}`\n");
+        app.out
+            .error(&Error::failure(format!("gate: {msg}")).with_hint(format!(
+                "`{next}` lists every violation; --show-all-policy-vulns shows every finding"
+            )));
         summary.write(false, &msg);
         Ok(Exit::Failed)
     }

@@ -177,7 +177,9 @@ fn scan_uploads_the_right_archive_waits_and_summarises() {
 
 #[test]
 fn severity_gate_counts_every_type_and_ignores_closed_findings() {
-    let (d, env) = setup();
+    let (d, mut env) = setup();
+    let job_summary = env.work().join("summary.md");
+    env.set("GITHUB_STEP_SUMMARY", job_summary.to_str().unwrap());
     let out = scan(&env, &["--break-on-severity", "high"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
@@ -185,6 +187,23 @@ fn severity_gate_counts_every_type_and_ignores_closed_findings() {
             .contains("2 open finding(s) of severity high or above"),
         "{out:?}"
     );
+    // what tripped it, most severe first, and the next command, in the terminal and the job
+    // summary
+    let tripped = out
+        .stdout
+        .split_once("Tripped by:\n")
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let rows: Vec<&str> = tripped.lines().collect();
+    assert_eq!(rows.len(), 2, "{out:?}");
+    assert!(rows[0].trim_start().starts_with("critical"), "{out:?}");
+    assert!(rows[1].trim_start().starts_with("high"), "{out:?}");
+    assert!(rows.iter().all(|r| r.contains(':')), "file:line: {out:?}");
+    let next = format!("cybedefend results --project-id {PROJECT} --branch 'main' -o html");
+    assert!(out.stderr.contains(&next), "{out:?}");
+    let md = fs::read_to_string(&job_summary).unwrap();
+    assert!(md.contains("### What tripped the gate"), "{md}");
+    assert!(md.contains("| critical |") && md.contains(&next), "{md}");
 
     // only a resolved critical and a medium, as top-level items (no `base` wrapper)
     let mut resolved = sample_finding("sast", 1, "critical", "resolved")["base"].clone();
@@ -230,6 +249,16 @@ fn blocking_policy_violations_fail_the_build_and_acknowledged_ones_do_not() {
     assert!(
         out.stdout.contains(&format!(
             "https://us.cybedefend.com/project/{PROJECT}/sast/issue/"
+        )),
+        "{out:?}"
+    );
+    // what blocks is named even when findings are hidden, with the next command
+    let out = scan(&env, &["--show-policy-vulns=false"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.contains("lodash@4.17.20"), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "`cybedefend compliance violations --project-id {PROJECT}` lists every violation"
         )),
         "{out:?}"
     );
