@@ -7,6 +7,7 @@ mod commands;
 mod exit;
 mod gates;
 mod output;
+mod progress;
 mod session;
 
 use std::process::ExitCode;

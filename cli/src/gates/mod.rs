@@ -243,8 +243,21 @@ async fn apply(scan: Followed<'_, '_>, status: ScanStatus, summary: &mut Summary
     // the most severe open findings at or above the threshold, for a gate that trips
     let mut top: Vec<(usize, Finding)> = Vec::new();
     let kinds = args.kinds.unwrap_or(RESULT_TYPES);
+    let seen = budget.seen();
+    let mut progress = crate::progress::Progress::new(
+        app,
+        "Counting findings",
+        None,
+        crate::progress::Unit::Things("findings"),
+    );
     for kind in kinds {
-        match results::all(api, project, kind, &q, &mut budget).await {
+        let fetched = crate::progress::following(
+            &mut progress,
+            &seen,
+            results::all(api, project, kind, &q, &mut budget),
+        )
+        .await;
+        match fetched {
             Ok((_, findings)) => {
                 for f in findings.into_iter().filter(|f| f.is_open()) {
                     match SEVERITIES.iter().position(|s| *s == f.severity) {
@@ -265,6 +278,7 @@ async fn apply(scan: Followed<'_, '_>, status: ScanStatus, summary: &mut Summary
                 .warn(&format!("{} (left out of the summary)", e.message())),
         }
     }
+    progress.finish();
     let mut table = String::from("Open findings by severity:\n");
     let _ = writeln!(summary.md, "| Severity | Open findings |\n|---|---|");
     for (i, s) in SEVERITIES.iter().enumerate() {

@@ -7,6 +7,9 @@ use cybedefend_core::{Error, Result};
 
 use super::{Followed, Summary};
 
+/// How often a line is printed without a terminal while the status does not change.
+const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(crate) async fn until_done(
     scan: Followed<'_, '_>,
     summary: &mut Summary,
@@ -44,18 +47,60 @@ async fn poll(
         args,
         ..
     } = scan;
-    let mut last_line = String::new();
+    // At a terminal, one line that keeps the elapsed time current; without one, a line when
+    // the status changes, and every 10 s while it does not.
+    let spinner = {
+        use std::io::IsTerminal;
+        (!app.config.ci() && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{msg} ({elapsed}) {spinner}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            b.enable_steady_tick(std::time::Duration::from_millis(250));
+            b
+        })
+    };
+    let mut last_status = String::new();
+    let mut last_line = Instant::now();
     loop {
-        let s = scan::status(api, project, scan_id).await?;
-        let line = format!("Scan {}: {:.0}% {}", s.state, s.percent(), s.step);
-        if line != last_line {
-            app.out.info(line.trim_end());
-            last_line = line;
+        let s = match scan::status(api, project, scan_id).await {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(b) = &spinner {
+                    b.finish_and_clear();
+                }
+                return Err(e);
+            }
+        };
+        let status = format!("Scan {}: {:.0}% {}", s.state, s.percent(), s.step);
+        let status = status.trim_end().to_owned();
+        match &spinner {
+            Some(b) => b.set_message(cybedefend_core::text::one_line(&status, 120)),
+            None if status != last_status || last_line.elapsed() >= EVERY => {
+                app.out.info(&format!(
+                    "{status} ({})",
+                    crate::progress::elapsed(start.elapsed())
+                ));
+                last_line = Instant::now();
+            }
+            None => {}
         }
+        last_status = status;
         if s.is_terminal() {
+            if let Some(b) = spinner {
+                b.finish_and_clear();
+                app.out.info(&format!(
+                    "{last_status} ({})",
+                    crate::progress::elapsed(start.elapsed())
+                ));
+            }
             return Ok(s);
         }
         if start.elapsed() + interval > limit {
+            if let Some(b) = &spinner {
+                b.finish_and_clear();
+            }
             summary.write(false, "The scan did not finish in time.");
             return Err(Error::failure(format!(
                 "the scan did not finish within {} (state `{}`); it goes on on the platform as {scan_id}",

@@ -162,8 +162,12 @@ fn scan_uploads_the_right_archive_waits_and_summarises() {
     for line in ["critical  1", "high      1", "medium    3", "low       3"] {
         assert!(out.stdout.contains(line), "{line}: {out:?}");
     }
+    assert!(out.stderr.contains("Scan started"), "{out:?}");
+    // waiting shows the elapsed time on each status line
     assert!(
-        out.stderr.contains("Upload progress") || out.stderr.contains("Scan started"),
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with("Scan completed: 100%") && l.ends_with(" s)")),
         "{out:?}"
     );
     assert!(out.stderr.contains("No policies configured"), "{out:?}");

@@ -21,6 +21,7 @@ use crate::app::App;
 use crate::args::GlobalArgs;
 use crate::exit::Exit;
 use crate::output::Printer;
+use crate::progress::{Progress, Unit, following};
 use report::Report;
 
 /// Report formats of `results`.
@@ -275,9 +276,17 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
     let mut page_info = (1u64, 1u64, 0u64);
     let mut failed: Vec<(&str, Error)> = Vec::new();
     let mut budget = Budget::default();
+    let seen = budget.seen();
+    let mut progress = Progress::new(&app, "Fetching results", None, Unit::Things("findings"));
     if args.kind == ResultType::All {
         for t in RESULT_TYPES {
-            match results::all(&api, &project, t, &q, &mut budget).await {
+            let fetched = following(
+                &mut progress,
+                &seen,
+                results::all(&api, &project, t, &q, &mut budget),
+            )
+            .await;
+            match fetched {
                 Ok((n, f)) => {
                     if name.is_empty() {
                         name = n;
@@ -299,7 +308,12 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
             return Err(first.context("no result type could be fetched, so no report was written"));
         }
     } else if args.all {
-        let (n, f) = results::all(&api, &project, kind, &q, &mut budget).await?;
+        let (n, f) = following(
+            &mut progress,
+            &seen,
+            results::all(&api, &project, kind, &q, &mut budget),
+        )
+        .await?;
         name = n;
         page_info = (1, 1, f.len() as u64);
         by_type.push((kind, f));
@@ -316,6 +330,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         page_info = (p.page, p.total_pages.max(1), p.total);
         by_type.push((kind, p.findings));
     }
+    progress.finish();
 
     let now = OffsetDateTime::now_utc();
     let generated = now

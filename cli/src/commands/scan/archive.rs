@@ -14,6 +14,7 @@ use cybedefend_core::{Error, Result};
 use super::{ScanArgs, describe_written, files};
 use crate::app::App;
 use crate::output::size;
+use crate::progress::{Progress, Unit};
 
 /// Deflate level. 5 with zlib-rs gives archives no larger than Info-ZIP's `zip -6` (1% smaller
 /// on scripts/bench-archive.sh's tree) for 25% less CPU than level 6; 4 made them larger.
@@ -100,20 +101,11 @@ pub(crate) async fn write(
     target: PathBuf,
 ) -> Result<archive::Written> {
     let progress = Arc::new(AtomicU64::new(0));
-    let bar = progress_bar(app, plan.total_bytes, "Packaging");
+    let mut shown = Progress::new(app, "Packaging", Some(plan.total_bytes), Unit::Bytes);
     let (p2, c2) = (progress.clone(), running.cancel.clone());
     let task = running.blocking(move || archive::write(&plan, &target, LEVEL, threads(), &p2, &c2));
-    tokio::pin!(task);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let result = loop {
-        tokio::select! {
-            r = &mut task => break r,
-            _ = tick.tick() => if let Some(b) = &bar { b.set_position(progress.load(Ordering::Relaxed)); },
-        }
-    };
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    let result = crate::progress::following(&mut shown, &progress, task).await;
+    shown.finish();
     if let Ok(w) = &result {
         changed_notes(app, &w.changed);
     }
@@ -208,20 +200,4 @@ pub(crate) async fn package(
         out.commit()?;
     }
     Ok((path, tmp))
-}
-
-pub(crate) fn progress_bar(app: &App, total: u64, label: &str) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if app.config.ci() || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(&format!(
-            "{label} [{{bar:30}}] {{decimal_bytes}}/{{decimal_total_bytes}} {{decimal_bytes_per_sec}} {{eta}}"
-        ))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    Some(bar)
 }

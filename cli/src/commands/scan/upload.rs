@@ -2,14 +2,13 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use cybedefend_core::platform::{Api, scan};
 use cybedefend_core::{Error, Result};
 
-use super::archive::progress_bar;
 use crate::app::App;
 use crate::output::size;
+use crate::progress::{Progress, Unit};
 
 /// A `--file` must be a non-empty zip archive.
 pub(crate) fn check_zip(path: &Path) -> Result<()> {
@@ -49,23 +48,15 @@ pub(crate) async fn start_and_upload(
     tracing::debug!("scan start: scan id {}", started.scan_id);
     let total = std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0);
     app.out.info(&format!("Uploading {} ...", size(total)));
-    let bar = progress_bar(app, total, "Uploading");
-    let plain = bar.is_none();
-    let last_decile = AtomicU64::new(0);
-    let out = app.out;
+    let shown = std::sync::Mutex::new(Progress::new(app, "Uploading", Some(total), Unit::Bytes));
     let report = |sent: u64| {
-        if let Some(b) = &bar {
-            b.set_position(sent);
-        } else if plain && total > 0 {
-            let decile = sent * 10 / total;
-            if decile > last_decile.swap(decile, Ordering::Relaxed) && decile < 10 {
-                out.info(&format!("Upload progress: {}%", decile * 10));
-            }
+        if let Ok(mut p) = shown.lock() {
+            p.set(sent);
         }
     };
     api.upload(&started.upload_url, archive, &report).await?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    if let Ok(p) = shown.into_inner() {
+        p.finish();
     }
     app.out
         .success(&format!("Scan started: {}", started.scan_id));

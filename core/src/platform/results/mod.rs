@@ -406,6 +406,8 @@ pub(crate) fn fuzz_page(data: &[u8]) {
 pub struct Budget {
     findings: usize,
     bytes: usize,
+    /// Items fetched so far, for a progress display that runs beside the fetch.
+    seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Bytes a JSON value holds, text and structure (for the memory budget of a listing).
@@ -420,6 +422,11 @@ pub(crate) fn value_weight(v: &serde_json::Value) -> usize {
 }
 
 impl Budget {
+    /// The number of items fetched so far, updated as pages arrive (for progress).
+    pub fn seen(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.seen.clone()
+    }
+
     /// [`Budget::take`] for the server's objects of any listing (projects, teams, ...).
     pub fn take_values(&mut self, what: &str, items: &[serde_json::Value]) -> Result<()> {
         self.findings += items.len();
@@ -429,6 +436,8 @@ impl Budget {
 
     fn take(&mut self, what: &str, findings: &[Finding]) -> Result<()> {
         self.findings += findings.len();
+        self.seen
+            .fetch_add(findings.len() as u64, std::sync::atomic::Ordering::Relaxed);
         self.bytes += findings.iter().map(Finding::weight).sum::<usize>();
         self.check(what, "findings")
     }
