@@ -109,25 +109,34 @@ fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // `cybedefend` (or a group) alone: the help, which is what was asked for
-            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                use std::io::{IsTerminal, Write};
-                let text = e.render();
-                let mut out = output::stdout();
-                let _ = if std::io::stdout().is_terminal() {
-                    write!(out, "{}", text.ansi())
-                } else {
-                    write!(out, "{text}")
-                };
-                let _ = out.flush();
-                return ExitCode::SUCCESS;
+            // Help and version go to stdout, checked like every other output (a full disk is an
+            // error, a reader that stopped early is not); `cybedefend` (or a group) alone shows
+            // the help, which is what was asked for: exit 0.
+            let on_stdout = !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+            if !on_stdout {
+                let _ = e.print();
+                return ExitCode::from(2);
             }
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
+            use std::io::{IsTerminal, Write};
+            let text = e.render();
+            let mut out = output::stdout();
+            let _ = if std::io::stdout().is_terminal() {
+                write!(out, "{}", text.ansi())
             } else {
-                ExitCode::SUCCESS
+                write!(out, "{text}")
             };
+            let _ = out.flush();
+            if let Some(err) = output::stdout_failure() {
+                Printer::new(false).error(
+                    &cybedefend_core::Error::failure(format!(
+                        "the output could not be written: {err}"
+                    ))
+                    .with_hint("check where stdout goes (a full disk, a closed file)"),
+                );
+                return ExitCode::from(1);
+            }
+            return ExitCode::SUCCESS;
         }
     };
     let printer = Printer::new(cli.global.ci);

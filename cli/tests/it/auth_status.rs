@@ -284,6 +284,10 @@ fn output_that_cannot_be_written_fails_the_command_and_a_closed_pipe_ends_it_qui
     for args in [
         &["auth", "status", "--offline", "--json"][..],
         &["completion", "bash"],
+        &["config", "show"],
+        &["scan", "--dir", ".", "--dry-run", "--list"],
+        &["--help"],
+        &["--version"],
     ] {
         let mut c = env.command(args);
         c.stdout(
