@@ -596,6 +596,10 @@ fn every_command_happy_path_and_json_is_what_the_server_sent() {
         prepare(&d);
         let out = run(&env, &c.args);
         assert_eq!(out.code, 0, "{:?}: {out:?}", c.args);
+        // human output never shows the server's nulls or raw timestamps
+        for raw in ["null", "T00:00:00"] {
+            assert!(!out.stdout.contains(raw), "{:?}: {raw}: {out:?}", c.args);
+        }
         if !c.json {
             // a report: the file under its default name, byte for byte what was served
             let (file, content) = c.path.split_once('\n').unwrap();
