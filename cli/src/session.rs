@@ -166,21 +166,22 @@ pub(crate) async fn keep_pat(
     let credential = Credential::Pat(pat);
     // A PAT the platform has just created (`pat create --store`) needs no check: it is kept at
     // once, so an interruption cannot fall between its creation and its storage.
+    let checked = Bearer::new(
+        &app.http,
+        endpoints,
+        &app.home,
+        app.token_store(),
+        credential.clone(),
+    );
     if validate {
         app.out.info(&format!(
             "Validating PAT {fp} with {} ...",
             endpoints.auth_endpoint
         ));
-        Bearer::new(
-            &app.http,
-            endpoints,
-            &app.home,
-            app.token_store(),
-            credential.clone(),
-        )
-        .check()
-        .await
-        .map_err(|e| e.context("login failed, nothing was stored"))?;
+        checked
+            .check()
+            .await
+            .map_err(|e| e.context("login failed, nothing was stored"))?;
     }
 
     let fingerprint = credential.fingerprint();
@@ -198,7 +199,8 @@ pub(crate) async fn keep_pat(
         return Err(e);
     }
     if validate {
-        name_account(app, endpoints, credential).await;
+        // with the token the check obtained: no second exchange
+        name_account(app, endpoints, checked).await;
     }
     warn_if_env_pat_differs(app, Some(&fingerprint))?;
     Ok(Exit::Success)
@@ -207,15 +209,9 @@ pub(crate) async fn keep_pat(
 /// Says whose account a login is for and its organisations with their ids (what
 /// `--organization-id` takes), as `gh` names the account: a wrong PAT shows at once. The
 /// login is done either way; a profile the server does not give is only logged.
-pub(crate) async fn name_account(app: &App, endpoints: &Endpoints, credential: Credential) {
-    let bearer = Bearer::new(
-        &app.http,
-        endpoints,
-        &app.home,
-        app.token_store(),
-        credential,
-    );
-    let api = cybedefend_core::platform::Api::new(&app.http, endpoints, bearer);
+pub(crate) async fn name_account(app: &App, endpoints: &Endpoints, bearer: Bearer<'_>) {
+    let api =
+        cybedefend_core::platform::Api::new(&app.http, endpoints, bearer).without_fresh_token();
     match cybedefend_core::platform::user::profile(&api).await {
         Ok(p) => {
             let p = p.view;

@@ -152,7 +152,14 @@ async fn browser_login(app: &App, args: &LoginArgs, endpoints: &Endpoints) -> Re
         endpoints.region,
         cybedefend_core::home::tilde(&app.home.credentials_file())
     ));
-    crate::session::name_account(app, endpoints, named).await;
+    let bearer = cybedefend_core::platform::Bearer::new(
+        &app.http,
+        endpoints,
+        &app.home,
+        app.token_store(),
+        named,
+    );
+    crate::session::name_account(app, endpoints, bearer).await;
     if !has_refresh {
         app.out.warn("the auth server gave no refresh token, so you will have to log in again when the session expires (the client needs `offline_access`)");
     }

@@ -173,6 +173,8 @@ pub struct Api<'a> {
     bearer: Bearer<'a>,
     backoff_base: Duration,
     notice: Option<Notice<'a>>,
+    /// A 401 is an answer, not a reason to get a fresh token ([`Api::without_fresh_token`]).
+    no_fresh_token: bool,
 }
 
 /// A path parameter, percent-encoded: every byte but the unreserved ones (`A-Z a-z 0-9 - . _
@@ -253,7 +255,16 @@ impl<'a> Api<'a> {
             bearer,
             backoff_base: Duration::from_millis(500),
             notice: None,
+            no_fresh_token: false,
         }
+    }
+
+    /// For a call that is only nice to have (naming the account after a login): a 401 fails it
+    /// at once instead of costing another token exchange or a session refresh.
+    #[must_use]
+    pub fn without_fresh_token(mut self) -> Self {
+        self.no_fresh_token = true;
+        self
     }
 
     /// Shortens waits between retries (tests).
@@ -469,7 +480,7 @@ impl<'a> Api<'a> {
         // could start a second scan. 429 and 503 say the request was not processed.
         let idempotent = method != Method::POST && method != Method::PATCH;
         let mut token = self.bearer.token().await?;
-        let mut refreshed = false;
+        let mut refreshed = self.no_fresh_token;
         let mut attempt = 0;
         loop {
             attempt += 1;
