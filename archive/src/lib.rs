@@ -17,10 +17,10 @@ mod plan;
 mod write;
 
 pub use plan::{
-    IgnoredGroup, PLATFORM_IGNORE_FILE, Plan, PlannedFile, Skipped, ignored, looks_like_secret,
-    plan, plan_excluding,
+    IgnoredGroup, PLATFORM_IGNORE_FILE, Plan, PlannedFile, Skipped, ignored, literal_pattern,
+    looks_like_secret, plan, plan_excluding,
 };
-pub use write::{Changed, Written, write};
+pub use write::{Changed, Written, entry_names, write};
 
 #[cfg(test)]
 mod tests;

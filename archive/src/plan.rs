@@ -281,6 +281,25 @@ pub fn plan_excluding(root: &Path, respect_ignore: bool, exclude: &[String]) -> 
     Ok(plan)
 }
 
+/// The .gitignore pattern that matches the file `name` (relative, `/`-separated) and nothing
+/// else: anchored with `/`, and `\\`, `*`, `?`, `[`, `!`, `#` and trailing spaces escaped.
+pub fn literal_pattern(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('/');
+    let trailing = name.len() - name.trim_end_matches(' ').len();
+    let body = &name[..name.len() - trailing];
+    for c in body.chars() {
+        if matches!(c, '\\' | '*' | '?' | '[' | '!' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    for _ in 0..trailing {
+        out.push_str("\\ ");
+    }
+    out
+}
+
 impl Plan {
     /// Removes the files `out` picks from the plan (the total follows) and returns them.
     pub fn leave_out(&mut self, out: impl Fn(&PlannedFile) -> bool) -> Vec<PlannedFile> {

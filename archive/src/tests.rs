@@ -208,3 +208,21 @@ fn many_files_keep_their_order_and_both_workers_finish() {
     assert_eq!(names, planned, "the archive keeps the plan's order");
     fs::remove_file(out).unwrap();
 }
+
+#[test]
+fn a_literal_pattern_matches_its_file_alone() {
+    assert_eq!(crate::literal_pattern(".env"), "/.env");
+    assert_eq!(crate::literal_pattern("a/*[1]?.pem"), "/a/\\*\\[1]\\?.pem");
+    assert_eq!(crate::literal_pattern("#x!"), "/\\#x\\!");
+    assert_eq!(crate::literal_pattern("trail "), "/trail\\ ");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a*.pem", "ab.pem", "x [1].txt", "x 1.txt"] {
+        std::fs::write(dir.path().join(name), "x").unwrap();
+    }
+    for (name, other) in [("a*.pem", "ab.pem"), ("x [1].txt", "x 1.txt")] {
+        let plan =
+            crate::plan_excluding(dir.path(), false, &[crate::literal_pattern(name)]).unwrap();
+        assert_eq!(plan.excluded, vec![name.to_owned()], "{name}");
+        assert!(plan.files.iter().any(|f| f.name == other), "{name}");
+    }
+}

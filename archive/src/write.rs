@@ -147,6 +147,25 @@ fn add_files<W: Write + Seek>(
     Ok(())
 }
 
+/// The names of the files in a zip archive (`scan --file`), read from its central directory:
+/// what the secret-files check looks at when the archive was made elsewhere.
+pub fn entry_names(path: &Path) -> Result<Vec<String>> {
+    let file = cybedefend_core::fsutil::open_regular(path, true)
+        .map_err(|e| e.into_error("archive", path))?;
+    let zip = ZipArchive::new(io::BufReader::new(file)).map_err(|e| {
+        Error::usage(format!(
+            "{} is not a readable zip archive: {e}",
+            cybedefend_core::home::tilde(path)
+        ))
+    })?;
+    Ok(zip
+        .file_names()
+        .filter_map(Result::ok)
+        .filter(|n| !n.ends_with('/'))
+        .map(|n| n.into_owned())
+        .collect())
+}
+
 /// File name extensions of formats that are compressed already (images, fonts, audio and
 /// video, archives and packages, office documents): deflate gains nothing on them, so they are
 /// stored as they are.

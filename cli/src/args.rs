@@ -224,6 +224,31 @@ const EXIT_CODES: &str =
     "Exit codes: 0 success, 1 failed (or not found), 2 usage error, 3 the platform could not be
 reached, 4 no credential or access denied, 130 interrupted.";
 
+/// Whether the command line is `help --help` (or `-h`), global options before it allowed.
+pub(crate) fn is_help_of_help(args: &[std::ffi::OsString]) -> bool {
+    let takes_value = |flag: &str| {
+        matches!(flag, "config" | "profile" | "pat" | "api-key")
+            || KEYS
+                .iter()
+                .any(|k| k.flag == Some(flag) && k.ty != KeyType::Bool)
+    };
+    let mut words = args.iter().skip(1).map(|a| a.to_str());
+    while let Some(word) = words.next() {
+        let Some(word) = word else { return false };
+        if let Some(flag) = word.strip_prefix("--") {
+            if !flag.contains('=') && takes_value(flag) {
+                words.next();
+            }
+            continue;
+        }
+        if word.starts_with('-') {
+            continue;
+        }
+        return word == "help" && words.any(|w| matches!(w, Some("--help" | "-h")));
+    }
+    false
+}
+
 /// Whether the command line asks for help (`-h`, `--help`, `help`, or no command at all): only
 /// then is the whole help text finished by [`finish_help`], at no cost to other runs.
 pub(crate) fn wants_help(args: &[std::ffi::OsString]) -> bool {

@@ -24,7 +24,7 @@ fn parse() -> Result<Cli, clap::Error> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     args::only_named_command(&args);
     // `help --help` (clap's help command takes no options): the help of `help`
-    if args.len() == 3 && args[1] == "help" && matches!(args[2].to_str(), Some("--help" | "-h")) {
+    if args::is_help_of_help(&args) {
         let mut cmd = clap::Command::new("help")
             .disable_help_subcommand(true)
             .bin_name("cybedefend help")
@@ -110,12 +110,22 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout, checked like every other output (a full disk is an
-            // error, a reader that stopped early is not); `cybedefend` (or a group) alone shows
-            // the help, which is what was asked for: exit 0.
+            // error, a reader that stopped early is not); `cybedefend` alone shows the help,
+            // which is what was asked for: exit 0 (a group alone is a script's mistake: exit 2).
+            let bare = std::env::args_os().len() <= 1;
             let on_stdout = !e.use_stderr()
-                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+                || (bare
+                    && e.kind()
+                        == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
             if !on_stdout {
-                let _ = e.print();
+                // clap quotes what was typed: its control characters are shown as escapes
+                use std::io::Write;
+                let text = e.render().to_string();
+                let _ = write!(
+                    std::io::stderr().lock(),
+                    "{}",
+                    cybedefend_core::text::neutralize(&text)
+                );
                 return ExitCode::from(2);
             }
             use std::io::{IsTerminal, Write};

@@ -90,7 +90,9 @@ impl FromStr for Region {
 impl<'de> serde::Deserialize<'de> for Region {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        // (the value is not repeated: a config file may hold anything there)
+        s.parse()
+            .map_err(|_| serde::de::Error::custom("unknown region: expected one of `us`, `eu`"))
     }
 }
 

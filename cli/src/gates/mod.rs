@@ -296,12 +296,14 @@ async fn apply(scan: Followed<'_, '_>, status: ScanStatus, summary: &mut Summary
         if hits > 0 {
             let msg = format!("{hits} open finding(s) of severity {name} or above");
             let listed = tripped_by(&top, hits);
+            let word = cybedefend_core::text::shell_word;
             let next = if branch.is_empty() {
-                format!("cybedefend results --project-id {project} -o html")
+                format!("cybedefend results --project-id {} -o html", word(project))
             } else {
                 format!(
-                    "cybedefend results --project-id {project} --branch '{}' -o html",
-                    cybedefend_core::text::one_line(branch, 120).replace('\'', "")
+                    "cybedefend results --project-id {} --branch {} -o html",
+                    word(project),
+                    word(branch)
                 )
             };
             let _ = writeln!(summary.md, "\n### What tripped the gate\n");
@@ -480,7 +482,10 @@ async fn policy_gate(
                 v.affected_count
             );
         }
-        let next = format!("cybedefend compliance violations --project-id {project}");
+        let next = format!(
+            "cybedefend compliance violations --project-id {}",
+            cybedefend_core::text::shell_word(project)
+        );
         let _ = writeln!(summary.md, "\nEvery violation: `{next}`\n");
         app.out
             .error(&Error::failure(format!("gate: {msg}")).with_hint(format!(

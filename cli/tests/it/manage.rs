@@ -814,6 +814,16 @@ fn destructive_commands_need_yes_without_a_terminal_and_no_is_an_answer() {
             "{args:?}: {out:?}"
         );
         assert!(!out.stderr.contains(PAT), "{out:?}");
+        // a value a shell would split is quoted in the command to copy
+        if args[0] == "pat" {
+            let out = env.run(&["pat", "revoke", "--name", "CI token; x"]);
+            assert_eq!(out.code, 2, "{out:?}");
+            assert!(
+                out.stderr
+                    .contains("`cybedefend pat revoke --name 'CI token; x' --yes`"),
+                "{out:?}"
+            );
+        }
         let sent = || {
             d.requests()
                 .iter()

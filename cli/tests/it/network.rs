@@ -696,7 +696,9 @@ fn a_repository_config_never_sets_the_proxy_or_the_trusted_cas_even_when_trusted
     let warnings = j["warnings"].to_string();
     for key in ["proxy", "ca_cert", "ca_cert_only"] {
         assert!(
-            warnings.contains("config.yaml: ignoring") && warnings.contains(&format!("`{key}` (")),
+            warnings.contains("config.yaml: ")
+                && warnings.contains("ignoring")
+                && warnings.contains(&format!("`{key}` (")),
             "{key}: {warnings}"
         );
     }

@@ -274,7 +274,7 @@ fn a_repository_cannot_define_a_profile_and_profiles_keep_to_account_settings() 
     assert!(j["profile"].is_null(), "{j}");
     let warnings = j["warnings"].to_string();
     assert!(
-        warnings.contains("ignoring `profiles` (never read from a working directory"),
+        warnings.contains("`profiles` (never read from a working directory"),
         "{warnings}"
     );
 

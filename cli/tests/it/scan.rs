@@ -105,7 +105,7 @@ fn a_log_growing_in_the_scanned_folder_is_archived_at_its_planned_size() {
     assert!(status.success(), "{status:?}: {written}");
     assert!(
         written.contains("note: scan.log grew while it was being archived")
-            && written.contains("--exclude '/scan.log'"),
+            && written.contains("--exclude /scan.log"),
         "{written}"
     );
     assert!(!written.contains("run the scan again"), "{written}");
@@ -203,7 +203,7 @@ fn severity_gate_counts_every_type_and_ignores_closed_findings() {
     assert!(rows[0].trim_start().starts_with("critical"), "{out:?}");
     assert!(rows[1].trim_start().starts_with("high"), "{out:?}");
     assert!(rows.iter().all(|r| r.contains(':')), "file:line: {out:?}");
-    let next = format!("cybedefend results --project-id {PROJECT} --branch 'main' -o html");
+    let next = format!("cybedefend results --project-id {PROJECT} --branch main -o html");
     assert!(out.stderr.contains(&next), "{out:?}");
     let md = fs::read_to_string(&job_summary).unwrap();
     assert!(md.contains("### What tripped the gate"), "{md}");
@@ -1150,7 +1150,7 @@ fn secret_looking_files_are_named_before_every_upload_and_exclude_keeps_them_out
         .find(|l| l.contains(".env looks like a secret"))
         .unwrap_or_else(|| panic!("no warning before the upload: {out:?}"));
     assert!(warning.contains("will be uploaded"), "{warning}");
-    assert!(warning.contains("--exclude '/.env'"), "{warning}");
+    assert!(warning.contains("--exclude /.env "), "{warning}");
     assert!(!warning.contains(".cybedefend"), "{warning}");
     let packaging = out.stderr.find("Packaging").unwrap();
     assert!(
@@ -1282,10 +1282,125 @@ fn secret_files_setting_refuses_or_leaves_out_and_a_repository_only_tightens_it(
         !out.stdout.contains("Left out by ignore rules: 2"),
         "{out:?}"
     );
+    // a dry run under `fail` lists the plan, then fails as the real scan would (a pre-commit
+    // check sees it)
     let out = env.run(&["scan", "--dir", "repo", "--dry-run"]);
-    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("Would upload"), "{out:?}");
     assert!(
-        out.stderr.contains("a real scan refuses to upload it"),
+        out.stderr.contains("a real scan refuses to upload it")
+            && out.stderr.contains("refuses to upload them: .env"),
         "{out:?}"
     );
+
+    // a repository's file cannot empty the user's settings either: `scan: []`, a null mode,
+    // a pattern that takes one of the user's back (`!`), or a pattern that does not compile
+    for repo in [
+        "region: us\nscan: []\n",
+        "region: us\nscan: {secret_files: null}\n",
+        "region: us\nscan: {exclude: ['!src/util/**', '!.env', 'a/[z-a]']}\n",
+    ] {
+        env.write(&env.work().join("config.yaml"), repo);
+        let out = env.run(&["scan", "--dir", "repo", "--dry-run", "--list"]);
+        assert_eq!(out.code, 2, "{repo}: still refused: {out:?}");
+        assert!(
+            !out.stdout.contains("src/util/helpers.js"),
+            "{repo}: the user's exclude holds: {out:?}"
+        );
+        assert!(
+            out.stderr.contains("note: ./config.yaml: "),
+            "{repo}: {out:?}"
+        );
+    }
+}
+
+/// `scan --file`: the archive's entries are checked too. `warn` names a secret-looking entry,
+/// `fail` refuses the upload, `exclude` cannot take it out of an archive made elsewhere and
+/// refuses with the way to do it; `--exclude` does not apply to an archive (usage error).
+#[test]
+fn a_given_archive_is_checked_for_secret_files() {
+    let (d, env) = setup();
+    let zip = env.work().join("given.zip");
+    let out = env.run(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--dry-run",
+        "--archive-out",
+        zip.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let scan_file = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "--file",
+            zip.to_str().unwrap(),
+            "--project-id",
+            PROJECT,
+            "--ci",
+            "--wait=false",
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    let out = scan_file(&[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains(".env in ") && out.stderr.contains("looks like a secret"),
+        "{out:?}"
+    );
+    assert_eq!(d.scan_ids().len(), 1);
+    for (mode, says) in [
+        ("fail", "refuses to upload them: .env"),
+        (
+            "exclude",
+            "cannot leave files out of an archive made elsewhere",
+        ),
+    ] {
+        let out = scan_file(&["--secret-files", mode]);
+        assert_eq!(out.code, 2, "{mode}: {out:?}");
+        assert!(out.stderr.contains(says), "{mode}: {out:?}");
+        assert_eq!(d.scan_ids().len(), 1, "{mode}: nothing uploaded");
+    }
+    let out = scan_file(&["--exclude", "*.pem"]);
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+/// A file name is shown with its control characters escaped (a newline cannot split or forge a
+/// line), and the advice holds a pattern that matches that file alone, quoted for a shell.
+#[test]
+fn odd_file_names_are_escaped_and_the_advice_matches_them() {
+    let env = Env::new();
+    env.write(&env.work().join("repo/a.js"), "x");
+    env.write(&env.work().join("repo/it's [1].pem"), "k");
+    env.write(&env.work().join("repo/x\n✓ forged.js"), "x");
+    let out = env.run(&["scan", "--dir", "repo", "--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("x\\x0a✓ forged.js"), "{out:?}");
+    assert!(
+        !out.all().lines().any(|l| l.starts_with("✓ forged")),
+        "{out:?}"
+    );
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("looks like a secret"))
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let pattern = "'/it'\\''s \\[1].pem'";
+    assert!(
+        warning.contains(&format!("--exclude {pattern}")),
+        "{warning}"
+    );
+    // the advice, followed, works
+    let out = env.run(&[
+        "scan",
+        "--dir",
+        "repo",
+        "--dry-run",
+        "--list",
+        "--exclude",
+        "/it's \\[1].pem",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.contains(".pem"), "{out:?}");
 }

@@ -266,14 +266,6 @@ pub(super) fn names() -> Vec<&'static str> {
     KEYS.iter().map(|k| k.name).collect()
 }
 
-/// Keys the working-directory file may set without being trusted.
-pub(super) fn project_keys() -> Vec<&'static str> {
-    KEYS.iter()
-        .filter(|k| k.project == FromProject::Always)
-        .map(|k| k.name)
-        .collect()
-}
-
 #[cfg(test)]
 /// The field names `T`'s derived deserializer reads (its `#[serde(rename)]`s applied): asked
 /// of the type itself, so a field added, renamed or removed is seen here.

@@ -359,16 +359,18 @@ impl Stack {
             sources.cwd.join("config.yaml"),
             sources.cwd.join("config.yml"),
         ];
-        let Some(path) = first_existing(&candidates, &mut self.warnings) else {
+        // (an application's folder with both names is its own business: no warning)
+        let Some(path) = first_existing(&candidates, &mut Vec::new()) else {
             return Ok(());
         };
         // A repository can ship a link to any file of the user's (a token file): its content
-        // would reach error messages. Links are not read here.
+        // would reach error messages. Links are not read here (and said only in the debug
+        // log: an application's linked config.yaml is not ours to complain about).
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            self.notes.push(format!(
-                "ignoring {}: it is a symbolic link, and a working-directory config is read only as a regular file",
+            tracing::debug!(
+                "config: not reading {}: it is a symbolic link, and a working-directory config is read only as a regular file",
                 crate::home::tilde(&path)
-            ));
+            );
             return Ok(());
         }
         // The same file may already be the user's (cwd = ~/.cybedefend).

@@ -52,7 +52,7 @@ impl Provider for ProjectLayer {
                 if let Some(Value::Array(_, patterns)) = scan.get_mut("exclude") {
                     let own = std::mem::take(patterns);
                     patterns.extend(self.lower_exclude.iter().map(|p| Value::from(p.clone())));
-                    patterns.extend(own);
+                    patterns.extend(own.into_iter().filter(allowed_pattern));
                 }
             }
         }
@@ -60,15 +60,17 @@ impl Provider for ProjectLayer {
     }
 }
 
-/// What the file had that was left out, for the one note.
+/// What the file had that was left out, and what of it applies, for the one note.
 #[derive(Default)]
 struct LeftOut {
     /// Keys that are not ours (with a suggestion when one is near).
     not_ours: Vec<String>,
     /// Keys of ours with a value that does not fit, and why.
     invalid: Vec<String>,
-    /// Keys of ours a working directory's file may not set, and where to set them.
+    /// Keys of ours a working directory's file may not set, and why.
     not_here: Vec<String>,
+    /// Keys of ours that apply.
+    used: Vec<String>,
 }
 
 impl LeftOut {
@@ -76,10 +78,7 @@ impl LeftOut {
         let list = |v: &[String]| v.join(", ");
         let mut parts = Vec::new();
         if !self.not_ours.is_empty() {
-            parts.push(format!(
-                "{} (not cybedefend settings)",
-                list(&self.not_ours)
-            ));
+            parts.push(format!("not cybedefend settings: {}", list(&self.not_ours)));
         }
         if !self.invalid.is_empty() {
             parts.push(list(&self.invalid));
@@ -87,18 +86,26 @@ impl LeftOut {
         if !self.not_here.is_empty() {
             parts.push(list(&self.not_here));
         }
-        (!parts.is_empty()).then(|| {
-            format!(
-                "{shown}: ignoring {}; to stop reading this file, set `project_config: false` in ~/.cybedefend/config.yaml or CYBEDEFEND_PROJECT_CONFIG=false",
-                parts.join("; ")
-            )
-        })
+        if parts.is_empty() {
+            return None;
+        }
+        let used = if self.used.is_empty() {
+            "nothing of it is used".to_owned()
+        } else {
+            format!("using {}", list(&self.used))
+        };
+        Some(format!(
+            "{shown}: {used}; ignoring {}; to stop reading this file, set `project_config: false` in ~/.cybedefend/config.yaml or CYBEDEFEND_PROJECT_CONFIG=false",
+            parts.join("; ")
+        ))
     }
 }
 
-/// Reads `path` as the working-directory layer: `None` when nothing of it applies (not ours,
-/// or unreadable). What was left out goes to `notes` (one line); attempts to add code that
-/// runs go to `warnings`.
+/// Reads `path` as the working-directory layer: `None` when nothing of it applies (it is not
+/// ours, or cannot be read). What was left out, and what applies, goes to `notes` (one line);
+/// attempts to add code that runs go to `warnings`. A file that cannot be read or parsed and
+/// names no key of ours (an application's binary, huge, linked or templated file) is not
+/// mentioned but in the debug log.
 pub(super) fn project_layer(
     path: &Path,
     trusted: bool,
@@ -116,7 +123,7 @@ pub(super) fn project_layer(
     let file = match yaml::load_no_link(path) {
         Ok(file) => file,
         Err(e) => {
-            notes.push(format!("ignoring {shown}: {}", e.message()));
+            tracing::debug!("config: not reading {shown}: {}", e.message());
             return None;
         }
     };
@@ -130,11 +137,14 @@ pub(super) fn project_layer(
                     "ignoring {shown}: it is not a YAML mapping ({}); to stop reading this file, set `project_config: false` in ~/.cybedefend/config.yaml",
                     layers::error_kind(&e)
                 ));
+            } else {
+                tracing::debug!("config: not reading {shown}: not a YAML mapping");
             }
             return None;
         }
     };
     if !dict.keys().any(|k| keys::find(k).is_some()) {
+        tracing::debug!("config: not reading {shown}: no cybedefend key in it");
         return None;
     }
     let plugin_providers = code_providers(&dict, lower);
@@ -148,11 +158,6 @@ pub(super) fn project_layer(
         }
     }
     let known = keys::names();
-    let allowed = keys::project_keys()
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
     let mut left = LeftOut::default();
     let mut drop_keys = Vec::new();
     for (name, value) in &dict {
@@ -167,8 +172,7 @@ pub(super) fn project_layer(
         };
         let refused = match k {
             k if k.ty == keys::KeyType::Deprecated => Some(
-                "(API keys are no longer accepted; a Personal Access Token goes in `pat:` of ~/.cybedefend/config.yaml)"
-                    .to_owned(),
+                "(API keys are no longer accepted; a Personal Access Token goes in `pat:` of ~/.cybedefend/config.yaml)",
             ),
             k if k.name == "plugins" => {
                 warnings.push(format!(
@@ -177,9 +181,11 @@ pub(super) fn project_layer(
                 drop_keys.push(name.clone());
                 continue;
             }
+            k if k.name == "project_config" => Some(
+                "(it decides whether this very file is read: set it in ~/.cybedefend/config.yaml)",
+            ),
             k if k.project == keys::FromProject::Never => Some(
-                "(never read from a working directory, even a trusted one: a repository could otherwise route your credential; set it in ~/.cybedefend/config.yaml)"
-                    .to_owned(),
+                "(never read from a working directory's file: it decides where your credential goes)",
             ),
             k if k.name == "credentials" && !trusted && !plugin_providers.is_empty() => {
                 warnings.push(format!(
@@ -193,9 +199,9 @@ pub(super) fn project_layer(
                 drop_keys.push(name.clone());
                 continue;
             }
-            k if k.project != keys::FromProject::Always && !trusted => Some(format!(
-                "(a working directory's file may set only {allowed}; to use it, pass `--config {shown}` or add this folder to `trusted_directories` in your user config)"
-            )),
+            k if k.project != keys::FromProject::Always && !trusted => Some(
+                "(read from a working directory's file only in a folder listed in `trusted_directories`)",
+            ),
             _ => None,
         };
         if let Some(why) = refused {
@@ -203,9 +209,12 @@ pub(super) fn project_layer(
             drop_keys.push(name.clone());
             continue;
         }
-        if let Err(why) = fits(name, value) {
-            left.invalid.push(format!("`{name}` ({why})"));
-            drop_keys.push(name.clone());
+        match fits(name, value) {
+            Ok(()) => left.used.push(format!("`{name}`")),
+            Err(why) => {
+                left.invalid.push(format!("`{name}` ({why})"));
+                drop_keys.push(name.clone());
+            }
         }
     }
     let mut drop_scan = Vec::new();
@@ -228,8 +237,28 @@ pub(super) fn project_layer(
     })
 }
 
-/// Whether `value` is a valid value of key `name`, and if not, why (without the value).
+/// Whether `value` is a valid value of key `name`, and if not, why (without the value): of
+/// the key's type (a section a mapping), not empty (an empty value would erase the user's),
+/// and a project id one that can be sent.
 fn fits(name: &str, value: &Value) -> Result<(), String> {
+    let empty = match value {
+        Value::Empty(..) => true,
+        Value::String(_, s) => s.trim().is_empty(),
+        _ => false,
+    };
+    if empty {
+        return Err("no value".into());
+    }
+    if keys::find(name).is_some_and(|k| k.ty == keys::KeyType::Section)
+        && !matches!(value, Value::Dict(..))
+    {
+        return Err("expected a mapping of its settings".into());
+    }
+    if name == "project_id"
+        && let Some(why) = value.as_str().and_then(crate::text::id_problem)
+    {
+        return Err(format!("the project id {why}"));
+    }
     let mut one = Dict::new();
     one.insert(name.to_owned(), value.clone());
     Figment::from(figment::providers::Serialized::defaults(one))
@@ -239,7 +268,9 @@ fn fits(name: &str, value: &Value) -> Result<(), String> {
 }
 
 /// `scan:` of the working directory may add patterns and tighten `secret_files`, never loosen
-/// what the layers below chose, and never keep a key that is not ours: the sub-keys to drop.
+/// what the layers below chose, re-include what they leave out (`!pattern`) or bring a pattern
+/// that would fail the scan; and never keep a key that is not ours: the sub-keys to drop
+/// (patterns it may not add are dropped from its list by [`ProjectLayer`]).
 fn tighter_scan(scan: &Dict, lower: &Figment, left: &mut LeftOut) -> Vec<String> {
     let mut drop = Vec::new();
     for key in scan.keys() {
@@ -251,20 +282,72 @@ fn tighter_scan(scan: &Dict, lower: &Figment, left: &mut LeftOut) -> Vec<String>
     let below = lower
         .extract_inner::<super::SecretFiles>("scan.secret_files")
         .ok();
-    let here = scan
-        .get("secret_files")
-        .and_then(|v| v.deserialize::<super::SecretFiles>().ok());
-    if let (Some(below), Some(here)) = (below, here)
-        && here < below
-    {
-        left.not_here.push(format!(
-            "`scan.secret_files: {}` (looser than `{}` of your own configuration; a working directory's file may only tighten it)",
-            here.as_str(),
-            below.as_str()
-        ));
-        drop.push("secret_files".to_owned());
+    match scan.get("secret_files") {
+        None => {}
+        Some(v) => match v.deserialize::<super::SecretFiles>() {
+            Err(_) => {
+                left.invalid
+                    .push("`scan.secret_files` (expected warn, exclude or fail)".to_owned());
+                drop.push("secret_files".to_owned());
+            }
+            Ok(here) if below.is_some_and(|b| here < b) => {
+                left.not_here.push(format!(
+                    "`scan.secret_files: {}` (looser than `{}` of your own configuration; a working directory's file may only tighten it)",
+                    here.as_str(),
+                    below.map(super::SecretFiles::as_str).unwrap_or_default()
+                ));
+                drop.push("secret_files".to_owned());
+            }
+            Ok(_) => {}
+        },
+    }
+    match scan.get("exclude") {
+        None => {}
+        Some(Value::Array(_, items)) => {
+            for item in items {
+                match item.as_str() {
+                    Some(p) if p.trim_start().starts_with('!') => left.not_here.push(format!(
+                        "`scan.exclude` pattern `{}` (a working directory's file may add patterns, not take any back)",
+                        crate::text::one_line(p, 80)
+                    )),
+                    Some(p) if !pattern_fits(p) => left.invalid.push(format!(
+                        "`scan.exclude` pattern `{}` (not a valid .gitignore pattern)",
+                        crate::text::one_line(p, 80)
+                    )),
+                    Some(_) => {}
+                    None => left
+                        .invalid
+                        .push("`scan.exclude` entry (expected a text)".to_owned()),
+                }
+            }
+        }
+        Some(_) => {
+            left.invalid
+                .push("`scan.exclude` (expected a list of patterns)".to_owned());
+            drop.push("exclude".to_owned());
+        }
     }
     drop
+}
+
+/// Whether a working directory's exclude pattern is one it may add: a text, not a `!`
+/// re-inclusion, and a glob that compiles (the scan would fail on it otherwise).
+fn allowed_pattern(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|p| !p.trim_start().starts_with('!') && pattern_fits(p))
+}
+
+/// Whether a .gitignore pattern compiles (as the scan's matcher would read it: without its
+/// anchoring `/` and folder `/`).
+fn pattern_fits(pattern: &str) -> bool {
+    let p = pattern.trim();
+    let p = p.strip_prefix('/').unwrap_or(p);
+    let p = p.strip_suffix('/').unwrap_or(p);
+    p.is_empty()
+        || globset::GlobBuilder::new(p)
+            .literal_separator(true)
+            .build()
+            .is_ok()
 }
 
 /// Providers of `dict` that run code: a plugin or an exec command defined here, an entry

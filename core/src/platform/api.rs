@@ -767,21 +767,7 @@ pub fn about(thing: About) -> impl FnOnce(Error) -> Error {
 /// to another path), no `/`, `\`, `?`, `#` or control characters, at most 200 bytes. Ids from
 /// flags, the environment, config and answers (scan ids) go through it.
 pub fn check_id(what: &str, value: &str) -> Result<()> {
-    let bad = if value.is_empty() {
-        Some("must not be empty")
-    } else if value == "." || value == ".." {
-        Some("must be an id, not `.` or `..`")
-    } else if value
-        .chars()
-        .any(|c| c.is_control() || matches!(c, '/' | '\\' | '?' | '#') || crate::text::is_unsafe(c))
-    {
-        Some("must be an id (no `/`, `\\`, `?`, `#` or control characters)")
-    } else if value.len() > 200 {
-        Some("is too long for an id (at most 200 bytes)")
-    } else {
-        None
-    };
-    match bad {
+    match crate::text::id_problem(value) {
         Some(why) => Err(Error::usage(format!("{what} {why}"))),
         None => Ok(()),
     }

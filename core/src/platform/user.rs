@@ -198,7 +198,8 @@ pub async fn create_pat(api: &Api<'_>, name: &str, expires_at: Option<i64>) -> R
             if e.http_status() == Some(409) {
                 Error::usage(format!("a PAT named `{name}` already exists (HTTP 409); nothing was created"))
                     .with_hint(format!(
-                        "pick another name, or revoke the old one first: `cybedefend pat revoke --name {name}` (`cybedefend pat list` shows the names)"
+                        "pick another name, or revoke the old one first: `cybedefend pat revoke --name {}` (`cybedefend pat list` shows the names)",
+                        crate::text::shell_word(name)
                     ))
                     .with_status(409)
             } else {

@@ -35,7 +35,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RevokeArgs) -> R
         &app,
         args.yes,
         &format!("Revoke the PAT `{}`?", args.name),
-        &format!("cybedefend pat revoke --name {}", args.name),
+        &format!(
+            "cybedefend pat revoke --name {}",
+            cybedefend_core::text::shell_word(&args.name)
+        ),
         "Nothing was revoked.",
     )? {
         return Ok(no);

@@ -40,7 +40,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> R
         &app,
         args.yes,
         &format!("Delete project {project} and all its results?"),
-        &format!("cybedefend project delete --project-id {project}"),
+        &format!(
+            "cybedefend project delete --project-id {}",
+            cybedefend_core::text::shell_word(&project)
+        ),
         "Nothing was deleted.",
     )? {
         return Ok(no);

@@ -116,7 +116,7 @@ async fn only_organization(app: &App, api: &cybedefend_core::platform::Api<'_>) 
         ))
         .with_hint(format!(
             "cybedefend project list --organization-id {}",
-            many[0].0
+            cybedefend_core::text::shell_word(many[0].0)
         ))),
     }
 }

@@ -116,19 +116,20 @@ pub(crate) async fn write(
 /// archive, and how to leave such a file out. Never an error: a log written into the scanned
 /// folder (`scan ... | tee scan.log`) grows on every run, and a retry would meet it again.
 fn changed_notes(app: &App, changed: &[archive::Changed]) {
+    use cybedefend_core::text;
     for c in changed.iter().take(10) {
         let text = if c.now > c.planned {
             format!(
-                "{} grew while it was being archived (to {}); the archive holds its first {}, its size when the scan started; a file written during the scan, such as a log in this folder, is better left out: --exclude '/{}'",
-                c.name,
+                "{} grew while it was being archived (to {}); the archive holds its first {}, its size when the scan started; a file written during the scan, such as a log in this folder, is better left out: --exclude {}",
+                text::name(&c.name),
                 size(c.now),
                 size(c.planned),
-                c.name
+                text::shell_word(&archive::literal_pattern(&c.name))
             )
         } else {
             format!(
                 "{} changed while it was being archived ({} when the scan started, {} now); the archive holds the {} read",
-                c.name,
+                text::name(&c.name),
                 size(c.planned),
                 size(c.now),
                 size(c.archived)

@@ -70,7 +70,7 @@ pub(crate) struct ScanArgs {
     /// Leave out the files GLOB matches (.gitignore syntax, relative to --dir: `*.pem`,
     /// `secrets/`, `/config/local.env`); repeatable, added to `scan.exclude` of the config,
     /// and applied with --no-ignore too
-    #[arg(long, value_name = "GLOB")]
+    #[arg(long, value_name = "GLOB", conflicts_with = "file")]
     pub(crate) exclude: Vec<String>,
     /// Files that look like secrets (.env, private keys, keystores): `warn` names each one and
     /// uploads it, `exclude` leaves them out, `fail` refuses to upload (exit 2) [default:
@@ -211,7 +211,10 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
                 let (path, guard) = archive::package(&app, &args, dir, &running).await?;
                 (path, Some(guard))
             }
-            (None, Some(file)) => (file.clone(), None),
+            (None, Some(file)) => {
+                plan::secrets_in_zip(&app, &args, file)?;
+                (file.clone(), None)
+            }
             (None, None) => return Err(Error::usage("give --dir FOLDER or --file ARCHIVE.zip")),
         };
     let scan_id = upload::start_and_upload(&app, &api, &project, &branch, &archive_path).await?;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use cybedefend_archive::{self as archive, IgnoredGroup, Plan, looks_like_secret};
 use cybedefend_core::config::SecretFiles;
-use cybedefend_core::{Error, Result};
+use cybedefend_core::{Error, Result, text};
 use serde_json::json;
 
 use super::{Running, ScanArgs, archive as pack, files};
@@ -38,7 +38,7 @@ pub(crate) async fn dry_run(
     } else if args.list {
         let mut s = String::new();
         for f in &plan.files {
-            let _ = writeln!(s, "{:>10}  {}", size(f.size), f.name);
+            let _ = writeln!(s, "{:>10}  {}", size(f.size), text::name(&f.name));
         }
         app.out.data(s.trim_end());
     } else {
@@ -50,7 +50,10 @@ pub(crate) async fn dry_run(
     }
     app.out
         .info("Dry run: nothing was uploaded and no network call was made");
-    Ok(Exit::Success)
+    match secrets.refusal() {
+        Some(e) => Err(e),
+        None => Ok(Exit::Success),
+    }
 }
 
 /// What a scan does with the planned files that look like secrets, and says about them.
@@ -64,38 +67,69 @@ pub(crate) struct Secrets {
 }
 
 impl Secrets {
-    /// One line per file: a warning when it is uploaded, a note when it is left out.
+    /// One line per file: a warning when it is uploaded, a note when it is left out. A name is
+    /// shown with its control characters escaped (it cannot split or forge a line), and the
+    /// advice holds the pattern that matches it alone, quoted for a shell.
     pub(crate) fn print(&self, app: &App) {
         let will = if self.dry_run { "would be" } else { "will be" };
         for (name, why) in &self.found {
-            // (the printer neutralises what it prints)
+            let shown = text::name(name);
             match self.mode {
                 SecretFiles::Exclude => app.out.note(&format!(
-                    "{name} looks like a secret ({why}) and is left out ({})",
+                    "{shown} looks like a secret ({why}) and is left out ({})",
                     self.origin
                 )),
                 SecretFiles::Fail => app.out.warn(&format!(
-                    "{name} looks like a secret ({why}); a real scan refuses to upload it ({})",
+                    "{shown} looks like a secret ({why}); a real scan refuses to upload it ({})",
                     self.origin
                 )),
-                SecretFiles::Warn => app.out.warn(&format!(
-                    "{name} looks like a secret ({why}) and {will} uploaded; to keep it on this machine, add `/{name}` to .gitignore or .ignore, or pass --exclude '/{name}' (or --secret-files exclude)"
-                )),
+                SecretFiles::Warn => {
+                    let pattern = archive::literal_pattern(name);
+                    app.out.warn(&format!(
+                        "{shown} looks like a secret ({why}) and {will} uploaded; to keep it on this machine, add `{}` to .gitignore or .ignore, or pass --exclude {} (or --secret-files exclude)",
+                        text::name(&pattern),
+                        text::shell_word(&pattern)
+                    ));
+                }
             }
         }
     }
+
+    /// `fail` with such files: the error that refuses the upload (a dry run ends with it too,
+    /// after its listing, so that a pre-commit check fails as the real scan would).
+    pub(crate) fn refusal(&self) -> Option<Error> {
+        if self.mode != SecretFiles::Fail || self.found.is_empty() {
+            return None;
+        }
+        Some(refusal(&self.found, &self.origin))
+    }
 }
 
-/// Finds the planned files that look like secrets and applies the mode (`--secret-files`, else
-/// `scan.secret_files`, else warn): `exclude` takes them out of `plan`, `fail` refuses a real
-/// scan (exit 2) naming each one and what to do.
-pub(crate) fn secrets(
-    app: &App,
-    args: &ScanArgs,
-    plan: &mut Plan,
-    dry_run: bool,
-) -> Result<Secrets> {
-    let (mode, origin) = match args.secret_files.as_deref() {
+/// "2 files look like secrets and ... refuses to upload them: .env (environment file), ...".
+fn refusal(found: &[(String, &'static str)], origin: &str) -> Error {
+    let names: Vec<String> = found
+        .iter()
+        .take(10)
+        .map(|(n, why)| format!("{} ({why})", text::one_line(&text::name(n), 200)))
+        .collect();
+    let more = found.len().saturating_sub(10);
+    Error::usage(format!(
+        "{} look{} like secrets and {origin} refuses to upload them: {}{}",
+        files(found.len()),
+        if found.len() == 1 { "s" } else { "" },
+        names.join(", "),
+        if more > 0 { format!(" and {more} more") } else { String::new() }
+    ))
+    .with_hint(
+        "keep them on this machine with a .gitignore or .ignore line or --exclude PATTERN, or \
+         pass --secret-files exclude to leave every such file out; nothing was packaged or uploaded",
+    )
+}
+
+/// The secret-files mode in force (`--secret-files`, else `scan.secret_files`, else warn), and
+/// what set it, for messages.
+fn mode(app: &App, args: &ScanArgs) -> (SecretFiles, String) {
+    match args.secret_files.as_deref() {
         Some("exclude") => (SecretFiles::Exclude, "--secret-files exclude".to_owned()),
         Some("fail") => (SecretFiles::Fail, "--secret-files fail".to_owned()),
         Some(_) => (SecretFiles::Warn, "--secret-files warn".to_owned()),
@@ -108,7 +142,18 @@ pub(crate) fn secrets(
                 .unwrap_or_default();
             (mode, origin)
         }
-    };
+    }
+}
+
+/// Finds the planned files that look like secrets and applies the mode: `exclude` takes them
+/// out of `plan`, `fail` refuses a real scan (exit 2) naming each one and what to do.
+pub(crate) fn secrets(
+    app: &App,
+    args: &ScanArgs,
+    plan: &mut Plan,
+    dry_run: bool,
+) -> Result<Secrets> {
+    let (mode, origin) = mode(app, args);
     let found: Vec<(String, &'static str)> = plan
         .files
         .iter()
@@ -117,30 +162,68 @@ pub(crate) fn secrets(
     if mode == SecretFiles::Exclude {
         plan.leave_out_secrets();
     }
-    if mode == SecretFiles::Fail && !found.is_empty() && !dry_run {
-        let names: Vec<String> = found
-            .iter()
-            .take(10)
-            .map(|(n, why)| format!("{} ({why})", cybedefend_core::text::one_line(n, 200)))
-            .collect();
-        let more = found.len().saturating_sub(10);
-        return Err(Error::usage(format!(
-            "{} look{} like secrets and {origin} refuses to upload them: {}{}",
-            files(found.len()),
-            if found.len() == 1 { "s" } else { "" },
-            names.join(", "),
-            if more > 0 { format!(" and {more} more") } else { String::new() }
-        ))
-        .with_hint(
-            "keep them on this machine with a .gitignore or .ignore line or --exclude PATTERN,              or pass --secret-files exclude to leave every such file out; nothing was packaged or uploaded",
-        ));
-    }
-    Ok(Secrets {
+    let secrets = Secrets {
         mode,
         origin,
         found,
         dry_run,
-    })
+    };
+    match secrets.refusal() {
+        Some(e) if !dry_run => Err(e),
+        _ => Ok(secrets),
+    }
+}
+
+/// `scan --file`: the archive's entries that look like secrets, named before the upload as a
+/// folder's are; `fail` refuses it, and `exclude` cannot take files out of an archive made
+/// elsewhere, so it refuses too, saying how to package the folder instead.
+pub(crate) fn secrets_in_zip(app: &App, args: &ScanArgs, zip: &std::path::Path) -> Result<()> {
+    let (mode, origin) = mode(app, args);
+    let names = match archive::entry_names(zip) {
+        Ok(names) => names,
+        // the platform judges the archive; what cannot be listed cannot be checked, which only
+        // a mode that refuses makes an error
+        Err(e) if mode == SecretFiles::Warn => {
+            app.out.note(&format!(
+                "the files of {} could not be listed ({}), so they were not checked for secrets",
+                cybedefend_core::home::tilde(zip),
+                e.message()
+            ));
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(e.with_hint(format!(
+                "{origin} needs the archive's file list to check it; nothing was uploaded"
+            )));
+        }
+    };
+    let found: Vec<(String, &'static str)> = names
+        .into_iter()
+        .filter_map(|n| looks_like_secret(&n).map(|why| (n, why)))
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    match mode {
+        SecretFiles::Fail => Err(refusal(&found, &origin)),
+        SecretFiles::Exclude => Err(Error::usage(format!(
+            "{} in {} look{} like secrets, and {origin} cannot leave files out of an archive made elsewhere",
+            files(found.len()),
+            cybedefend_core::home::tilde(zip),
+            if found.len() == 1 { "s" } else { "" }
+        ))
+        .with_hint("package the folder with --dir instead (the files are then left out), or rebuild the archive without them; nothing was uploaded")),
+        SecretFiles::Warn => {
+            for (name, why) in &found {
+                app.out.warn(&format!(
+                    "{} in {} looks like a secret ({why}) and will be uploaded; rebuild the archive without it, or package the folder with --dir and --secret-files exclude",
+                    text::name(name),
+                    cybedefend_core::home::tilde(zip)
+                ));
+            }
+            Ok(())
+        }
+    }
 }
 
 fn plan_json(
@@ -186,14 +269,14 @@ fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
             let _ = writeln!(s, "Files:");
         }
         for f in &plan.files {
-            let _ = writeln!(s, "  {:>10}  {}", size(f.size), f.name);
+            let _ = writeln!(s, "  {:>10}  {}", size(f.size), text::name(&f.name));
         }
     } else {
         let mut largest: Vec<&archive::PlannedFile> = plan.files.iter().collect();
         largest.sort_by(|a, b| b.size.cmp(&a.size).then(a.name.cmp(&b.name)));
         let _ = writeln!(s, "Largest files (--list shows all {}):", plan.files.len());
         for f in largest.iter().take(10) {
-            let _ = writeln!(s, "  {:>10}  {}", size(f.size), f.name);
+            let _ = writeln!(s, "  {:>10}  {}", size(f.size), text::name(&f.name));
         }
     }
     if !ignored.is_empty() {
@@ -211,7 +294,7 @@ fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
                 "  {:>10}  {:>13}  {}",
                 size(g.bytes),
                 super::files(usize::try_from(g.files).unwrap_or(usize::MAX)),
-                g.path
+                text::name(&g.path)
             );
         }
         if ignored.len() > 15 {
@@ -227,7 +310,7 @@ fn summary(plan: &Plan, ignored: &[IgnoredGroup], respect: bool) -> String {
     if !plan.skipped.is_empty() {
         let _ = writeln!(s, "Skipped:");
         for k in plan.skipped.iter().take(15) {
-            let _ = writeln!(s, "  {}  ({})", k.name, k.reason);
+            let _ = writeln!(s, "  {}  ({})", text::name(&k.name), k.reason);
         }
         if plan.skipped.len() > 15 {
             let _ = writeln!(s, "  ... and {} more", plan.skipped.len() - 15);
@@ -243,7 +326,7 @@ fn names(s: &mut String, title: &str, names: &[String]) {
     }
     let _ = writeln!(s, "{title}: {}:", files(names.len()));
     for name in names.iter().take(15) {
-        let _ = writeln!(s, "  {name}");
+        let _ = writeln!(s, "  {}", text::name(name));
     }
     if names.len() > 15 {
         let _ = writeln!(s, "  ... and {} more", names.len() - 15);

@@ -34,7 +34,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: DeleteArgs) -> R
         &app,
         args.yes,
         &format!("Delete team {}?", args.team.id),
-        &format!("cybedefend team delete --team-id {}", args.team.id),
+        &format!(
+            "cybedefend team delete --team-id {}",
+            cybedefend_core::text::shell_word(&args.team.id)
+        ),
         "Nothing was deleted.",
     )? {
         return Ok(no);

@@ -40,7 +40,8 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: RemoveMemberArgs
         &format!("Remove user {} from team {}?", args.user_id, args.team.id),
         &format!(
             "cybedefend team remove-member --team-id {} --user-id {}",
-            args.team.id, args.user_id
+            cybedefend_core::text::shell_word(&args.team.id),
+            cybedefend_core::text::shell_word(&args.user_id)
         ),
         "Nothing was changed.",
     )? {
