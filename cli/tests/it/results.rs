@@ -99,6 +99,35 @@ fn sarif_is_valid_2_1_0_with_rules_and_empty_results_are_a_list() {
         );
     }
     validate_sarif(&v);
+    // GitHub code scanning: a severity it reads on every rule, and a dependency at its manifest
+    for rule in rules {
+        let n: f64 = rule["properties"]["security-severity"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((0.0..=10.0).contains(&n), "{rule}");
+        assert!(
+            ["error", "warning", "recommendation"]
+                .contains(&rule["properties"]["problem.severity"].as_str().unwrap()),
+            "{rule}"
+        );
+    }
+    let sca = items
+        .iter()
+        .find(|r| r["properties"]["type"] == "sca")
+        .unwrap();
+    assert_eq!(
+        sca["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "package.json",
+        "{sca}"
+    );
+    assert!(
+        sca["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("lodash@4.17.20 (GHSA-0006); fixed in 4.17.21"),
+        "{sca}"
+    );
 
     for t in ["sast", "sca", "iac", "secret", "container"] {
         d.set_findings(PROJECT, t, vec![]);

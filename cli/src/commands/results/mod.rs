@@ -126,6 +126,10 @@ pub(crate) struct ResultsArgs {
     /// Only this branch [default: all branches]
     #[arg(short, long, value_name = "NAME")]
     pub(crate) branch: Option<String>,
+    /// SARIF: the folder the scanned one is in the repository (`services/api` when a monorepo's
+    /// subfolder was scanned), put before every path so that code scanning finds the files
+    #[arg(long, value_name = "DIR", value_parser = path_prefix)]
+    pub(crate) path_prefix: Option<String>,
     /// Group findings by rule or package (JSON only)
     #[arg(short, long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) grouped: bool,
@@ -344,6 +348,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         kind,
         by_type: &by_type,
         page: page_info,
+        path_prefix: args.path_prefix.as_deref(),
     };
     let count = report.count();
     if count == 0 && failed.is_empty() {
@@ -371,4 +376,16 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
             .success(&format!("{count} findings saved to {}", describe(&target)));
     }
     Ok(Exit::Success)
+}
+
+/// `--path-prefix`: a relative folder of the repository, `/`-separated, without `..`.
+fn path_prefix(value: &str) -> std::result::Result<String, String> {
+    let v = value.trim().trim_matches('/').replace('\\', "/");
+    if v.split('/').any(|part| part == "..") || value.trim().starts_with('/') {
+        return Err("give the folder relative to the repository root, without `..`".into());
+    }
+    if v.chars().any(char::is_control) {
+        return Err("must not hold control characters".into());
+    }
+    Ok(v)
 }

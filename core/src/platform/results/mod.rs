@@ -59,6 +59,16 @@ pub struct Finding {
     pub cwe: Vec<String>,
     /// OWASP Top 10 tags.
     pub owasp_top10: Vec<String>,
+    /// Dependencies: the manifest that brings the package in (`package.json`), when the API
+    /// says which.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// Dependencies: the advisory (`GHSA-…`, `CVE-…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<String>,
+    /// Dependencies: the first version without the vulnerability, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_version: Option<String>,
 }
 
 impl Finding {
@@ -156,6 +166,8 @@ struct Metadata {
     summary: Option<String>,
     #[serde(rename = "ghsaId", deserialize_with = "de::text")]
     ghsa_id: Option<String>,
+    #[serde(rename = "cveId", deserialize_with = "de::text")]
+    cve_id: Option<String>,
     #[serde(deserialize_with = "de::text")]
     details: Option<String>,
     #[serde(deserialize_with = "de::lenient_list")]
@@ -171,6 +183,9 @@ struct Library {
     package_version: Option<String>,
     #[serde(deserialize_with = "de::text")]
     ecosystem: Option<String>,
+    /// The manifests that bring the package in.
+    #[serde(deserialize_with = "de::texts")]
+    path: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -235,11 +250,18 @@ impl Item {
             how_to_prevent: v.how_to_prevent.unwrap_or_default(),
             cwe: v.cwe,
             owasp_top10: v.owasp_top10,
+            manifest: None,
+            advisory: None,
+            fixed_version: None,
         };
         // Dependency findings: the name and fix live in `metadata`, `library`, `autofixRecords`.
         if let Some(meta) = self.metadata {
             if f.name.is_empty() {
-                f.name = meta.summary.or(meta.ghsa_id).unwrap_or_default();
+                f.name = meta
+                    .summary
+                    .clone()
+                    .or(meta.ghsa_id.clone())
+                    .unwrap_or_default();
             }
             if f.description.is_empty() {
                 f.description = meta.details.unwrap_or_default();
@@ -247,6 +269,7 @@ impl Item {
             if f.cwe.is_empty() {
                 f.cwe = meta.cwes.into_iter().filter_map(|c| c.cwe_id).collect();
             }
+            f.advisory = meta.ghsa_id.or(meta.cve_id);
         }
         if let Some(lib) = self.library {
             if let (Some(p), Some(v)) = (lib.package_name, lib.package_version) {
@@ -255,7 +278,12 @@ impl Item {
             if let Some(eco) = lib.ecosystem {
                 f.language = eco;
             }
+            f.manifest = lib.path.into_iter().find(|p| !p.trim().is_empty());
         }
+        f.fixed_version = self
+            .autofix
+            .first()
+            .and_then(|a| a.recommended_version.clone());
         if f.how_to_prevent.is_empty()
             && let Some(first) = self.autofix.into_iter().next()
         {

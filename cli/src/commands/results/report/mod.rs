@@ -25,6 +25,8 @@ pub(crate) struct Report<'a> {
     pub(crate) by_type: &'a [(&'a str, Vec<Finding>)],
     /// Page, pages and total for a single type (`--all=false`).
     pub(crate) page: (u64, u64, u64),
+    /// `--path-prefix`: the folder of the repository the scanned folder is (SARIF paths).
+    pub(crate) path_prefix: Option<&'a str>,
 }
 
 impl Report<'_> {
@@ -82,6 +84,9 @@ mod tests {
             how_to_prevent: "Use `escape()`".into(),
             cwe: vec!["CWE-79".into()],
             owasp_top10: vec![],
+            manifest: None,
+            advisory: None,
+            fixed_version: None,
         }
     }
 
@@ -95,6 +100,7 @@ mod tests {
             kind: "sast",
             by_type,
             page: (1, 1, 0),
+            path_prefix: None,
         };
         let mut out = Vec::new();
         f(&r, &mut out).unwrap();
@@ -120,6 +126,84 @@ mod tests {
             serde_json::from_str(&render(&[("sast", vec![])], sarif)).unwrap();
         assert_eq!(empty["runs"][0]["results"], serde_json::json!([]));
         assert_eq!(empty["version"], "2.1.0");
+    }
+
+    /// GitHub reads `security-severity` (the rule's highest) and `problem.severity` (error,
+    /// warning or recommendation only); a dependency points at its manifest, or at the root
+    /// with the package in the message, never at `pkg@version`; `--path-prefix` leads every
+    /// path.
+    #[test]
+    fn sarif_speaks_github_code_scanning() {
+        let mut dep = finding("Prototype pollution", "medium");
+        dep.kind = "sca".into();
+        dep.path = "lodash@4.17.20".into();
+        dep.advisory = Some("GHSA-35jh-r3h4-6jhm".into());
+        dep.fixed_version = Some("4.17.21".into());
+        let mut in_manifest = dep.clone();
+        in_manifest.manifest = Some("package.json".into());
+        let by_type = [
+            (
+                "sast",
+                vec![
+                    finding("XSS", "high"),
+                    finding("XSS", "critical"),
+                    finding("Weak hash", "low"),
+                ],
+            ),
+            ("sca", vec![in_manifest, dep]),
+        ];
+        let render_with = |prefix: Option<&str>| {
+            let r = Report {
+                project_id: "p",
+                project_name: "n",
+                kind: "all",
+                by_type: &by_type,
+                page: (1, 1, 0),
+                path_prefix: prefix,
+            };
+            let mut out = Vec::new();
+            sarif(&r, &mut out).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+        };
+        let v = render_with(None);
+        let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+        let props = |i: usize| &rules[i]["properties"];
+        assert_eq!(props(0)["security-severity"], "9.5", "XSS at its highest");
+        assert_eq!(props(0)["problem.severity"], "error");
+        assert_eq!(props(1)["security-severity"], "2.0");
+        assert_eq!(props(1)["problem.severity"], "recommendation");
+        assert_eq!(props(2)["problem.severity"], "warning");
+        assert!(
+            rules
+                .iter()
+                .all(|r| r["properties"]["security-severity"].is_string())
+        );
+        let results = v["runs"][0]["results"].as_array().unwrap();
+        let uri = |i: usize| {
+            results[i]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].clone()
+        };
+        assert_eq!(uri(3), "package.json");
+        assert_eq!(uri(4), ".");
+        let text = results[4]["message"]["text"].as_str().unwrap();
+        assert!(
+            text.contains("lodash@4.17.20")
+                && text.contains("GHSA-35jh-r3h4-6jhm")
+                && text.contains("fixed in 4.17.21"),
+            "{text}"
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| !r.to_string().contains("\"uri\":\"lodash@"))
+        );
+        let v = render_with(Some("services/api"));
+        let results = v["runs"][0]["results"].as_array().unwrap();
+        let uri = |i: usize| {
+            results[i]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].clone()
+        };
+        assert_eq!(uri(0), "services/api/a.js");
+        assert_eq!(uri(3), "services/api/package.json");
+        assert_eq!(uri(4), "services/api");
     }
 
     #[test]

@@ -18,6 +18,53 @@ fn level(severity: &str) -> &'static str {
     }
 }
 
+/// What GitHub code scanning reads as a rule's severity: a CVSS-like number it maps to
+/// Critical (9.0 and above), High (7.0), Medium (4.0) and Low (0.1).
+fn security_severity(severity: &str) -> &'static str {
+    match severity {
+        "critical" => "9.5",
+        "high" => "8.0",
+        "medium" => "5.5",
+        "low" => "2.0",
+        _ => "0.0",
+    }
+}
+
+/// `problem.severity` takes `error`, `warning` or `recommendation` only.
+fn problem_severity(severity: &str) -> &'static str {
+    match severity {
+        "critical" | "high" => "error",
+        "medium" => "warning",
+        _ => "recommendation",
+    }
+}
+
+/// 0 for critical ... 3 for low, 4 for anything else: lower is more severe.
+fn rank(severity: &str) -> usize {
+    cybedefend_core::platform::results::SEVERITIES
+        .iter()
+        .position(|s| *s == severity)
+        .unwrap_or(4)
+}
+
+/// Where a result points: the file, or for a dependency or an image the manifest when the API
+/// names it, else the repository root (the package is in the message), with `--path-prefix`.
+fn uri(f: &Finding, prefix: Option<&str>) -> (String, bool) {
+    let dependency = matches!(f.kind.as_str(), "sca" | "container");
+    let (path, file) = match (&f.manifest, dependency) {
+        (Some(m), true) => (m.trim_start_matches("./").to_owned(), false),
+        (None, true) => (String::new(), false),
+        (_, false) => (f.path.trim_start_matches("./").to_owned(), true),
+    };
+    let joined = match (prefix.filter(|p| !p.is_empty()), path.is_empty()) {
+        (Some(p), true) => p.to_owned(),
+        (Some(p), false) => format!("{p}/{path}"),
+        (None, true) => ".".to_owned(),
+        (None, false) => path,
+    };
+    (joined, file)
+}
+
 fn rule_id(f: &Finding) -> &str {
     if f.name.is_empty() { &f.id } else { &f.name }
 }
@@ -26,24 +73,36 @@ fn kept(f: &Finding) -> bool {
     !(f.id.is_empty() && f.name.is_empty())
 }
 
-/// One SARIF rule per distinct rule id, described by its first finding.
-struct Rules<'a>(Vec<&'a Finding>);
+/// One SARIF rule per distinct rule id, described by its first finding, at the highest
+/// severity of its findings.
+struct Rules<'a>(Vec<(&'a Finding, &'a str)>);
 
 impl Serialize for Rules<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for f in &self.0 {
+        for (f, severity) in &self.0 {
             let id = rule_id(f);
             let mut tags: Vec<&str> = f.cwe.iter().map(String::as_str).collect();
             tags.extend(f.owasp_top10.iter().map(String::as_str));
             tags.push(&f.kind);
+            tags.push("security");
             let mut rule = serde_json::json!({
                 "id": id,
                 "name": id,
                 "shortDescription": {"text": id},
-                "defaultConfiguration": {"level": level(&f.severity)},
-                "properties": {"tags": tags, "problem.severity": f.severity},
+                "defaultConfiguration": {"level": level(severity)},
+                "properties": {
+                    "tags": tags,
+                    "problem.severity": problem_severity(severity),
+                    "security-severity": security_severity(severity),
+                },
             });
+            if let Some(a) = &f.advisory {
+                rule["helpUri"] = serde_json::json!(format!(
+                    "https://github.com/advisories/{}",
+                    cybedefend_core::platform::seg(a)
+                ));
+            }
             if !f.description.is_empty() {
                 rule["fullDescription"] = serde_json::json!({"text": strip_bold(&f.description)});
             }
@@ -62,15 +121,36 @@ struct SarifResults<'a> {
     index: &'a std::collections::HashMap<&'a str, usize>,
 }
 
+/// A dependency's message: what, which package, which advisory, which version fixes it.
+fn dependency_text(f: &Finding) -> String {
+    let mut t = if f.name.is_empty() {
+        f.path.clone()
+    } else {
+        format!("{} in {}", f.name, f.path)
+    };
+    if let Some(a) = &f.advisory {
+        t.push_str(&format!(" ({a})"));
+    }
+    if let Some(v) = &f.fixed_version {
+        t.push_str(&format!("; fixed in {v}"));
+    }
+    t
+}
+
 impl Serialize for SarifResults<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
         for f in self.report.findings().filter(|f| kept(f)) {
             let id = rule_id(f);
-            let text = match (f.name.is_empty(), f.description.is_empty()) {
-                (false, false) => format!("{}: {}", f.name, strip_bold(&f.description)),
-                (false, true) => f.name.clone(),
-                (true, _) => strip_bold(&f.description),
+            let (uri, file) = uri(f, self.report.path_prefix);
+            let text = if !file {
+                dependency_text(f)
+            } else {
+                match (f.name.is_empty(), f.description.is_empty()) {
+                    (false, false) => format!("{}: {}", f.name, strip_bold(&f.description)),
+                    (false, true) => f.name.clone(),
+                    (true, _) => strip_bold(&f.description),
+                }
             };
             let start = f.start_line.filter(|l| *l >= 1).unwrap_or(1);
             let end = f.end_line.filter(|e| *e >= start).unwrap_or(start);
@@ -81,11 +161,20 @@ impl Serialize for SarifResults<'_> {
                 "message": {"text": if text.is_empty() { id.to_owned() } else { text }},
                 "properties": {"severity": f.severity, "state": f.state, "type": f.kind, "findingId": f.id},
             });
-            if !f.path.is_empty() {
+            if file && f.path.is_empty() {
+                // nowhere to point
+            } else if file {
                 result["locations"] = serde_json::json!([{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": start, "endLine": end},
+                    }
+                }]);
+            } else {
+                result["locations"] = serde_json::json!([{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": 1},
                     }
                 }]);
             }
@@ -98,12 +187,19 @@ impl Serialize for SarifResults<'_> {
 /// SARIF 2.1.0 with a `rules` array; `results` is `[]` when there is nothing.
 pub(crate) fn sarif(r: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut rules: Vec<&Finding> = Vec::new();
+    let mut rules: Vec<(&Finding, &str)> = Vec::new();
     for f in r.findings().filter(|f| kept(f)) {
         let id = rule_id(f);
-        if !index.contains_key(id) {
-            index.insert(id, rules.len());
-            rules.push(f);
+        match index.get(id) {
+            Some(&i) => {
+                if rank(&f.severity) < rank(rules[i].1) {
+                    rules[i].1 = &f.severity;
+                }
+            }
+            None => {
+                index.insert(id, rules.len());
+                rules.push((f, &f.severity));
+            }
         }
     }
     let doc = serde_json::json!({
