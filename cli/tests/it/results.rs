@@ -30,6 +30,23 @@ fn all_types_to_json_in_the_official_shape() {
         .map(|t| v[*t].as_array().unwrap().len())
         .collect();
     assert_eq!(counts, vec![4, 1, 1, 1, 0, 1], "open findings per type");
+    // a short table on stderr: type × severity, and the file written
+    let row = |name: &str| -> Vec<String> {
+        out.stderr
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name}: {out:?}"))
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(row("sast"), ["1", "1", "1", "1", "4"]);
+    assert_eq!(row("all"), ["1", "1", "3", "3", "8"]);
+    assert!(
+        out.stderr.contains("8 findings saved to ./results.json"),
+        "{out:?}"
+    );
     let sca = &v["sca"][0];
     assert_eq!(sca["path"], "lodash@4.17.20");
     assert_eq!(sca["vulnerability"]["name"], "Prototype pollution 6");
@@ -197,20 +214,70 @@ fn html_works_offline_and_escapes_content() {
 }
 
 #[test]
-fn markdown_groups_by_severity() {
-    let (_d, env) = setup();
+fn markdown_fits_a_pull_request_comment() {
+    let (d, env) = setup();
     let out = results(&env, &["-o", "markdown", "-t", "sast"]);
     assert_eq!(out.code, 0, "{out:?}");
     let md = fs::read_to_string(env.work().join("results.md")).unwrap();
-    for h in [
-        "### CRITICAL (1)",
-        "### HIGH (1)",
-        "### MEDIUM (1)",
-        "### LOW (1)",
-    ] {
-        assert!(md.contains(h), "{h}\n{md}");
+    assert!(md.contains("| sast | 1 | 1 | 1 | 1 | 4 |"), "{md}");
+    assert!(md.contains("## Critical and high"), "{md}");
+    assert!(md.contains("`src/sast/file1.js:11-13` (to_verify)"), "{md}");
+    assert!(md.contains("2 more findings are not listed here"), "{md}");
+
+    // 2,400 findings: 6 rules, hundreds of files, a long fix for each rule
+    let mut many = Vec::new();
+    for n in 0..2400u64 {
+        let sev = ["critical", "high", "medium", "low"][(n % 4) as usize];
+        let mut f = sample_finding("sast", n, sev, "to_verify");
+        f["base"]["vulnerability"]["name"] = format!("rule {}", n % 6).into();
+        f["base"]["path"] = format!("src/module{}/deeply/nested/path/file{n}.ts", n % 40).into();
+        f["base"]["vulnerability"]["howToPrevent"] = "Escape the value. ".repeat(200).into();
+        many.push(f);
     }
-    assert!(md.contains("https://cwe.mitre.org/data/definitions/79.html"));
+    d.set_findings(PROJECT, "sast", many);
+    for (extra, rows) in [
+        (&[][..], Some(50)),
+        (&["--max-findings", "5"], Some(5)),
+        (&["--max-findings", "100000"], None),
+    ] {
+        let mut args = vec!["-o", "markdown", "-t", "sast", "-f", "pr.md"];
+        args.extend_from_slice(extra);
+        let out = results(&env, &args);
+        assert_eq!(out.code, 0, "{out:?}");
+        let md = fs::read_to_string(env.work().join("pr.md")).unwrap();
+        let chars = md.chars().count();
+        assert!(chars <= 65_536, "{extra:?}: {chars} characters");
+        let listed = md.lines().filter(|l| l.starts_with("- `")).count();
+        if let Some(n) = rows {
+            assert_eq!(listed, n, "{extra:?}");
+        } else {
+            assert!(
+                listed > 50 && listed < 1200,
+                "as many as fit, not all 1,200 critical and high: {listed}"
+            );
+        }
+        assert_eq!(
+            md.matches("How to fix").count(),
+            md.matches("\n### ").count(),
+            "the fix once a rule: {extra:?}"
+        );
+        assert!(
+            md.contains("more findings are not listed here (2400 in all")
+                && md.contains(&format!(
+                    "`cybedefend results --project-id {PROJECT} -o html`"
+                )),
+            "{extra:?}"
+        );
+        assert!(
+            !md.lines()
+                .any(|l| l.starts_with("### 🟡") || l.starts_with("### 🔵")),
+            "critical and high only"
+        );
+        eprintln!(
+            "{extra:?}: {chars} characters, {} bytes, {listed} listed",
+            md.len()
+        );
+    }
 }
 
 #[test]

@@ -130,6 +130,10 @@ pub(crate) struct ResultsArgs {
     /// subfolder was scanned), put before every path so that code scanning finds the files
     #[arg(long, value_name = "DIR", value_parser = path_prefix)]
     pub(crate) path_prefix: Option<String>,
+    /// Markdown: how many critical and high occurrences to list (default 50); the report never
+    /// exceeds the 65,536 characters of a pull-request comment either way
+    #[arg(long, value_name = "N")]
+    pub(crate) max_findings: Option<usize>,
     /// Group findings by rule or package (JSON only)
     #[arg(short, long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) grouped: bool,
@@ -349,6 +353,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         by_type: &by_type,
         page: page_info,
         path_prefix: args.path_prefix.as_deref(),
+        max_findings: args.max_findings,
     };
     let count = report.count();
     if count == 0 && failed.is_empty() {
@@ -371,11 +376,53 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         ));
         return Ok(Exit::Partial);
     }
+    if count > 0 {
+        app.out.info(&summary(&by_type));
+    }
     if let Target::File(_) = target {
         app.out
             .success(&format!("{count} findings saved to {}", describe(&target)));
     }
     Ok(Exit::Success)
+}
+
+/// The short table on stderr after a report: a row per result type that has findings, a
+/// column per severity.
+fn summary(by_type: &[(&str, Vec<Finding>)]) -> String {
+    use std::fmt::Write as _;
+    let mut s = format!(
+        "{:<10} {:>8} {:>6} {:>6} {:>6} {:>6}",
+        "", "critical", "high", "medium", "low", "total"
+    );
+    let mut all = [0usize; 4];
+    for (kind, findings) in by_type.iter().filter(|(_, f)| !f.is_empty()) {
+        let mut c = [0usize; 4];
+        for f in findings {
+            if let Some(i) = cybedefend_core::platform::results::SEVERITIES
+                .iter()
+                .position(|s| *s == f.severity)
+            {
+                c[i] += 1;
+                all[i] += 1;
+            }
+        }
+        let _ = write!(
+            s,
+            "\n{kind:<10} {:>8} {:>6} {:>6} {:>6} {:>6}",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            findings.len()
+        );
+    }
+    let total: usize = by_type.iter().map(|(_, f)| f.len()).sum();
+    let _ = write!(
+        s,
+        "\n{:<10} {:>8} {:>6} {:>6} {:>6} {:>6}",
+        "all", all[0], all[1], all[2], all[3], total
+    );
+    s
 }
 
 /// `--path-prefix`: a relative folder of the repository, `/`-separated, without `..`.

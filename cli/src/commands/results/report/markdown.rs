@@ -1,86 +1,242 @@
-//! Markdown: a summary table, then the findings by severity.
+//! Markdown that fits a pull-request comment: a summary table (type × severity), then the
+//! critical and high findings grouped by rule (how to fix shown once a rule), then a line with
+//! how many more there are and the command for the full report. Never over
+//! [`COMMENT_LIMIT`] characters; `--max-findings` sets how many occurrences are listed.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use cybedefend_core::platform::results::SEVERITIES;
+use cybedefend_core::platform::results::{Finding, SEVERITIES};
 
-use super::{Report, counts, location, strip_bold};
+use super::{Report, counts, strip_bold};
+
+/// What a GitHub pull-request comment holds, in characters.
+pub(crate) const COMMENT_LIMIT: usize = 65_536;
+
+/// Occurrences listed when `--max-findings` is not given.
+pub(crate) const DEFAULT_MAX_FINDINGS: usize = 50;
+
+/// Room kept for the closing line.
+const TAIL: usize = 1_000;
+
+/// How much of a rule's "how to fix" is shown.
+const FIX_CHARS: usize = 1_500;
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|")
+    cybedefend_core::text::one_line(s, 300)
+        .replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('`', "'")
+}
+
+/// Text with a running character count (what the comment limit counts).
+struct Budgeted {
+    text: String,
+    chars: usize,
+}
+
+impl Budgeted {
+    fn push(&mut self, piece: &str) {
+        self.chars += piece.chars().count();
+        self.text.push_str(piece);
+    }
+
+    fn fits(&self, piece: &str, limit: usize) -> bool {
+        self.chars + piece.chars().count() <= limit
+    }
+}
+
+/// `src/db.js:42`, or for a dependency `lodash@4.17.20 in package.json`.
+fn place(f: &Finding) -> String {
+    let at = super::location(f);
+    match &f.manifest {
+        Some(m) => format!("{at} in {m}"),
+        None => at,
+    }
 }
 
 /// Markdown report.
 pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::Result<()> {
-    let mut s = String::from("# CybeDefend scan results\n\n| | |\n|---|---|\n");
-    let _ = writeln!(s, "| Project | {} |", md_escape(r.project_name));
-    let _ = writeln!(s, "| Project ID | `{}` |", md_escape(r.project_id));
-    let _ = writeln!(s, "| Type | {} |", r.kind);
-    let _ = writeln!(s, "| Findings | {} |", r.count());
-    let _ = writeln!(s, "| Generated | {generated} |\n");
+    let mut s = Budgeted {
+        text: String::new(),
+        chars: 0,
+    };
+    s.push("# CybeDefend scan results\n\n| | |\n|---|---|\n");
+    s.push(&format!("| Project | {} |\n", md_escape(r.project_name)));
+    s.push(&format!("| Project ID | `{}` |\n", md_escape(r.project_id)));
+    s.push(&format!("| Type | {} |\n", r.kind));
+    s.push(&format!("| Findings | {} |\n", r.count()));
+    s.push(&format!("| Generated | {generated} |\n\n"));
     if r.count() == 0 {
-        s.push_str("No vulnerabilities found.\n");
-        return out.write_all(s.as_bytes());
+        s.push("No vulnerabilities found.\n");
+        return out.write_all(s.text.as_bytes());
     }
+    s.push(&summary_table(r));
+
     let c = counts(r);
-    s.push_str("| Severity | Count |\n|---|---|\n");
-    for (i, sev) in SEVERITIES.iter().enumerate() {
+    let serious = c[0] + c[1];
+    let limit = COMMENT_LIMIT - TAIL;
+    let max = r.max_findings.unwrap_or(DEFAULT_MAX_FINDINGS);
+    let mut listed = 0usize;
+    if serious == 0 {
+        s.push("\nNo critical or high finding.\n");
+    } else {
+        s.push("\n## Critical and high\n");
+    }
+    'groups: for g in groups(r, 1) {
+        let first = g[0];
+        let sev = first.severity.as_str();
+        let head = format!(
+            "\n### {} {} — {}, {} occurrence{}\n\n",
+            ["🔴", "🟠", "🟡", "🔵"][super::rank(sev).min(3)],
+            md_escape(if first.name.is_empty() {
+                &first.id
+            } else {
+                &first.name
+            }),
+            first.kind,
+            g.len(),
+            if g.len() == 1 { "" } else { "s" }
+        );
+        if listed >= max || !s.fits(&head, limit) {
+            break;
+        }
+        s.push(&head);
+        let mut about = String::new();
+        if let Some(a) = &first.advisory {
+            let _ = write!(about, "Advisory {}. ", md_escape(a));
+        }
+        if let Some(v) = &first.fixed_version {
+            let _ = write!(about, "Fixed in {}. ", md_escape(v));
+        }
+        if !first.cwe.is_empty() {
+            let _ = write!(about, "{}. ", md_escape(&first.cwe.join(", ")));
+        }
+        if !about.is_empty() {
+            let line = format!("{}\n\n", about.trim_end());
+            if s.fits(&line, limit) {
+                s.push(&line);
+            }
+        }
+        if !first.how_to_prevent.is_empty() {
+            let fix = cut(&strip_bold(&first.how_to_prevent), FIX_CHARS);
+            let block = format!(
+                "<details><summary>How to fix</summary>\n\n{}\n\n</details>\n\n",
+                fix.replace("</details>", "&lt;/details&gt;")
+            );
+            if s.fits(&block, limit) {
+                s.push(&block);
+            }
+        }
+        for f in g {
+            let row = format!("- `{}` ({})\n", md_escape(&place(f)), md_escape(&f.state));
+            if listed >= max || !s.fits(&row, limit) {
+                break 'groups;
+            }
+            s.push(&row);
+            listed += 1;
+        }
+    }
+    let rest = r.count() - listed;
+    if rest > 0 {
+        let others: Vec<String> = SEVERITIES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| c[*i] > 0)
+            .map(|(i, sev)| format!("{} {sev}", c[i]))
+            .collect();
+        s.push(&format!(
+            "\n_{rest} more finding{} not listed here ({} in all: {}). The full report: `cybedefend results --project-id {} -o html`._\n",
+            if rest == 1 { " is" } else { "s are" },
+            r.count(),
+            others.join(", "),
+            cybedefend_core::text::shell_word(r.project_id).replace('`', "'")
+        ));
+    }
+    out.write_all(s.text.as_bytes())
+}
+
+/// The summary table: a row per result type, a column per severity.
+fn summary_table(r: &Report<'_>) -> String {
+    let mut t = String::from(
+        "| Type | 🔴 Critical | 🟠 High | 🟡 Medium | 🔵 Low | Total |\n|---|---|---|---|---|---|\n",
+    );
+    let mut all = [0usize; 4];
+    for (kind, findings) in r.by_type {
+        let mut c = [0usize; 4];
+        for f in findings {
+            if let Some(i) = SEVERITIES.iter().position(|s| *s == f.severity) {
+                c[i] += 1;
+                all[i] += 1;
+            }
+        }
         let _ = writeln!(
-            s,
-            "| {} {} | {} |",
-            ["🔴", "🟠", "🟡", "🔵"][i],
-            sev.to_ascii_uppercase(),
-            c[i]
+            t,
+            "| {kind} | {} | {} | {} | {} | {} |",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            findings.len()
         );
     }
-    out.write_all(s.as_bytes())?;
-    for (i, sev) in SEVERITIES.iter().enumerate() {
-        if c[i] == 0 {
+    if r.by_type.len() > 1 {
+        let _ = writeln!(
+            t,
+            "| **All** | {} | {} | {} | {} | {} |",
+            all[0],
+            all[1],
+            all[2],
+            all[3],
+            r.count()
+        );
+    }
+    t
+}
+
+/// The findings of severity rank `..=up_to` (0 critical, 1 high), grouped by type and rule:
+/// most severe groups first, then the largest.
+fn groups<'a>(r: &'a Report<'a>, up_to: usize) -> Vec<Vec<&'a Finding>> {
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut out: Vec<Vec<&Finding>> = Vec::new();
+    for f in r.findings() {
+        if super::rank(&f.severity) > up_to {
             continue;
         }
-        writeln!(out, "\n### {} ({})\n", sev.to_ascii_uppercase(), c[i])?;
-        for f in r.findings().filter(|f| f.severity == *sev) {
-            let mut s = String::new();
-            let _ = writeln!(
-                s,
-                "<details>\n<summary><b>{}</b> — <code>{}</code></summary>\n",
-                md_escape(&f.name),
-                md_escape(&location(f))
-            );
-            if !f.language.is_empty() {
-                let _ = writeln!(s, "- Language: {}", md_escape(&f.language));
+        let key = (f.kind.as_str(), f.name.as_str());
+        match index.get(&key) {
+            Some(&i) => out[i].push(f),
+            None => {
+                index.insert(key, out.len());
+                out.push(vec![f]);
             }
-            let _ = writeln!(s, "- Type: {}", f.kind);
-            if !f.cwe.is_empty() {
-                let links: Vec<String> = f
-                    .cwe
-                    .iter()
-                    .map(|c| {
-                        let n = c.trim_start_matches("CWE-");
-                        format!(
-                            "[{}](https://cwe.mitre.org/data/definitions/{}.html)",
-                            md_escape(c),
-                            md_escape(n)
-                        )
-                    })
-                    .collect();
-                let _ = writeln!(s, "- CWE: {}", links.join(", "));
-            }
-            if !f.owasp_top10.is_empty() {
-                let _ = writeln!(s, "- OWASP: {}", md_escape(&f.owasp_top10.join(", ")));
-            }
-            if !f.description.is_empty() {
-                let _ = writeln!(s, "\n{}\n", strip_bold(&f.description));
-            }
-            if !f.how_to_prevent.is_empty() {
-                let _ = writeln!(s, "**How to fix**\n\n{}\n", f.how_to_prevent);
-            }
-            s.push_str("</details>\n");
-            out.write_all(s.as_bytes())?;
         }
     }
-    Ok(())
+    for g in &mut out {
+        g.sort_by_key(|f| super::rank(&f.severity));
+    }
+    out.sort_by(|a, b| {
+        super::rank(&a[0].severity)
+            .cmp(&super::rank(&b[0].severity))
+            .then(b.len().cmp(&a.len()))
+    });
+    out
+}
+
+/// `text` cut to `max` characters at a line end when it can be, with `…`.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(max).collect();
+    let at = head.rfind('\n').unwrap_or(head.len());
+    let mut out = head[..at].to_owned();
+    // an open code fence would swallow the rest of the comment
+    if out.matches("```").count() % 2 == 1 {
+        out.push_str("\n```");
+    }
+    out.push_str("\n…");
+    out
 }

@@ -27,6 +27,8 @@ pub(crate) struct Report<'a> {
     pub(crate) page: (u64, u64, u64),
     /// `--path-prefix`: the folder of the repository the scanned folder is (SARIF paths).
     pub(crate) path_prefix: Option<&'a str>,
+    /// `--max-findings`: occurrences the Markdown report lists.
+    pub(crate) max_findings: Option<usize>,
 }
 
 impl Report<'_> {
@@ -45,6 +47,11 @@ pub(super) fn location(f: &Finding) -> String {
         (Some(s), _) => format!("{}:{s}", f.path),
         _ => f.path.clone(),
     }
+}
+
+/// 0 for critical ... 3 for low, 4 for anything else: lower is more severe.
+pub(super) fn rank(severity: &str) -> usize {
+    SEVERITIES.iter().position(|s| *s == severity).unwrap_or(4)
 }
 
 /// A description without markdown's bold marks (plain-text formats).
@@ -101,6 +108,7 @@ mod tests {
             by_type,
             page: (1, 1, 0),
             path_prefix: None,
+            max_findings: None,
         };
         let mut out = Vec::new();
         f(&r, &mut out).unwrap();
@@ -160,6 +168,7 @@ mod tests {
                 by_type: &by_type,
                 page: (1, 1, 0),
                 path_prefix: prefix,
+                max_findings: None,
             };
             let mut out = Vec::new();
             sarif(&r, &mut out).unwrap();

@@ -7,7 +7,7 @@ use cybedefend_core::platform::results::Finding;
 use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
 
-use super::{Report, strip_bold};
+use super::{Report, rank, strip_bold};
 
 fn level(severity: &str) -> &'static str {
     match severity {
@@ -37,14 +37,6 @@ fn problem_severity(severity: &str) -> &'static str {
         "medium" => "warning",
         _ => "recommendation",
     }
-}
-
-/// 0 for critical ... 3 for low, 4 for anything else: lower is more severe.
-fn rank(severity: &str) -> usize {
-    cybedefend_core::platform::results::SEVERITIES
-        .iter()
-        .position(|s| *s == severity)
-        .unwrap_or(4)
 }
 
 /// Where a result points: the file, or for a dependency or an image the manifest when the API
