@@ -35,7 +35,7 @@ pub(crate) enum Threshold {
 
 impl Threshold {
     /// Index into `SEVERITIES` (most severe first), or `None` for `none`.
-    fn rank(self) -> Option<usize> {
+    pub(crate) fn rank(self) -> Option<usize> {
         match self {
             Threshold::Critical => Some(0),
             Threshold::High => Some(1),
@@ -45,7 +45,7 @@ impl Threshold {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Threshold::Critical => "critical",
             Threshold::High => "high",

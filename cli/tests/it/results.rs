@@ -522,3 +522,92 @@ mod answers_that_make_no_sense {
         );
     }
 }
+
+/// `--baseline`: a report written earlier by `results -o json` marks each finding new or
+/// existing and lists the fixed ones ("N new, M fixed"); `--break-on-new` fails only on a new
+/// finding at or above `--break-on-severity`; a wrong file fails before any request.
+#[test]
+fn a_baseline_tells_new_from_existing_and_breaks_on_new_only() {
+    let (d, env) = setup();
+    let out = results(&env, &["-f", "base.json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+
+    // since then: the high sast finding is fixed, a low one appeared
+    let mut sast: Vec<Value> = vec![
+        sample_finding("sast", 1, "critical", "to_verify"),
+        sample_finding("sast", 3, "medium", "to_verify"),
+        sample_finding("sast", 4, "low", "to_verify"),
+        sample_finding("sast", 40, "low", "to_verify"),
+    ];
+    sast[3]["base"]["vulnerability"]["name"] = "new rule".into();
+    d.set_findings(PROJECT, "sast", sast);
+    let out = results(&env, &["--baseline", "base.json", "-f", "now.json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("Against base.json: 1 new, 7 existing, 1 fixed"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains("new rule"),
+        "the new one is named: {out:?}"
+    );
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(env.work().join("now.json")).unwrap()).unwrap();
+    let states: Vec<&str> = v["sast"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["baseline"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["existing", "existing", "existing", "new"]);
+    assert_eq!(v["fixed"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["fixed"][0]["severity"], "HIGH");
+
+    let out = results(
+        &env,
+        &["--baseline", "base.json", "--break-on-new", "-f", "x.json"],
+    );
+    assert_eq!(out.code, 1, "a new finding of any severity: {out:?}");
+    assert!(
+        out.stderr.contains("1 new finding(s) of any severity"),
+        "{out:?}"
+    );
+    let out = results(
+        &env,
+        &[
+            "--baseline",
+            "base.json",
+            "--break-on-new",
+            "--break-on-severity",
+            "high",
+            "-f",
+            "x.json",
+        ],
+    );
+    assert_eq!(out.code, 0, "the new one is low: {out:?}");
+
+    let out = results(
+        &env,
+        &["--baseline", "base.json", "-o", "sarif", "-f", "x.sarif"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let sarif = fs::read_to_string(env.work().join("x.sarif")).unwrap();
+    assert_eq!(
+        sarif.matches("\"baselineState\":\"new\"").count(),
+        1,
+        "{sarif}"
+    );
+    assert_eq!(sarif.matches("\"baselineState\":\"unchanged\"").count(), 7);
+
+    let before = d.requests().len();
+    env.write(&env.work().join("broken.json"), "{not json");
+    let out = results(&env, &["--baseline", "broken.json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--baseline broken.json: not a JSON report"),
+        "{out:?}"
+    );
+    assert_eq!(d.requests().len(), before, "no request");
+}

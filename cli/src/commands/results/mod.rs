@@ -5,6 +5,7 @@
 //! cannot be fetched, the report says what it has, the command warns and exits 5 (partial);
 //! when none can, no report is written.
 
+mod baseline;
 mod report;
 
 use std::io::{BufWriter, Write};
@@ -134,6 +135,16 @@ pub(crate) struct ResultsArgs {
     /// exceeds the 65,536 characters of a pull-request comment either way
     #[arg(long, value_name = "N")]
     pub(crate) max_findings: Option<usize>,
+    /// A report written earlier by `results -o json` (the main branch's, say): each finding
+    /// is marked new or existing, and the fixed ones are listed ("N new, M fixed")
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: Option<PathBuf>,
+    /// With --baseline: exit 1 when there is a new finding (at or above --break-on-severity)
+    #[arg(long, requires = "baseline")]
+    pub(crate) break_on_new: bool,
+    /// With --break-on-new: only new findings of this severity or above count [default: any]
+    #[arg(long, value_enum, value_name = "LEVEL", requires = "break_on_new")]
+    pub(crate) break_on_severity: Option<crate::gates::Threshold>,
     /// Group findings by rule or package (JSON only)
     #[arg(short, long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) grouped: bool,
@@ -240,6 +251,12 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         return Err(Error::usage("--grouped writes JSON only")
             .with_hint("drop --output or use --output json"));
     }
+    // the baseline is read before any request: a wrong file costs no fetch
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(baseline::Baseline::read)
+        .transpose()?;
     let app = App::load(global, out)?;
     if args.grouped && !grouped {
         app.out.note(
@@ -354,6 +371,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         page: page_info,
         path_prefix: args.path_prefix.as_deref(),
         max_findings: args.max_findings,
+        baseline: baseline.as_ref(),
     };
     let count = report.count();
     if count == 0 && failed.is_empty() {
@@ -383,7 +401,64 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         app.out
             .success(&format!("{count} findings saved to {}", describe(&target)));
     }
-    Ok(Exit::Success)
+    match &baseline {
+        Some(b) => Ok(compared(&app, b, &report, &args)),
+        None => Ok(Exit::Success),
+    }
+}
+
+/// "Against OLD.json: 3 new, 40 existing, 2 fixed", the new ones listed, and the
+/// `--break-on-new` gate.
+fn compared(app: &App, b: &baseline::Baseline, r: &Report<'_>, args: &ResultsArgs) -> Exit {
+    use cybedefend_core::text::one_line;
+    let current: Vec<&Finding> = r.by_type.iter().flat_map(|(_, f)| f.iter()).collect();
+    let new: Vec<&Finding> = current.iter().copied().filter(|f| b.is_new(f)).collect();
+    let fixed = b.fixed(&current);
+    app.out.info(&format!(
+        "Against {}: {} new, {} existing, {} fixed",
+        b.shown,
+        new.len(),
+        current.len() - new.len(),
+        fixed.len()
+    ));
+    for f in new.iter().take(10) {
+        app.out.info(&format!(
+            "  new    {:<9} {:<9} {}  {}",
+            f.severity,
+            f.kind,
+            one_line(&f.name, 80),
+            one_line(&report::place(f), 160)
+        ));
+    }
+    if new.len() > 10 {
+        app.out
+            .info(&format!("  ... and {} more new", new.len() - 10));
+    }
+    if !args.break_on_new {
+        return Exit::Success;
+    }
+    let threshold = args
+        .break_on_severity
+        .and_then(crate::gates::Threshold::rank);
+    let counted = new
+        .iter()
+        .filter(|f| threshold.is_none_or(|t| report::rank(&f.severity) <= t))
+        .count();
+    let level = args
+        .break_on_severity
+        .map_or("any severity".to_owned(), |t| {
+            format!("severity {} or above", t.name())
+        });
+    if counted > 0 {
+        app.out.error(&Error::failure(format!(
+            "gate: {counted} new finding(s) of {level} (--break-on-new)"
+        )));
+        Exit::Failed
+    } else {
+        app.out
+            .success(&format!("No new finding of {level} since {}", b.shown));
+        Exit::Success
+    }
 }
 
 /// The short table on stderr after a report: a row per result type that has findings, a

@@ -20,6 +20,9 @@ struct Record<'a> {
     end: Option<u64>,
     vulnerability: RecordDetails<'a>,
     branch: &'a str,
+    /// `new` or `existing` against `--baseline` (only with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -36,8 +39,9 @@ struct RecordDetails<'a> {
     kind: &'a str,
 }
 
-fn record(f: &Finding) -> Record<'_> {
+fn record<'a>(f: &'a Finding, r: &Report<'_>) -> Record<'a> {
     Record {
+        baseline: r.state_against_baseline(f),
         id: &f.id,
         language: &f.language,
         path: &f.path,
@@ -56,16 +60,27 @@ fn record(f: &Finding) -> Record<'_> {
     }
 }
 
-struct Records<'a>(&'a [Finding]);
+struct Records<'a>(&'a [Finding], &'a Report<'a>);
 
 impl Serialize for Records<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for f in self.0 {
-            seq.serialize_element(&record(f))?;
+            seq.serialize_element(&record(f, self.1))?;
         }
         seq.end()
     }
+}
+
+/// The baseline's findings that are not in this report, as the baseline recorded them.
+#[derive(Serialize)]
+struct Fixed<'a> {
+    id: &'a str,
+    path: &'a str,
+    name: &'a str,
+    severity: &'a str,
+    #[serde(rename = "vulnerabilityType")]
+    kind: &'a str,
 }
 
 struct JsonReport<'a>(&'a Report<'a>);
@@ -78,7 +93,7 @@ impl Serialize for JsonReport<'_> {
         m.serialize_entry("projectName", r.project_name)?;
         if r.kind == "all" {
             for (t, f) in r.by_type {
-                m.serialize_entry(t, &Records(f))?;
+                m.serialize_entry(t, &Records(f, r))?;
             }
         } else {
             let empty = Vec::new();
@@ -87,7 +102,22 @@ impl Serialize for JsonReport<'_> {
             m.serialize_entry("total", &r.page.2)?;
             m.serialize_entry("totalPages", &r.page.1)?;
             m.serialize_entry("severity", &Option::<()>::None)?;
-            m.serialize_entry("vulnerabilities", &Records(f))?;
+            m.serialize_entry("vulnerabilities", &Records(f, r))?;
+        }
+        if let Some(b) = r.baseline {
+            let current: Vec<&Finding> = r.findings().collect();
+            let fixed: Vec<Fixed<'_>> = b
+                .fixed(&current)
+                .into_iter()
+                .map(|e| Fixed {
+                    id: &e.id,
+                    path: &e.path,
+                    name: &e.vulnerability.name,
+                    severity: &e.vulnerability.severity,
+                    kind: &e.vulnerability.kind,
+                })
+                .collect();
+            m.serialize_entry("fixed", &fixed)?;
         }
         m.end()
     }

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use cybedefend_core::platform::results::{Finding, SEVERITIES};
 
-use super::{Report, counts, strip_bold};
+use super::{Report, counts, place, strip_bold};
 
 /// What a GitHub pull-request comment holds, in characters.
 pub(crate) const COMMENT_LIMIT: usize = 65_536;
@@ -48,15 +48,6 @@ impl Budgeted {
     }
 }
 
-/// `src/db.js:42`, or for a dependency `lodash@4.17.20 in package.json`.
-fn place(f: &Finding) -> String {
-    let at = super::location(f);
-    match &f.manifest {
-        Some(m) => format!("{at} in {m}"),
-        None => at,
-    }
-}
-
 /// Markdown report.
 pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::Result<()> {
     let mut s = Budgeted {
@@ -68,7 +59,17 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
     s.push(&format!("| Project ID | `{}` |\n", md_escape(r.project_id)));
     s.push(&format!("| Type | {} |\n", r.kind));
     s.push(&format!("| Findings | {} |\n", r.count()));
-    s.push(&format!("| Generated | {generated} |\n\n"));
+    s.push(&format!("| Generated | {generated} |\n"));
+    if let Some(b) = r.baseline {
+        let current: Vec<&Finding> = r.findings().collect();
+        let new = current.iter().filter(|f| b.is_new(f)).count();
+        s.push(&format!(
+            "| Against {} | {new} new, {} fixed |\n",
+            md_escape(&b.shown),
+            b.fixed(&current).len()
+        ));
+    }
+    s.push("\n");
     if r.count() == 0 {
         s.push("No vulnerabilities found.\n");
         return out.write_all(s.text.as_bytes());
@@ -131,7 +132,16 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
             }
         }
         for f in g {
-            let row = format!("- `{}` ({})\n", md_escape(&place(f)), md_escape(&f.state));
+            let new = if r.state_against_baseline(f) == Some("new") {
+                "🆕 "
+            } else {
+                ""
+            };
+            let row = format!(
+                "- {new}`{}` ({})\n",
+                md_escape(&place(f)),
+                md_escape(&f.state)
+            );
             if listed >= max || !s.fits(&row, limit) {
                 break 'groups;
             }

@@ -29,6 +29,16 @@ pub(crate) struct Report<'a> {
     pub(crate) path_prefix: Option<&'a str>,
     /// `--max-findings`: occurrences the Markdown report lists.
     pub(crate) max_findings: Option<usize>,
+    /// `--baseline`: what a finding is against an earlier report.
+    pub(crate) baseline: Option<&'a super::baseline::Baseline>,
+}
+
+impl Report<'_> {
+    /// `Some("new")` or `Some("existing")` against the baseline, if one was given.
+    pub(super) fn state_against_baseline(&self, f: &Finding) -> Option<&'static str> {
+        self.baseline
+            .map(|b| if b.is_new(f) { "new" } else { "existing" })
+    }
 }
 
 impl Report<'_> {
@@ -41,6 +51,15 @@ impl Report<'_> {
     }
 }
 
+/// `src/db.js:42`, or for a dependency `lodash@4.17.20 in package.json`.
+pub(crate) fn place(f: &Finding) -> String {
+    let at = location(f);
+    match &f.manifest {
+        Some(m) => format!("{at} in {m}"),
+        None => at,
+    }
+}
+
 pub(super) fn location(f: &Finding) -> String {
     match (f.start_line, f.end_line) {
         (Some(s), Some(e)) if e > s => format!("{}:{s}-{e}", f.path),
@@ -50,7 +69,7 @@ pub(super) fn location(f: &Finding) -> String {
 }
 
 /// 0 for critical ... 3 for low, 4 for anything else: lower is more severe.
-pub(super) fn rank(severity: &str) -> usize {
+pub(crate) fn rank(severity: &str) -> usize {
     SEVERITIES.iter().position(|s| *s == severity).unwrap_or(4)
 }
 
@@ -109,6 +128,7 @@ mod tests {
             page: (1, 1, 0),
             path_prefix: None,
             max_findings: None,
+            baseline: None,
         };
         let mut out = Vec::new();
         f(&r, &mut out).unwrap();
@@ -169,6 +189,7 @@ mod tests {
                 page: (1, 1, 0),
                 path_prefix: prefix,
                 max_findings: None,
+                baseline: None,
             };
             let mut out = Vec::new();
             sarif(&r, &mut out).unwrap();

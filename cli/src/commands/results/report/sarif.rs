@@ -153,6 +153,10 @@ impl Serialize for SarifResults<'_> {
                 "message": {"text": if text.is_empty() { id.to_owned() } else { text }},
                 "properties": {"severity": f.severity, "state": f.state, "type": f.kind, "findingId": f.id},
             });
+            if let Some(state) = self.report.state_against_baseline(f) {
+                result["baselineState"] =
+                    serde_json::json!(if state == "new" { "new" } else { "unchanged" });
+            }
             if file && f.path.is_empty() {
                 // nowhere to point
             } else if file {

@@ -1,0 +1,215 @@
+//! `results --baseline OLD.json`: which findings are new since a report written earlier by
+//! `results -o json`, and which of its findings are fixed.
+//!
+//! A finding is the same as one of the baseline when the platform's id is the same (the id of
+//! a finding stays with it from scan to scan); a record without an id matches by type, rule and
+//! file, so that lines that move do not make a finding new.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use cybedefend_core::platform::results::Finding;
+use cybedefend_core::{Error, Result};
+use serde::Deserialize;
+
+/// Largest baseline read (a report of 100,000 findings is far below).
+const CAP: u64 = 512 << 20;
+
+/// A finding of the baseline, as the JSON report recorded it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Entry {
+    pub(crate) id: String,
+    pub(crate) path: String,
+    #[serde(rename = "vulnerableStartLine")]
+    pub(crate) start: Option<u64>,
+    pub(crate) vulnerability: EntryDetails,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct EntryDetails {
+    pub(crate) name: String,
+    pub(crate) severity: String,
+    #[serde(rename = "vulnerabilityType")]
+    pub(crate) kind: String,
+}
+
+/// A report of `results -o json`: every type (`sast`, `sca`, ...) or one (`vulnerabilities`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct File {
+    vulnerabilities: Vec<Entry>,
+    sast: Vec<Entry>,
+    sca: Vec<Entry>,
+    iac: Vec<Entry>,
+    secret: Vec<Entry>,
+    cicd: Vec<Entry>,
+    container: Vec<Entry>,
+}
+
+/// The findings of a baseline, by id and by type, rule and file.
+#[derive(Debug, Default)]
+pub(crate) struct Baseline {
+    /// Where it was read from (messages).
+    pub(crate) shown: String,
+    entries: Vec<Entry>,
+    ids: HashSet<String>,
+    keys: HashSet<(String, String, String)>,
+}
+
+fn key(kind: &str, name: &str, path: &str) -> (String, String, String) {
+    (kind.to_owned(), name.to_owned(), path.to_owned())
+}
+
+impl Baseline {
+    /// Reads a JSON report written by `results -o json`.
+    pub(crate) fn read(path: &Path) -> Result<Self> {
+        let shown = cybedefend_core::home::tilde(path);
+        let bad = |why: String| {
+            Error::usage(format!("--baseline {shown}: {why}")).with_hint(
+                "give a report written earlier by `cybedefend results -o json` (keep it as a CI artifact of the main branch)",
+            )
+        };
+        let file = cybedefend_core::fsutil::open_regular(path, true).map_err(|e| {
+            e.into_error("baseline", path)
+                .with_kind(cybedefend_core::ErrorKind::Usage)
+        })?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > CAP {
+            return Err(bad(format!("larger than {} MiB", CAP >> 20)));
+        }
+        let parsed: File = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+            bad(format!(
+                "not a JSON report (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let mut entries = parsed.vulnerabilities;
+        for (kind, list) in [
+            ("sast", parsed.sast),
+            ("sca", parsed.sca),
+            ("iac", parsed.iac),
+            ("secret", parsed.secret),
+            ("cicd", parsed.cicd),
+            ("container", parsed.container),
+        ] {
+            entries.extend(list.into_iter().map(|mut e| {
+                if e.vulnerability.kind.is_empty() {
+                    e.vulnerability.kind = kind.to_owned();
+                }
+                e
+            }));
+        }
+        let mut b = Self {
+            shown,
+            ..Self::default()
+        };
+        for e in &entries {
+            if !e.id.is_empty() {
+                b.ids.insert(e.id.clone());
+            }
+            b.keys
+                .insert(key(&e.vulnerability.kind, &e.vulnerability.name, &e.path));
+        }
+        b.entries = entries;
+        Ok(b)
+    }
+
+    /// Whether `f` is not in the baseline.
+    pub(crate) fn is_new(&self, f: &Finding) -> bool {
+        // ids on both sides decide; without them, the rule and the file
+        if !f.id.is_empty() && !self.ids.is_empty() {
+            return !self.ids.contains(&f.id);
+        }
+        !self.keys.contains(&key(&f.kind, &f.name, &f.path))
+    }
+
+    /// The baseline's findings that are not among `current`: fixed (or no longer open).
+    pub(crate) fn fixed<'a>(&'a self, current: &[&Finding]) -> Vec<&'a Entry> {
+        let ids: HashSet<&str> = current
+            .iter()
+            .filter(|f| !f.id.is_empty())
+            .map(|f| f.id.as_str())
+            .collect();
+        let keys: HashSet<(String, String, String)> = current
+            .iter()
+            .map(|f| key(&f.kind, &f.name, &f.path))
+            .collect();
+        self.entries
+            .iter()
+            .filter(|e| {
+                if e.id.is_empty() || ids.is_empty() {
+                    !keys.contains(&key(&e.vulnerability.kind, &e.vulnerability.name, &e.path))
+                } else {
+                    !ids.contains(e.id.as_str())
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(id: &str, name: &str, path: &str) -> Finding {
+        Finding {
+            id: id.into(),
+            kind: "sast".into(),
+            name: name.into(),
+            description: String::new(),
+            severity: "high".into(),
+            state: "to_verify".into(),
+            language: String::new(),
+            path: path.into(),
+            start_line: Some(3),
+            end_line: None,
+            branch: String::new(),
+            how_to_prevent: String::new(),
+            cwe: vec![],
+            owasp_top10: vec![],
+            manifest: None,
+            advisory: None,
+            fixed_version: None,
+        }
+    }
+
+    #[test]
+    fn ids_decide_and_records_without_ids_match_by_rule_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.json");
+        std::fs::write(
+            &old,
+            r#"{"projectId":"p","sast":[
+                {"id":"a","path":"x.js","vulnerableStartLine":3,"vulnerability":{"name":"XSS","severity":"HIGH","vulnerabilityType":"sast"}},
+                {"id":"b","path":"y.js","vulnerability":{"name":"SQLi","severity":"HIGH","vulnerabilityType":"sast"}}]}"#,
+        )
+        .unwrap();
+        let b = Baseline::read(&old).unwrap();
+        let same = finding("a", "XSS", "x.js");
+        let moved_new_id = finding("c", "XSS", "x.js");
+        assert!(!b.is_new(&same));
+        assert!(b.is_new(&moved_new_id), "another id is another finding");
+        let fixed = b.fixed(&[&same]);
+        assert_eq!(fixed.len(), 1);
+        assert_eq!(fixed[0].id, "b");
+
+        std::fs::write(
+            &old,
+            r#"{"vulnerabilities":[{"path":"x.js","vulnerableStartLine":9,"vulnerability":{"name":"XSS","vulnerabilityType":"sast"}}]}"#,
+        )
+        .unwrap();
+        let b = Baseline::read(&old).unwrap();
+        assert!(
+            !b.is_new(&finding("", "XSS", "x.js")),
+            "lines moved: the same"
+        );
+        assert!(b.is_new(&finding("", "XSS", "z.js")));
+
+        std::fs::write(&old, "[not json").unwrap();
+        let e = Baseline::read(&old).unwrap_err();
+        assert!(e.message().contains("not a JSON report"), "{e:?}");
+    }
+}
