@@ -213,6 +213,84 @@ fn html_works_offline_and_escapes_content() {
     );
 }
 
+/// 500 findings of five types: grouped by rule (by package for dependencies), the fix once a
+/// group, critical and high groups open, a row per occurrence with its state, type and a link
+/// to the finding in the web app; filters and a summary by type × severity; light and dark;
+/// print styles. (What a browser draws of it is the next step: README.)
+#[test]
+fn html_groups_findings_a_person_can_triage() {
+    let (d, env) = setup();
+    let kinds = ["sast", "sca", "iac", "secret", "container"];
+    for (k, kind) in kinds.iter().enumerate() {
+        let mut items = Vec::new();
+        for n in 0..100u64 {
+            let sev = ["critical", "high", "medium", "low"][((n + k as u64) % 4) as usize];
+            let mut f = sample_finding(kind, 10_000 * k as u64 + n, sev, "to_verify");
+            if *kind != "sca" {
+                f["base"]["vulnerability"]["name"] = format!("{kind} rule {}", n % 5).into();
+            } else {
+                f["library"]["packageName"] = format!("pkg{}", n % 5).into();
+            }
+            f["base"]["path"] = if *kind == "container" {
+                // an image's finding is about one of its packages
+                format!("openssl{}@3.0.{}", n % 5, n % 5).into()
+            } else {
+                format!("src/m{}/file{n}.ts", n % 9).into()
+            };
+            items.push(f);
+        }
+        d.set_findings(PROJECT, kind, items);
+    }
+    let out = results(&env, &["-o", "html", "-f", "triage.html"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let page = fs::read_to_string(env.work().join("triage.html")).unwrap();
+    eprintln!("500 findings: {} bytes of HTML", page.len());
+    let groups = page.matches("<details class=\"group ").count();
+    assert_eq!(groups, 25, "5 rules (or packages) a type");
+    assert_eq!(
+        page.matches("<h4>How to fix</h4>").count(),
+        groups,
+        "the fix once a group"
+    );
+    let rows = ["<tr><td>src/", "<tr><td>pkg", "<tr><td>openssl"]
+        .iter()
+        .map(|p| page.matches(p).count())
+        .sum::<usize>();
+    assert_eq!(rows, 500, "a row per occurrence");
+    // critical and high open, the others closed
+    for line in page.split("<details ").skip(1) {
+        let head = &line[..line.find('>').unwrap()];
+        let serious = head.contains("s-critical") || head.contains("s-high");
+        assert_eq!(head.contains(" open"), serious, "{head}");
+    }
+    // a link to each finding in the web app
+    assert!(
+        page.contains(&format!(
+            "<a href=\"https://us.cybedefend.com/project/{PROJECT}/sast/issue/"
+        )),
+        "links"
+    );
+    // dependencies: advisory, fixed version, manifest
+    assert!(
+        page.contains("https://github.com/advisories/GHSA-"),
+        "advisory"
+    );
+    assert!(page.contains("fixed in <strong>4.17.21</strong>"));
+    assert!(page.contains("manifest <code>package.json</code>"));
+    // filters without script, the summary, light and dark, print
+    for needle in [
+        "<input type=\"radio\" name=\"sev\" id=\"f-sev-critical\">",
+        "#f-sev-critical:checked~.groups .group:not(.s-critical)",
+        "#f-type-sca:checked~.groups .group:not(.t-sca)",
+        "<a href=\"#t-sca\">",
+        "prefers-color-scheme:dark",
+        "@media print",
+    ] {
+        assert!(page.contains(needle), "{needle}");
+    }
+    assert!(!page.contains("<script"), "no scripts");
+}
+
 #[test]
 fn markdown_fits_a_pull_request_comment() {
     let (d, env) = setup();

@@ -363,6 +363,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         .unwrap_or(now)
         .format(&Rfc3339)
         .unwrap_or_default();
+    let app_url = app.endpoints().ok().map(|e| e.app_url);
     let report = Report {
         project_id: &project,
         project_name: &name,
@@ -372,6 +373,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         path_prefix: args.path_prefix.as_deref(),
         max_findings: args.max_findings,
         baseline: baseline.as_ref(),
+        app_url: app_url.as_deref(),
     };
     let count = report.count();
     if count == 0 && failed.is_empty() {

@@ -1,11 +1,19 @@
-//! A self-contained HTML page: inline style, no scripts, nothing fetched from anywhere.
+//! A self-contained HTML page a security engineer can triage: inline style, no scripts,
+//! nothing fetched from anywhere. A summary by type × severity (each cell a link to its type),
+//! severity and type filters made of radio inputs and `:checked` selectors, and the findings
+//! grouped by rule (code findings) or package (dependencies, images): each group a `<details>`
+//! with the explanation and the fix once and a row per occurrence (where, state, type, a link to
+//! the web app). Critical and high groups are open. Light and dark follow the system; printed, the
+//! summary comes first and each group is its title and rows.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use cybedefend_core::platform::results::{Finding, SEVERITIES};
 
-use super::{Report, counts, location};
+use std::collections::HashMap;
+
+use super::{Report, counts, place, rank};
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -77,15 +85,99 @@ fn inline(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#0f172a;color:#e2e8f0;margin:0;padding:2rem}\
-main{max-width:60rem;margin:auto}h1{margin:0 0 1rem}table{border-collapse:collapse;margin:1rem 0}td,th{padding:.3rem .8rem;border:1px solid #334155;text-align:left}\
-.card{background:#1e293b;border-radius:.5rem;padding:1rem 1.2rem;margin:1rem 0;border-left:.4rem solid #64748b}\
-.critical{border-color:#dc2626}.high{border-color:#ea580c}.medium{border-color:#ca8a04}.low{border-color:#2563eb}\
-.critical .badge{background:#dc2626}.high .badge{background:#ea580c}.medium .badge{background:#a16207}.low .badge{background:#2563eb}\
-.badge{display:inline-block;padding:.1rem .5rem;border-radius:.3rem;font-size:.8rem;font-weight:700;background:#334155;margin-right:.5rem}\
-.loc{color:#94a3b8;font-family:ui-monospace,monospace;font-size:.9rem}pre{background:#0b1220;padding:.8rem;overflow:auto;border-radius:.3rem}\
-code{font-family:ui-monospace,monospace}.chip{display:inline-block;background:#334155;border-radius:1rem;padding:.1rem .6rem;margin:.2rem .2rem 0 0;font-size:.8rem}\
-a{color:#93c5fd}";
+const STYLE: &str = ":root{color-scheme:light dark;--bg:#fff;--fg:#0f172a;--card:#f8fafc;--muted:#475569;--line:#cbd5e1;--code:#eef2f7}\
+@media (prefers-color-scheme:dark){:root{--bg:#0f172a;--fg:#e2e8f0;--card:#1e293b;--muted:#94a3b8;--line:#334155;--code:#0b1220}}\
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:var(--bg);color:var(--fg);margin:0;padding:2rem}\
+main{max-width:64rem;margin:auto}h1{margin:0 0 1rem}table{border-collapse:collapse;margin:.6rem 0}td,th{padding:.3rem .7rem;border:1px solid var(--line);text-align:left}\
+.sum td{text-align:right}.sum a{text-decoration:none}\
+.filters{margin:1rem 0;display:flex;flex-wrap:wrap;gap:.3rem;align-items:center}.wrap>input{position:absolute;opacity:0;pointer-events:none}\
+.filters label{border:1px solid var(--line);border-radius:1rem;padding:.15rem .7rem;cursor:pointer;font-size:.85rem}\
+.group{background:var(--card);border-radius:.5rem;margin:.6rem 0;border-left:.4rem solid #64748b}\
+.group>summary{padding:.6rem 1rem;cursor:pointer}.group>div{padding:0 1rem 1rem}\
+.s-critical{border-color:#dc2626}.s-high{border-color:#ea580c}.s-medium{border-color:#ca8a04}.s-low{border-color:#2563eb}\
+.badge{display:inline-block;padding:.1rem .5rem;border-radius:.3rem;font-size:.75rem;font-weight:700;color:#fff;background:#64748b;margin-right:.4rem}\
+.s-critical .badge{background:#dc2626}.s-high .badge{background:#ea580c}.s-medium .badge{background:#a16207}.s-low .badge{background:#2563eb}\
+.muted{color:var(--muted)}.occ{width:100%;font-size:.9rem}.occ td:first-child{font-family:ui-monospace,monospace;word-break:break-all}\
+pre{background:var(--code);padding:.8rem;overflow:auto;border-radius:.3rem}code{font-family:ui-monospace,monospace}\
+.chip{display:inline-block;border:1px solid var(--line);border-radius:1rem;padding:.05rem .6rem;margin:.2rem .2rem 0 0;font-size:.8rem}a{color:#2563eb}\
+@media (prefers-color-scheme:dark){a{color:#93c5fd}}\
+#f-sev-critical:checked~.groups .group:not(.s-critical),#f-sev-high:checked~.groups .group:not(.s-high),\
+#f-sev-medium:checked~.groups .group:not(.s-medium),#f-sev-low:checked~.groups .group:not(.s-low){display:none}\
+TYPE_RULES\
+@media print{body{background:#fff;color:#000;padding:0}.filters{display:none}.group{break-inside:avoid-page;border-left-width:.2rem;background:none}\
+.group>summary{list-style:none;padding:.3rem 0}.explain{display:none}.group::details-content{content-visibility:visible;display:block}\
+.group>div{padding:0}.occ{font-size:.75rem}a{color:#000;text-decoration:none}}";
+
+fn html_escape_attr(s: &str) -> String {
+    html_escape(s)
+}
+
+/// The result types a report can hold, in report order.
+const TYPES: &[&str] = &["sast", "sca", "iac", "secret", "cicd", "container"];
+
+fn style() -> String {
+    let hide: Vec<String> = TYPES
+        .iter()
+        .map(|t| {
+            format!("#f-type-{t}:checked~.groups .group:not(.t-{t}),#f-type-{t}:checked~.groups h2:not(.t-{t})")
+        })
+        .collect();
+    let ids: Vec<String> = ["all", "critical", "high", "medium", "low"]
+        .iter()
+        .map(|s| format!("sev-{s}"))
+        .chain(std::iter::once("type-all".to_owned()))
+        .chain(TYPES.iter().map(|t| format!("type-{t}")))
+        .collect();
+    let chosen: Vec<String> = ids
+        .iter()
+        .map(|id| format!("#f-{id}:checked~.filters label[for=f-{id}]"))
+        .collect();
+    STYLE.replace(
+        "TYPE_RULES",
+        &format!(
+            "{}{{display:none}}{}{{background:var(--fg);color:var(--bg)}}",
+            hide.join(","),
+            chosen.join(",")
+        ),
+    )
+}
+
+/// Whether a type's findings are grouped by package (dependencies, images) or by rule.
+fn by_package(kind: &str) -> bool {
+    matches!(kind, "sca" | "container")
+}
+
+/// The findings grouped by type and rule (or package), most severe groups first within a
+/// type, then the largest; each group's occurrences most severe first.
+fn groups<'a>(findings: &'a [Finding]) -> Vec<Vec<&'a Finding>> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut out: Vec<Vec<&Finding>> = Vec::new();
+    for f in findings {
+        let key = if by_package(&f.kind) {
+            f.path.as_str()
+        } else if f.name.is_empty() {
+            f.id.as_str()
+        } else {
+            f.name.as_str()
+        };
+        match index.get(key) {
+            Some(&i) => out[i].push(f),
+            None => {
+                index.insert(key, out.len());
+                out.push(vec![f]);
+            }
+        }
+    }
+    for g in &mut out {
+        g.sort_by_key(|f| rank(&f.severity));
+    }
+    out.sort_by(|a, b| {
+        rank(&a[0].severity)
+            .cmp(&rank(&b[0].severity))
+            .then(b.len().cmp(&a.len()))
+    });
+    out
+}
 
 /// A self-contained HTML page: inline style, no scripts, no external resources.
 pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::Result<()> {
@@ -93,8 +185,9 @@ pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::
     let _ = write!(
         s,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>Scan results: {}</title><style>{STYLE}</style></head><body><main>",
-        html_escape(r.project_name)
+<title>Scan results: {}</title><style>{}</style></head><body><main>",
+        html_escape(r.project_name),
+        style()
     );
     let _ = write!(
         s,
@@ -106,51 +199,146 @@ pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::
         r.count(),
         html_escape(generated)
     );
-    let c = counts(r);
-    s.push_str("<table><tr>");
+    // the summary: a row per type, a column per severity, each count a link to its type
+    s.push_str("<h2>Summary</h2><table class=\"sum\"><tr><th>Type</th>");
     for sev in SEVERITIES {
-        let _ = write!(s, "<th>{}</th>", sev.to_ascii_uppercase());
+        let _ = write!(s, "<th>{}</th>", capital(sev));
     }
-    s.push_str("</tr><tr>");
-    for n in c {
-        let _ = write!(s, "<td>{n}</td>");
+    s.push_str("<th>Total</th></tr>");
+    for (kind, findings) in r.by_type.iter().filter(|(_, f)| !f.is_empty()) {
+        let _ = write!(
+            s,
+            "<tr><th><a href=\"#t-{0}\">{0}</a></th>",
+            html_escape(kind)
+        );
+        for sev in SEVERITIES {
+            let n = findings.iter().filter(|f| f.severity == *sev).count();
+            let _ = write!(s, "<td><a href=\"#t-{}\">{n}</a></td>", html_escape(kind));
+        }
+        let _ = write!(s, "<td>{}</td></tr>", findings.len());
     }
-    s.push_str("</tr></table>");
+    let c = counts(r);
+    let _ = write!(
+        s,
+        "<tr><th>All</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        r.count()
+    );
     if r.count() == 0 {
-        s.push_str("<p>No vulnerabilities found.</p>");
+        s.push_str("<p>No vulnerabilities found.</p></main></body></html>\n");
+        return out.write_all(s.as_bytes());
     }
+    // the filters: radio inputs that come before the labels and the groups, their siblings,
+    // which `:checked ~ .groups` and `:checked ~ .filters` selectors read
+    let kinds: Vec<&str> = r
+        .by_type
+        .iter()
+        .filter(|(k, f)| !f.is_empty() && TYPES.contains(k))
+        .map(|(k, _)| *k)
+        .collect();
+    s.push_str("<div class=\"wrap\">");
+    s.push_str("<input type=\"radio\" name=\"sev\" id=\"f-sev-all\" checked>");
+    for sev in SEVERITIES {
+        let _ = write!(s, "<input type=\"radio\" name=\"sev\" id=\"f-sev-{sev}\">");
+    }
+    s.push_str("<input type=\"radio\" name=\"type\" id=\"f-type-all\" checked>");
+    for kind in &kinds {
+        let _ = write!(
+            s,
+            "<input type=\"radio\" name=\"type\" id=\"f-type-{kind}\">"
+        );
+    }
+    s.push_str("<div class=\"filters\"><span class=\"muted\">Severity</span><label for=\"f-sev-all\">All</label>");
+    for sev in SEVERITIES {
+        let _ = write!(s, "<label for=\"f-sev-{sev}\">{}</label>", capital(sev));
+    }
+    s.push_str("<span class=\"muted\">Type</span><label for=\"f-type-all\">All</label>");
+    for kind in &kinds {
+        let _ = write!(s, "<label for=\"f-type-{kind}\">{kind}</label>");
+    }
+    s.push_str("</div><div class=\"groups\">");
     out.write_all(s.as_bytes())?;
-    // Most severe first; severities outside the four last.
-    let order = |f: &Finding| {
-        SEVERITIES
-            .iter()
-            .position(|x| *x == f.severity)
-            .unwrap_or(9)
-    };
-    for rank in [0, 1, 2, 3, 9] {
-        for f in r.findings().filter(|f| order(f) == rank) {
-            out.write_all(card(f).as_bytes())?;
+    for (kind, findings) in r.by_type.iter().filter(|(_, f)| !f.is_empty()) {
+        let _ = kind;
+        let mut first = true;
+        for g in groups(findings) {
+            let mut s = String::new();
+            if first {
+                let _ = write!(
+                    s,
+                    "<h2 id=\"t-{0}\" class=\"t-{0}\">{0}</h2>",
+                    html_escape(kind)
+                );
+                first = false;
+            }
+            s.push_str(&group(r, &g));
+            out.write_all(s.as_bytes())?;
         }
     }
-    out.write_all(b"</main></body></html>\n")
+    out.write_all(b"</div></div></main></body></html>\n")
 }
 
-fn card(f: &Finding) -> String {
-    let mut s = String::new();
+fn capital(sev: &str) -> String {
+    let mut c = sev.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// One group: its title (severity, rule or package, type, count), the explanation and the fix
+/// once, and a row per occurrence.
+fn group(r: &Report<'_>, g: &[&Finding]) -> String {
+    let f = g[0];
     let sev = if f.severity.is_empty() {
         "unknown"
     } else {
         f.severity.as_str()
     };
+    let title = if by_package(&f.kind) {
+        if f.name.is_empty() {
+            f.path.clone()
+        } else {
+            format!("{} — {}", f.path, f.name)
+        }
+    } else if f.name.is_empty() {
+        f.id.clone()
+    } else {
+        f.name.clone()
+    };
+    let mut s = String::new();
     let _ = write!(
         s,
-        "<section class=\"card {}\"><div><span class=\"badge\">{}</span><strong>{}</strong></div><div class=\"loc\">{} — {}</div>",
-        html_escape(sev),
+        "<details class=\"group s-{} t-{}\"{}><summary><span class=\"badge\">{}</span><strong>{}</strong> <span class=\"muted\">{} · {} occurrence{}</span></summary><div>",
+        html_escape_attr(sev),
+        html_escape_attr(&f.kind),
+        if rank(sev) <= 1 { " open" } else { "" },
         html_escape(&sev.to_ascii_uppercase()),
-        html_escape(&f.name),
-        html_escape(&f.language),
-        html_escape(&location(f))
+        html_escape(&title),
+        html_escape(&f.kind),
+        g.len(),
+        if g.len() == 1 { "" } else { "s" }
     );
+    s.push_str("<div class=\"explain\">");
+    let mut facts = Vec::new();
+    if let Some(a) = &f.advisory {
+        facts.push(format!(
+            "Advisory <a href=\"https://github.com/advisories/{}\">{}</a>",
+            html_escape_attr(&cybedefend_core::platform::seg(a)),
+            html_escape(a)
+        ));
+    }
+    if let Some(v) = &f.fixed_version {
+        facts.push(format!("fixed in <strong>{}</strong>", html_escape(v)));
+    }
+    if let Some(m) = &f.manifest {
+        facts.push(format!("manifest <code>{}</code>", html_escape(m)));
+    }
+    if !facts.is_empty() {
+        let _ = write!(s, "<p>{}</p>", facts.join(" · "));
+    }
     if !f.description.is_empty() {
         s.push_str(&md_to_html(&f.description));
     }
@@ -162,13 +350,34 @@ fn card(f: &Finding) -> String {
         let _ = write!(
             s,
             "<a class=\"chip\" href=\"https://cwe.mitre.org/data/definitions/{}.html\">{}</a>",
-            html_escape(n),
+            html_escape_attr(n),
             html_escape(c)
         );
     }
     for o in &f.owasp_top10 {
         let _ = write!(s, "<span class=\"chip\">{}</span>", html_escape(o));
     }
-    s.push_str("</section>");
+    s.push_str("</div><table class=\"occ\"><tr><th>Where</th><th>Severity</th><th>State</th><th>Type</th><th></th></tr>");
+    for o in g {
+        let link = match (r.app_url, o.id.is_empty()) {
+            (Some(app), false) => format!(
+                "<a href=\"{}/project/{}/{}/issue/{}\">open</a>",
+                html_escape_attr(app.trim_end_matches('/')),
+                html_escape_attr(&cybedefend_core::platform::seg(r.project_id)),
+                html_escape_attr(&cybedefend_core::platform::seg(&o.kind)),
+                html_escape_attr(&cybedefend_core::platform::seg(&o.id))
+            ),
+            _ => String::new(),
+        };
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
+            html_escape(&place(o)),
+            html_escape(&o.severity),
+            html_escape(&o.state),
+            html_escape(&o.kind)
+        );
+    }
+    s.push_str("</table></div></details>");
     s
 }

@@ -31,6 +31,8 @@ pub(crate) struct Report<'a> {
     pub(crate) max_findings: Option<usize>,
     /// `--baseline`: what a finding is against an earlier report.
     pub(crate) baseline: Option<&'a super::baseline::Baseline>,
+    /// The web app's base URL, for links to each finding (HTML).
+    pub(crate) app_url: Option<&'a str>,
 }
 
 impl Report<'_> {
@@ -129,6 +131,7 @@ mod tests {
             path_prefix: None,
             max_findings: None,
             baseline: None,
+            app_url: None,
         };
         let mut out = Vec::new();
         f(&r, &mut out).unwrap();
@@ -190,6 +193,7 @@ mod tests {
                 path_prefix: prefix,
                 max_findings: None,
                 baseline: None,
+                app_url: None,
             };
             let mut out = Vec::new();
             sarif(&r, &mut out).unwrap();
