@@ -149,7 +149,7 @@ fn by_package(kind: &str) -> bool {
 
 /// The findings grouped by type and rule (or package), most severe groups first within a
 /// type, then the largest; each group's occurrences most severe first.
-fn groups<'a>(findings: &'a [Finding]) -> Vec<Vec<&'a Finding>> {
+fn groups(findings: &[Finding]) -> Vec<Vec<&Finding>> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut out: Vec<Vec<&Finding>> = Vec::new();
     for f in findings {
