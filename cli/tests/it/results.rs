@@ -217,14 +217,13 @@ fn html_works_offline_and_escapes_content() {
 /// group, critical and high groups open, a row per occurrence with its state, type and a link
 /// to the finding in the web app; filters and a summary by type × severity; light and dark;
 /// print styles. (What a browser draws of it is the next step: README.)
-#[test]
-fn html_groups_findings_a_person_can_triage() {
-    let (d, env) = setup();
+/// 500 findings of five types, 5 rules (or packages) a type, every severity.
+fn triage_data(d: &Double) {
     let kinds = ["sast", "sca", "iac", "secret", "container"];
     for (k, kind) in kinds.iter().enumerate() {
         let mut items = Vec::new();
         for n in 0..100u64 {
-            let sev = ["critical", "high", "medium", "low"][((n + k as u64) % 4) as usize];
+            let sev = ["critical", "high", "medium", "low", "low"][((n + k as u64) % 5) as usize];
             let mut f = sample_finding(kind, 10_000 * k as u64 + n, sev, "to_verify");
             if *kind != "sca" {
                 f["base"]["vulnerability"]["name"] = format!("{kind} rule {}", n % 5).into();
@@ -241,6 +240,12 @@ fn html_groups_findings_a_person_can_triage() {
         }
         d.set_findings(PROJECT, kind, items);
     }
+}
+
+#[test]
+fn html_groups_findings_a_person_can_triage() {
+    let (d, env) = setup();
+    triage_data(&d);
     let out = results(&env, &["-o", "html", "-f", "triage.html"]);
     assert_eq!(out.code, 0, "{out:?}");
     let page = fs::read_to_string(env.work().join("triage.html")).unwrap();
@@ -689,3 +694,93 @@ fn a_baseline_tells_new_from_existing_and_breaks_on_new_only() {
     );
     assert_eq!(d.requests().len(), before, "no request");
 }
+
+/// The HTML report in a real browser (Debian's Chromium, driven by tests/browser/report.mjs):
+/// critical and high groups are open and show their rows, each filter leaves only its groups,
+/// a click opens a closed group, nothing is fetched, and 500 findings print to a readable
+/// document within the page budget (measured: see the note in README).
+#[test]
+fn html_report_in_a_real_browser() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/report.mjs");
+    let ready = std::path::Path::new("/usr/bin/chromium").exists()
+        && script
+            .with_file_name("node_modules/playwright-core")
+            .exists()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok();
+    if !ready {
+        missing(
+            "html_report_in_a_real_browser",
+            "Chromium, node and playwright-core (tests/browser)",
+            "scripts/test.sh installs Debian's chromium and runs npm ci in tests/browser",
+        );
+        return;
+    }
+    let (d, env) = setup();
+    triage_data(&d);
+    let out = results(&env, &["-o", "html", "-f", "triage.html"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let html = env.work().join("triage.html");
+    let pdf = env.work().join("triage.pdf");
+    let run = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&html)
+        .arg(&pdf)
+        .env("HOME", env.home())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&run.stdout).unwrap();
+    eprintln!("browser: {seen}");
+    assert_eq!(seen["groups"], 25);
+    let open: Vec<&str> = seen["open"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(!open.is_empty());
+    assert!(
+        open.iter()
+            .all(|c| c.contains("s-critical") || c.contains("s-high")),
+        "{open:?}"
+    );
+    let classes = |key: &str| -> Vec<String> {
+        seen[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let critical = classes("critical");
+    assert!(!critical.is_empty() && critical.iter().all(|c| c.contains("s-critical")));
+    assert!(critical.len() < 25, "the filter hides the others");
+    let sca = classes("sca");
+    assert_eq!(sca.len(), 5, "{sca:?}");
+    assert!(sca.iter().all(|c| c.contains("t-sca")));
+    let both = classes("scaHigh");
+    assert!(
+        both.iter()
+            .all(|c| c.contains("t-sca") && c.contains("s-high")),
+        "{both:?}"
+    );
+    assert_eq!(seen["openedByClick"], 1);
+    assert_eq!(
+        seen["printedRows"], 25,
+        "printed, every group shows its rows"
+    );
+    assert_eq!(seen["requests"], serde_json::json!([]), "nothing fetched");
+    let pages = seen["pages"].as_u64().unwrap();
+    assert!((1..=PRINT_BUDGET).contains(&pages), "{pages} pages printed");
+}
+
+/// Pages 500 findings may print to (A4): measured 15, with room for fonts and Chromium versions.
+const PRINT_BUDGET: u64 = 20;
