@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Memory of `cybedefend results` on a large project: N SAST findings (default 120,000) served by
-# the platform double, written as SARIF and as JSON. Prints, for each, the
-# report's size, peak RSS (GNU time) and time.
+# Memory and time of `cybedefend results` on a large project: N SAST findings (default 120,000)
+# served by the platform double, written as SARIF and as JSON (FORMATS="json sarif markdown html"
+# picks others). Prints, for each, the report's size, peak RSS (GNU time) and time.
 # BASELINE=path/to/another/cybedefend also measures that binary (both sides and the ratio).
 # Needs: GNU time (apt-get install time).
 set -euo pipefail
@@ -19,16 +19,17 @@ for _ in $(seq 600); do grep -q READY "$work/double.out" 2>/dev/null && break; s
 url="$(awk '/READY/{print $2}' "$work/double.out")"
 export HOME="$work/home" CYBEDEFEND_PAT="$pat" CYBEDEFEND_API_URL="$url" CYBEDEFEND_AUTH_ENDPOINT="$url"
 mkdir -p "$HOME"
-echo "== $findings findings; results -t sast as SARIF and JSON"
+formats="${FORMATS:-sarif json}"
+echo "== $findings findings; results -t sast as: $formats"
 measure() { # name binary format
   local name="$1" bin="$2" format="$3"
-  rm -f "$work/out.$format"
+  rm -f "$work/out.$format" "$work/out.md"
   /usr/bin/time -f "%M %e" -o "$work/$name.$format.time" \
     "$bin" results --project-id bench -t sast -o "$format" -f "$work/out.$format" >/dev/null 2>"$work/$name.err" \
     || { echo "$name failed:"; tail -3 "$work/$name.err"; return 1; }
   printf '%s %s %s\n' "$name" "$format" "$(cat "$work/$name.$format.time") $(stat -c %s "$work/out.$format")" >> "$work/rows"
 }
-for format in sarif json; do
+for format in $formats; do
   measure cybedefend "$PWD/target/release/cybedefend" "$format"
   if [ -n "${BASELINE:-}" ]; then measure baseline "$BASELINE" "$format"; fi
 done
@@ -42,7 +43,7 @@ for name, fmt, kb, secs, size in rows:
     mb = int(kb) / 1024
     by[(name, fmt)] = mb
     print(f"{name:<11} {fmt:<6} {mb:>7.1f} MB {float(secs):>6.2f}s {int(size)/1e6:>7.1f} MB {int(kb)*1024/n:>13.0f} B")
-for fmt in ["sarif", "json"]:
+for fmt in ["sarif", "json", "markdown", "html"]:
     if ("baseline", fmt) in by:
         print(f"{fmt}: peak RSS cybedefend / baseline = {by[('cybedefend', fmt)] / by[('baseline', fmt)]:.2f}")
 PY

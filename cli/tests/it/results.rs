@@ -275,6 +275,8 @@ fn html_groups_findings_a_person_can_triage() {
         )),
         "links"
     );
+    // when each was first seen, as people read a time
+    assert!(page.contains("<td>2026-01-01 00:00 UTC</td>"), "first seen");
     // dependencies: advisory, fixed version, manifest
     assert!(
         page.contains("https://github.com/advisories/GHSA-"),

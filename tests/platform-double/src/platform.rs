@@ -29,6 +29,7 @@ pub fn sample_finding(kind: &str, n: u64, severity: &str, state: &str) -> serde_
             "vulnerableStartLine": 10 + n,
             "vulnerableEndLine": 12 + n,
             "branch": "main",
+            "createdAt": "2026-01-01T00:00:00.000Z",
             "vulnerability": {
                 "name": format!("{kind} issue {n} <script>&"),
                 "description": format!("**Bold** description of {kind} issue {n}.\n\nSee `code`."),

@@ -69,6 +69,9 @@ pub struct Finding {
     /// Dependencies: the first version without the vulnerability, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed_version: Option<String>,
+    /// When the platform first saw it (`createdAt`), as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
 }
 
 impl Finding {
@@ -134,6 +137,8 @@ struct Base {
     end_line: Option<u64>,
     #[serde(deserialize_with = "de::text")]
     branch: Option<String>,
+    #[serde(rename = "createdAt", deserialize_with = "de::text")]
+    created_at: Option<String>,
     #[serde(deserialize_with = "lenient_vulnerability")]
     vulnerability: Vulnerability,
 }
@@ -253,6 +258,7 @@ impl Item {
             manifest: None,
             advisory: None,
             fixed_version: None,
+            first_seen: base.created_at,
         };
         // Dependency findings: the name and fix live in `metadata`, `library`, `autofixRecords`.
         if let Some(meta) = self.metadata {

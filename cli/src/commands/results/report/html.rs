@@ -357,7 +357,7 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
     for o in &f.owasp_top10 {
         let _ = write!(s, "<span class=\"chip\">{}</span>", html_escape(o));
     }
-    s.push_str("</div><table class=\"occ\"><tr><th>Where</th><th>Severity</th><th>State</th><th>Type</th><th></th></tr>");
+    s.push_str("</div><table class=\"occ\"><tr><th>Where</th><th>Severity</th><th>State</th><th>Type</th><th>First seen</th><th></th></tr>");
     for o in g {
         let link = match (r.app_url, o.id.is_empty()) {
             (Some(app), false) => format!(
@@ -371,11 +371,12 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
         };
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
             html_escape(&place(o)),
             html_escape(&o.severity),
             html_escape(&o.state),
-            html_escape(&o.kind)
+            html_escape(&o.kind),
+            html_escape(&crate::commands::data::when(o.first_seen.as_deref()))
         );
     }
     s.push_str("</table></div></details>");

@@ -115,6 +115,7 @@ mod tests {
             manifest: None,
             advisory: None,
             fixed_version: None,
+            first_seen: None,
         }
     }
 
