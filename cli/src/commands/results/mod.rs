@@ -94,7 +94,9 @@ Examples:
   cybedefend results --project-id ID -o sarif       # results.sarif here
   cybedefend results --project-id ID -o sarif -f -    # SARIF on stdout
   cybedefend results --project-id ID -t sast --all=false -p 2
-  cybedefend results --project-id ID -t sca --grouped")]
+  cybedefend results --project-id ID -t sca --grouped
+  cybedefend results --project-id ID --baseline main.json --break-on-new
+  cybedefend results --project-id ID -o markdown -f - --max-findings 20")]
 pub(crate) struct ResultsArgs {
     #[command(flatten)]
     pub(crate) project: crate::commands::data::ProjectId,
