@@ -91,7 +91,8 @@ fi
 # test, installed when this runs as root and they are missing.
 need=()
 for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time runc busybox-static tinyproxy-bin ca-certificates passwd util-linux chromium; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  # (a package removed but not purged still answers `dpkg -s`: its status says what it is)
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

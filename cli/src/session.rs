@@ -226,17 +226,7 @@ pub(crate) async fn name_account(app: &App, endpoints: &Endpoints, bearer: Beare
                 .organizations
                 .iter()
                 .take(10)
-                .map(|o| {
-                    format!(
-                        "{} (id {}{})",
-                        o.name,
-                        o.id.as_deref().unwrap_or("-"),
-                        o.role
-                            .as_deref()
-                            .map(|r| format!(", {r}"))
-                            .unwrap_or_default()
-                    )
-                })
+                .map(cybedefend_core::platform::user::Organization::described)
                 .collect();
             let more = p.organizations.len().saturating_sub(10);
             app.out.info(&format!(

@@ -244,7 +244,9 @@ fn triage_data(d: &Double) {
 
 #[test]
 fn html_groups_findings_a_person_can_triage() {
-    let (d, env) = setup();
+    let (d, mut env) = setup();
+    // links go to the web app only where it is known (the region's, or `app_url`)
+    env.set("CYBEDEFEND_APP_URL", "https://us.cybedefend.com");
     triage_data(&d);
     let out = results(&env, &["-o", "html", "-f", "triage.html"]);
     assert_eq!(out.code, 0, "{out:?}");
@@ -257,11 +259,16 @@ fn html_groups_findings_a_person_can_triage() {
         groups,
         "the fix once a group"
     );
-    let rows = ["<tr><td>src/", "<tr><td>pkg", "<tr><td>openssl"]
+    let rows = ["\"><td>src/", "\"><td>pkg", "\"><td>openssl"]
         .iter()
         .map(|p| page.matches(p).count())
         .sum::<usize>();
     assert_eq!(rows, 500, "a row per occurrence");
+    assert_eq!(
+        page.matches("<tr class=\"o s-").count(),
+        500,
+        "each row says its severity"
+    );
     // critical and high open, the others closed
     for line in page.split("<details ").skip(1) {
         let head = &line[..line.find('>').unwrap()];
@@ -287,7 +294,8 @@ fn html_groups_findings_a_person_can_triage() {
     // filters without script, the summary, light and dark, print
     for needle in [
         "<input type=\"radio\" name=\"sev\" id=\"f-sev-critical\">",
-        "#f-sev-critical:checked~.groups .group:not(.s-critical)",
+        "#f-sev-critical:checked~.groups .group:not(.has-critical)",
+        "#f-sev-critical:checked~.groups tr.o:not(.s-critical)",
         "#f-type-sca:checked~.groups .group:not(.t-sca)",
         "<a href=\"#t-sca\">",
         "prefers-color-scheme:dark",
@@ -316,7 +324,8 @@ fn markdown_fits_a_pull_request_comment() {
         let mut f = sample_finding("sast", n, sev, "to_verify");
         f["base"]["vulnerability"]["name"] = format!("rule {}", n % 6).into();
         f["base"]["path"] = format!("src/module{}/deeply/nested/path/file{n}.ts", n % 40).into();
-        f["base"]["vulnerability"]["howToPrevent"] = "Escape the value. ".repeat(200).into();
+        f["base"]["vulnerability"]["howToPrevent"] =
+            format!("<!-- hidden\n{}", "Escape the value. ".repeat(200)).into();
         many.push(f);
     }
     d.set_findings(PROJECT, "sast", many);
@@ -349,7 +358,7 @@ fn markdown_fits_a_pull_request_comment() {
         assert!(
             md.contains("more findings are not listed here (2400 in all")
                 && md.contains(&format!(
-                    "`cybedefend results --project-id {PROJECT} -o html`"
+                    "`cybedefend results --project-id {PROJECT} -t sast -o html`"
                 )),
             "{extra:?}"
         );
@@ -358,6 +367,7 @@ fn markdown_fits_a_pull_request_comment() {
                 .any(|l| l.starts_with("### 🟡") || l.starts_with("### 🔵")),
             "critical and high only"
         );
+        assert!(!md.contains("<!--"), "a fix's text cannot hide the rest");
         eprintln!(
             "{extra:?}: {chars} characters, {} bytes, {listed} listed",
             md.len()
@@ -674,6 +684,62 @@ fn a_baseline_tells_new_from_existing_and_breaks_on_new_only() {
 
     let out = results(
         &env,
+        &[
+            "--baseline",
+            "base.json",
+            "--break-on-new",
+            "--break-on-severity",
+            "none",
+            "-f",
+            "x.json",
+        ],
+    );
+    assert_eq!(out.code, 0, "none never breaks: {out:?}");
+    // what changed comes first in a comment, and shows in the page
+    let out = results(
+        &env,
+        &["--baseline", "base.json", "-o", "markdown", "-f", "x.md"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let md = fs::read_to_string(env.work().join("x.md")).unwrap();
+    assert!(
+        md.contains("## New since the baseline (1)")
+            && md.contains("## Fixed since the baseline (1)"),
+        "{md}"
+    );
+    assert!(md.find("## New since").unwrap() < md.find("## Critical and high").unwrap());
+    let out = results(
+        &env,
+        &["--baseline", "base.json", "-o", "html", "-f", "x.html"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let page = fs::read_to_string(env.work().join("x.html")).unwrap();
+    assert!(
+        page.contains("<strong>1 new</strong>, 1 fixed")
+            && page.contains("Fixed since the baseline (1)")
+            && page.matches("<span class=\"new\">NEW</span>").count() == 1,
+        "the page marks the new one"
+    );
+    // a baseline of one type, or of another project, is refused before any request
+    let out = results(&env, &["-t", "sca", "-f", "sca.json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = results(&env, &["--baseline", "sca.json", "-f", "y.json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("holds sca findings only"), "{out:?}");
+    let other = fs::read_to_string(env.work().join("base.json"))
+        .unwrap()
+        .replace(PROJECT, "another-project");
+    env.write(&env.work().join("other.json"), &other);
+    let out = results(&env, &["--baseline", "other.json", "-f", "y.json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("is a report of project `another-project`"),
+        "{out:?}"
+    );
+
+    let out = results(
+        &env,
         &["--baseline", "base.json", "-o", "sarif", "-f", "x.sarif"],
     );
     assert_eq!(out.code, 0, "{out:?}");
@@ -763,7 +829,7 @@ fn html_report_in_a_real_browser() {
             .collect()
     };
     let critical = classes("critical");
-    assert!(!critical.is_empty() && critical.iter().all(|c| c.contains("s-critical")));
+    assert!(!critical.is_empty() && critical.iter().all(|c| c.contains("has-critical")));
     assert!(critical.len() < 25, "the filter hides the others");
     let sca = classes("sca");
     assert_eq!(sca.len(), 5, "{sca:?}");
@@ -771,7 +837,7 @@ fn html_report_in_a_real_browser() {
     let both = classes("scaHigh");
     assert!(
         both.iter()
-            .all(|c| c.contains("t-sca") && c.contains("s-high")),
+            .all(|c| c.contains("t-sca") && c.contains("has-high")),
         "{both:?}"
     );
     assert_eq!(seen["openedByClick"], 1);

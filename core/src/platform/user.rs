@@ -31,6 +31,21 @@ pub struct Organization {
     pub role: Option<String>,
 }
 
+impl Organization {
+    /// `Acme (id o1, admin)`: what `--organization-id` takes, named.
+    pub fn described(&self) -> String {
+        format!(
+            "{} (id {}{})",
+            self.name,
+            self.id.as_deref().unwrap_or("-"),
+            self.role
+                .as_deref()
+                .map(|r| format!(", {r}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
 /// The fields of the profile this CLI shows.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Profile {

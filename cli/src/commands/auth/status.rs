@@ -386,16 +386,7 @@ impl<'a> Status<'a> {
                 }
             );
             for o in &a.organizations {
-                let _ = writeln!(
-                    s,
-                    "  organisation:  {} (id {}{})",
-                    o.name,
-                    o.id.as_deref().unwrap_or("-"),
-                    o.role
-                        .as_deref()
-                        .map(|r| format!(", {r}"))
-                        .unwrap_or_default()
-                );
+                let _ = writeln!(s, "  organisation:  {}", o.described());
             }
         }
         s.push_str("Credential chain (first match wins):\n");

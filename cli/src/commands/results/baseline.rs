@@ -39,13 +39,15 @@ pub(crate) struct EntryDetails {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct File {
-    vulnerabilities: Vec<Entry>,
-    sast: Vec<Entry>,
-    sca: Vec<Entry>,
-    iac: Vec<Entry>,
-    secret: Vec<Entry>,
-    cicd: Vec<Entry>,
-    container: Vec<Entry>,
+    #[serde(rename = "projectId")]
+    project_id: Option<String>,
+    vulnerabilities: Option<Vec<Entry>>,
+    sast: Option<Vec<Entry>>,
+    sca: Option<Vec<Entry>>,
+    iac: Option<Vec<Entry>>,
+    secret: Option<Vec<Entry>>,
+    cicd: Option<Vec<Entry>>,
+    container: Option<Vec<Entry>>,
 }
 
 /// The findings of a baseline, by id and by type, rule and file.
@@ -53,8 +55,12 @@ struct File {
 pub(crate) struct Baseline {
     /// Where it was read from (messages).
     pub(crate) shown: String,
+    /// The project it is a report of.
+    pub(crate) project: String,
+    /// The result types it covers (`None`: a one-type report without findings, type unknown).
+    pub(crate) types: Option<HashSet<String>>,
     entries: Vec<Entry>,
-    ids: HashSet<String>,
+    ids: HashSet<(String, String)>,
     keys: HashSet<(String, String, String)>,
 }
 
@@ -72,8 +78,8 @@ impl Baseline {
             )
         };
         let file = cybedefend_core::fsutil::open_regular(path, true).map_err(|e| {
-            e.into_error("baseline", path)
-                .with_kind(cybedefend_core::ErrorKind::Usage)
+            let e = e.into_error("baseline", path);
+            bad(e.message().to_owned())
         })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len > CAP {
@@ -86,7 +92,18 @@ impl Baseline {
                 e.column()
             ))
         })?;
-        let mut entries = parsed.vulnerabilities;
+        let Some(project) = parsed.project_id.filter(|p| !p.is_empty()) else {
+            return Err(bad(
+                "not a report of `results -o json` (it has no `projectId`)".into(),
+            ));
+        };
+        let single = parsed.vulnerabilities.is_some();
+        let mut entries = parsed.vulnerabilities.unwrap_or_default();
+        let mut types: HashSet<String> = entries
+            .iter()
+            .map(|e| e.vulnerability.kind.clone())
+            .filter(|k| !k.is_empty())
+            .collect();
         for (kind, list) in [
             ("sast", parsed.sast),
             ("sca", parsed.sca),
@@ -95,6 +112,8 @@ impl Baseline {
             ("cicd", parsed.cicd),
             ("container", parsed.container),
         ] {
+            let Some(list) = list else { continue };
+            types.insert(kind.to_owned());
             entries.extend(list.into_iter().map(|mut e| {
                 if e.vulnerability.kind.is_empty() {
                     e.vulnerability.kind = kind.to_owned();
@@ -102,13 +121,20 @@ impl Baseline {
                 e
             }));
         }
+        if !single && types.is_empty() {
+            return Err(bad(
+                "not a report of `results -o json` (no result type in it)".into(),
+            ));
+        }
         let mut b = Self {
             shown,
+            project,
+            types: (!types.is_empty()).then_some(types),
             ..Self::default()
         };
         for e in &entries {
             if !e.id.is_empty() {
-                b.ids.insert(e.id.clone());
+                b.ids.insert((e.vulnerability.kind.clone(), e.id.clone()));
             }
             b.keys
                 .insert(key(&e.vulnerability.kind, &e.vulnerability.name, &e.path));
@@ -121,17 +147,17 @@ impl Baseline {
     pub(crate) fn is_new(&self, f: &Finding) -> bool {
         // ids on both sides decide; without them, the rule and the file
         if !f.id.is_empty() && !self.ids.is_empty() {
-            return !self.ids.contains(&f.id);
+            return !self.ids.contains(&(f.kind.clone(), f.id.clone()));
         }
         !self.keys.contains(&key(&f.kind, &f.name, &f.path))
     }
 
     /// The baseline's findings that are not among `current`: fixed (or no longer open).
     pub(crate) fn fixed<'a>(&'a self, current: &[&Finding]) -> Vec<&'a Entry> {
-        let ids: HashSet<&str> = current
+        let ids: HashSet<(&str, &str)> = current
             .iter()
             .filter(|f| !f.id.is_empty())
-            .map(|f| f.id.as_str())
+            .map(|f| (f.kind.as_str(), f.id.as_str()))
             .collect();
         let keys: HashSet<(String, String, String)> = current
             .iter()
@@ -143,7 +169,7 @@ impl Baseline {
                 if e.id.is_empty() || ids.is_empty() {
                     !keys.contains(&key(&e.vulnerability.kind, &e.vulnerability.name, &e.path))
                 } else {
-                    !ids.contains(e.id.as_str())
+                    !ids.contains(&(e.vulnerability.kind.as_str(), e.id.as_str()))
                 }
             })
             .collect()
@@ -199,7 +225,7 @@ mod tests {
 
         std::fs::write(
             &old,
-            r#"{"vulnerabilities":[{"path":"x.js","vulnerableStartLine":9,"vulnerability":{"name":"XSS","vulnerabilityType":"sast"}}]}"#,
+            r#"{"projectId":"p","vulnerabilities":[{"path":"x.js","vulnerableStartLine":9,"vulnerability":{"name":"XSS","vulnerabilityType":"sast"}}]}"#,
         )
         .unwrap();
         let b = Baseline::read(&old).unwrap();
@@ -212,5 +238,19 @@ mod tests {
         std::fs::write(&old, "[not json").unwrap();
         let e = Baseline::read(&old).unwrap_err();
         assert!(e.message().contains("not a JSON report"), "{e:?}");
+        for other in [
+            "[]",
+            "{}",
+            r#"{"version":"2.1.0","runs":[]}"#,
+            r#"{"projectId":"p"}"#,
+        ] {
+            std::fs::write(&old, other).unwrap();
+            let e = Baseline::read(&old).unwrap_err();
+            assert!(
+                e.message().contains("not a report of `results -o json`")
+                    || e.message().contains("not a JSON report"),
+                "{other}: {e:?}"
+            );
+        }
     }
 }

@@ -88,7 +88,8 @@ impl ResultType {
 Open findings (to verify, confirmed) are fetched; with --type all (default) every type, every page.
 
 Exit codes: 0 report written, 5 report written without some result types (each is named in a
-warning), 1 nothing could be fetched (no report), 2 usage, 3 platform unreachable, 4 access denied.
+warning), 1 nothing could be fetched (no report) or --break-on-new found a new finding, 2 usage
+(or a baseline that is not this project's report), 3 platform unreachable, 4 access denied.
 
 Examples:
   cybedefend results --project-id ID -o sarif       # results.sarif here
@@ -260,6 +261,9 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         .map(baseline::Baseline::read)
         .transpose()?;
     let app = App::load(global, out)?;
+    if let Some(b) = &baseline {
+        check_baseline(b, &args.project.resolve(&app)?, args.kind)?;
+    }
     if args.grouped && !grouped {
         app.out.note(
             "--grouped groups one type (-t sast, sca, iac, secret, cicd or container); with all types the results are written flat",
@@ -365,7 +369,19 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         .unwrap_or(now)
         .format(&Rfc3339)
         .unwrap_or_default();
-    let app_url = app.endpoints().ok().map(|e| e.app_url);
+    // links to the web app only where it is known to be the API's: the region's, or `app_url`
+    let app_url = app.endpoints().ok().and_then(|e| {
+        (e.api_url == e.region.api_url() || app.config.settings.app_url.is_some())
+            .then_some(e.app_url)
+    });
+    if args.path_prefix.is_some() && args.output != OutputFormat::Sarif {
+        app.out
+            .note("--path-prefix applies to SARIF only; it is not used here");
+    }
+    if args.max_findings.is_some() && args.output != OutputFormat::Markdown {
+        app.out
+            .note("--max-findings applies to Markdown only; it is not used here");
+    }
     let report = Report {
         project_id: &project,
         project_name: &name,
@@ -376,6 +392,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         max_findings: args.max_findings,
         baseline: baseline.as_ref(),
         app_url: app_url.as_deref(),
+        branch: args.branch.as_deref(),
     };
     let count = report.count();
     if count == 0 && failed.is_empty() {
@@ -402,8 +419,11 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         app.out.info(&summary(&by_type));
     }
     if let Target::File(_) = target {
-        app.out
-            .success(&format!("{count} findings saved to {}", describe(&target)));
+        app.out.success(&format!(
+            "{count} finding{} saved to {}",
+            if count == 1 { "" } else { "s" },
+            describe(&target)
+        ));
     }
     match &baseline {
         Some(b) => Ok(compared(&app, b, &report, &args)),
@@ -416,7 +436,8 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
 fn compared(app: &App, b: &baseline::Baseline, r: &Report<'_>, args: &ResultsArgs) -> Exit {
     use cybedefend_core::text::one_line;
     let current: Vec<&Finding> = r.by_type.iter().flat_map(|(_, f)| f.iter()).collect();
-    let new: Vec<&Finding> = current.iter().copied().filter(|f| b.is_new(f)).collect();
+    let mut new: Vec<&Finding> = current.iter().copied().filter(|f| b.is_new(f)).collect();
+    new.sort_by_key(|f| report::rank(&f.severity));
     let fixed = b.fixed(&current);
     app.out.info(&format!(
         "Against {}: {} new, {} existing, {} fixed",
@@ -439,6 +460,11 @@ fn compared(app: &App, b: &baseline::Baseline, r: &Report<'_>, args: &ResultsArg
             .info(&format!("  ... and {} more new", new.len() - 10));
     }
     if !args.break_on_new {
+        return Exit::Success;
+    }
+    if args.break_on_severity == Some(crate::gates::Threshold::None) {
+        app.out
+            .info("--break-on-severity none: new findings never fail this run");
         return Exit::Success;
     }
     let threshold = args
@@ -475,15 +501,9 @@ fn summary(by_type: &[(&str, Vec<Finding>)]) -> String {
     );
     let mut all = [0usize; 4];
     for (kind, findings) in by_type.iter().filter(|(_, f)| !f.is_empty()) {
-        let mut c = [0usize; 4];
-        for f in findings {
-            if let Some(i) = cybedefend_core::platform::results::SEVERITIES
-                .iter()
-                .position(|s| *s == f.severity)
-            {
-                c[i] += 1;
-                all[i] += 1;
-            }
+        let c = report::severity_counts(findings);
+        for (a, n) in all.iter_mut().zip(c) {
+            *a += n;
         }
         let _ = write!(
             s,
@@ -506,12 +526,73 @@ fn summary(by_type: &[(&str, Vec<Finding>)]) -> String {
 
 /// `--path-prefix`: a relative folder of the repository, `/`-separated, without `..`.
 fn path_prefix(value: &str) -> std::result::Result<String, String> {
-    let v = value.trim().trim_matches('/').replace('\\', "/");
-    if v.split('/').any(|part| part == "..") || value.trim().starts_with('/') {
+    let raw = value.trim().replace('\\', "/");
+    if raw.starts_with('/') || raw.contains(':') {
+        return Err("give the folder relative to the repository root (`services/api`)".into());
+    }
+    if raw.chars().any(|c| c.is_control() || c == '%') {
+        return Err("must not hold control characters or `%`".into());
+    }
+    // `./a//b/` is `a/b`
+    let parts: Vec<&str> = raw
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
         return Err("give the folder relative to the repository root, without `..`".into());
     }
-    if v.chars().any(char::is_control) {
-        return Err("must not hold control characters".into());
+    Ok(parts.join("/"))
+}
+
+/// A baseline must be a report of the same project, with the types this run writes: compared
+/// with another project's, or with a report of one type, every finding would look new.
+fn check_baseline(b: &baseline::Baseline, project: &str, kind: ResultType) -> Result<()> {
+    if b.project != project {
+        return Err(Error::usage(format!(
+            "--baseline {} is a report of project `{}`, not `{project}`",
+            b.shown,
+            cybedefend_core::text::one_line(&b.project, 80)
+        ))
+        .with_hint("give the report this project's results wrote earlier"));
     }
-    Ok(v)
+    let wanted: Vec<&str> = match kind {
+        ResultType::All => RESULT_TYPES.to_vec(),
+        k => vec![k.name()],
+    };
+    if let Some(types) = &b.types {
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|t| !types.contains(*t))
+            .collect();
+        if !missing.is_empty() {
+            let mut held: Vec<&str> = types.iter().map(String::as_str).collect();
+            held.sort_unstable();
+            return Err(Error::usage(format!(
+                "--baseline {} holds {} findings only, and this run also writes {}",
+                b.shown,
+                held.join(", "),
+                missing.join(", ")
+            ))
+            .with_hint(
+                "write the baseline with the same --type as this run (without -t for every type)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_path_prefix_is_a_relative_folder() {
+        assert_eq!(
+            super::path_prefix("./services//api/").unwrap(),
+            "services/api"
+        );
+        assert_eq!(super::path_prefix("services\\api").unwrap(), "services/api");
+        for bad in ["/abs", "../x", "a/../../b", "C:/x", "a%2e", "x\u{7}"] {
+            assert!(super::path_prefix(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -101,8 +101,11 @@ main{max-width:64rem;margin:auto}h1{margin:0 0 1rem}table{border-collapse:collap
 pre{background:var(--code);padding:.8rem;overflow:auto;border-radius:.3rem}code{font-family:ui-monospace,monospace}\
 .chip{display:inline-block;border:1px solid var(--line);border-radius:1rem;padding:.05rem .6rem;margin:.2rem .2rem 0 0;font-size:.8rem}a{color:#2563eb}\
 @media (prefers-color-scheme:dark){a{color:#93c5fd}}\
-#f-sev-critical:checked~.groups .group:not(.s-critical),#f-sev-high:checked~.groups .group:not(.s-high),\
-#f-sev-medium:checked~.groups .group:not(.s-medium),#f-sev-low:checked~.groups .group:not(.s-low){display:none}\
+#f-sev-critical:checked~.groups .group:not(.has-critical),#f-sev-high:checked~.groups .group:not(.has-high),\
+#f-sev-medium:checked~.groups .group:not(.has-medium),#f-sev-low:checked~.groups .group:not(.has-low),\
+#f-sev-critical:checked~.groups tr.o:not(.s-critical),#f-sev-high:checked~.groups tr.o:not(.s-high),\
+#f-sev-medium:checked~.groups tr.o:not(.s-medium),#f-sev-low:checked~.groups tr.o:not(.s-low){display:none}\
+.new{font-size:.7rem;font-weight:700;color:#fff;background:#7c3aed;border-radius:.3rem;padding:0 .3rem;margin-right:.3rem}\
 TYPE_RULES\
 @media print{body{background:#fff;color:#000;padding:0}.filters{display:none}.group{break-inside:avoid-page;border-left-width:.2rem;background:none}\
 .group>summary{list-style:none;padding:.3rem 0}.explain{display:none}.group::details-content{content-visibility:visible;display:block}\
@@ -227,6 +230,35 @@ pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::
         c[3],
         r.count()
     );
+    if let Some(b) = r.baseline {
+        let current: Vec<&Finding> = r.findings().collect();
+        let new = current.iter().filter(|f| b.is_new(f)).count();
+        let fixed = b.fixed(&current);
+        let _ = write!(
+            s,
+            "<p>Against {}: <strong>{new} new</strong>, {} fixed.</p>",
+            html_escape(&b.shown),
+            fixed.len()
+        );
+        if !fixed.is_empty() {
+            let _ = write!(
+                s,
+                "<details><summary>Fixed since the baseline ({})</summary><table class=\"occ\"><tr><th>Where</th><th>Severity</th><th>Finding</th><th>Type</th></tr>",
+                fixed.len()
+            );
+            for e in &fixed {
+                let _ = write!(
+                    s,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    html_escape(&e.path),
+                    html_escape(&e.vulnerability.severity.to_ascii_lowercase()),
+                    html_escape(&e.vulnerability.name),
+                    html_escape(&e.vulnerability.kind)
+                );
+            }
+            s.push_str("</table></details>");
+        }
+    }
     if r.count() == 0 {
         s.push_str("<p>No vulnerabilities found.</p></main></body></html>\n");
         return out.write_all(s.as_bytes());
@@ -308,10 +340,17 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
     } else {
         f.name.clone()
     };
+    // the severities its occurrences have, for the severity filter (which also hides the rows
+    // of other severities inside a group)
+    let has: String = SEVERITIES
+        .iter()
+        .filter(|sev| g.iter().any(|o| o.severity == **sev))
+        .map(|sev| format!(" has-{sev}"))
+        .collect();
     let mut s = String::new();
     let _ = write!(
         s,
-        "<details class=\"group s-{} t-{}\"{}><summary><span class=\"badge\">{}</span><strong>{}</strong> <span class=\"muted\">{} · {} occurrence{}</span></summary><div>",
+        "<details class=\"group s-{} t-{}{has}\"{}><summary><span class=\"badge\">{}</span><strong>{}</strong> <span class=\"muted\">{} · {} occurrence{}</span></summary><div>",
         html_escape_attr(sev),
         html_escape_attr(&f.kind),
         if rank(sev) <= 1 { " open" } else { "" },
@@ -369,9 +408,15 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
             ),
             _ => String::new(),
         };
+        let new = if r.state_against_baseline(o) == Some("new") {
+            "<span class=\"new\">NEW</span>"
+        } else {
+            ""
+        };
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
+            "<tr class=\"o s-{}\"><td>{new}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
+            html_escape_attr(&o.severity),
             html_escape(&place(o)),
             html_escape(&o.severity),
             html_escape(&o.state),

@@ -48,6 +48,51 @@ impl Budgeted {
     }
 }
 
+/// Text for a code span: one line, no backtick (which would end the span), and when long the
+/// end kept (a path's file name and line matter most). Code spans show `<` and `&` as they are.
+fn md_code(s: &str) -> String {
+    let one = cybedefend_core::text::one_line(s, 4_096).replace('`', "'");
+    let n = one.chars().count();
+    if n <= 200 {
+        one
+    } else {
+        format!("…{}", one.chars().skip(n - 199).collect::<String>())
+    }
+}
+
+/// Markdown from the platform (how to fix) made safe for a comment: outside code fences, `<`
+/// is escaped, so that no tag (`<!--`, `</details>`) can hide or break the rest.
+fn md_block(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            out.push_str(line);
+        } else if fenced {
+            out.push_str(line);
+        } else {
+            out.push_str(&line.replace('<', "&lt;"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// One occurrence's line.
+fn row(r: &Report<'_>, f: &Finding) -> String {
+    let new = if r.state_against_baseline(f) == Some("new") {
+        "🆕 "
+    } else {
+        ""
+    };
+    format!(
+        "- {new}`{}` ({})\n",
+        md_code(&place(f)),
+        md_escape(&f.state)
+    )
+}
+
 /// Markdown report.
 pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::Result<()> {
     let mut s = Budgeted {
@@ -56,32 +101,79 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
     };
     s.push("# CybeDefend scan results\n\n| | |\n|---|---|\n");
     s.push(&format!("| Project | {} |\n", md_escape(r.project_name)));
-    s.push(&format!("| Project ID | `{}` |\n", md_escape(r.project_id)));
+    s.push(&format!("| Project ID | `{}` |\n", md_code(r.project_id)));
     s.push(&format!("| Type | {} |\n", r.kind));
+    if let Some(b) = r.branch.filter(|b| !b.is_empty()) {
+        s.push(&format!("| Branch | `{}` |\n", md_code(b)));
+    }
     s.push(&format!("| Findings | {} |\n", r.count()));
     s.push(&format!("| Generated | {generated} |\n"));
+    let current: Vec<&Finding> = r.findings().collect();
+    let fixed = r.baseline.map(|b| b.fixed(&current)).unwrap_or_default();
     if let Some(b) = r.baseline {
-        let current: Vec<&Finding> = r.findings().collect();
         let new = current.iter().filter(|f| b.is_new(f)).count();
         s.push(&format!(
             "| Against {} | {new} new, {} fixed |\n",
             md_escape(&b.shown),
-            b.fixed(&current).len()
+            fixed.len()
         ));
     }
     s.push("\n");
-    if r.count() == 0 {
+    if r.count() == 0 && fixed.is_empty() {
         s.push("No vulnerabilities found.\n");
         return out.write_all(s.text.as_bytes());
     }
     s.push(&summary_table(r));
 
     let c = counts(r);
-    let serious = c[0] + c[1];
     let limit = COMMENT_LIMIT - TAIL;
     let max = r.max_findings.unwrap_or(DEFAULT_MAX_FINDINGS);
     let mut listed = 0usize;
-    if serious == 0 {
+    // against a baseline, what changed comes first: the new findings, then the fixed ones
+    if let Some(b) = r.baseline {
+        let mut new: Vec<&Finding> = current.iter().copied().filter(|f| b.is_new(f)).collect();
+        new.sort_by_key(|f| super::rank(&f.severity));
+        if !new.is_empty() {
+            s.push(&format!("\n## New since the baseline ({})\n\n", new.len()));
+            for f in &new {
+                let line = format!(
+                    "- 🆕 **{}** {} — `{}`\n",
+                    md_escape(&f.severity),
+                    md_escape(if f.name.is_empty() { &f.id } else { &f.name }),
+                    md_code(&place(f))
+                );
+                if listed >= max || !s.fits(&line, limit) {
+                    break;
+                }
+                s.push(&line);
+                listed += 1;
+            }
+        }
+        if !fixed.is_empty() {
+            s.push(&format!(
+                "\n## Fixed since the baseline ({})\n\n",
+                fixed.len()
+            ));
+            for e in fixed.iter().take(20) {
+                let line = format!(
+                    "- ✅ {} {} — `{}`\n",
+                    md_escape(&e.vulnerability.severity.to_ascii_lowercase()),
+                    md_escape(&e.vulnerability.name),
+                    md_code(&e.path)
+                );
+                if !s.fits(&line, limit) {
+                    break;
+                }
+                s.push(&line);
+            }
+            if fixed.len() > 20 {
+                s.push(&format!("- … and {} more\n", fixed.len() - 20));
+            }
+        }
+        // the rest of the list counts the new ones again only once
+        listed = 0;
+    }
+    if c[0] + c[1] == 0 {
         s.push("\nNo critical or high finding.\n");
     } else {
         s.push("\n## Critical and high\n");
@@ -89,7 +181,7 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
     'groups: for g in groups(r, 1) {
         let first = g[0];
         let sev = first.severity.as_str();
-        let head = format!(
+        let mut block = format!(
             "\n### {} {} — {}, {} occurrence{}\n\n",
             ["🔴", "🟠", "🟡", "🔵"][super::rank(sev).min(3)],
             md_escape(if first.name.is_empty() {
@@ -101,10 +193,6 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
             g.len(),
             if g.len() == 1 { "" } else { "s" }
         );
-        if listed >= max || !s.fits(&head, limit) {
-            break;
-        }
-        s.push(&head);
         let mut about = String::new();
         if let Some(a) = &first.advisory {
             let _ = write!(about, "Advisory {}. ", md_escape(a));
@@ -116,40 +204,31 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
             let _ = write!(about, "{}. ", md_escape(&first.cwe.join(", ")));
         }
         if !about.is_empty() {
-            let line = format!("{}\n\n", about.trim_end());
-            if s.fits(&line, limit) {
-                s.push(&line);
-            }
+            let _ = write!(block, "{}\n\n", about.trim_end());
         }
         if !first.how_to_prevent.is_empty() {
-            let fix = cut(&strip_bold(&first.how_to_prevent), FIX_CHARS);
-            let block = format!(
-                "<details><summary>How to fix</summary>\n\n{}\n\n</details>\n\n",
-                fix.replace("</details>", "&lt;/details&gt;")
+            let fix = cut(&md_block(&strip_bold(&first.how_to_prevent)), FIX_CHARS);
+            let _ = write!(
+                block,
+                "<details><summary>How to fix</summary>\n\n{fix}\n\n</details>\n\n"
             );
-            if s.fits(&block, limit) {
-                s.push(&block);
-            }
         }
+        // a group goes in with at least its first row, or not at all
+        let first_row = row(r, first);
+        if listed >= max || !s.fits(&format!("{block}{first_row}"), limit) {
+            break;
+        }
+        s.push(&block);
         for f in g {
-            let new = if r.state_against_baseline(f) == Some("new") {
-                "🆕 "
-            } else {
-                ""
-            };
-            let row = format!(
-                "- {new}`{}` ({})\n",
-                md_escape(&place(f)),
-                md_escape(&f.state)
-            );
-            if listed >= max || !s.fits(&row, limit) {
+            let line = row(r, f);
+            if listed >= max || !s.fits(&line, limit) {
                 break 'groups;
             }
-            s.push(&row);
+            s.push(&line);
             listed += 1;
         }
     }
-    let rest = r.count() - listed;
+    let rest = r.count() - listed.min(c[0] + c[1]);
     if rest > 0 {
         let others: Vec<String> = SEVERITIES
             .iter()
@@ -158,11 +237,11 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
             .map(|(i, sev)| format!("{} {sev}", c[i]))
             .collect();
         s.push(&format!(
-            "\n_{rest} more finding{} not listed here ({} in all: {}). The full report: `cybedefend results --project-id {} -o html`._\n",
+            "\n_{rest} more finding{} not listed here ({} in all: {}). The full report: `{}`._\n",
             if rest == 1 { " is" } else { "s are" },
             r.count(),
             others.join(", "),
-            cybedefend_core::text::shell_word(r.project_id).replace('`', "'")
+            r.full_report_command().replace('`', "'")
         ));
     }
     out.write_all(s.text.as_bytes())
@@ -175,12 +254,9 @@ fn summary_table(r: &Report<'_>) -> String {
     );
     let mut all = [0usize; 4];
     for (kind, findings) in r.by_type {
-        let mut c = [0usize; 4];
-        for f in findings {
-            if let Some(i) = SEVERITIES.iter().position(|s| *s == f.severity) {
-                c[i] += 1;
-                all[i] += 1;
-            }
+        let c = super::severity_counts(findings);
+        for (a, n) in all.iter_mut().zip(c) {
+            *a += n;
         }
         let _ = writeln!(
             t,

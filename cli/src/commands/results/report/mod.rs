@@ -33,6 +33,24 @@ pub(crate) struct Report<'a> {
     pub(crate) baseline: Option<&'a super::baseline::Baseline>,
     /// The web app's base URL, for links to each finding (HTML).
     pub(crate) app_url: Option<&'a str>,
+    /// `--branch`, when given (the full-report command repeats it).
+    pub(crate) branch: Option<&'a str>,
+}
+
+impl Report<'_> {
+    /// The command that writes this report in full, as HTML: its type and branch kept.
+    pub(crate) fn full_report_command(&self) -> String {
+        let word = cybedefend_core::text::shell_word;
+        let mut c = format!("cybedefend results --project-id {}", word(self.project_id));
+        if self.kind != "all" {
+            c.push_str(&format!(" -t {}", word(self.kind)));
+        }
+        if let Some(b) = self.branch.filter(|b| !b.is_empty()) {
+            c.push_str(&format!(" --branch {}", word(b)));
+        }
+        c.push_str(" -o html");
+        c
+    }
 }
 
 impl Report<'_> {
@@ -78,6 +96,17 @@ pub(crate) fn rank(severity: &str) -> usize {
 /// A description without markdown's bold marks (plain-text formats).
 pub(super) fn strip_bold(s: &str) -> String {
     s.replace("**", "")
+}
+
+/// Findings of one list by severity, most severe first (others not counted).
+pub(crate) fn severity_counts(findings: &[Finding]) -> [usize; 4] {
+    let mut c = [0; 4];
+    for f in findings {
+        if let Some(i) = SEVERITIES.iter().position(|s| *s == f.severity) {
+            c[i] += 1;
+        }
+    }
+    c
 }
 
 /// Findings by severity, most severe first.
@@ -133,6 +162,7 @@ mod tests {
             max_findings: None,
             baseline: None,
             app_url: None,
+            branch: None,
         };
         let mut out = Vec::new();
         f(&r, &mut out).unwrap();
@@ -147,8 +177,10 @@ mod tests {
         )];
         let v: serde_json::Value = serde_json::from_str(&render(&by_type, sarif)).unwrap();
         let run = &v["runs"][0];
-        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 1);
-        assert_eq!(run["results"][1]["ruleIndex"], 0);
+        // one rule per severity of a name: GitHub shows a rule's severity on all its alerts
+        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 2);
+        assert_eq!(run["results"][1]["ruleIndex"], 1);
+        assert_eq!(run["results"][1]["ruleId"], "XSS (high)");
         assert_eq!(run["results"][0]["level"], "error");
         assert_eq!(
             run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
@@ -195,6 +227,7 @@ mod tests {
                 max_findings: None,
                 baseline: None,
                 app_url: None,
+                branch: None,
             };
             let mut out = Vec::new();
             sarif(&r, &mut out).unwrap();
@@ -203,11 +236,14 @@ mod tests {
         let v = render_with(None);
         let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
         let props = |i: usize| &rules[i]["properties"];
-        assert_eq!(props(0)["security-severity"], "9.5", "XSS at its highest");
-        assert_eq!(props(0)["problem.severity"], "error");
-        assert_eq!(props(1)["security-severity"], "2.0");
-        assert_eq!(props(1)["problem.severity"], "recommendation");
-        assert_eq!(props(2)["problem.severity"], "warning");
+        assert_eq!(rules[0]["id"], "XSS (high)");
+        assert_eq!(props(0)["security-severity"], "8.0");
+        assert_eq!(rules[1]["id"], "XSS (critical)");
+        assert_eq!(props(1)["security-severity"], "9.5");
+        assert_eq!(props(1)["problem.severity"], "error");
+        assert_eq!(props(2)["security-severity"], "2.0");
+        assert_eq!(props(2)["problem.severity"], "recommendation");
+        assert_eq!(props(3)["problem.severity"], "warning");
         assert!(
             rules
                 .iter()

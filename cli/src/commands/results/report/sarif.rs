@@ -39,6 +39,23 @@ fn problem_severity(severity: &str) -> &'static str {
     }
 }
 
+/// What is percent-encoded in a path segment of a SARIF URI: controls, space and the
+/// characters that would end or change the path.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
+
 /// Where a result points: the file, or for a dependency or an image the manifest when the API
 /// names it, else the repository root (the package is in the message), with `--path-prefix`.
 fn uri(f: &Finding, prefix: Option<&str>) -> (String, bool) {
@@ -54,26 +71,66 @@ fn uri(f: &Finding, prefix: Option<&str>) -> (String, bool) {
         (None, true) => ".".to_owned(),
         (None, false) => path,
     };
-    (joined, file)
+    // a URI reference: each segment percent-encoded (a space, `%`, `#` or `?` in a name)
+    let encoded = joined
+        .split('/')
+        .map(|seg| percent_encoding::utf8_percent_encode(seg, SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/");
+    (encoded, file)
 }
 
-fn rule_id(f: &Finding) -> &str {
+fn base_id(f: &Finding) -> &str {
     if f.name.is_empty() { &f.id } else { &f.name }
+}
+
+/// Rule ids: a finding's name, or `name (severity)` when that name is found at several
+/// severities (GitHub shows a rule's one severity on each of its alerts).
+struct RuleIds<'a> {
+    split: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> RuleIds<'a> {
+    fn of(findings: impl Iterator<Item = &'a Finding>) -> Self {
+        let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+        let mut split = std::collections::HashSet::new();
+        for f in findings {
+            let id = base_id(f);
+            match seen.get(id) {
+                Some(sev) if *sev != f.severity.as_str() => {
+                    split.insert(id);
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(id, &f.severity);
+                }
+            }
+        }
+        Self { split }
+    }
+
+    fn id(&self, f: &Finding) -> String {
+        let id = base_id(f);
+        if self.split.contains(id) {
+            format!("{id} ({})", f.severity)
+        } else {
+            id.to_owned()
+        }
+    }
 }
 
 fn kept(f: &Finding) -> bool {
     !(f.id.is_empty() && f.name.is_empty())
 }
 
-/// One SARIF rule per distinct rule id, described by its first finding, at the highest
-/// severity of its findings.
-struct Rules<'a>(Vec<(&'a Finding, &'a str)>);
+/// One SARIF rule per distinct rule id, described by its first finding, at its severity.
+struct Rules<'a>(Vec<(String, &'a Finding, &'a str)>);
 
 impl Serialize for Rules<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for (f, severity) in &self.0 {
-            let id = rule_id(f);
+        for (id, f, severity) in &self.0 {
+            let id = id.as_str();
             let mut tags: Vec<&str> = f.cwe.iter().map(String::as_str).collect();
             tags.extend(f.owasp_top10.iter().map(String::as_str));
             tags.push(&f.kind);
@@ -110,7 +167,8 @@ impl Serialize for Rules<'_> {
 
 struct SarifResults<'a> {
     report: &'a Report<'a>,
-    index: &'a std::collections::HashMap<&'a str, usize>,
+    index: &'a std::collections::HashMap<String, usize>,
+    ids: &'a RuleIds<'a>,
 }
 
 /// A dependency's message: what, which package, which advisory, which version fixes it.
@@ -133,7 +191,8 @@ impl Serialize for SarifResults<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
         for f in self.report.findings().filter(|f| kept(f)) {
-            let id = rule_id(f);
+            let id = self.ids.id(f);
+            let id = id.as_str();
             let (uri, file) = uri(f, self.report.path_prefix);
             let text = if !file {
                 dependency_text(f)
@@ -182,19 +241,20 @@ impl Serialize for SarifResults<'_> {
 
 /// SARIF 2.1.0 with a `rules` array; `results` is `[]` when there is nothing.
 pub(crate) fn sarif(r: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut rules: Vec<(&Finding, &str)> = Vec::new();
+    let ids = RuleIds::of(r.findings().filter(|f| kept(f)));
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut rules: Vec<(String, &Finding, &str)> = Vec::new();
     for f in r.findings().filter(|f| kept(f)) {
-        let id = rule_id(f);
-        match index.get(id) {
+        let id = ids.id(f);
+        match index.get(&id) {
             Some(&i) => {
-                if rank(&f.severity) < rank(rules[i].1) {
-                    rules[i].1 = &f.severity;
+                if rank(&f.severity) < rank(rules[i].2) {
+                    rules[i].2 = &f.severity;
                 }
             }
             None => {
-                index.insert(id, rules.len());
-                rules.push((f, &f.severity));
+                index.insert(id.clone(), rules.len());
+                rules.push((id, f, &f.severity));
             }
         }
     }
@@ -223,12 +283,23 @@ pub(crate) fn sarif(r: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     write!(out, "          \"rules\": ")?;
     serde_json::to_writer(&mut *out, &Rules(rules)).map_err(io::Error::other)?;
     writeln!(out, "\n        }}\n      }},")?;
+    // one category per scanned folder, so that a monorepo's uploads do not replace each other
+    let category = format!(
+        "cybedefend/{}/",
+        r.path_prefix.filter(|p| !p.is_empty()).unwrap_or(".")
+    );
+    writeln!(
+        out,
+        "      \"automationDetails\": {},",
+        serde_json::json!({ "id": category })
+    )?;
     write!(out, "      \"results\": ")?;
     serde_json::to_writer(
         &mut *out,
         &SarifResults {
             report: r,
             index: &index,
+            ids: &ids,
         },
     )
     .map_err(io::Error::other)?;
