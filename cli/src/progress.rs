@@ -46,11 +46,17 @@ impl Progress {
     pub(crate) fn new(app: &App, label: &str, total: Option<u64>, unit: Unit) -> Self {
         use std::io::IsTerminal;
         let terminal = !app.config.ci() && std::io::stderr().is_terminal();
-        let bar = terminal.then(|| bar(label, total, unit));
+        let mut p = Self::plain(app.out, label, total, unit);
+        p.bar = terminal.then(|| bar(label, total, unit));
+        p
+    }
+
+    /// Without a bar: the plain lines only.
+    fn plain(out: Printer, label: &str, total: Option<u64>, unit: Unit) -> Self {
         let now = Instant::now();
         Self {
-            bar,
-            out: app.out,
+            bar: None,
+            out,
             label: label.to_owned(),
             total,
             unit,
@@ -184,18 +190,7 @@ mod tests {
     use super::*;
 
     fn plain(total: Option<u64>, unit: Unit) -> Progress {
-        let now = Instant::now();
-        Progress {
-            bar: None,
-            out: Printer::new(true),
-            label: "Packaging".into(),
-            total,
-            unit,
-            start: now,
-            last_line: now,
-            last_tenth: 0,
-            last_done: 0,
-        }
+        Progress::plain(Printer::new(true), "Packaging", total, unit)
     }
 
     /// Without a terminal: a line for each new tenth, and every 10 s while the work moves

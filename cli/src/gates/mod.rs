@@ -12,6 +12,7 @@ use cybedefend_core::platform::{Api, policies};
 use cybedefend_core::{Error, Result, env};
 
 use crate::app::App;
+use crate::commands::results::report::place;
 use crate::exit::Exit;
 use clap::{Args, ValueEnum};
 use cybedefend_core::duration::Span;
@@ -163,14 +164,6 @@ fn keep_top(top: &mut Vec<(usize, Finding)>, rank: usize, f: Finding) {
     let at = top.partition_point(|(r, _)| *r <= rank);
     top.insert(at, (rank, f));
     top.truncate(TOP);
-}
-
-/// `src/db.js:42`, or the package for a dependency.
-fn place(f: &Finding) -> String {
-    match f.start_line {
-        Some(line) if line > 0 => format!("{}:{line}", f.path),
-        _ => f.path.clone(),
-    }
 }
 
 /// Text for a Markdown table cell: one line, no `|`.

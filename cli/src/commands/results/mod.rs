@@ -6,7 +6,7 @@
 //! when none can, no report is written.
 
 mod baseline;
-mod report;
+pub(crate) mod report;
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;

@@ -111,10 +111,6 @@ TYPE_RULES\
 .group>summary{list-style:none;padding:.3rem 0}.explain{display:none}.group::details-content{content-visibility:visible;display:block}\
 .group>div{padding:0}.occ{font-size:.75rem}a{color:#000;text-decoration:none}}";
 
-fn html_escape_attr(s: &str) -> String {
-    html_escape(s)
-}
-
 /// The result types a report can hold, in report order.
 const TYPES: &[&str] = &["sast", "sca", "iac", "secret", "cicd", "container"];
 
@@ -351,8 +347,8 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
     let _ = write!(
         s,
         "<details class=\"group s-{} t-{}{has}\"{}><summary><span class=\"badge\">{}</span><strong>{}</strong> <span class=\"muted\">{} · {} occurrence{}</span></summary><div>",
-        html_escape_attr(sev),
-        html_escape_attr(&f.kind),
+        html_escape(sev),
+        html_escape(&f.kind),
         if rank(sev) <= 1 { " open" } else { "" },
         html_escape(&sev.to_ascii_uppercase()),
         html_escape(&title),
@@ -365,7 +361,7 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
     if let Some(a) = &f.advisory {
         facts.push(format!(
             "Advisory <a href=\"https://github.com/advisories/{}\">{}</a>",
-            html_escape_attr(&cybedefend_core::platform::seg(a)),
+            html_escape(&cybedefend_core::platform::seg(a)),
             html_escape(a)
         ));
     }
@@ -389,7 +385,7 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
         let _ = write!(
             s,
             "<a class=\"chip\" href=\"https://cwe.mitre.org/data/definitions/{}.html\">{}</a>",
-            html_escape_attr(n),
+            html_escape(n),
             html_escape(c)
         );
     }
@@ -401,10 +397,10 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
         let link = match (r.app_url, o.id.is_empty()) {
             (Some(app), false) => format!(
                 "<a href=\"{}/project/{}/{}/issue/{}\">open</a>",
-                html_escape_attr(app.trim_end_matches('/')),
-                html_escape_attr(&cybedefend_core::platform::seg(r.project_id)),
-                html_escape_attr(&cybedefend_core::platform::seg(&o.kind)),
-                html_escape_attr(&cybedefend_core::platform::seg(&o.id))
+                html_escape(app.trim_end_matches('/')),
+                html_escape(&cybedefend_core::platform::seg(r.project_id)),
+                html_escape(&cybedefend_core::platform::seg(&o.kind)),
+                html_escape(&cybedefend_core::platform::seg(&o.id))
             ),
             _ => String::new(),
         };
@@ -416,7 +412,7 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
         let _ = write!(
             s,
             "<tr class=\"o s-{}\"><td>{new}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
-            html_escape_attr(&o.severity),
+            html_escape(&o.severity),
             html_escape(&place(o)),
             html_escape(&o.severity),
             html_escape(&o.state),
