@@ -85,13 +85,17 @@ impl Baseline {
         if len > CAP {
             return Err(bad(format!("larger than {} MiB", CAP >> 20)));
         }
-        let parsed: File = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
-            bad(format!(
-                "not a JSON report (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
+        // the cap holds while reading too: a file that grows after the check is cut, and then
+        // is not a whole report
+        let capped = std::io::Read::take(file, CAP + 1);
+        let parsed: File =
+            serde_json::from_reader(std::io::BufReader::new(capped)).map_err(|e| {
+                bad(format!(
+                    "not a JSON report (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
         let Some(project) = parsed.project_id.filter(|p| !p.is_empty()) else {
             return Err(bad(
                 "not a report of `results -o json` (it has no `projectId`)".into(),
