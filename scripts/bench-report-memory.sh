@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory and time of `cybedefend results` on a large project: N SAST findings (default 120,000)
-# served by the platform double, written as SARIF and as JSON (FORMATS="json sarif markdown html"
-# picks others). Prints, for each, the report's size, peak RSS (GNU time) and time.
+# served by the platform double in pages of 100 (as the live API), written in every format
+# (FORMATS="sarif json" picks some). Prints, for each, the report's size, peak RSS (GNU time),
+# time, and the peak against the target (64 MB whatever the number of findings).
 # BASELINE=path/to/another/cybedefend also measures that binary (both sides and the ratio).
 # Needs: GNU time (apt-get install time).
 set -euo pipefail
@@ -12,14 +13,14 @@ echo "== building cybedefend and the platform double (release)"
 cargo build --release -q -p cybedefend -p cybedefend-platform-double
 work="$(mktemp -d)"
 pat="cdp_bench_report_memory"
-DOUBLE_PROJECTS=bench DOUBLE_FINDINGS="$findings" target/release/platform-double "$pat" > "$work/double.out" &
+DOUBLE_PROJECTS=bench DOUBLE_FINDINGS="$findings" DOUBLE_PAGE_CAP=100 target/release/platform-double "$pat" > "$work/double.out" &
 double=$!
 trap 'kill $double 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 600); do grep -q READY "$work/double.out" 2>/dev/null && break; sleep 0.1; done
 url="$(awk '/READY/{print $2}' "$work/double.out")"
 export HOME="$work/home" CYBEDEFEND_PAT="$pat" CYBEDEFEND_API_URL="$url" CYBEDEFEND_AUTH_ENDPOINT="$url"
 mkdir -p "$HOME"
-formats="${FORMATS:-sarif json}"
+formats="${FORMATS:-json sarif markdown html}"
 echo "== $findings findings; results -t sast as: $formats"
 measure() { # name binary format
   local name="$1" bin="$2" format="$3"
@@ -43,7 +44,11 @@ for name, fmt, kb, secs, size in rows:
     mb = int(kb) / 1024
     by[(name, fmt)] = mb
     print(f"{name:<11} {fmt:<6} {mb:>7.1f} MB {float(secs):>6.2f}s {int(size)/1e6:>7.1f} MB {int(kb)*1024/n:>13.0f} B")
-for fmt in ["sarif", "json", "markdown", "html"]:
+for fmt in ["json", "sarif", "markdown", "html"]:
+    if ("cybedefend", fmt) in by:
+        mb = by[("cybedefend", fmt)]
+        verdict = "within" if mb <= 64 else "OVER"
+        print(f"{fmt}: peak RSS {mb:.1f} MB / target 64 MB = {mb / 64:.2f} ({verdict} the target)")
     if ("baseline", fmt) in by:
         print(f"{fmt}: peak RSS cybedefend / baseline = {by[('cybedefend', fmt)] / by[('baseline', fmt)]:.2f}")
 PY

@@ -88,6 +88,14 @@ impl App {
         })
     }
 
+    /// Most requests in flight at once (`http_concurrency`).
+    pub(crate) fn http_concurrency(&self) -> usize {
+        self.config
+            .settings
+            .http_concurrency
+            .unwrap_or(cybedefend_core::platform::results::DEFAULT_CONCURRENCY)
+    }
+
     /// ` of profile `acme`` when a profile is active, for messages about the stored login.
     pub(crate) fn profile_note(&self) -> String {
         self.config

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use cybedefend_core::platform::results::{
-    self, Budget, Finding, RESULT_TYPES, ResultsQuery, SEVERITIES,
+    Budget, Finding, Pages, RESULT_TYPES, ResultsQuery, SEVERITIES,
 };
 use cybedefend_core::platform::scan::ScanStatus;
 use cybedefend_core::platform::{Api, policies};
@@ -156,6 +156,30 @@ pub(crate) async fn follow(scan: Followed<'_, '_>, summary: &mut Summary) -> Res
 /// How many findings a tripped gate lists.
 const TOP: usize = 10;
 
+/// One type's open findings by severity, and its most severe ones at or above a threshold.
+#[derive(Default)]
+struct Tally {
+    counts: [u64; 4],
+    other: u64,
+    top: Vec<(usize, Finding)>,
+}
+
+impl Tally {
+    fn add(&mut self, findings: Vec<Finding>, threshold: Option<usize>) {
+        for f in findings.into_iter().filter(|f| f.is_open()) {
+            match SEVERITIES.iter().position(|s| *s == f.severity) {
+                Some(i) => {
+                    self.counts[i] += 1;
+                    if threshold.is_some_and(|rank| i <= rank) {
+                        keep_top(&mut self.top, i, f);
+                    }
+                }
+                None => self.other += 1,
+            }
+        }
+    }
+}
+
 /// Keeps the [`TOP`] most severe findings (`rank` 0 is critical), first seen first among equals.
 fn keep_top(top: &mut Vec<(usize, Finding)>, rank: usize, f: Finding) {
     if top.len() == TOP && top.last().is_some_and(|(r, _)| *r <= rank) {
@@ -230,42 +254,57 @@ async fn apply(scan: Followed<'_, '_>, status: ScanStatus, summary: &mut Summary
     let threshold = args
         .break_on_severity
         .and_then(|t| t.rank().map(|r| (t, r)));
-    let mut counts = [0u64; 4];
-    let mut other = 0u64;
-    let mut budget = Budget::default();
-    // the most severe open findings at or above the threshold, for a gate that trips
-    let mut top: Vec<(usize, Finding)> = Vec::new();
+    let budget = Budget::default();
     let kinds = args.kinds.unwrap_or(RESULT_TYPES);
     let seen = budget.seen();
+    let pages = Pages::new(api, project, &q, &budget, app.http_concurrency());
     let mut progress = crate::progress::Progress::new(
         app,
         "Counting findings",
         None,
         crate::progress::Unit::Things("findings"),
     );
-    for kind in kinds {
-        let fetched = crate::progress::following(
-            &mut progress,
-            &seen,
-            results::all(api, project, kind, &q, &mut budget),
-        )
-        .await;
-        match fetched {
-            Ok((_, findings)) => {
-                for f in findings.into_iter().filter(|f| f.is_open()) {
-                    match SEVERITIES.iter().position(|s| *s == f.severity) {
-                        Some(i) => {
-                            counts[i] += 1;
-                            if threshold.is_some_and(|(_, rank)| i <= rank) {
-                                keep_top(&mut top, i, f);
-                            }
-                        }
-                        None => other += 1,
-                    }
+    // every type at once, each counted on its own and the counts added in type order (so that
+    // the findings listed are the same whatever order the pages came in)
+    let each = kinds.iter().map(|kind| {
+        let pages = &pages;
+        async move {
+            let mut tally = Tally::default();
+            let fetched = pages
+                .each(kind, &mut |findings| {
+                    tally.add(findings, threshold.map(|(_, rank)| rank));
+                    Ok(())
+                })
+                .await;
+            match fetched {
+                Ok(_) => Ok(Ok(tally)),
+                // A gate cannot be decided on a partial count.
+                Err(e) if threshold.is_some() => Err(e),
+                Err(e) => Ok(Err(e)),
+            }
+        }
+    });
+    let tallies = crate::progress::following(
+        &mut progress,
+        &seen,
+        futures_util::future::try_join_all(each),
+    )
+    .await?;
+    let mut counts = [0u64; 4];
+    let mut other = 0u64;
+    // the most severe open findings at or above the threshold, for a gate that trips
+    let mut top: Vec<(usize, Finding)> = Vec::new();
+    for tally in tallies {
+        match tally {
+            Ok(t) => {
+                for (a, n) in counts.iter_mut().zip(t.counts) {
+                    *a += n;
+                }
+                other += t.other;
+                for (rank, f) in t.top {
+                    keep_top(&mut top, rank, f);
                 }
             }
-            // A gate cannot be decided on a partial count.
-            Err(e) if threshold.is_some() => return Err(e),
             Err(e) => app
                 .out
                 .warn(&format!("{} (left out of the summary)", e.message())),

@@ -852,3 +852,122 @@ fn html_report_in_a_real_browser() {
 
 /// Pages 500 findings may print to (A4): measured 15, with room for fonts and Chromium versions.
 const PRINT_BUDGET: u64 = 20;
+
+/// 400 SAST findings in 16 pages of 25, each page answered 150 ms late.
+fn many_slow_pages(d: &Double) {
+    let severities = ["critical", "high", "medium", "low"];
+    let many: Vec<Value> = (0..400)
+        .map(|i| sample_finding("sast", 1000 + i, severities[(i % 4) as usize], "to_verify"))
+        .collect();
+    d.set_findings(PROJECT, "sast", many);
+    d.set_slow_answer("GET", "/results/", std::time::Duration::from_millis(150));
+}
+
+#[test]
+fn pages_are_fetched_several_at_once_within_the_bound_and_the_report_keeps_their_order() {
+    let (d, mut env) = setup();
+    many_slow_pages(&d);
+    // one at a time: the order of the pages is the report's
+    env.set("CYBEDEFEND_HTTP_CONCURRENCY", "1");
+    let out = results(&env, &["-f", "one.json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(d.most_results_in_flight(), 1, "http_concurrency 1");
+    let one = fs::read_to_string(env.work().join("one.json")).unwrap();
+    // the default: several at once (types side by side, pages ahead), never more than 8
+    drop(env);
+    let mut env = Env::new();
+    env.use_double(&d);
+    env.set("CYBEDEFEND_PAT", PAT);
+    let out = results(&env, &["-f", "many.json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let most = d.most_results_in_flight();
+    assert!(
+        (3..=8).contains(&most),
+        "at most 8 in flight, and several: {most}"
+    );
+    let many = fs::read_to_string(env.work().join("many.json")).unwrap();
+    assert_eq!(
+        one, many,
+        "the same report whatever order the pages came in"
+    );
+    let v: Value = serde_json::from_str(&many).unwrap();
+    let ids: Vec<&str> = v["sast"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 400);
+    let distinct: std::collections::HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), 400, "every finding once");
+    // a setting out of range says what it takes
+    let mut bad = Env::new();
+    bad.use_double(&d);
+    bad.set("CYBEDEFEND_PAT", PAT);
+    bad.set("CYBEDEFEND_HTTP_CONCURRENCY", "0");
+    let out = results(&bad, &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("http_concurrency") && out.stderr.contains("between 1 and 32"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_fatal_error_of_one_type_stops_every_request_of_the_others() {
+    let (d, env) = setup();
+    many_slow_pages(&d);
+    // the credential is refused for one type: no type can succeed, nothing more is asked
+    d.can(
+        "GET",
+        &format!("/project/{PROJECT}/results/iac"),
+        json_canned(403, r#"{"message":"Forbidden"}"#),
+    );
+    let out = results(&env, &[]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(!env.work().join("results.json").exists(), "no report");
+    let sast = d
+        .requests_to(&format!("/project/{PROJECT}/results/sast"))
+        .len();
+    assert!(
+        sast < 16,
+        "the other types stopped: {sast} of 16 sast pages asked"
+    );
+    assert!(
+        eventually(std::time::Duration::from_secs(3), || d.results_in_flight()
+            == 0),
+        "requests left in flight at the server"
+    );
+}
+
+#[test]
+fn an_interrupt_during_the_fetch_stops_it_and_leaves_no_report_and_no_temporary_file() {
+    let (d, env) = setup();
+    many_slow_pages(&d);
+    let child = env
+        .command(&["results", "--project-id", PROJECT, "-o", "html"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(std::time::Duration::from_secs(10), || {
+            d.requests_to(&format!("/project/{PROJECT}/results/sast"))
+                .len()
+                >= 3
+        }),
+        "the fetch never started"
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(!env.work().join("results.html").exists(), "no report");
+    assert_eq!(env.leftovers(), Vec::<String>::new(), "temporary files");
+    let asked = d
+        .requests_to(&format!("/project/{PROJECT}/results/sast"))
+        .len();
+    assert!(asked < 16, "the fetch went on: {asked} of 16 pages");
+}

@@ -17,6 +17,8 @@ pub enum KeyType {
     Bool,
     /// A duration: `90s`, `5m`, `1h`, `2h30m`, or a number of seconds.
     Duration,
+    /// A whole number.
+    Count,
     /// `us` or `eu`.
     Region,
     /// A secret (shown as its fingerprint).
@@ -159,6 +161,12 @@ pub const KEYS: &[Key] = &[
         "http_timeout",
         KeyType::Duration,
         "Time limit for each HTTP request (default 30s)",
+    )
+    .env(),
+    key(
+        "http_concurrency",
+        KeyType::Count,
+        "Most requests in flight at once when a command fetches many pages, `results` (1 to 32, default 8)",
     )
     .env(),
     key(

@@ -232,6 +232,10 @@ fn typed_value(key: &Key, origin: &str, raw: &str) -> Result<Value> {
             .parse::<Span>()
             .map(|s| Value::from(s.to_string()))
             .map_err(|e| Error::usage(format!("{origin}: {e}"))),
+        KeyType::Count => raw
+            .parse::<u64>()
+            .map(Value::from)
+            .map_err(|_| Error::usage(format!("{origin} must be a whole number, not `{raw}`"))),
         KeyType::Region => raw
             .parse::<Region>()
             .map(|r| Value::from(r.as_str()))

@@ -159,6 +159,21 @@ pub struct ScanSettings {
     pub secret_files: Option<SecretFiles>,
 }
 
+fn deserialize_concurrency<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<usize>, D::Error> {
+    let n = Option::<u64>::deserialize(d)?;
+    match n {
+        Some(n) if !(1..=crate::platform::results::MAX_CONCURRENCY as u64).contains(&n) => {
+            Err(serde::de::Error::custom(format!(
+                "must be between 1 and {} (not {n})",
+                crate::platform::results::MAX_CONCURRENCY
+            )))
+        }
+        n => Ok(n.map(|n| n as usize)),
+    }
+}
+
 /// The merged settings: one field per key of [`KEYS`] (`keys::fields_of` reads the field
 /// names from this type's deserializer; a test compares them with the table).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -193,6 +208,9 @@ pub struct Settings {
     /// Time limit for each HTTP request (default 30 s).
     #[serde(default)]
     pub http_timeout: Option<Span>,
+    /// Most requests in flight at once (`results`' pages), 1 to 32.
+    #[serde(default, deserialize_with = "deserialize_concurrency")]
+    pub http_concurrency: Option<usize>,
     /// HTTPS proxy URL, or `none`.
     #[serde(default)]
     pub proxy: Option<String>,

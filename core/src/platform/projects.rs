@@ -165,7 +165,7 @@ pub async fn all(
     let mut n = 1;
     // The same caps as results: a server that ignores the page size, or never stops, cannot
     // make the listing grow without bound.
-    let mut budget = crate::platform::results::Budget::default();
+    let budget = crate::platform::results::Budget::default();
     loop {
         let p = page(api, org, n, search).await?;
         let items = match p.raw.get("projects") {

@@ -125,6 +125,9 @@ struct State {
     user_pats: Vec<UserPat>,
     teams_wrapped: bool,
     report_size: usize,
+    /// Largest results page served (25 by default, as the spec's examples; the live API gives
+    /// the 100 the official CLI asks for).
+    pub(crate) page_cap: u64,
     batch_raw: bool,
     batch_filename: Option<String>,
     profile_email: String,
@@ -238,6 +241,26 @@ pub enum EvaluationMode {
 struct Shared {
     state: Mutex<State>,
     counter: AtomicU64,
+    /// Results requests being answered now, and the most at once.
+    in_flight: AtomicU64,
+    most_in_flight: AtomicU64,
+}
+
+/// Counts a results request while it is answered (also when the client goes away).
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -320,6 +343,7 @@ impl Double {
                 user_pats: Vec::new(),
                 teams_wrapped: false,
                 report_size: 2048,
+                page_cap: 25,
                 batch_raw: false,
                 batch_filename: None,
                 profile_email: "dana@example.test".into(),
@@ -328,6 +352,8 @@ impl Double {
                 next_pat_value: None,
             }),
             counter: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            most_in_flight: AtomicU64::new(0),
         });
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -503,6 +529,21 @@ impl Double {
     /// spec's array.
     pub fn set_teams_wrapped(&self, on: bool) {
         self.shared.lock().teams_wrapped = on;
+    }
+
+    /// The most results requests that were being answered at once.
+    pub fn most_results_in_flight(&self) -> u64 {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Results requests being answered now.
+    pub fn results_in_flight(&self) -> u64 {
+        self.shared.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Largest results page served (at least 10).
+    pub fn set_page_cap(&self, findings: u64) {
+        self.shared.lock().page_cap = findings.max(10);
     }
 
     /// Size of every report the double serves.
@@ -826,7 +867,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response {
         body,
     };
     shared.lock().requests.push(recorded.clone());
+    let counted = recorded
+        .path
+        .contains("/results/")
+        .then(|| InFlight::new(&shared));
     let resp = route(&shared, &recorded).await;
+    drop(counted);
     if recorded.path.starts_with("/__") || recorded.path == "/oidc/token" {
         return resp;
     }

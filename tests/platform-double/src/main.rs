@@ -6,7 +6,9 @@
 //! `DOUBLE_PROJECTS=ID,... cargo run -p cybedefend-platform-double -- [PAT ...]`, then point the
 //! CLI at the printed URL with `--api-url URL --auth-endpoint URL`. Each project gets the
 //! sample findings, or `DOUBLE_FINDINGS=N` generated SAST findings (for benchmarks);
-//! `DOUBLE_REPORT_BYTES=N` makes every report N bytes long.
+//! `DOUBLE_REPORT_BYTES=N` makes every report N bytes long; `DOUBLE_RESULTS_LATENCY_MS=N`
+//! answers every results page N milliseconds late (a distant server, for benchmarks);
+//! `DOUBLE_PAGE_CAP=N` serves results pages of up to N findings (default 25).
 //! `DOUBLE_TLS=FOLDER` serves TLS instead, with a new CA written to `FOLDER/ca.pem` (the
 //! address is then `https://localhost:PORT`).
 #![allow(clippy::print_stdout)]
@@ -55,6 +57,18 @@ fn main() {
         .and_then(|n| n.parse::<usize>().ok())
     {
         double.set_report_size(n);
+    }
+    if let Some(ms) = std::env::var("DOUBLE_RESULTS_LATENCY_MS")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        double.set_slow_answer("GET", "/results/", std::time::Duration::from_millis(ms));
+    }
+    if let Some(n) = std::env::var("DOUBLE_PAGE_CAP")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        double.set_page_cap(n);
     }
     println!("READY {}", double.url());
     loop {

@@ -456,8 +456,8 @@ pub(super) fn results_flat(s: &mut State, req: &Recorded, p: &Params) -> Respons
         &["pageSizeNumber"]
     };
     let page = query_num(req, page_keys, 1).max(1);
-    // The spec caps page size at 25.
-    let limit = query_num(req, size_keys, 20).clamp(10, 25);
+    // 25 at most unless set otherwise
+    let limit = query_num(req, size_keys, 20).clamp(10, s.page_cap);
     let total = kept.len() as u64;
     let total_pages = total.div_ceil(limit);
     let items: Vec<serde_json::Value> = kept

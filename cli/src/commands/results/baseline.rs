@@ -157,27 +157,62 @@ impl Baseline {
     }
 
     /// The baseline's findings that are not among `current`: fixed (or no longer open).
-    pub(crate) fn fixed<'a>(&'a self, current: &[&Finding]) -> Vec<&'a Entry> {
-        let ids: HashSet<(&str, &str)> = current
-            .iter()
-            .filter(|f| !f.id.is_empty())
-            .map(|f| (f.kind.as_str(), f.id.as_str()))
-            .collect();
-        let keys: HashSet<(String, String, String)> = current
-            .iter()
-            .map(|f| key(&f.kind, &f.name, &f.path))
-            .collect();
+    #[cfg(test)]
+    pub(crate) fn fixed(&self, current: &[&Finding]) -> Vec<&Entry> {
+        let mut seen = Seen::default();
+        for f in current {
+            seen.add(f);
+        }
+        self.fixed_given(&seen)
+    }
+
+    /// The baseline's findings that are not among those `seen`: fixed (or no longer open).
+    pub(crate) fn fixed_given(&self, seen: &Seen) -> Vec<&Entry> {
         self.entries
             .iter()
             .filter(|e| {
-                if e.id.is_empty() || ids.is_empty() {
-                    !keys.contains(&key(&e.vulnerability.kind, &e.vulnerability.name, &e.path))
+                if e.id.is_empty() || seen.ids.is_empty() {
+                    !seen.keys.contains(&hashed(&key(
+                        &e.vulnerability.kind,
+                        &e.vulnerability.name,
+                        &e.path,
+                    )))
                 } else {
-                    !ids.contains(&(e.vulnerability.kind.as_str(), e.id.as_str()))
+                    !seen
+                        .ids
+                        .contains(&hashed(&(e.vulnerability.kind.as_str(), e.id.as_str())))
                 }
             })
             .collect()
     }
+}
+
+/// The findings of a report as [`Baseline::fixed_given`] needs them: 8 bytes each, so that a
+/// report of any size is compared without holding its findings.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    ids: HashSet<u64>,
+    keys: HashSet<u64>,
+}
+
+impl Seen {
+    /// Notes one finding of the report.
+    pub(crate) fn add(&mut self, f: &Finding) {
+        if !f.id.is_empty() {
+            self.ids.insert(hashed(&(f.kind.as_str(), f.id.as_str())));
+        }
+        self.keys.insert(hashed(&key(&f.kind, &f.name, &f.path)));
+    }
+}
+
+/// A 64-bit hash (the same in every run): among a million findings, two different ones
+/// share a hash with a chance of about 1 in 30 million. Reports hold keys (of findings, groups,
+/// rules) as these, not as text.
+pub(crate) fn hashed<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    use std::hash::{DefaultHasher, Hasher as _};
+    let mut h = DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
 }
 
 #[cfg(test)]

@@ -7,13 +7,14 @@
 
 mod baseline;
 pub(crate) mod report;
+mod store;
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use cybedefend_core::fsutil::AtomicFile;
-use cybedefend_core::platform::results::{self, Budget, Finding, RESULT_TYPES, ResultsQuery};
+use cybedefend_core::platform::results::{self, Budget, Pages, RESULT_TYPES, ResultsQuery};
 use cybedefend_core::{Error, Result};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -24,6 +25,7 @@ use crate::exit::Exit;
 use crate::output::Printer;
 use crate::progress::{Progress, Unit, following};
 use report::Report;
+use store::{Segment, SegmentWriter, Store};
 
 /// Report formats of `results`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -302,34 +304,35 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         return Ok(Exit::Success);
     }
 
+    let budget = Budget::default();
+    let seen = budget.seen();
+    let pages = Pages::new(&api, &project, &q, &budget, app.http_concurrency());
+    let mut progress = Progress::new(&app, "Fetching results", None, Unit::Things("findings"));
     let mut name = String::new();
-    let mut by_type: Vec<(&str, Vec<Finding>)> = Vec::new();
+    let mut segments: Vec<Segment> = Vec::new();
     let mut page_info = (1u64, 1u64, 0u64);
     let mut failed: Vec<(&str, Error)> = Vec::new();
-    let mut budget = Budget::default();
-    let seen = budget.seen();
-    let mut progress = Progress::new(&app, "Fetching results", None, Unit::Things("findings"));
     if args.kind == ResultType::All {
-        for t in RESULT_TYPES {
-            let fetched = following(
-                &mut progress,
-                &seen,
-                results::all(&api, &project, t, &q, &mut budget),
-            )
-            .await;
-            match fetched {
-                Ok((n, f)) => {
+        // every type at once; the first error that no type can get past stops them all
+        let each = RESULT_TYPES.iter().map(|t| fetch_type(&pages, t));
+        let fetched = following(
+            &mut progress,
+            &seen,
+            futures_util::future::try_join_all(each),
+        )
+        .await?;
+        for (t, result) in RESULT_TYPES.iter().zip(fetched) {
+            match result {
+                Ok((n, segment)) => {
                     if name.is_empty() {
                         name = n;
                     }
-                    by_type.push((t, f));
+                    segments.push(segment);
                 }
-                // The project or the credential is wrong: no type can succeed.
-                Err(e) if e.is_auth() || e.is_not_found() => return Err(e),
                 Err(e) => {
                     app.out
                         .warn(&format!("{} ({t} left out of the report)", e.message()));
-                    by_type.push((t, Vec::new()));
+                    segments.push(Segment::empty(t));
                     failed.push((t, e));
                 }
             }
@@ -339,15 +342,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
             return Err(first.context("no result type could be fetched, so no report was written"));
         }
     } else if args.all {
-        let (n, f) = following(
-            &mut progress,
-            &seen,
-            results::all(&api, &project, kind, &q, &mut budget),
-        )
-        .await?;
+        let (n, segment) = following(&mut progress, &seen, fetch_type(&pages, kind)).await??;
         name = n;
-        page_info = (1, 1, f.len() as u64);
-        by_type.push((kind, f));
+        page_info = (1, 1, segment.len as u64);
+        segments.push(segment);
     } else {
         let mut p = results::page(&api, &project, kind, args.page, 20, &q).await?;
         if p.total_pages > 0 && args.page > p.total_pages {
@@ -359,9 +357,12 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         }
         name = p.project_name.clone();
         page_info = (p.page, p.total_pages.max(1), p.total);
-        by_type.push((kind, p.findings));
+        let mut w = SegmentWriter::new(static_kind(kind))?;
+        w.push(p.findings)?;
+        segments.push(w.finish()?);
     }
     progress.finish();
+    let store = Store::new(segments);
 
     let now = OffsetDateTime::now_utc();
     let generated = now
@@ -382,15 +383,16 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         app.out
             .note("--max-findings applies to Markdown only; it is not used here");
     }
+    let against = baseline.as_ref().map(|b| report::Against::of(b, &store));
     let report = Report {
         project_id: &project,
         project_name: &name,
         kind,
-        by_type: &by_type,
+        store: &store,
         page: page_info,
         path_prefix: args.path_prefix.as_deref(),
         max_findings: args.max_findings,
-        baseline: baseline.as_ref(),
+        against: against.as_ref(),
         app_url: app_url.as_deref(),
         branch: args.branch.as_deref(),
     };
@@ -399,11 +401,15 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         app.out.info("No results");
     }
     let json = matches!(args.output, OutputFormat::Json | OutputFormat::Sarif);
-    write_report(&app.out, &target, json, |w| match args.output {
-        OutputFormat::Json => report::json(&report, w),
-        OutputFormat::Sarif => report::sarif(&report, w),
-        OutputFormat::Markdown => report::markdown(&report, &generated, w),
-        OutputFormat::Html => report::html(&report, &generated, w),
+    write_report(&app.out, &target, json, |w| {
+        match args.output {
+            OutputFormat::Json => report::json(&report, w),
+            OutputFormat::Sarif => report::sarif(&report, w),
+            OutputFormat::Markdown => report::markdown(&report, &generated, w),
+            OutputFormat::Html => report::html(&report, &generated, w),
+        }?;
+        // a finding that could not be read back means no report, not a shorter one
+        store.check()
     })?;
     if !failed.is_empty() {
         let missing: Vec<&str> = failed.iter().map(|(t, _)| *t).collect();
@@ -416,7 +422,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         return Ok(Exit::Partial);
     }
     if count > 0 {
-        app.out.info(&summary(&by_type));
+        app.out.info(&summary(&store));
     }
     if let Target::File(_) = target {
         app.out.success(&format!(
@@ -425,39 +431,71 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
             describe(&target)
         ));
     }
-    match &baseline {
-        Some(b) => Ok(compared(&app, b, &report, &args)),
+    match &against {
+        Some(a) => Ok(compared(&app, a, &report, &args)),
         None => Ok(Exit::Success),
     }
 }
 
+/// Every page of one type into a temporary file. An error that no type can get past (the
+/// project or the credential is wrong, the temporary file cannot be written) is the outer
+/// error; one that leaves only this type out is the inner one.
+async fn fetch_type(
+    pages: &Pages<'_>,
+    kind: &str,
+) -> Result<std::result::Result<(String, Segment), Error>> {
+    let mut writer = SegmentWriter::new(static_kind(kind))?;
+    let mut spill_error = None;
+    let fetched = pages
+        .each(kind, &mut |findings| {
+            writer.push(findings).inspect_err(|e| {
+                spill_error = Some(e.clone());
+            })
+        })
+        .await;
+    if let Some(e) = spill_error {
+        return Err(e);
+    }
+    match fetched {
+        Ok(name) => Ok(Ok((name, writer.finish()?))),
+        Err(e) if e.is_auth() || e.is_not_found() => Err(e),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+/// The type's name as the report keeps it.
+fn static_kind(kind: &str) -> &'static str {
+    RESULT_TYPES
+        .iter()
+        .find(|t| **t == kind)
+        .copied()
+        .unwrap_or("results")
+}
+
 /// "Against OLD.json: 3 new, 40 existing, 2 fixed", the new ones listed, and the
 /// `--break-on-new` gate.
-fn compared(app: &App, b: &baseline::Baseline, r: &Report<'_>, args: &ResultsArgs) -> Exit {
+fn compared(app: &App, a: &report::Against<'_>, r: &Report<'_>, args: &ResultsArgs) -> Exit {
     use cybedefend_core::text::one_line;
-    let current: Vec<&Finding> = r.by_type.iter().flat_map(|(_, f)| f.iter()).collect();
-    let mut new: Vec<&Finding> = current.iter().copied().filter(|f| b.is_new(f)).collect();
-    new.sort_by_key(|f| report::rank(&f.severity));
-    let fixed = b.fixed(&current);
     app.out.info(&format!(
         "Against {}: {} new, {} existing, {} fixed",
-        b.shown,
-        new.len(),
-        current.len() - new.len(),
-        fixed.len()
+        a.baseline.shown,
+        a.new.len(),
+        a.existing,
+        a.fixed.len()
     ));
-    for f in new.iter().take(10) {
+    for at in a.new.iter().take(10) {
+        let f = r.store.get(*at);
         app.out.info(&format!(
             "  new    {:<9} {:<9} {}  {}",
             f.severity,
             f.kind,
             one_line(&f.name, 80),
-            one_line(&report::place(f), 160)
+            one_line(&report::place(&f), 160)
         ));
     }
-    if new.len() > 10 {
+    if a.new.len() > 10 {
         app.out
-            .info(&format!("  ... and {} more new", new.len() - 10));
+            .info(&format!("  ... and {} more new", a.new.len() - 10));
     }
     if !args.break_on_new {
         return Exit::Success;
@@ -470,10 +508,15 @@ fn compared(app: &App, b: &baseline::Baseline, r: &Report<'_>, args: &ResultsArg
     let threshold = args
         .break_on_severity
         .and_then(crate::gates::Threshold::rank);
-    let counted = new
-        .iter()
-        .filter(|f| threshold.is_none_or(|t| report::rank(&f.severity) <= t))
-        .count();
+    // the new ones are sorted most severe first: those at or above the threshold lead
+    let counted = match threshold {
+        None => a.new.len(),
+        Some(t) => a
+            .new
+            .iter()
+            .take_while(|at| report::rank(&r.store.get(**at).severity) <= t)
+            .count(),
+    };
     let level = args
         .break_on_severity
         .map_or("any severity".to_owned(), |t| {
@@ -485,41 +528,40 @@ fn compared(app: &App, b: &baseline::Baseline, r: &Report<'_>, args: &ResultsArg
         )));
         Exit::Failed
     } else {
-        app.out
-            .success(&format!("No new finding of {level} since {}", b.shown));
+        app.out.success(&format!(
+            "No new finding of {level} since {}",
+            a.baseline.shown
+        ));
         Exit::Success
     }
 }
 
 /// The short table on stderr after a report: a row per result type that has findings, a
 /// column per severity.
-fn summary(by_type: &[(&str, Vec<Finding>)]) -> String {
+fn summary(store: &Store) -> String {
     use std::fmt::Write as _;
     let mut s = format!(
         "{:<10} {:>8} {:>6} {:>6} {:>6} {:>6}",
         "", "critical", "high", "medium", "low", "total"
     );
-    let mut all = [0usize; 4];
-    for (kind, findings) in by_type.iter().filter(|(_, f)| !f.is_empty()) {
-        let c = report::severity_counts(findings);
-        for (a, n) in all.iter_mut().zip(c) {
-            *a += n;
-        }
+    for segment in store.segments().iter().filter(|s| s.len > 0) {
+        let c = segment.counts;
         let _ = write!(
             s,
-            "\n{kind:<10} {:>8} {:>6} {:>6} {:>6} {:>6}",
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            findings.len()
+            "\n{:<10} {:>8} {:>6} {:>6} {:>6} {:>6}",
+            segment.kind, c[0], c[1], c[2], c[3], segment.len
         );
     }
-    let total: usize = by_type.iter().map(|(_, f)| f.len()).sum();
+    let all = store.counts();
     let _ = write!(
         s,
         "\n{:<10} {:>8} {:>6} {:>6} {:>6} {:>6}",
-        "all", all[0], all[1], all[2], all[3], total
+        "all",
+        all[0],
+        all[1],
+        all[2],
+        all[3],
+        store.len()
     );
     s
 }

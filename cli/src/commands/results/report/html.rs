@@ -9,9 +9,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use cybedefend_core::platform::results::{Finding, SEVERITIES};
-
-use std::collections::HashMap;
+use cybedefend_core::platform::results::SEVERITIES;
 
 use super::{Report, counts, place, rank};
 
@@ -146,36 +144,18 @@ fn by_package(kind: &str) -> bool {
     matches!(kind, "sca" | "container")
 }
 
-/// The findings grouped by type and rule (or package), most severe groups first within a
-/// type, then the largest; each group's occurrences most severe first.
-fn groups(findings: &[Finding]) -> Vec<Vec<&Finding>> {
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut out: Vec<Vec<&Finding>> = Vec::new();
-    for f in findings {
-        let key = if by_package(&f.kind) {
-            f.path.as_str()
+/// One type's findings grouped by rule (or package): most severe groups first, then the
+/// largest; each group's occurrences most severe first.
+fn groups(r: &Report<'_>, segment: usize) -> super::Groups {
+    super::grouped(r.store.segment(segment), |f| {
+        Some(super::hashed(if by_package(&f.kind) {
+            &f.path
         } else if f.name.is_empty() {
-            f.id.as_str()
+            &f.id
         } else {
-            f.name.as_str()
-        };
-        match index.get(key) {
-            Some(&i) => out[i].push(f),
-            None => {
-                index.insert(key, out.len());
-                out.push(vec![f]);
-            }
-        }
-    }
-    for g in &mut out {
-        g.sort_by_key(|f| rank(&f.severity));
-    }
-    out.sort_by(|a, b| {
-        rank(&a[0].severity)
-            .cmp(&rank(&b[0].severity))
-            .then(b.len().cmp(&a.len()))
-    });
-    out
+            &f.name
+        }))
+    })
 }
 
 /// A self-contained HTML page: inline style, no scripts, no external resources.
@@ -204,17 +184,17 @@ pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::
         let _ = write!(s, "<th>{}</th>", capital(sev));
     }
     s.push_str("<th>Total</th></tr>");
-    for (kind, findings) in r.by_type.iter().filter(|(_, f)| !f.is_empty()) {
+    for segment in r.store.segments().iter().filter(|s| s.len > 0) {
+        let kind = segment.kind;
         let _ = write!(
             s,
             "<tr><th><a href=\"#t-{0}\">{0}</a></th>",
             html_escape(kind)
         );
-        for sev in SEVERITIES {
-            let n = findings.iter().filter(|f| f.severity == *sev).count();
+        for n in segment.counts {
             let _ = write!(s, "<td><a href=\"#t-{}\">{n}</a></td>", html_escape(kind));
         }
-        let _ = write!(s, "<td>{}</td></tr>", findings.len());
+        let _ = write!(s, "<td>{}</td></tr>", segment.len);
     }
     let c = counts(r);
     let _ = write!(
@@ -226,14 +206,13 @@ pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::
         c[3],
         r.count()
     );
-    if let Some(b) = r.baseline {
-        let current: Vec<&Finding> = r.findings().collect();
-        let new = current.iter().filter(|f| b.is_new(f)).count();
-        let fixed = b.fixed(&current);
+    if let Some(a) = r.against {
+        let fixed = &a.fixed;
         let _ = write!(
             s,
-            "<p>Against {}: <strong>{new} new</strong>, {} fixed.</p>",
-            html_escape(&b.shown),
+            "<p>Against {}: <strong>{} new</strong>, {} fixed.</p>",
+            html_escape(&a.baseline.shown),
+            a.new.len(),
             fixed.len()
         );
         if !fixed.is_empty() {
@@ -242,7 +221,7 @@ pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::
                 "<details><summary>Fixed since the baseline ({})</summary><table class=\"occ\"><tr><th>Where</th><th>Severity</th><th>Finding</th><th>Type</th></tr>",
                 fixed.len()
             );
-            for e in &fixed {
+            for e in fixed {
                 let _ = write!(
                     s,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -262,10 +241,11 @@ pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::
     // the filters: radio inputs that come before the labels and the groups, their siblings,
     // which `:checked ~ .groups` and `:checked ~ .filters` selectors read
     let kinds: Vec<&str> = r
-        .by_type
+        .store
+        .segments()
         .iter()
-        .filter(|(k, f)| !f.is_empty() && TYPES.contains(k))
-        .map(|(k, _)| *k)
+        .filter(|s| s.len > 0 && TYPES.contains(&s.kind))
+        .map(|s| s.kind)
         .collect();
     s.push_str("<div class=\"wrap\">");
     s.push_str("<input type=\"radio\" name=\"sev\" id=\"f-sev-all\" checked>");
@@ -289,21 +269,17 @@ pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::
     }
     s.push_str("</div><div class=\"groups\">");
     out.write_all(s.as_bytes())?;
-    for (kind, findings) in r.by_type.iter().filter(|(_, f)| !f.is_empty()) {
-        let _ = kind;
-        let mut first = true;
-        for g in groups(findings) {
-            let mut s = String::new();
-            if first {
-                let _ = write!(
-                    s,
-                    "<h2 id=\"t-{0}\" class=\"t-{0}\">{0}</h2>",
-                    html_escape(kind)
-                );
-                first = false;
-            }
-            s.push_str(&group(r, &g));
-            out.write_all(s.as_bytes())?;
+    for (i, segment) in r.store.segments().iter().enumerate() {
+        if segment.len == 0 {
+            continue;
+        }
+        write!(
+            out,
+            "<h2 id=\"t-{0}\" class=\"t-{0}\">{0}</h2>",
+            html_escape(segment.kind)
+        )?;
+        for g in groups(r, i).iter() {
+            group(r, g, out)?;
         }
     }
     out.write_all(b"</div></div></main></body></html>\n")
@@ -317,9 +293,9 @@ fn capital(sev: &str) -> String {
 }
 
 /// One group: its title (severity, rule or package, type, count), the explanation and the fix
-/// once, and a row per occurrence.
-fn group(r: &Report<'_>, g: &[&Finding]) -> String {
-    let f = g[0];
+/// once, and a row per occurrence (written as read: a group may hold every finding).
+fn group(r: &Report<'_>, g: &[super::Row], out: &mut dyn Write) -> io::Result<()> {
+    let f = &r.store.get(g[0].at);
     let sev = if f.severity.is_empty() {
         "unknown"
     } else {
@@ -340,7 +316,9 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
     // of other severities inside a group)
     let has: String = SEVERITIES
         .iter()
-        .filter(|sev| g.iter().any(|o| o.severity == **sev))
+        .enumerate()
+        .filter(|(i, _)| g.iter().any(|row| usize::from(row.rank) == *i))
+        .map(|(_, sev)| sev)
         .map(|sev| format!(" has-{sev}"))
         .collect();
     let mut s = String::new();
@@ -393,7 +371,9 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
         let _ = write!(s, "<span class=\"chip\">{}</span>", html_escape(o));
     }
     s.push_str("</div><table class=\"occ\"><tr><th>Where</th><th>Severity</th><th>State</th><th>Type</th><th>First seen</th><th></th></tr>");
-    for o in g {
+    out.write_all(s.as_bytes())?;
+    for row in g {
+        let o = &r.store.get(row.at);
         let link = match (r.app_url, o.id.is_empty()) {
             (Some(app), false) => format!(
                 "<a href=\"{}/project/{}/{}/issue/{}\">open</a>",
@@ -409,8 +389,8 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
         } else {
             ""
         };
-        let _ = write!(
-            s,
+        write!(
+            out,
             "<tr class=\"o s-{}\"><td>{new}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
             html_escape(&o.severity),
             html_escape(&place(o)),
@@ -418,8 +398,7 @@ fn group(r: &Report<'_>, g: &[&Finding]) -> String {
             html_escape(&o.state),
             html_escape(&o.kind),
             html_escape(&crate::commands::data::when(o.first_seen.as_deref()))
-        );
+        )?;
     }
-    s.push_str("</table></div></details>");
-    s
+    out.write_all(b"</table></div></details>")
 }

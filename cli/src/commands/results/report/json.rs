@@ -60,13 +60,14 @@ fn record<'a>(f: &'a Finding, r: &Report<'_>) -> Record<'a> {
     }
 }
 
-struct Records<'a>(&'a [Finding], &'a Report<'a>);
+/// One type's records, read from the store as they are written.
+struct Records<'a>(usize, &'a Report<'a>);
 
 impl Serialize for Records<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for f in self.0 {
-            seq.serialize_element(&record(f, self.1))?;
+        let mut seq = s.serialize_seq(None)?;
+        for (_, f) in self.1.store.segment(self.0) {
+            seq.serialize_element(&record(&f, self.1))?;
         }
         seq.end()
     }
@@ -92,23 +93,20 @@ impl Serialize for JsonReport<'_> {
         m.serialize_entry("projectId", r.project_id)?;
         m.serialize_entry("projectName", r.project_name)?;
         if r.kind == "all" {
-            for (t, f) in r.by_type {
-                m.serialize_entry(t, &Records(f, r))?;
+            for (i, segment) in r.store.segments().iter().enumerate() {
+                m.serialize_entry(segment.kind, &Records(i, r))?;
             }
         } else {
-            let empty = Vec::new();
-            let f = r.by_type.first().map_or(&empty, |(_, f)| f);
             m.serialize_entry("page", &r.page.0)?;
             m.serialize_entry("total", &r.page.2)?;
             m.serialize_entry("totalPages", &r.page.1)?;
             m.serialize_entry("severity", &Option::<()>::None)?;
-            m.serialize_entry("vulnerabilities", &Records(f, r))?;
+            m.serialize_entry("vulnerabilities", &Records(0, r))?;
         }
-        if let Some(b) = r.baseline {
-            let current: Vec<&Finding> = r.findings().collect();
-            let fixed: Vec<Fixed<'_>> = b
-                .fixed(&current)
-                .into_iter()
+        if let Some(a) = r.against {
+            let fixed: Vec<Fixed<'_>> = a
+                .fixed
+                .iter()
                 .map(|e| Fixed {
                     id: &e.id,
                     path: &e.path,

@@ -3,7 +3,6 @@
 //! how many more there are and the command for the full report. Never over
 //! [`COMMENT_LIMIT`] characters; `--max-findings` sets how many occurrences are listed.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -108,13 +107,13 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
     }
     s.push(&format!("| Findings | {} |\n", r.count()));
     s.push(&format!("| Generated | {generated} |\n"));
-    let current: Vec<&Finding> = r.findings().collect();
-    let fixed = r.baseline.map(|b| b.fixed(&current)).unwrap_or_default();
-    if let Some(b) = r.baseline {
-        let new = current.iter().filter(|f| b.is_new(f)).count();
+    let no_fixed = Vec::new();
+    let fixed = r.against.map_or(&no_fixed, |a| &a.fixed);
+    if let Some(a) = r.against {
         s.push(&format!(
-            "| Against {} | {new} new, {} fixed |\n",
-            md_escape(&b.shown),
+            "| Against {} | {} new, {} fixed |\n",
+            md_escape(&a.baseline.shown),
+            a.new.len(),
             fixed.len()
         ));
     }
@@ -130,17 +129,17 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
     let max = r.max_findings.unwrap_or(DEFAULT_MAX_FINDINGS);
     let mut listed = 0usize;
     // against a baseline, what changed comes first: the new findings, then the fixed ones
-    if let Some(b) = r.baseline {
-        let mut new: Vec<&Finding> = current.iter().copied().filter(|f| b.is_new(f)).collect();
-        new.sort_by_key(|f| super::rank(&f.severity));
+    if let Some(a) = r.against {
+        let new = &a.new;
         if !new.is_empty() {
             s.push(&format!("\n## New since the baseline ({})\n\n", new.len()));
-            for f in &new {
+            for at in new {
+                let f = r.store.get(*at);
                 let line = format!(
                     "- 🆕 **{}** {} — `{}`\n",
                     md_escape(&f.severity),
                     md_escape(if f.name.is_empty() { &f.id } else { &f.name }),
-                    md_code(&place(f))
+                    md_code(&place(&f))
                 );
                 if listed >= max || !s.fits(&line, limit) {
                     break;
@@ -178,8 +177,8 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
     } else {
         s.push("\n## Critical and high\n");
     }
-    'groups: for g in groups(r, 1) {
-        let first = g[0];
+    'groups: for g in groups(r, 1).iter() {
+        let first = &r.store.get(g[0].at);
         let sev = first.severity.as_str();
         let mut block = format!(
             "\n### {} {} — {}, {} occurrence{}\n\n",
@@ -219,8 +218,8 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
             break;
         }
         s.push(&block);
-        for f in g {
-            let line = row(r, f);
+        for o in g {
+            let line = row(r, &r.store.get(o.at));
             if listed >= max || !s.fits(&line, limit) {
                 break 'groups;
             }
@@ -252,23 +251,16 @@ fn summary_table(r: &Report<'_>) -> String {
     let mut t = String::from(
         "| Type | 🔴 Critical | 🟠 High | 🟡 Medium | 🔵 Low | Total |\n|---|---|---|---|---|---|\n",
     );
-    let mut all = [0usize; 4];
-    for (kind, findings) in r.by_type {
-        let c = super::severity_counts(findings);
-        for (a, n) in all.iter_mut().zip(c) {
-            *a += n;
-        }
+    let all = r.store.counts();
+    for segment in r.store.segments() {
+        let c = segment.counts;
         let _ = writeln!(
             t,
-            "| {kind} | {} | {} | {} | {} | {} |",
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            findings.len()
+            "| {} | {} | {} | {} | {} | {} |",
+            segment.kind, c[0], c[1], c[2], c[3], segment.len
         );
     }
-    if r.by_type.len() > 1 {
+    if r.store.segments().len() > 1 {
         let _ = writeln!(
             t,
             "| **All** | {} | {} | {} | {} | {} |",
@@ -284,31 +276,10 @@ fn summary_table(r: &Report<'_>) -> String {
 
 /// The findings of severity rank `..=up_to` (0 critical, 1 high), grouped by type and rule:
 /// most severe groups first, then the largest.
-fn groups<'a>(r: &'a Report<'a>, up_to: usize) -> Vec<Vec<&'a Finding>> {
-    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut out: Vec<Vec<&Finding>> = Vec::new();
-    for f in r.findings() {
-        if super::rank(&f.severity) > up_to {
-            continue;
-        }
-        let key = (f.kind.as_str(), f.name.as_str());
-        match index.get(&key) {
-            Some(&i) => out[i].push(f),
-            None => {
-                index.insert(key, out.len());
-                out.push(vec![f]);
-            }
-        }
-    }
-    for g in &mut out {
-        g.sort_by_key(|f| super::rank(&f.severity));
-    }
-    out.sort_by(|a, b| {
-        super::rank(&a[0].severity)
-            .cmp(&super::rank(&b[0].severity))
-            .then(b.len().cmp(&a.len()))
-    });
-    out
+fn groups(r: &Report<'_>, up_to: usize) -> super::Groups {
+    super::grouped(r.store.findings(), |f| {
+        (super::rank(&f.severity) <= up_to).then(|| super::hashed(&(&f.kind, &f.name)))
+    })
 }
 
 /// `text` cut to `max` characters at a line end when it can be, with `…`.

@@ -1,7 +1,10 @@
-//! Report formats for `results`, written as a stream into a file or stdout (no whole report
-//! in memory): JSON in the official CLI's record shape ([`json`]), SARIF 2.1.0 ([`sarif`]),
-//! Markdown ([`markdown`]) and a self-contained HTML page ([`html`]). This module holds what
-//! they share: the [`Report`] and the small facts every format shows the same way.
+//! Report formats for `results`, written as a stream into a file or stdout: JSON in the
+//! official CLI's record shape ([`json`]), SARIF 2.1.0 ([`sarif`]), Markdown ([`markdown`]) and
+//! a self-contained HTML page ([`html`]). The findings are read from the [`Store`] (a temporary
+//! file) as often as a format needs; what a format holds is a few bytes per finding (where it
+//! is, for grouping and sorting), never the findings, so memory stays flat however many there
+//! are. This module holds what they share: the [`Report`] and the small facts every format shows
+//! the same way.
 
 mod html;
 mod json;
@@ -9,6 +12,10 @@ mod markdown;
 mod sarif;
 
 use cybedefend_core::platform::results::{Finding, SEVERITIES};
+
+pub(super) use super::baseline::hashed;
+use super::baseline::{Baseline, Entry, Seen};
+use super::store::{At, Store};
 
 pub(crate) use html::html;
 pub(crate) use json::json;
@@ -21,16 +28,16 @@ pub(crate) struct Report<'a> {
     pub(crate) project_name: &'a str,
     /// The `--type` asked for.
     pub(crate) kind: &'a str,
-    /// Findings by type, in report order (one entry for a single type).
-    pub(crate) by_type: &'a [(&'a str, Vec<Finding>)],
+    /// Findings by type, in report order (one type for a single type).
+    pub(crate) store: &'a Store,
     /// Page, pages and total for a single type (`--all=false`).
     pub(crate) page: (u64, u64, u64),
     /// `--path-prefix`: the folder of the repository the scanned folder is (SARIF paths).
     pub(crate) path_prefix: Option<&'a str>,
     /// `--max-findings`: occurrences the Markdown report lists.
     pub(crate) max_findings: Option<usize>,
-    /// `--baseline`: what a finding is against an earlier report.
-    pub(crate) baseline: Option<&'a super::baseline::Baseline>,
+    /// `--baseline`: what the findings are against an earlier report.
+    pub(crate) against: Option<&'a Against<'a>>,
     /// The web app's base URL, for links to each finding (HTML).
     pub(crate) app_url: Option<&'a str>,
     /// `--branch`, when given (the full-report command repeats it).
@@ -56,18 +63,124 @@ impl Report<'_> {
 impl Report<'_> {
     /// `Some("new")` or `Some("existing")` against the baseline, if one was given.
     pub(super) fn state_against_baseline(&self, f: &Finding) -> Option<&'static str> {
-        self.baseline
-            .map(|b| if b.is_new(f) { "new" } else { "existing" })
-    }
-}
-
-impl Report<'_> {
-    pub(super) fn findings(&self) -> impl Iterator<Item = &Finding> {
-        self.by_type.iter().flat_map(|(_, f)| f.iter())
+        self.against.map(|a| {
+            if a.baseline.is_new(f) {
+                "new"
+            } else {
+                "existing"
+            }
+        })
     }
 
     pub(crate) fn count(&self) -> usize {
-        self.by_type.iter().map(|(_, f)| f.len()).sum()
+        self.store.len()
+    }
+}
+
+/// The report against `--baseline`, worked out in one pass over the findings.
+pub(crate) struct Against<'a> {
+    pub(crate) baseline: &'a Baseline,
+    /// Where the new findings are, most severe first.
+    pub(crate) new: Vec<At>,
+    /// Findings in the baseline too.
+    pub(crate) existing: usize,
+    /// The baseline's findings that are not in this report.
+    pub(crate) fixed: Vec<&'a Entry>,
+}
+
+impl<'a> Against<'a> {
+    pub(crate) fn of(baseline: &'a Baseline, store: &Store) -> Self {
+        let mut seen = Seen::default();
+        let mut new: Vec<(usize, At)> = Vec::new();
+        let mut existing = 0;
+        for (at, f) in store.findings() {
+            if baseline.is_new(&f) {
+                new.push((rank(&f.severity), at));
+            } else {
+                existing += 1;
+            }
+            seen.add(&f);
+        }
+        // stable: the report's order within a severity
+        new.sort_by_key(|(rank, _)| *rank);
+        Self {
+            baseline,
+            new: new.into_iter().map(|(_, at)| at).collect(),
+            existing,
+            fixed: baseline.fixed_given(&seen),
+        }
+    }
+}
+
+/// One occurrence in [`Groups`]: its severity's [`rank`] and where it is.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Row {
+    pub(super) rank: u8,
+    pub(super) at: At,
+}
+
+/// Findings grouped, as [`grouped`] orders them: 16 bytes a finding and about as much a group,
+/// never the findings themselves.
+pub(super) struct Groups {
+    rows: Vec<Row>,
+    ends: Vec<usize>,
+}
+
+impl Groups {
+    /// Each group's occurrences, in order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &[Row]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(a, b)| &self.rows[a..b])
+    }
+}
+
+/// Findings grouped by a key (`None`: left out): each group's occurrences most severe first
+/// (report order within a severity); the groups most severe first, then the largest, then in
+/// the order they first appear.
+pub(super) fn grouped(
+    findings: impl Iterator<Item = (At, Finding)>,
+    key: impl Fn(&Finding) -> Option<u64>,
+) -> Groups {
+    let mut index: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    // per group: its most severe rank and its size
+    let mut info: Vec<(u8, u32)> = Vec::new();
+    let mut rows: Vec<(u32, Row)> = Vec::new();
+    for (at, f) in findings {
+        let Some(k) = key(&f) else { continue };
+        let rank = rank(&f.severity) as u8;
+        let next = info.len() as u32;
+        let g = *index.entry(k).or_insert(next);
+        if g == next {
+            info.push((rank, 0));
+        }
+        let i = &mut info[g as usize];
+        i.0 = i.0.min(rank);
+        i.1 += 1;
+        rows.push((g, Row { rank, at }));
+    }
+    drop(index);
+    let mut order: Vec<u32> = (0..info.len() as u32).collect();
+    order.sort_by_key(|g| {
+        let (rank, len) = info[*g as usize];
+        (rank, std::cmp::Reverse(len), *g)
+    });
+    let mut place = vec![0u32; info.len()];
+    for (p, g) in order.iter().enumerate() {
+        place[*g as usize] = p as u32;
+    }
+    // stable: report order within a group and a severity
+    rows.sort_by_key(|(g, row)| (place[*g as usize], row.rank));
+    let mut ends = Vec::with_capacity(info.len());
+    for (i, (g, _)) in rows.iter().enumerate() {
+        if rows.get(i + 1).is_none_or(|(next, _)| next != g) {
+            ends.push(i + 1);
+        }
+    }
+    Groups {
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
+        ends,
     }
 }
 
@@ -98,26 +211,9 @@ pub(super) fn strip_bold(s: &str) -> String {
     s.replace("**", "")
 }
 
-/// Findings of one list by severity, most severe first (others not counted).
-pub(crate) fn severity_counts(findings: &[Finding]) -> [usize; 4] {
-    let mut c = [0; 4];
-    for f in findings {
-        if let Some(i) = SEVERITIES.iter().position(|s| *s == f.severity) {
-            c[i] += 1;
-        }
-    }
-    c
-}
-
 /// Findings by severity, most severe first.
 pub(super) fn counts(r: &Report<'_>) -> [usize; 4] {
-    let mut c = [0; 4];
-    for f in r.findings() {
-        if let Some(i) = SEVERITIES.iter().position(|s| *s == f.severity) {
-            c[i] += 1;
-        }
-    }
-    c
+    r.store.counts()
 }
 
 #[cfg(test)]
@@ -149,18 +245,19 @@ mod tests {
     }
 
     fn render(
-        by_type: &[(&str, Vec<Finding>)],
+        by_type: &[(&'static str, Vec<Finding>)],
         f: fn(&Report<'_>, &mut dyn Write) -> io::Result<()>,
     ) -> String {
+        let store = Store::of(by_type);
         let r = Report {
             project_id: "p",
             project_name: "n",
             kind: "sast",
-            by_type,
+            store: &store,
             page: (1, 1, 0),
             path_prefix: None,
             max_findings: None,
-            baseline: None,
+            against: None,
             app_url: None,
             branch: None,
         };
@@ -216,16 +313,17 @@ mod tests {
             ),
             ("sca", vec![in_manifest, dep]),
         ];
+        let store = Store::of(&by_type);
         let render_with = |prefix: Option<&str>| {
             let r = Report {
                 project_id: "p",
                 project_name: "n",
                 kind: "all",
-                by_type: &by_type,
+                store: &store,
                 page: (1, 1, 0),
                 path_prefix: prefix,
                 max_findings: None,
-                baseline: None,
+                against: None,
                 app_url: None,
                 branch: None,
             };
@@ -288,6 +386,48 @@ mod tests {
         assert!(!page.contains("<script"));
         assert!(page.contains("<strong>Bad</strong>"));
         assert!(!page.contains("src=\"http"), "no external resources");
+    }
+
+    /// Groups: most severe first, then the largest, then the first seen; inside a group most
+    /// severe first and the report's order within a severity.
+    #[test]
+    fn groups_are_ordered_by_severity_size_and_first_appearance() {
+        let mut list = Vec::new();
+        for (i, (name, sev)) in [
+            ("A", "low"),
+            ("B", "high"),
+            ("A", "critical"),
+            ("C", "high"),
+            ("B", "medium"),
+            ("C", "high"),
+            ("D", "high"),
+            ("A", "low"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut f = finding(name, sev);
+            f.id = i.to_string();
+            list.push(f);
+        }
+        let store = Store::of(&[("sast", list)]);
+        let groups = grouped(store.findings(), |f| Some(hashed(&f.name)));
+        let shown: Vec<Vec<String>> = groups
+            .iter()
+            .map(|g| g.iter().map(|row| store.get(row.at).id).collect())
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                vec!["2", "0", "7"], // A: critical
+                vec!["1", "4"],      // B: high, two, seen before C
+                vec!["3", "5"],      // C: high, two
+                vec!["6"],           // D: high, one
+            ]
+            .into_iter()
+            .map(|g| g.into_iter().map(str::to_owned).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+        );
     }
 
     #[test]

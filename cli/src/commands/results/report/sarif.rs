@@ -3,11 +3,12 @@
 
 use std::io::{self, Write};
 
-use cybedefend_core::platform::results::Finding;
+use cybedefend_core::platform::results::{Finding, SEVERITIES};
 use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
 
-use super::{Report, rank, strip_bold};
+use super::{Report, hashed, rank, strip_bold};
+use crate::commands::results::store::{At, Store};
 
 fn level(severity: &str) -> &'static str {
     match severity {
@@ -85,24 +86,27 @@ fn base_id(f: &Finding) -> &str {
 }
 
 /// Rule ids: a finding's name, or `name (severity)` when that name is found at several
-/// severities (GitHub shows a rule's one severity on each of its alerts).
-struct RuleIds<'a> {
-    split: std::collections::HashSet<&'a str>,
+/// severities (GitHub shows a rule's one severity on each of its alerts). Names are held as
+/// their hashes.
+#[derive(Default)]
+struct RuleIds {
+    split: std::collections::HashSet<u64>,
 }
 
-impl<'a> RuleIds<'a> {
-    fn of(findings: impl Iterator<Item = &'a Finding>) -> Self {
-        let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+impl RuleIds {
+    fn of(findings: impl Iterator<Item = Finding>) -> Self {
+        let mut seen: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
         let mut split = std::collections::HashSet::new();
         for f in findings {
-            let id = base_id(f);
-            match seen.get(id) {
-                Some(sev) if *sev != f.severity.as_str() => {
+            let id = hashed(base_id(&f));
+            let severity = hashed(&f.severity);
+            match seen.get(&id) {
+                Some(sev) if *sev != severity => {
                     split.insert(id);
                 }
                 Some(_) => {}
                 None => {
-                    seen.insert(id, &f.severity);
+                    seen.insert(id, severity);
                 }
             }
         }
@@ -111,7 +115,7 @@ impl<'a> RuleIds<'a> {
 
     fn id(&self, f: &Finding) -> String {
         let id = base_id(f);
-        if self.split.contains(id) {
+        if self.split.contains(&hashed(id)) {
             format!("{id} ({})", f.severity)
         } else {
             id.to_owned()
@@ -123,13 +127,17 @@ fn kept(f: &Finding) -> bool {
     !(f.id.is_empty() && f.name.is_empty())
 }
 
-/// One SARIF rule per distinct rule id, described by its first finding, at its severity.
-struct Rules<'a>(Vec<(String, &'a Finding, &'a str)>);
+/// One SARIF rule per distinct rule id, described by its first finding (read back from the
+/// store), at its highest severity (a [`rank`]).
+struct Rules<'a>(&'a Store, &'a RuleIds, Vec<(At, usize)>);
 
 impl Serialize for Rules<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for (id, f, severity) in &self.0 {
+        let mut seq = s.serialize_seq(Some(self.2.len()))?;
+        for (at, rank) in &self.2 {
+            let f = &self.0.get(*at);
+            let severity = SEVERITIES.get(*rank).copied().unwrap_or("");
+            let id = self.1.id(f);
             let id = id.as_str();
             let mut tags: Vec<&str> = f.cwe.iter().map(String::as_str).collect();
             tags.extend(f.owasp_top10.iter().map(String::as_str));
@@ -167,8 +175,8 @@ impl Serialize for Rules<'_> {
 
 struct SarifResults<'a> {
     report: &'a Report<'a>,
-    index: &'a std::collections::HashMap<String, usize>,
-    ids: &'a RuleIds<'a>,
+    index: &'a std::collections::HashMap<u64, usize>,
+    ids: &'a RuleIds,
 }
 
 /// A dependency's message: what, which package, which advisory, which version fixes it.
@@ -190,7 +198,8 @@ fn dependency_text(f: &Finding) -> String {
 impl Serialize for SarifResults<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
-        for f in self.report.findings().filter(|f| kept(f)) {
+        for (_, f) in self.report.store.findings().filter(|(_, f)| kept(f)) {
+            let f = &f;
             let id = self.ids.id(f);
             let id = id.as_str();
             let (uri, file) = uri(f, self.report.path_prefix);
@@ -207,7 +216,7 @@ impl Serialize for SarifResults<'_> {
             let end = f.end_line.filter(|e| *e >= start).unwrap_or(start);
             let mut result = serde_json::json!({
                 "ruleId": id,
-                "ruleIndex": self.index.get(id).copied().unwrap_or(0),
+                "ruleIndex": self.index.get(&hashed(id)).copied().unwrap_or(0),
                 "level": level(&f.severity),
                 "message": {"text": if text.is_empty() { id.to_owned() } else { text }},
                 "properties": {"severity": f.severity, "state": f.state, "type": f.kind, "findingId": f.id},
@@ -241,20 +250,22 @@ impl Serialize for SarifResults<'_> {
 
 /// SARIF 2.1.0 with a `rules` array; `results` is `[]` when there is nothing.
 pub(crate) fn sarif(r: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
-    let ids = RuleIds::of(r.findings().filter(|f| kept(f)));
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut rules: Vec<(String, &Finding, &str)> = Vec::new();
-    for f in r.findings().filter(|f| kept(f)) {
-        let id = ids.id(f);
+    // two passes over the findings before the results: the rule ids, then the rules
+    let ids = RuleIds::of(r.store.findings().map(|(_, f)| f).filter(kept));
+    let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    let mut rules: Vec<(At, usize)> = Vec::new();
+    for (at, f) in r.store.findings().filter(|(_, f)| kept(f)) {
+        let id = hashed(&ids.id(&f));
+        let rank = rank(&f.severity);
         match index.get(&id) {
             Some(&i) => {
-                if rank(&f.severity) < rank(rules[i].2) {
-                    rules[i].2 = &f.severity;
+                if rank < rules[i].1 {
+                    rules[i].1 = rank;
                 }
             }
             None => {
-                index.insert(id.clone(), rules.len());
-                rules.push((id, f, &f.severity));
+                index.insert(id, rules.len());
+                rules.push((at, rank));
             }
         }
     }
@@ -281,7 +292,7 @@ pub(crate) fn sarif(r: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         env!("CARGO_PKG_VERSION")
     )?;
     write!(out, "          \"rules\": ")?;
-    serde_json::to_writer(&mut *out, &Rules(rules)).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut *out, &Rules(r.store, &ids, rules)).map_err(io::Error::other)?;
     writeln!(out, "\n        }}\n      }},")?;
     // one category per scanned folder, so that a monorepo's uploads do not replace each other
     let category = format!(
