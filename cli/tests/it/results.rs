@@ -610,8 +610,10 @@ mod answers_that_make_no_sense {
         d.clear_requests();
         let out = results(&env, &["-t", "sast"]);
         assert_eq!(out.code, 0, "{out:?}");
+        // page 1, then the pages requested ahead (8 in flight by default) before the repeat
+        // is seen: never the billion announced
         assert!(
-            d.requests_to(&flat).len() <= 3,
+            d.requests_to(&flat).len() <= 1 + 8,
             "{}",
             d.requests_to(&flat).len()
         );
