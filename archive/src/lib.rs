@@ -8,10 +8,14 @@
 //! is skipped and reported.
 //!
 //! How: the file list is split into batches; every core takes the next batch as soon as it is
-//! free and deflates it into a small partial archive (formats that are compressed already are
-//! stored), and the partial archives are appended in order to the output with raw copies (no
-//! second compression). At most 16 MB of input is in flight and large files are spilled to a
-//! temp file, so memory stays flat however large the tree is.
+//! free and deflates it into a small partial archive, and the partial archives are appended in
+//! order to the output with raw copies (no second compression). A file up to 16 MB is deflated
+//! whole by libdeflate (a quarter to a half less CPU than zlib-rs at the same level for the same
+//! size), and stored when deflate does not make it smaller; a larger one is streamed through
+//! zlib-rs; formats that are compressed already are stored by their extension. At most 16 MB of
+//! input is in flight, the whole-file buffers of large files hold at most 24 MB at once, and
+//! large partial archives are spilled to a temp file, so memory stays flat however large the
+//! tree is.
 
 mod plan;
 mod write;

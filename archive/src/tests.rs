@@ -226,3 +226,73 @@ fn a_literal_pattern_matches_its_file_alone() {
         assert!(plan.files.iter().any(|f| f.name == other), "{name}");
     }
 }
+
+/// Every way a file goes in comes back byte for byte, with its permissions and time: a small
+/// file and a large one deflated whole, one larger than that streamed, one that does not
+/// compress (stored, whatever its name), and an empty one (reading each back checks its CRC).
+#[test]
+fn whole_streamed_and_incompressible_files_come_back_with_their_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let text = |n: usize| {
+        (0..n)
+            .map(|i| format!("line {i} of a generated file\n"))
+            .collect::<String>()
+            .into_bytes()
+    };
+    // xorshift: bytes deflate cannot shorten
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let big = text(160_000); // about 5 MB: a large file deflated whole
+    let huge = text(620_000); // about 19 MB: streamed
+    assert!(big.len() as u64 > 1 << 20 && (big.len() as u64) < super::write::WHOLE_FILE);
+    assert!(huge.len() as u64 > super::write::WHOLE_FILE);
+    fs::write(r.join("small.rs"), text(50)).unwrap();
+    fs::write(r.join("big.js"), &big).unwrap();
+    fs::write(r.join("huge.sql"), &huge).unwrap();
+    fs::write(r.join("noise.bin"), &noise).unwrap();
+    fs::write(r.join("empty"), "").unwrap();
+    fs::write(r.join("run.sh"), "#!/bin/sh\necho hi\n".repeat(40)).unwrap();
+    fs::set_permissions(r.join("run.sh"), fs::Permissions::from_mode(0o750)).unwrap();
+    let p = plan(r, true).unwrap();
+    let out = r.join("../ways-test.zip");
+    let (progress, cancel) = (AtomicU64::new(0), AtomicBool::new(false));
+    write(&p, &out, 5, 2, &progress, &cancel).unwrap();
+    let mut z = ZipArchive::new(File::open(&out).unwrap()).unwrap();
+    for (name, method) in [
+        ("small.rs", zip::CompressionMethod::Deflated),
+        ("big.js", zip::CompressionMethod::Deflated),
+        ("huge.sql", zip::CompressionMethod::Deflated),
+        ("noise.bin", zip::CompressionMethod::Stored),
+        ("empty", zip::CompressionMethod::Stored),
+        ("run.sh", zip::CompressionMethod::Deflated),
+    ] {
+        let mut f = z.by_name(name).unwrap();
+        assert_eq!(f.compression(), method, "{name}");
+        let mode = fs::metadata(r.join(name)).unwrap().permissions().mode();
+        assert_eq!(
+            f.unix_mode().map(|m| m & 0o7777),
+            Some(mode & 0o7777),
+            "{name}"
+        );
+        assert!(f.is_file(), "{name}");
+        let planned = p.files.iter().find(|pf| pf.name == name).unwrap();
+        assert_eq!(
+            f.last_modified(),
+            Some(super::write::zip_time(planned.modified)),
+            "{name}"
+        );
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, fs::read(r.join(name)).unwrap(), "{name}");
+    }
+    fs::remove_file(out).unwrap();
+}
