@@ -205,6 +205,7 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
     check_project(&api, &project).await?;
 
     // The archive: a temp file removed on every path (the guard's drop).
+    let started = std::time::Instant::now();
     let (archive_path, _guard): (PathBuf, Option<tempfile::TempPath>) =
         match (&args.dir, &args.file) {
             (Some(dir), _) => {
@@ -217,8 +218,10 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
             }
             (None, None) => return Err(Error::usage("give --dir FOLDER or --file ARCHIVE.zip")),
         };
+    let packaged = started.elapsed();
     let scan_id = upload::start_and_upload(&app, &api, &project, &branch, &archive_path).await?;
     drop(_guard);
+    let uploaded = started.elapsed();
 
     let scan = gates::Followed {
         app: &app,
@@ -234,7 +237,16 @@ async fn scan(global: GlobalArgs, out: Printer, args: ScanArgs, running: Running
         summary.write(true, "Scan started; not waiting for it (`--wait=false`).");
         return Ok(Exit::Success);
     }
-    gates::follow(scan, &mut summary).await
+    let exit = gates::follow(scan, &mut summary).await?;
+    let secs = |d: std::time::Duration| d.as_secs_f64();
+    app.out.info(&format!(
+        "Took {:.2} s: packaging {:.2} s, starting and uploading {:.2} s, the scan and its results {:.2} s",
+        secs(started.elapsed()),
+        secs(packaged),
+        secs(uploaded - packaged),
+        secs(started.elapsed() - uploaded)
+    ));
+    Ok(exit)
 }
 
 /// `GET /project/{id}`: a wrong id or missing access is found before any packaging.

@@ -54,10 +54,16 @@ pub(crate) async fn start_and_upload(
             p.set(sent);
         }
     };
+    let start = std::time::Instant::now();
     api.upload(&started.upload_url, archive, &report).await?;
     if let Ok(p) = shown.into_inner() {
         p.finish();
     }
+    app.out.info(&format!(
+        "Uploaded {} in {:.2} s",
+        size(total),
+        start.elapsed().as_secs_f64()
+    ));
     app.out
         .success(&format!("Scan started: {}", started.scan_id));
     Ok(started.scan_id)
