@@ -973,3 +973,28 @@ fn an_interrupt_during_the_fetch_stops_it_and_leaves_no_report_and_no_temporary_
         .len();
     assert!(asked < 16, "the fetch went on: {asked} of 16 pages");
 }
+
+/// Findings past what is kept in memory go to a temporary file; where none can be made (a
+/// read-only or missing TMPDIR) they stay in memory and the report is the same.
+#[test]
+fn without_a_usable_tmpdir_the_report_is_still_whole() {
+    let (d, env) = setup();
+    let severities = ["critical", "high", "medium", "low"];
+    let many: Vec<Value> = (0..3000)
+        .map(|i| sample_finding("sast", 5000 + i, severities[(i % 4) as usize], "to_verify"))
+        .collect();
+    d.set_findings(PROJECT, "sast", many);
+    let out = results(&env, &["-t", "sast", "-o", "sarif", "-f", "spilled.sarif"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let spilled = fs::read_to_string(env.work().join("spilled.sarif")).unwrap();
+    let mut no_tmp = Env::new();
+    no_tmp.use_double(&d);
+    no_tmp.set("CYBEDEFEND_PAT", PAT);
+    no_tmp.set("TMPDIR", "/nonexistent/tmp");
+    let out = results(&no_tmp, &["-t", "sast", "-o", "sarif", "-f", "kept.sarif"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let kept = fs::read_to_string(no_tmp.work().join("kept.sarif")).unwrap();
+    assert_eq!(kept, spilled);
+    let v: Value = serde_json::from_str(&kept).unwrap();
+    assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 3000);
+}

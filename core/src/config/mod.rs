@@ -159,15 +159,17 @@ pub struct ScanSettings {
     pub secret_files: Option<SecretFiles>,
 }
 
+/// Most requests in flight at once that `http_concurrency` may ask for.
+pub const MAX_HTTP_CONCURRENCY: usize = 32;
+
 fn deserialize_concurrency<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<usize>, D::Error> {
     let n = Option::<u64>::deserialize(d)?;
     match n {
-        Some(n) if !(1..=crate::platform::results::MAX_CONCURRENCY as u64).contains(&n) => {
+        Some(n) if !(1..=MAX_HTTP_CONCURRENCY as u64).contains(&n) => {
             Err(serde::de::Error::custom(format!(
-                "must be between 1 and {} (not {n})",
-                crate::platform::results::MAX_CONCURRENCY
+                "must be between 1 and {MAX_HTTP_CONCURRENCY} (not {n})"
             )))
         }
         n => Ok(n.map(|n| n as usize)),

@@ -357,7 +357,7 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
         }
         name = p.project_name.clone();
         page_info = (p.page, p.total_pages.max(1), p.total);
-        let mut w = SegmentWriter::new(static_kind(kind))?;
+        let mut w = SegmentWriter::new(static_kind(kind));
         w.push(p.findings)?;
         segments.push(w.finish()?);
     }
@@ -431,10 +431,12 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ResultsArgs) -> 
             describe(&target)
         ));
     }
-    match &against {
-        Some(a) => Ok(compared(&app, a, &report, &args)),
-        None => Ok(Exit::Success),
-    }
+    let exit = match &against {
+        Some(a) => compared(&app, a, &report, &args),
+        None => Exit::Success,
+    };
+    store.check().map_err(|e| Error::failure(e.to_string()))?;
+    Ok(exit)
 }
 
 /// Every page of one type into a temporary file. An error that no type can get past (the
@@ -444,7 +446,7 @@ async fn fetch_type(
     pages: &Pages<'_>,
     kind: &str,
 ) -> Result<std::result::Result<(String, Segment), Error>> {
-    let mut writer = SegmentWriter::new(static_kind(kind))?;
+    let mut writer = SegmentWriter::new(static_kind(kind));
     let mut spill_error = None;
     let fetched = pages
         .each(kind, &mut |findings| {
@@ -458,7 +460,9 @@ async fn fetch_type(
     }
     match fetched {
         Ok(name) => Ok(Ok((name, writer.finish()?))),
-        Err(e) if e.is_auth() || e.is_not_found() => Err(e),
+        // the cap is the command's: whichever types were still coming when it was reached
+        // would be left out, so no report is better than an arbitrary one
+        Err(e) if e.is_auth() || e.is_not_found() || pages.over_budget() => Err(e),
         Err(e) => Ok(Err(e)),
     }
 }
@@ -483,7 +487,7 @@ fn compared(app: &App, a: &report::Against<'_>, r: &Report<'_>, args: &ResultsAr
         a.existing,
         a.fixed.len()
     ));
-    for at in a.new.iter().take(10) {
+    for (_, at) in a.new.iter().take(10) {
         let f = r.store.get(*at);
         app.out.info(&format!(
             "  new    {:<9} {:<9} {}  {}",
@@ -508,14 +512,9 @@ fn compared(app: &App, a: &report::Against<'_>, r: &Report<'_>, args: &ResultsAr
     let threshold = args
         .break_on_severity
         .and_then(crate::gates::Threshold::rank);
-    // the new ones are sorted most severe first: those at or above the threshold lead
     let counted = match threshold {
         None => a.new.len(),
-        Some(t) => a
-            .new
-            .iter()
-            .take_while(|at| report::rank(&r.store.get(**at).severity) <= t)
-            .count(),
+        Some(t) => a.new.iter().filter(|(rank, _)| *rank <= t).count(),
     };
     let level = args
         .break_on_severity

@@ -1,10 +1,13 @@
-//! Where `results` keeps findings between fetching and writing the report: one temporary file
-//! per result type (unnamed, removed by the system when the command ends however it ends), so
-//! that memory does not grow with the number of findings. A report reads them back in order
-//! ([`Segment::findings`]), as often as it needs, or one by one where it noted them ([`At`]).
-//! Counts by severity are kept as findings arrive (summaries need no pass).
+//! Where `results` keeps findings between fetching and writing the report: in memory up to
+//! [`IN_MEMORY`] bytes a result type, then in a temporary file (unnamed, removed by the system
+//! when the command ends however it ends), so that memory does not grow with the number of
+//! findings. When no temporary file can be made (a read-only or full `TMPDIR`), they stay in
+//! memory, as they always did before. A report reads them back in order ([`Store::segment`]),
+//! as often as it needs, or one by one where it noted them ([`At`]). Counts by severity are kept
+//! as findings arrive (summaries need no pass).
 //!
-//! A record is a 4-byte little-endian length and the finding as JSON.
+//! A record is a 4-byte little-endian length and the finding as JSON, with every registered
+//! secret masked (a finding that echoes the user's token never puts it on disk).
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -37,7 +40,7 @@ impl At {
 pub(crate) struct Segment {
     /// The result type.
     pub(crate) kind: &'static str,
-    file: Option<File>,
+    records: Records,
     /// Findings in it.
     pub(crate) len: usize,
     /// Findings by severity, most severe first (others not counted).
@@ -53,10 +56,23 @@ pub(crate) struct Store {
     error: RefCell<Option<io::Error>>,
 }
 
+/// Bytes of records a type keeps in memory before they go to a temporary file.
+pub(crate) const IN_MEMORY: usize = 2 << 20;
+
+/// Where a type's records are.
+#[derive(Debug)]
+enum Records {
+    Memory(Vec<u8>),
+    File(File),
+}
+
 /// Writes one type's findings as they arrive.
 pub(crate) struct SegmentWriter {
     kind: &'static str,
-    out: BufWriter<File>,
+    memory: Vec<u8>,
+    file: Option<BufWriter<File>>,
+    /// No temporary file could be made: everything stays in memory.
+    no_file: bool,
     len: usize,
     counts: [usize; 4],
 }
@@ -68,26 +84,40 @@ fn spill_error(e: &io::Error) -> Error {
 
 impl SegmentWriter {
     /// A new, empty type.
-    pub(crate) fn new(kind: &'static str) -> Result<Self> {
-        let file = tempfile::tempfile().map_err(|e| spill_error(&e))?;
-        Ok(Self {
+    pub(crate) fn new(kind: &'static str) -> Self {
+        Self {
             kind,
-            out: BufWriter::with_capacity(64 << 10, file),
+            memory: Vec::new(),
+            file: None,
+            no_file: false,
             len: 0,
             counts: [0; 4],
-        })
+        }
     }
 
     /// Adds findings at the end.
     pub(crate) fn push(&mut self, findings: Vec<Finding>) -> Result<()> {
         for f in findings {
-            let bytes = serde_json::to_vec(&f).map_err(|e| Error::failure(e.to_string()))?;
-            let len = u32::try_from(bytes.len())
+            let json = serde_json::to_string(&f).map_err(|e| Error::failure(e.to_string()))?;
+            let json = cybedefend_core::secret::redact::redact(&json);
+            let len = u32::try_from(json.len())
                 .map_err(|_| Error::failure("a finding larger than 4 GiB"))?;
-            self.out
-                .write_all(&len.to_le_bytes())
-                .and_then(|()| self.out.write_all(&bytes))
-                .map_err(|e| spill_error(&e))?;
+            let record = [&len.to_le_bytes()[..], json.as_bytes()];
+            match &mut self.file {
+                Some(out) => {
+                    for part in record {
+                        out.write_all(part).map_err(|e| spill_error(&e))?;
+                    }
+                }
+                None => {
+                    for part in record {
+                        self.memory.extend_from_slice(part);
+                    }
+                    if self.memory.len() > IN_MEMORY && !self.no_file {
+                        self.spill()?;
+                    }
+                }
+            }
             if let Some(i) = SEVERITIES.iter().position(|s| *s == f.severity) {
                 self.counts[i] += 1;
             }
@@ -96,12 +126,36 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// Moves what is in memory to a temporary file, which takes what comes next; without one,
+    /// everything stays in memory.
+    fn spill(&mut self) -> Result<()> {
+        match tempfile::tempfile() {
+            Ok(file) => {
+                let mut out = BufWriter::with_capacity(64 << 10, file);
+                out.write_all(&self.memory).map_err(|e| spill_error(&e))?;
+                self.memory = Vec::new();
+                self.file = Some(out);
+            }
+            Err(e) => {
+                tracing::debug!(
+                    "{} results: no temporary file ({e}); the findings stay in memory",
+                    self.kind
+                );
+                self.no_file = true;
+            }
+        }
+        Ok(())
+    }
+
     /// The type, complete.
     pub(crate) fn finish(self) -> Result<Segment> {
-        let file = self.out.into_inner().map_err(|e| spill_error(e.error()))?;
+        let records = match self.file {
+            Some(out) => Records::File(out.into_inner().map_err(|e| spill_error(e.error()))?),
+            None => Records::Memory(self.memory),
+        };
         Ok(Segment {
             kind: self.kind,
-            file: Some(file),
+            records,
             len: self.len,
             counts: self.counts,
         })
@@ -113,25 +167,35 @@ impl Segment {
     pub(crate) fn empty(kind: &'static str) -> Self {
         Self {
             kind,
-            file: None,
+            records: Records::Memory(Vec::new()),
             len: 0,
             counts: [0; 4],
         }
     }
 }
 
-/// Reads a file from an offset without moving any shared position (`pread`).
+/// Reads records from an offset, without moving any shared position (`pread` for a file).
 struct ReadAt<'a> {
-    file: &'a File,
+    records: &'a Records,
     at: u64,
 }
 
 impl Read for ReadAt<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        #[cfg(unix)]
-        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.at)?;
-        #[cfg(windows)]
-        let n = std::os::windows::fs::FileExt::seek_read(self.file, buf, self.at)?;
+        let n = match self.records {
+            Records::Memory(bytes) => {
+                let from = usize::try_from(self.at)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                let n = buf.len().min(bytes.len() - from);
+                buf[..n].copy_from_slice(&bytes[from..from + n]);
+                n
+            }
+            #[cfg(unix)]
+            Records::File(file) => std::os::unix::fs::FileExt::read_at(file, buf, self.at)?,
+            #[cfg(windows)]
+            Records::File(file) => std::os::windows::fs::FileExt::seek_read(file, buf, self.at)?,
+        };
         self.at += n as u64;
         Ok(n)
     }
@@ -139,11 +203,18 @@ impl Read for ReadAt<'_> {
 
 fn read_record(r: &mut impl Read) -> io::Result<Option<(usize, Finding)>> {
     let mut len = [0u8; 4];
-    match r.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
+    // the end comes between records, never inside one
+    let first = loop {
+        match r.read(&mut len[..1]) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    if first == 0 {
+        return Ok(None);
     }
+    r.read_exact(&mut len[1..])?;
     let n = u32::from_le_bytes(len) as usize;
     let mut bytes = vec![0; n];
     r.read_exact(&mut bytes)?;
@@ -167,7 +238,7 @@ impl Store {
         let segments = by_type
             .iter()
             .map(|(kind, findings)| {
-                let mut w = SegmentWriter::new(kind).unwrap();
+                let mut w = SegmentWriter::new(kind);
                 w.push(findings.clone()).unwrap();
                 w.finish().unwrap()
             })
@@ -198,9 +269,9 @@ impl Store {
 
     /// One type's findings, in order, with where each is.
     pub(crate) fn segment(&self, index: usize) -> impl Iterator<Item = (At, Finding)> + '_ {
-        let file = self.segments.get(index).and_then(|s| s.file.as_ref());
+        let records = self.segments.get(index).map(|s| &s.records);
         let mut reader =
-            file.map(|f| BufReader::with_capacity(64 << 10, ReadAt { file: f, at: 0 }));
+            records.map(|records| BufReader::with_capacity(64 << 10, ReadAt { records, at: 0 }));
         let mut offset = 0u64;
         std::iter::from_fn(move || {
             let r = reader.as_mut()?;
@@ -230,11 +301,11 @@ impl Store {
         let read = self
             .segments
             .get(at.segment())
-            .and_then(|s| s.file.as_ref())
+            .map(|s| &s.records)
             .ok_or_else(|| io::Error::other("no such finding"))
-            .and_then(|file| {
+            .and_then(|records| {
                 read_record(&mut ReadAt {
-                    file,
+                    records,
                     at: at.offset(),
                 })
             });
@@ -283,9 +354,21 @@ mod tests {
     }
 
     /// What goes in comes back, in order, as often as asked, and one by one where noted; a
-    /// record larger than the read buffer too.
+    /// record larger than the read buffer too; kept in memory, and past [`IN_MEMORY`] in a
+    /// temporary file.
     #[test]
     fn findings_come_back_in_order_and_where_noted() {
+        let many: Vec<Finding> = (0..40)
+            .map(|i| finding(&i.to_string(), "low", &"y".repeat(100_000)))
+            .collect();
+        let spilled = Store::of(&[("sast", many.clone())]);
+        assert!(matches!(spilled.segments()[0].records, Records::File(_)));
+        let back: Vec<Finding> = spilled.findings().map(|(_, f)| f).collect();
+        assert_eq!(back, many);
+        let places: Vec<At> = spilled.findings().map(|(at, _)| at).collect();
+        assert_eq!(spilled.get(places[39]), many[39]);
+        spilled.check().unwrap();
+
         let big = "x".repeat(200_000);
         let sast = vec![
             finding("1", "high", "first"),
@@ -293,6 +376,7 @@ mod tests {
             finding("3", "weird", "é ✓ \u{0}"),
         ];
         let store = Store::of(&[("sast", sast.clone()), ("sca", vec![])]);
+        assert!(matches!(store.segments()[0].records, Records::Memory(_)));
         assert_eq!(store.len(), 3);
         assert_eq!(
             store.counts(),

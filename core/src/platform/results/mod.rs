@@ -482,6 +482,12 @@ impl Budget {
         self.check(what, "findings")
     }
 
+    /// Whether the caps were passed (the command cannot go on with any type).
+    pub fn exceeded(&self) -> bool {
+        self.findings.load(Ordering::Relaxed) > MAX_FINDINGS
+            || self.bytes.load(Ordering::Relaxed) > MAX_FINDING_BYTES
+    }
+
     fn add(&self, findings: usize, bytes: usize) {
         self.findings.fetch_add(findings, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -514,7 +520,7 @@ impl Budget {
 /// it is busy.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Most requests in flight at once, whatever is configured.
-pub const MAX_CONCURRENCY: usize = 32;
+pub const MAX_CONCURRENCY: usize = crate::config::MAX_HTTP_CONCURRENCY;
 
 /// Every page of result types, several requests in flight at once: the types fetched side by
 /// side, and within a type the pages after the first (which says how many there are) requested
@@ -531,6 +537,27 @@ pub struct Pages<'a> {
     budget: &'a Budget,
     permits: tokio::sync::Semaphore,
     window: usize,
+    /// Bytes of the pages that arrived ahead of their turn, over every type.
+    held: AtomicUsize,
+    /// A page was taken, or one ahead was dropped.
+    freed: tokio::sync::Notify,
+}
+
+/// Most bytes of findings held in pages that arrived ahead of their turn (a slow page and fast
+/// ones after it), over every type: past it, only the page each type needs next is requested.
+pub const MAX_HELD_BYTES: usize = 32 << 20;
+
+/// A page that arrived ahead: its bytes count in [`Pages`]' `held` until it is dropped.
+struct Held<'p, 'a> {
+    pages: &'p Pages<'a>,
+    bytes: usize,
+}
+
+impl Drop for Held<'_, '_> {
+    fn drop(&mut self) {
+        self.pages.held.fetch_sub(self.bytes, Ordering::SeqCst);
+        self.pages.freed.notify_waiters();
+    }
 }
 
 /// Findings a page of [`Pages`] asks for.
@@ -553,6 +580,8 @@ impl<'a> Pages<'a> {
             budget,
             permits: tokio::sync::Semaphore::new(n),
             window: n,
+            held: AtomicUsize::new(0),
+            freed: tokio::sync::Notify::new(),
         }
     }
 
@@ -560,6 +589,32 @@ impl<'a> Pages<'a> {
         // the semaphore is never closed
         let _permit = self.permits.acquire().await;
         page(self.api, self.project, kind, number, PAGE_SIZE, self.query).await
+    }
+
+    /// Page `number`, requested ahead of its turn: while the pages held ahead pass
+    /// [`MAX_HELD_BYTES`], it waits until it is the page its type needs next (`next`), which is
+    /// never held back (so paging always moves on).
+    async fn page_ahead<'p>(
+        &'p self,
+        kind: &str,
+        number: u64,
+        next: &AtomicU64,
+    ) -> Result<(ResultsPage, Held<'p, 'a>)> {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if self.held.load(Ordering::SeqCst) < MAX_HELD_BYTES
+                || next.load(Ordering::SeqCst) >= number
+            {
+                break;
+            }
+            freed.await;
+        }
+        let p = self.page(kind, number).await?;
+        let bytes = p.findings.iter().map(Finding::weight).sum::<usize>();
+        self.held.fetch_add(bytes, Ordering::SeqCst);
+        Ok((p, Held { pages: self, bytes }))
     }
 
     /// Every page of `kind`, each page's findings given to `sink` in page order; returns the
@@ -597,17 +652,23 @@ impl<'a> Pages<'a> {
             return Ok(name);
         }
         let mut next = 2;
+        // the page this type needs next, which is never held back
+        let needed = AtomicU64::new(2);
         loop {
             let last = announced.min(MAX_PAGES);
+            let needed = &needed;
             let mut pages = futures_util::stream::iter(next..=last)
-                .map(|n| self.page(kind, n))
+                .map(|n| self.page_ahead(kind, n, needed))
                 .buffered(self.window);
             let mut number = next - 1;
             while let Some(p) = pages.next().await {
                 number += 1;
-                let p = p?;
+                let (p, held) = p?;
                 announced = p.total_pages;
-                if !take(p, number)? {
+                let more = take(p, number)?;
+                needed.store(number + 1, Ordering::SeqCst);
+                drop(held);
+                if !more {
                     return Ok(name);
                 }
             }
@@ -619,6 +680,11 @@ impl<'a> Pages<'a> {
             }
             next = last + 1;
         }
+    }
+
+    /// Whether the command's caps on findings were passed ([`Budget::exceeded`]).
+    pub fn over_budget(&self) -> bool {
+        self.budget.exceeded()
     }
 
     /// Every page of `kind`, collected.

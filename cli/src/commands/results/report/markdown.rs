@@ -133,7 +133,7 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
         let new = &a.new;
         if !new.is_empty() {
             s.push(&format!("\n## New since the baseline ({})\n\n", new.len()));
-            for at in new {
+            for (_, at) in new {
                 let f = r.store.get(*at);
                 let line = format!(
                     "- 🆕 **{}** {} — `{}`\n",

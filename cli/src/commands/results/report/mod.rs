@@ -80,8 +80,8 @@ impl Report<'_> {
 /// The report against `--baseline`, worked out in one pass over the findings.
 pub(crate) struct Against<'a> {
     pub(crate) baseline: &'a Baseline,
-    /// Where the new findings are, most severe first.
-    pub(crate) new: Vec<At>,
+    /// The new findings, most severe first: their severity's [`rank`] and where they are.
+    pub(crate) new: Vec<(usize, At)>,
     /// Findings in the baseline too.
     pub(crate) existing: usize,
     /// The baseline's findings that are not in this report.
@@ -105,7 +105,7 @@ impl<'a> Against<'a> {
         new.sort_by_key(|(rank, _)| *rank);
         Self {
             baseline,
-            new: new.into_iter().map(|(_, at)| at).collect(),
+            new,
             existing,
             fixed: baseline.fixed_given(&seen),
         }
