@@ -13,13 +13,8 @@ echo "== building cybedefend and the platform double (release)"
 cargo build --release -q -p cybedefend -p cybedefend-platform-double
 work="$(mktemp -d)"
 pat="cdp_bench_report_memory"
-DOUBLE_PROJECTS=bench DOUBLE_FINDINGS="$findings" DOUBLE_PAGE_CAP=100 target/release/platform-double "$pat" > "$work/double.out" &
-double=$!
-trap 'kill $double 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 600); do grep -q READY "$work/double.out" 2>/dev/null && break; sleep 0.1; done
-url="$(awk '/READY/{print $2}' "$work/double.out")"
-export HOME="$work/home" CYBEDEFEND_PAT="$pat" CYBEDEFEND_API_URL="$url" CYBEDEFEND_AUTH_ENDPOINT="$url"
-mkdir -p "$HOME"
+export DOUBLE_PROJECTS=bench DOUBLE_FINDINGS="$findings" DOUBLE_PAGE_CAP=100
+. scripts/bench-double.sh
 formats="${FORMATS:-json sarif markdown html}"
 echo "== $findings findings; results -t sast as: $formats"
 measure() { # name binary format

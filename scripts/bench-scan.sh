@@ -18,13 +18,9 @@ tree="$PWD/target/bench-archive-tree/tree"
 work="$(mktemp -d)"
 pat="cdp_bench_scan"
 project="bench"
-DOUBLE_PROJECTS="$project" target/release/platform-double "$pat" > "$work/double.out" &
-double=$!
-trap 'kill $double 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 600); do grep -q READY "$work/double.out" 2>/dev/null && break; sleep 0.1; done
-url="$(awk '/READY/{print $2}' "$work/double.out")"
-export HOME="$work/home" CYBEDEFEND_PAT="$pat" CYBEDEFEND_API_URL="$url" CYBEDEFEND_AUTH_ENDPOINT="$url" CYBEDEFEND_CI=true
-mkdir -p "$HOME"
+export DOUBLE_PROJECTS="$project"
+. scripts/bench-double.sh
+export CYBEDEFEND_CI=true
 echo "==> scan --dir $tree ($runs runs, status every $interval)"
 for i in $(seq "$runs"); do
   start=$(date +%s.%N)

@@ -318,35 +318,29 @@ fn single_entry(
     let utf8: u16 = 1 << 11;
     head.clear();
     tail.clear();
-    let out = head;
+    // what the local header and the central directory both say, from the version needed on
+    let common = |out: &mut Vec<u8>| {
+        u16le(out, 20);
+        u16le(out, utf8);
+        u16le(out, method);
+        u16le(out, time.timepart());
+        u16le(out, time.datepart());
+        u32le(out, crc);
+        u32le(out, packed);
+        u32le(out, size);
+        u16le(out, name.len() as u16);
+        u16le(out, 0); // extra
+    };
     // local file header
-    u32le(out, 0x0403_4b50);
-    u16le(out, 20);
-    u16le(out, utf8);
-    u16le(out, method);
-    u16le(out, time.timepart());
-    u16le(out, time.datepart());
-    u32le(out, crc);
-    u32le(out, packed);
-    u32le(out, size);
-    u16le(out, name.len() as u16);
-    u16le(out, 0);
-    out.extend_from_slice(name);
+    u32le(head, 0x0403_4b50);
+    common(head);
+    head.extend_from_slice(name);
     // the data, then the central directory
-    let central = out.len() as u32 + packed;
+    let central = head.len() as u32 + packed;
     let out = tail;
     u32le(out, 0x0201_4b50);
     u16le(out, (3 << 8) | 20); // made by Unix, zip 2.0
-    u16le(out, 20);
-    u16le(out, utf8);
-    u16le(out, method);
-    u16le(out, time.timepart());
-    u16le(out, time.datepart());
-    u32le(out, crc);
-    u32le(out, packed);
-    u32le(out, size);
-    u16le(out, name.len() as u16);
-    u16le(out, 0); // extra
+    common(out);
     u16le(out, 0); // comment
     u16le(out, 0); // disk
     u16le(out, 0); // internal attributes
