@@ -87,7 +87,8 @@ impl ResultType {
 /// `results`.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
-Open findings (to verify, confirmed) are fetched; with --type all (default) every type, every page.
+Open findings (to verify, confirmed) are fetched; with --type all (default) every type, every page,
+8 requests at a time (`http_concurrency` in the config or CYBEDEFEND_HTTP_CONCURRENCY: 1 to 32).
 
 Exit codes: 0 report written, 5 report written without some result types (each is named in a
 warning), 1 nothing could be fetched (no report) or --break-on-new found a new finding, 2 usage
