@@ -686,18 +686,6 @@ impl<'a> Pages<'a> {
     pub fn over_budget(&self) -> bool {
         self.budget.exceeded()
     }
-
-    /// Every page of `kind`, collected.
-    pub async fn all(&self, kind: &str) -> Result<(String, Vec<Finding>)> {
-        let mut out = Vec::new();
-        let name = self
-            .each(kind, &mut |f| {
-                out.extend(f);
-                Ok(())
-            })
-            .await?;
-        Ok((name, out))
-    }
 }
 
 #[cfg(test)]

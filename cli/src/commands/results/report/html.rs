@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use cybedefend_core::platform::results::SEVERITIES;
 
-use super::{Report, counts, place, rank};
+use super::{Report, place, rank};
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -196,7 +196,7 @@ pub(crate) fn html(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> io::
         }
         let _ = write!(s, "<td>{}</td></tr>", segment.len);
     }
-    let c = counts(r);
+    let c = r.store.counts();
     let _ = write!(
         s,
         "<tr><th>All</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use cybedefend_core::platform::results::{Finding, SEVERITIES};
 
-use super::{Report, counts, place, strip_bold};
+use super::{Report, place, strip_bold};
 
 /// What a GitHub pull-request comment holds, in characters.
 pub(crate) const COMMENT_LIMIT: usize = 65_536;
@@ -124,7 +124,7 @@ pub(crate) fn markdown(r: &Report<'_>, generated: &str, out: &mut dyn Write) -> 
     }
     s.push(&summary_table(r));
 
-    let c = counts(r);
+    let c = r.store.counts();
     let limit = COMMENT_LIMIT - TAIL;
     let max = r.max_findings.unwrap_or(DEFAULT_MAX_FINDINGS);
     let mut listed = 0usize;

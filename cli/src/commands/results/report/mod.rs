@@ -211,11 +211,6 @@ pub(super) fn strip_bold(s: &str) -> String {
     s.replace("**", "")
 }
 
-/// Findings by severity, most severe first.
-pub(super) fn counts(r: &Report<'_>) -> [usize; 4] {
-    r.store.counts()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

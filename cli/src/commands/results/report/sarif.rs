@@ -88,7 +88,6 @@ fn base_id(f: &Finding) -> &str {
 /// Rule ids: a finding's name, or `name (severity)` when that name is found at several
 /// severities (GitHub shows a rule's one severity on each of its alerts). Names are held as
 /// their hashes.
-#[derive(Default)]
 struct RuleIds {
     split: std::collections::HashSet<u64>,
 }
@@ -198,8 +197,8 @@ fn dependency_text(f: &Finding) -> String {
 impl Serialize for SarifResults<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
-        for (_, f) in self.report.store.findings().filter(|(_, f)| kept(f)) {
-            let f = &f;
+        for (_, finding) in self.report.store.findings().filter(|(_, f)| kept(f)) {
+            let f = &finding;
             let id = self.ids.id(f);
             let id = id.as_str();
             let (uri, file) = uri(f, self.report.path_prefix);
