@@ -12,7 +12,9 @@
 //! order to the output with raw copies (no second compression). A file up to 16 MB is deflated
 //! whole by libdeflate (a quarter to a half less CPU than zlib-rs at the same level for the same
 //! size), and stored when deflate does not make it smaller; a larger one is streamed through
-//! zlib-rs; formats that are compressed already are stored by their extension. At most 16 MB of
+//! zlib-rs; formats that are compressed already are stored by their extension. With
+//! `respect_ignore` off, the files the rules would have left out (build output, dependencies)
+//! are deflated at level 1, the source at the level asked for. At most 16 MB of
 //! input is in flight, the whole-file buffers of large files hold at most 24 MB at once, and
 //! large partial archives are spilled to a temp file, so memory stays flat however large the
 //! tree is.

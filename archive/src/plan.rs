@@ -23,6 +23,9 @@ pub struct PlannedFile {
     pub size: u64,
     pub(super) mode: u32,
     pub(super) modified: Option<SystemTime>,
+    /// Named by the ignore rules, and kept only because they are off (`--no-ignore`): build
+    /// output and dependencies, packed at a faster level than the source.
+    pub(super) ignored: bool,
 }
 
 /// Something left out, and why.
@@ -375,6 +378,7 @@ fn plan_all(root: &Path, respect_ignore: bool) -> Result<Plan> {
                             size: m.len(),
                             mode: mode_of(&m),
                             modified: m.modified().ok(),
+                            ignored: false,
                         });
                     }
                     _ => skipped.push(Skipped {
@@ -408,6 +412,7 @@ fn plan_all(root: &Path, respect_ignore: bool) -> Result<Plan> {
             size: m.len(),
             mode: mode_of(&m),
             modified: m.modified().ok(),
+            ignored: false,
         });
     }
     let problems = problems.lock().map(|p| p.clone()).unwrap_or_default();
@@ -427,7 +432,11 @@ fn plan_all(root: &Path, respect_ignore: bool) -> Result<Plan> {
             size: m.len(),
             mode: mode_of(&m),
             modified: m.modified().ok(),
+            ignored: false,
         });
+    }
+    if !respect_ignore {
+        mark_ignored(root, &mut files);
     }
     Ok(Plan {
         root: root.to_owned(),
@@ -437,6 +446,31 @@ fn plan_all(root: &Path, respect_ignore: bool) -> Result<Plan> {
         excluded: Vec::new(),
         secrets_left_out: Vec::new(),
     })
+}
+
+/// Marks the files of a walk without ignore rules that the rules would have left out (a
+/// second walk, with them). Best effort: when the rules cannot be read safely (an ignore file
+/// that is not a regular file, a folder that cannot be read), nothing is marked.
+fn mark_ignored(root: &Path, files: &mut [PlannedFile]) {
+    if check_parent_ignore_files(root).is_err() {
+        return;
+    }
+    let problems = Arc::new(Mutex::new(Vec::new()));
+    let mut kept = HashSet::new();
+    for entry in walker(root, true, problems.clone()) {
+        let Ok(entry) = entry else { return };
+        if entry.file_type().is_some_and(|t| !t.is_dir())
+            && let Some(name) = relative_name(root, entry.path())
+        {
+            kept.insert(name);
+        }
+    }
+    if problems.lock().map_or(true, |p| !p.is_empty()) {
+        return;
+    }
+    for f in files {
+        f.ignored = f.name != PLATFORM_IGNORE_FILE && !kept.contains(&f.name);
+    }
 }
 
 /// What the ignore rules removed from `plan`, grouped by the outermost folder that lost all

