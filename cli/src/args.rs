@@ -189,9 +189,12 @@ impl FromArgMatches for GlobalArgs {
             let value = match key.ty {
                 KeyType::Bool => m.get_one::<bool>(key.name).map(|b| b.to_string()),
                 KeyType::Duration => m.get_one::<Span>(key.name).map(Span::to_string),
-                _ => m.get_one::<String>(key.name).cloned(),
+                // (`exec --proxy` is a switch of its own, under the same id: not a URL)
+                _ => m.try_get_one::<String>(key.name).ok().flatten().cloned(),
             };
-            if let Some(v) = value {
+            if let Some(v) = value
+                && v != commands::exec::LOCAL_PROXY
+            {
                 self.keys.set(key, v);
             }
         }
@@ -567,6 +570,14 @@ Examples:
     /// Credential plugins: list, verify, run the conformance cases, start a new one
     #[command(subcommand)]
     Plugin(LazySub<commands::plugin::PluginCommand>),
+    /// Send any request to the API with your credential (as `gh api`)
+    Api(Lazy<commands::api::ApiArgs>),
+    /// Run a program with a short-lived access token, or a local proxy's key (--proxy)
+    // Built with the command tree, not lazily: its `--proxy` switch takes the place of the
+    // global `--proxy URL`, which only an argument present before the globals spread can do.
+    Exec(commands::exec::ExecArgs),
+    /// Serve the API on a loopback port with a session key: one login for other tools
+    Proxy(Lazy<commands::proxy::ProxyArgs>),
     /// Print the version
     #[command(after_help = "\
 Examples:

@@ -23,6 +23,9 @@ pub(crate) enum Exit {
     Partial,
     /// 130: interrupted.
     Interrupted,
+    /// `exec`: the program's own code (128+N when signal N ended it; 127 not found, 126 not
+    /// runnable).
+    Child(u8),
 }
 
 impl Exit {
@@ -36,6 +39,7 @@ impl Exit {
             Exit::Auth => 4,
             Exit::Partial => 5,
             Exit::Interrupted => 130,
+            Exit::Child(code) => code,
         }
     }
 

@@ -5,6 +5,7 @@ mod app;
 mod args;
 mod commands;
 mod exit;
+mod forward;
 mod gates;
 mod output;
 mod progress;

@@ -143,6 +143,12 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// Every variable of this process, names and values as they are (the environment `exec`
+/// passes on, less what it must not).
+pub fn vars_os() -> Vec<(OsString, OsString)> {
+    std::env::vars_os().collect()
+}
+
 /// Names of every variable of this process, as they are (to remove some from a helper's
 /// environment).
 pub fn names_os() -> Vec<OsString> {

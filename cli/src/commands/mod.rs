@@ -3,18 +3,21 @@
 //! A command is `run(global, printer, args) -> Result<Exit>`: `Ok` carries the exit code of a
 //! command that ran (a gate may set 1), `Err` an error printed by `main` with its kind's code.
 
+pub(crate) mod api;
 pub(crate) mod auth;
 pub(crate) mod completion;
 pub(crate) mod compliance;
 pub(crate) mod config;
 pub(crate) mod container;
 pub(crate) mod data;
+pub(crate) mod exec;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod overview;
 pub(crate) mod pat;
 pub(crate) mod plugin;
 pub(crate) mod project;
+pub(crate) mod proxy;
 pub(crate) mod report;
 pub(crate) mod results;
 pub(crate) mod scan;
@@ -51,7 +54,11 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<Exit> {
     let global = cli.global;
     // `scan` answers Ctrl-C, SIGTERM and SIGHUP itself (it waits for its compressors to clean
     // up).
-    let handles_interrupt = matches!(cli.command.0, Command::Scan(_));
+    // `proxy` stops serving on them, `exec` passes them on to its program.
+    let handles_interrupt = matches!(
+        cli.command.0,
+        Command::Scan(_) | Command::Proxy(_) | Command::Exec(_)
+    );
     // Each command's future is boxed: held inline, the largest of them made `main`'s stack
     // frame 32 KB, and the stack probes touched all of it at every start.
     let command: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Exit>>>> = match cli
@@ -72,6 +79,9 @@ pub(crate) fn run(cli: Cli, printer: Printer) -> Result<Exit> {
         Command::Auth(LazySub(cmd)) => Box::pin(auth::run(global, printer, cmd)),
         Command::Config(LazySub(cmd)) => Box::pin(async move { config::run(global, printer, cmd) }),
         Command::Plugin(LazySub(cmd)) => Box::pin(plugin::run(global, printer, cmd)),
+        Command::Api(Lazy(args)) => Box::pin(api::run(global, printer, args)),
+        Command::Exec(args) => Box::pin(exec::run(global, printer, args)),
+        Command::Proxy(Lazy(args)) => Box::pin(proxy::run(global, printer, args)),
         Command::Version | Command::Completion { .. } => Box::pin(async { Ok(Exit::Success) }),
     };
     let result = runtime.block_on(until_signal(handles_interrupt, command));

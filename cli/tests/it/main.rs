@@ -18,6 +18,7 @@ mod manage;
 mod network;
 mod oauth;
 mod official_surface;
+mod one_login;
 mod plugin_native;
 mod plugin_trust;
 mod plugins;

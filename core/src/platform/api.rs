@@ -476,6 +476,56 @@ impl<'a> Api<'a> {
             ))
             .with_hint("check the ids given (an id is never `.` or `..`)"));
         }
+        let build = |req: reqwest::RequestBuilder| {
+            let mut req = req.header(reqwest::header::ACCEPT, "application/json");
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            req
+        };
+        self.attempts(what, method, &url, &build, stream, false)
+            .await
+    }
+
+    /// Sends any request to a URL of the API's origin (`cybedefend api`): the bearer added,
+    /// `build` adds the rest (headers, body). The same retries, time limits and single 401
+    /// refresh as every call, but any final answer is returned, whatever its status: the caller
+    /// reads it. A redirect is not followed across origins.
+    pub async fn raw(
+        &self,
+        what: &str,
+        method: Method,
+        url: &url::Url,
+        build: &(dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder + Sync),
+    ) -> Result<reqwest::Response> {
+        let origin = |u: &url::Url| u.origin();
+        let base = url::Url::parse(&self.endpoints.api_url)
+            .map_err(|e| Error::usage(format!("the API URL is not valid: {e}")))?;
+        if origin(url) != origin(&base) {
+            return Err(Error::usage(format!(
+                "{what}: {} is not on the API's origin ({})",
+                http::loggable(url),
+                base.origin().ascii_serialization()
+            )));
+        }
+        self.attempts(what, method, url.as_str(), build, true, true)
+            .await
+    }
+
+    /// The attempts of one request: see the module docs. With `raw`, a final answer of any
+    /// status is returned instead of turned into an error.
+    async fn attempts(
+        &self,
+        what: &str,
+        method: Method,
+        url: &str,
+        build: &(dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder + Sync),
+        stream: bool,
+        raw: bool,
+    ) -> Result<reqwest::Response> {
         // A POST or PATCH that may have reached the server (timeout, 500) is not repeated: it
         // could start a second scan. 429 and 503 say the request was not processed.
         let idempotent = method != Method::POST && method != Method::PATCH;
@@ -489,16 +539,11 @@ impl<'a> Api<'a> {
             } else {
                 self.http.client()?
             };
-            let mut req = client
-                .request(method.clone(), &url)
-                .bearer_auth(token.expose())
-                .header(reqwest::header::ACCEPT, "application/json");
-            if !query.is_empty() {
-                req = req.query(query);
-            }
-            if let Some(b) = &body {
-                req = req.json(b);
-            }
+            let mut req = build(
+                client
+                    .request(method.clone(), url)
+                    .bearer_auth(token.expose()),
+            );
             // No request goes past the command's deadline, nor, once calls have failed, past
             // what is left of the retry budget.
             let budget = self.http.timeout() * ATTEMPTS;
@@ -547,12 +592,18 @@ impl<'a> Api<'a> {
             if status.is_success() {
                 return Ok(resp);
             }
+            if raw && status.is_redirection() {
+                return Ok(resp);
+            }
             if status.is_redirection() {
                 return Err(http::redirect_error(what, &resp));
             }
             let transient = status == StatusCode::TOO_MANY_REQUESTS
                 || status == StatusCode::SERVICE_UNAVAILABLE
                 || (idempotent && status.is_server_error());
+            if raw && !(transient && attempt < ATTEMPTS) {
+                return Ok(resp);
+            }
             if transient && attempt < ATTEMPTS {
                 deadline::spend(sent_at.elapsed());
                 let header = resp

@@ -6,6 +6,9 @@
 //! - after the API answers 401, [`Bearer::after_rejection`] gets one fresh token: a new
 //!   exchange for a PAT, a refresh for a session.
 
+use std::time::Duration;
+
+use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
 use crate::Secret;
@@ -23,7 +26,8 @@ pub struct Bearer<'a> {
     home: &'a Home,
     store: &'a dyn TokenStore,
     credential: Credential,
-    current: Mutex<Option<Secret>>,
+    /// The token obtained last, and when it expires (if the server said).
+    current: Mutex<Option<(Secret, Option<OffsetDateTime>)>>,
 }
 
 impl<'a> Bearer<'a> {
@@ -53,35 +57,62 @@ impl<'a> Bearer<'a> {
     /// The token to send: the one already obtained, else the cache's, else a new one.
     pub async fn token(&self) -> Result<Secret> {
         let mut slot = self.current.lock().await;
-        if let Some(t) = slot.as_ref() {
+        if let Some((t, _)) = slot.as_ref() {
             return Ok(t.clone());
         }
-        let t = self.obtain(false, None).await?.token;
-        *slot = Some(t.clone());
+        let t = self.obtain(false, None).await?;
+        *slot = Some((t.token.clone(), t.expires_at));
+        Ok(t.token)
+    }
+
+    /// A token with at least `left` of life: the one held while it has that much, else the
+    /// cache's or the stored session's, else a new exchange or refresh. Concurrent callers
+    /// share one exchange (they wait for the first). A token the server gives a shorter life
+    /// than `left` is returned as it is: [`lasts`] tells the caller.
+    pub async fn lasting(&self, left: Duration) -> Result<AccessToken> {
+        let mut slot = self.current.lock().await;
+        if let Some((t, at)) = slot.as_ref()
+            && lasts(*at, left)
+        {
+            return Ok(AccessToken {
+                token: t.clone(),
+                expires_at: *at,
+                from_cache: true,
+            });
+        }
+        let held = slot.as_ref().map(|(t, _)| t.clone());
+        let mut t = self.obtain(false, held.as_ref()).await?;
+        if !lasts(t.expires_at, left) {
+            // the cache's (or another process's) token is about to expire: a new one
+            t = self.obtain(true, Some(&t.token)).await?;
+        }
+        *slot = Some((t.token.clone(), t.expires_at));
         Ok(t)
     }
 
     /// A fresh token after the API refused `rejected` (one attempt per call).
     pub async fn after_rejection(&self, rejected: &Secret) -> Result<Secret> {
         let mut slot = self.current.lock().await;
-        if let Some(t) = slot.as_ref()
+        if let Some((t, _)) = slot.as_ref()
             && t != rejected
         {
             return Ok(t.clone());
         }
-        let t = self.obtain(true, Some(rejected)).await?.token;
-        *slot = Some(t.clone());
-        Ok(t)
+        let t = self.obtain(true, Some(rejected)).await?;
+        *slot = Some((t.token.clone(), t.expires_at));
+        Ok(t.token)
     }
 
     /// Checks the credential with the server: a PAT is exchanged (not read from the cache); a
     /// session is refreshed when it has expired. Used by `login` and `auth status`.
     pub async fn check(&self) -> Result<AccessToken> {
         let t = self.obtain(true, None).await?;
-        *self.current.lock().await = Some(t.token.clone());
+        *self.current.lock().await = Some((t.token.clone(), t.expires_at));
         Ok(t)
     }
 
+    /// A token: the cache's or the stored session's unless `fresh`; a session is refreshed when
+    /// it needs it, or when its token is `rejected`.
     async fn obtain(&self, fresh: bool, rejected: Option<&Secret>) -> Result<AccessToken> {
         match &self.credential {
             Credential::Pat(pat) => {
@@ -108,4 +139,10 @@ impl<'a> Bearer<'a> {
             }
         }
     }
+}
+
+/// Whether a token that expires at `at` has at least `left` of life (a token without an expiry
+/// is taken to last).
+pub fn lasts(at: Option<OffsetDateTime>, left: Duration) -> bool {
+    at.is_none_or(|at| at - left >= OffsetDateTime::now_utc())
 }

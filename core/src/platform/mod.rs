@@ -27,7 +27,7 @@ pub use api::{
     ATTEMPTS, About, Answer, Api, Kind, MAX_BACKOFF, Method, Notice, Query, about, body_excerpt,
     check_id, deadline, parse, retry_after, seg,
 };
-pub use bearer::Bearer;
+pub use bearer::{Bearer, lasts};
 pub use endpoints::Endpoints;
 pub use exchange::{AccessToken, FileTokenStore, NoTokenStore, TokenStore, TokenStoreBackend};
 pub use http::{DEFAULT_TIMEOUT, Http};
