@@ -251,6 +251,20 @@ impl<'a> Gateway<'a> {
 
     /// The answer to a request that must not be forwarded, if it is one.
     fn refusal(&self, req: &Request<Incoming>) -> Option<Response<Body>> {
+        // hyper stops reading a head at about its buffer's size; this is the exact cap
+        let head: usize = req.uri().to_string().len()
+            + req
+                .headers()
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len() + 4)
+                .sum::<usize>();
+        if head > HEAD_CAP {
+            return Some(answer(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "the request's headers are larger than 64 KB",
+                None,
+            ));
+        }
         if req.method() == Method::CONNECT {
             return Some(answer(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -31,6 +31,23 @@ pub fn divert() -> io::Result<()> {
     Ok(())
 }
 
+/// Points standard output at `/dev/null` once a command has printed all it prints there (`proxy`
+/// after its address and key), so that a reader waiting for its end (`eval "$(cybedefend proxy
+/// &)"`, a service manager) goes on while the process keeps running. Nothing is done once
+/// [`divert`] has moved stdout.
+pub fn close_stdout() -> io::Result<()> {
+    if diverted() {
+        return Ok(());
+    }
+    io::stdout().lock().flush()?;
+    #[cfg(unix)]
+    {
+        let null = File::options().write(true).open("/dev/null")?;
+        rustix::stdio::dup2_stdout(&null)?;
+    }
+    Ok(())
+}
+
 /// Whether [`divert`] has moved stdout.
 pub fn diverted() -> bool {
     PRIVATE.get().is_some()

@@ -19,7 +19,7 @@ uses (exchanged once, cached, refreshed before it expires), and goes to the API 
 profile and region only. Requests without the key, or for a Host that is not this machine, get
 401 or 403 and are not forwarded.
 
-On start it prints, on stdout:
+On start it prints, on stdout, then closes it (so that `eval \"$(cybedefend proxy &)\"` goes on):
   CYBEDEFEND_API_URL=http://127.0.0.1:PORT
   CYBEDEFEND_API_KEY=cdsk_…
 and logs one line per request on stderr. It stops on Ctrl-C or SIGTERM.
@@ -63,6 +63,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ProxyArgs) -> Re
         "CYBEDEFEND_API_URL={url}\nCYBEDEFEND_API_KEY={}",
         key.value()
     ));
+    // all that goes to stdout: a reader waiting for its end goes on
+    if let Err(e) = cybedefend_core::stdio::close_stdout() {
+        tracing::debug!("proxy: cannot close stdout: {e}");
+    }
     app.out.info(&format!(
         "Forwarding {url} to {} with the credential of provider `{}`; Ctrl-C stops",
         connected.endpoints.api_url, connected.winner.provider

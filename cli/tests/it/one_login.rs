@@ -498,3 +498,72 @@ fn proxy_stops_on_sigterm_mid_request_and_listens_on_loopback_only() {
         .is_some()));
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
 }
+
+#[test]
+fn proxy_lets_a_shell_eval_its_lines_and_streams_large_bodies_both_ways() {
+    let (d, env) = demo();
+    let bin = env!("CARGO_BIN_EXE_cybedefend");
+    // `eval "$(cybedefend proxy &)"`: the substitution ends once the two lines are printed
+    let script = format!(
+        "eval \"$({bin} proxy 2>/dev/null & echo PROXY_PID=$!)\"; \
+         curl -s -o /dev/null -w '%{{http_code}}' -H \"x-api-key: $CYBEDEFEND_API_KEY\" \
+         \"$CYBEDEFEND_API_URL/user/profile\"; kill $PROXY_PID"
+    );
+    let out = Env::output_of(env.command_with("sh", &[], &["-c", &script]), None);
+    assert_eq!(out.stdout, "200", "{}", out.all());
+    let p = Proxy::start(&env, &[]);
+    let key = format!("x-api-key: {}", p.key);
+    // a 20 MB report comes back whole
+    d.set_report_size(20 << 20);
+    let report = env.work().join("report.pdf");
+    let (_, code) = curl(&[
+        "-H",
+        &key,
+        "-o",
+        report.to_str().unwrap(),
+        &format!("{}/project/{DEMO_PROJECT}/owasp-report/pdf", p.url),
+    ]);
+    assert_eq!(code, 200);
+    let token = env.run(&["auth", "token"]).stdout.trim().to_owned();
+    let direct = env.work().join("direct.pdf");
+    curl(&[
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        "-o",
+        direct.to_str().unwrap(),
+        &format!("{}/project/{DEMO_PROJECT}/owasp-report/pdf", d.url()),
+    ]);
+    let (via, straight) = (
+        std::fs::read(&report).unwrap(),
+        std::fs::read(&direct).unwrap(),
+    );
+    assert!(via.len() > 20_000_000);
+    assert!(
+        via == straight,
+        "the report through the proxy differs from the API's"
+    );
+    // a 12 MB body goes out whole (streamed: larger than what the proxy holds)
+    let big = env.work().join("big.json");
+    std::fs::write(&big, format!("{{\"pad\":\"{}\"}}", "x".repeat(12 << 20))).unwrap();
+    let (_, code) = curl(&[
+        "-H",
+        &key,
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        &format!("@{}", big.display()),
+        &format!("{}/project/{DEMO_PROJECT}/scan/start", p.url),
+    ]);
+    assert_ne!(code, 0);
+    let sent = d.requests_to(&format!("/project/{DEMO_PROJECT}/scan/start"));
+    assert_eq!(
+        sent.last().map(|r| r.body.len() as u64),
+        Some(std::fs::metadata(&big).unwrap().len())
+    );
+    // a request head larger than 64 KB is refused, not read without end
+    let before = d.requests().len();
+    let huge = format!("X-Pad: {}", "y".repeat(100 * 1024));
+    let (_, code) = curl(&["-H", &key, "-H", &huge, &format!("{}/user/profile", p.url)]);
+    assert_eq!(code, 431);
+    assert_eq!(d.requests().len(), before);
+}
