@@ -88,9 +88,9 @@ fi
 # test (podman with runc, busybox-static as the image's shell), a forward proxy for the
 # corporate-network tests (tinyproxy), the system CA store, and useradd and setpriv for the tests
 # that need a second local user (passwd, util-linux), and Chromium for the HTML report's browser
-# test, installed when this runs as root and they are missing.
+# test, curl for the proxy tests, installed when this runs as root and they are missing.
 need=()
-for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time runc busybox-static tinyproxy-bin ca-certificates passwd util-linux chromium; do
+for pkg in pass gnupg dbus dbus-x11 gnome-keyring libsecret-tools openssl procps time runc busybox-static tinyproxy-bin ca-certificates passwd util-linux chromium curl; do
   # (a package removed but not purged still answers `dpkg -s`: its status says what it is)
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done

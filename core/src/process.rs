@@ -66,6 +66,9 @@ pub struct Spec<'a> {
     pub env_plain: &'a [(&'a str, &'a std::ffi::OsStr)],
     /// See [`Prepare`].
     pub prepare: Option<Prepare<'a>>,
+    /// The time limit: past it the process group is killed, and the error quotes the last
+    /// lines the helper wrote on stderr (what it was waiting for).
+    pub limit: Option<Duration>,
 }
 
 impl std::fmt::Debug for Spec<'_> {
@@ -290,7 +293,14 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
         .ok_or_else(|| Error::failure("no stderr"))?;
     let (out_buf, err_buf) = (Collected::default(), Collected::default());
     let mut out_task = tokio::spawn(read_capped(so, STDOUT_CAP, false, out_buf.clone()));
-    let err_task = tokio::spawn(read_capped(se, STDERR_CAP, true, err_buf.clone()));
+    let mut err_task = tokio::spawn(read_capped(se, STDERR_CAP, true, err_buf.clone()));
+    let limit = async {
+        match spec.limit {
+            Some(l) => tokio::time::sleep(l).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(limit);
     // The helper's exit decides, not the end of its output (a grandchild may hold the pipe);
     // output beyond the cap stops the helper at once.
     let mut stdout_done = false;
@@ -307,6 +317,36 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
                 }
                 stdout_done = true;
             }
+            () = &mut limit => {
+                // the group goes, and what it wrote on stderr until then says why it hung
+                drop(guard);
+                let _ = tokio::time::timeout(DRAIN_GRACE, &mut err_task).await;
+                err_task.abort();
+                out_task.abort();
+                let (stderr, _) = take(&err_buf);
+                let (stdout, _) = take(&out_buf);
+                let stdout = String::from_utf8_lossy(&stdout);
+                let mut masks: Vec<String> =
+                    spec.env.iter().map(|(_, v)| v.trim().to_owned()).collect();
+                match spec.stdout_secrets {
+                    Some(find) => masks.extend(find(&stdout)),
+                    None => masks.extend(stdout.lines().map(|l| l.trim().to_owned())),
+                }
+                let masked = masked_stderr(&String::from_utf8_lossy(&stderr), masks);
+                let lines = last_lines(&masked, 3);
+                let said = if lines.is_empty() {
+                    "it wrote nothing on stderr".to_owned()
+                } else {
+                    format!(
+                        "its last words on stderr: {}",
+                        text::one_line(&lines.join(" | "), 400)
+                    )
+                };
+                return Err(Error::failure(format!(
+                    "did not answer within {}; it was stopped ({said})",
+                    crate::duration::format(spec.limit.unwrap_or_default())
+                )));
+            }
         }
     };
     // Reaped: the pid is no longer ours to signal (it could be reused). Its group lives on
@@ -322,7 +362,6 @@ pub async fn run(spec: Spec<'_>) -> Result<Output> {
     if !stdout_done {
         let _ = tokio::time::timeout_at(deadline, &mut out_task).await;
     }
-    let mut err_task = err_task;
     let _ = tokio::time::timeout_at(deadline, &mut err_task).await;
     out_task.abort();
     err_task.abort();

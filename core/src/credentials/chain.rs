@@ -15,6 +15,9 @@ use crate::credentials::{
 };
 use crate::error::{Error, Result};
 
+/// How long past a provider's time limit the chain waits before it stops the provider itself.
+const LIMIT_GRACE: Duration = Duration::from_millis(500);
+
 /// How one provider fared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -253,15 +256,20 @@ impl Chain {
             }
             let start = Instant::now();
             let result = match entry.timeout {
-                Some(limit) => match tokio::time::timeout(limit, entry.provider.resolve(ctx)).await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(Error::failure(format!(
-                        "timed out after {} (its time limit)",
-                        crate::duration::format(limit)
-                    ))
-                    .with_hint("raise the provider's `timeout`, or check what it waits for")),
-                },
+                // a little later than the limit: a provider that holds itself to it (a plugin,
+                // which then quotes what it wrote on stderr) says more than this
+                Some(limit) => {
+                    match tokio::time::timeout(limit + LIMIT_GRACE, entry.provider.resolve(ctx))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(Error::failure(format!(
+                            "timed out after {} (its time limit)",
+                            crate::duration::format(limit)
+                        ))
+                        .with_hint("raise the provider's `timeout`, or check what it waits for")),
+                    }
+                }
                 None => entry.provider.resolve(ctx).await,
             };
             let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;

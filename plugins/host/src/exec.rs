@@ -197,9 +197,12 @@ async fn call_line(
         env_remove: REMOVED_VARIABLES,
         env_plain: plain,
         prepare: Some(&prepare),
+        limit: Some(limit),
         ..process::Spec::default()
     });
-    let out = match tokio::time::timeout(limit, spawn).await {
+    // (the limit is the helper's own: it kills the plugin and quotes its stderr; this one
+    // only backs it up)
+    let out = match tokio::time::timeout(limit + Duration::from_secs(2), spawn).await {
         Ok(r) => r.map_err(|e| {
             e.context(format!("plugin {shown}"))
                 .with_hint("`cybedefend plugin verify PATH` checks the file and its interpreter")
