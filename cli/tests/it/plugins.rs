@@ -1074,6 +1074,40 @@ fn links_special_files_and_interpreters_are_checked_before_anything_runs() {
 }
 
 #[test]
+fn a_missing_plugin_shows_the_providers_install_hint() {
+    let env = Env::new();
+    plugin_dir(&env, &[]);
+    config(
+        &env,
+        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, plugin: corp-vault, install_hint: 'apt install corp-cybedefend-plugin (see https://wiki.corp.example/cli)'}\n",
+    );
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("plugin `corp-vault` was not found"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("hint: apt install corp-cybedefend-plugin (see https://wiki.corp.example/cli) (the provider's install_hint)"),
+        "{out:?}"
+    );
+    // by path too
+    config(
+        &env,
+        "credentials:\n  chain: [t]\n  providers:\n    t: {type: plugin, path: /opt/corp/cybedefend-credential-x, install_hint: ask the platform team}\n",
+    );
+    let out = env.run(&["auth", "status", "--offline"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("/opt/corp/cybedefend-credential-x does not exist"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("ask the platform team"), "{out:?}");
+}
+
+#[test]
 fn misplaced_misnamed_and_pinned_plugins_are_explained() {
     let env = Env::new();
     let plugins = plugin_dir(&env, &[]);

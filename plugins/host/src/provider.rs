@@ -45,6 +45,9 @@ struct Options {
     sha256: Option<String>,
     #[serde(default)]
     config: serde_json::Value,
+    /// What to tell the user when the plugin is not found (how to install it).
+    #[serde(default)]
+    install_hint: Option<String>,
 }
 
 enum Which {
@@ -59,15 +62,38 @@ struct PluginProvider {
     config: serde_json::Value,
     /// The provider's `timeout`, for each call (`login`'s store and `logout`'s erase too).
     limit: Duration,
+    /// The provider's `install_hint`: shown when the plugin is not found.
+    install_hint: Option<String>,
 }
 
 impl PluginProvider {
+    /// `e` (the plugin was not found), with the provider's `install_hint` when it has one.
+    fn missing(&self, e: Error) -> Error {
+        match &self.install_hint {
+            Some(h) => e.with_hint(format!(
+                "{} (the provider's install_hint)",
+                cybedefend_core::text::one_line(h, 400)
+            )),
+            None => e,
+        }
+    }
+
     /// Finds the plugin and opens it through the trust checks: what runs is what was checked.
     fn locate(&self, ctx: &ResolveContext) -> Result<Arc<Trusted>> {
+        // (a name is checked when the provider is made: `find` fails only when it finds
+        // nothing)
         let located = match &self.which {
-            Which::Name(n) => discover::find(n, &ctx.plugins.dirs)?,
+            Which::Name(n) => discover::find(n, &ctx.plugins.dirs).map_err(|e| self.missing(e))?,
             Which::Path(p) => discover::at(p),
         };
+        if let Which::Path(p) = &self.which
+            && p.symlink_metadata().is_err()
+        {
+            return Err(self.missing(Error::usage(format!(
+                "plugin file {} does not exist",
+                cybedefend_core::home::tilde(p)
+            ))));
+        }
         let allow = ctx
             .plugins
             .allow
@@ -251,6 +277,7 @@ fn create(init: &ProviderInit<'_>) -> Result<Box<dyn CredentialProvider>> {
             .spec
             .and_then(|s| s.timeout)
             .map_or(DEFAULT_LIMIT, |t| t.get()),
+        install_hint: o.install_hint.filter(|h| !h.trim().is_empty()),
     }))
 }
 
