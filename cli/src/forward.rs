@@ -42,6 +42,19 @@ const REPLAYABLE: u64 = 64 * 1024;
 /// How long requests in flight may take to finish once the gateway is told to stop.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// How long a request waits for a token (an exchange or refresh that hangs): past it, 502.
+const TOKEN_WAIT: Duration = Duration::from_secs(30);
+
+/// How long the API may send nothing while answering before the request fails, in request
+/// time limits (`http_timeout`, 30 s by default: 2 minutes).
+const IDLE_LIMITS: u32 = 4;
+
+/// Connections served at once; more wait in the listen queue.
+const MAX_CONNECTIONS: usize = 256;
+
+/// How long a client has to send a request's head (and an idle connection is kept).
+const HEAD_WAIT: Duration = Duration::from_secs(10);
+
 /// Request headers that never leave: the client's credentials and cookies, and what belongs
 /// to one connection (RFC 9110 section 7.6.1).
 const DROPPED_REQUEST: &[&str] = &[
@@ -146,10 +159,25 @@ pub(crate) fn url_of(addr: SocketAddr) -> String {
 
 /// Whether a `Host` value names this machine's loopback (with or without a port).
 fn loopback_host(value: &str) -> bool {
-    let host = match value.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => value.rsplit_once(':').map_or(value, |(h, _)| h),
+    let (host, port) = match value.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((h, after)) => match after {
+                "" => (h, None),
+                p => match p.strip_prefix(':') {
+                    Some(p) => (h, Some(p)),
+                    None => return false,
+                },
+            },
+            None => return false,
+        },
+        None => match value.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (value, None),
+        },
     };
+    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return false;
+    }
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -175,10 +203,10 @@ impl<'a> Gateway<'a> {
     ) -> Result<Self> {
         let base = url::Url::parse(api_url)
             .map_err(|e| Error::usage(format!("the API URL is not valid: {e}")))?;
-        // streaming bodies: no overall time limit (an upload may take long), a connect limit,
-        // and no redirects (a streamed body cannot be sent twice; a redirect goes back to the
-        // client as it is)
-        let client = http.upload_client()?;
+        // streaming bodies: no overall time limit (an upload may take long) but an idle one, a
+        // connect limit, and no redirects (a streamed body cannot be sent twice; a redirect
+        // goes back to the client as it is)
+        let client = http.gateway_client(http.timeout() * IDLE_LIMITS)?;
         Ok(Self {
             bearer,
             http,
@@ -200,14 +228,14 @@ impl<'a> Gateway<'a> {
         tokio::pin!(stop);
         loop {
             tokio::select! {
-                accepted = listener.accept() => match accepted {
+                accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => match accepted {
                     Ok((stream, _)) => {
                         let _ = stream.set_nodelay(true);
                         let service = hyper::service::service_fn(move |req| self.handle(req));
                         connections.push(
                             hyper::server::conn::http1::Builder::new()
                                 .max_buf_size(HEAD_CAP)
-                                .header_read_timeout(Duration::from_secs(30))
+                                .header_read_timeout(HEAD_WAIT)
                                 .timer(hyper_util::rt::TokioTimer::new())
                                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
                         );
@@ -281,10 +309,11 @@ impl<'a> Gateway<'a> {
                 None,
             ));
         }
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok());
+        let mut hosts = req.headers().get_all(header::HOST).iter();
+        let host = match (hosts.next(), hosts.next()) {
+            (Some(h), None) => h.to_str().ok(),
+            _ => None,
+        };
         if !host.is_some_and(loopback_host) {
             return Some(answer(
                 StatusCode::FORBIDDEN,
@@ -323,6 +352,15 @@ impl<'a> Gateway<'a> {
 
     async fn forward(&self, req: Request<Incoming>) -> Response<Body> {
         let (parts, body) = req.into_parts();
+        if dot_segments(parts.uri.path()) {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                "a path with `.` or `..` segments (plain or percent-encoded) is not forwarded",
+                None,
+            );
+        }
+        // each request has the retries of a whole command
+        cybedefend_core::platform::deadline::reset();
         let mut url = self.base.clone();
         let base_path = self.base.path().trim_end_matches('/');
         url.set_path(&format!("{base_path}{}", parts.uri.path()));
@@ -361,10 +399,12 @@ impl<'a> Gateway<'a> {
             streamed = Some(reqwest::Body::wrap(body));
         }
         let what = "the proxied request";
-        let mut token = match self.bearer.lasting(TOKEN_LEFT).await {
-            Ok(t) => t.token,
-            Err(e) => return token_failure(&e),
-        };
+        let mut token =
+            match tokio::time::timeout(TOKEN_WAIT, self.bearer.lasting(TOKEN_LEFT)).await {
+                Ok(Ok(t)) => t.token,
+                Ok(Err(e)) => return token_failure(&e),
+                Err(_) => return token_late(),
+            };
         let mut retried = false;
         loop {
             let body = match (&held, streamed.take()) {
@@ -402,9 +442,10 @@ impl<'a> Gateway<'a> {
             if resp.status() == StatusCode::UNAUTHORIZED && !retried {
                 retried = true;
                 tracing::debug!("proxy: HTTP 401; getting a fresh token");
-                match self.bearer.after_rejection(&token).await {
-                    Ok(t) => token = t,
-                    Err(e) => return token_failure(&e),
+                match tokio::time::timeout(TOKEN_WAIT, self.bearer.after_rejection(&token)).await {
+                    Ok(Ok(t)) => token = t,
+                    Ok(Err(e)) => return token_failure(&e),
+                    Err(_) => return token_late(),
                 }
                 if held.is_some() {
                     continue;
@@ -438,6 +479,36 @@ fn passed_back(resp: reqwest::Response) -> Response<Body> {
                 None,
             )
         })
+}
+
+/// A 504 for a token exchange or refresh that did not finish in time.
+fn token_late() -> Response<Body> {
+    answer(
+        StatusCode::GATEWAY_TIMEOUT,
+        "cannot get an access token for the CybeDefend API: the token exchange did not finish within 30s",
+        Some("the auth server is slow or unreachable; `cybedefend auth status` checks it"),
+    )
+}
+
+/// Whether a path has `.` or `..` segments, plain or percent-encoded: the server would
+/// rewrite it to another path than the one asked for.
+pub(crate) fn dot_segments(path: &str) -> bool {
+    path.split('/').any(|seg| {
+        let decoded = percent_encoding::percent_decode_str(seg).decode_utf8_lossy();
+        decoded == "." || decoded == ".."
+    })
+}
+
+/// Makes this process's memory and environment unreadable to other processes of the same user
+/// (`/proc/PID/environ`, a debugger): a program run by `exec`, or a client of the proxy, must
+/// not read the PAT or tokens from this process.
+pub(crate) fn keep_private() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        tracing::debug!("cannot make this process undumpable: {e}");
+    }
 }
 
 /// A 502 that names why no token could be had.
@@ -541,6 +612,28 @@ mod tests {
             "",
         ] {
             assert!(!loopback_host(refused), "{refused}");
+        }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_private_process_is_not_dumpable() {
+        // (what keeps /proc/PID/environ and ptrace from other processes of the same user; a
+        // test run as root cannot show that from outside, so the flag itself is checked)
+        keep_private();
+        assert_eq!(
+            rustix::process::dumpable_behavior().unwrap(),
+            rustix::process::DumpableBehavior::NotDumpable
+        );
+    }
+
+    #[test]
+    fn dot_segments_are_found_encoded_too() {
+        for dotted in ["/a/../b", "/a/%2e%2e/b", "/x/.%2E/y", "/./a", "/a/%2E"] {
+            assert!(dot_segments(dotted), "{dotted}");
+        }
+        for plain in ["/a/b", "/a/..b", "/a/%2e%2ex", "/"] {
+            assert!(!dot_segments(plain), "{plain}");
         }
     }
 

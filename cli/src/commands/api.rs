@@ -35,8 +35,9 @@ With -f/-F the fields make a JSON body and the method becomes POST (with -X GET 
 query string instead). Keys may nest: -f 'filter[severity]=high' -f 'tags[]=a' -f 'tags[]=b'.
 
 Exit codes: 0 for a 2xx answer; 1 for 404 and other failures; 3 when the API cannot be
-reached (or answers 5xx or 429 after the retries); 4 for 401/403. The answer's body goes to
-stdout; an error's body to stderr.
+reached (or answers 5xx or 429 after the retries); 4 for 401/403; 5 when --paginate had to stop
+before the last page (a page sent twice, or 10,000 pages). The answer's body goes to stdout; an
+error's body to stderr.
 
 Examples:
   cybedefend api /project/ID
@@ -294,7 +295,7 @@ fn insert(fields: &mut Map<String, Value>, key: &str, value: Value) -> Result<()
         Some(i) => (&key[..i], &key[i..]),
         None => (key, ""),
     };
-    if first.is_empty() {
+    if first.is_empty() || first.contains(']') {
         return Err(bad());
     }
     let mut parts = Vec::new();
@@ -387,10 +388,16 @@ fn target(api_url: &str, path: &str) -> Result<url::Url> {
         url::Url::parse(&joined).map_err(|e| Error::usage(format!("{shown}: not a path ({e})")))?
     };
     let literal = path.split(['?', '#']).next().unwrap_or("");
-    if literal.split('/').any(|s| s == "." || s == "..") {
+    if crate::forward::dot_segments(literal) {
         return Err(Error::usage(format!(
-            "{shown}: a path with `.` or `..` segments would be rewritten before it is sent"
+            "{shown}: a path with `.` or `..` segments (plain or percent-encoded) would be rewritten before it is sent"
         )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::usage(format!(
+            "{shown}: a URL with a user name or password would send a second credential"
+        ))
+        .with_hint("give the path alone (`/project/ID`)"));
     }
     if url.origin() != base.origin() {
         return Err(Error::usage(format!("{shown} leaves the API's origin")));
@@ -460,6 +467,7 @@ async fn paginate(
         .filter(|p| (1..=MAX_PAGES).contains(p))
         .unwrap_or(1);
     let mut held: Option<String> = None;
+    let mut partial = false;
     let mut previous: Option<Vec<Value>> = None;
     let mut page = first;
     let mut started = false;
@@ -499,8 +507,9 @@ async fn paginate(
         let (items, total_pages) = page_items(&what, value)?;
         if previous.as_ref() == Some(&items) && !items.is_empty() {
             app.out.warn(&format!(
-                "{what}: the server sent the same page again; stopping here"
+                "{what}: the server sent the same page again; the list stops here, incomplete (exit 5)"
             ));
+            partial = true;
             break;
         }
         if !started {
@@ -526,8 +535,9 @@ async fn paginate(
         }
         if page - first + 1 >= MAX_PAGES {
             app.out.warn(&format!(
-                "stopped after {MAX_PAGES} pages: the server announced more"
+                "stopped after {MAX_PAGES} pages: the server announced more; the list is incomplete (exit 5)"
             ));
+            partial = true;
             break;
         }
         page += 1;
@@ -536,7 +546,11 @@ async fn paginate(
         app.out.data(&format!("  {p}"));
     }
     app.out.data(if started { "]" } else { "[]" });
-    Ok(Exit::Success)
+    Ok(if partial {
+        Exit::Partial
+    } else {
+        Exit::Success
+    })
 }
 
 /// A page's items and its `totalPages`: the answer itself when it is an array, else its one
@@ -643,6 +657,8 @@ mod tests {
             "https://api-eu.cybedefend.com:444/x",
             "/project/../user",
             "//evil.example/x",
+            "/x/%2e%2e/user",
+            "https://user:pw@api-eu.cybedefend.com/x",
         ] {
             let r = target(api, bad);
             assert!(
@@ -654,6 +670,8 @@ mod tests {
         }
         assert!(target(api, "https://evil.example/x").is_err());
         assert!(target(api, "/project/../user").is_err());
+        assert!(target(api, "/x/%2E%2e/user").is_err());
+        assert!(target(api, "https://user:pw@api-eu.cybedefend.com/x").is_err());
     }
 
     #[test]

@@ -50,7 +50,7 @@ ended it; 127 when it is not found, 126 when it cannot be run).
 Examples:
   cybedefend exec -- ./scripts/fetch-findings.sh
   cybedefend exec --proxy -- node dist/index.js
-  cybedefend --profile acme exec -- sh -c 'curl -H \"Authorization: Bearer $CYBEDEFEND_ACCESS_TOKEN\" \"$CYBEDEFEND_API_URL/user/profile\"'")]
+  cybedefend --profile acme exec -- ./call-api.sh")]
 pub(crate) struct ExecArgs {
     /// Run a loopback proxy for the program's lifetime and give it a session key, not a token
     /// (`--proxy=URL`, with `=`, is the global option: the HTTP proxy to reach the API through)
@@ -75,6 +75,8 @@ pub(crate) struct ExecArgs {
 
 pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ExecArgs) -> Result<Exit> {
     let app = App::load(global, out)?;
+    // the program runs as the same user: it must not read the PAT from this process
+    forward::keep_private();
     let connected = app.connect().await?;
     let api_url = connected.endpoints.api_url.clone();
     if args.proxy.as_deref() != Some(LOCAL_PROXY) {
@@ -143,7 +145,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ExecArgs) -> Res
 fn child_env(set: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = cybedefend_core::env::vars_os()
         .into_iter()
-        .filter(|(k, v)| !NEVER_INHERITED.iter().any(|n| OsStr::new(n) == k) && !holds_secret(v))
+        .filter(|(k, v)| {
+            !NEVER_INHERITED.iter().any(|n| OsStr::new(n) == k)
+                && (NETWORK_VARIABLES.iter().any(|n| OsStr::new(n) == k) || !holds_secret(v))
+        })
         .collect();
     env.extend(
         set.iter()
@@ -151,6 +156,19 @@ fn child_env(set: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
     );
     env
 }
+
+/// The network settings a program needs as they are, even when they hold a password (a
+/// company proxy's): the user's own, not the credential's.
+const NETWORK_VARIABLES: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+];
 
 /// Whether a value holds a secret this process registered (a PAT the chain found, a provider's
 /// token): such a variable is not passed on, whatever its name.
@@ -258,13 +276,13 @@ async fn wait(mut child: tokio::process::Child) -> Result<Exit> {
     }
 }
 
-/// Whether this process is in its terminal's foreground process group.
+/// Whether this process is in the foreground process group of its controlling terminal (the
+/// group a Ctrl-C at that terminal reaches), whatever its standard input is.
 #[cfg(unix)]
 fn in_foreground() -> bool {
-    use std::io::IsTerminal;
-    let stdin = std::io::stdin();
-    stdin.is_terminal()
-        && rustix::termios::tcgetpgrp(&stdin).is_ok_and(|g| g == rustix::process::getpgrp())
+    std::fs::File::open("/dev/tty").is_ok_and(|tty| {
+        rustix::termios::tcgetpgrp(&tty).is_ok_and(|g| g == rustix::process::getpgrp())
+    })
 }
 
 #[cfg(unix)]

@@ -27,7 +27,7 @@ and logs one line per request on stderr. It stops on Ctrl-C or SIGTERM.
 Examples:
   cybedefend proxy --listen 127.0.0.1:8787
   curl -H \"x-api-key: $CYBEDEFEND_API_KEY\" \"$CYBEDEFEND_API_URL/user/profile\"
-  cybedefend exec --proxy -- node dist/index.js      # the same, for one program's lifetime")]
+  cybedefend exec --proxy -- node dist/index.js   # one program's proxy")]
 pub(crate) struct ProxyArgs {
     /// Where to listen: 127.0.0.1:PORT, [::1]:PORT or localhost:PORT (loopback only; port 0
     /// picks a free one)
@@ -38,6 +38,8 @@ pub(crate) struct ProxyArgs {
 pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ProxyArgs) -> Result<Exit> {
     let addr = forward::loopback_address(&args.listen)?;
     let app = App::load(global, out)?;
+    // its clients run as the same user: they must not read the PAT from this process
+    forward::keep_private();
     let connected = app.connect().await?;
     let key = SessionKey::new()?;
     let out = &app.out;

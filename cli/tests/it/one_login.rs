@@ -567,3 +567,41 @@ fn proxy_lets_a_shell_eval_its_lines_and_streams_large_bodies_both_ways() {
     assert_eq!(code, 431);
     assert_eq!(d.requests().len(), before);
 }
+
+#[test]
+fn exec_passes_network_settings_on_even_with_a_password() {
+    let (_d, mut env) = demo();
+    // a company proxy's password is the user's network setting: passed on as it is
+    env.set("HTTPS_PROXY", "http://alice:proxy-pass-123456@127.0.0.1:9");
+    env.set("NO_PROXY", "127.0.0.1,localhost");
+    let out = env.run(&["exec", "--", "sh", "-c", "echo \"proxy=$HTTPS_PROXY\""]);
+    assert_eq!(
+        out.stdout.trim(),
+        "proxy=http://alice:proxy-pass-123456@127.0.0.1:9",
+        "{}",
+        out.all()
+    );
+}
+
+#[test]
+fn proxy_fails_a_request_the_api_leaves_hanging_and_refuses_dot_segments() {
+    let (d, mut env) = demo();
+    // an idle limit of 4 request time limits: 4 s here, against an answer that takes 30 s
+    env.set("CYBEDEFEND_HTTP_TIMEOUT", "1s");
+    d.set_slow_answer("GET", "/user/profile", Duration::from_secs(30));
+    let p = Proxy::start(&env, &[]);
+    let key = format!("x-api-key: {}", p.key);
+    let (body, code) = curl(&["-H", &key, &format!("{}/user/profile", p.url)]);
+    assert_eq!(code, 502, "{body}");
+    assert!(body.contains("could not be reached"), "{body}");
+    // a path the server would rewrite is not forwarded
+    let before = d.requests().len();
+    let (body, code) = curl(&[
+        "--path-as-is",
+        "-H",
+        &key,
+        &format!("{}/project/x/%2e%2e/{DEMO_PROJECT}", p.url),
+    ]);
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(d.requests().len(), before);
+}

@@ -50,6 +50,14 @@ pub mod deadline {
         }
     }
 
+    /// Forgets the time spent failing: a long-running command (`proxy`) gives each request
+    /// the retry budget of a whole command.
+    pub fn reset() {
+        if let Ok(mut s) = SPENT.lock() {
+            *s = Duration::ZERO;
+        }
+    }
+
     /// Time spent failing (a failed attempt, a wait before the next).
     pub(crate) fn spend(d: Duration) {
         if let Ok(mut s) = SPENT.lock() {

@@ -28,6 +28,8 @@ pub struct Bearer<'a> {
     credential: Credential,
     /// The token obtained last, and when it expires (if the server said).
     current: Mutex<Option<(Secret, Option<OffsetDateTime>)>>,
+    /// The life of a fresh token, when it was shorter than a caller asked of it.
+    short_life: Mutex<Option<Duration>>,
 }
 
 impl<'a> Bearer<'a> {
@@ -46,6 +48,7 @@ impl<'a> Bearer<'a> {
             store,
             credential,
             current: Mutex::new(None),
+            short_life: Mutex::new(None),
         }
     }
 
@@ -68,8 +71,13 @@ impl<'a> Bearer<'a> {
     /// A token with at least `left` of life: the one held while it has that much, else the
     /// cache's or the stored session's, else a new exchange or refresh. Concurrent callers
     /// share one exchange (they wait for the first). A token the server gives a shorter life
-    /// than `left` is returned as it is: [`lasts`] tells the caller.
+    /// than `left` is returned as it is: [`lasts`] tells the caller; from then on, half of
+    /// that life is what is asked (not a new exchange at every call).
     pub async fn lasting(&self, left: Duration) -> Result<AccessToken> {
+        let left = match *self.short_life.lock().await {
+            Some(life) => left.min(life / 2),
+            None => left,
+        };
         let mut slot = self.current.lock().await;
         if let Some((t, at)) = slot.as_ref()
             && lasts(*at, left)
@@ -85,6 +93,12 @@ impl<'a> Bearer<'a> {
         if !lasts(t.expires_at, left) {
             // the cache's (or another process's) token is about to expire: a new one
             t = self.obtain(true, Some(&t.token)).await?;
+            if let Some(at) = t.expires_at
+                && !lasts(Some(at), left)
+            {
+                let life = (at - OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+                *self.short_life.lock().await = Some(Duration::try_from(life).unwrap_or_default());
+            }
         }
         *slot = Some((t.token.clone(), t.expires_at));
         Ok(t)

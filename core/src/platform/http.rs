@@ -234,6 +234,7 @@ pub struct Http {
     client: OnceLock<reqwest::Client>,
     upload: OnceLock<reqwest::Client>,
     download: OnceLock<reqwest::Client>,
+    gateway: OnceLock<reqwest::Client>,
 }
 
 impl Http {
@@ -244,6 +245,7 @@ impl Http {
             client: OnceLock::new(),
             upload: OnceLock::new(),
             download: OnceLock::new(),
+            gateway: OnceLock::new(),
         }
     }
 
@@ -276,6 +278,25 @@ impl Http {
             .build()
             .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
         Ok(self.upload.get_or_init(|| client))
+    }
+
+    /// A client for the loopback gateway (`proxy`): bodies streamed both ways, so no overall
+    /// limit and no redirects (as [`Http::upload_client`]), but an idle limit: an API that
+    /// sends nothing for `idle` (at least the request time limit) fails the request instead
+    /// of holding it open forever.
+    pub fn gateway_client(&self, idle: Duration) -> Result<&reqwest::Client> {
+        if let Some(c) = self.gateway.get() {
+            return Ok(c);
+        }
+        let client = net::network()?
+            .apply(
+                base_builder(self.timeout)
+                    .read_timeout(idle.max(self.timeout))
+                    .redirect(reqwest::redirect::Policy::none()),
+            )
+            .build()
+            .map_err(|e| Error::failure(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(self.gateway.get_or_init(|| client))
     }
 
     /// A client for downloads (reports): the API's redirect rule, a connect limit and an idle
