@@ -26,6 +26,18 @@ fn tree() -> tempfile::TempDir {
     t
 }
 
+/// `sub/.gitignore` under `root` as a FIFO (a read of it would block).
+#[cfg(unix)]
+fn fifo_ignore_file(root: &std::path::Path) {
+    fs::create_dir_all(root.join("sub")).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        root.join("sub/.gitignore"),
+        rustix::fs::Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+}
+
 fn names(p: &Plan) -> Vec<&str> {
     let mut v: Vec<&str> = p.files.iter().map(|f| f.name.as_str()).collect();
     v.sort();
@@ -108,13 +120,7 @@ fn empty_folder_is_an_error_naming_it() {
 #[test]
 fn a_fifo_as_ignore_file_is_an_error_not_a_hang() {
     let t = tree();
-    fs::create_dir_all(t.path().join("sub")).unwrap();
-    rustix::fs::mkfifoat(
-        rustix::fs::CWD,
-        t.path().join("sub/.gitignore"),
-        rustix::fs::Mode::from_raw_mode(0o644),
-    )
-    .unwrap();
+    fifo_ignore_file(t.path());
     let err = plan(t.path(), true).unwrap_err();
     assert!(err.is_usage(), "{err}");
     assert!(
@@ -355,13 +361,7 @@ fn with_no_ignore_what_the_rules_name_is_packed_faster_and_comes_back_the_same()
 #[test]
 fn with_no_ignore_an_unreadable_rule_marks_nothing_and_does_not_hang() {
     let t = tree();
-    fs::create_dir_all(t.path().join("sub")).unwrap();
-    rustix::fs::mkfifoat(
-        rustix::fs::CWD,
-        t.path().join("sub/.gitignore"),
-        rustix::fs::Mode::from_raw_mode(0o644),
-    )
-    .unwrap();
+    fifo_ignore_file(t.path());
     let p = plan(t.path(), false).unwrap();
     assert!(names(&p).contains(&"node_modules/pkg/index.js"));
     assert!(p.files.iter().all(|f| !f.ignored));

@@ -92,15 +92,10 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ExecArgs) -> Res
             ("CYBEDEFEND_ACCESS_TOKEN", token.token.expose()),
             ("CYBEDEFEND_API_URL", &api_url),
         ]);
-        let child = match spawn(&args.command, env) {
-            Ok(c) => c,
-            Err(failed) => {
-                let (e, code) = *failed;
-                app.out.error(&e);
-                return Ok(Exit::Child(code));
-            }
+        return match started(&app, &args.command, env) {
+            Ok(child) => wait(child).await,
+            Err(exit) => Ok(exit),
         };
-        return wait(child).await;
     }
     let key = SessionKey::new()?;
     let log = |line: &str| tracing::debug!("proxy: {line}");
@@ -120,13 +115,9 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ExecArgs) -> Res
         ("CYBEDEFEND_ACCESS_TOKEN", key.value()),
         ("CYBEDEFEND_API_KEY", key.value()),
     ]);
-    let child = match spawn(&args.command, env) {
+    let child = match started(&app, &args.command, env) {
         Ok(c) => c,
-        Err(failed) => {
-            let (e, code) = *failed;
-            app.out.error(&e);
-            return Ok(Exit::Child(code));
-        }
+        Err(exit) => return Ok(exit),
     };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let serve = gateway.serve(listener, async {
@@ -175,6 +166,20 @@ const NETWORK_VARIABLES: &[&str] = &[
 fn holds_secret(v: &OsStr) -> bool {
     let text = v.to_string_lossy();
     cybedefend_core::secret::redact::redact(&text) != text
+}
+
+/// The program started; or, when it cannot be, its error printed and the exit a shell would
+/// give (127 not found, 126 not runnable).
+fn started(
+    app: &App,
+    command: &[OsString],
+    env: Vec<(OsString, OsString)>,
+) -> std::result::Result<tokio::process::Child, Exit> {
+    spawn(command, env).map_err(|failed| {
+        let (e, code) = *failed;
+        app.out.error(&e);
+        Exit::Child(code)
+    })
 }
 
 /// Starts the program; when it cannot be, the error and the code a shell would give (127 not

@@ -306,6 +306,23 @@ fn exec_proxy_hands_out_a_key_that_works_only_on_its_port() {
     assert!(var("API_BASE").starts_with("http://127.0.0.1:"));
     assert!(out.stdout.contains("dana@example.test"), "{}", out.stdout);
     assert!(!out.stdout.contains(DEMO_PAT));
+    // a cybedefend run by the program says why it cannot use the key
+    let nested = env.run(&[
+        "exec",
+        "--proxy",
+        "--",
+        env!("CARGO_BIN_EXE_cybedefend"),
+        "api",
+        "/user/profile",
+    ]);
+    assert_eq!(nested.code, 2, "{}", nested.stderr);
+    assert!(
+        nested
+            .stderr
+            .contains("session key of a `cybedefend proxy`"),
+        "{}",
+        nested.stderr
+    );
     // the API got an issued token, never the key or the PAT
     let got = bearers(&d);
     assert!(!got.is_empty());

@@ -447,6 +447,17 @@ impl Stack {
             return Err(deprecated_api_key("the --api-key flag", region));
         }
         if sources.use_env && env::is_present(env::CYBEDEFEND_API_KEY) {
+            // the key `cybedefend proxy` hands to other tools: this process is one of them
+            if env::var(env::CYBEDEFEND_API_KEY)
+                .ok()
+                .flatten()
+                .is_some_and(|k| k.starts_with("cdsk_"))
+            {
+                return Err(Error::usage(
+                    "CYBEDEFEND_API_KEY holds the session key of a `cybedefend proxy` (or `exec --proxy`): it is for other tools, and this cybedefend cannot use it",
+                )
+                .with_hint("run this command outside the program that `exec --proxy` started (or unset CYBEDEFEND_API_KEY and CYBEDEFEND_API_URL for it)"));
+            }
             return Err(deprecated_api_key(
                 "the CYBEDEFEND_API_KEY environment variable",
                 region,
