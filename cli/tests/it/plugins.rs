@@ -788,7 +788,23 @@ fn plugin_list_verify_and_the_conformance_run() {
         assert!(!out.stdout.contains('✗'), "{name}: {out:?}");
         let out = env.run(&["plugin", "verify", name]);
         assert_eq!(out.code, 0, "{name}: {out:?}");
+        assert!(
+            out.stdout.contains(" ms to its hello (median of 3;"),
+            "{name}: {out:?}"
+        );
     }
+    // a plugin slow to start is told what that costs, and why it may be slow
+    script(
+        &env,
+        "slow",
+        &format!("sleep 0.2\n{HELLO}\nprintf '{{\"ok\":{{}}}}\\n'"),
+    );
+    let out = env.run(&["plugin", "verify", "slow"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("`slow` takes") && out.stderr.contains("#!/usr/bin/env"),
+        "{out:?}"
+    );
     // a plugin that answers everything with `found` fails the conformance run
     script(
         &env,

@@ -65,7 +65,22 @@ pub(crate) async fn run(
             ""
         }
     );
-    match super::handshake(app, &trusted, pin).await {
+    let start = std::time::Instant::now();
+    let first = super::handshake(app, &trusted, pin).await;
+    let mut times = vec![start.elapsed()];
+    if first.is_ok() {
+        // two more, warm: what every command pays
+        for _ in 0..2 {
+            let start = std::time::Instant::now();
+            if super::handshake(app, &trusted, pin).await.is_err() {
+                break;
+            }
+            times.push(start.elapsed());
+        }
+    }
+    times.sort();
+    let startup = times[times.len() / 2];
+    match first {
         Ok(info) => {
             if info.name != located.name {
                 app.out.warn(&format!(
@@ -78,6 +93,18 @@ pub(crate) async fn run(
                 "answers: {} {} (versions {:?})",
                 info.name, info.version, info.versions
             );
+            let ms = startup.as_secs_f64() * 1000.0;
+            let _ = writeln!(
+                s,
+                "start-up: {ms:.1} ms to its hello (median of {}; every command that reaches it pays this)",
+                times.len()
+            );
+            if ms > 100.0 {
+                app.out.note(&format!(
+                    "`{}` takes {ms:.0} ms to start: an interpreter found through `#!/usr/bin/env` can be a version manager's shim; naming it by its path (`#!/usr/bin/python3`) is often several times faster (PROTOCOL.md, \"What an interpreter costs\")",
+                    located.name
+                ));
+            }
             app.out.data(s.trim_end());
             app.out
                 .success(&format!("plugin `{}` can be used", located.name));
