@@ -834,6 +834,11 @@ fn new_skeletons_pass_the_conformance_run_as_they_are() {
         assert_eq!(out.code, 0, "{lang}: {out:?}");
         assert!(dir.join("README.md").exists());
         let exe = dir.join("cybedefend-credential-acme-vault");
+        if lang == "python" {
+            // the system's Python by its path, not a shim found through `env`
+            let first = fs::read_to_string(&exe).unwrap();
+            assert!(first.starts_with("#!/usr/bin/python3\n"), "{first}");
+        }
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         let out = env.run(&["plugin", "test", exe.to_str().unwrap()]);
         assert_eq!(out.code, 0, "{lang}: {out:?}");

@@ -38,6 +38,20 @@ fn fill(template: &str, name: &str, var: &str) -> String {
         .replace("{{SDK_VERSION}}", env!("CARGO_PKG_VERSION"))
 }
 
+/// The system's Python named by its path, for the skeleton's first line: through `env` it
+/// would be whatever `python3` comes first on the user's PATH, often a version manager's shim
+/// that costs every command hundreds of milliseconds (PROTOCOL.md, "What an interpreter
+/// costs"). `None` keeps `#!/usr/bin/env python3`.
+fn python_by_path() -> Option<&'static str> {
+    [
+        "/usr/bin/python3",
+        "/usr/local/bin/python3",
+        "/opt/homebrew/bin/python3",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).is_file())
+}
+
 fn write(path: &Path, text: &str, executable: bool) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
@@ -109,7 +123,12 @@ pub(crate) fn run(out: Printer, name: &str, lang: Lang, dir: Option<PathBuf>) ->
             )
         }
         Lang::Python => {
-            write(&dir.join(&exe), &fill(PLUGIN_PY, name, &var), true)?;
+            let text = fill(PLUGIN_PY, name, &var);
+            let text = match python_by_path() {
+                Some(p) => text.replacen("#!/usr/bin/env python3", &format!("#!{p}"), 1),
+                None => text,
+            };
+            write(&dir.join(&exe), &text, true)?;
             ("Python 3", exe.clone(), String::new())
         }
         Lang::Sh => {
