@@ -264,7 +264,8 @@ impl<'a> Gateway<'a> {
     ) -> std::result::Result<Response<Body>, Infallible> {
         let start = Instant::now();
         let method = req.method().clone();
-        let shown = shown_target(req.uri());
+        let shown =
+            cybedefend_core::platform::http::loggable_target(req.uri().path(), req.uri().query());
         let resp = match self.refusal(&req) {
             Some(r) => r,
             None => self.forward(req).await,
@@ -539,28 +540,6 @@ fn answer(status: StatusCode, error: &str, cause: Option<&str>) -> Response<Body
         HeaderValue::from_static("application/json"),
     );
     r
-}
-
-/// The request's path for the log: query values hidden, what a terminal would act on
-/// neutralised, at most 200 characters.
-fn shown_target(uri: &hyper::Uri) -> String {
-    let mut shown = uri.path().to_owned();
-    if let Some(q) = uri.query() {
-        let names: Vec<&str> = q
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| p.split('=').next().unwrap_or(""))
-            .collect();
-        shown.push('?');
-        shown.push_str(
-            &names
-                .iter()
-                .map(|n| format!("{n}=…"))
-                .collect::<Vec<_>>()
-                .join("&"),
-        );
-    }
-    cybedefend_core::text::one_line(&shown, 200)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::io::Read;
 use clap::Args;
 use cybedefend_core::platform::Method;
 use cybedefend_core::platform::body_excerpt;
+use cybedefend_core::platform::http::{JSON_BODY_CAP, read_body};
 use cybedefend_core::{Error, Result};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
@@ -110,11 +111,13 @@ pub(crate) async fn run(global: GlobalArgs, out: Printer, args: ApiArgs) -> Resu
         app.out.data(&head);
     }
     if status.is_success() {
-        let body = read(&what, resp, ANSWER_CAP).await?;
+        let body = read_body(&what, resp, ANSWER_CAP).await?;
         print_body(&app, &body);
         return Ok(Exit::Success);
     }
-    let body = read(&what, resp, ERROR_BODY_CAP).await.unwrap_or_default();
+    let body = read_body(&what, resp, ERROR_BODY_CAP)
+        .await
+        .unwrap_or_default();
     Err(failed(&app, &what, status.as_u16(), &body))
 }
 
@@ -412,10 +415,6 @@ fn append_query(url: &mut url::Url, pairs: &[(String, String)]) {
     }
 }
 
-async fn read(what: &str, resp: reqwest::Response, cap: usize) -> Result<Vec<u8>> {
-    cybedefend_core::platform::http::read_body(what, resp, cap).await
-}
-
 /// An answer's body on stdout: JSON as it came (pretty at a terminal), its characters that a
 /// terminal would act on escaped; other text neutralised.
 fn print_body(app: &App, body: &[u8]) {
@@ -498,10 +497,12 @@ async fn paginate(
         let status = resp.status();
         if !status.is_success() {
             // (an array begun is left open: what was printed is not the whole list)
-            let body = read(&what, resp, ERROR_BODY_CAP).await.unwrap_or_default();
+            let body = read_body(&what, resp, ERROR_BODY_CAP)
+                .await
+                .unwrap_or_default();
             return Err(failed(app, &what, status.as_u16(), &body));
         }
-        let body = read(&what, resp, cybedefend_core::platform::http::JSON_BODY_CAP).await?;
+        let body = read_body(&what, resp, JSON_BODY_CAP).await?;
         let value: Value = serde_json::from_slice(&body)
             .map_err(|e| Error::failure(format!("{what}: the answer is not JSON ({e})")))?;
         let (items, total_pages) = page_items(&what, value)?;

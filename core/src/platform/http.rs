@@ -31,17 +31,24 @@ pub fn loggable(url: &url::Url) -> String {
     if let Some(port) = url.port() {
         out.push_str(&format!(":{port}"));
     }
-    out.push_str(url.path());
-    let keys: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    out.push_str(&loggable_target(url.path(), url.query()));
+    crate::text::one_line(&out, 300)
+}
+
+/// A request's path and query for logs, as [`loggable`] shows them: the query's keys only,
+/// control characters neutralised.
+pub fn loggable_target(path: &str, query: Option<&str>) -> String {
+    let mut out = path.to_owned();
+    let keys: Vec<String> = query
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, _)| format!("{k}=…"))
+                .collect()
+        })
+        .unwrap_or_default();
     if !keys.is_empty() {
         out.push('?');
-        out.push_str(
-            &keys
-                .iter()
-                .map(|k| format!("{k}=…"))
-                .collect::<Vec<_>>()
-                .join("&"),
-        );
+        out.push_str(&keys.join("&"));
     }
     crate::text::one_line(&out, 300)
 }
